@@ -1,0 +1,1 @@
+"""The CLI's command groups: each module parses options, calls one library function, renders."""

@@ -1,0 +1,74 @@
+"""What every command shares: the home, the consoles, JSON output and passphrases.
+
+People read rich output on stderr; scripts read JSON on stdout (``--json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from jdzhi.errors import InvalidInput, KeyUnusable
+from jdzhi.home import Home, resolve_home
+
+PASSPHRASE_ENV = "JDZHI_PASSPHRASE"
+
+#: people's output; soft_wrap keeps every error message on one line whatever the terminal width
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+@dataclass(frozen=True)
+class CliState:
+    home_option: Path | None
+
+    @property
+    def home(self) -> Home:
+        return resolve_home(self.home_option)
+
+
+def home_of(ctx: typer.Context) -> Home:
+    state = ctx.find_root().obj
+    assert isinstance(state, CliState)
+    return state.home
+
+
+def emit_json(data: Any) -> None:
+    """Write ``data`` as JSON to stdout (UTF-8, not ASCII-escaped, indented for diffing)."""
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def read_passphrase(passphrase_file: Path | None, *, confirm: bool, what: str) -> bytes:
+    """A passphrase from ``--passphrase-file``, else ``JDZHI_PASSPHRASE``, else a hidden prompt."""
+    if passphrase_file is not None:
+        try:
+            text = passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as error:
+            raise InvalidInput(
+                f"cannot read passphrase file {passphrase_file}: {error.strerror}"
+            ) from None
+    elif os.environ.get(PASSPHRASE_ENV):
+        text = os.environ[PASSPHRASE_ENV]
+    else:
+        try:
+            text = typer.prompt(f"Passphrase for {what}", hide_input=True,
+                                confirmation_prompt=confirm, err=True)
+        except typer.Abort:
+            raise KeyUnusable(f"no passphrase given for {what}") from None
+    if not text:
+        raise KeyUnusable(f"the passphrase for {what} is empty")
+    return text.encode("utf-8")
+
+
+#: options that many commands share, as Annotated types (``as_json: JsonOption = False``)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+PassphraseFileOption = Annotated[Path | None, typer.Option(
+    "--passphrase-file",
+    help="Read the key's passphrase from this file (else $JDZHI_PASSPHRASE, else a prompt).",
+    dir_okay=False,
+)]

@@ -1,0 +1,44 @@
+"""Where jdzhi keeps its state: the home directory and the files in it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "JDZHI_HOME"
+
+
+@dataclass(frozen=True)
+class Home:
+    """A jdzhi home: the registry database and the keys of the service center."""
+
+    path: Path
+
+    @property
+    def db_path(self) -> Path:
+        return self.path / "registry.db"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.path / "keys"
+
+    @property
+    def authority_key_path(self) -> Path:
+        return self.keys_dir / "authority.key"
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+
+def resolve_home(option: Path | None = None) -> Home:
+    """The home from ``--home``, else ``JDZHI_HOME``, else the platform's user data directory."""
+    if option is not None:
+        return Home(option.expanduser().resolve())
+    from_env = os.environ.get(HOME_ENV)
+    if from_env:
+        return Home(Path(from_env).expanduser().resolve())
+    import platformdirs
+
+    return Home(Path(platformdirs.user_data_dir("jdzhi", appauthor=False)))

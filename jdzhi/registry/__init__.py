@@ -1,0 +1,1 @@
+"""The registry of licensed enterprises, their licenses and keys, kept in SQLite."""

@@ -1,0 +1,230 @@
+"""The append-only, hash-chained audit log of every change to the registry.
+
+Each entry records who changed what, when, and digests of the entity before and after. Entry n
+stores ``hash = SHA-256(canonical JSON of its fields and the previous entry's hash)``, so that
+editing, deleting or inserting an entry breaks the chain. Triggers refuse UPDATE and DELETE on the
+log; a change made with another tool directly on an audited table leaves that row's digest
+different from the last digest the log recorded for it, which :func:`verify` reports.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from jdzhi.timeutil import format_time, utc_now
+
+COMPONENT = "audit"
+AUDITED_TABLES: dict[str, str] = {}
+GENESIS_HASH = "0" * 64
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            before_digest TEXT,
+            after_digest TEXT,
+            details TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE
+        )""",
+        "CREATE INDEX audit_log_entity ON audit_log (entity, seq)",
+        """CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+           BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+        """CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+           BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    ),
+)
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces, UTF-8 text: the same value always gives the same string."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=_json_default)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+def digest(value: Mapping[str, Any] | None) -> str | None:
+    """SHA-256 of a row's canonical JSON, or None for an absent row."""
+    if value is None:
+        return None
+    return hashlib.sha256(canonical_json(dict(value)).encode()).hexdigest()
+
+
+def current_actor() -> str:
+    """Who is making the change: ``JDZHI_ACTOR``, else the operating-system user."""
+    actor = os.environ.get("JDZHI_ACTOR")
+    if actor:
+        return actor
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    at: str
+    actor: str
+    action: str
+    entity: str
+    before_digest: str | None
+    after_digest: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+def _entry_hash(fields: Mapping[str, Any]) -> str:
+    hashed = {key: fields[key] for key in (
+        "seq", "at", "actor", "action", "entity", "before_digest", "after_digest", "details",
+        "prev_hash",
+    )}
+    return hashlib.sha256(canonical_json(hashed).encode()).hexdigest()
+
+
+def entity_key(table: str, key: object) -> str:
+    return f"{table}:{key}"
+
+
+def append(
+    db: sqlite_utils.Database,
+    *,
+    action: str,
+    entity: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry; call it inside the transaction that makes the change."""
+    assert db.conn.in_transaction, "audit entries are written in the change's own transaction"
+    last = db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    fields: dict[str, Any] = {
+        "seq": seq,
+        "at": format_time(utc_now()),
+        "actor": current_actor(),
+        "action": action,
+        "entity": entity,
+        "before_digest": digest(before),
+        "after_digest": digest(after),
+        "details": canonical_json(dict(details or {})),
+        "prev_hash": prev_hash,
+    }
+    fields["hash"] = _entry_hash(fields)
+    db.execute(
+        "INSERT INTO audit_log (seq, at, actor, action, entity, before_digest, after_digest, "
+        "details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [fields[k] for k in ("seq", "at", "actor", "action", "entity", "before_digest",
+                             "after_digest", "details", "prev_hash", "hash")],
+    )
+    return AuditEntry(**{**fields, "details": json.loads(fields["details"])})
+
+
+def record_row_change(
+    db: sqlite_utils.Database,
+    *,
+    action: str,
+    table: str,
+    key: object,
+    before: Mapping[str, Any] | None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Audit a change to one row of an audited table, reading its state after the change."""
+    pk = _audited_pk(table)
+    after = _row(db, table, pk, key)
+    return append(db, action=action, entity=entity_key(table, key), before=before, after=after,
+                  details=details)
+
+
+def snapshot(db: sqlite_utils.Database, table: str, key: object) -> dict[str, Any] | None:
+    """A row as the audit log digests it, or None when it does not exist."""
+    return _row(db, table, _audited_pk(table), key)
+
+
+def _audited_pk(table: str) -> str:
+    from jdzhi.registry.db import audited_tables
+
+    return audited_tables()[table]
+
+
+def _row(db: sqlite_utils.Database, table: str, pk: str, key: object) -> dict[str, Any] | None:
+    cursor = db.execute(f"SELECT * FROM [{table}] WHERE [{pk}] = ?", [key])
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip([c[0] for c in cursor.description], row, strict=True))
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """The outcome of :func:`verify`: ``ok`` only when ``problems`` is empty."""
+
+    entries: int
+    problems: tuple[str, ...]
+    head_hash: str
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(db: sqlite_utils.Database) -> AuditReport:
+    """Check the chain, then that every audited row matches the last digest the log holds for it."""
+    from jdzhi.registry.db import audited_tables
+
+    problems: list[str] = []
+    prev_hash = GENESIS_HASH
+    expected_seq = 1
+    last_digest: dict[str, str | None] = {}
+    cursor = db.execute(
+        "SELECT seq, at, actor, action, entity, before_digest, after_digest, details, prev_hash, "
+        "hash FROM audit_log ORDER BY seq"
+    )
+    names = [c[0] for c in cursor.description]
+    count = 0
+    for raw in cursor:
+        entry = dict(zip(names, raw, strict=True))
+        count += 1
+        if entry["seq"] != expected_seq:
+            problems.append(f"audit entry {expected_seq} is missing (next is {entry['seq']})")
+        if entry["prev_hash"] != prev_hash:
+            problems.append(f"audit entry {entry['seq']} does not follow the entry before it")
+        if _entry_hash(entry) != entry["hash"]:
+            problems.append(f"audit entry {entry['seq']} was altered after it was written")
+        prev_hash = entry["hash"]
+        expected_seq = entry["seq"] + 1
+        last_digest[entry["entity"]] = entry["after_digest"]
+    for table, pk in audited_tables().items():
+        seen: set[str] = set()
+        cursor = db.execute(f"SELECT * FROM [{table}]")
+        columns = [c[0] for c in cursor.description]
+        for raw in cursor:
+            row = dict(zip(columns, raw, strict=True))
+            entity = entity_key(table, row[pk])
+            seen.add(entity)
+            if entity not in last_digest:
+                problems.append(f"{entity} was added outside jdzhi (no audit entry)")
+            elif last_digest[entity] != digest(row):
+                problems.append(f"{entity} was changed outside jdzhi (differs from its audit log)")
+        for entity, after in last_digest.items():
+            if entity.startswith(f"{table}:") and after is not None and entity not in seen:
+                problems.append(f"{entity} was deleted outside jdzhi")
+    return AuditReport(entries=count, problems=tuple(problems), head_hash=prev_hash)

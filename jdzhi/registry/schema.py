@@ -1,0 +1,94 @@
+"""Tables of the registry: product categories, enterprises, licenses and license status history.
+
+A license's status at a moment is the status of its latest event whose ``effective_at`` is at or
+before that moment (events may be recorded late with an effective time in the past); the
+``status*`` columns of ``licenses`` cache the latest event for listing.
+"""
+
+from __future__ import annotations
+
+COMPONENT = "registry"
+
+AUDITED_TABLES: dict[str, str] = {
+    "categories": "code",
+    "enterprises": "id",
+    "licenses": "id",
+    "license_events": "id",
+}
+
+LICENSE_STATUSES = ("active", "suspended", "revoked", "expired")
+
+#: Jingdezhen's county-level divisions (GB/T 2260 codes)
+DISTRICTS: dict[str, str] = {
+    "360202": "昌江区",
+    "360203": "珠山区",
+    "360222": "浮梁县",
+    "360281": "乐平市",
+}
+
+#: categories every registry starts with: (code, Chinese name, English name, numeric label code)
+BUILTIN_CATEGORIES: tuple[tuple[str, str, str, int], ...] = (
+    ("qinghua", "青花", "blue-and-white", 1),
+    ("linglong", "玲珑", "linglong (rice-grain)", 2),
+    ("fencai", "粉彩", "famille-rose", 3),
+    ("yanseyou", "颜色釉", "colour-glaze", 4),
+    ("qinghua-linglong", "青花玲珑", "blue-and-white linglong", 5),
+    ("youlihong", "釉里红", "underglaze red", 6),
+    ("doucai", "斗彩", "doucai (contrasting colours)", 7),
+    ("gucai", "古彩", "gucai (famille-verte)", 8),
+    ("xincai", "新彩", "xincai (overglaze new colours)", 9),
+    ("bodiaci", "薄胎瓷", "eggshell porcelain", 10),
+    ("diaosuci", "雕塑瓷", "sculptural porcelain", 11),
+)
+
+_statuses = ", ".join(f"'{status}'" for status in LICENSE_STATUSES)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE categories (
+            code TEXT PRIMARY KEY CHECK (code GLOB '[a-z]*' AND length(code) <= 32),
+            name_zh TEXT NOT NULL UNIQUE,
+            name_en TEXT NOT NULL,
+            label_code INTEGER NOT NULL UNIQUE CHECK (label_code BETWEEN 1 AND 255)
+        )""",
+        """CREATE TABLE enterprises (
+            id INTEGER PRIMARY KEY,
+            uscc TEXT NOT NULL UNIQUE CHECK (length(uscc) = 18),
+            name TEXT NOT NULL,
+            name_en TEXT,
+            short_name TEXT NOT NULL,
+            district_code TEXT NOT NULL,
+            address TEXT NOT NULL DEFAULT '',
+            contact TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )""",
+        f"""CREATE TABLE licenses (
+            id INTEGER PRIMARY KEY,
+            license_no TEXT NOT NULL UNIQUE,
+            enterprise_id INTEGER NOT NULL REFERENCES enterprises (id),
+            valid_from TEXT NOT NULL,
+            valid_to TEXT NOT NULL CHECK (valid_to >= valid_from),
+            status TEXT NOT NULL CHECK (status IN ({_statuses})),
+            status_reason TEXT NOT NULL DEFAULT '',
+            status_effective_at TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX licenses_enterprise ON licenses (enterprise_id)",
+        """CREATE TABLE license_categories (
+            license_id INTEGER NOT NULL REFERENCES licenses (id),
+            category_code TEXT NOT NULL REFERENCES categories (code),
+            PRIMARY KEY (license_id, category_code)
+        )""",
+        f"""CREATE TABLE license_events (
+            id INTEGER PRIMARY KEY,
+            license_id INTEGER NOT NULL REFERENCES licenses (id),
+            status TEXT NOT NULL CHECK (status IN ({_statuses})),
+            reason TEXT NOT NULL,
+            effective_at TEXT NOT NULL,
+            valid_to TEXT,
+            recorded_at TEXT NOT NULL,
+            actor TEXT NOT NULL
+        )""",
+        "CREATE INDEX license_events_license ON license_events (license_id, effective_at)",
+    ),
+)

@@ -1,0 +1,1 @@
+"""Design-copy screening of submitted images against registered works."""

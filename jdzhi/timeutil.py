@@ -1,0 +1,63 @@
+"""Times as jdzhi stores and reads them.
+
+Stored times are UTC, ISO 8601 to the second, with a ``Z`` suffix (``2026-03-01T08:00:00Z``), so
+that they sort as text. Times typed by people may carry any offset; a time without one is read in
+China Standard Time (UTC+08:00), where the registry works. A bare date means its first second.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime, timedelta, timezone
+
+from jdzhi.errors import InvalidInput
+
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+
+
+def utc_now() -> datetime:
+    """The current time, truncated to the second.
+
+    ``JDZHI_NOW`` (an ISO 8601 time) overrides the clock, for reproducible demos and tests.
+    """
+    override = os.environ.get("JDZHI_NOW")
+    if override:
+        return parse_time(override, what="JDZHI_NOW")
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def parse_time(text: str, *, what: str = "time") -> datetime:
+    """Parse an ISO 8601 date or date-time into an aware UTC datetime (second precision)."""
+    raw = text.strip()
+    try:
+        if len(raw) == 10:
+            parsed = datetime.combine(date.fromisoformat(raw), datetime.min.time())
+        else:
+            parsed = datetime.fromisoformat(raw.replace("z", "Z"))
+    except ValueError:
+        raise InvalidInput(
+            f"{what} {text!r} is not an ISO 8601 time such as 2026-03-01T08:00:00+08:00"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=CHINA_STANDARD_TIME)
+    return parsed.astimezone(UTC).replace(microsecond=0)
+
+
+def parse_date(text: str, *, what: str = "date") -> date:
+    """Parse an ISO 8601 calendar date (``YYYY-MM-DD``)."""
+    try:
+        if len(text.strip()) != 10:
+            raise ValueError
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"{what} {text!r} is not a date of the form YYYY-MM-DD") from None
+
+
+def format_time(moment: datetime) -> str:
+    """The stored form of a time: UTC, to the second, ``Z`` suffix."""
+    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stored_time(text: str) -> datetime:
+    """Read back a time written by :func:`format_time`."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

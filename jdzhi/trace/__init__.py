@@ -1,0 +1,1 @@
+"""Signed product records, labels, verification and scanning."""

@@ -1,0 +1,55 @@
+"""Every test runs against its own temporary jdzhi home (``JDZHI_HOME``) and a clean environment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from jdzhi.cli import app
+from jdzhi.home import Home
+
+#: real porcelain photos for calibration; tests that need them skip when the folder is absent
+PORCELAIN_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "porcelain-dev"
+
+_CLEARED_ENV = ("JDZHI_PASSPHRASE", "JDZHI_NOW", "JDZHI_DEBUG", "JDZHI_ACTOR", "JDZHI_BASE_URL")
+
+
+@pytest.fixture(autouse=True)
+def jdzhi_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
+    for name in _CLEARED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "jdzhi-home"
+    monkeypatch.setenv("JDZHI_HOME", str(path))
+    monkeypatch.setenv("JDZHI_ACTOR", "test-operator")
+    yield Home(path)
+
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def cli() -> Invoke:
+    """Run ``jdzhi`` in-process; ``result.stdout`` and ``result.stderr`` are kept apart."""
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None) -> Result:
+        return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def initialized(cli: Invoke, jdzhi_home: Home) -> Home:
+    result = cli("init")
+    assert result.exit_code == 0, result.output
+    return jdzhi_home
+
+
+@pytest.fixture
+def porcelain_dir() -> Path:
+    if not PORCELAIN_DIR.is_dir():
+        pytest.skip("../shared/data/porcelain-dev is not present on this machine")
+    return PORCELAIN_DIR

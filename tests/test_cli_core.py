@@ -1,0 +1,83 @@
+"""The CLI's edge: init, the error boundary and the exit codes README.md documents."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+from conftest import Invoke
+
+from jdzhi.errors import ExitCode
+from jdzhi.home import Home
+from jdzhi.registry import audit
+from jdzhi.registry.db import in_memory, open_registry, transaction
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_init_creates_registry_and_is_safe_to_repeat(cli: Invoke, jdzhi_home: Home) -> None:
+    first = cli("init")
+    assert first.exit_code == 0
+    assert "Created a new registry" in first.stderr
+    assert jdzhi_home.db_path.exists()
+    second = cli("init")
+    assert second.exit_code == 0
+    assert "already exists; nothing was overwritten" in second.stderr
+
+
+def test_home_option_beats_environment(cli: Invoke, tmp_path: Path) -> None:
+    other = tmp_path / "other-home"
+    result = cli("--home", str(other), "init", "--json")
+    assert result.exit_code == 0
+    assert (other / "registry.db").exists()
+    assert '"created": true' in result.stdout
+
+
+def test_commands_refuse_an_uninitialized_home(jdzhi_home: Home) -> None:
+    import pytest
+
+    from jdzhi.errors import NotInitialized
+
+    with pytest.raises(NotInitialized, match="run `jdzhi init` first"):
+        open_registry(jdzhi_home)
+
+
+def test_a_file_that_is_not_a_database_is_a_clean_error(cli: Invoke, jdzhi_home: Home) -> None:
+    jdzhi_home.path.mkdir(parents=True)
+    jdzhi_home.db_path.write_bytes(b"this is not sqlite" * 100)
+    result = cli("init")
+    assert result.exit_code == ExitCode.INTEGRITY
+    assert result.stderr.startswith("error: the registry at")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_every_exit_code_is_documented_in_readme() -> None:
+    text = README.read_text(encoding="utf-8")
+    documented = {int(code) for code in re.findall(r"^\| `(\d+)` \|", text, flags=re.M)}
+    assert documented == {int(code) for code in ExitCode}
+
+
+def test_audit_chain_detects_edits_behind_the_tools_back() -> None:
+    db = in_memory()
+    db.execute("CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT)")
+    with transaction(db):
+        for key, name in ((1, "a"), (2, "b")):
+            db.execute("INSERT INTO things VALUES (?, ?)", [key, name])
+            audit.append(db, action="add", entity=f"things:{key}", before=None,
+                         after={"id": key, "name": name})
+    report = audit.verify(db)
+    assert report.ok and report.entries == 2
+    # the log refuses edits through SQL ...
+    try:
+        db.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1")
+    except sqlite3.DatabaseError as error:
+        assert "append-only" in str(error)
+    else:
+        raise AssertionError("audit_log accepted an UPDATE")
+    # ... and a forged entry written after dropping the trigger breaks the chain
+    db.execute("DROP TRIGGER audit_log_no_update")
+    db.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1")
+    report = audit.verify(db)
+    assert not report.ok
+    assert "audit entry 1 was altered after it was written" in report.problems
