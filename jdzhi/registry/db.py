@@ -30,6 +30,7 @@ COMPONENT_MODULES = (
     "jdzhi.registry.audit",
     "jdzhi.registry.schema",
     "jdzhi.trace.schema",
+    "jdzhi.trace.scanlog",
     "jdzhi.similarity.schema",
 )
 
