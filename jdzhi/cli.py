@@ -20,6 +20,9 @@ from jdzhi import __version__
 from jdzhi.commands._common import CliState, JsonOption, emit_json, err_console, home_of
 from jdzhi.errors import ExitCode, JdzhiError
 
+# command modules: one line each, alphabetical; they import only light modules at top level
+# (end of command modules)
+
 
 class JdzhiGroup(TyperGroup):
     """The root command group: the single place where errors become exit codes."""
@@ -105,6 +108,12 @@ def init(
             + (f" (schema updated: {', '.join(result.applied_migrations)})"
                if result.applied_migrations else "")
         )
+
+
+# command registration: one block per command module, e.g.
+#   app.add_typer(registry_commands.app, name="registry")
+#   app.command(name="sign")(trace_commands.sign)
+# (end of command registration)
 
 
 def main() -> None:
