@@ -1,0 +1,5 @@
+"""`python -m jdzhi` runs the CLI."""
+
+from jdzhi.cli import main
+
+main()
