@@ -96,9 +96,19 @@ def initialize(home: Home) -> InitResult:
     db = _connect(str(home.db_path))
     try:
         applied = migrate(db)
+        seed(db)
     finally:
         db.close()
     return InitResult(path=str(home.db_path), created=created, applied_migrations=applied)
+
+
+def seed(db: sqlite_utils.Database) -> None:
+    """Run each component's optional ``seed(db)`` hook (built-in rows, written with audit
+    entries); hooks insert only what is missing, so running them again changes nothing."""
+    for module in components():
+        hook = getattr(module, "seed", None)
+        if hook is not None:
+            hook(db)
 
 
 def in_memory() -> sqlite_utils.Database:

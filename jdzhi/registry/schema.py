@@ -7,16 +7,24 @@ before that moment (events may be recorded late with an effective time in the pa
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
 COMPONENT = "registry"
 
 AUDITED_TABLES: dict[str, str] = {
     "categories": "code",
     "enterprises": "id",
     "licenses": "id",
+    "license_categories": "id",
     "license_events": "id",
 }
 
 LICENSE_STATUSES = ("active", "suspended", "revoked", "expired")
+#: what a license event does; ``valid_to`` of an event is set by ``issue`` and ``renew`` only
+LICENSE_ACTIONS = ("issue", "suspend", "revoke", "reinstate", "renew")
 
 #: Jingdezhen's county-level divisions (GB/T 2260 codes)
 DISTRICTS: dict[str, str] = {
@@ -42,6 +50,7 @@ BUILTIN_CATEGORIES: tuple[tuple[str, str, str, int], ...] = (
 )
 
 _statuses = ", ".join(f"'{status}'" for status in LICENSE_STATUSES)
+_actions = ", ".join(f"'{action}'" for action in LICENSE_ACTIONS)
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -74,14 +83,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created_at TEXT NOT NULL
         )""",
         "CREATE INDEX licenses_enterprise ON licenses (enterprise_id)",
+        # a plain integer key so that the audit log can account for each row
         """CREATE TABLE license_categories (
+            id INTEGER PRIMARY KEY,
             license_id INTEGER NOT NULL REFERENCES licenses (id),
             category_code TEXT NOT NULL REFERENCES categories (code),
-            PRIMARY KEY (license_id, category_code)
+            UNIQUE (license_id, category_code)
         )""",
         f"""CREATE TABLE license_events (
             id INTEGER PRIMARY KEY,
             license_id INTEGER NOT NULL REFERENCES licenses (id),
+            action TEXT NOT NULL CHECK (action IN ({_actions})),
             status TEXT NOT NULL CHECK (status IN ({_statuses})),
             reason TEXT NOT NULL,
             effective_at TEXT NOT NULL,
@@ -90,5 +102,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             actor TEXT NOT NULL
         )""",
         "CREATE INDEX license_events_license ON license_events (license_id, effective_at)",
+        "CREATE INDEX enterprises_district ON enterprises (district_code)",
+        "CREATE INDEX license_categories_category ON license_categories (category_code)",
     ),
 )
+
+
+def seed(db: sqlite_utils.Database) -> None:
+    """Add the built-in categories a registry lacks (``jdzhi init`` calls this)."""
+    from jdzhi.registry.categories import seed_builtin
+
+    seed_builtin(db)

@@ -1,0 +1,325 @@
+"""Licenses to use the mark, their status history, and whether one is valid at a moment.
+
+A license's history is a sequence of events in effective-time order: ``issue`` (active, with the
+first end date), then ``suspend``, ``revoke``, ``reinstate`` and ``renew`` (a new end date). An
+event may be recorded after the fact with an effective time in the past, but never before the
+latest event already in force, so the history always reads as one consistent story.
+
+*Valid at t* means: the event in force at t (the latest whose ``effective_at <= t``) is active,
+and t's calendar date in China Standard Time lies inside the window ``valid_from..valid_to`` that
+was in force at t (renewals extend the window only from their effective time on). A license
+that is active but past its end date is *expired*; it is never stored as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from jdzhi.errors import InvalidInput, InvalidState, NotFound
+from jdzhi.registry import audit
+from jdzhi.registry.db import rows, transaction
+from jdzhi.registry.enterprises import find_enterprise
+from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time, stored_time, utc_now
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+#: the status changes people make, and the statuses each one may start from
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "suspend": ("active",),
+    "revoke": ("active", "suspended"),
+    "reinstate": ("suspended",),
+    "renew": ("active", "suspended"),
+}
+
+#: shown for a license whose first day has not come yet (never stored)
+PENDING = "pending"
+EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class License:
+    """A license as stored: ``status*`` are those of its latest event (which may take effect
+    later than now); use :func:`effective_status` or :func:`is_valid_at` for a given moment."""
+
+    id: int
+    license_no: str
+    enterprise_id: int
+    categories: tuple[str, ...]
+    valid_from: date
+    valid_to: date
+    status: str
+    status_reason: str
+    status_effective_at: datetime
+
+
+@dataclass(frozen=True)
+class LicenseEvent:
+    license_id: int
+    status: str
+    reason: str
+    effective_at: datetime
+    recorded_at: datetime
+    actor: str
+    action: str = "issue"
+    #: the license's end date from this event on (``issue`` and ``renew`` set it)
+    valid_to: date | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action, "status": self.status, "reason": self.reason,
+            "effective_at": format_time(self.effective_at),
+            "recorded_at": format_time(self.recorded_at), "actor": self.actor,
+            "valid_to": self.valid_to.isoformat() if self.valid_to else None,
+        }
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """What :func:`change_status` did."""
+
+    license: License
+    event: LicenseEvent
+    previous_status: str
+
+
+_LICENSE_COLUMNS = (
+    "id, license_no, enterprise_id, valid_from, valid_to, status, status_reason, "
+    "status_effective_at"
+)
+_EVENT_COLUMNS = "license_id, action, status, reason, effective_at, valid_to, recorded_at, actor"
+
+
+def _license(db: sqlite_utils.Database, row: dict[str, Any]) -> License:
+    categories = tuple(
+        code for (code,) in db.execute(
+            "SELECT lc.category_code FROM license_categories lc "
+            "JOIN categories c ON c.code = lc.category_code "
+            "WHERE lc.license_id = ? ORDER BY c.label_code", [row["id"]]
+        ).fetchall()
+    )
+    return License(
+        id=row["id"], license_no=row["license_no"], enterprise_id=row["enterprise_id"],
+        categories=categories, valid_from=date.fromisoformat(row["valid_from"]),
+        valid_to=date.fromisoformat(row["valid_to"]), status=row["status"],
+        status_reason=row["status_reason"],
+        status_effective_at=stored_time(row["status_effective_at"]),
+    )
+
+
+def _event(row: dict[str, Any]) -> LicenseEvent:
+    return LicenseEvent(
+        license_id=row["license_id"], status=row["status"], reason=row["reason"],
+        effective_at=stored_time(row["effective_at"]),
+        recorded_at=stored_time(row["recorded_at"]), actor=row["actor"], action=row["action"],
+        valid_to=date.fromisoformat(row["valid_to"]) if row["valid_to"] else None,
+    )
+
+
+def get_license(db: sqlite_utils.Database, license_id: int) -> License:
+    found = rows(db, f"SELECT {_LICENSE_COLUMNS} FROM licenses WHERE id = ?", [license_id])
+    if not found:
+        raise NotFound(f"no license with id {license_id}")
+    return _license(db, found[0])
+
+
+def licenses_of(db: sqlite_utils.Database, enterprise_id: int) -> tuple[License, ...]:
+    """An enterprise's licenses, the most recently started first."""
+    return tuple(
+        _license(db, row) for row in rows(
+            db,
+            f"SELECT {_LICENSE_COLUMNS} FROM licenses WHERE enterprise_id = ? "
+            "ORDER BY valid_from DESC, id DESC",
+            [enterprise_id],
+        )
+    )
+
+
+def current_license(db: sqlite_utils.Database, enterprise_id: int) -> License:
+    """The enterprise's license that started last."""
+    found = licenses_of(db, enterprise_id)
+    if not found:
+        raise NotFound(f"enterprise {enterprise_id} holds no license")
+    return found[0]
+
+
+def find_license(db: sqlite_utils.Database, ref: str) -> License:
+    """The license named by its number, or the current license of the enterprise named by its
+    id or USCC."""
+    text = ref.strip()
+    by_number = rows(
+        db, f"SELECT {_LICENSE_COLUMNS} FROM licenses WHERE license_no = ?", [text.upper()]
+    )
+    if by_number:
+        return _license(db, by_number[0])
+    enterprise = find_enterprise(db, text)
+    if enterprise is None:
+        raise NotFound(
+            f"no license or enterprise {text!r} (give a license number, an enterprise id or a "
+            "USCC; see `jdzhi registry list`)"
+        )
+    return current_license(db, enterprise.id)
+
+
+def history(db: sqlite_utils.Database, license_id: int) -> tuple[LicenseEvent, ...]:
+    """Every status event of a license, in effective order (ties: in recorded order)."""
+    return tuple(
+        _event(row) for row in rows(
+            db,
+            f"SELECT {_EVENT_COLUMNS} FROM license_events WHERE license_id = ? "
+            "ORDER BY effective_at, id",
+            [license_id],
+        )
+    )
+
+
+def status_at(db: sqlite_utils.Database, license_id: int, moment: datetime) -> LicenseEvent | None:
+    """The event in force at ``moment``: the latest whose ``effective_at <= moment``."""
+    found = rows(
+        db,
+        f"SELECT {_EVENT_COLUMNS} FROM license_events WHERE license_id = ? AND effective_at <= ? "
+        "ORDER BY effective_at DESC, id DESC LIMIT 1",
+        [license_id, format_time(moment)],
+    )
+    return _event(found[0]) if found else None
+
+
+def effective_status_from(events: Sequence[LicenseEvent], valid_from: date,
+                          moment: datetime) -> str:
+    """The status people see at ``moment`` given a license's events in effective order:
+    the status in force, ``expired`` when active past the window then in force, ``pending``
+    before the license starts."""
+    in_force = [event for event in events if event.effective_at <= moment]
+    if not in_force:
+        return PENDING
+    status = in_force[-1].status
+    if status != "active":
+        return status
+    day = moment.astimezone(CHINA_STANDARD_TIME).date()
+    valid_to = _window_end(in_force)
+    if day < valid_from:
+        return PENDING
+    if valid_to is not None and day > valid_to:
+        return EXPIRED
+    return status
+
+
+def _window_end(events_in_force: Iterable[LicenseEvent]) -> date | None:
+    end: date | None = None
+    for event in events_in_force:
+        if event.valid_to is not None:
+            end = event.valid_to
+    return end
+
+
+def effective_status(db: sqlite_utils.Database, license_id: int, moment: datetime) -> str:
+    """``active``, ``suspended``, ``revoked``, ``expired`` or ``pending`` at ``moment``."""
+    lic = get_license(db, license_id)
+    return effective_status_from(history(db, license_id), lic.valid_from, moment)
+
+
+def is_valid_at(db: sqlite_utils.Database, license_id: int, moment: datetime) -> bool:
+    """Whether the license was active and inside its window at ``moment``."""
+    return effective_status(db, license_id, moment) == "active"
+
+
+def event_history_by_license(db: sqlite_utils.Database) -> dict[int, list[LicenseEvent]]:
+    """Every license's events in effective order, read in one query (for listings)."""
+    grouped: dict[int, list[LicenseEvent]] = {}
+    for row in rows(db, f"SELECT {_EVENT_COLUMNS} FROM license_events ORDER BY effective_at, id"):
+        grouped.setdefault(row["license_id"], []).append(_event(row))
+    return grouped
+
+
+def change_status(
+    db: sqlite_utils.Database,
+    ref: str,
+    action: str,
+    *,
+    reason: str,
+    effective_at: datetime | None = None,
+    new_valid_to: date | None = None,
+) -> StatusChange:
+    """Suspend, revoke, reinstate or renew the license named by ``ref`` (see :func:`find_license`).
+
+    ``effective_at`` defaults to now and may lie in the past, but not before the latest event of
+    the license. ``renew`` needs ``new_valid_to``, later than the current end date.
+    """
+    if action not in TRANSITIONS:
+        raise InvalidInput(f"unknown license action {action!r}")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise InvalidInput(f"a reason is needed to {action} a license")
+    if (action == "renew") != (new_valid_to is not None):
+        raise InvalidInput("a new end date is needed to renew a license, and only then")
+    now = utc_now()
+    moment = effective_at or now
+    with transaction(db):
+        lic = find_license(db, ref)
+        events = history(db, lic.id)
+        latest = events[-1]
+        if moment < latest.effective_at:
+            raise InvalidState(
+                f"license {lic.license_no} already has a change ({latest.action}) effective at "
+                f"{format_time(latest.effective_at)}; a new change must take effect at or after it"
+            )
+        if latest.status not in TRANSITIONS[action]:
+            raise InvalidState(_refusal(action, lic.license_no, latest.status))
+        valid_to = lic.valid_to
+        if new_valid_to is not None:
+            if new_valid_to <= lic.valid_to:
+                raise InvalidInput(
+                    f"the new end date {new_valid_to} must be after the current one, "
+                    f"{lic.valid_to}"
+                )
+            valid_to = new_valid_to
+        status = latest.status if action == "renew" else _RESULT[action]
+        event = LicenseEvent(
+            license_id=lic.id, status=status, reason=reason, effective_at=moment,
+            recorded_at=now, actor=audit.current_actor(), action=action, valid_to=new_valid_to,
+        )
+        before = audit.snapshot(db, "licenses", lic.id)
+        insert_event(db, event)
+        db.execute(
+            "UPDATE licenses SET status = ?, status_reason = ?, status_effective_at = ?, "
+            "valid_to = ? WHERE id = ?",
+            [status, reason, format_time(moment), valid_to.isoformat(), lic.id],
+        )
+        audit.record_row_change(db, action=f"license.{action}", table="licenses", key=lic.id,
+                                before=before, details={"license_no": lic.license_no})
+    changed = replace(lic, status=status, status_reason=reason, status_effective_at=moment,
+                      valid_to=valid_to)
+    return StatusChange(license=changed, event=event, previous_status=latest.status)
+
+
+_RESULT = {"suspend": "suspended", "revoke": "revoked", "reinstate": "active"}
+_DONE = {"suspend": "suspended", "revoke": "revoked", "reinstate": "reinstated",
+         "renew": "renewed"}
+
+
+def _refusal(action: str, license_no: str, status: str) -> str:
+    if status == _RESULT.get(action):
+        return f"license {license_no} is already {status}"
+    if status == "revoked":
+        return (f"license {license_no} is revoked, which is final: it cannot be "
+                f"{_DONE[action]} (issue a new license instead)")
+    return f"license {license_no} is {status}, not suspended; there is nothing to reinstate"
+
+
+def insert_event(db: sqlite_utils.Database, event: LicenseEvent) -> int:
+    """Store one event with its audit entry (inside the caller's transaction)."""
+    cursor = db.execute(
+        "INSERT INTO license_events (license_id, action, status, reason, effective_at, valid_to, "
+        "recorded_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [event.license_id, event.action, event.status, event.reason,
+         format_time(event.effective_at),
+         event.valid_to.isoformat() if event.valid_to else None,
+         format_time(event.recorded_at), event.actor],
+    )
+    event_id = int(cursor.lastrowid or 0)
+    audit.record_row_change(db, action=f"license_event.{event.action}", table="license_events",
+                            key=event_id, before=None, details={"license_id": event.license_id})
+    return event_id
