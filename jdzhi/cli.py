@@ -21,6 +21,7 @@ from jdzhi.commands._common import CliState, JsonOption, emit_json, err_console,
 from jdzhi.errors import ExitCode, JdzhiError
 
 # command modules: one line each, alphabetical; they import only light modules at top level
+from jdzhi.commands import registry as registry_commands
 # (end of command modules)
 
 
@@ -113,6 +114,7 @@ def init(
 # command registration: one block per command module, e.g.
 #   app.add_typer(registry_commands.app, name="registry")
 #   app.command(name="sign")(trace_commands.sign)
+app.add_typer(registry_commands.app, name="registry")
 # (end of command registration)
 
 

@@ -101,7 +101,11 @@ def validate(text: str) -> UsccCheck:
 def generate(rng: random.Random, *, division_code: str, authority: str = "9",
              kind: str = "1") -> str:
     """A code that passes both checks, for SAMPLE data only (it names no real organization)."""
-    body = "".join(rng.choice(CHARSET) for _ in range(8))
+    # older organization codes are 8 digits; those issued since 2015 mostly start with MA
+    if rng.random() < 0.5:
+        body = "".join(rng.choice("0123456789") for _ in range(8))
+    else:
+        body = "MA" + "".join(rng.choice(CHARSET) for _ in range(6))
     org_check = organization_check_character(body)
     assert org_check is not None  # CHARSET is a subset of what GB 11714 weighs
     first17 = f"{authority}{kind}{division_code}{body}{org_check}"
