@@ -301,12 +301,12 @@ _DONE = {"suspend": "suspended", "revoke": "revoked", "reinstate": "reinstated",
 
 
 def _refusal(action: str, license_no: str, status: str) -> str:
-    if status == _RESULT.get(action):
-        return f"license {license_no} is already {status}"
-    if status == "revoked":
+    if status == "revoked" and action != "revoke":
         return (f"license {license_no} is revoked, which is final: it cannot be "
                 f"{_DONE[action]} (issue a new license instead)")
-    return f"license {license_no} is {status}, not suspended; there is nothing to reinstate"
+    if action == "reinstate":
+        return f"license {license_no} is {status}, not suspended; there is nothing to reinstate"
+    return f"license {license_no} is already {status}"
 
 
 def insert_event(db: sqlite_utils.Database, event: LicenseEvent) -> int:
