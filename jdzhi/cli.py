@@ -17,11 +17,25 @@ from typer._click import Context as ClickContext  # Typer >= 0.29 vendors Click
 from typer.core import TyperGroup
 
 from jdzhi import __version__
-from jdzhi.commands._common import CliState, JsonOption, emit_json, err_console, home_of
+from jdzhi.commands._common import (
+    CliState,
+    JsonOption,
+    PassphraseFileOption,
+    emit_json,
+    err_console,
+    home_of,
+    read_passphrase,
+)
 from jdzhi.errors import ExitCode, JdzhiError
 
+# isort: split
 # command modules: one line each, alphabetical; they import only light modules at top level
+from jdzhi.commands import keys as keys_commands
+from jdzhi.commands import lab as lab_commands
 from jdzhi.commands import registry as registry_commands
+from jdzhi.commands import sign as sign_commands
+from jdzhi.commands import trust as trust_commands
+
 # (end of command modules)
 
 
@@ -92,29 +106,65 @@ def root(
 @app.command()
 def init(
     ctx: typer.Context,
+    base_url: Annotated[str | None, typer.Option(
+        "--base-url",
+        help="Label base URL, uppercase, at most 30 characters "
+             "(default HTTPS://TRACE.EXAMPLE.CN/V/); stored once, at the first init.",
+    )] = None,
+    passphrase_file: PassphraseFileOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create the home and its registry database. Safe to run again: it says what it found."""
-    from jdzhi.registry.db import initialize
+    """Create the home: its registry database and the authority key of the service center.
 
-    result = initialize(home_of(ctx))
+    Safe to run again: it says what it found and changes nothing. The authority key (Ed25519,
+    encrypted with a passphrase you choose) is written 0600 to KEYS/authority.key; keep a backup.
+
+    Example: JDZHI_PASSPHRASE=... jdzhi init --base-url HTTPS://TRACE.EXAMPLE.CN/V/
+    """
+    from jdzhi.trace.format import authority_kid, base64url
+    from jdzhi.trace.keys import initialize_home
+
+    home = home_of(ctx)
+    passphrase = None
+    if not home.authority_key_path.exists():
+        passphrase = read_passphrase(passphrase_file, confirm=True, what="the new authority key")
+    result = initialize_home(home, passphrase, base_url)
+    authority = result.authority
     if as_json:
-        emit_json({"path": result.path, "created": result.created,
-                   "applied_migrations": list(result.applied_migrations)})
-    elif result.created:
-        err_console.print(f"[green]Created[/] a new registry at {escape(result.path)}")
+        emit_json({"path": result.registry_path, "created": result.registry_created,
+                   "applied_migrations": list(result.applied_migrations),
+                   "authority_key_created": authority.created,
+                   "authority_key_path": authority.key_path,
+                   "authority_kid": authority_kid(authority.public_key).hex(),
+                   "authority_public_key": base64url(authority.public_key),
+                   "base_url": result.base_url})
+        return
+    if result.registry_created:
+        err_console.print(f"[green]Created[/] a new registry at {escape(result.registry_path)}")
     else:
         err_console.print(
-            f"Registry at {escape(result.path)} already exists; nothing was overwritten"
+            f"Registry at {escape(result.registry_path)} already exists; nothing was overwritten"
             + (f" (schema updated: {', '.join(result.applied_migrations)})"
                if result.applied_migrations else "")
         )
+    if authority.created:
+        err_console.print(f"[green]Created[/] the authority key {authority.kid} at "
+                          f"{escape(authority.key_path)} (encrypted; keep a backup)")
+    else:
+        err_console.print(f"The authority key {authority.kid} exists at "
+                          f"{escape(authority.key_path)}; it was not changed")
+    err_console.print(f"Label base URL: {escape(result.base_url)}")
 
 
 # command registration: one block per command module, e.g.
 #   app.add_typer(registry_commands.app, name="registry")
 #   app.command(name="sign")(trace_commands.sign)
 app.add_typer(registry_commands.app, name="registry")
+app.add_typer(keys_commands.app, name="keys")
+app.add_typer(lab_commands.app, name="lab")
+app.command(name="sign")(sign_commands.sign)
+app.add_typer(trust_commands.app, name="trust")
+app.command(name="verify")(sign_commands.verify)
 # (end of command registration)
 
 

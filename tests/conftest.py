@@ -41,8 +41,14 @@ def cli() -> Invoke:
     return invoke
 
 
+#: the passphrase of every key the tests make (the `initialized` fixture sets it for the test)
+TEST_PASSPHRASE = "correct horse battery staple"
+
+
 @pytest.fixture
-def initialized(cli: Invoke, jdzhi_home: Home) -> Home:
+def initialized(cli: Invoke, jdzhi_home: Home, monkeypatch: pytest.MonkeyPatch) -> Home:
+    """A home after `jdzhi init`, with JDZHI_PASSPHRASE set to TEST_PASSPHRASE."""
+    monkeypatch.setenv("JDZHI_PASSPHRASE", TEST_PASSPHRASE)
     result = cli("init")
     assert result.exit_code == 0, result.output
     return jdzhi_home

@@ -6,6 +6,7 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pytest
 from conftest import Invoke
 
 from jdzhi.errors import ExitCode
@@ -16,7 +17,10 @@ from jdzhi.registry.db import in_memory, open_registry, transaction
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_init_creates_registry_and_is_safe_to_repeat(cli: Invoke, jdzhi_home: Home) -> None:
+def test_init_creates_registry_and_is_safe_to_repeat(
+    cli: Invoke, jdzhi_home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JDZHI_PASSPHRASE", "a passphrase for the authority key")
     first = cli("init")
     assert first.exit_code == 0
     assert "Created a new registry" in first.stderr
@@ -26,7 +30,10 @@ def test_init_creates_registry_and_is_safe_to_repeat(cli: Invoke, jdzhi_home: Ho
     assert "already exists; nothing was overwritten" in second.stderr
 
 
-def test_home_option_beats_environment(cli: Invoke, tmp_path: Path) -> None:
+def test_home_option_beats_environment(
+    cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JDZHI_PASSPHRASE", "a passphrase for the authority key")
     other = tmp_path / "other-home"
     result = cli("--home", str(other), "init", "--json")
     assert result.exit_code == 0
@@ -43,7 +50,10 @@ def test_commands_refuse_an_uninitialized_home(jdzhi_home: Home) -> None:
         open_registry(jdzhi_home)
 
 
-def test_a_file_that_is_not_a_database_is_a_clean_error(cli: Invoke, jdzhi_home: Home) -> None:
+def test_a_file_that_is_not_a_database_is_a_clean_error(
+    cli: Invoke, jdzhi_home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JDZHI_PASSPHRASE", "a passphrase for the authority key")
     jdzhi_home.path.mkdir(parents=True)
     jdzhi_home.db_path.write_bytes(b"this is not sqlite" * 100)
     result = cli("init")

@@ -1,0 +1,122 @@
+"""``jdzhi lab``: the ceramic testing center and its batch endorsements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from jdzhi.commands._common import (
+    JsonOption,
+    PassphraseFileOption,
+    emit_json,
+    err_console,
+    home_of,
+    read_passphrase,
+)
+
+app = typer.Typer(help="The ceramic testing center: register it with its certified key, and "
+                       "countersign batches with test results.", no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The testing center's name.")],
+    out: Annotated[Path, typer.Option("--out", metavar="KEYFILE", dir_okay=False,
+                                      help="Where to write its new private key (0600).")],
+    accreditation: Annotated[str, typer.Option(
+        "--accreditation", help="Accreditation, e.g. a CNAS number.")] = "",
+    passphrase_file: PassphraseFileOption = None,
+    key_passphrase_file: Annotated[Path | None, typer.Option(
+        "--key-passphrase-file", dir_okay=False,
+        help="Passphrase for the NEW key from this file (else $JDZHI_PASSPHRASE, else a "
+             "prompt).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register the testing center and certify its endorsement key.
+
+    Example: jdzhi lab add 国家日用陶瓷质量检验检测中心 --accreditation CNAS-L0000 --out lab.key
+    """
+    from jdzhi.registry.db import open_registry
+    from jdzhi.trace.lab import add_lab
+
+    home = home_of(ctx)
+    authority = read_passphrase(passphrase_file, confirm=False, what="the authority key")
+    new = read_passphrase(key_passphrase_file, confirm=True, what=f"the new key ({out.name})")
+    db = open_registry(home)
+    try:
+        added = add_lab(home, db, name, accreditation=accreditation, out=out,
+                        authority_passphrase=authority, key_passphrase=new)
+    finally:
+        db.close()
+    if as_json:
+        emit_json({"lab_id": added.lab_id, "name": added.name, "key_id": added.key_id,
+                   "key_file": added.key_path})
+    else:
+        err_console.print(f"[green]Registered[/] {escape(added.name)} (lab {added.lab_id}) with "
+                          f"key {added.key_id} written to {escape(added.key_path)} (0600)")
+
+
+@app.command("endorse")
+def endorse(
+    ctx: typer.Context,
+    enterprise: Annotated[str, typer.Argument(help="Enterprise id, USCC or license number.")],
+    batch: Annotated[str, typer.Argument(help="The signed batch to countersign.")],
+    results: Annotated[Path, typer.Option(
+        "--results", metavar="CSV", dir_okay=False,
+        help="Lead and cadmium release: columns ware_class (flat, small-hollow, large-hollow, "
+             "cups, storage, cookware), pb, cd (mg/dm2 for flat ware, else mg/L).")],
+    key: Annotated[Path, typer.Option("--key", metavar="KEYFILE", dir_okay=False,
+                                      help="The testing center's key file.")],
+    report_no: Annotated[str, typer.Option("--report-no", help="The test report number.")],
+    tested: Annotated[str | None, typer.Option(
+        "--tested", metavar="DATE", help="When tested (ISO 8601). Default: now.")] = None,
+    limits: Annotated[Path | None, typer.Option(
+        "--limits", dir_okay=False,
+        help="JSON limits overriding the GB 4806.4-2016 defaults.")] = None,
+    water_absorption: Annotated[str | None, typer.Option(
+        "--water-absorption", metavar="PERCENT", help="Water absorption, % (limit 0.5).")] = None,
+    thermal_shock: Annotated[bool | None, typer.Option(
+        "--thermal-shock-pass/--thermal-shock-fail", help="Thermal shock result.")] = None,
+    whiteness: Annotated[str | None, typer.Option(
+        "--whiteness", metavar="DEGREES", help="Whiteness (recorded, no limit).")] = None,
+    passphrase_file: PassphraseFileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Countersign a signed batch with test results; the outcome (pass or fail) follows from
+    the results and the limits, never from the operator.
+
+    Example: jdzhi lab endorse JDZ-GI-2026-0001 B2026-07 --results pbcd.csv --key lab.key
+    --report-no JDZ-T-2026-0142
+    """
+    from jdzhi.registry.db import open_registry
+    from jdzhi.timeutil import parse_time, utc_now
+    from jdzhi.trace.lab import endorse_batch, endorsement_json
+
+    moment = parse_time(tested, what="--tested") if tested else utc_now()
+    passphrase = read_passphrase(passphrase_file, confirm=False, what=f"key {key.name}")
+    db = open_registry(home_of(ctx))
+    try:
+        done = endorse_batch(db, key_file=key, passphrase=passphrase, enterprise_ref=enterprise,
+                             batch=batch, results_file=results, report_no=report_no,
+                             tested_at=moment, limits_file=limits,
+                             water_absorption=water_absorption, thermal_shock=thermal_shock,
+                             whiteness=whiteness)
+    finally:
+        db.close()
+    if as_json:
+        emit_json({**endorsement_json(done.endorsement), "lab": done.lab,
+                   "enterprise": done.enterprise, "records": done.records})
+        return
+    style = "green" if done.endorsement.outcome == "pass" else "red"
+    err_console.print(f"[{style}]{done.endorsement.outcome.upper()}[/] batch "
+                      f"{escape(batch)} of {escape(done.enterprise)} ({done.records} records), "
+                      f"report {escape(report_no)} by {escape(done.lab)}")
+    for result in done.endorsement.results:
+        mark = "ok" if result.passed else "OVER LIMIT"
+        err_console.print(f"  {result.ware_class}: Pb {result.pb / 1000:g} / "
+                          f"{result.pb_limit / 1000:g}, Cd {result.cd / 1000:g} / "
+                          f"{result.cd_limit / 1000:g} {result.unit} {mark}")

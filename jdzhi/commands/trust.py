@@ -1,0 +1,61 @@
+"""``jdzhi trust``: the authority-signed trust bundle for offline verifiers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from jdzhi.commands._common import (
+    JsonOption,
+    PassphraseFileOption,
+    emit_json,
+    err_console,
+    home_of,
+    read_passphrase,
+)
+
+app = typer.Typer(help="The offline trust bundle: certified keys, enterprises, license "
+                       "statuses and lab endorsements, signed by the authority.",
+                  no_args_is_help=True)
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", dir_okay=False,
+                                      help="Where to write the bundle (never overwritten).")],
+    valid_days: Annotated[int, typer.Option(
+        "--valid-days", help="Days until verifiers call the bundle stale.")] = 30,
+    passphrase_file: PassphraseFileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Sign a snapshot of the registry's trust for offline verification.
+
+    Give verifiers the file and the authority public key this prints; then
+    `jdzhi verify LABEL --trust FILE --authority KEY` needs no registry at all.
+
+    Example: jdzhi trust export --out trust-2026-11.cbor
+    """
+    from jdzhi.timeutil import format_time
+    from jdzhi.trace.bundle import export_bundle
+    from jdzhi.trace.format import base64url
+
+    passphrase = read_passphrase(passphrase_file, confirm=False, what="the authority key")
+    result = export_bundle(home_of(ctx), out, passphrase, valid_days=valid_days)
+    if as_json:
+        emit_json({"path": result.path, "bytes": result.size,
+                   "issued_at": format_time(result.issued_at),
+                   "expires_at": format_time(result.expires_at), "keys": result.keys,
+                   "enterprises": result.enterprises, "endorsements": result.endorsements,
+                   "authority_kid": result.authority_kid,
+                   "authority_public_key": base64url(result.authority_public_key)})
+        return
+    err_console.print(
+        f"[green]Wrote[/] {escape(result.path)} ({result.size} bytes: {result.keys} keys, "
+        f"{result.enterprises} enterprises, {result.endorsements} endorsements), valid until "
+        f"{format_time(result.expires_at)}"
+    )
+    err_console.print(f"Authority public key: {base64url(result.authority_public_key)}")

@@ -1,0 +1,260 @@
+"""The offline trust bundle: an authority-signed snapshot of everything a verifier trusts.
+
+A bundle is one COSE_Sign1 message (content type ``application/vnd.jdzhi.bundle+cbor``,
+external AAD ``b"jdzhi/bundle/1"``) signed by the authority key; its payload is a deterministic
+CBOR map of short text keys, integers, text, byte strings and arrays (docs/format.md, "Trust
+bundle"), simple to decode in a browser. Reading one checks, in order: size, canonical
+encoding, structure, that the signer is the pinned authority key, the signature, then every field.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jdzhi.errors import Conflict, IntegrityError, InvalidInput, NotInitialized
+from jdzhi.trace.cose import CoseError, decode_sign1, dumps, loads_canonical, sign1, verify_sign1
+from jdzhi.trace.format import (
+    CONTENT_TYPES,
+    FORMAT_VERSION,
+    authority_kid,
+    check_base_url,
+    external_aad,
+    from_unix,
+    unix_time,
+)
+from jdzhi.trace.trust import (
+    LicenseStatusEvent,
+    Trust,
+    TrustedCategory,
+    TrustedEnterprise,
+    TrustedKey,
+    TrustedLab,
+    TrustedLicense,
+)
+
+if TYPE_CHECKING:
+    from jdzhi.home import Home
+
+DEFAULT_VALID_DAYS = 30
+
+
+def bundle_payload(trust: Trust, *, issued_at: int, expires_at: int) -> dict[str, Any]:
+    keys = []
+    for key in trust.keys.values():
+        entry: dict[str, Any] = {"k": key.key_id, "pk": key.public_key, "role": key.role,
+                                 "nb": key.not_before, "na": key.not_after}
+        if key.role == "licensee":
+            entry["e"], entry["l"] = key.enterprise_id, key.license_id
+        else:
+            entry["lab"] = key.lab_id
+        if key.ended_at is not None:
+            entry["end"] = {"at": key.ended_at, "kind": key.end_kind, "r": key.end_reason}
+        keys.append(entry)
+    licenses = []
+    for lic in trust.licenses.values():
+        events = []
+        for event in lic.events:
+            item: dict[str, Any] = {"s": event.status, "at": event.effective_at, "r": event.reason}
+            if event.valid_to is not None:
+                item["to"] = event.valid_to.isoformat()
+            events.append(item)
+        licenses.append({"id": lic.id, "e": lic.enterprise_id, "no": lic.license_no,
+                         "from": lic.valid_from.isoformat(), "cats": sorted(lic.categories),
+                         "ev": events})
+    return {
+        "v": FORMAT_VERSION, "iat": issued_at, "exp": expires_at,
+        "apk": trust.authority_public_key, "bases": list(trust.bases),
+        "keys": keys,
+        "ents": [{"id": e.id, "name": e.name, "short": e.short_name, "uscc": e.uscc}
+                 for e in trust.enterprises.values()],
+        "lics": licenses,
+        "cats": [{"c": c.label_code, "code": c.code, "zh": c.name_zh, "en": c.name_en}
+                 for c in sorted(trust.categories.values(), key=lambda c: c.label_code)],
+        "labs": [{"id": lab.id, "name": lab.name, "acc": lab.accreditation}
+                 for lab in trust.labs.values()],
+        "ends": [e.message for e in trust.endorsements],
+    }
+
+
+@dataclass(frozen=True)
+class Exported:
+    path: str
+    size: int
+    issued_at: datetime
+    expires_at: datetime
+    keys: int
+    enterprises: int
+    endorsements: int
+    authority_kid: str
+    authority_public_key: bytes
+
+
+def export_bundle(home: Home, out: Path, passphrase: bytes, *,
+                  valid_days: int = DEFAULT_VALID_DAYS, now: datetime | None = None) -> Exported:
+    """Sign the registry's current trust as a bundle and write it to ``out`` (never overwritten)."""
+    from jdzhi.registry.db import open_registry
+    from jdzhi.timeutil import utc_now
+    from jdzhi.trace.keys import load_authority
+    from jdzhi.trace.snapshot import trust_from_registry
+
+    if not 1 <= valid_days <= 366:
+        raise InvalidInput("a bundle is valid for 1 to 366 days")
+    if out.exists():
+        raise Conflict(f"{out} already exists; choose another name")
+    if not out.parent.is_dir():
+        raise InvalidInput(f"folder {out.parent} does not exist")
+    db = open_registry(home)
+    try:
+        trust = trust_from_registry(db)
+        authority = load_authority(home, db, passphrase)
+    finally:
+        db.close()
+    moment = now or utc_now()
+    issued = unix_time(moment)
+    expires = unix_time(moment + timedelta(days=valid_days))
+    message = sign1(content_type=CONTENT_TYPES["bundle"],
+                    kid=authority_kid(authority.public_key),
+                    payload=dumps(bundle_payload(trust, issued_at=issued, expires_at=expires)),
+                    external_aad=external_aad("bundle"), sign=authority.sign)
+    try:
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(message)
+    except FileExistsError:
+        raise Conflict(f"{out} already exists; choose another name") from None
+    except OSError as error:
+        raise InvalidInput(f"cannot write {out}: {error.strerror}") from None
+    return Exported(str(out), len(message), from_unix(issued), from_unix(expires),
+                    len(trust.keys), len(trust.enterprises), len(trust.endorsements),
+                    authority_kid(authority.public_key).hex(), authority.public_key)
+
+
+def _pinned_authority(home: Home | None, authority: bytes | None) -> bytes:
+    if authority is not None:
+        return authority
+    if home is not None and home.db_path.exists():
+        from jdzhi.registry.db import open_registry
+        from jdzhi.trace.snapshot import authority_public_key
+
+        db = open_registry(home)
+        try:
+            return authority_public_key(db)
+        except NotInitialized:
+            pass
+        finally:
+            db.close()
+    raise InvalidInput(
+        "no authority key to check the bundle against: pass --authority (the authority's "
+        "public key from `jdzhi trust export`) or use a home that has one"
+    )
+
+
+def read_bundle(path: Path, *, authority: bytes | None, home: Home | None,
+                now: datetime) -> Trust:
+    """Load a bundle, refusing anything not signed by the pinned authority key."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InvalidInput(f"cannot read trust bundle {path}: {error.strerror}") from None
+    pinned = _pinned_authority(home, authority)
+    return decode_bundle(data, pinned, now=now, source=f"bundle {path}")
+
+
+def decode_bundle(data: bytes, pinned: bytes, *, now: datetime, source: str = "bundle") -> Trust:
+    from jdzhi.trace.lab import decode_endorsement
+
+    try:
+        message = decode_sign1(data, what="trust bundle")
+    except CoseError as error:
+        raise IntegrityError(f"the trust bundle is damaged or not a bundle: {error}") from None
+    if message.content_type != CONTENT_TYPES["bundle"]:
+        raise IntegrityError("the file is a jdzhi message but not a trust bundle")
+    if message.kid != authority_kid(pinned) or not verify_sign1(message, pinned,
+                                                                external_aad("bundle")):
+        raise IntegrityError(
+            "the trust bundle is not signed by the authority key (altered, or from another "
+            "authority): refused"
+        )
+    try:
+        payload = loads_canonical(message.payload, what="trust bundle payload")
+        trust = _trust_from_payload(payload, pinned, source)
+        endorsements = tuple(decode_endorsement(item, trust.keys) for item in payload["ends"])
+    except (CoseError, KeyError, TypeError, ValueError, InvalidInput) as error:
+        raise IntegrityError(f"the signed trust bundle has an invalid field: {error}") from None
+    warnings: tuple[str, ...] = ()
+    if trust.expires_at is not None and unix_time(now) > trust.expires_at:
+        warnings = (f"the trust bundle expired on {from_unix(trust.expires_at):%Y-%m-%d %H:%M} "
+                    "UTC: statuses may be out of date; get a fresh one",)
+    return replace(trust, endorsements=endorsements, warnings=warnings)
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int:
+        raise TypeError(f"{value!r} is not an integer")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not text")
+    return value
+
+
+def _trust_from_payload(payload: Any, pinned: bytes, source: str) -> Trust:
+    if not isinstance(payload, dict) or payload.get("v") != FORMAT_VERSION:
+        raise ValueError("unsupported bundle version")
+    if payload["apk"] != pinned:
+        raise ValueError("the bundle names another authority key")
+    keys: dict[int, TrustedKey] = {}
+    for item in payload["keys"]:
+        end = item.get("end")
+        role = _text(item["role"])
+        if role not in ("licensee", "lab") or not isinstance(item["pk"], bytes):
+            raise ValueError(f"key {item.get('k')!r} is malformed")
+        key = TrustedKey(
+            key_id=_int(item["k"]), public_key=item["pk"], role=role,
+            not_before=_int(item["nb"]), not_after=_int(item["na"]),
+            enterprise_id=_int(item["e"]) if role == "licensee" else None,
+            license_id=_int(item["l"]) if role == "licensee" else None,
+            lab_id=_int(item["lab"]) if role == "lab" else None,
+            ended_at=_int(end["at"]) if end else None,
+            end_kind=_text(end["kind"]) if end else None,
+            end_reason=_text(end["r"]) if end else "",
+        )
+        keys[key.key_id] = key
+    enterprises = {
+        _int(e["id"]): TrustedEnterprise(_int(e["id"]), _text(e["name"]), _text(e["short"]),
+                                         _text(e["uscc"]))
+        for e in payload["ents"]
+    }
+    licenses = {}
+    for item in payload["lics"]:
+        events = tuple(
+            LicenseStatusEvent(_text(ev["s"]), _int(ev["at"]), _text(ev["r"]),
+                               date.fromisoformat(_text(ev["to"])) if "to" in ev else None)
+            for ev in item["ev"]
+        )
+        licenses[_int(item["id"])] = TrustedLicense(
+            id=_int(item["id"]), enterprise_id=_int(item["e"]), license_no=_text(item["no"]),
+            valid_from=date.fromisoformat(_text(item["from"])),
+            categories=frozenset(_int(code) for code in item["cats"]), events=events,
+        )
+    categories = {
+        _int(c["c"]): TrustedCategory(_int(c["c"]), _text(c["code"]), _text(c["zh"]),
+                                      _text(c["en"]))
+        for c in payload["cats"]
+    }
+    labs = {_int(lab["id"]): TrustedLab(_int(lab["id"]), _text(lab["name"]), _text(lab["acc"]))
+            for lab in payload["labs"]}
+    bases = tuple(check_base_url(_text(base)) for base in payload["bases"])
+    if not bases:
+        raise ValueError("the bundle names no label base")
+    return Trust(
+        source=source, authority_public_key=pinned, bases=bases, keys=keys,
+        enterprises=enterprises, licenses=licenses, categories=categories, labs=labs,
+        endorsements=(), issued_at=_int(payload["iat"]), expires_at=_int(payload["exp"]),
+    )

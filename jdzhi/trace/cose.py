@@ -1,0 +1,129 @@
+"""COSE_Sign1 (RFC 9052 §4.2) with EdDSA over Ed25519, on deterministic CBOR (RFC 8949 §4.2).
+
+Only what jdzhi needs, and strict: a message is accepted only in its one canonical encoding
+(tag 18, deterministic CBOR throughout, a protected header of exactly ``{1: -8, 3: content type,
+4: kid}``, an empty unprotected header, an embedded payload and a 64-byte signature). Anything else
+raises :class:`CoseError`. Signing and verifying take plain callables / raw public keys so that this
+module stays free of key management.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+
+#: COSE header labels and the EdDSA algorithm identifier (RFC 9052 §3.1, RFC 9053 §2.2)
+HEADER_ALG = 1
+HEADER_CONTENT_TYPE = 3
+HEADER_KID = 4
+ALG_EDDSA = -8
+COSE_SIGN1_TAG = 18
+SIGNATURE_LENGTH = 64
+
+#: a decoder refuses anything larger (a trust bundle of thousands of keys is far smaller)
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+class CoseError(ValueError):
+    """The bytes are not a canonical jdzhi COSE_Sign1 message (or not CBOR at all)."""
+
+
+def dumps(value: Any) -> bytes:
+    """Deterministic CBOR (RFC 8949 §4.2.1: shortest forms, definite lengths, sorted map keys)."""
+    return bytes(cbor2.dumps(value, canonical=True))
+
+
+def loads_canonical(data: bytes, *, what: str) -> Any:
+    """Decode CBOR that must be in its deterministic encoding: re-encoding gives the same bytes."""
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise CoseError(f"{what} is larger than {MAX_MESSAGE_BYTES} bytes")
+    try:
+        value = cbor2.loads(data, allow_duplicate_keys=False, allow_indefinite=False,
+                            max_depth=16)
+    except Exception as error:  # cbor2 raises several types, all meaning "not valid CBOR"
+        raise CoseError(f"{what} is not valid CBOR ({error})") from None
+    try:
+        again = dumps(value)
+    except Exception as error:
+        raise CoseError(f"{what} holds values jdzhi does not use ({error})") from None
+    if again != data:
+        raise CoseError(f"{what} is not in deterministic CBOR encoding")
+    return value
+
+
+def sig_structure(protected: bytes, external_aad: bytes, payload: bytes) -> bytes:
+    """The bytes an Ed25519 signature covers: ``["Signature1", protected, aad, payload]``."""
+    return dumps(["Signature1", protected, external_aad, payload])
+
+
+def protected_header(content_type: str, kid: bytes) -> bytes:
+    return dumps({HEADER_ALG: ALG_EDDSA, HEADER_CONTENT_TYPE: content_type, HEADER_KID: kid})
+
+
+@dataclass(frozen=True)
+class Sign1:
+    """A decoded COSE_Sign1 message whose structure (not yet its signature) has been checked."""
+
+    protected: bytes
+    content_type: str
+    kid: bytes
+    payload: bytes
+    signature: bytes
+
+    def to_be_signed(self, external_aad: bytes) -> bytes:
+        return sig_structure(self.protected, external_aad, self.payload)
+
+    def encode(self) -> bytes:
+        return dumps(cbor2.CBORTag(COSE_SIGN1_TAG,
+                                   [self.protected, {}, self.payload, self.signature]))
+
+
+def sign1(
+    *,
+    content_type: str,
+    kid: bytes,
+    payload: bytes,
+    external_aad: bytes,
+    sign: Callable[[bytes], bytes],
+) -> bytes:
+    """Build a tagged COSE_Sign1 message; ``sign`` is an Ed25519 private key's ``sign``."""
+    protected = protected_header(content_type, kid)
+    signature = sign(sig_structure(protected, external_aad, payload))
+    return Sign1(protected, content_type, kid, payload, signature).encode()
+
+
+def decode_sign1(data: bytes, *, what: str = "message") -> Sign1:
+    """Parse a COSE_Sign1 message strictly (structure only; see :func:`verify_sign1`)."""
+    value = loads_canonical(data, what=what)
+    if not isinstance(value, cbor2.CBORTag) or value.tag != COSE_SIGN1_TAG:
+        raise CoseError(f"{what} is not a tagged COSE_Sign1 message")
+    body = value.value
+    if not isinstance(body, list | tuple) or len(body) != 4:
+        raise CoseError(f"{what} is not a COSE_Sign1 array of four elements")
+    protected, unprotected, payload, signature = body
+    if not isinstance(protected, bytes) or not isinstance(payload, bytes):
+        raise CoseError(f"{what} has a protected header or payload that is not a byte string")
+    if not isinstance(unprotected, Mapping) or unprotected:
+        raise CoseError(f"{what} must have an empty unprotected header")
+    if not isinstance(signature, bytes) or len(signature) != SIGNATURE_LENGTH:
+        raise CoseError(f"{what} does not carry a 64-byte Ed25519 signature")
+    header = loads_canonical(protected, what=f"{what}'s protected header")
+    if not isinstance(header, Mapping) or set(header) != {HEADER_ALG, HEADER_CONTENT_TYPE,
+                                                        HEADER_KID}:
+        raise CoseError(f"{what}'s protected header must hold exactly alg, content type and kid")
+    if header[HEADER_ALG] != ALG_EDDSA:
+        raise CoseError(f"{what} is not signed with EdDSA (alg -8)")
+    content_type, kid = header[HEADER_CONTENT_TYPE], header[HEADER_KID]
+    if not isinstance(content_type, str) or not isinstance(kid, bytes):
+        raise CoseError(f"{what}'s content type or kid has the wrong type")
+    return Sign1(protected, content_type, kid, payload, signature)
+
+
+def verify_sign1(message: Sign1, public_key: bytes, external_aad: bytes) -> bool:
+    """True when ``message`` carries a valid Ed25519 signature by ``public_key``."""
+    from jdzhi.trace.ed25519 import verify
+
+    return verify(public_key, message.signature, message.to_be_signed(external_aad))

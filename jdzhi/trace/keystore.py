@@ -1,0 +1,163 @@
+"""Private key files: Ed25519 in encrypted PKCS#8 PEM, created 0600, never shown.
+
+A :class:`SigningKey` wraps a loaded private key; its ``repr`` shows only the public key, so that
+no log or traceback can carry the secret.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jdzhi.errors import Conflict, InvalidInput, KeyUnusable
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+#: a PEM key file is a few hundred bytes; anything much larger is not one
+MAX_KEY_FILE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """An Ed25519 private key in memory (``public_key`` is the raw 32 bytes)."""
+
+    public_key: bytes
+    _private: Ed25519PrivateKey = field(repr=False, compare=False)
+
+    def sign(self, message: bytes) -> bytes:
+        return self._private.sign(message)
+
+    def encrypted_pem(self, passphrase: bytes) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
+        return self._private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase),
+        )
+
+
+def generate() -> SigningKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private = Ed25519PrivateKey.generate()
+    return SigningKey(_raw_public(private), private)
+
+
+def _raw_public(private: Ed25519PrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return private.public_key().public_bytes(serialization.Encoding.Raw,
+                                             serialization.PublicFormat.Raw)
+
+
+def check_new_key_path(path: Path) -> Path:
+    """Refuse an existing file or a missing folder before anything is generated or stored."""
+    if path.exists() or path.is_symlink():
+        raise Conflict(f"{path} already exists; jdzhi never overwrites a key file")
+    if not path.parent.is_dir():
+        raise InvalidInput(f"folder {path.parent} does not exist")
+    return path
+
+
+def write_key(path: Path, key: SigningKey, passphrase: bytes) -> None:
+    """Write the key encrypted, creating the file with mode 0600 (never a moment wider)."""
+    data = key.encrypted_pem(passphrase)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise Conflict(f"{path} already exists; jdzhi never overwrites a key file") from None
+    except OSError as error:
+        raise InvalidInput(f"cannot create key file {path}: {error.strerror}") from None
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as error:
+        path.unlink(missing_ok=True)
+        raise InvalidInput(f"cannot write key file {path}: {error.strerror}") from None
+
+
+def read_key_file(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > MAX_KEY_FILE_BYTES:
+            raise KeyUnusable(f"{path} is too large to be a jdzhi key file")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise KeyUnusable(f"key file {path} does not exist") from None
+    except IsADirectoryError:
+        raise KeyUnusable(f"{path} is a folder, not a key file") from None
+    except OSError as error:
+        raise KeyUnusable(f"cannot read key file {path}: {error.strerror}") from None
+
+
+def load_key(path: Path, passphrase: bytes) -> SigningKey:
+    """Load an encrypted Ed25519 key file; a wrong passphrase is a clear KEY_ERROR."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    data = read_key_file(path)
+    if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" not in data:
+        raise KeyUnusable(f"{path} is not an encrypted PKCS#8 private key file")
+    try:
+        private = serialization.load_pem_private_key(data, password=passphrase)
+    except (ValueError, TypeError):
+        # cryptography reports a wrong passphrase and a damaged file alike as ValueError
+        raise KeyUnusable(
+            f"cannot unlock {path}: wrong passphrase (or the key file is damaged)"
+        ) from None
+    except Exception:
+        raise KeyUnusable(f"{path} is not a readable private key file") from None
+    if not isinstance(private, Ed25519PrivateKey):
+        raise KeyUnusable(f"{path} holds a {type(private).__name__}, not an Ed25519 key")
+    return SigningKey(_raw_public(private), private)
+
+
+def write_public_key(path: Path, public_key: bytes) -> None:
+    """The authority's public key as PEM (SubjectPublicKeyInfo), world-readable: it is public."""
+    from cryptography.hazmat.primitives import serialization
+
+    from jdzhi.trace.ed25519 import public_key as parse
+
+    pem = parse(public_key).public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+    path.write_bytes(pem)
+
+
+def read_public_key(text: str) -> bytes:
+    """A raw Ed25519 public key from 64 hex digits, 43 base64url characters, or a PEM file path."""
+    import base64
+    import binascii
+
+    value = text.strip()
+    if len(value) == 64:
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            pass
+    if len(value) == 43:
+        try:
+            raw = base64.urlsafe_b64decode(value + "=")
+            if len(raw) == 32:
+                return raw
+        except (binascii.Error, ValueError):
+            pass
+    path = Path(value)
+    if not path.is_file():
+        raise InvalidInput(
+            f"authority key {text!r} is neither 64 hex digits, base64url, nor a PEM file"
+        )
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        loaded = serialization.load_pem_public_key(path.read_bytes()[:MAX_KEY_FILE_BYTES])
+    except (ValueError, OSError):
+        raise InvalidInput(f"{path} is not a PEM public key file") from None
+    if not isinstance(loaded, Ed25519PublicKey):
+        raise InvalidInput(f"{path} is not an Ed25519 public key")
+    return loaded.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

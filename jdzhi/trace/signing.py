@@ -1,0 +1,305 @@
+"""``jdzhi sign``: validate a CSV of product records, sign each in both forms, store them.
+
+All rows are checked before anything is signed: field formats, the serial rule
+(:data:`jdzhi.trace.format.SERIAL_PATTERN`), serials unique in the file and for the enterprise,
+the category covered by the key's license, and that license valid on the production date and now.
+Then every record is signed with one signing time, stored in one transaction with one audit
+entry for the batch, and SIGNED.jsonl appears (never overwriting a file) only if that commits.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jdzhi.errors import Conflict, InvalidInput, InvalidState, KeyUnusable
+from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time, utc_now
+from jdzhi.trace.format import (
+    OPTIONAL_COLUMNS,
+    RecordFields,
+    SignedRecord,
+    base64url,
+    check_base_url,
+    parse_serial,
+    sign_record,
+    unix_time,
+)
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from jdzhi.registry.categories import Category
+    from jdzhi.trace.keystore import SigningKey
+
+REQUIRED_COLUMNS = ("serial", "batch", "category", "production_date")
+MAX_ROWS = 1_000_000
+MAX_CSV_BYTES = 512 * 1024 * 1024
+_TEXT_LIMITS = {"batch": 64, "name": 200, "ware_class": 32, "report_no": 64, "work_reg_no": 64}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class SignSummary:
+    """What :func:`sign_csv` did."""
+
+    count: int
+    out: str
+    enterprise_id: int
+    enterprise: str
+    key_id: int
+    license_no: str
+    signed_at: datetime
+    base_url: str
+    batches: tuple[str, ...]
+    records_sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "signed": self.count, "out": self.out, "enterprise_id": self.enterprise_id,
+            "enterprise": self.enterprise, "key_id": self.key_id,
+            "license_no": self.license_no, "signed_at": format_time(self.signed_at),
+            "base_url": self.base_url, "batches": list(self.batches),
+            "records_sha256": self.records_sha256,
+        }
+
+
+def resolve_base_url(db: sqlite_utils.Database, option: str | None) -> str:
+    """``--base-url``, else ``JDZHI_BASE_URL``, else the base stored at ``jdzhi init``."""
+    from jdzhi.trace.snapshot import BASE_URL_ENV, registry_base_url
+
+    if option:
+        return check_base_url(option)
+    from_env = os.environ.get(BASE_URL_ENV)
+    if from_env:
+        return check_base_url(from_env)
+    return registry_base_url(db)
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    try:
+        if path.stat().st_size > MAX_CSV_BYTES:
+            raise InvalidInput(f"{path} is larger than {MAX_CSV_BYTES // 2**20} MB")
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InvalidInput(f"records file {path} does not exist") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not UTF-8 text") from None
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [name.strip() for name in reader.fieldnames or []]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise InvalidInput(f"{path} lacks the column(s) {', '.join(missing)} "
+                           f"(needs {', '.join(REQUIRED_COLUMNS)})")
+    known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
+    unknown = [name for name in header if name not in known]
+    if unknown:
+        raise InvalidInput(f"{path} has unknown column(s) {', '.join(unknown)}")
+    if len(set(header)) != len(header):
+        raise InvalidInput(f"{path} names a column twice")
+    reader.fieldnames = header
+    rows: list[dict[str, str]] = []
+    try:
+        for row in reader:
+            if None in row:
+                raise InvalidInput(f"{path} row {reader.line_num}: more fields than columns")
+            rows.append({key: (value or "").strip() for key, value in row.items()})
+            if len(rows) > MAX_ROWS:
+                raise InvalidInput(f"{path} has more than {MAX_ROWS} rows; split it")
+    except csv.Error as error:
+        raise InvalidInput(f"{path} row {reader.line_num}: {error}") from None
+    if not rows:
+        raise InvalidInput(f"{path} holds no records")
+    return rows
+
+
+def _end_of_production_day(day: date, now: datetime) -> datetime:
+    end = datetime.combine(day, time(23, 59, 59), CHINA_STANDARD_TIME).astimezone(UTC)
+    return min(end, now)
+
+
+def _check_text(row_no: int, column: str, value: str) -> str:
+    if _CONTROL.search(value):
+        raise InvalidInput(f"row {row_no}: {column} holds a control character")
+    if len(value) > _TEXT_LIMITS[column]:
+        raise InvalidInput(f"row {row_no}: {column} is longer than {_TEXT_LIMITS[column]} "
+                           "characters")
+    return value
+
+
+def sign_csv(
+    db: sqlite_utils.Database,
+    records_csv: Path,
+    *,
+    key: SigningKey,
+    out: Path,
+    base_url: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SignSummary:
+    """Sign every row of ``records_csv`` with ``key``; see the module docstring."""
+    from jdzhi.registry import audit
+    from jdzhi.registry.categories import find_category, list_categories
+    from jdzhi.registry.db import transaction
+    from jdzhi.registry.enterprises import enterprise_by_id
+    from jdzhi.registry.licenses import effective_status_from, get_license, history
+    from jdzhi.trace.keys import key_by_public_key
+    from jdzhi.trace.lab import WARE_CLASSES
+
+    if out.exists() or out.is_symlink():
+        raise Conflict(f"{out} already exists; choose another name")
+    if not out.parent.is_dir():
+        raise InvalidInput(f"folder {out.parent} does not exist")
+    base = resolve_base_url(db, base_url)
+    info = key_by_public_key(db, key.public_key)
+    if info.role != "licensee" or info.enterprise_id is None:
+        raise KeyUnusable(f"key {info.key_id} is a testing-center key, not a signing key")
+    now = utc_now()
+    key_status = info.status_at(now)
+    if key_status != "active":
+        raise InvalidState(f"key {info.key_id} is {key_status}: it cannot sign")
+    enterprise = enterprise_by_id(db, info.enterprise_id)
+    license_id = db.execute("SELECT license_id FROM trust_keys WHERE key_id = ?",
+                            [info.key_id]).fetchone()[0]
+    lic = get_license(db, license_id)
+    events = history(db, lic.id)
+    status_now = effective_status_from(events, lic.valid_from, now)
+    if status_now != "active":
+        raise InvalidState(f"license {lic.license_no} of {enterprise.name} is {status_now} now: "
+                           "nothing was signed")
+    rows = read_rows(records_csv)
+    categories = list_categories(db)
+    licensed = set(lic.categories)
+    taken = {serial for (serial,) in db.execute(
+        "SELECT serial FROM signed_records WHERE enterprise_id = ?", [enterprise.id]
+    ).fetchall()}
+    today = now.astimezone(CHINA_STANDARD_TIME).date()
+    signed_at = unix_time(now)
+    status_by_day: dict[date, str] = {}
+    category_cache: dict[str, Category] = {}
+    prepared: list[tuple[RecordFields, Category]] = []
+    seen: dict[str, int] = {}
+    for row_no, row in enumerate(rows, start=2):
+        try:
+            serial_text = row["serial"]
+            serial = parse_serial(serial_text)
+        except InvalidInput as error:
+            raise InvalidInput(f"row {row_no}: {error.message}; nothing was signed") from None
+        if serial_text in seen:
+            raise InvalidInput(f"row {row_no}: serial {serial_text} repeats row {seen[serial_text]}"
+                               "; nothing was signed")
+        seen[serial_text] = row_no
+        if serial_text in taken:
+            raise Conflict(f"row {row_no}: serial {serial_text} was signed before for "
+                           f"{enterprise.name}; nothing was signed")
+        batch = _check_text(row_no, "batch", row["batch"])
+        if not batch:
+            raise InvalidInput(f"row {row_no}: batch is empty; nothing was signed")
+        category = category_cache.get(row["category"])
+        if category is None:
+            found = find_category(categories, row["category"])
+            if found is None:
+                raise InvalidInput(f"row {row_no}: no product category {row['category']!r}; "
+                                   "nothing was signed")
+            category = category_cache[row["category"]] = found
+        if category.code not in licensed:
+            raise InvalidState(f"row {row_no}: license {lic.license_no} does not cover category "
+                               f"{category.code}; nothing was signed")
+        text = row["production_date"]
+        try:
+            day = date.fromisoformat(text)
+            if len(text) != 10:
+                raise ValueError
+        except ValueError:
+            raise InvalidInput(f"row {row_no}: production_date {text!r} is not YYYY-MM-DD; "
+                               "nothing was signed") from None
+        if day > today:
+            raise InvalidInput(f"row {row_no}: production date {text} lies in the future; "
+                               "nothing was signed")
+        status = status_by_day.get(day)
+        if status is None:
+            status = status_by_day[day] = effective_status_from(
+                events, lic.valid_from, _end_of_production_day(day, now))
+        if status != "active":
+            raise InvalidState(f"row {row_no}: license {lic.license_no} was {status} on {text}; "
+                               "nothing was signed")
+        optional: dict[str, str | None] = {}
+        for column in OPTIONAL_COLUMNS:
+            value = _check_text(row_no, column, row.get(column, "")) or None
+            optional[column] = value
+        if optional["ware_class"] is not None and optional["ware_class"] not in WARE_CLASSES:
+            raise InvalidInput(f"row {row_no}: ware_class {optional['ware_class']!r} is not one "
+                               f"of {', '.join(WARE_CLASSES)}; nothing was signed")
+        prepared.append((RecordFields(
+            key_id=info.key_id, serial=serial, signed_at=signed_at,
+            category=category.label_code, enterprise_id=enterprise.id, batch=batch,
+            category_code=category.code, production_date=day, **optional,
+        ), category))
+    signed: list[tuple[SignedRecord, Category]] = []
+    for fields, category in prepared:
+        signed.append((sign_record(fields, key.sign), category))
+        if progress is not None:
+            progress(1)
+    digest = hashlib.sha256()
+    lines: list[str] = []
+    db_rows: list[tuple[Any, ...]] = []
+    signed_time = format_time(now)
+    for item, category in signed:
+        fields = item.fields
+        label = item.label.text(base)
+        digest.update(item.record)
+        entry: dict[str, Any] = {
+            "serial": str(fields.serial), "record": base64url(item.record), "label": label,
+            "key_id": fields.key_id, "enterprise_id": enterprise.id,
+            "enterprise": enterprise.name, "enterprise_short_name": enterprise.short_name,
+            "license_no": lic.license_no, "category": category.code,
+            "category_name_zh": category.name_zh, "category_name_en": category.name_en,
+            "batch": fields.batch, "production_date": fields.production_date.isoformat(),
+            "signed_at": signed_time,
+        }
+        for column in OPTIONAL_COLUMNS:
+            value = getattr(fields, column)
+            if value is not None:
+                entry[column] = value
+        lines.append(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
+        db_rows.append((enterprise.id, str(fields.serial), fields.key_id, fields.batch,
+                        category.code, fields.production_date.isoformat(), signed_time,
+                        item.record, label))
+    batches = tuple(sorted({fields.batch for fields, _ in prepared}))
+    temporary = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    try:
+        temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise InvalidInput(f"cannot write {out}: {error.strerror}") from None
+    try:
+        with transaction(db):
+            db.conn.executemany(
+                "INSERT INTO signed_records (enterprise_id, serial, key_id, batch, category_code, "
+                "production_date, signed_at, record, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                db_rows,
+            )
+            audit.append(
+                db, action="records.sign", entity=f"signed_records:{enterprise.id}:{signed_time}",
+                before=None, after={"count": len(db_rows), "sha256": digest.hexdigest()},
+                details={"key_id": info.key_id, "batches": list(batches),
+                         "first_serial": db_rows[0][1], "last_serial": db_rows[-1][1]},
+            )
+            try:
+                os.link(temporary, out)  # fails rather than overwrite a file made meanwhile
+            except FileExistsError:
+                raise Conflict(f"{out} appeared meanwhile; nothing was stored") from None
+            except OSError as error:
+                raise InvalidInput(f"cannot write {out}: {error.strerror}") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+    return SignSummary(len(db_rows), str(out), enterprise.id, enterprise.name, info.key_id,
+                       lic.license_no, now, base, batches, digest.hexdigest())

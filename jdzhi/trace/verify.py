@@ -1,0 +1,391 @@
+"""Verifying labels and full records offline: a verdict and the reasons for it.
+
+The rules (docs/format.md, "Verdicts") in the order they apply:
+
+1. ``malformed``: the text or bytes are not a canonical version-1 label or record;
+2. ``unknown-key``: the key id was never certified by the authority, is not a licensee key, was
+   not yet certified at the signing time, or is not certified for the enterprise / category;
+3. ``tampered``: the signature does not verify under the certified key;
+4. ``revoked`` / ``expired``: signed at or after the effective time of the key's revocation /
+   replacement, or after the key's validity window;
+5. ``revoked`` / ``suspended`` / ``expired``: the license of the key was not active at the
+   signing time (status in force at that moment; ``expired`` also past the license's end date);
+6. ``genuine``; a later revocation or suspension of the key or license does not change that, and
+   adds a reason saying so.
+
+A stale trust bundle adds a reason to every result but does not change verdicts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jdzhi.errors import InvalidInput
+from jdzhi.timeutil import format_time, utc_now
+from jdzhi.trace.format import (
+    LabelError,
+    LabelFields,
+    decode_label_text,
+    decode_record,
+    external_aad,
+    from_unix,
+    unix_time,
+)
+from jdzhi.trace.trust import Endorsement, Trust
+
+if TYPE_CHECKING:
+    from jdzhi.home import Home
+
+
+class Verdict(StrEnum):
+    GENUINE = "genuine"
+    TAMPERED = "tampered"
+    UNKNOWN_KEY = "unknown-key"
+    REVOKED = "revoked"
+    SUSPENDED = "suspended"
+    EXPIRED = "expired"
+    MALFORMED = "malformed"
+
+
+@dataclass(frozen=True)
+class EndorsementStatus:
+    """The testing center's word on the record's batch: ``none``, ``pass`` or ``fail``."""
+
+    status: str
+    lab: str | None = None
+    report_no: str | None = None
+    tested_at: datetime | None = None
+    batch: str | None = None
+    standard: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.status == "none":
+            return {"status": "none"}
+        return {
+            "status": self.status, "lab": self.lab, "report_no": self.report_no,
+            "tested_at": format_time(self.tested_at) if self.tested_at else None,
+            "batch": self.batch, "standard": self.standard,
+        }
+
+
+NO_ENDORSEMENT = EndorsementStatus("none")
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """The verdict on one label or record; ``reasons`` say why, for people."""
+
+    verdict: Verdict
+    serial: str | None
+    enterprise: str | None
+    reasons: tuple[str, ...]
+    endorsement: EndorsementStatus = NO_ENDORSEMENT
+    form: str = "label"  # "label" or "record"
+    enterprise_id: int | None = None
+    enterprise_short_name: str | None = None
+    key_id: int | None = None
+    category: str | None = None
+    category_name: str | None = None
+    signed_at: datetime | None = None
+    production_date: str | None = None
+    batch: str | None = None
+    license_no: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def genuine(self) -> bool:
+        return self.verdict is Verdict.GENUINE
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": str(self.verdict),
+            "serial": self.serial,
+            "enterprise": self.enterprise,
+            "reasons": list(self.reasons),
+            "endorsement": self.endorsement.to_json(),
+            "form": self.form,
+            "enterprise_id": self.enterprise_id,
+            "enterprise_short_name": self.enterprise_short_name,
+            "license_no": self.license_no,
+            "key_id": self.key_id,
+            "category": self.category,
+            "category_name": self.category_name,
+            "signed_at": format_time(self.signed_at) if self.signed_at else None,
+            "production_date": self.production_date,
+            "batch": self.batch,
+            **self.extra,
+        }
+
+
+def _when(seconds: int) -> str:
+    return format_time(from_unix(seconds))
+
+
+def load_trust(
+    *,
+    home: Home | None = None,
+    bundle: Path | None = None,
+    authority: bytes | None = None,
+    now: datetime | None = None,
+) -> Trust:
+    """Trust from a bundle file (checked against the authority key) or else the home's registry.
+
+    ``authority`` pins the authority's raw public key for a bundle; without it, the home's
+    authority key is used when the home has one. A stale bundle loads with a warning.
+    """
+    if bundle is not None:
+        from jdzhi.trace.bundle import read_bundle
+
+        return read_bundle(bundle, authority=authority, home=home, now=now or utc_now())
+    if home is None:
+        raise InvalidInput("nothing to trust: give a jdzhi home or a trust bundle")
+    from jdzhi.registry.db import open_registry
+    from jdzhi.trace.snapshot import trust_from_registry
+
+    db = open_registry(home)
+    try:
+        return trust_from_registry(db)
+    finally:
+        db.close()
+
+
+def _malformed(reason: str, form: str, serial: str | None = None) -> VerificationResult:
+    return VerificationResult(Verdict.MALFORMED, serial, None, (reason,), form=form)
+
+
+def _judge(
+    trust: Trust,
+    fields: LabelFields,
+    signature_ok: Callable[[bytes], bool],
+    *,
+    form: str,
+    now: int,
+    enterprise_claim: int | None = None,
+    batch: str | None = None,
+    production_date: str | None = None,
+) -> VerificationResult:
+    """Apply the verdict rules to decoded fields; ``signature_ok(public_key)`` checks the
+    signature (of the label or the record) under a candidate key."""
+    serial = str(fields.serial)
+    signed_at = from_unix(fields.signed_at)
+    stale = (f"the trust bundle expired on {_when(trust.expires_at)}: statuses may be out of date",
+             ) if trust.expires_at is not None and trust.stale_at(now) else ()
+    base: dict[str, Any] = {"form": form, "key_id": fields.key_id, "signed_at": signed_at,
+            "batch": batch, "production_date": production_date}
+
+    def result(verdict: Verdict, *reasons: str, **more: Any) -> VerificationResult:
+        return VerificationResult(verdict, serial, more.pop("enterprise", None),
+                                  (*reasons, *stale), **base, **more)
+
+    key = trust.keys.get(fields.key_id)
+    if key is None:
+        return result(Verdict.UNKNOWN_KEY,
+                      f"key {fields.key_id} was never certified by the authority")
+    if not signature_ok(key.public_key):
+        return result(Verdict.TAMPERED,
+                      f"the signature does not verify under certified key {fields.key_id}: "
+                      "the label or record was altered or forged")
+    if key.role != "licensee" or key.enterprise_id is None or key.license_id is None:
+        return result(Verdict.UNKNOWN_KEY,
+                      f"key {fields.key_id} is a testing-center key, not a licensee signing key")
+    enterprise = trust.enterprises.get(key.enterprise_id)
+    lic = trust.licenses.get(key.license_id)
+    category = trust.categories.get(fields.category)
+    named: dict[str, Any] = {
+        "enterprise": enterprise.name if enterprise else None,
+        "enterprise_id": key.enterprise_id,
+        "enterprise_short_name": enterprise.short_name if enterprise else None,
+        "license_no": lic.license_no if lic else None,
+        "category": category.code if category else None,
+        "category_name": f"{category.name_zh} {category.name_en}" if category else None,
+    }
+    endorsement = trust.endorsement_for(key.enterprise_id, fields.serial, batch)
+    named["endorsement"] = _endorsement_status(trust, endorsement)
+    signed = f"signed {_when(fields.signed_at)}"
+    if enterprise_claim is not None and enterprise_claim != key.enterprise_id:
+        return result(Verdict.UNKNOWN_KEY,
+                      f"key {fields.key_id} is not certified for enterprise {enterprise_claim}",
+                      **named)
+    if fields.signed_at < key.not_before:
+        return result(Verdict.UNKNOWN_KEY,
+                      f"{signed}, before key {fields.key_id} was certified "
+                      f"({_when(key.not_before)})", **named)
+    if key.ended_at is not None and fields.signed_at >= key.ended_at:
+        if key.end_kind == "superseded":
+            return result(Verdict.EXPIRED,
+                          f"{signed}, after key {fields.key_id} was replaced "
+                          f"({_when(key.ended_at)}): {key.end_reason}", **named)
+        return result(Verdict.REVOKED,
+                      f"{signed}, after key {fields.key_id} was revoked effective "
+                      f"{_when(key.ended_at)}: {key.end_reason}", **named)
+    if fields.signed_at > key.not_after:
+        return result(Verdict.EXPIRED,
+                      f"{signed}, after key {fields.key_id} expired ({_when(key.not_after)})",
+                      **named)
+    if lic is None or enterprise is None:
+        return result(Verdict.UNKNOWN_KEY,
+                      f"the trust source does not know the license of key {fields.key_id}",
+                      **named)
+    status, event = lic.status_at(fields.signed_at)
+    if status != "active":
+        why = f": {event.reason}" if event and event.reason and status != "expired" else ""
+        when = (f" effective {_when(event.effective_at)}"
+                if event and status in ("revoked", "suspended") else "")
+        verdict = {"revoked": Verdict.REVOKED, "suspended": Verdict.SUSPENDED}.get(
+            status, Verdict.EXPIRED)
+        text = {"expired": "had expired", "pending": "was not yet in force"}.get(
+            status, f"was {status}{when}")
+        return result(verdict, f"{signed}, when license {lic.license_no} {text}{why}", **named)
+    if fields.category not in lic.categories:
+        shown = category.code if category else f"code {fields.category}"
+        return result(Verdict.UNKNOWN_KEY,
+                      f"key {fields.key_id} is not certified for category {shown}: license "
+                      f"{lic.license_no} does not cover it", **named)
+    reasons = [f"valid signature by key {fields.key_id} of {enterprise.name} "
+               f"(license {lic.license_no}), {signed} while the license was active"]
+    if category is None:
+        reasons.append(f"category code {fields.category} is unknown to this trust source")
+    if key.ended_at is not None and key.ended_at <= now:
+        ended = "replaced" if key.end_kind == "superseded" else "revoked"
+        reasons.append(f"key {fields.key_id} has since been {ended} "
+                       f"(effective {_when(key.ended_at)}); this record was signed before")
+    later_status, later_event = lic.status_at(max(now, fields.signed_at))
+    if later_status in ("revoked", "suspended") and later_event is not None:
+        reasons.append(f"the license has since been {later_status} (effective "
+                       f"{_when(later_event.effective_at)}: {later_event.reason}); this record "
+                       "was signed before")
+    elif later_status == "expired":
+        reasons.append("the license has since expired; this record was signed before")
+    return result(Verdict.GENUINE, *reasons, **named)
+
+
+def _endorsement_status(trust: Trust, endorsement: Endorsement | None) -> EndorsementStatus:
+    if endorsement is None:
+        return NO_ENDORSEMENT
+    lab = trust.labs.get(endorsement.lab_id)
+    return EndorsementStatus(
+        status=endorsement.outcome, lab=lab.name if lab else None,
+        report_no=endorsement.report_no, tested_at=from_unix(endorsement.tested_at),
+        batch=endorsement.batch, standard=endorsement.standard,
+    )
+
+
+def _now(now: datetime | None) -> int:
+    return unix_time(now or utc_now())
+
+
+def verify_label_text(text: str, trust: Trust, now: datetime | None = None) -> VerificationResult:
+    """Verify the text of a QR label (``BASE + base32 payload``) strictly."""
+    from jdzhi.trace.ed25519 import verify
+
+    try:
+        label = decode_label_text(text, trust.bases)
+    except LabelError as error:
+        return _malformed(f"not a jdzhi label: {error}", "label")
+    signing_input = label.fields.signing_input()
+    result = _judge(
+        trust, label.fields,
+        lambda public_key: verify(public_key, label.signature, signing_input),
+        form="label", now=_now(now),
+    )
+    return result
+
+
+def verify_record(data: bytes, trust: Trust, now: datetime | None = None) -> VerificationResult:
+    """Verify a full record (COSE_Sign1 bytes)."""
+    from jdzhi.trace.cose import verify_sign1
+
+    try:
+        message, fields = decode_record(data)
+    except LabelError as error:
+        return _malformed(f"not a jdzhi record: {error}", "record")
+    aad = external_aad("record")
+    return _judge(
+        trust, fields.label_fields,
+        lambda public_key: verify_sign1(message, public_key, aad),
+        form="record", now=_now(now), enterprise_claim=fields.enterprise_id,
+        batch=fields.batch, production_date=fields.production_date.isoformat(),
+    )
+
+
+def verify_signed_line(line: str, trust: Trust, now: datetime | None = None,
+                       *, line_no: int | None = None) -> VerificationResult:
+    """Verify one SIGNED.jsonl line: its full record, its label, and that the two agree."""
+    from jdzhi.trace.format import base64url_decode
+
+    where = f"line {line_no}: " if line_no is not None else ""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return _malformed(f"{where}not a JSON object", "record")
+    if not isinstance(entry, dict) or not all(
+        isinstance(entry.get(key), str) for key in ("serial", "record", "label")
+    ):
+        return _malformed(f"{where}needs text fields serial, record and label", "record")
+    try:
+        data = base64url_decode(entry["record"])
+    except LabelError as error:
+        return _malformed(f"{where}record is {error}", "record", entry["serial"])
+    record_result = verify_record(data, trust, now)
+    label_result = verify_label_text(entry["label"], trust, now)
+    reasons = list(record_result.reasons)
+    verdict = record_result.verdict
+    if label_result.verdict is not Verdict.GENUINE and verdict is Verdict.GENUINE:
+        verdict = label_result.verdict
+        reasons = [f"label: {reason}" for reason in label_result.reasons]
+    elif record_result.verdict is not Verdict.MALFORMED and (
+        label_result.serial != record_result.serial
+        or label_result.signed_at != record_result.signed_at
+        or label_result.key_id != record_result.key_id
+        or label_result.category != record_result.category
+    ) and label_result.verdict is not Verdict.MALFORMED:
+        verdict = Verdict.TAMPERED
+        reasons = ["the label and the full record do not say the same thing", *reasons]
+    if record_result.serial is not None and entry["serial"] != record_result.serial:
+        verdict = Verdict.TAMPERED if verdict is Verdict.GENUINE else verdict
+        reasons = [f"the line's serial {entry['serial']!r} is not the record's", *reasons]
+    if where:
+        reasons = [f"{where}{reason}" if not reason.startswith(where) else reason
+                   for reason in reasons]
+    return VerificationResult(
+        verdict, record_result.serial or entry["serial"], record_result.enterprise,
+        tuple(reasons), record_result.endorsement, "record", record_result.enterprise_id,
+        record_result.enterprise_short_name, record_result.key_id, record_result.category,
+        record_result.category_name, record_result.signed_at, record_result.production_date,
+        record_result.batch, record_result.license_no,
+    )
+
+
+def verify_jsonl(path: Path, trust: Trust, now: datetime | None = None,
+                 progress: Callable[[int], None] | None = None) -> list[VerificationResult]:
+    """Verify every line of a SIGNED.jsonl file (blank lines skipped)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"cannot read {path}: {error}") from None
+    results = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            results.append(verify_signed_line(line, trust, now, line_no=number))
+        if progress is not None:
+            progress(1)
+    if not results:
+        raise InvalidInput(f"{path} holds no signed records")
+    return results
+
+
+def verify_input(value: str, trust: Trust, now: datetime | None = None
+                 ) -> list[VerificationResult]:
+    """A label text (anything that looks like a URL) or the path of a SIGNED.jsonl file."""
+    if "://" in value:
+        return [verify_label_text(value, trust, now)]
+    path = Path(value)
+    if not path.exists():
+        raise InvalidInput(f"{value!r} is neither a label URL nor an existing SIGNED.jsonl file")
+    return verify_jsonl(path, trust, now)
