@@ -32,6 +32,7 @@ from jdzhi.errors import ExitCode, JdzhiError
 # command modules: one line each, alphabetical; they import only light modules at top level
 from jdzhi.commands import keys as keys_commands
 from jdzhi.commands import lab as lab_commands
+from jdzhi.commands import demo as demo_commands
 from jdzhi.commands import registry as registry_commands
 from jdzhi.commands import sign as sign_commands
 from jdzhi.commands import trust as trust_commands
@@ -159,6 +160,7 @@ def init(
 # command registration: one block per command module, e.g.
 #   app.add_typer(registry_commands.app, name="registry")
 #   app.command(name="sign")(trace_commands.sign)
+app.command(name="demo")(demo_commands.demo)
 app.add_typer(registry_commands.app, name="registry")
 app.add_typer(keys_commands.app, name="keys")
 app.add_typer(lab_commands.app, name="lab")

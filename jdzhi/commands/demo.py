@@ -1,0 +1,56 @@
+"""``jdzhi demo``: see jdzhi do its job on SAMPLE data, in a new folder of its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from jdzhi.commands._common import JsonOption, emit_json, err_console
+
+if TYPE_CHECKING:
+    from jdzhi.demo import StepReport
+
+
+def demo(
+    folder: Annotated[Path | None, typer.Option(
+        "--dir", metavar="DIR",
+        help="A new or empty folder for the demo. Default: ./jdzhi-demo-<timestamp>.",
+        file_okay=False,
+    )] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sample data.")] = 7,
+    as_json: JsonOption = False,
+) -> None:
+    """Run jdzhi end to end on SAMPLE data in a new folder, narrating each step.
+
+    The demo builds its own home inside the folder (your registry is never touched), writes a
+    sample registry of 220 fictitious enterprises, imports it, and shows what jdzhi does with
+    it. Explore the result afterwards with `jdzhi --home DIR/home registry list`.
+
+    Example: jdzhi demo --dir /tmp/jdzhi-demo
+    """
+    from jdzhi.demo import run_demo
+
+    started: list[StepReport] = []
+
+    def narrate(report: StepReport) -> None:
+        if as_json:
+            return
+        if not started:  # after the first step: a refused folder prints only the error
+            err_console.print("[bold]jdzhi demo[/] — everything below runs on SAMPLE data")
+        started.append(report)
+        err_console.print(f"\n[bold cyan]▸ {escape(report.title)}[/]", highlight=False)
+        for line in report.lines:
+            err_console.print(f"  {escape(line)}", highlight=False)
+
+    result = run_demo(folder, seed=seed, on_step=narrate)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    err_console.print(
+        f"\n[green]Done.[/] The demo folder is [bold]{escape(str(result.folder))}[/]\n"
+        f"  explore it: jdzhi --home {escape(str(result.home.path))} registry list",
+        highlight=False,
+    )
