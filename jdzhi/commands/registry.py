@@ -98,7 +98,7 @@ def add(
 
     Example:
 
-        jdzhi registry add --uscc 91360203MA35XXXXXX --name 景德镇市青云陶瓷有限公司
+        jdzhi registry add --uscc 91360203MA35G7K27T --name 景德镇市青云陶瓷有限公司
         --district 珠山区 --license-no JDZ-GI-2026-0001 --categories 青花,粉彩
         --valid-from 2026-01-01 --valid-to 2030-12-31
     """
