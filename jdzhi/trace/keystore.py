@@ -47,6 +47,14 @@ def generate() -> SigningKey:
     return SigningKey(_raw_public(private), private)
 
 
+def from_seed(seed: bytes) -> SigningKey:
+    """The key whose RFC 8032 secret (seed) is ``seed``: for test vectors, never for real keys."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private = Ed25519PrivateKey.from_private_bytes(seed)
+    return SigningKey(_raw_public(private), private)
+
+
 def _raw_public(private: Ed25519PrivateKey) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
