@@ -8,14 +8,23 @@ from typing import Any
 
 import pytest
 import sqlite_utils
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jdzhi.errors import Conflict, InvalidInput, InvalidState, NotFound
 from jdzhi.home import Home
 from jdzhi.registry import audit
-from jdzhi.registry.categories import add_category, get_category, list_categories
+from jdzhi.registry.categories import Category, add_category, get_category, list_categories
 from jdzhi.registry.db import initialize, open_registry
 from jdzhi.registry.enterprises import get_enterprise
-from jdzhi.registry.entries import add_entry, list_entries, show_entry
+from jdzhi.registry.entries import (
+    add_entry,
+    list_entries,
+    read_records,
+    registration_from_fields,
+    show_entry,
+    write_records,
+)
 from jdzhi.registry.licenses import (
     change_status,
     current_license,
@@ -222,3 +231,33 @@ def test_show_has_the_history(db: sqlite_utils.Database) -> None:
     assert data["status"] == "suspended"
     assert [event["action"] for event in data["history"]] == ["issue", "suspend"]
     assert data["history"][1]["effective_at"] == "2025-05-01T00:00:00Z"
+
+
+# ---------------------------------------------------------------- the exchange format
+
+_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=2, max_size=40
+).map(str.strip).filter(lambda text: len(text) >= 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=_TEXT, name_en=_TEXT, address=_TEXT, contact=_TEXT, suffix=st.sampled_from([".csv",
+                                                                                     ".json"]))
+def test_files_round_trip_any_text(tmp_path_factory: pytest.TempPathFactory, name: str,
+                                   name_en: str, address: str, contact: str,
+                                   suffix: str) -> None:
+    """Quotes, commas, '#', CJK and emoji in any field survive writing and reading."""
+    record = {**fields(name=name, name_en=name_en, address=address, contact=contact),
+              "categories": ["qinghua", "fencai"], "short_name": "青云",
+              "status": "suspended", "status_reason": f"reason, {name}",
+              "status_effective_at": "2025-01-01T00:00:00Z"}
+    path = tmp_path_factory.mktemp("files") / f"registry{suffix}"
+    write_records(path, [record], comment_lines=("a comment",))
+    [read] = read_records(path)
+    categories = (Category("qinghua", "青花", "blue-and-white", 1),
+                  Category("fencai", "粉彩", "famille-rose", 3))
+    registration = registration_from_fields(read, categories)
+    assert (registration.name, registration.name_en, registration.address,
+            registration.contact) == (name, name_en, address, contact)
+    assert registration.status_reason == f"reason, {name}"
+    assert registration.categories == ("qinghua", "fencai")

@@ -63,7 +63,7 @@ SETTABLE_STATUSES = ("active", "suspended", "revoked")
 MAX_IMPORT_BYTES = 32 * 1024 * 1024
 
 _LICENSE_NO = re.compile(r"[A-Z][A-Z0-9-]{2,39}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 #: categories are separated by ';' or ',' (also the full-width forms a Chinese keyboard types)
 _SEPARATORS = re.compile("[;,\uff0c\uff1b]")
 
