@@ -386,3 +386,27 @@ def test_categories_list_and_add(cli: Invoke, home: Home) -> None:
            ExitCode.CONFLICT, "already uses that code or name")
     ok(add(cli, "--categories", "刻花"))
     assert listed(cli, "--category", "carved")[0]["categories"] == ["kehua"]
+
+
+def test_a_new_license_after_revocation(cli: Invoke, home: Home) -> None:
+    ok(add(cli))
+    issue = ("registry", "issue", USCC, "--license-no", "JDZ-GI-2026-0009", "--categories",
+             "玲珑", "--valid-from", "2026-07-01", "--valid-to", "2031-06-30")
+    failed(cli(*issue), ExitCode.INVALID_STATE,
+           "already holds license JDZ-GI-2024-0001 (2024-01-01 to 2028-12-31, active)")
+    failed(cli("registry", "reinstate", USCC, "--reason", "x"), ExitCode.INVALID_STATE,
+           "nothing to reinstate")
+    ok(cli("registry", "revoke", USCC, "--reason", "misuse"))
+    failed(cli("registry", "renew", USCC, "--valid-to", "2035-01-01", "--reason", "x"),
+           ExitCode.INVALID_STATE, "it cannot be renewed (issue a new one with `jdzhi registry")
+    result = ok(cli(*issue, "--json"))
+    issued = json.loads(result.stdout)
+    assert (issued["license_no"], issued["status"], issued["categories"]) == (
+        "JDZ-GI-2026-0009", "pending", ["linglong"])
+    detail = json.loads(ok(cli("registry", "show", "1", "--json")).stdout)
+    assert detail["license_no"] == "JDZ-GI-2026-0009"
+    assert detail["other_licenses"] == ["JDZ-GI-2024-0001"]
+    assert json.loads(ok(cli("registry", "show", "JDZ-GI-2024-0001", "--json")).stdout)[
+        "status"] == "revoked"
+    failed(cli(*issue), ExitCode.CONFLICT, "license number JDZ-GI-2026-0009 is already taken")
+    ok(cli("registry", "audit"))

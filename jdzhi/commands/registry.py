@@ -120,6 +120,41 @@ def add(
         )
 
 
+@app.command()
+def issue(
+    ctx: typer.Context,
+    ref: RefArgument,
+    license_no: Annotated[str, typer.Option("--license-no", help="The new license number.")],
+    categories: Annotated[str, typer.Option(
+        help="Licensed categories: codes or names separated by ';' or ','.")],
+    valid_from: Annotated[str, typer.Option("--valid-from", help="First day (YYYY-MM-DD).")],
+    valid_to: Annotated[str, typer.Option("--valid-to", help="Last day (YYYY-MM-DD).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Issue a new license to a registered enterprise (after a revocation or a lapse).
+
+    Refused while another license of the enterprise overlaps the new dates and is not revoked:
+    renew that one instead.
+
+    Example: jdzhi registry issue 91360203MA35G7K27T --license-no JDZ-GI-2027-0001
+    --categories 青花 --valid-from 2027-01-01 --valid-to 2031-12-31
+    """
+    from jdzhi.registry.entries import issue_license
+
+    fields = {"license_no": license_no, "categories": categories, "valid_from": valid_from,
+              "valid_to": valid_to}
+    with _registry(ctx) as db:
+        entry = issue_license(db, ref, fields)
+    if as_json:
+        emit_json(entry.to_json())
+    else:
+        err_console.print(
+            f"[green]Issued[/] license {escape(entry.license.license_no)} to "
+            f"{escape(entry.enterprise.name)} ({entry.license.valid_from} to "
+            f"{entry.license.valid_to}), {_status(entry.status)}"
+        )
+
+
 @app.command("import")
 def import_(
     ctx: typer.Context,

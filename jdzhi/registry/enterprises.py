@@ -58,12 +58,12 @@ def find_enterprise(db: sqlite_utils.Database, ref: str) -> Enterprise | None:
     text = ref.strip()
     if not text:
         return None
-    code = normalize(text)
-    if len(code) == 18:
-        found = rows(db, f"SELECT {_COLUMNS} FROM enterprises WHERE uscc = ?", [code])
-    elif text.isdigit():
+    found: list[dict[str, Any]] = []
+    if len(normalize(text)) == 18:
+        found = rows(db, f"SELECT {_COLUMNS} FROM enterprises WHERE uscc = ?", [normalize(text)])
+    if not found and text.isdigit() and len(text) < 18:
         found = rows(db, f"SELECT {_COLUMNS} FROM enterprises WHERE id = ?", [int(text)])
-    else:
+    if not found:
         found = rows(
             db,
             f"SELECT {', '.join('e.' + c.strip() for c in _COLUMNS.split(','))} "

@@ -20,11 +20,16 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jdzhi.errors import Conflict, InvalidInput, NotFound
+from jdzhi.errors import Conflict, InvalidInput, InvalidState, NotFound
 from jdzhi.registry import audit
 from jdzhi.registry.categories import Category, find_category, list_categories
 from jdzhi.registry.db import rows, transaction
-from jdzhi.registry.enterprises import Enterprise, enterprise_by_id, list_enterprises
+from jdzhi.registry.enterprises import (
+    Enterprise,
+    enterprise_by_id,
+    get_enterprise,
+    list_enterprises,
+)
 from jdzhi.registry.licenses import (
     License,
     LicenseEvent,
@@ -282,6 +287,42 @@ def add_entry(db: sqlite_utils.Database, fields: Mapping[str, Any]) -> tuple[Reg
     return entry_of(db, enterprise_id), registration.warnings
 
 
+def issue_license(db: sqlite_utils.Database, ref: str,
+                  fields: Mapping[str, Any]) -> RegistryEntry:
+    """Issue a new license to a registered enterprise (e.g. after a revocation or a lapse).
+
+    ``fields`` holds ``license_no``, ``categories``, ``valid_from`` and ``valid_to``. Refused
+    while another license of the enterprise that is not revoked overlaps the new window: renew
+    that one instead.
+    """
+    with transaction(db):
+        enterprise = get_enterprise(db, ref)
+        registration = registration_from_fields(
+            {**record_of_enterprise(enterprise), **fields}, list_categories(db)
+        )
+        numbers = {row["license_no"] for row in rows(db, "SELECT license_no FROM licenses")}
+        if registration.license_no in numbers:
+            raise Conflict(f"license number {registration.license_no} is already taken")
+        for other in licenses_of(db, enterprise.id):
+            if (other.status != "revoked" and other.valid_from <= registration.valid_to
+                    and registration.valid_from <= other.valid_to):
+                raise InvalidState(
+                    f"{enterprise.name} already holds license {other.license_no} "
+                    f"({other.valid_from} to {other.valid_to}, {other.status}); renew it, or "
+                    "revoke it first"
+                )
+        _store_license(db, enterprise.id, registration, source="issue")
+    return entry_of(db, enterprise.id)
+
+
+def record_of_enterprise(enterprise: Enterprise) -> dict[str, Any]:
+    """The enterprise columns of the exchange format."""
+    return {"uscc": enterprise.uscc, "name": enterprise.name,
+            "name_en": enterprise.name_en or "", "short_name": enterprise.short_name,
+            "district_code": enterprise.district_code, "address": enterprise.address,
+            "contact": enterprise.contact}
+
+
 def import_file(db: sqlite_utils.Database, path: Path) -> ImportResult:
     """Import every row of a CSV or JSON file, or none: the first bad row stops the import with
     its row number and reason, before anything is written."""
@@ -340,19 +381,26 @@ def _check_not_registered(db: sqlite_utils.Database,
 
 
 def _store(db: sqlite_utils.Database, registration: Registration, *, source: str) -> int:
-    now = utc_now()
-    stamp = format_time(now)
-    actor = audit.current_actor()
-    details = {"source": source}
     cursor = db.execute(
         "INSERT INTO enterprises (uscc, name, name_en, short_name, district_code, address, "
         "contact, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [registration.uscc, registration.name, registration.name_en, registration.short_name,
-         registration.district_code, registration.address, registration.contact, stamp],
+         registration.district_code, registration.address, registration.contact,
+         format_time(utc_now())],
     )
     enterprise_id = int(cursor.lastrowid or 0)
     audit.record_row_change(db, action="enterprise.add", table="enterprises", key=enterprise_id,
-                            before=None, details=details)
+                            before=None, details={"source": source})
+    _store_license(db, enterprise_id, registration, source=source)
+    return enterprise_id
+
+
+def _store_license(db: sqlite_utils.Database, enterprise_id: int, registration: Registration,
+                   *, source: str) -> int:
+    now = utc_now()
+    stamp = format_time(now)
+    actor = audit.current_actor()
+    details = {"source": source}
     issued_at = start_of(registration.valid_from)
     issue_reason = registration.status_reason if registration.status == "active" else ""
     events = [LicenseEvent(
@@ -388,7 +436,7 @@ def _store(db: sqlite_utils.Database, registration: Registration, *, source: str
                                 key=int(cursor.lastrowid or 0), before=None, details=details)
     for event in events:
         insert_event(db, replace(event, license_id=license_id))
-    return enterprise_id
+    return license_id
 
 
 # ---------------------------------------------------------------- reading
@@ -586,12 +634,10 @@ def export_file(db: sqlite_utils.Database, path: Path, *, overwrite: bool = Fals
 
 def record_of(entry: RegistryEntry) -> dict[str, Any]:
     """An entry as one row of the exchange format."""
-    ent, lic = entry.enterprise, entry.license
+    lic = entry.license
     active = lic.status == "active"
     return {
-        "uscc": ent.uscc, "name": ent.name, "name_en": ent.name_en or "",
-        "short_name": ent.short_name, "district_code": ent.district_code,
-        "address": ent.address, "contact": ent.contact, "license_no": lic.license_no,
+        **record_of_enterprise(entry.enterprise), "license_no": lic.license_no,
         "categories": list(lic.categories), "valid_from": lic.valid_from.isoformat(),
         "valid_to": lic.valid_to.isoformat(), "status": lic.status,
         "status_reason": lic.status_reason,

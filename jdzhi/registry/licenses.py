@@ -303,7 +303,7 @@ _DONE = {"suspend": "suspended", "revoke": "revoked", "reinstate": "reinstated",
 def _refusal(action: str, license_no: str, status: str) -> str:
     if status == "revoked" and action != "revoke":
         return (f"license {license_no} is revoked, which is final: it cannot be "
-                f"{_DONE[action]} (issue a new license instead)")
+                f"{_DONE[action]} (issue a new one with `jdzhi registry issue`)")
     if action == "reinstate":
         return f"license {license_no} is {status}, not suspended; there is nothing to reinstate"
     return f"license {license_no} is already {status}"
