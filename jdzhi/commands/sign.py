@@ -64,7 +64,8 @@ def sign(
     signing_key = load_key(key, passphrase)
     db = open_registry(home_of(ctx))
     try:
-        with Progress(console=err_console, transient=True, disable=as_json) as bar:
+        with Progress(console=err_console, transient=True,
+                      disable=as_json or not err_console.is_terminal) as bar:
             task = bar.add_task("signing", total=None)
             summary = sign_csv(db, records, key=signing_key, out=out, base_url=base_url,
                                progress=lambda n: bar.advance(task, n))

@@ -130,10 +130,11 @@ def _end_of_production_day(day: date, now: datetime) -> datetime:
 
 def _check_text(row_no: int, column: str, value: str) -> str:
     if _CONTROL.search(value):
-        raise InvalidInput(f"row {row_no}: {column} holds a control character")
+        raise InvalidInput(f"row {row_no}: {column} holds a control character; "
+                           "nothing was signed")
     if len(value) > _TEXT_LIMITS[column]:
         raise InvalidInput(f"row {row_no}: {column} is longer than {_TEXT_LIMITS[column]} "
-                           "characters")
+                           "characters; nothing was signed")
     return value
 
 

@@ -1,0 +1,168 @@
+"""`jdzhi sign`: every row checked first, all-or-nothing storage, SIGNED.jsonl per the contract."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import Invoke
+from trace_support import LICENSE_NO, add_enterprise, issue_key, lines, records, sign, write_csv
+
+from jdzhi.errors import ExitCode
+from jdzhi.home import Home
+from jdzhi.trace.format import DEFAULT_BASE_URL, base64url_decode, decode_record
+
+
+@pytest.fixture
+def workshop(cli: Invoke, initialized: Home, tmp_path: Path,
+             monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("JDZHI_NOW", "2026-03-10T09:00:00+08:00")
+    add_enterprise(cli)
+    return issue_key(cli, tmp_path)
+
+
+def _stored(home: Home) -> int:
+    with sqlite3.connect(home.db_path) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM signed_records").fetchone()[0])
+
+
+def test_sign_writes_the_contract_and_stores_the_batch(
+    cli: Invoke, initialized: Home, tmp_path: Path, workshop: Path
+) -> None:
+    rows = records(3)
+    rows[0]["name"] = "青花缠枝莲纹碗"
+    out, summary = sign(cli, tmp_path, workshop, rows)
+    assert summary["signed"] == 3 and summary["key_id"] == 1
+    assert summary["license_no"] == LICENSE_NO and summary["batches"] == ["B1"]
+    assert summary["signed_at"] == "2026-03-10T01:00:00Z"
+    entries = lines(out)
+    assert [entry["serial"] for entry in entries] == ["1001", "1002", "1003"]
+    first = entries[0]
+    assert first["label"].startswith(DEFAULT_BASE_URL) and len(first["label"]) == 27 + 124
+    assert first["enterprise_short_name"] == "青云陶瓷" and first["category"] == "qinghua"
+    assert first["name"] == "青花缠枝莲纹碗" and "name" not in entries[1]
+    _message, fields = decode_record(base64url_decode(first["record"]))
+    assert fields.serial == 1001 and fields.name == "青花缠枝莲纹碗"
+    assert _stored(initialized) == 3
+    with sqlite3.connect(initialized.db_path) as conn:
+        action, after = conn.execute(
+            "SELECT action, details FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    assert action == "records.sign" and '"batches":["B1"]' in after
+    assert cli("registry", "audit").exit_code == 0
+    human = cli("sign", str(tmp_path / "signed.jsonl.csv"), "--key", str(workshop), "--out",
+                str(tmp_path / "again.jsonl"))
+    assert human.exit_code == ExitCode.CONFLICT  # the same serials again
+
+
+def test_base_url_precedence(cli: Invoke, tmp_path: Path, workshop: Path,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JDZHI_BASE_URL", "HTTPS://ENV.EXAMPLE.CN/V/")
+    out, summary = sign(cli, tmp_path, workshop, records(1), "env.jsonl")
+    assert summary["base_url"] == "HTTPS://ENV.EXAMPLE.CN/V/"
+    assert lines(out)[0]["label"].startswith("HTTPS://ENV.EXAMPLE.CN/V/")
+    source = write_csv(tmp_path / "opt.csv", records(1, start=5))
+    result = cli("sign", str(source), "--key", str(workshop), "--out", str(tmp_path / "o.jsonl"),
+                 "--base-url", "HTTP://127.0.0.1:8765/V/", "--json")
+    assert json.loads(result.stdout)["base_url"] == "HTTP://127.0.0.1:8765/V/"
+    bad = cli("sign", str(source), "--key", str(workshop), "--out", str(tmp_path / "b.jsonl"),
+              "--base-url", "http://x/")
+    assert bad.exit_code == ExitCode.INVALID_INPUT
+
+
+BAD_ROWS = [
+    ({"serial": "0123"}, ExitCode.INVALID_INPUT, "row 3: serial '0123' is not 1 to 12 decimal"),
+    ({"serial": "1234567890123"}, ExitCode.INVALID_INPUT, "row 3: serial"),
+    ({"serial": "1001"}, ExitCode.INVALID_INPUT, "row 3: serial 1001 repeats row 2"),
+    ({"category": "no-such"}, ExitCode.INVALID_INPUT, "row 3: no product category 'no-such'"),
+    ({"category": "linglong"}, ExitCode.INVALID_STATE, "does not cover category linglong"),
+    ({"production_date": "2026-13-01"}, ExitCode.INVALID_INPUT, "row 3: production_date"),
+    ({"production_date": "2026-03-11"}, ExitCode.INVALID_INPUT, "lies in the future"),
+    ({"production_date": "2025-12-31"}, ExitCode.INVALID_STATE,
+     "license JDZ-GI-2026-0001 was pending on 2025-12-31"),
+    ({"batch": ""}, ExitCode.INVALID_INPUT, "row 3: batch is empty"),
+    ({"batch": "x" * 65}, ExitCode.INVALID_INPUT, "row 3: batch is longer than 64"),
+    ({"batch": "a\x07b"}, ExitCode.INVALID_INPUT, "control character"),
+]
+
+
+@pytest.mark.parametrize(("change", "code", "message"), BAD_ROWS)
+def test_one_bad_row_signs_and_stores_nothing(
+    cli: Invoke, initialized: Home, tmp_path: Path, workshop: Path,
+    change: dict[str, str], code: ExitCode, message: str,
+) -> None:
+    rows = records(3)
+    rows[1].update(change)
+    source = write_csv(tmp_path / "bad.csv", rows)
+    out = tmp_path / "out.jsonl"
+    result = cli("sign", str(source), "--key", str(workshop), "--out", str(out))
+    assert result.exit_code == code, result.output
+    assert message in result.stderr
+    assert "nothing was signed" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+    assert _stored(initialized) == 0
+    assert list(tmp_path.glob(".*partial")) == []
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("serial,batch,category\n1,B,qinghua\n", "lacks the column(s) production_date"),
+    ("serial,batch,category,production_date,colour\n", "unknown column(s) colour"),
+    ("serial,batch,category,production_date\n", "holds no records"),
+    ("serial,batch,category,production_date\n1,B,qinghua,2026-03-01,extra\n",
+     "more fields than columns"),
+])
+def test_malformed_csv_files(cli: Invoke, initialized: Home, tmp_path: Path, workshop: Path,
+                             content: str, message: str) -> None:
+    source = tmp_path / "r.csv"
+    source.write_text(content, encoding="utf-8")
+    result = cli("sign", str(source), "--key", str(workshop), "--out", str(tmp_path / "o.jsonl"))
+    assert result.exit_code == ExitCode.INVALID_INPUT
+    assert message in result.stderr
+    assert _stored(initialized) == 0
+
+
+def test_missing_files_and_refused_outputs(cli: Invoke, initialized: Home, tmp_path: Path,
+                                           workshop: Path) -> None:
+    source = write_csv(tmp_path / "r.csv", records(2))
+    missing = cli("sign", str(tmp_path / "none.csv"), "--key", str(workshop), "--out",
+                  str(tmp_path / "o.jsonl"))
+    assert missing.exit_code == ExitCode.INVALID_INPUT and "does not exist" in missing.stderr
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("serial,batch,category,production_date\n1,é,qinghua,2026-03-01\n"
+                      .encode("latin-1"))
+    assert cli("sign", str(latin), "--key", str(workshop), "--out",
+               str(tmp_path / "o.jsonl")).exit_code == ExitCode.INVALID_INPUT
+    taken = tmp_path / "taken.jsonl"
+    taken.write_text("keep me")
+    result = cli("sign", str(source), "--key", str(workshop), "--out", str(taken))
+    assert result.exit_code == ExitCode.CONFLICT and taken.read_text() == "keep me"
+    no_key = cli("sign", str(source), "--key", str(tmp_path / "none.key"), "--out",
+                 str(tmp_path / "o.jsonl"))
+    assert no_key.exit_code == ExitCode.KEY_ERROR
+    assert _stored(initialized) == 0
+
+
+def test_wrong_passphrase_and_revoked_key_sign_nothing(
+    cli: Invoke, initialized: Home, tmp_path: Path, workshop: Path
+) -> None:
+    source = write_csv(tmp_path / "r.csv", records(2))
+    wrong = tmp_path / "pass.txt"
+    wrong.write_text("nope")
+    result = cli("sign", str(source), "--key", str(workshop), "--out", str(tmp_path / "o.jsonl"),
+                 "--passphrase-file", str(wrong))
+    assert result.exit_code == ExitCode.KEY_ERROR and "wrong passphrase" in result.stderr
+    assert cli("keys", "revoke", "1", "--reason", "lost").exit_code == 0
+    revoked = cli("sign", str(source), "--key", str(workshop), "--out", str(tmp_path / "o.jsonl"))
+    assert revoked.exit_code == ExitCode.INVALID_STATE and "is revoked" in revoked.stderr
+    assert _stored(initialized) == 0
+
+
+def test_a_suspended_license_signs_nothing(cli: Invoke, initialized: Home, tmp_path: Path,
+                                           workshop: Path) -> None:
+    assert cli("registry", "suspend", LICENSE_NO, "--reason", "spot check").exit_code == 0
+    source = write_csv(tmp_path / "r.csv", records(2))
+    result = cli("sign", str(source), "--key", str(workshop), "--out", str(tmp_path / "o.jsonl"))
+    assert result.exit_code == ExitCode.INVALID_STATE
+    assert "is suspended now: nothing was signed" in result.stderr
