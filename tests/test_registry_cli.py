@@ -410,3 +410,22 @@ def test_a_new_license_after_revocation(cli: Invoke, home: Home) -> None:
         "status"] == "revoked"
     failed(cli(*issue), ExitCode.CONFLICT, "license number JDZ-GI-2026-0009 is already taken")
     ok(cli("registry", "audit"))
+
+
+def test_update_enterprise_details(cli: Invoke, home: Home) -> None:
+    ok(add(cli, "--contact", "0798-8000000"))
+    result = ok(cli("registry", "update", USCC, "--name", "景德镇市青云瓷业有限公司",
+                    "--contact", "", "--json"))
+    data = json.loads(result.stdout)
+    assert data["changed"] == ["name", "short_name", "contact"]
+    assert (data["name"], data["short_name"], data["contact"]) == (
+        "景德镇市青云瓷业有限公司", "青云瓷业", "")
+    failed(cli("registry", "update", USCC, "--district", "北京"), ExitCode.INVALID_INPUT,
+           "district '北京' is not one of Jingdezhen's")
+    failed(cli("registry", "update", USCC), ExitCode.INVALID_INPUT, "nothing to change")
+    failed(cli("registry", "update", USCC, "--contact", ""), ExitCode.INVALID_INPUT,
+           "already has these details")
+    failed(cli("registry", "update", "7", "--contact", "x"), ExitCode.NOT_FOUND,
+           "no enterprise with id, USCC or license number '7'")
+    ok(cli("registry", "audit"))
+    assert listed(cli)[0]["name"] == "景德镇市青云瓷业有限公司"

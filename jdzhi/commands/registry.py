@@ -121,6 +121,35 @@ def add(
 
 
 @app.command()
+def update(
+    ctx: typer.Context,
+    ref: RefArgument,
+    name: Annotated[str | None, typer.Option(help="New registered Chinese name.")] = None,
+    name_en: Annotated[str | None, typer.Option("--name-en", help="New English name.")] = None,
+    short_name: Annotated[str | None, typer.Option("--short-name", help="New label name.")] = None,
+    district: Annotated[str | None, typer.Option(help="New district (code or name).")] = None,
+    address: Annotated[str | None, typer.Option(help="New address.")] = None,
+    contact: Annotated[str | None, typer.Option(help="New contact.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change an enterprise's details (the USCC, its identity, stays).
+
+    Example: jdzhi registry update 12 --address 江西省景德镇市珠山中路88号 --contact 0798-8123456
+    """
+    from jdzhi.registry.entries import update_enterprise
+
+    changes = {"name": name, "name_en": name_en, "short_name": short_name,
+               "district_code": district, "address": address, "contact": contact}
+    with _registry(ctx) as db:
+        enterprise, changed = update_enterprise(db, ref, changes)
+    if as_json:
+        emit_json({**enterprise.to_json(), "changed": list(changed)})
+    else:
+        err_console.print(f"[green]Updated[/] {escape(enterprise.name)} (id {enterprise.id}): "
+                          f"{', '.join(changed)}")
+
+
+@app.command()
 def issue(
     ctx: typer.Context,
     ref: RefArgument,

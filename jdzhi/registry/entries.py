@@ -157,7 +157,6 @@ def registration_from_fields(
         if name != "categories" and not text[name]:
             raise InvalidInput(f"{name} is empty")
     checked = validate_uscc(text["uscc"])
-    district_code = _district(text["district_code"])
     warnings = list(checked.warnings)
     if not checked.division_code.startswith("3602"):
         warnings.append(
@@ -203,15 +202,22 @@ def registration_from_fields(
                 f"starts ({valid_from})"
             )
     return Registration(
-        uscc=checked.code, name=_name(text["name"], "name"),
-        name_en=text["name_en"] or None,
-        short_name=text["short_name"] or _short_name(text["name"]),
-        district_code=district_code, address=text["address"], contact=text["contact"],
+        uscc=checked.code, **_enterprise_details(text),
         license_no=license_no, categories=_categories(fields.get("categories"), categories),
         valid_from=valid_from, valid_to=valid_to, status=status,
         status_reason=text["status_reason"], status_effective_at=status_effective_at,
         warnings=tuple(warnings),
     )
+
+
+def _enterprise_details(text: Mapping[str, str]) -> dict[str, Any]:
+    """The validated enterprise columns other than the USCC."""
+    return {
+        "name": _name(text["name"], "name"), "name_en": text["name_en"] or None,
+        "short_name": text["short_name"] or _short_name(text["name"]),
+        "district_code": _district(text["district_code"]), "address": text["address"],
+        "contact": text["contact"],
+    }
 
 
 def start_of(day: date) -> datetime:
@@ -313,6 +319,43 @@ def issue_license(db: sqlite_utils.Database, ref: str,
                 )
         _store_license(db, enterprise.id, registration, source="issue")
     return entry_of(db, enterprise.id)
+
+
+#: enterprise fields people may change; the USCC is the enterprise's identity and stays
+UPDATABLE_FIELDS = ("name", "name_en", "short_name", "district_code", "address", "contact")
+
+
+def update_enterprise(db: sqlite_utils.Database, ref: str,
+                      changes: Mapping[str, str | None]) -> tuple[Enterprise, tuple[str, ...]]:
+    """Change an enterprise's details; returns it and the names of the fields that changed.
+    ``None`` values are left alone; an empty ``name_en``, ``address`` or ``contact`` clears it."""
+    wanted = {name: value for name, value in changes.items() if value is not None}
+    unknown = sorted(set(wanted) - set(UPDATABLE_FIELDS))
+    if unknown:
+        raise InvalidInput(f"cannot change {', '.join(unknown)} (changeable: "
+                           f"{', '.join(UPDATABLE_FIELDS)})")
+    if not wanted:
+        raise InvalidInput("nothing to change: give at least one new value")
+    with transaction(db):
+        enterprise = get_enterprise(db, ref)
+        current = record_of_enterprise(enterprise)
+        if "name" in wanted and "short_name" not in wanted:
+            wanted["short_name"] = ""  # derive it again from the new name
+        new = _enterprise_details({name: _text(value, name) for name, value in
+                                   {**current, **wanted}.items()})
+        changed = tuple(name for name in UPDATABLE_FIELDS
+                        if new[name] != getattr(enterprise, name))
+        if not changed:
+            raise InvalidInput(f"{enterprise.name} already has these details; nothing changed")
+        before = audit.snapshot(db, "enterprises", enterprise.id)
+        db.execute(
+            "UPDATE enterprises SET " + ", ".join(f"{name} = ?" for name in changed)
+            + " WHERE id = ?", [*(new[name] for name in changed), enterprise.id],
+        )
+        audit.record_row_change(db, action="enterprise.update", table="enterprises",
+                                key=enterprise.id, before=before,
+                                details={"fields": list(changed)})
+    return enterprise_by_id(db, enterprise.id), changed
 
 
 def record_of_enterprise(enterprise: Enterprise) -> dict[str, Any]:
