@@ -1,0 +1,156 @@
+"""`jdzhi trust export` and offline verification with `--trust`: no registry needed, altered or
+foreign bundles refused, stale bundles warned about."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import TEST_PASSPHRASE, Invoke
+from trace_support import LICENSE_NO, add_enterprise, issue_key, records, sign
+
+from jdzhi.errors import ExitCode, IntegrityError
+from jdzhi.home import Home
+from jdzhi.trace.bundle import decode_bundle
+
+
+@pytest.fixture
+def exported(cli: Invoke, initialized: Home, tmp_path: Path,
+             monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, str]:
+    """(SIGNED.jsonl with one later-revoked-license record, bundle, authority public key)."""
+    monkeypatch.setenv("JDZHI_NOW", "2026-03-10T09:00:00+08:00")
+    add_enterprise(cli)
+    key = issue_key(cli, tmp_path)
+    signed, _ = sign(cli, tmp_path, key, records(2))
+    monkeypatch.setenv("JDZHI_NOW", "2026-04-10T09:00:00+08:00")
+    assert cli("registry", "revoke", LICENSE_NO, "--reason", "closed").exit_code == 0
+    bundle = tmp_path / "trust.cbor"
+    result = cli("trust", "export", "--out", str(bundle), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["keys"] == 1 and data["enterprises"] == 1
+    assert data["expires_at"] == "2026-05-10T01:00:00Z"
+    return signed, bundle, data["authority_public_key"]
+
+
+def test_offline_verification_matches_the_registry(
+    cli: Invoke, tmp_path: Path, exported: tuple[Path, Path, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    signed, bundle, authority = exported
+    online = cli("verify", str(signed), "--json")
+    monkeypatch.setenv("JDZHI_HOME", str(tmp_path / "no-home-here"))
+    offline = cli("verify", str(signed), "--trust", str(bundle), "--authority", authority,
+                  "--json")
+    assert offline.exit_code == online.exit_code == 0
+    assert json.loads(offline.stdout) == json.loads(online.stdout)
+    assert any("has since been revoked" in reason
+               for reason in json.loads(offline.stdout)[0]["reasons"])
+    assert not (tmp_path / "no-home-here").exists()
+    label = json.loads(signed.read_text().splitlines()[0])["label"]
+    single = cli("verify", label, "--trust", str(bundle), "--authority", authority, "--json")
+    assert json.loads(single.stdout)[0]["verdict"] == "genuine"
+
+
+def test_the_home_pins_the_authority_key(cli: Invoke, exported: tuple[Path, Path, str]) -> None:
+    signed, bundle, _ = exported
+    assert cli("verify", str(signed), "--trust", str(bundle)).exit_code == 0
+
+
+def test_without_an_authority_key_a_bundle_is_refused(
+    cli: Invoke, tmp_path: Path, exported: tuple[Path, Path, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    signed, bundle, _ = exported
+    monkeypatch.setenv("JDZHI_HOME", str(tmp_path / "elsewhere"))
+    result = cli("verify", str(signed), "--trust", str(bundle))
+    assert result.exit_code == ExitCode.INVALID_INPUT
+    assert "pass --authority" in result.stderr
+    bad = cli("verify", str(signed), "--trust", str(bundle), "--authority", "xyz")
+    assert bad.exit_code == ExitCode.INVALID_INPUT
+
+
+def test_a_bundle_of_another_authority_is_refused(
+    cli: Invoke, tmp_path: Path, exported: tuple[Path, Path, str],
+) -> None:
+    signed, bundle, _ = exported
+    other = tmp_path / "other-home"
+    assert cli("--home", str(other), "init").exit_code == 0
+    foreign = tmp_path / "foreign.cbor"
+    assert cli("--home", str(other), "trust", "export", "--out", str(foreign)).exit_code == 0
+    result = cli("verify", str(signed), "--trust", str(foreign))
+    assert result.exit_code == ExitCode.INTEGRITY
+    assert "not signed by the authority key" in result.stderr
+    other_key = json.loads(cli("--home", str(other), "init", "--json").stdout)
+    pinned_other = cli("verify", str(signed), "--trust", str(bundle), "--authority",
+                       other_key["authority_public_key"])
+    assert pinned_other.exit_code == ExitCode.INTEGRITY
+
+
+def test_every_single_byte_change_of_a_bundle_is_refused(
+    exported: tuple[Path, Path, str],
+) -> None:
+    _, bundle, authority = exported
+    from jdzhi.trace.keystore import read_public_key
+
+    pinned = read_public_key(authority)
+    data = bundle.read_bytes()
+    now = datetime(2026, 4, 11, tzinfo=UTC)
+    assert decode_bundle(data, pinned, now=now).keys
+    for index in range(len(data)):
+        for flip in (0x01, 0x80):
+            changed = bytearray(data)
+            changed[index] ^= flip
+            with pytest.raises(IntegrityError):
+                decode_bundle(bytes(changed), pinned, now=now)
+    for broken in (b"", data[:-1], data + b"\x00", b"not a bundle at all"):
+        with pytest.raises(IntegrityError):
+            decode_bundle(broken, pinned, now=now)
+
+
+def test_a_stale_bundle_still_verifies_with_a_warning(
+    cli: Invoke, exported: tuple[Path, Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signed, bundle, authority = exported
+    monkeypatch.setenv("JDZHI_NOW", "2026-06-01T00:00:00+08:00")
+    result = cli("verify", str(signed), "--trust", str(bundle), "--authority", authority,
+                 "--json")
+    assert result.exit_code == 0
+    assert "warning: the trust bundle expired on 2026-05-10" in result.stderr
+    first = json.loads(result.stdout)[0]
+    assert first["verdict"] == "genuine"
+    assert any("trust bundle expired" in reason for reason in first["reasons"])
+
+
+def test_export_refuses_overwrites_and_wrong_passphrases(
+    cli: Invoke, tmp_path: Path, exported: tuple[Path, Path, str]
+) -> None:
+    _, bundle, _ = exported
+    before = bundle.read_bytes()
+    again = cli("trust", "export", "--out", str(bundle))
+    assert again.exit_code == ExitCode.CONFLICT and bundle.read_bytes() == before
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text(TEST_PASSPHRASE + "!")
+    result = cli("trust", "export", "--out", str(tmp_path / "new.cbor"), "--passphrase-file",
+                 str(wrong))
+    assert result.exit_code == ExitCode.KEY_ERROR
+    assert not (tmp_path / "new.cbor").exists()
+    days = cli("trust", "export", "--out", str(tmp_path / "d.cbor"), "--valid-days", "0")
+    assert days.exit_code == ExitCode.INVALID_INPUT
+
+
+def test_a_record_is_not_a_bundle(cli: Invoke, tmp_path: Path,
+                                  exported: tuple[Path, Path, str]) -> None:
+    signed, _, authority = exported
+    from jdzhi.trace.format import base64url_decode
+
+    record = base64url_decode(json.loads(signed.read_text().splitlines()[0])["record"])
+    fake = tmp_path / "record.cbor"
+    fake.write_bytes(record)
+    result = cli("verify", str(signed), "--trust", str(fake), "--authority", authority)
+    assert result.exit_code == ExitCode.INTEGRITY
+    missing = cli("verify", str(signed), "--trust", str(tmp_path / "none.cbor"), "--authority",
+                  authority)
+    assert missing.exit_code == ExitCode.INVALID_INPUT
