@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -429,3 +430,28 @@ def test_update_enterprise_details(cli: Invoke, home: Home) -> None:
            "no enterprise with id, USCC or license number '7'")
     ok(cli("registry", "audit"))
     assert listed(cli)[0]["name"] == "景德镇市青云瓷业有限公司"
+
+
+def test_export_refuses_bad_destinations(cli: Invoke, home: Home, tmp_path: Path) -> None:
+    ok(add(cli))
+    (tmp_path / "folder.csv").mkdir()
+    failed(cli("registry", "export", str(tmp_path / "folder.csv"), "--force"),
+           ExitCode.INVALID_INPUT, "is a folder; give a file name")
+    failed(cli("registry", "export", str(tmp_path / "no" / "x.csv")), ExitCode.INVALID_INPUT,
+           "does not exist")
+    failed(cli("registry", "export", str(tmp_path / "x.xlsx")), ExitCode.INVALID_INPUT,
+           "must end in .csv or .json")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="needs a non-root POSIX user for a read-only folder")
+def test_export_into_a_read_only_folder(cli: Invoke, home: Home, tmp_path: Path) -> None:
+    ok(add(cli))
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        failed(cli("registry", "export", str(locked / "x.csv")), ExitCode.INVALID_INPUT,
+               f"cannot write in {locked}")
+    finally:
+        locked.chmod(0o700)

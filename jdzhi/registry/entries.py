@@ -663,16 +663,23 @@ def _csv_records(path: Path, text: str) -> list[dict[str, Any]]:
 def export_file(db: sqlite_utils.Database, path: Path, *, overwrite: bool = False) -> int:
     """Write every enterprise with its current license in the format :func:`import_file`
     reads (CSV or JSON by the file's suffix); returns the number of rows."""
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".json"):
-        raise InvalidInput(f"{path}: the export file must end in .csv or .json")
+    check_output_path(path, overwrite=overwrite, what="export")
+    records = [record_of(entry) for entry in list_entries(db)]
+    write_records(path, records)
+    return len(records)
+
+
+def check_output_path(path: Path, *, overwrite: bool, what: str) -> None:
+    """Refuse an output path before any work: wrong suffix, a folder, a missing parent folder,
+    or an existing file unless ``overwrite``."""
+    if path.suffix.lower() not in (".csv", ".json"):
+        raise InvalidInput(f"{path}: the {what} file must end in .csv or .json")
+    if path.is_dir():
+        raise InvalidInput(f"{path} is a folder; give a file name")
     if path.exists() and not overwrite:
         raise Conflict(f"{path} exists; choose another name or pass --force to replace it")
     if not path.parent.is_dir():
         raise InvalidInput(f"the folder {path.parent} does not exist")
-    records = [record_of(entry) for entry in list_entries(db)]
-    write_records(path, records)
-    return len(records)
 
 
 def record_of(entry: RegistryEntry) -> dict[str, Any]:
@@ -702,11 +709,17 @@ def write_records(path: Path, records: Sequence[Mapping[str, Any]], *,
         for record in records:
             writer.writerow({**record, "categories": ";".join(record["categories"])})
         body = buffer.getvalue()
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as error:
+        raise InvalidInput(f"cannot write in {path.parent}: {error.strerror}") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(body)
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise InvalidInput(f"cannot write {path}: {error.strerror}") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

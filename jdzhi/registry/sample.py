@@ -15,8 +15,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from jdzhi.errors import Conflict, InvalidInput
-from jdzhi.registry.entries import write_records
+from jdzhi.errors import InvalidInput
+from jdzhi.registry.entries import check_output_path, write_records
 from jdzhi.registry.schema import BUILTIN_CATEGORIES
 from jdzhi.registry.uscc import generate as generate_uscc
 from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time
@@ -129,12 +129,7 @@ def write_sample(path: Path, *, count: int, seed: int, as_of: date,
                  overwrite: bool = False) -> SampleResult:
     """Write a labelled sample registry file (CSV or JSON by suffix) that ``registry import``
     reads."""
-    if path.suffix.lower() not in (".csv", ".json"):
-        raise InvalidInput(f"{path}: the sample file must end in .csv or .json")
-    if path.exists() and not overwrite:
-        raise Conflict(f"{path} exists; choose another name or pass --force to replace it")
-    if not path.parent.is_dir():
-        raise InvalidInput(f"the folder {path.parent} does not exist")
+    check_output_path(path, overwrite=overwrite, what="sample")
     records = sample_records(count, seed=seed, as_of=as_of)
     write_records(path, records, comment_lines=(
         f"SAMPLE DATA made by `jdzhi registry sample --count {count} --seed {seed} --as-of "
