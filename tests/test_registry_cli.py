@@ -177,7 +177,11 @@ def test_import_is_all_or_nothing_with_the_row_number(cli: Invoke, home: Home,
     assert table_rows(home, "enterprises") == 0
     assert table_rows(home, "audit_log") == audit_entries
     rows[2] = good_row(3, "91110108795101314G")
-    result = ok(cli("registry", "import", str(write_csv(path, rows)), "--json"))
+    write_csv(path, rows)
+    checked = ok(cli("registry", "import", str(path), "--check"))
+    assert "all 4 rows would import; nothing was written" in checked.stderr
+    assert table_rows(home, "enterprises") == 0
+    result = ok(cli("registry", "import", str(path), "--json"))
     assert json.loads(result.stdout)["imported"] == 4
     assert len(listed(cli)) == 4
 

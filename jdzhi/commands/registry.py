@@ -188,6 +188,8 @@ def issue(
 def import_(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV or JSON file (see `registry export`).")],
+    check: Annotated[bool, typer.Option(
+        "--check", help="Run every check, report, and write nothing.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Import enterprises and licenses from a CSV or JSON file: all rows or none.
@@ -202,14 +204,17 @@ def import_(
     from jdzhi.registry.entries import import_file
 
     with _registry(ctx) as db:
-        result = import_file(db, file)
+        result = import_file(db, file, check_only=check)
     _warn(result.warnings)
     if as_json:
-        emit_json({"path": result.path, "imported": result.count,
-                   "warnings": list(result.warnings)})
-    else:
+        emit_json({"path": result.path, "imported": result.count if result.stored else 0,
+                   "checked": result.count, "warnings": list(result.warnings)})
+    elif result.stored:
         err_console.print(f"[green]Imported[/] {result.count} enterprises from "
                           f"{escape(result.path)}")
+    else:
+        err_console.print(f"[green]Checked[/] {escape(result.path)}: all {result.count} rows "
+                          "would import; nothing was written")
 
 
 @app.command("list")

@@ -138,6 +138,8 @@ class ImportResult:
     path: str
     count: int
     warnings: tuple[str, ...]
+    #: False when only checked (``check_only``)
+    stored: bool = True
 
 
 # ---------------------------------------------------------------- validating rows
@@ -366,9 +368,11 @@ def record_of_enterprise(enterprise: Enterprise) -> dict[str, Any]:
             "contact": enterprise.contact}
 
 
-def import_file(db: sqlite_utils.Database, path: Path) -> ImportResult:
+def import_file(db: sqlite_utils.Database, path: Path, *,
+                check_only: bool = False) -> ImportResult:
     """Import every row of a CSV or JSON file, or none: the first bad row stops the import with
-    its row number and reason, before anything is written."""
+    its row number and reason, before anything is written. ``check_only`` runs every check and
+    writes nothing."""
     records = read_records(path)
     categories = list_categories(db)
     registrations: list[Registration] = []
@@ -385,14 +389,16 @@ def import_file(db: sqlite_utils.Database, path: Path) -> ImportResult:
             _check_not_registered(db, registrations)
         except Conflict as error:
             raise Conflict(f"{path}: {error.message}; nothing imported") from None
-        for registration in registrations:
-            _store(db, registration, source=f"import {path.name}")
+        if not check_only:
+            for registration in registrations:
+                _store(db, registration, source=f"import {path.name}")
     warnings = tuple(
         f"row {number}: {warning}"
         for number, registration in enumerate(registrations, start=1)
         for warning in registration.warnings
     )
-    return ImportResult(path=str(path), count=len(registrations), warnings=warnings)
+    return ImportResult(path=str(path), count=len(registrations), warnings=warnings,
+                        stored=not check_only)
 
 
 def _check_unique_within(path: Path, registrations: Sequence[Registration]) -> None:
