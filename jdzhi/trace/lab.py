@@ -31,7 +31,7 @@ from jdzhi.trace.format import (
     key_kid,
     unix_time,
 )
-from jdzhi.trace.trust import Endorsement, TestResult, TrustedKey
+from jdzhi.trace.trust import Endorsement, ReleaseResult, TrustedKey
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -123,7 +123,7 @@ def load_limits(path: Path | None) -> Limits:
                   else limits.water_absorption)
 
 
-def parse_results(path: Path, limits: Limits) -> tuple[TestResult, ...]:
+def parse_results(path: Path, limits: Limits) -> tuple[ReleaseResult, ...]:
     """Results CSV: columns ``ware_class, pb, cd`` (mg/dm² for flat ware, else mg/L)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -132,7 +132,7 @@ def parse_results(path: Path, limits: Limits) -> tuple[TestResult, ...]:
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or not {"ware_class", "pb", "cd"} <= set(reader.fieldnames):
         raise InvalidInput(f"results file {path} needs the columns ware_class, pb, cd")
-    results: list[TestResult] = []
+    results: list[ReleaseResult] = []
     seen: set[str] = set()
     for number, row in enumerate(reader, start=2):
         ware = (row.get("ware_class") or "").strip()
@@ -143,7 +143,7 @@ def parse_results(path: Path, limits: Limits) -> tuple[TestResult, ...]:
             raise InvalidInput(f"{path} row {number}: ware class {ware} appears twice")
         seen.add(ware)
         unit, pb_limit, cd_limit = limits.by_class[ware]
-        results.append(TestResult(
+        results.append(ReleaseResult(
             ware_class=ware, unit=unit,
             pb=milli(row.get("pb") or "", what=f"row {number} pb"),
             cd=milli(row.get("cd") or "", what=f"row {number} cd"),
@@ -165,7 +165,7 @@ def serial_ranges(serials: list[int]) -> tuple[tuple[int, int], ...]:
     return tuple((low, high) for low, high in ranges)
 
 
-def outcome_of(results: tuple[TestResult, ...], optional: Mapping[str, int],
+def outcome_of(results: tuple[ReleaseResult, ...], optional: Mapping[str, int],
                water_limit: int | None) -> str:
     passed = bool(results) and all(result.passed for result in results)
     if optional.get("ts") == 0:
@@ -175,7 +175,7 @@ def outcome_of(results: tuple[TestResult, ...], optional: Mapping[str, int],
     return "pass" if passed else "fail"
 
 
-def _result_map(result: TestResult) -> dict[str, object]:
+def _result_map(result: ReleaseResult) -> dict[str, object]:
     return {"w": result.ware_class, "u": result.unit, "pb": result.pb, "cd": result.cd,
             "pbl": result.pb_limit, "cdl": result.cd_limit}
 
@@ -210,7 +210,7 @@ def decode_endorsement(message: bytes, keys: Mapping[int, TrustedKey]) -> Endors
         ):
             raise CoseError("the lab's signature does not verify")
         results = tuple(
-            TestResult(item["w"], item["u"], item["pb"], item["cd"], item["pbl"], item["cdl"])
+            ReleaseResult(item["w"], item["u"], item["pb"], item["cd"], item["pbl"], item["cdl"])
             for item in data["res"]
         )
         optional = dict(data["opt"])

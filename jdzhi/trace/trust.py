@@ -117,7 +117,7 @@ class TrustedLab:
 
 
 @dataclass(frozen=True)
-class TestResult:
+class ReleaseResult:
     """One lead/cadmium release result of a ware class, in thousandths of the unit."""
 
     ware_class: str
@@ -142,7 +142,7 @@ class Endorsement:
     batch: str
     serial_ranges: tuple[tuple[int, int], ...]
     outcome: str  # "pass" or "fail"
-    results: tuple[TestResult, ...]
+    results: tuple[ReleaseResult, ...]
     optional: Mapping[str, int]
     standard: str
     report_no: str
