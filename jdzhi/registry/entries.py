@@ -34,6 +34,7 @@ from jdzhi.registry.licenses import (
     License,
     LicenseEvent,
     current_license,
+    current_licenses,
     effective_status_from,
     event_history_by_license,
     find_license,
@@ -48,7 +49,6 @@ from jdzhi.timeutil import (
     format_time,
     parse_date,
     parse_time,
-    stored_time,
     utc_now,
 )
 
@@ -523,7 +523,7 @@ def list_entries(
         category_code = found.code
     at = moment or utc_now()
     events = event_history_by_license(db)
-    licenses = _current_licenses(db)
+    licenses = current_licenses(db)
     entries: list[RegistryEntry] = []
     for enterprise in list_enterprises(db):
         lic = licenses.get(enterprise.id)
@@ -538,27 +538,6 @@ def list_entries(
             continue
         entries.append(RegistryEntry(enterprise=enterprise, license=lic, status=shown))
     return tuple(entries)
-
-
-def _current_licenses(db: sqlite_utils.Database) -> dict[int, License]:
-    """Each enterprise's current license, read in two queries."""
-    categories: dict[int, list[str]] = {}
-    for row in rows(db, "SELECT lc.license_id, lc.category_code FROM license_categories lc "
-                        "JOIN categories c ON c.code = lc.category_code ORDER BY c.label_code"):
-        categories.setdefault(row["license_id"], []).append(row["category_code"])
-    current: dict[int, License] = {}
-    for row in rows(db, "SELECT id, license_no, enterprise_id, valid_from, valid_to, status, "
-                        "status_reason, status_effective_at FROM licenses "
-                        "ORDER BY valid_from, id"):
-        current[row["enterprise_id"]] = License(
-            id=row["id"], license_no=row["license_no"], enterprise_id=row["enterprise_id"],
-            categories=tuple(categories.get(row["id"], ())),
-            valid_from=date.fromisoformat(row["valid_from"]),
-            valid_to=date.fromisoformat(row["valid_to"]), status=row["status"],
-            status_reason=row["status_reason"],
-            status_effective_at=stored_time(row["status_effective_at"]),
-        )
-    return current
 
 
 def show_entry(db: sqlite_utils.Database, ref: str,

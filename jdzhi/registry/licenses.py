@@ -101,6 +101,10 @@ def _license(db: sqlite_utils.Database, row: dict[str, Any]) -> License:
             "WHERE lc.license_id = ? ORDER BY c.label_code", [row["id"]]
         ).fetchall()
     )
+    return _license_with(row, categories)
+
+
+def _license_with(row: dict[str, Any], categories: tuple[str, ...]) -> License:
     return License(
         id=row["id"], license_no=row["license_no"], enterprise_id=row["enterprise_id"],
         categories=categories, valid_from=date.fromisoformat(row["valid_from"]),
@@ -136,6 +140,18 @@ def licenses_of(db: sqlite_utils.Database, enterprise_id: int) -> tuple[License,
             [enterprise_id],
         )
     )
+
+
+def current_licenses(db: sqlite_utils.Database) -> dict[int, License]:
+    """Every enterprise's current license (the one that started last), read in two queries."""
+    categories: dict[int, list[str]] = {}
+    for row in rows(db, "SELECT lc.license_id, lc.category_code FROM license_categories lc "
+                        "JOIN categories c ON c.code = lc.category_code ORDER BY c.label_code"):
+        categories.setdefault(row["license_id"], []).append(row["category_code"])
+    current: dict[int, License] = {}
+    for row in rows(db, f"SELECT {_LICENSE_COLUMNS} FROM licenses ORDER BY valid_from, id"):
+        current[row["enterprise_id"]] = _license_with(row, tuple(categories.get(row["id"], ())))
+    return current
 
 
 def current_license(db: sqlite_utils.Database, enterprise_id: int) -> License:
