@@ -201,10 +201,16 @@ def import_(
 
     Example: jdzhi registry sample --out sample.csv && jdzhi registry import sample.csv
     """
+    from rich.progress import Progress
+
     from jdzhi.registry.entries import import_file
 
-    with _registry(ctx) as db:
-        result = import_file(db, file, check_only=check)
+    with _registry(ctx) as db, Progress(console=err_console, transient=True,
+                                        disable=as_json) as bar:
+        task = bar.add_task("importing", total=None)
+        result = import_file(db, file, check_only=check,
+                             progress=lambda done, total: bar.update(task, completed=done,
+                                                                     total=total))
     _warn(result.warnings)
     if as_json:
         emit_json({"path": result.path, "imported": result.count if result.stored else 0,

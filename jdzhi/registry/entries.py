@@ -14,7 +14,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -368,11 +368,11 @@ def record_of_enterprise(enterprise: Enterprise) -> dict[str, Any]:
             "contact": enterprise.contact}
 
 
-def import_file(db: sqlite_utils.Database, path: Path, *,
-                check_only: bool = False) -> ImportResult:
+def import_file(db: sqlite_utils.Database, path: Path, *, check_only: bool = False,
+                progress: Callable[[int, int], None] | None = None) -> ImportResult:
     """Import every row of a CSV or JSON file, or none: the first bad row stops the import with
     its row number and reason, before anything is written. ``check_only`` runs every check and
-    writes nothing."""
+    writes nothing; ``progress(done, total)`` hears about each stored row."""
     records = read_records(path)
     categories = list_categories(db)
     registrations: list[Registration] = []
@@ -390,8 +390,10 @@ def import_file(db: sqlite_utils.Database, path: Path, *,
         except Conflict as error:
             raise Conflict(f"{path}: {error.message}; nothing imported") from None
         if not check_only:
-            for registration in registrations:
+            for done, registration in enumerate(registrations, start=1):
                 _store(db, registration, source=f"import {path.name}")
+                if progress is not None:
+                    progress(done, len(registrations))
     warnings = tuple(
         f"row {number}: {warning}"
         for number, registration in enumerate(registrations, start=1)
