@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import cbor2
@@ -54,11 +55,33 @@ def loads_canonical(data: bytes, *, what: str) -> Any:
     return value
 
 
+def _bstr(data: bytes) -> bytes:
+    """A CBOR byte string in its deterministic (shortest-length) encoding."""
+    size = len(data)
+    if size < 24:
+        head = bytes([0x40 | size])
+    elif size < 0x100:
+        head = bytes([0x58, size])
+    elif size < 0x10000:
+        head = b"\x59" + size.to_bytes(2, "big")
+    elif size < 0x1_0000_0000:
+        head = b"\x5a" + size.to_bytes(4, "big")
+    else:
+        head = b"\x5b" + size.to_bytes(8, "big")
+    return head + data
+
+
+#: deterministic CBOR of the array header (4 items) and the text "Signature1"
+_SIG_STRUCTURE_HEAD = b"\x84\x6aSignature1"
+
+
 def sig_structure(protected: bytes, external_aad: bytes, payload: bytes) -> bytes:
-    """The bytes an Ed25519 signature covers: ``["Signature1", protected, aad, payload]``."""
-    return dumps(["Signature1", protected, external_aad, payload])
+    """The bytes an Ed25519 signature covers: ``["Signature1", protected, aad, payload]``
+    (deterministic CBOR, built directly: it is the hot path of signing)."""
+    return _SIG_STRUCTURE_HEAD + _bstr(protected) + _bstr(external_aad) + _bstr(payload)
 
 
+@lru_cache(maxsize=1024)
 def protected_header(content_type: str, kid: bytes) -> bytes:
     return dumps({HEADER_ALG: ALG_EDDSA, HEADER_CONTENT_TYPE: content_type, HEADER_KID: kid})
 
@@ -77,8 +100,9 @@ class Sign1:
         return sig_structure(self.protected, external_aad, self.payload)
 
     def encode(self) -> bytes:
-        return dumps(cbor2.CBORTag(COSE_SIGN1_TAG,
-                                   [self.protected, {}, self.payload, self.signature]))
+        # tag 18 (0xd2), an array of 4 (0x84), the protected bstr, {} (0xa0), payload, signature
+        return (b"\xd2\x84" + _bstr(self.protected) + b"\xa0" + _bstr(self.payload)
+                + _bstr(self.signature))
 
 
 def sign1(

@@ -102,6 +102,7 @@ _BASE_PATTERN = re.compile(r"HTTPS?://[A-Z0-9.-]+(:[0-9]{1,5})?/([A-Z0-9.-]+/)*"
 _BASE32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _BASE32_VALUE = {char: index for index, char in enumerate(_BASE32_ALPHABET)}
 _BASE32_TEXT = re.compile("[A-Z2-7]*")
+_TO_INT_DIGITS = str.maketrans(_BASE32_ALPHABET, "0123456789abcdefghijklmnopqrstuv")
 
 
 class LabelError(ValueError):
@@ -141,9 +142,13 @@ def base32_decode(text: str) -> bytes:
     if not _BASE32_TEXT.fullmatch(text):
         bad = next(char for char in text if char not in _BASE32_VALUE)
         raise LabelError(f"{bad!r} is not an uppercase base32 character")
-    if text and _BASE32_VALUE[text[-1]] & ((1 << spare) - 1):
+    if not text:
+        return b""
+    # int(..., 32) reads the digits 0-9a-v: translate the RFC 4648 alphabet onto them
+    value = int(text.translate(_TO_INT_DIGITS), 32)
+    if value & ((1 << spare) - 1):
         raise LabelError("the last base32 character has spare bits set")
-    return base64.b32decode(text + "=" * (-len(text) % 8))
+    return (value >> spare).to_bytes(bits // 8, "big")
 
 
 @dataclass(frozen=True)
