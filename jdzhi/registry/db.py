@@ -9,16 +9,17 @@ of SQL statements, applied in order and recorded in ``schema_migrations``) and `
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from importlib import import_module
 from types import ModuleType
 from typing import Any
 
 import sqlite_utils
 
-from jdzhi.errors import Busy, IntegrityError, InvalidState, JdzhiError, NotInitialized
+from jdzhi.errors import Busy, Conflict, IntegrityError, InvalidState, JdzhiError, NotInitialized
 from jdzhi.home import Home
 from jdzhi.timeutil import format_time, utc_now
 
@@ -35,11 +36,13 @@ COMPONENT_MODULES = (
 )
 
 
-def components() -> list[ModuleType]:
-    return [import_module(name) for name in COMPONENT_MODULES]
+@cache
+def components() -> tuple[ModuleType, ...]:
+    return tuple(import_module(name) for name in COMPONENT_MODULES)
 
 
-def audited_tables() -> dict[str, str]:
+@cache
+def audited_tables() -> Mapping[str, str]:
     """Every table whose rows the audit log accounts for, with its primary-key column."""
     tables: dict[str, str] = {}
     for module in components():
@@ -179,9 +182,14 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         raise _translate(error) from None
     try:
         yield db
-    except BaseException:
+    except BaseException as error:
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
+        if isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error):
+            # another process wrote the same key between our checks and our insert
+            raise Conflict(
+                f"a concurrent change got there first ({error}); nothing was written"
+            ) from None
         raise
     try:
         db.conn.execute("COMMIT")
