@@ -154,3 +154,63 @@ def test_a_record_is_not_a_bundle(cli: Invoke, tmp_path: Path,
     missing = cli("verify", str(signed), "--trust", str(tmp_path / "none.cbor"), "--authority",
                   authority)
     assert missing.exit_code == ExitCode.INVALID_INPUT
+
+
+def test_bundle_round_trip_keeps_every_fact(cli: Invoke, initialized: Home,
+                                            exported: tuple[Path, Path, str]) -> None:
+    _, bundle, authority = exported
+    from jdzhi.registry.db import open_registry
+    from jdzhi.trace.keystore import read_public_key
+    from jdzhi.trace.snapshot import trust_from_registry
+
+    db = open_registry(initialized)
+    try:
+        local = trust_from_registry(db)
+    finally:
+        db.close()
+    remote = decode_bundle(bundle.read_bytes(), read_public_key(authority),
+                           now=datetime(2026, 4, 11, tzinfo=UTC))
+    for name in ("keys", "enterprises", "licenses", "categories", "labs", "bases",
+                 "authority_public_key"):
+        assert getattr(remote, name) == getattr(local, name), name
+
+
+def test_license_status_rules_match_the_registry(
+    cli: Invoke, initialized: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The verifier's license status (from a trust snapshot) is the registry's, moment by moment,
+    through suspension, reinstatement, renewal and revocation recorded late."""
+    from datetime import timedelta
+
+    from jdzhi.registry.db import open_registry
+    from jdzhi.registry.licenses import effective_status
+    from jdzhi.trace.format import unix_time
+    from jdzhi.trace.snapshot import trust_from_registry
+
+    monkeypatch.setenv("JDZHI_NOW", "2026-01-05T09:00:00+08:00")
+    add_enterprise(cli, valid_from="2026-01-01", valid_to="2026-06-30")
+    steps = [
+        ("2026-02-01T10:00:00+08:00", ("suspend", "--reason", "audit",
+                                       "--effective", "2026-01-20T00:00:00")),
+        ("2026-02-10T10:00:00+08:00", ("reinstate", "--reason", "fixed")),
+        ("2026-07-10T10:00:00+08:00", ("renew", "--valid-to", "2026-09-30", "--reason", "late")),
+        ("2026-11-01T10:00:00+08:00", ("revoke", "--reason", "fraud",
+                                       "--effective", "2026-08-15T12:00:00")),
+    ]
+    for when, (action, *rest) in steps:
+        monkeypatch.setenv("JDZHI_NOW", when)
+        result = cli("registry", action, LICENSE_NO, *rest)
+        assert result.exit_code == 0, result.output
+    db = open_registry(initialized)
+    try:
+        lic = trust_from_registry(db).licenses[1]
+        moment = datetime(2025, 12, 25, tzinfo=UTC)
+        checked = set()
+        while moment < datetime(2026, 12, 1, tzinfo=UTC):
+            expected = effective_status(db, 1, moment)
+            assert lic.status_at(unix_time(moment))[0] == expected, moment
+            checked.add(expected)
+            moment += timedelta(hours=13)
+    finally:
+        db.close()
+    assert checked == {"pending", "active", "suspended", "revoked", "expired"}
