@@ -9,15 +9,16 @@ earlier ones left in the context (``ctx.home``, ``ctx.sample_path``, ``ctx.facts
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jdzhi.errors import Conflict, InvalidInput
+from jdzhi.errors import Conflict, InvalidInput, InvalidState
 from jdzhi.home import Home
 from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time, utc_now
 
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 
 SAMPLE_COUNT = 220
 DEFAULT_SEED = 7
+#: the passphrase of every key the demo makes: DEMO ONLY, written beside the keys on purpose
+DEMO_PASSPHRASE = "demo-only passphrase, not a secret"
+PASSPHRASE_FILE = "DEMO-PASSPHRASE.txt"
 
 
 @dataclass
@@ -39,6 +43,9 @@ class DemoContext:
     now: datetime
     seed: int = DEFAULT_SEED
     sample_path: Path | None = None
+    passphrase: bytes = DEMO_PASSPHRASE.encode()
+    #: every verdict the story met, in order, for the closing table
+    verdicts: list[VerdictRow] = field(default_factory=list)
     #: free-form results of earlier steps, keyed by step, for later steps
     facts: dict[str, Any] = field(default_factory=dict)
 
@@ -51,6 +58,27 @@ class DemoContext:
             yield db
         finally:
             db.close()
+
+
+@dataclass(frozen=True)
+class VerdictRow:
+    """One verdict the story met: what was checked, how, what the library said and what the
+    story expects (a mismatch is shown, never hidden)."""
+
+    step: str
+    subject: str
+    method: str
+    verdict: str
+    expected: str
+
+    @property
+    def as_expected(self) -> bool:
+        return self.verdict == self.expected
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.step, "subject": self.subject, "method": self.method,
+                "verdict": self.verdict, "expected": self.expected,
+                "as_expected": self.as_expected}
 
 
 @dataclass(frozen=True)
@@ -84,17 +112,24 @@ Step = Callable[[DemoContext], StepReport]
 
 def create_home(ctx: DemoContext) -> StepReport:
     from jdzhi.registry.categories import list_categories
-    from jdzhi.registry.db import initialize
+    from jdzhi.trace.keys import initialize_home
 
-    result = initialize(ctx.home)
+    passphrase_path = ctx.folder / PASSPHRASE_FILE
+    passphrase_path.write_text(DEMO_PASSPHRASE + "\n", encoding="utf-8")
+    setup = initialize_home(ctx.home, ctx.passphrase, None)
     with ctx.registry() as db:
         categories = list_categories(db)
     return StepReport(
-        "home", "A fresh jdzhi home",
-        (f"Created a new home at {ctx.home.path} with an empty registry database.",
+        "home", "The traceability service center sets up",
+        (f"Created a new home at {ctx.home.path}: an empty registry database and the "
+         f"authority key {setup.authority.kid} (Ed25519, encrypted) that certifies every other.",
+         f"The demo's keys share the passphrase in {passphrase_path}: DEMO ONLY, never "
+         "protect a real key with a passphrase written to a file beside it.",
          f"It starts with {len(categories)} product categories: "
          + "、".join(category.name_zh for category in categories) + "."),
-        {"registry": result.path, "categories": [category.code for category in categories]},
+        {"registry": setup.registry_path, "authority_kid": setup.authority.kid,
+         "authority_key": setup.authority.key_path, "passphrase_file": str(passphrase_path),
+         "base_url": setup.base_url, "categories": [category.code for category in categories]},
     )
 
 
@@ -179,6 +214,7 @@ def suspend_with_past_effect(ctx: DemoContext) -> StepReport:
         license_id = change.license.id
         before = is_valid_at(db, license_id, effective - timedelta(seconds=1))
         after = is_valid_at(db, license_id, effective)
+    ctx.facts["suspend"] = {"license_no": license_no}
     return StepReport(
         "suspend", "A suspension recorded after the fact",
         (f"Suspended license {license_no} today, effective three days ago "
@@ -206,6 +242,130 @@ def audit_registry_step(ctx: DemoContext) -> StepReport:
     )
 
 
+BATCH = "DEMO-2026-A"
+#: the pieces of the demo batch: (name, ware class); SAMPLE products of a fictitious workshop
+PIECES = (
+    ("青花缠枝莲纹梅瓶 (SAMPLE)", "large-hollow"),
+    ("青花山水纹盘 (SAMPLE)", "flat"),
+    ("青花折枝花果纹碗 (SAMPLE)", "small-hollow"),
+    ("青花婴戏图杯 (SAMPLE)", "cups"),
+    ("青花龙纹大罐 (SAMPLE)", "storage"),
+    ("青花鱼藻纹盘 (SAMPLE)", "flat"),
+)
+FIRST_SERIAL = 260001
+#: the testing center's (SAMPLE) release results: mg/dm2 for flat ware, else mg/L
+LAB_RESULTS = (("flat", "0.12", "0.010"), ("small-hollow", "0.08", "0.020"),
+               ("large-hollow", "0.05", "0.010"), ("cups", "0.09", "0.015"),
+               ("storage", "0.04", "0.010"))
+
+
+def _dir(ctx: DemoContext, name: str) -> Path:
+    path = ctx.folder / name
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def workshop_key(ctx: DemoContext) -> StepReport:
+    from jdzhi.registry.entries import list_entries
+    from jdzhi.trace.keys import issue_licensee_key
+
+    suspended = ctx.facts.get("suspend", {}).get("license_no")
+    with ctx.registry() as db:
+        candidates = [entry for entry in list_entries(db, status="active", category="qinghua")
+                      if entry.license.license_no != suspended]
+        if not candidates:
+            raise InvalidState("the sample registry has no active blue-and-white workshop")
+        workshop = candidates[0]
+        out = _dir(ctx, "keys") / "workshop.key"
+        issued = issue_licensee_key(ctx.home, db, workshop.license.license_no, out=out,
+                                    authority_passphrase=ctx.passphrase,
+                                    key_passphrase=ctx.passphrase)
+    key = issued.key
+    ctx.facts["workshop"] = {"enterprise": workshop.enterprise.name,
+                             "enterprise_id": workshop.enterprise.id,
+                             "license_no": workshop.license.license_no,
+                             "key_id": key.key_id, "key_path": out}
+    return StepReport(
+        "workshop", "A workshop gets a certified key",
+        (f"{workshop.enterprise.name} (license {workshop.license.license_no}, "
+         f"{workshop.enterprise.district_name}) is licensed for 青花 blue-and-white.",
+         f"The authority certified its new signing key {key.key_id}, valid to "
+         f"{format_time(key.not_after)}; the private key is in {out} (0600, encrypted)."),
+        {"enterprise": workshop.enterprise.name, "enterprise_id": workshop.enterprise.id,
+         "license_no": workshop.license.license_no, "key_id": key.key_id,
+         "key_path": str(out), "not_after": format_time(key.not_after)},
+    )
+
+
+def write_records_csv(path: Path, day: date) -> None:
+    lines = ["serial,batch,category,production_date,name,ware_class"]
+    lines += [f"{FIRST_SERIAL + index},{BATCH},qinghua,{day.isoformat()},{name},{ware}"
+              for index, (name, ware) in enumerate(PIECES)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def sign_batch(ctx: DemoContext) -> StepReport:
+    from jdzhi.trace.keystore import load_key
+    from jdzhi.trace.signing import sign_csv
+
+    workshop = ctx.facts["workshop"]
+    records = ctx.folder / "batch-records.csv"
+    write_records_csv(records, utc_now().astimezone(CHINA_STANDARD_TIME).date())
+    out = ctx.folder / "SIGNED.jsonl"
+    key = load_key(workshop["key_path"], ctx.passphrase)
+    with ctx.registry() as db:
+        summary = sign_csv(db, records, key=key, out=out)
+    signed = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    ctx.facts["signed"] = {"signed_at": summary.signed_at, "path": out, "entries": signed}
+    return StepReport(
+        "sign", "It signs a batch",
+        (f"{records.name}: {summary.count} SAMPLE pieces of batch {BATCH}; every row was "
+         "checked (serials, category, license valid on the production date) before signing.",
+         f"Signed with key {summary.key_id} at {format_time(summary.signed_at)}, each piece "
+         "in two forms: a 77-byte QR label and a full COSE record, in "
+         f"{out} (one audit entry for the batch)."),
+        {"records_csv": str(records), "signed": summary.count, "out": str(out),
+         "key_id": summary.key_id, "signed_at": format_time(summary.signed_at),
+         "batch": BATCH, "serials": [entry["serial"] for entry in signed],
+         "records_sha256": summary.records_sha256},
+    )
+
+
+def lab_endorsement(ctx: DemoContext) -> StepReport:
+    from jdzhi.trace.lab import add_lab, endorse_batch, show_milli
+
+    workshop = ctx.facts["workshop"]
+    results = ctx.folder / "lab-results.csv"
+    results.write_text("ware_class,pb,cd\n" + "".join(
+        f"{ware},{pb},{cd}\n" for ware, pb, cd in LAB_RESULTS), encoding="utf-8")
+    key_path = _dir(ctx, "keys") / "lab.key"
+    with ctx.registry() as db:
+        lab = add_lab(ctx.home, db, "景德镇陶瓷检测中心 (SAMPLE)",
+                      accreditation="CNAS L00000 (sample)", out=key_path,
+                      authority_passphrase=ctx.passphrase, key_passphrase=ctx.passphrase)
+        endorsed = endorse_batch(
+            db, key_file=key_path, passphrase=ctx.passphrase,
+            enterprise_ref=workshop["license_no"], batch=BATCH, results_file=results,
+            report_no="JDZ-LAB-DEMO-0001", tested_at=utc_now(), water_absorption="0.3",
+            thermal_shock=True,
+        )
+    endorsement = endorsed.endorsement
+    shown = ", ".join(f"{r.ware_class} Pb {show_milli(r.pb)}/{show_milli(r.pb_limit)} "
+                      f"Cd {show_milli(r.cd)}/{show_milli(r.cd_limit)} {r.unit}"
+                      for r in endorsement.results)
+    return StepReport(
+        "lab", "The testing center endorses the batch",
+        (f"{lab.name} got its own certified key {lab.key_id} ({key_path}).",
+         f"Its release results against {endorsement.standard} (measured/limit): {shown}.",
+         f"Outcome {endorsement.outcome.upper()} for the {endorsed.records} pieces of batch "
+         f"{BATCH}, countersigned as report {endorsement.report_no}: every label of the batch "
+         "now shows the endorsement."),
+        {"lab": lab.name, "lab_key_id": lab.key_id, "results_csv": str(results),
+         "outcome": endorsement.outcome, "report_no": endorsement.report_no,
+         "standard": endorsement.standard, "records": endorsed.records},
+    )
+
+
 #: the demo, in order; later features append their steps here
 STEPS: list[Step] = [
     create_home,
@@ -213,6 +373,9 @@ STEPS: list[Step] = [
     import_sample_registry,
     registry_overview,
     suspend_with_past_effect,
+    workshop_key,
+    sign_batch,
+    lab_endorsement,
     audit_registry_step,
 ]
 

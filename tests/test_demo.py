@@ -27,7 +27,8 @@ def test_demo_json_summary(cli: Invoke, tmp_path: Path, jdzhi_home: Home) -> Non
     assert summary["folder"] == str(folder.resolve())
     assert summary["sample_data"] is True
     steps = {step["step"]: step["data"] for step in summary["steps"]}
-    assert list(steps) == ["home", "sample", "import", "overview", "suspend", "audit"]
+    assert list(steps) == ["home", "sample", "import", "overview", "suspend", "workshop", "sign",
+                           "lab", "audit"]
     assert steps["import"]["imported"] == 220
     assert steps["overview"]["enterprises"] == 220
     assert sum(steps["overview"]["statuses"].values()) == 220
