@@ -32,6 +32,7 @@ from jdzhi.errors import ExitCode, JdzhiError
 # command modules: one line each, alphabetical; they import only light modules at top level
 from jdzhi.commands import keys as keys_commands
 from jdzhi.commands import lab as lab_commands
+from jdzhi.commands import page as page_commands
 from jdzhi.commands import demo as demo_commands
 from jdzhi.commands import registry as registry_commands
 from jdzhi.commands import sign as sign_commands
@@ -167,6 +168,8 @@ app.add_typer(lab_commands.app, name="lab")
 app.command(name="sign")(sign_commands.sign)
 app.add_typer(trust_commands.app, name="trust")
 app.command(name="verify")(sign_commands.verify)
+app.add_typer(page_commands.app, name="page")
+app.command(name="serve")(page_commands.serve)
 # (end of command registration)
 
 

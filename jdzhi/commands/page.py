@@ -1,0 +1,143 @@
+"""``jdzhi page export`` and ``jdzhi serve``: the phone verification page a label's URL opens."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from jdzhi.commands._common import (
+    JsonOption,
+    PassphraseFileOption,
+    emit_json,
+    err_console,
+    home_of,
+    read_passphrase,
+)
+
+if TYPE_CHECKING:
+    from jdzhi.trace.page import ExportedPage
+
+app = typer.Typer(help="The phone verification page: a label's URL opens it, and it checks the "
+                       "label's signature in the browser.", no_args_is_help=True)
+
+TrustOption = Annotated[Path | None, typer.Option(
+    "--trust", metavar="FILE", dir_okay=False,
+    help="Publish this trust bundle (`jdzhi trust export`) instead of signing a new one.",
+)]
+AuthorityOption = Annotated[str | None, typer.Option(
+    "--authority", metavar="KEY",
+    help="The authority public key that must have signed --trust (base64url, hex or a PEM "
+         "file). Default: the home's authority key.",
+)]
+ValidDaysOption = Annotated[int, typer.Option(
+    "--valid-days", help="Days until the page calls a newly signed bundle stale.")]
+
+
+def _export(ctx: typer.Context, out: Path, *, trust: Path | None, authority: str | None,
+            valid_days: int, force: bool, passphrase_file: Path | None) -> ExportedPage:
+    from jdzhi.trace.keystore import read_public_key
+    from jdzhi.trace.page import export_page
+
+    pinned = read_public_key(authority) if authority else None
+    passphrase = None if trust is not None else read_passphrase(
+        passphrase_file, confirm=False, what="the authority key")
+    return export_page(home_of(ctx), out, passphrase=passphrase, bundle=trust,
+                       authority=pinned, valid_days=valid_days, force=force)
+
+
+def _exported_json(page: ExportedPage) -> dict[str, object]:
+    from jdzhi.timeutil import format_time
+    from jdzhi.trace.format import base64url
+
+    return {"path": page.path, "files": list(page.files), "bundle_bytes": page.bundle_bytes,
+            "issued_at": format_time(page.issued_at), "expires_at": format_time(page.expires_at),
+            "bases": list(page.bases), "page_paths": list(page.page_paths),
+            "authority_public_key": base64url(page.authority_public_key)}
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Argument(metavar="DIR", file_okay=False,
+                                        help="Folder to write (created if missing).")],
+    trust: TrustOption = None,
+    authority: AuthorityOption = None,
+    valid_days: ValidDaysOption = 30,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Write into a non-empty folder, replacing the page files in it.")] = False,
+    passphrase_file: PassphraseFileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the verification page and a trust bundle into DIR for static hosting.
+
+    DIR gets index.html (with the authority public key pinned in it), verify.js, style.css and
+    trust.cbor (a bundle signed now with the authority key, or --trust FILE). Serve DIR at the
+    parent path of the label base's folder and answer every label path with index.html; for
+    the base HTTPS://TRACE.EXAMPLE.CN/V/ with nginx: `root DIR; location /V/ { try_files
+    /index.html =404; }`. Export again to publish fresh statuses.
+
+    Example: jdzhi page export site/ --valid-days 7
+    """
+    page = _export(ctx, out, trust=trust, authority=authority, valid_days=valid_days,
+                   force=force, passphrase_file=passphrase_file)
+    if as_json:
+        emit_json(_exported_json(page))
+        return
+    err_console.print(
+        f"[green]Wrote[/] the verification page into {escape(page.path)} "
+        f"({', '.join(page.files)}; bundle valid until {page.expires_at:%Y-%m-%d %H:%M} UTC)"
+    )
+    paths = ", ".join(f"{path}*" for path in page.page_paths)
+    err_console.print(f"Serve it so that {escape(paths)} answers with index.html.")
+
+
+def serve(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(
+        "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port).")] = 8000,
+    folder: Annotated[Path | None, typer.Option(
+        "--dir", metavar="DIR", file_okay=False,
+        help="Serve this folder from `jdzhi page export` as it is.")] = None,
+    trust: TrustOption = None,
+    authority: AuthorityOption = None,
+    valid_days: ValidDaysOption = 1,
+    passphrase_file: PassphraseFileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Serve the verification page on 127.0.0.1 for local use and testing, until Ctrl-C.
+
+    Without --dir it exports the page with a freshly signed bundle (or --trust FILE) into a
+    temporary folder first. Open a label by replacing its base with the address shown:
+    HTTPS://TRACE.EXAMPLE.CN/V/AE... becomes http://127.0.0.1:8000/V/AE...
+
+    Example: jdzhi serve --port 8000
+    """
+    import tempfile
+
+    from jdzhi.timeutil import format_time
+    from jdzhi.trace.page import start_server
+
+    with tempfile.TemporaryDirectory(prefix="jdzhi-page-") as staging:
+        if folder is None:
+            folder = Path(staging) / "page"
+            _export(ctx, folder, trust=trust, authority=authority, valid_days=valid_days,
+                    force=False, passphrase_file=passphrase_file)
+        with start_server(folder, port) as server:
+            urls = [server.url + path for path in server.page.page_paths]
+            if as_json:
+                emit_json({"url": server.url, "port": server.port, "dir": str(folder),
+                           "page_urls": urls,
+                           "bundle_expires_at": format_time(server.page.expires_at)})
+            else:
+                err_console.print(f"Serving the verification page from {escape(str(folder))} "
+                                  "(Ctrl-C stops)")
+                for url in urls:
+                    err_console.print(f"  {escape(url)}<payload>")
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                err_console.print("Stopped.")

@@ -1,0 +1,395 @@
+"""The verification page in headless Chromium: the same verdicts as `jdzhi verify`, label by label.
+
+One registry (built once for the module through the real CLI: enterprises, keys, signed batches, a
+lab endorsement, a license revoked and one suspended after the fact) and one browser; each case
+opens its own page at the label's own path on a `jdzhi.trace.page` server, waits for
+`data-verdict`, compares it with `jdzhi verify --json` on the same label text, and saves a
+screenshot under test-artifacts/page/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TEST_PASSPHRASE, Invoke
+from typer.testing import CliRunner
+
+from jdzhi.cli import app
+from jdzhi.home import Home
+from jdzhi.registry.uscc import generate
+from jdzhi.trace.format import (
+    DEFAULT_BASE_URL,
+    Label,
+    LabelFields,
+    base32_decode,
+    base32_encode,
+    unix_time,
+)
+from jdzhi.trace.keystore import from_seed, load_key
+from jdzhi.trace.page import PageServer, export_page, start_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "page"
+VECTORS = json.loads((Path(__file__).parent / "vectors" / "format-v1.json").read_text("utf-8"))
+
+T0 = "2026-03-10T09:00:00+08:00"
+T1 = "2026-04-01T09:00:00+08:00"
+T2 = "2026-05-01T09:00:00+08:00"
+#: the English headline each verdict shows (the Chinese one sits above it)
+HEADLINES = {
+    "genuine": "Genuine", "tampered": "Tampered or forged", "unknown-key": "Unknown signing key",
+    "revoked": "Revoked", "suspended": "Suspended", "expired": "Expired",
+    "malformed": "Not a valid Jingdezhen Zhi label", "unsupported": "cannot verify",
+    "error": "Cannot verify",
+}
+
+
+# --- the registry, built once through the CLI ------------------------------------------------
+
+@dataclass(frozen=True)
+class World:
+    home: Path
+    site: Path
+    #: case name -> (label text, the verdict the rules give)
+    cases: dict[str, tuple[str, str]]
+
+
+def _run(runner: CliRunner, home: Path, *args: str) -> dict[str, Any] | list[Any] | None:
+    result = runner.invoke(app, ["--home", str(home), *args], catch_exceptions=False)
+    assert result.exit_code == 0, (args, result.output)
+    return json.loads(result.stdout) if "--json" in args else None
+
+
+def _add(runner: CliRunner, home: Path, seed: int, license_no: str, name: str) -> None:
+    _run(runner, home, "registry", "add", "--uscc",
+         generate(random.Random(seed), division_code="360203"), "--name", name,
+         "--district", "珠山区", "--license-no", license_no, "--categories", "qinghua,fencai",
+         "--valid-from", "2026-01-01", "--valid-to", "2030-12-31")
+
+
+def _sign(runner: CliRunner, home: Path, key: Path, serial: int, batch: str) -> str:
+    source = key.parent / f"{serial}.csv"
+    source.write_text(f"serial,batch,category,production_date\n{serial},{batch},qinghua,"
+                      "2026-03-01\n", encoding="utf-8")
+    out = key.parent / f"{serial}.jsonl"
+    _run(runner, home, "sign", str(source), "--key", str(key), "--out", str(out))
+    return str(json.loads(out.read_text(encoding="utf-8").splitlines()[0])["label"])
+
+
+def _label(signer: Any, key_id: int, serial: int, signed_at: int, category: int = 1) -> str:
+    fields = LabelFields(key_id, serial, signed_at, category)
+    return Label(fields, signer.sign(fields.signing_input())).text(DEFAULT_BASE_URL)
+
+
+def _with_payload(payload: bytes) -> str:
+    return DEFAULT_BASE_URL + base32_encode(payload)
+
+
+def _changed(text: str, index: int) -> str:
+    """The label with the payload character at ``index`` replaced by another base32 one."""
+    position = len(DEFAULT_BASE_URL) + index
+    other = "B" if text[position] != "B" else "C"
+    return text[:position] + other + text[position + 1:]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("page-world")
+    home = root / "home"
+    runner = CliRunner()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("JDZHI_PASSPHRASE", TEST_PASSPHRASE)
+        env.setenv("JDZHI_ACTOR", "test-operator")
+        env.setenv("JDZHI_NOW", T0)
+        _run(runner, home, "init")
+        _add(runner, home, 5, "JDZ-GI-2026-0001", "景德镇市青云陶瓷有限公司")
+        _add(runner, home, 6, "JDZ-GI-2026-0002", "景德镇市昌南窑瓷业有限公司")
+        _add(runner, home, 7, "JDZ-GI-2026-0003", "景德镇市浮梁青白瓷工作室")
+        keys = {}
+        for license_no, name in (("JDZ-GI-2026-0001", "a"), ("JDZ-GI-2026-0002", "b"),
+                                 ("JDZ-GI-2026-0003", "c")):
+            keys[name] = root / f"{name}.key"
+            _run(runner, home, "keys", "issue", license_no, "--out", str(keys[name]))
+        genuine = _sign(runner, home, keys["a"], 1001, "B1")
+        endorsed = _sign(runner, home, keys["a"], 1002, "B2")
+        lab_key = root / "lab.key"
+        _run(runner, home, "lab", "add", "国家日用陶瓷质量检验检测中心", "--accreditation",
+             "CNAS-L0001", "--out", str(lab_key))
+        results = root / "pbcd.csv"
+        results.write_text("ware_class,pb,cd\nflat,0.10,0.01\n", encoding="utf-8")
+        _run(runner, home, "lab", "endorse", "JDZ-GI-2026-0001", "B2", "--results",
+             str(results), "--key", str(lab_key), "--report-no", "JDZ-T-2026-0142")
+        before_revocation = _sign(runner, home, keys["b"], 5001, "B1")
+        env.setenv("JDZHI_NOW", T1)
+        after_revocation = _sign(runner, home, keys["b"], 5002, "B2")
+        while_suspended = _sign(runner, home, keys["c"], 7001, "B1")
+        env.setenv("JDZHI_NOW", T2)  # the violations are found later, effective in the past
+        _run(runner, home, "registry", "revoke", "JDZ-GI-2026-0002", "--reason",
+             "counterfeit marks", "--effective", "2026-03-20T00:00:00")
+        _run(runner, home, "registry", "suspend", "JDZ-GI-2026-0003", "--reason",
+             "spot check failed", "--effective", "2026-03-25T00:00:00")
+    workshop = load_key(keys["a"], TEST_PASSPHRASE.encode())
+    stranger = from_seed(bytes(range(32)))
+    late = unix_time(datetime(2031, 6, 1, tzinfo=UTC))
+    recent = unix_time(datetime(2026, 6, 1, tzinfo=UTC))
+    payload = base32_decode(genuine[len(DEFAULT_BASE_URL):])
+    text = genuine[len(DEFAULT_BASE_URL):]
+    cases: dict[str, tuple[str, str]] = {
+        "genuine": (genuine, "genuine"),
+        "genuine-endorsed": (endorsed, "genuine"),
+        "revoked-signed-before": (before_revocation, "genuine"),
+        "revoked-signed-after": (after_revocation, "revoked"),
+        "suspended": (while_suspended, "suspended"),
+        "expired-key-used-late": (_label(workshop, 1, 1009, late), "expired"),
+        "unknown-key": (_label(stranger, 777, 1001, recent), "unknown-key"),
+        "unknown-category": (_label(workshop, 1, 1010, recent, category=200), "unknown-key"),
+        "impostor": (_label(stranger, 1, 1001, recent), "tampered"),
+        **{f"tampered-char-{index}": (_changed(genuine, index), "tampered")
+           for index in (10, 40, 77, 111)},
+        "malformed-short": (DEFAULT_BASE_URL + "HELLO", "malformed"),
+        "malformed-long": (DEFAULT_BASE_URL + "A" * 500, "malformed"),
+        "malformed-lowercase": (DEFAULT_BASE_URL + text.lower(), "malformed"),
+        "malformed-padding": (genuine + "====", "malformed"),
+        "malformed-truncated": (genuine[:-1], "malformed"),
+        "malformed-spare-bits": (genuine[:-1] + chr(ord(genuine[-1]) + 1), "malformed"),
+        "malformed-version-2": (_with_payload(b"\x02" + payload[1:]), "malformed"),
+        "malformed-key-id-0": (_with_payload(payload[:1] + b"\0\0" + payload[3:]), "malformed"),
+        "malformed-query": (genuine + "?X=1", "malformed"),
+        "malformed-fragment": (genuine + "#", "malformed"),
+        "malformed-percent": (DEFAULT_BASE_URL + "%41" + text[1:], "malformed"),
+    }
+    site = root / "site"
+    export_page(Home(home), site, passphrase=TEST_PASSPHRASE.encode())
+    yield World(home, site, cases)
+
+
+# --- the browser -------------------------------------------------------------------------------
+
+def _font_config(folder: Path) -> dict[str, str]:
+    """Let Chromium find a CJK font (Noto Sans SC, a jdzhi dependency) for the screenshots."""
+    try:
+        import pylopdf_fonts_zh_cn
+    except ImportError:
+        return {}
+    config = folder / "fonts.conf"
+    config.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+        '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
+        f"  <dir>{Path(pylopdf_fonts_zh_cn.sans_path()).parent}</dir>\n"
+        f"  <cachedir>{folder / 'cache'}</cachedir>\n</fontconfig>\n", encoding="utf-8")
+    return {"FONTCONFIG_FILE": str(config)}
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (scripts/test installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    env = {**os.environ, **_font_config(tmp_path_factory.mktemp("fonts"))}
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                              env=env)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server(world: World) -> Iterator[PageServer]:
+    with start_server(world.site, 0) as running:
+        yield running
+
+
+@dataclass
+class Opened:
+    verdict: str | None
+    text: str
+    headline_visible: bool
+    headline: str
+    errors: list[str]
+    page: Any
+
+
+def _open(browser: Any, url: str, shot: str, *, init_script: str | None = None,
+          check: Any = None) -> Opened:
+    """Open ``url`` in a fresh phone-sized page, wait for the verdict, screenshot it."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    try:
+        if init_script:
+            context.add_init_script(init_script)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(url)
+        page.wait_for_selector("#verdict[data-verdict]", timeout=20_000)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
+        headline = page.locator("#verdict .headline")
+        opened = Opened(page.get_attribute("#verdict", "data-verdict"), page.inner_text("body"),
+                        headline.is_visible() and headline.bounding_box() is not None,
+                        headline.inner_text(), errors, page)
+        if check is not None:
+            check(page)
+        return opened
+    finally:
+        context.close()
+
+
+def _cli_verdict(cli: Invoke, world: World, label: str) -> str:
+    result = cli("--home", str(world.home), "verify", label, "--json")
+    assert result.exit_code == (0 if '"genuine"' in result.stdout else 1), result.output
+    (entry,) = json.loads(result.stdout)
+    return str(entry["verdict"])
+
+
+CASE_NAMES = [
+    "genuine", "genuine-endorsed", "revoked-signed-before", "revoked-signed-after", "suspended",
+    "expired-key-used-late", "unknown-key", "unknown-category", "impostor",
+    "tampered-char-10", "tampered-char-40", "tampered-char-77", "tampered-char-111",
+    "malformed-short", "malformed-long", "malformed-lowercase", "malformed-padding",
+    "malformed-truncated", "malformed-spare-bits", "malformed-version-2", "malformed-key-id-0",
+    "malformed-query", "malformed-fragment", "malformed-percent",
+]
+
+
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_page_gives_the_verdict_of_jdzhi_verify(case: str, cli: Invoke, world: World,
+                                               server: PageServer, browser: Any) -> None:
+    label, expected = world.cases[case]
+    assert _cli_verdict(cli, world, label) == expected
+    opened = _open(browser, server.label_url(label, DEFAULT_BASE_URL), case)
+    assert opened.verdict == expected
+    assert opened.headline_visible and HEADLINES[expected] in opened.headline
+    assert opened.errors == []
+
+
+def test_every_case_built_is_checked(world: World) -> None:
+    assert sorted(world.cases) == sorted(CASE_NAMES)
+
+
+def test_genuine_page_shows_the_facts(world: World, server: PageServer, browser: Any) -> None:
+    label, _ = world.cases["genuine-endorsed"]
+    opened = _open(browser, server.label_url(label, DEFAULT_BASE_URL), "facts-endorsed")
+    for shown in ("景德镇市青云陶瓷有限公司", "1002", "JDZ-GI-2026-0001", "青花",
+                  "2026-03-10 09:00 (UTC+8)", "检测合格", "Tested: pass",
+                  "国家日用陶瓷质量检验检测中心", "JDZ-T-2026-0142", "Trust data issued"):
+        assert shown in opened.text
+    assert "expired" not in opened.text.split("Trust data issued")[1].lower()
+
+
+def test_signed_before_a_revocation_says_so(world: World, server: PageServer,
+                                            browser: Any) -> None:
+    label, _ = world.cases["revoked-signed-before"]
+    opened = _open(browser, server.label_url(label, DEFAULT_BASE_URL), "reasons-revoked-later")
+    assert opened.verdict == "genuine"
+    assert "has since been revoked" in opened.text and "counterfeit marks" in opened.text
+    label, _ = world.cases["revoked-signed-after"]
+    opened = _open(browser, server.label_url(label, DEFAULT_BASE_URL), "reasons-revoked")
+    assert "2026-03-20 00:00 (UTC+8): counterfeit marks" in opened.text
+    assert "景德镇市昌南窑瓷业有限公司" in opened.text
+
+
+def test_a_stale_bundle_is_flagged_but_keeps_the_verdict(
+    world: World, browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "stale"
+    export_page(Home(world.home), site, passphrase=TEST_PASSPHRASE.encode(), valid_days=1,
+                now=datetime(2026, 5, 1, tzinfo=UTC))
+    label, _ = world.cases["genuine"]
+    with start_server(site, 0) as stale:
+        opened = _open(browser, stale.label_url(label, DEFAULT_BASE_URL), "stale-bundle",
+                       check=lambda page: page.wait_for_selector("[data-stale]"))
+    assert opened.verdict == "genuine"
+    assert "the trust data has expired" in opened.text and "2026-05-02" in opened.text
+
+
+def test_the_published_known_answers(browser: Any, tmp_path: Path) -> None:
+    """docs/format.md's vectors (another implementation's bundle and labels) in the page."""
+    bundle = tmp_path / "vectors.cbor"
+    bundle.write_bytes(bytes.fromhex(VECTORS["bundle"]["cose_sign1_hex"]))
+    site = tmp_path / "site"
+    export_page(Home(tmp_path / "no-home"), site, bundle=bundle,
+                authority=bytes.fromhex(VECTORS["keys"]["authority_public"]))
+    with start_server(site, 0) as running:
+        for number, case in enumerate(VECTORS["verdict_cases"]):
+            # the label's own path (one case is all lowercase: its payload stays lowercase)
+            url = running.url + "/V/" + case["label"][len(DEFAULT_BASE_URL):]
+            opened = _open(browser, url, f"vector-{number}")
+            assert opened.verdict == case["verdict"], case["name"]
+
+
+def test_without_webcrypto_ed25519_the_page_says_so(world: World, server: PageServer,
+                                                    browser: Any) -> None:
+    # a browser whose WebCrypto has no Ed25519 (older Safari, Chrome before 137)
+    refuse = ("const importKey = crypto.subtle.importKey.bind(crypto.subtle);"
+              "crypto.subtle.importKey = (format, data, algorithm, ...rest) =>"
+              " (algorithm && (algorithm === 'Ed25519' || algorithm.name === 'Ed25519'))"
+              " ? Promise.reject(new DOMException('Unrecognized name', 'NotSupportedError'))"
+              " : importKey(format, data, algorithm, ...rest);")
+    label, _ = world.cases["genuine"]
+    opened = _open(browser, server.label_url(label, DEFAULT_BASE_URL), "unsupported",
+                   init_script=refuse)
+    assert opened.verdict == "unsupported"
+    assert "cannot check Ed25519 signatures" in opened.text and "Genuine" not in opened.text
+
+
+def test_a_bundle_not_signed_by_the_pinned_authority_is_refused(
+    world: World, browser: Any, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    export_page(Home(world.home), site, passphrase=TEST_PASSPHRASE.encode())
+    label, _ = world.cases["genuine"]
+    with start_server(site, 0) as running:
+        url = running.label_url(label, DEFAULT_BASE_URL)
+        bundle = bytearray((site / "trust.cbor").read_bytes())
+        bundle[len(bundle) // 2] ^= 0x01  # altered after the server checked the folder
+        (site / "trust.cbor").write_bytes(bytes(bundle))
+        altered = _open(browser, url, "bundle-altered")
+        (site / "trust.cbor").unlink()
+        missing = _open(browser, url, "bundle-missing")
+    assert altered.verdict == "error" and "not validly signed by the certification authority" \
+        in altered.text
+    assert missing.verdict == "error" and "could not be fetched" in missing.text
+    assert "Genuine" not in altered.text + missing.text
+
+
+def test_a_page_pinning_another_authority_refuses_the_bundle(
+    world: World, server: PageServer, browser: Any, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    export_page(Home(world.home), site, passphrase=TEST_PASSPHRASE.encode())
+    other = from_seed(bytes(range(7, 39))).public_key
+    from jdzhi.trace.format import base64url
+
+    index = (site / "index.html").read_text(encoding="utf-8")
+    pinned = index.split('name="jdzhi-authority" content="', 1)[1][:43]
+    label, _ = world.cases["genuine"]
+    with start_server(site, 0) as running:
+        (site / "index.html").write_text(index.replace(pinned, base64url(other)), "utf-8")
+        opened = _open(browser, running.label_url(label, DEFAULT_BASE_URL), "foreign-authority")
+    assert opened.verdict == "error" and "refused" in opened.text
+
+
+def test_the_bare_page_explains_what_to_do(server: PageServer, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_selector("html[data-state=idle]", timeout=20_000)
+        assert "Scan the QR label" in page.inner_text("body")
+        assert page.get_attribute("#verdict", "data-verdict") is None
+        assert page.get_attribute("html", "lang") == "zh-Hans"
+        assert page.locator("[lang=en]").count() > 0
+    finally:
+        context.close()
