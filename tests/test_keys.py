@@ -184,3 +184,10 @@ def test_rotate_supersedes_the_keys_in_use(
     assert listed == {1: "superseded", 2: "active"}
     table = cli("keys", "list")
     assert "superseded" in table.stderr and "active" in table.stderr
+
+
+def test_init_notices_a_missing_authority_key_file(cli: Invoke, initialized: Home) -> None:
+    initialized.authority_key_path.rename(initialized.path / "moved.key")
+    result = cli("init")
+    assert result.exit_code == ExitCode.INVALID_STATE
+    assert "is missing; restore the key file from its backup" in result.stderr

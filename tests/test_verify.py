@@ -195,3 +195,25 @@ def test_verify_input_errors(cli: Invoke, initialized: Home, tmp_path: Path) -> 
 def test_verify_needs_an_initialized_home_without_a_bundle(cli: Invoke) -> None:
     result = cli("verify", DEFAULT_BASE_URL + "A" * 124)
     assert result.exit_code == ExitCode.NOT_INITIALIZED
+
+
+def test_a_superseded_key_signing_after_rotation_is_expired(
+    cli: Invoke, initialized: Home, tmp_path: Path, workshop: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = _signed_at(cli, tmp_path, workshop, monkeypatch, T0, 1001)
+    monkeypatch.setenv("JDZHI_NOW", T1)
+    assert cli("keys", "rotate", LICENSE_NO, "--out", str(tmp_path / "new.key")).exit_code == 0
+    refused = cli("sign", str(tmp_path / "s1001.jsonl.csv"), "--key", str(workshop), "--out",
+                  str(tmp_path / "late.jsonl"))
+    assert refused.exit_code == ExitCode.INVALID_STATE and "is superseded" in refused.stderr
+    old = load_key(workshop, TEST_PASSPHRASE.encode())
+    late = LabelFields(1, 5005, unix_time(datetime(2026, 4, 2, tzinfo=UTC)), 1)
+    text = Label(late, old.sign(late.signing_input())).text(DEFAULT_BASE_URL)
+    trust = load_trust(home=initialized)
+    result = verify_label_text(text, trust, datetime(2026, 4, 3, tzinfo=UTC))
+    assert result.verdict is Verdict.EXPIRED and "was replaced" in result.reasons[0]
+    assert verify_label_text(before, trust).verdict is Verdict.GENUINE
+    new_label = _signed_at(cli, tmp_path, tmp_path / "new.key", monkeypatch, T2, 3001)
+    code, (fresh,) = _verify(cli, new_label)
+    assert code == 0 and fresh["key_id"] == 2
