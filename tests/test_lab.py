@@ -198,3 +198,20 @@ def test_endorsements_travel_in_the_bundle(cli: Invoke, tmp_path: Path,
 def test_serial_ranges() -> None:
     assert serial_ranges([]) == ()
     assert serial_ranges([5, 1, 2, 3, 9, 10, 3]) == ((1, 3), (5, 5), (9, 10))
+
+
+def test_an_endorsement_signed_after_its_lab_key_was_revoked_is_ignored(
+    cli: Invoke, initialized: Home, tmp_path: Path, batch: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    signed, lab_key = batch
+    monkeypatch.setenv("JDZHI_NOW", "2026-03-12T09:00:00+08:00")
+    assert _endorse(cli, tmp_path, lab_key, "ware_class,pb,cd\nflat,0.1,0.01\n").exit_code == 0
+    monkeypatch.setenv("JDZHI_NOW", "2026-03-20T09:00:00+08:00")
+    assert cli("keys", "revoke", "2", "--reason", "lab key leaked",
+               "--effective", "2026-03-11T00:00:00").exit_code == 0
+    result = cli("verify", str(signed), "--json")
+    assert "warning: an endorsement failed its checks: signed outside the lab key's validity" in (
+        result.stderr)
+    assert {v["endorsement"]["status"] for v in json.loads(result.stdout)} == {"none"}
+    assert result.exit_code == 0
