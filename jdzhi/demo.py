@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from jdzhi.registry.entries import RegistryEntry
+    from jdzhi.trace.trust import Trust
+    from jdzhi.trace.verify import VerificationResult
 
 SAMPLE_COUNT = 220
 DEFAULT_SEED = 7
@@ -98,10 +100,19 @@ class DemoResult:
     folder: Path
     home: Home
     steps: tuple[StepReport, ...]
+    verdicts: tuple[VerdictRow, ...] = ()
+    #: every file the demo wrote, relative to ``folder`` (the home's files included)
+    files: tuple[str, ...] = ()
+
+    @property
+    def all_as_expected(self) -> bool:
+        return all(row.as_expected for row in self.verdicts)
 
     def to_json(self) -> dict[str, Any]:
         return {"folder": str(self.folder), "home": str(self.home.path),
-                "sample_data": True, "steps": [step.to_json() for step in self.steps]}
+                "sample_data": True, "steps": [step.to_json() for step in self.steps],
+                "verdicts": [row.to_json() for row in self.verdicts],
+                "all_as_expected": self.all_as_expected, "files": list(self.files)}
 
 
 Step = Callable[[DemoContext], StepReport]
@@ -316,7 +327,8 @@ def sign_batch(ctx: DemoContext) -> StepReport:
     with ctx.registry() as db:
         summary = sign_csv(db, records, key=key, out=out)
     signed = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    ctx.facts["signed"] = {"signed_at": summary.signed_at, "path": out, "entries": signed}
+    ctx.facts["signed"] = {"signed_at": summary.signed_at, "path": out, "entries": signed,
+                           "base_url": summary.base_url}
     return StepReport(
         "sign", "It signs a batch",
         (f"{records.name}: {summary.count} SAMPLE pieces of batch {BATCH}; every row was "
@@ -366,6 +378,126 @@ def lab_endorsement(ctx: DemoContext) -> StepReport:
     )
 
 
+@dataclass(frozen=True)
+class Sighting:
+    """Something an inspector checks: a label text (or, once photographed, its picture)."""
+
+    subject: str
+    label: str
+    expected: str
+
+
+def _check(ctx: DemoContext, step: str, trust: Trust, sighting: Sighting,
+           method: str) -> VerificationResult:
+    from jdzhi.trace.verify import verify_label_text
+
+    result = verify_label_text(sighting.label, trust)
+    ctx.verdicts.append(VerdictRow(step, sighting.subject, method, str(result.verdict),
+                                   sighting.expected))
+    return result
+
+
+def _tampered(label: str, base: str) -> str:
+    """The label with one character of its serial changed, as a forger would."""
+    position = len(base) + 10  # base32 characters 8..12 of the payload carry the serial
+    swapped = "B" if label[position] != "B" else "C"
+    return label[:position] + swapped + label[position + 1:]
+
+
+def inspect_labels(ctx: DemoContext) -> StepReport:
+    from jdzhi.trace.verify import load_trust
+
+    entries = ctx.facts["signed"]["entries"]
+    base = ctx.facts["signed"]["base_url"]
+    genuine = Sighting(f"piece {entries[0]['serial']}", entries[0]["label"], "genuine")
+    forged = Sighting(f"piece {entries[1]['serial']}, serial digit altered",
+                      _tampered(entries[1]["label"], base), "tampered")
+    trust = load_trust(home=ctx.home)
+    lines = []
+    for sighting in (genuine, forged):
+        result = _check(ctx, "inspect", trust, sighting, "label text, registry")
+        lines.append(f"{sighting.subject}: {result.verdict} — {result.reasons[0]}")
+    ctx.facts.setdefault("sightings", []).extend([genuine, forged])
+    return StepReport("inspect", "An inspector checks labels", tuple(lines),
+                      {"verdicts": [row.to_json() for row in ctx.verdicts
+                                    if row.step == "inspect"]})
+
+
+def revoke_and_rogue_piece(ctx: DemoContext) -> StepReport:
+    from jdzhi.registry.categories import get_category
+    from jdzhi.registry.licenses import change_status
+    from jdzhi.trace.format import RecordFields, sign_record, unix_time
+    from jdzhi.trace.keystore import load_key
+    from jdzhi.trace.verify import load_trust
+
+    workshop = ctx.facts["workshop"]
+    signed = ctx.facts["signed"]
+    first = signed["entries"][0]
+    # the revocation takes effect after the batch was signed: now, or one second after the
+    # signing if the clock has not moved on since (the demo never sleeps)
+    effective = max(utc_now(), signed["signed_at"] + timedelta(seconds=1))
+    with ctx.registry() as db:
+        change_status(db, workshop["license_no"], "revoke", effective_at=effective,
+                      reason="demo (sample data): labels found on pieces from another kiln")
+        category = get_category(db, first["category"])
+    base = signed["base_url"]
+    # the workshop still holds its key and keeps labelling pieces the registry would refuse
+    key = load_key(workshop["key_path"], ctx.passphrase)
+    rogue_serial = FIRST_SERIAL + len(PIECES)
+    rogue = sign_record(RecordFields(
+        key_id=workshop["key_id"], serial=rogue_serial, signed_at=unix_time(effective),
+        category=category.label_code, enterprise_id=workshop["enterprise_id"], batch=BATCH,
+        category_code=category.code, production_date=date.fromisoformat(
+            first["production_date"]),
+    ), key.sign)
+    earlier = Sighting(f"piece {first['serial']}, signed before the revocation", first["label"],
+                       "genuine")
+    later = Sighting(f"piece {rogue_serial}, signed after the revocation",
+                     rogue.label.text(base), "revoked")
+    trust = load_trust(home=ctx.home)
+    lines = [f"License {workshop['license_no']} of {workshop['enterprise']} revoked, effective "
+             f"{format_time(effective)}."]
+    for sighting in (earlier, later):
+        result = _check(ctx, "revoke", trust, sighting, "label text, registry")
+        lines.append(f"{sighting.subject}: {result.verdict} — {result.reasons[-1]}")
+    ctx.facts.setdefault("sightings", []).extend([earlier, later])
+    return StepReport("revoke", "The workshop's license is revoked", tuple(lines),
+                      {"license_no": workshop["license_no"],
+                       "effective_at": format_time(effective),
+                       "verdicts": [row.to_json() for row in ctx.verdicts
+                                    if row.step == "revoke"]})
+
+
+def offline_bundle(ctx: DemoContext) -> StepReport:
+    from jdzhi.trace.bundle import export_bundle
+    from jdzhi.trace.format import base64url
+    from jdzhi.trace.verify import load_trust
+
+    out = ctx.folder / "trust-bundle.cbor"
+    exported = export_bundle(ctx.home, out, ctx.passphrase)
+    authority = ctx.folder / "authority.pub"
+    authority.write_bytes((ctx.home.keys_dir / "authority.pub").read_bytes())
+    trust = load_trust(bundle=out, authority=exported.authority_public_key)
+    same = 0
+    sightings: list[Sighting] = ctx.facts.get("sightings", [])
+    online = {row.subject: row.verdict for row in ctx.verdicts}
+    for sighting in sightings:
+        result = _check(ctx, "offline", trust, sighting, "label text, trust bundle only")
+        same += online.get(sighting.subject) == str(result.verdict)
+    return StepReport(
+        "offline", "Offline: the trust bundle alone",
+        (f"Exported {out} ({exported.size} bytes: {exported.keys} keys, {exported.enterprises} "
+         f"enterprises, {exported.endorsements} endorsement), signed by the authority, valid "
+         f"until {format_time(exported.expires_at)}.",
+         f"With only the bundle and the authority public key ({authority.name}), no registry: "
+         f"{same} of {len(sightings)} verdicts are the same as the registry's."),
+        {"bundle": str(out), "bytes": exported.size, "authority_public_key":
+         base64url(exported.authority_public_key), "same_verdicts": same,
+         "checked": len(sightings),
+         "verdicts": [row.to_json() for row in ctx.verdicts if row.step == "offline"]},
+    )
+
+
 #: the demo, in order; later features append their steps here
 STEPS: list[Step] = [
     create_home,
@@ -376,6 +508,9 @@ STEPS: list[Step] = [
     workshop_key,
     sign_batch,
     lab_endorsement,
+    inspect_labels,
+    revoke_and_rogue_piece,
+    offline_bundle,
     audit_registry_step,
 ]
 
@@ -433,4 +568,13 @@ def run_demo(
         reports.append(report)
         if on_step is not None:
             on_step(report)
-    return DemoResult(folder=target, home=ctx.home, steps=tuple(reports))
+    return DemoResult(folder=target, home=ctx.home, steps=tuple(reports),
+                      verdicts=tuple(ctx.verdicts), files=files_in(target))
+
+
+def files_in(folder: Path) -> tuple[str, ...]:
+    """The files under ``folder``, relative and sorted (SQLite's transient -wal/-shm left out)."""
+    return tuple(sorted(
+        str(path.relative_to(folder)) for path in folder.rglob("*")
+        if path.is_file() and not path.name.endswith(("-wal", "-shm"))
+    ))

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Invoke
 
-from jdzhi.demo import STEPS, DemoContext, StepReport, run_demo
+from jdzhi.demo import DEMO_PASSPHRASE, STEPS, DemoContext, StepReport, run_demo
 from jdzhi.errors import ExitCode
 from jdzhi.home import Home
 
@@ -17,6 +18,10 @@ from jdzhi.home import Home
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JDZHI_NOW", "2026-06-01T10:00:00+08:00")
+
+
+def _verdicts(summary: dict[str, Any], step: str) -> dict[str, str]:
+    return {row["subject"]: row["verdict"] for row in summary["verdicts"] if row["step"] == step}
 
 
 def test_demo_json_summary(cli: Invoke, tmp_path: Path, jdzhi_home: Home) -> None:
@@ -28,7 +33,7 @@ def test_demo_json_summary(cli: Invoke, tmp_path: Path, jdzhi_home: Home) -> Non
     assert summary["sample_data"] is True
     steps = {step["step"]: step["data"] for step in summary["steps"]}
     assert list(steps) == ["home", "sample", "import", "overview", "suspend", "workshop", "sign",
-                           "lab", "audit"]
+                           "lab", "inspect", "revoke", "offline", "audit"]
     assert steps["import"]["imported"] == 220
     assert steps["overview"]["enterprises"] == 220
     assert sum(steps["overview"]["statuses"].values()) == 220
@@ -40,6 +45,46 @@ def test_demo_json_summary(cli: Invoke, tmp_path: Path, jdzhi_home: Home) -> Non
     assert not jdzhi_home.path.exists()  # the user's own home is never touched
     listed = cli("--home", str(folder / "home"), "registry", "list", "--json")
     assert len(json.loads(listed.stdout)) == 220
+
+    # the trust chain: the library's verdicts, as the story expects them
+    assert steps["sign"]["signed"] == 6 and steps["lab"]["outcome"] == "pass"
+    assert _verdicts(summary, "inspect") == {
+        "piece 260001": "genuine", "piece 260002, serial digit altered": "tampered"}
+    assert _verdicts(summary, "revoke") == {
+        "piece 260001, signed before the revocation": "genuine",
+        "piece 260007, signed after the revocation": "revoked"}
+    offline = _verdicts(summary, "offline")
+    assert offline == {**_verdicts(summary, "inspect"), **_verdicts(summary, "revoke")}
+    assert steps["offline"]["same_verdicts"] == steps["offline"]["checked"] == 4
+    assert summary["all_as_expected"] is True
+
+    # every output stays in the folder, and the summary lists every file
+    on_disk = sorted(str(path.relative_to(folder)) for path in folder.rglob("*")
+                     if path.is_file() and not path.name.endswith(("-wal", "-shm")))
+    assert summary["files"] == on_disk
+    assert {"DEMO-PASSPHRASE.txt", "SIGNED.jsonl", "batch-records.csv", "lab-results.csv",
+            "keys/workshop.key", "keys/lab.key", "trust-bundle.cbor", "authority.pub",
+            "home/keys/authority.key"} <= set(on_disk)
+    for key in ("keys/workshop.key", "keys/lab.key", "home/keys/authority.key"):
+        assert (folder / key).stat().st_mode & 0o777 == 0o600
+    assert (folder / "DEMO-PASSPHRASE.txt").read_text(encoding="utf-8").strip() == \
+        DEMO_PASSPHRASE
+    signed = (folder / "SIGNED.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["serial"] for line in signed] == [str(260001 + i)
+                                                               for i in range(6)]
+
+
+def test_the_demo_folder_works_with_the_cli_afterwards(cli: Invoke, tmp_path: Path) -> None:
+    """What the demo leaves is real: the CLI verifies its signed records and its bundle."""
+    folder = tmp_path / "demo"
+    assert cli("demo", "--dir", str(folder), "--json").exit_code == 0
+    home = str(folder / "home")
+    verified = cli("--home", home, "verify", str(folder / "SIGNED.jsonl"), "--json")
+    assert {item["verdict"] for item in json.loads(verified.stdout)} == {"genuine"}
+    offline = cli("verify", str(folder / "SIGNED.jsonl"), "--trust",
+                  str(folder / "trust-bundle.cbor"), "--authority", str(folder / "authority.pub"),
+                  "--json")
+    assert {item["verdict"] for item in json.loads(offline.stdout)} == {"genuine"}
 
 
 def test_demo_narrates_and_prints_its_folder(cli: Invoke, tmp_path: Path,

@@ -11,7 +11,7 @@ from rich.markup import escape
 from jdzhi.commands._common import JsonOption, emit_json, err_console
 
 if TYPE_CHECKING:
-    from jdzhi.demo import StepReport
+    from jdzhi.demo import DemoResult, StepReport
 
 
 def demo(
@@ -49,8 +49,28 @@ def demo(
     if as_json:
         emit_json(result.to_json())
         return
+    _print_summary(result)
     err_console.print(
         f"\n[green]Done.[/] The demo folder is [bold]{escape(str(result.folder))}[/]\n"
         f"  explore it: jdzhi --home {escape(str(result.home.path))} registry list",
         highlight=False,
     )
+
+
+def _print_summary(result: DemoResult) -> None:
+    from rich.table import Table
+
+    table = Table(title="Every verdict of the story", title_justify="left")
+    for column in ("step", "what was checked", "how", "verdict", "expected"):
+        table.add_column(column)
+    for row in result.verdicts:
+        mark = "[green]✓[/]" if row.as_expected else f"[red]✗ {escape(row.expected)}[/]"
+        style = "green" if row.verdict == "genuine" else "yellow"
+        table.add_row(row.step, escape(row.subject), escape(row.method),
+                      f"[{style}]{escape(row.verdict)}[/]", mark)
+    err_console.print()
+    err_console.print(table)
+    err_console.print(f"\n[bold]Files written[/] (in {escape(str(result.folder))}):",
+                      highlight=False)
+    for name in result.files:
+        err_console.print(f"  {escape(name)}", highlight=False)
