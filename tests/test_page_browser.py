@@ -31,6 +31,7 @@ from jdzhi.trace.format import (
     LabelFields,
     base32_decode,
     base32_encode,
+    base64url,
     unix_time,
 )
 from jdzhi.trace.keystore import from_seed, load_key
@@ -217,17 +218,20 @@ class Opened:
     headline_visible: bool
     headline: str
     errors: list[str]
-    page: Any
 
 
-def _open(browser: Any, url: str, shot: str, *, init_script: str | None = None,
-          check: Any = None) -> Opened:
-    """Open ``url`` in a fresh phone-sized page, wait for the verdict, screenshot it."""
+@pytest.fixture(scope="module")
+def phone(browser: Any) -> Iterator[Any]:
+    """A phone-sized browser context shared by the module's pages (one page per case)."""
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    yield context
+    context.close()
+
+
+def _open(context: Any, url: str, shot: str, *, check: Any = None) -> Opened:
+    """Open ``url`` in a new page, wait for the verdict, screenshot it."""
+    page = context.new_page()
     try:
-        if init_script:
-            context.add_init_script(init_script)
-        page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -238,12 +242,12 @@ def _open(browser: Any, url: str, shot: str, *, init_script: str | None = None,
         headline = page.locator("#verdict .headline")
         opened = Opened(page.get_attribute("#verdict", "data-verdict"), page.inner_text("body"),
                         headline.is_visible() and headline.bounding_box() is not None,
-                        headline.inner_text(), errors, page)
+                        headline.inner_text(), errors)
         if check is not None:
             check(page)
         return opened
     finally:
-        context.close()
+        page.close()
 
 
 def _cli_verdict(cli: Invoke, world: World, label: str) -> str:
@@ -265,56 +269,59 @@ CASE_NAMES = [
 
 @pytest.mark.parametrize("case", CASE_NAMES)
 def test_page_gives_the_verdict_of_jdzhi_verify(case: str, cli: Invoke, world: World,
-                                               server: PageServer, browser: Any) -> None:
+                                               server: PageServer, phone: Any) -> None:
     label, expected = world.cases[case]
     assert _cli_verdict(cli, world, label) == expected
-    opened = _open(browser, server.label_url(label, DEFAULT_BASE_URL), case)
+    opened = _open(phone, server.label_url(label, DEFAULT_BASE_URL), case)
     assert opened.verdict == expected
     assert opened.headline_visible and HEADLINES[expected] in opened.headline
     assert opened.errors == []
+    # facts from a label whose signature did not verify are shown as claims, never as facts
+    unverified = expected == "tampered" or case == "unknown-key"  # no certified key checked it
+    assert ("What the label claims" in opened.text) == unverified
 
 
 def test_every_case_built_is_checked(world: World) -> None:
     assert sorted(world.cases) == sorted(CASE_NAMES)
 
 
-def test_genuine_page_shows_the_facts(world: World, server: PageServer, browser: Any) -> None:
+def test_genuine_page_shows_the_facts(world: World, server: PageServer, phone: Any) -> None:
     label, _ = world.cases["genuine-endorsed"]
-    opened = _open(browser, server.label_url(label, DEFAULT_BASE_URL), "facts-endorsed")
+    opened = _open(phone, server.label_url(label, DEFAULT_BASE_URL), "facts-endorsed")
     for shown in ("景德镇市青云陶瓷有限公司", "1002", "JDZ-GI-2026-0001", "青花",
-                  "2026-03-10 09:00 (UTC+8)", "检测合格", "Tested: pass",
+                  "2026-03-10 09:00 (UTC+8)", "检测合格", "Tested: pass", "GB 4806.4-2016",
                   "国家日用陶瓷质量检验检测中心", "JDZ-T-2026-0142", "Trust data issued"):
         assert shown in opened.text
     assert "expired" not in opened.text.split("Trust data issued")[1].lower()
 
 
 def test_signed_before_a_revocation_says_so(world: World, server: PageServer,
-                                            browser: Any) -> None:
+                                            phone: Any) -> None:
     label, _ = world.cases["revoked-signed-before"]
-    opened = _open(browser, server.label_url(label, DEFAULT_BASE_URL), "reasons-revoked-later")
+    opened = _open(phone, server.label_url(label, DEFAULT_BASE_URL), "reasons-revoked-later")
     assert opened.verdict == "genuine"
     assert "has since been revoked" in opened.text and "counterfeit marks" in opened.text
     label, _ = world.cases["revoked-signed-after"]
-    opened = _open(browser, server.label_url(label, DEFAULT_BASE_URL), "reasons-revoked")
+    opened = _open(phone, server.label_url(label, DEFAULT_BASE_URL), "reasons-revoked")
     assert "2026-03-20 00:00 (UTC+8): counterfeit marks" in opened.text
     assert "景德镇市昌南窑瓷业有限公司" in opened.text
 
 
 def test_a_stale_bundle_is_flagged_but_keeps_the_verdict(
-    world: World, browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    world: World, phone: Any, tmp_path: Path
 ) -> None:
     site = tmp_path / "stale"
     export_page(Home(world.home), site, passphrase=TEST_PASSPHRASE.encode(), valid_days=1,
                 now=datetime(2026, 5, 1, tzinfo=UTC))
     label, _ = world.cases["genuine"]
     with start_server(site, 0) as stale:
-        opened = _open(browser, stale.label_url(label, DEFAULT_BASE_URL), "stale-bundle",
+        opened = _open(phone, stale.label_url(label, DEFAULT_BASE_URL), "stale-bundle",
                        check=lambda page: page.wait_for_selector("[data-stale]"))
     assert opened.verdict == "genuine"
     assert "the trust data has expired" in opened.text and "2026-05-02" in opened.text
 
 
-def test_the_published_known_answers(browser: Any, tmp_path: Path) -> None:
+def test_the_published_known_answers(phone: Any, tmp_path: Path) -> None:
     """docs/format.md's vectors (another implementation's bundle and labels) in the page."""
     bundle = tmp_path / "vectors.cbor"
     bundle.write_bytes(bytes.fromhex(VECTORS["bundle"]["cose_sign1_hex"]))
@@ -325,7 +332,7 @@ def test_the_published_known_answers(browser: Any, tmp_path: Path) -> None:
         for number, case in enumerate(VECTORS["verdict_cases"]):
             # the label's own path (one case is all lowercase: its payload stays lowercase)
             url = running.url + "/V/" + case["label"][len(DEFAULT_BASE_URL):]
-            opened = _open(browser, url, f"vector-{number}")
+            opened = _open(phone, url, f"vector-{number}")
             assert opened.verdict == case["verdict"], case["name"]
 
 
@@ -338,14 +345,18 @@ def test_without_webcrypto_ed25519_the_page_says_so(world: World, server: PageSe
               " ? Promise.reject(new DOMException('Unrecognized name', 'NotSupportedError'))"
               " : importKey(format, data, algorithm, ...rest);")
     label, _ = world.cases["genuine"]
-    opened = _open(browser, server.label_url(label, DEFAULT_BASE_URL), "unsupported",
-                   init_script=refuse)
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        context.add_init_script(refuse)
+        opened = _open(context, server.label_url(label, DEFAULT_BASE_URL), "unsupported")
+    finally:
+        context.close()
     assert opened.verdict == "unsupported"
     assert "cannot check Ed25519 signatures" in opened.text and "Genuine" not in opened.text
 
 
 def test_a_bundle_not_signed_by_the_pinned_authority_is_refused(
-    world: World, browser: Any, tmp_path: Path
+    world: World, phone: Any, tmp_path: Path
 ) -> None:
     site = tmp_path / "site"
     export_page(Home(world.home), site, passphrase=TEST_PASSPHRASE.encode())
@@ -355,9 +366,9 @@ def test_a_bundle_not_signed_by_the_pinned_authority_is_refused(
         bundle = bytearray((site / "trust.cbor").read_bytes())
         bundle[len(bundle) // 2] ^= 0x01  # altered after the server checked the folder
         (site / "trust.cbor").write_bytes(bytes(bundle))
-        altered = _open(browser, url, "bundle-altered")
+        altered = _open(phone, url, "bundle-altered")
         (site / "trust.cbor").unlink()
-        missing = _open(browser, url, "bundle-missing")
+        missing = _open(phone, url, "bundle-missing")
     assert altered.verdict == "error" and "not validly signed by the certification authority" \
         in altered.text
     assert missing.verdict == "error" and "could not be fetched" in missing.text
@@ -365,26 +376,23 @@ def test_a_bundle_not_signed_by_the_pinned_authority_is_refused(
 
 
 def test_a_page_pinning_another_authority_refuses_the_bundle(
-    world: World, server: PageServer, browser: Any, tmp_path: Path
+    world: World, phone: Any, tmp_path: Path
 ) -> None:
     site = tmp_path / "site"
     export_page(Home(world.home), site, passphrase=TEST_PASSPHRASE.encode())
     other = from_seed(bytes(range(7, 39))).public_key
-    from jdzhi.trace.format import base64url
-
     index = (site / "index.html").read_text(encoding="utf-8")
     pinned = index.split('name="jdzhi-authority" content="', 1)[1][:43]
     label, _ = world.cases["genuine"]
     with start_server(site, 0) as running:
         (site / "index.html").write_text(index.replace(pinned, base64url(other)), "utf-8")
-        opened = _open(browser, running.label_url(label, DEFAULT_BASE_URL), "foreign-authority")
+        opened = _open(phone, running.label_url(label, DEFAULT_BASE_URL), "foreign-authority")
     assert opened.verdict == "error" and "refused" in opened.text
 
 
-def test_the_bare_page_explains_what_to_do(server: PageServer, browser: Any) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844})
+def test_the_bare_page_explains_what_to_do(server: PageServer, phone: Any) -> None:
+    page = phone.new_page()
     try:
-        page = context.new_page()
         page.goto(server.url + "/")
         page.wait_for_selector("html[data-state=idle]", timeout=20_000)
         assert "Scan the QR label" in page.inner_text("body")
@@ -392,4 +400,4 @@ def test_the_bare_page_explains_what_to_do(server: PageServer, browser: Any) -> 
         assert page.get_attribute("html", "lang") == "zh-Hans"
         assert page.locator("[lang=en]").count() > 0
     finally:
-        context.close()
+        page.close()

@@ -618,12 +618,14 @@ function bilingual(tag, text, attributes = {}) {
 function fact(list, label, value) {
   list.append(element("dt", {}, element("span", { lang: "zh-Hans" }, label.zh), " ",
     element("span", { lang: "en", class: "en" }, label.en)));
-  list.append(value instanceof Node ? element("dd", {}, value) : element("dd", {}, value));
+  list.append(element("dd", {}, value));
 }
 
 function renderFacts(outcome, trust) {
   const list = document.getElementById("facts");
   list.replaceChildren();
+  const claimed = outcome.serial !== undefined && !outcome.enterprise;
+  document.getElementById("claimed").hidden = !claimed;
   if (outcome.serial !== undefined) fact(list, say("序列号", "Serial"), outcome.serial);
   if (outcome.enterprise) {
     const name = element("span", { lang: "zh-Hans" }, outcome.enterprise.name);
@@ -633,22 +635,20 @@ function renderFacts(outcome, trust) {
   if (outcome.category) {
     fact(list, say("品类", "Category"), bilingual("span", say(outcome.category.zh, outcome.category.en)));
   }
-  if (outcome.signedAt !== undefined) {
-    fact(list, say("签发日期", "Signed on"), bilingual("span", say(
-      `${cstTime(outcome.signedAt)}（生产日期见完整记录）`,
-      "(the production date is in the full signed record)")));
-  }
+  if (outcome.signedAt !== undefined) fact(list, say("签发时间", "Signed"), cstTime(outcome.signedAt));
   if (outcome.enterprise) {
     const e = outcome.endorsement;
-    let text = say("无检测背书", "No lab endorsement for this batch");
-    if (e) {
+    const value = element("span", { "data-endorsement": e ? e.out : "none" });
+    if (e === null) {
+      value.append(bilingual("span", say("无检测背书", "No lab endorsement for this batch")));
+    } else {
       const lab = trust.labs.get(e.lab);
-      const who = `${lab ? lab.name : `lab ${e.lab}`} · ${e.r} · ${cstDate(e.tt)} · ${e.std}`;
-      text = e.out === "pass" ? say(`检测合格（${who}）`, `Tested: pass (${who})`)
-        : say(`检测不合格（${who}）`, `Tested: FAIL (${who})`);
+      value.append(bilingual("strong", e.out === "pass" ? say("检测合格", "Tested: pass")
+        : say("检测不合格", "Tested: FAIL")));
+      value.append(element("span", { class: "meta" },
+        `${lab ? lab.name : `lab ${e.lab}`} · ${e.r} · ${cstDate(e.tt)} · ${e.std}`));
     }
-    fact(list, say("检测背书", "Lab endorsement"), bilingual("span", text,
-      { "data-endorsement": e ? e.out : "none" }));
+    fact(list, say("检测背书", "Lab endorsement"), value);
   }
   list.hidden = list.children.length === 0;
 }
