@@ -171,16 +171,15 @@ class Trust:
     expires_at: int | None = None
     warnings: tuple[str, ...] = ()
 
-    def endorsement_for(self, enterprise_id: int, serial: int,
-                        batch: str | None = None) -> Endorsement | None:
-        """The latest endorsement of the batch holding this serial (by batch name when known)."""
+    def endorsement_for(self, enterprise_id: int, serial: int) -> Endorsement | None:
+        """The latest endorsement whose serial ranges hold this serial of this enterprise
+        (pieces signed into the batch after the test are not covered)."""
         found: Endorsement | None = None
         for endorsement in self.endorsements:
-            if endorsement.enterprise_id != enterprise_id:
-                continue
-            if (batch is not None and endorsement.batch == batch) or endorsement.covers(serial):
-                if found is None or endorsement.signed_at >= found.signed_at:
-                    found = endorsement
+            if endorsement.enterprise_id == enterprise_id and endorsement.covers(serial) and (
+                found is None or endorsement.signed_at >= found.signed_at
+            ):
+                found = endorsement
         return found
 
     def stale_at(self, moment: int) -> bool:

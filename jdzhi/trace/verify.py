@@ -205,7 +205,7 @@ def _judge(
         "category": category.code if category else None,
         "category_name": f"{category.name_zh} {category.name_en}" if category else None,
     }
-    endorsement = trust.endorsement_for(key.enterprise_id, fields.serial, batch)
+    endorsement = trust.endorsement_for(key.enterprise_id, fields.serial)
     named["endorsement"] = _endorsement_status(trust, endorsement)
     signed = f"signed {_when(fields.signed_at)}"
     if enterprise_claim is not None and enterprise_claim != key.enterprise_id:
