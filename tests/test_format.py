@@ -298,3 +298,33 @@ def test_sign_and_decode_round_trip(key_id: int, serial: int, signed_at: int, ca
     assert decoded == fields
     assert cose.verify_sign1(message, key.public_key, b"jdzhi/record/1")
     assert not cose.verify_sign1(message, key.public_key, b"jdzhi/cert/1")
+
+
+@given(st.binary(max_size=400))
+@settings(max_examples=300)
+def test_arbitrary_bytes_as_a_record_give_a_verdict_never_a_crash(data: bytes) -> None:
+    trust = decode_bundle(bytes.fromhex(VECTORS["bundle"]["cose_sign1_hex"]),
+                          bytes.fromhex(VECTORS["keys"]["authority_public"]), now=NOW)
+    assert verify_record(data, trust, NOW).verdict is not Verdict.GENUINE
+
+
+@given(st.binary(max_size=400))
+@settings(max_examples=300)
+def test_arbitrary_bytes_as_a_bundle_are_refused_cleanly(data: bytes) -> None:
+    from jdzhi.errors import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        decode_bundle(data, bytes.fromhex(VECTORS["keys"]["authority_public"]), now=NOW)
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8))
+@settings(max_examples=200)
+def test_arbitrary_json_lines_give_a_verdict_never_a_crash(value: object) -> None:
+    from jdzhi.trace.verify import verify_signed_line
+
+    trust = decode_bundle(bytes.fromhex(VECTORS["bundle"]["cose_sign1_hex"]),
+                          bytes.fromhex(VECTORS["keys"]["authority_public"]), now=NOW)
+    result = verify_signed_line(json.dumps(value), trust, NOW)
+    assert result.verdict is Verdict.MALFORMED
