@@ -156,7 +156,11 @@ def _pinned_authority(home: Home | None, authority: bytes | None) -> bytes:
 def read_bundle(path: Path, *, authority: bytes | None, home: Home | None,
                 now: datetime) -> Trust:
     """Load a bundle, refusing anything not signed by the pinned authority key."""
+    from jdzhi.trace.cose import MAX_MESSAGE_BYTES
+
     try:
+        if path.stat().st_size > MAX_MESSAGE_BYTES:
+            raise IntegrityError(f"{path} is far too large to be a trust bundle")
         data = path.read_bytes()
     except OSError as error:
         raise InvalidInput(f"cannot read trust bundle {path}: {error.strerror}") from None
@@ -183,7 +187,7 @@ def decode_bundle(data: bytes, pinned: bytes, *, now: datetime, source: str = "b
         payload = loads_canonical(message.payload, what="trust bundle payload")
         trust = _trust_from_payload(payload, pinned, source)
         endorsements = tuple(decode_endorsement(item, trust.keys) for item in payload["ends"])
-    except (CoseError, KeyError, TypeError, ValueError, InvalidInput) as error:
+    except (CoseError, AttributeError, KeyError, TypeError, ValueError, InvalidInput) as error:
         raise IntegrityError(f"the signed trust bundle has an invalid field: {error}") from None
     warnings: tuple[str, ...] = ()
     if trust.expires_at is not None and unix_time(now) > trust.expires_at:

@@ -171,7 +171,10 @@ def _end_of_day(day: date) -> datetime:
 
 def _window(now: datetime, valid_until: date | None) -> tuple[datetime, datetime]:
     if valid_until is None:
-        not_after = now.replace(year=now.year + DEFAULT_KEY_YEARS, day=min(now.day, 28))
+        try:
+            not_after = now.replace(year=now.year + DEFAULT_KEY_YEARS)
+        except ValueError:  # 29 February
+            not_after = now.replace(year=now.year + DEFAULT_KEY_YEARS, day=28)
     else:
         not_after = _end_of_day(valid_until)
     if not_after <= now:
