@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import string
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from jdzhi.trace.format import (
 )
 from jdzhi.trace.keystore import from_seed, load_key
 from jdzhi.trace.page import PageServer, export_page, start_server
+from jdzhi.trace.verify import load_trust, verify_label_text
 
 pytestmark = pytest.mark.browser
 
@@ -283,6 +285,34 @@ def test_page_gives_the_verdict_of_jdzhi_verify(case: str, cli: Invoke, world: W
 
 def test_every_case_built_is_checked(world: World) -> None:
     assert sorted(world.cases) == sorted(CASE_NAMES)
+
+
+@pytest.mark.slow
+def test_random_single_character_changes_get_the_same_verdict_in_both(
+    world: World, server: PageServer, phone: Any
+) -> None:
+    """Any character a QR code can hold (and lowercase), anywhere in the payload: the page and
+    the Python verifier behind `jdzhi verify` agree on every one (none of them is genuine)."""
+    trust = load_trust(home=Home(world.home))
+    label, _ = world.cases["genuine"]
+    alphabet = string.digits + string.ascii_uppercase + " $%*+-:" + string.ascii_lowercase
+    chooser = random.Random(20261121)
+    page = phone.new_page()
+    try:
+        seen = set()
+        for _ in range(30):
+            position = len(DEFAULT_BASE_URL) + chooser.randrange(124)
+            char = chooser.choice([c for c in alphabet if c != label[position]])
+            changed = label[:position] + char + label[position + 1:]
+            expected = str(verify_label_text(changed, trust).verdict)
+            assert expected != "genuine"
+            page.goto(server.label_url(changed, DEFAULT_BASE_URL).replace(" ", "%20"))
+            page.wait_for_selector("#verdict[data-verdict]", timeout=20_000)
+            assert page.get_attribute("#verdict", "data-verdict") == expected, changed
+            seen.add(expected)
+        assert {"tampered", "malformed"} <= seen
+    finally:
+        page.close()
 
 
 def test_genuine_page_shows_the_facts(world: World, server: PageServer, phone: Any) -> None:

@@ -689,7 +689,10 @@ function finish(state) {
   document.documentElement.setAttribute("data-state", "done");
 }
 
-/** The payload: everything after the last "/" of the path, query and fragment included. */
+/** The payload: everything after the last "/" of the path, query and fragment included, so that
+ * anything appended to a label makes it malformed here as in `jdzhi verify`. The page sees the
+ * address as the browser normalized it (host case, "/../" segments, "\\" as "/"): a text that
+ * normalizes to a label's own URL opens that label, as any link to it would. */
 function payloadText() {
   const href = location.href;
   const afterOrigin = href.slice(href.indexOf("/", href.indexOf("//") + 2));
