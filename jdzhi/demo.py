@@ -471,12 +471,15 @@ def revoke_and_rogue_piece(ctx: DemoContext) -> StepReport:
 def offline_bundle(ctx: DemoContext) -> StepReport:
     from jdzhi.trace.bundle import export_bundle
     from jdzhi.trace.format import base64url
+    from jdzhi.trace.page import export_page
     from jdzhi.trace.verify import load_trust
 
     out = ctx.folder / "trust-bundle.cbor"
     exported = export_bundle(ctx.home, out, ctx.passphrase)
     authority = ctx.folder / "authority.pub"
     authority.write_bytes((ctx.home.keys_dir / "authority.pub").read_bytes())
+    page = export_page(ctx.home, ctx.folder / "phone-page", bundle=out,
+                       authority=exported.authority_public_key)
     trust = load_trust(bundle=out, authority=exported.authority_public_key)
     same = 0
     sightings: list[Sighting] = ctx.facts.get("sightings", [])
@@ -490,10 +493,13 @@ def offline_bundle(ctx: DemoContext) -> StepReport:
          f"enterprises, {exported.endorsements} endorsement), signed by the authority, valid "
          f"until {format_time(exported.expires_at)}.",
          f"With only the bundle and the authority public key ({authority.name}), no registry: "
-         f"{same} of {len(sightings)} verdicts are the same as the registry's."),
+         f"{same} of {len(sightings)} verdicts are the same as the registry's.",
+         f"The phone page a label's URL opens checks the same signatures in the browser: "
+         f"{page.path} (try `jdzhi serve --dir {page.path}` and open a label's URL with "
+         "its base replaced by the address shown)."),
         {"bundle": str(out), "bytes": exported.size, "authority_public_key":
          base64url(exported.authority_public_key), "same_verdicts": same,
-         "checked": len(sightings),
+         "checked": len(sightings), "phone_page": page.path,
          "verdicts": [row.to_json() for row in ctx.verdicts if row.step == "offline"]},
     )
 

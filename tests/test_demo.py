@@ -64,7 +64,7 @@ def test_demo_json_summary(cli: Invoke, tmp_path: Path, jdzhi_home: Home) -> Non
     assert summary["files"] == on_disk
     assert {"DEMO-PASSPHRASE.txt", "SIGNED.jsonl", "batch-records.csv", "lab-results.csv",
             "keys/workshop.key", "keys/lab.key", "trust-bundle.cbor", "authority.pub",
-            "home/keys/authority.key"} <= set(on_disk)
+            "home/keys/authority.key", "phone-page/index.html"} <= set(on_disk)
     for key in ("keys/workshop.key", "keys/lab.key", "home/keys/authority.key"):
         assert (folder / key).stat().st_mode & 0o777 == 0o600
     assert (folder / "DEMO-PASSPHRASE.txt").read_text(encoding="utf-8").strip() == \
