@@ -686,6 +686,7 @@ function show(state, headline, detail, reasons = []) {
 function finish(state) {
   // set last, once everything is rendered: tools and tests wait for this attribute
   document.getElementById("verdict").setAttribute("data-verdict", state);
+  performance.mark("jdzhi-verdict");
   document.documentElement.setAttribute("data-state", "done");
 }
 
