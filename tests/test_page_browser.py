@@ -385,6 +385,22 @@ def test_without_webcrypto_ed25519_the_page_says_so(world: World, server: PageSe
     assert "cannot check Ed25519 signatures" in opened.text and "Genuine" not in opened.text
 
 
+def test_over_plain_http_the_page_asks_for_https(world: World, server: PageServer,
+                                                 phone: Any) -> None:
+    # an insecure origin (plain http, not loopback): browsers hide WebCrypto there
+    page = phone.new_page()
+    try:
+        page.route("http://trace.example.test/**", lambda route: route.fulfill(
+            response=route.fetch(url=server.url + "/" + route.request.url.split("/", 3)[3])))
+        label, _ = world.cases["genuine"]
+        page.goto("http://trace.example.test/V/" + label[len(DEFAULT_BASE_URL):])
+        page.wait_for_selector("#verdict[data-verdict]", timeout=20_000)
+        assert page.get_attribute("#verdict", "data-verdict") == "unsupported"
+        assert "not opened over HTTPS" in page.inner_text("#verdict")
+    finally:
+        page.close()
+
+
 def test_a_bundle_not_signed_by_the_pinned_authority_is_refused(
     world: World, phone: Any, tmp_path: Path
 ) -> None:

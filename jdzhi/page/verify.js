@@ -301,7 +301,11 @@ async function checkEd25519Support() {
     "此浏览器不支持 Ed25519 签名验证，无法判断真伪。请更新浏览器（或换用其他浏览器）后重新扫码。",
     "This browser cannot check Ed25519 signatures (WebCrypto), so it cannot tell whether the "
     + "label is genuine. Update the browser, or use another one, and scan again.");
-  if (!globalThis.isSecureContext || !globalThis.crypto || !crypto.subtle) throw unsupported;
+  if (!globalThis.isSecureContext) {
+    throw new Stop("unsupported", "本页面未通过 HTTPS 打开，浏览器不允许在此验证签名。请使用 https:// 地址。",
+      "This page was not opened over HTTPS, where browsers refuse to check signatures: use the https:// address.");
+  }
+  if (!globalThis.crypto || !crypto.subtle) throw unsupported;
   try {
     const key = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
     const good = await crypto.subtle.verify({ name: "Ed25519" }, key, signature, new Uint8Array(0));
