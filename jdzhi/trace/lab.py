@@ -193,6 +193,18 @@ def endorsement_payload(e: Endorsement, water_limit: int | None) -> dict[str, ob
     return data
 
 
+def _int(value: Any) -> int:
+    if type(value) is not int:
+        raise TypeError(f"{value!r} is not an integer")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not text")
+    return value
+
+
 def decode_endorsement(message: bytes, keys: Mapping[int, TrustedKey]) -> Endorsement:
     """Check a stored or bundled endorsement: structure, the lab's signature, its outcome."""
     from jdzhi.trace.cose import CoseError, decode_sign1, loads_canonical, verify_sign1
@@ -210,13 +222,18 @@ def decode_endorsement(message: bytes, keys: Mapping[int, TrustedKey]) -> Endors
         ):
             raise CoseError("the lab's signature does not verify")
         results = tuple(
-            ReleaseResult(item["w"], item["u"], item["pb"], item["cd"], item["pbl"], item["cdl"])
+            ReleaseResult(_text(item["w"]), _text(item["u"]), _int(item["pb"]), _int(item["cd"]),
+                          _int(item["pbl"]), _int(item["cdl"]))
             for item in data["res"]
         )
-        optional = dict(data["opt"])
+        optional = {_text(name): _int(value) for name, value in data["opt"].items()}
+        for name in ("lab", "k", "e", "tt", "t", *(["wal"] if "wal" in data else [])):
+            _int(data[name])
+        for name in ("b", "out", "std", "r"):
+            _text(data[name])
         endorsement = Endorsement(
             lab_id=data["lab"], key_id=data["k"], enterprise_id=data["e"], batch=data["b"],
-            serial_ranges=tuple((int(low), int(high)) for low, high in data["ser"]),
+            serial_ranges=tuple((_int(low), _int(high)) for low, high in data["ser"]),
             outcome=data["out"], results=results, optional=optional, standard=data["std"],
             report_no=data["r"], tested_at=data["tt"], signed_at=data["t"], message=message,
         )
