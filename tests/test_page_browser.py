@@ -9,6 +9,7 @@ screenshot under test-artifacts/page/.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -419,6 +420,67 @@ def test_a_bundle_not_signed_by_the_pinned_authority_is_refused(
         in altered.text
     assert missing.verdict == "error" and "could not be fetched" in missing.text
     assert "Genuine" not in altered.text + missing.text
+
+
+def _authority_signed(world: World, payload: bytes) -> bytes:
+    """A bundle message over ``payload`` with the real authority key (as a buggy or hostile
+    exporter holding the key could make): the page must still refuse what is not canonical."""
+    from jdzhi.registry.db import open_registry
+    from jdzhi.trace.cose import sign1
+    from jdzhi.trace.format import CONTENT_TYPES, authority_kid, external_aad
+    from jdzhi.trace.keys import load_authority
+
+    db = open_registry(Home(world.home))
+    try:
+        authority = load_authority(Home(world.home), db, TEST_PASSPHRASE.encode())
+    finally:
+        db.close()
+    return sign1(content_type=CONTENT_TYPES["bundle"], kid=authority_kid(authority.public_key),
+                 payload=payload, external_aad=external_aad("bundle"), sign=authority.sign)
+
+
+def test_signed_but_non_canonical_bundles_are_refused_like_jdzhi_does(
+    world: World, phone: Any, tmp_path: Path
+) -> None:
+    import cbor2
+
+    from jdzhi.errors import IntegrityError
+    from jdzhi.trace.bundle import decode_bundle
+    from jdzhi.trace.cose import decode_sign1, dumps
+
+    site = tmp_path / "site"
+    export_page(Home(world.home), site, passphrase=TEST_PASSPHRASE.encode())
+    good = (site / "trust.cbor").read_bytes()
+    payload = decode_sign1(good).payload
+    fields = cbor2.loads(payload)
+    assert dumps(fields) == payload and b"\x61\x76\x01" in payload  # "v": 1
+    variants = {
+        "long-form-integer": payload.replace(b"\x61\x76\x01", b"\x61\x76\x18\x01", 1),
+        "unsorted-keys": cbor2.dumps(dict(reversed(list(fields.items())))),
+        "float-time": dumps({**fields, "iat": float(fields["iat"])}),
+        "missing-keys": dumps({k: v for k, v in fields.items() if k != "keys"}),
+        "trailing-byte": payload + b"\x00",
+        "indefinite-array": payload.replace(b"\x65bases\x81", b"\x65bases\x9f", 1)
+        .replace(DEFAULT_BASE_URL.encode(), DEFAULT_BASE_URL.encode() + b"\xff", 1),
+    }
+    label, _ = world.cases["genuine"]
+    pinned = _pinned_key(site)
+    with start_server(site, 0) as running:
+        for name, variant in variants.items():
+            assert variant != payload, name
+            message = _authority_signed(world, variant)
+            with pytest.raises(IntegrityError):
+                decode_bundle(message, pinned, now=datetime.now(UTC))
+            (site / "trust.cbor").write_bytes(message)
+            opened = _open(phone, running.label_url(label, DEFAULT_BASE_URL), f"bundle-{name}")
+            assert opened.verdict == "error", name
+            assert "refused" in opened.text, name
+
+
+def _pinned_key(site: Path) -> bytes:
+    index = (site / "index.html").read_text(encoding="utf-8")
+    pinned = index.split('name="jdzhi-authority" content="', 1)[1][:43]
+    return base64.urlsafe_b64decode(pinned + "=")
 
 
 def test_a_page_pinning_another_authority_refuses_the_bundle(
