@@ -51,9 +51,10 @@ def test_sign_writes_the_contract_and_stores_the_batch(
             "SELECT action, details FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     assert action == "records.sign" and '"batches":["B1"]' in after
     assert cli("registry", "audit").exit_code == 0
-    human = cli("sign", str(tmp_path / "signed.jsonl.csv"), "--key", str(workshop), "--out",
+    changed = write_csv(tmp_path / "changed.csv", records(3, batch="B2"))
+    human = cli("sign", str(changed), "--key", str(workshop), "--out",
                 str(tmp_path / "again.jsonl"))
-    assert human.exit_code == ExitCode.CONFLICT  # the same serials again
+    assert human.exit_code == ExitCode.CONFLICT  # the same serials with other content
 
 
 def test_base_url_precedence(cli: Invoke, tmp_path: Path, workshop: Path,

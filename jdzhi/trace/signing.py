@@ -4,7 +4,11 @@ All rows are checked before anything is signed: field formats, the serial rule
 (:data:`jdzhi.trace.format.SERIAL_PATTERN`), serials unique in the file and for the enterprise,
 the category covered by the key's license, and that license valid on the production date and now.
 Then every record is signed with one signing time, stored in one transaction with one audit
-entry for the batch, and SIGNED.jsonl appears (never overwriting a file) only if that commits.
+entry for the batch, and SIGNED.jsonl appears (never overwriting a file) only after that commits.
+
+Re-running an interrupted command is safe: a row whose serial the enterprise has already signed
+with this key and identical content (everything but the signing time) is not signed again; its
+stored record is written out as it was. Any other repeat of a stored serial is a conflict.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,9 +30,9 @@ from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time, utc_now
 from jdzhi.trace.format import (
     OPTIONAL_COLUMNS,
     RecordFields,
-    SignedRecord,
     base64url,
     check_base_url,
+    decode_record,
     parse_serial,
     sign_record,
     unix_time,
@@ -61,10 +65,13 @@ class SignSummary:
     base_url: str
     batches: tuple[str, ...]
     records_sha256: str
+    #: records of the file that an earlier run had stored already (written out as stored)
+    already_signed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "signed": self.count, "out": self.out, "enterprise_id": self.enterprise_id,
+            "signed": self.count, "already_signed": self.already_signed, "out": self.out,
+            "enterprise_id": self.enterprise_id,
             "enterprise": self.enterprise, "key_id": self.key_id,
             "license_no": self.license_no, "signed_at": format_time(self.signed_at),
             "base_url": self.base_url, "batches": list(self.batches),
@@ -138,6 +145,50 @@ def _check_text(row_no: int, column: str, value: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class _StoredRecord:
+    key_id: int
+    record: bytes
+    label: str
+    signed_at: str
+
+
+def _stored_records(db: sqlite_utils.Database, enterprise_id: int,
+                    serials: list[str]) -> dict[str, _StoredRecord]:
+    stored: dict[str, _StoredRecord] = {}
+    for start in range(0, len(serials), 500):
+        chunk = serials[start:start + 500]
+        for serial, key_id, record, label, signed_at in db.execute(
+            "SELECT serial, key_id, record, label, signed_at FROM signed_records "
+            f"WHERE enterprise_id = ? AND serial IN ({', '.join('?' * len(chunk))})",
+            [enterprise_id, *chunk],
+        ).fetchall():
+            stored[serial] = _StoredRecord(key_id, record, label, signed_at)
+    return stored
+
+
+def _same_content(stored: _StoredRecord, fields: RecordFields) -> bool:
+    """Whether a stored record says what ``fields`` say, signing time apart."""
+    if stored.key_id != fields.key_id:
+        return False
+    _message, stored_fields = decode_record(stored.record)
+    return stored_fields == replace(fields, signed_at=stored_fields.signed_at)
+
+
+def _remove_stale_partials(out: Path) -> None:
+    """Remove the temporary outputs that interrupted runs (processes now gone) left behind."""
+    for partial in out.parent.glob(f".{out.name}.*.partial"):
+        pid = partial.name[len(out.name) + 2:-len(".partial")]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            partial.unlink(missing_ok=True)
+        except OSError:
+            continue
+
+
 def sign_csv(
     db: sqlite_utils.Database,
     records_csv: Path,
@@ -187,7 +238,7 @@ def sign_csv(
     signed_at = unix_time(now)
     status_by_day: dict[date, str] = {}
     category_cache: dict[str, Category] = {}
-    prepared: list[tuple[RecordFields, Category]] = []
+    prepared: list[tuple[RecordFields, Category, int]] = []
     seen: dict[str, int] = {}
     for row_no, row in enumerate(rows, start=2):
         try:
@@ -199,9 +250,6 @@ def sign_csv(
             raise InvalidInput(f"row {row_no}: serial {serial_text} repeats row {seen[serial_text]}"
                                "; nothing was signed")
         seen[serial_text] = row_no
-        if serial_text in taken:
-            raise Conflict(f"row {row_no}: serial {serial_text} was signed before for "
-                           f"{enterprise.name}; nothing was signed")
         batch = _check_text(row_no, "batch", row["batch"])
         if not batch:
             raise InvalidInput(f"row {row_no}: batch is empty; nothing was signed")
@@ -244,63 +292,93 @@ def sign_csv(
             key_id=info.key_id, serial=serial, signed_at=signed_at,
             category=category.label_code, enterprise_id=enterprise.id, batch=batch,
             category_code=category.code, production_date=day, **optional,
-        ), category))
-    signed: list[tuple[SignedRecord, Category]] = []
-    for fields, category in prepared:
-        signed.append((sign_record(fields, key.sign), category))
+        ), category, row_no))
+    stored = _stored_records(db, enterprise.id, [serial for serial in seen if serial in taken])
+    for fields, _category, row_no in prepared:
+        earlier = stored.get(str(fields.serial))
+        if earlier is not None and not _same_content(earlier, fields):
+            raise Conflict(f"row {row_no}: serial {fields.serial} was signed before for "
+                           f"{enterprise.name} with other content or another key; "
+                           "nothing was signed")
+    signed_time = format_time(now)
+    # (fields, full record, label text, signing time, category, whether it is new)
+    signed: list[tuple[RecordFields, bytes, str, str, Category, bool]] = []
+    for fields, category, _row_no in prepared:
+        earlier = stored.get(str(fields.serial))
+        if earlier is None:
+            item = sign_record(fields, key.sign)
+            signed.append((fields, item.record, item.label.text(base), signed_time, category,
+                           True))
+        else:
+            _message, earlier_fields = decode_record(earlier.record)
+            signed.append((earlier_fields, earlier.record, earlier.label, earlier.signed_at,
+                           category, False))
         if progress is not None:
             progress(1)
     digest = hashlib.sha256()
+    new_digest = hashlib.sha256()
     lines: list[str] = []
     db_rows: list[tuple[Any, ...]] = []
-    signed_time = format_time(now)
-    for item, category in signed:
-        fields = item.fields
-        label = item.label.text(base)
-        digest.update(item.record)
+    for fields, record, label, record_time, category, new in signed:
+        digest.update(record)
         entry: dict[str, Any] = {
-            "serial": str(fields.serial), "record": base64url(item.record), "label": label,
+            "serial": str(fields.serial), "record": base64url(record), "label": label,
             "key_id": fields.key_id, "enterprise_id": enterprise.id,
             "enterprise": enterprise.name, "enterprise_short_name": enterprise.short_name,
             "license_no": lic.license_no, "category": category.code,
             "category_name_zh": category.name_zh, "category_name_en": category.name_en,
             "batch": fields.batch, "production_date": fields.production_date.isoformat(),
-            "signed_at": signed_time,
+            "signed_at": record_time,
         }
         for column in OPTIONAL_COLUMNS:
             value = getattr(fields, column)
             if value is not None:
                 entry[column] = value
         lines.append(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
-        db_rows.append((enterprise.id, str(fields.serial), fields.key_id, fields.batch,
-                        category.code, fields.production_date.isoformat(), signed_time,
-                        item.record, label))
-    batches = tuple(sorted({fields.batch for fields, _ in prepared}))
+        if new:
+            new_digest.update(record)
+            db_rows.append((enterprise.id, str(fields.serial), fields.key_id, fields.batch,
+                            category.code, fields.production_date.isoformat(), signed_time,
+                            record, label))
+    batches = tuple(sorted({fields.batch for fields, _, _ in prepared}))
+    _remove_stale_partials(out)
     temporary = out.with_name(f".{out.name}.{os.getpid()}.partial")
     try:
-        temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        with temporary.open("w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
     except OSError as error:
+        temporary.unlink(missing_ok=True)
         raise InvalidInput(f"cannot write {out}: {error.strerror}") from None
     try:
-        with transaction(db):
-            db.conn.executemany(
-                "INSERT INTO signed_records (enterprise_id, serial, key_id, batch, category_code, "
-                "production_date, signed_at, record, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                db_rows,
-            )
-            audit.append(
-                db, action="records.sign", entity=f"signed_records:{enterprise.id}:{signed_time}",
-                before=None, after={"count": len(db_rows), "sha256": digest.hexdigest()},
-                details={"key_id": info.key_id, "batches": list(batches),
-                         "first_serial": db_rows[0][1], "last_serial": db_rows[-1][1]},
-            )
-            try:
-                os.link(temporary, out)  # fails rather than overwrite a file made meanwhile
-            except FileExistsError:
-                raise Conflict(f"{out} appeared meanwhile; nothing was stored") from None
-            except OSError as error:
-                raise InvalidInput(f"cannot write {out}: {error.strerror}") from None
+        if db_rows:
+            with transaction(db):
+                db.conn.executemany(
+                    "INSERT INTO signed_records (enterprise_id, serial, key_id, batch, "
+                    "category_code, production_date, signed_at, record, label) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    db_rows,
+                )
+                audit.append(
+                    db, action="records.sign",
+                    entity=f"signed_records:{enterprise.id}:{signed_time}",
+                    before=None, after={"count": len(db_rows), "sha256": new_digest.hexdigest()},
+                    details={"key_id": info.key_id, "count": len(db_rows),
+                             "batches": list(batches),
+                             "first_serial": db_rows[0][1], "last_serial": db_rows[-1][1]},
+                )
+        # only after the commit, so that an output file always means its records are stored
+        try:
+            os.link(temporary, out)  # fails rather than overwrite a file made meanwhile
+        except FileExistsError:
+            raise Conflict(f"{out} appeared meanwhile; the records are stored: run the same "
+                           "command with another --out to write them") from None
+        except OSError as error:
+            raise InvalidInput(f"cannot write {out}: {error.strerror}; the records are stored: "
+                               "run the same command again to write them") from None
     finally:
         temporary.unlink(missing_ok=True)
-    return SignSummary(len(db_rows), str(out), enterprise.id, enterprise.name, info.key_id,
-                       lic.license_no, now, base, batches, digest.hexdigest())
+    return SignSummary(len(signed), str(out), enterprise.id, enterprise.name, info.key_id,
+                       lic.license_no, now, base, batches, digest.hexdigest(),
+                       already_signed=len(signed) - len(db_rows))

@@ -1,0 +1,92 @@
+"""A real jdzhi world for the hardening and fuzz tests, built once per module through the CLI:
+a home with an authority key, one licensed enterprise, its signing key, signed records and a
+trust bundle. Every command runs with ``--home`` and an explicit environment, so that module-scoped
+fixtures do not depend on the per-test ``JDZHI_HOME``."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner, Result
+
+from jdzhi.cli import app
+from jdzhi.home import Home
+from jdzhi.registry.uscc import generate
+
+PASSPHRASE = "hardening: correct horse battery staple"
+LICENSE_NO = "JDZ-GI-2026-0001"
+NOW = "2026-03-10T09:00:00+08:00"
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class World:
+    home: Home
+    key: Path
+    signed: Path
+    bundle: Path
+    authority_public_key: str
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.signed.read_text(encoding="utf-8").splitlines()]
+
+
+def environment(home: Path, **more: str) -> dict[str, str]:
+    """The environment of a jdzhi process of these tests."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("JDZHI_")}
+    env.update(JDZHI_HOME=str(home), JDZHI_PASSPHRASE=PASSPHRASE, JDZHI_NOW=NOW,
+               JDZHI_ACTOR="hardening-test", **more)
+    return env
+
+
+def run(home: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    """Run ``jdzhi --home HOME ARGS`` in-process with this module's environment."""
+    full = environment(home) | (env or {})
+    return CliRunner().invoke(app, ["--home", str(home), *args], env=full,
+                              catch_exceptions=False)
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def csv_text(serials: range, *, batch: str = "B1", category: str = "qinghua",
+             day: str = "2026-03-01") -> str:
+    return "serial,batch,category,production_date\n" + "".join(
+        f"{serial},{batch},{category},{day}\n" for serial in serials)
+
+
+def build_world(folder: Path, *, count: int = 3) -> World:
+    home = folder / "home"
+    ok(run(home, "init"))
+    uscc = generate(random.Random(5), division_code="360203")
+    ok(run(home, "registry", "add", "--uscc", uscc, "--name", "景德镇市青云陶瓷有限公司",
+           "--district", "珠山区", "--license-no", LICENSE_NO, "--categories", "qinghua,fencai",
+           "--valid-from", "2026-01-01", "--valid-to", "2030-12-31"))
+    key = folder / "workshop.key"
+    ok(run(home, "keys", "issue", LICENSE_NO, "--out", str(key)))
+    source = folder / "records.csv"
+    source.write_text(csv_text(range(1001, 1001 + count)), encoding="utf-8")
+    signed = folder / "signed.jsonl"
+    ok(run(home, "sign", str(source), "--key", str(key), "--out", str(signed)))
+    bundle = folder / "trust.cbor"
+    exported = json.loads(ok(run(home, "trust", "export", "--out", str(bundle), "--json")).stdout)
+    return World(Home(home), key, signed, bundle, exported["authority_public_key"])
+
+
+def jdzhi_process(home: Path, *args: str, **more_env: str) -> subprocess.Popen[bytes]:
+    """``python -m jdzhi --home HOME ARGS`` as a separate process in its own session (so that a
+    test can kill it and every child with one signal)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "jdzhi", "--home", str(home), *args],
+        env=environment(home, **more_env), cwd=REPO, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, start_new_session=True,
+    )
