@@ -240,7 +240,7 @@ class _PageHandler(http.server.BaseHTTPRequestHandler):
         if not path.startswith("/"):
             self.send_error(400)
             return
-        if name not in _CONTENT_TYPES or name == "index.html":
+        if name not in _CONTENT_TYPES:
             # a label path (.../V/<payload>) or the bare folder: the page reads its address
             name = "index.html"
         try:
