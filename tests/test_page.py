@@ -237,8 +237,10 @@ def test_the_server_refuses_a_folder_that_is_not_a_valid_export(site: Path,
         start_server(site, 0)
 
 
-def test_serve_command_serves_until_interrupted(site: Path, initialized: Home) -> None:
-    """`jdzhi serve` as a user runs it: a real process, stopped with Ctrl-C (SIGINT)."""
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_serve_command_serves_until_stopped(site: Path, initialized: Home,
+                                            stop: signal.Signals) -> None:
+    """`jdzhi serve` as a user runs it: a real process, stopped with Ctrl-C or `kill`."""
     env = {**os.environ, "JDZHI_HOME": str(initialized.path), "JDZHI_PASSPHRASE": TEST_PASSPHRASE}
     process = subprocess.Popen(
         [sys.executable, "-m", "jdzhi", "serve", "--port", "0", "--json"], env=env,
@@ -258,7 +260,7 @@ def test_serve_command_serves_until_interrupted(site: Path, initialized: Home) -
         trust = decode_bundle(bundle, _raw(_pinned_text(body)), now=_now())
         assert trust.bases == (DEFAULT_BASE_URL,)
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert not Path(started["dir"]).exists()  # its temporary export is gone

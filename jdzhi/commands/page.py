@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -137,7 +138,14 @@ def serve(
                                   "(Ctrl-C stops)")
                 for url in urls:
                     err_console.print(f"  {escape(url)}<payload>")
+            previous = signal.signal(signal.SIGTERM, _stop)  # `kill`, `docker stop`: clean up
             try:
                 threading.Event().wait()
             except KeyboardInterrupt:
                 err_console.print("Stopped.")
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
