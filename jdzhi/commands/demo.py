@@ -25,11 +25,15 @@ def demo(
 ) -> None:
     """Run jdzhi end to end on SAMPLE data in a new folder, narrating each step.
 
-    The demo builds its own home inside the folder (your registry is never touched), writes a
-    sample registry of 220 fictitious enterprises, imports it, and shows what jdzhi does with
-    it. Explore the result afterwards with `jdzhi --home DIR/home registry list`.
+    The demo builds its own home in the folder (your registry is never touched):
+    the service center imports 220 fictitious enterprises, a workshop signs a
+    batch, the testing center endorses it, an inspector checks genuine, tampered
+    and revoked labels, and a trust bundle gives the same verdicts offline. It
+    ends with every verdict and every file written. The demo's keys share the
+    passphrase in DIR/DEMO-PASSPHRASE.txt (demo only).
 
     Example: jdzhi demo --dir /tmp/jdzhi-demo
+    then:    jdzhi --home /tmp/jdzhi-demo/home registry list
     """
     from jdzhi.demo import run_demo
 
