@@ -604,7 +604,7 @@ const HEADLINES = {
   unsupported: ["此浏览器无法验证", "This browser cannot verify labels"],
   error: ["无法验证", "Cannot verify"],
 };
-const ICONS = { genuine: "✓", suspended: "!", expired: "!", unsupported: "?", error: "?" };
+const ICONS = { genuine: "✓", suspended: "!", expired: "!", unsupported: "?", error: "?", idle: "▣" };
 
 function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
