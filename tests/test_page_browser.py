@@ -143,10 +143,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
              "counterfeit marks", "--effective", "2026-03-20T00:00:00")
         _run(runner, home, "registry", "suspend", "JDZ-GI-2026-0003", "--reason",
              "spot check failed", "--effective", "2026-03-25T00:00:00")
+        keys["a2"] = root / "a2.key"  # key 1 is replaced now: it must not sign from now on
+        _run(runner, home, "keys", "rotate", "JDZ-GI-2026-0001", "--out", str(keys["a2"]))
+        rotated = _sign(runner, home, keys["a2"], 1003, "B3")
     workshop = load_key(keys["a"], TEST_PASSPHRASE.encode())
     stranger = from_seed(bytes(range(32)))
     late = unix_time(datetime(2031, 6, 1, tzinfo=UTC))
-    recent = unix_time(datetime(2026, 6, 1, tzinfo=UTC))
+    recent = unix_time(datetime(2026, 6, 1, tzinfo=UTC))  # after the rotation
+    before_rotation = unix_time(datetime(2026, 4, 15, tzinfo=UTC))
     payload = base32_decode(genuine[len(DEFAULT_BASE_URL):])
     text = genuine[len(DEFAULT_BASE_URL):]
     cases: dict[str, tuple[str, str]] = {
@@ -157,7 +161,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "suspended": (while_suspended, "suspended"),
         "expired-key-used-late": (_label(workshop, 1, 1009, late), "expired"),
         "unknown-key": (_label(stranger, 777, 1001, recent), "unknown-key"),
-        "unknown-category": (_label(workshop, 1, 1010, recent, category=200), "unknown-key"),
+        "unknown-category": (_label(workshop, 1, 1010, before_rotation, category=200),
+                             "unknown-key"),
+        "replaced-key-used-after": (_label(workshop, 1, 1011, recent), "expired"),
+        "genuine-new-key": (rotated, "genuine"),
         "impostor": (_label(stranger, 1, 1001, recent), "tampered"),
         **{f"tampered-char-{index}": (_changed(genuine, index), "tampered")
            for index in (10, 40, 77, 111)},
@@ -262,7 +269,8 @@ def _cli_verdict(cli: Invoke, world: World, label: str) -> str:
 
 CASE_NAMES = [
     "genuine", "genuine-endorsed", "revoked-signed-before", "revoked-signed-after", "suspended",
-    "expired-key-used-late", "unknown-key", "unknown-category", "impostor",
+    "expired-key-used-late", "replaced-key-used-after", "genuine-new-key", "unknown-key",
+    "unknown-category", "impostor",
     "tampered-char-10", "tampered-char-40", "tampered-char-77", "tampered-char-111",
     "malformed-short", "malformed-long", "malformed-lowercase", "malformed-padding",
     "malformed-truncated", "malformed-spare-bits", "malformed-version-2", "malformed-key-id-0",
