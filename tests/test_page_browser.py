@@ -260,8 +260,8 @@ def _open(context: Any, url: str, shot: str, *, check: Any = None) -> Opened:
         page.close()
 
 
-def _cli_verdict(cli: Invoke, world: World, label: str) -> str:
-    result = cli("--home", str(world.home), "verify", label, "--json")
+def _cli_verdict(cli: Invoke, world: World, label: str, *extra: str) -> str:
+    result = cli("--home", str(world.home), "verify", label, "--json", *extra)
     assert result.exit_code == (0 if '"genuine"' in result.stdout else 1), result.output
     (entry,) = json.loads(result.stdout)
     return str(entry["verdict"])
@@ -283,6 +283,8 @@ def test_page_gives_the_verdict_of_jdzhi_verify(case: str, cli: Invoke, world: W
                                                server: PageServer, phone: Any) -> None:
     label, expected = world.cases[case]
     assert _cli_verdict(cli, world, label) == expected
+    # the bundle the page uses, verified offline by the CLI
+    assert _cli_verdict(cli, world, label, "--trust", str(world.site / "trust.cbor")) == expected
     opened = _open(phone, server.label_url(label, DEFAULT_BASE_URL), case)
     assert opened.verdict == expected
     assert opened.headline_visible and HEADLINES[expected] in opened.headline
