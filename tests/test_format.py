@@ -262,13 +262,14 @@ def test_every_single_byte_change_of_a_record_is_rejected(trust) -> None:  # typ
 # --- round trips -------------------------------------------------------------------------------
 
 @given(st.binary(max_size=100))
+@settings(deadline=None)
 def test_base32_round_trip(data: bytes) -> None:
     assert base32_decode(base32_encode(data)) == data
     assert base64url_decode(base64url(data)) == data
 
 
 @given(st.text(max_size=140))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_decoding_any_text_fails_only_cleanly(text: str) -> None:
     try:
         decode_label_text(DEFAULT_BASE_URL + text, (DEFAULT_BASE_URL,))
@@ -301,7 +302,7 @@ def test_sign_and_decode_round_trip(key_id: int, serial: int, signed_at: int, ca
 
 
 @given(st.binary(max_size=400))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_arbitrary_bytes_as_a_record_give_a_verdict_never_a_crash(data: bytes) -> None:
     trust = decode_bundle(bytes.fromhex(VECTORS["bundle"]["cose_sign1_hex"]),
                           bytes.fromhex(VECTORS["keys"]["authority_public"]), now=NOW)
@@ -309,7 +310,7 @@ def test_arbitrary_bytes_as_a_record_give_a_verdict_never_a_crash(data: bytes) -
 
 
 @given(st.binary(max_size=400))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_arbitrary_bytes_as_a_bundle_are_refused_cleanly(data: bytes) -> None:
     from jdzhi.errors import IntegrityError
 
@@ -320,7 +321,7 @@ def test_arbitrary_bytes_as_a_bundle_are_refused_cleanly(data: bytes) -> None:
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
                     lambda inner: st.lists(inner, max_size=3)
                     | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8))
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 def test_arbitrary_json_lines_give_a_verdict_never_a_crash(value: object) -> None:
     from jdzhi.trace.verify import verify_signed_line
 
