@@ -214,3 +214,9 @@ def test_license_status_rules_match_the_registry(
     finally:
         db.close()
     assert checked == {"pending", "active", "suspended", "revoked", "expired"}
+
+
+def test_authority_without_a_bundle_is_a_usage_mistake(cli: Invoke, initialized: Home) -> None:
+    result = cli("verify", "HTTPS://TRACE.EXAMPLE.CN/V/X", "--authority", "A" * 43)
+    assert result.exit_code == ExitCode.INVALID_INPUT
+    assert "give --trust FILE too" in result.stderr

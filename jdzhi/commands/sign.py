@@ -16,7 +16,7 @@ from jdzhi.commands._common import (
     home_of,
     read_passphrase,
 )
-from jdzhi.errors import ExitCode
+from jdzhi.errors import ExitCode, InvalidInput
 
 if TYPE_CHECKING:
     from jdzhi.trace.verify import VerificationResult
@@ -122,6 +122,8 @@ def verify(
     from jdzhi.trace.keystore import read_public_key
     from jdzhi.trace.verify import load_trust, verify_input
 
+    if authority and trust is None:
+        raise InvalidInput("--authority pins the key of a --trust bundle; give --trust FILE too")
     pinned = read_public_key(authority) if authority else None
     home = home_of(ctx)
     trust_source = load_trust(home=home, bundle=trust, authority=pinned)
