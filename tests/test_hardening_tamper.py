@@ -1,0 +1,111 @@
+"""The tamper matrix: every single-byte change of a label payload, of a full record and of a trust
+bundle (each byte position replaced by each of the 255 other values) is rejected; none verifies as
+genuine, and a changed bundle never loads."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hardening_support import World, build_world, run
+
+from jdzhi.errors import ExitCode, IntegrityError
+from jdzhi.trace.bundle import decode_bundle
+from jdzhi.trace.format import (
+    DEFAULT_BASE_URL,
+    LABEL_PAYLOAD_LENGTH,
+    base32_decode,
+    base32_encode,
+    base64url_decode,
+)
+from jdzhi.trace.trust import Trust
+from jdzhi.trace.verify import Verdict, verify_label_text, verify_record
+
+NOW = datetime(2026, 3, 11, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    return build_world(tmp_path_factory.mktemp("tamper-world"))
+
+
+@pytest.fixture(scope="module")
+def pinned(world: World) -> bytes:
+    from jdzhi.trace.keystore import read_public_key
+
+    return read_public_key(world.authority_public_key)
+
+
+@pytest.fixture(scope="module")
+def trust(world: World, pinned: bytes) -> Trust:
+    return decode_bundle(world.bundle.read_bytes(), pinned, now=NOW)
+
+
+def _every_single_byte_change(data: bytes) -> list[tuple[int, bytes]]:
+    changes = []
+    for index in range(len(data)):
+        for value in range(256):
+            if value != data[index]:
+                changes.append((index, data[:index] + bytes([value]) + data[index + 1:]))
+    return changes
+
+
+def test_every_single_byte_change_of_a_label_payload(world: World, trust: Trust) -> None:
+    label = world.lines()[0]["label"]
+    assert label.startswith(DEFAULT_BASE_URL)
+    payload = base32_decode(label[len(DEFAULT_BASE_URL):])
+    assert len(payload) == LABEL_PAYLOAD_LENGTH
+    assert verify_label_text(label, trust, NOW).verdict is Verdict.GENUINE
+    changes = _every_single_byte_change(payload)
+    assert len(changes) == LABEL_PAYLOAD_LENGTH * 255
+    verdicts: dict[Verdict, int] = {}
+    for index, changed in changes:
+        verdict = verify_label_text(DEFAULT_BASE_URL + base32_encode(changed), trust, NOW).verdict
+        assert verdict is not Verdict.GENUINE, (index, changed.hex())
+        verdicts[verdict] = verdicts.get(verdict, 0) + 1
+    # a changed signature or signed field is tampered; a changed key id names an unknown key;
+    # a changed version byte or an out-of-range field is malformed
+    assert set(verdicts) <= {Verdict.TAMPERED, Verdict.UNKNOWN_KEY, Verdict.MALFORMED}
+    assert verdicts[Verdict.TAMPERED] > 64 * 255
+
+
+@pytest.mark.slow
+def test_every_single_byte_change_of_a_full_record(world: World, trust: Trust) -> None:
+    record = base64url_decode(world.lines()[0]["record"])
+    assert verify_record(record, trust, NOW).verdict is Verdict.GENUINE
+    for index, changed in _every_single_byte_change(record):
+        assert verify_record(changed, trust, NOW).verdict is not Verdict.GENUINE, index
+
+
+@pytest.mark.slow
+def test_every_single_byte_change_of_a_trust_bundle(world: World, pinned: bytes) -> None:
+    bundle = world.bundle.read_bytes()
+    assert decode_bundle(bundle, pinned, now=NOW).keys
+    refused = 0
+    for _index, changed in _every_single_byte_change(bundle):
+        with pytest.raises(IntegrityError):
+            decode_bundle(changed, pinned, now=NOW)
+        refused += 1
+    assert refused == len(bundle) * 255
+
+
+def test_the_cli_reports_a_changed_label_and_a_changed_bundle(world: World,
+                                                              tmp_path: Path) -> None:
+    label = world.lines()[0]["label"]
+    payload = bytearray(base32_decode(label[len(DEFAULT_BASE_URL):]))
+    payload[7] ^= 0x01  # the serial's last byte
+    forged = DEFAULT_BASE_URL + base32_encode(bytes(payload))
+    result = run(world.home.path, "verify", forged, "--json")
+    assert result.exit_code == ExitCode.CHECK_FAILED
+    assert json.loads(result.stdout)[0]["verdict"] == "tampered"
+    bundle = bytearray(world.bundle.read_bytes())
+    bundle[len(bundle) // 2] ^= 0x20
+    changed = tmp_path / "changed.cbor"
+    changed.write_bytes(bytes(bundle))
+    refused = run(world.home.path, "verify", label, "--trust", str(changed), "--authority",
+                  world.authority_public_key)
+    assert refused.exit_code == ExitCode.INTEGRITY
+    assert refused.stderr.startswith("error: the trust bundle")
+    assert len(refused.stderr.strip().splitlines()) == 1
