@@ -336,9 +336,9 @@ async function decodeEndorsement(bytes, keys) {
   if (message.contentType !== CONTENT_TYPES.endorsement || !(data instanceof Map)) {
     throw new Error("not an endorsement");
   }
-  const keyId = field(data, "k", "uint");
+  const keyId = field(data, "k", "int");
   const key = keys.get(keyId);
-  if (key === undefined || key.role !== "lab" || key.lab !== field(data, "lab", "uint")) {
+  if (key === undefined || key.role !== "lab" || key.lab !== field(data, "lab", "int")) {
     throw new Error(`endorsement signed by key ${keyId}, not a certified key of its lab`);
   }
   const kid = Uint8Array.of(keyId >> 8, keyId & 0xff);
@@ -351,8 +351,13 @@ async function decodeEndorsement(bytes, keys) {
     cd: field(r, "cd", "int"), pbl: field(r, "pbl", "int"), cdl: field(r, "cdl", "int"),
   }));
   const optional = field(data, "opt", "map");
+  for (const [name, value] of optional) {
+    if (typeof name !== "string" || !Number.isSafeInteger(value)) {
+      throw new Error("an endorsement's optional result is malformed");
+    }
+  }
   const endorsement = {
-    lab: key.lab, e: field(data, "e", "uint"), b: field(data, "b", "text"),
+    lab: key.lab, e: field(data, "e", "int"), b: field(data, "b", "text"),
     ranges: field(data, "ser", "list").map((pair) => {
       if (!Array.isArray(pair) || pair.length !== 2 || !pair.every(Number.isSafeInteger)) {
         throw new Error("an endorsement's serial range is malformed");
