@@ -228,6 +228,7 @@ class Opened:
     headline_visible: bool
     headline: str
     errors: list[str]
+    endorsement: str | None = None
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +253,9 @@ def _open(context: Any, url: str, shot: str, *, check: Any = None) -> Opened:
         headline = page.locator("#verdict .headline")
         opened = Opened(page.get_attribute("#verdict", "data-verdict"), page.inner_text("body"),
                         headline.is_visible() and headline.bounding_box() is not None,
-                        headline.inner_text(), errors)
+                        headline.inner_text(), errors,
+                        page.get_attribute("[data-endorsement]", "data-endorsement")
+                        if page.locator("[data-endorsement]").count() else None)
         if check is not None:
             check(page)
         return opened
@@ -260,11 +263,12 @@ def _open(context: Any, url: str, shot: str, *, check: Any = None) -> Opened:
         page.close()
 
 
-def _cli_verdict(cli: Invoke, world: World, label: str, *extra: str) -> str:
+def _cli_verdict(cli: Invoke, world: World, label: str, *extra: str) -> tuple[str, str]:
+    """`jdzhi verify --json`: the verdict and the endorsement status."""
     result = cli("--home", str(world.home), "verify", label, "--json", *extra)
     assert result.exit_code == (0 if '"genuine"' in result.stdout else 1), result.output
     (entry,) = json.loads(result.stdout)
-    return str(entry["verdict"])
+    return str(entry["verdict"]), str(entry["endorsement"]["status"])
 
 
 CASE_NAMES = [
@@ -282,11 +286,14 @@ CASE_NAMES = [
 def test_page_gives_the_verdict_of_jdzhi_verify(case: str, cli: Invoke, world: World,
                                                server: PageServer, phone: Any) -> None:
     label, expected = world.cases[case]
-    assert _cli_verdict(cli, world, label) == expected
+    verdict, endorsement = _cli_verdict(cli, world, label)
+    assert verdict == expected
     # the bundle the page uses, verified offline by the CLI
-    assert _cli_verdict(cli, world, label, "--trust", str(world.site / "trust.cbor")) == expected
+    assert _cli_verdict(cli, world, label, "--trust", str(world.site / "trust.cbor")) == (
+        verdict, endorsement)
     opened = _open(phone, server.label_url(label, DEFAULT_BASE_URL), case)
     assert opened.verdict == expected
+    assert (opened.endorsement or "none") == endorsement
     assert opened.headline_visible and HEADLINES[expected] in opened.headline
     assert opened.errors == []
     # facts from a label whose signature did not verify are shown as claims, never as facts
