@@ -30,10 +30,10 @@ from jdzhi.errors import ExitCode, JdzhiError
 
 # isort: split
 # command modules: one line each, alphabetical; they import only light modules at top level
+from jdzhi.commands import demo as demo_commands
 from jdzhi.commands import keys as keys_commands
 from jdzhi.commands import lab as lab_commands
 from jdzhi.commands import page as page_commands
-from jdzhi.commands import demo as demo_commands
 from jdzhi.commands import registry as registry_commands
 from jdzhi.commands import sign as sign_commands
 from jdzhi.commands import trust as trust_commands
@@ -119,7 +119,8 @@ def init(
     """Create the home: its registry database and the authority key of the service center.
 
     Safe to run again: it says what it found and changes nothing. The authority key (Ed25519,
-    encrypted with a passphrase you choose) is written 0600 to KEYS/authority.key; keep a backup.
+    encrypted with a passphrase you choose) is written 0600 to keys/authority.key in the home;
+    keep a backup.
 
     Example: JDZHI_PASSPHRASE=... jdzhi init --base-url HTTPS://TRACE.EXAMPLE.CN/V/
     """

@@ -366,9 +366,6 @@ def decode_record(data: bytes) -> tuple[Sign1, RecordFields]:
 # ---------------------------------------------------------------------------------------------
 # certificates: the authority certifies a licensee or lab public key
 
-ROLES = ("licensee", "lab")
-
-
 @dataclass(frozen=True)
 class CertFields:
     key_id: int

@@ -62,13 +62,6 @@ class TrustedLicense:
     categories: frozenset[int]  # category label codes
     events: tuple[LicenseStatusEvent, ...]  # in effective order
 
-    def event_at(self, moment: int) -> LicenseStatusEvent | None:
-        found = None
-        for event in self.events:
-            if event.effective_at <= moment:
-                found = event
-        return found
-
     def status_at(self, moment: int) -> tuple[str, LicenseStatusEvent | None]:
         """``active``, ``suspended``, ``revoked``, ``expired`` or ``pending`` at ``moment``.
 
@@ -92,13 +85,6 @@ class TrustedLicense:
         if valid_to is not None and day > valid_to:
             return "expired", latest
         return "active", latest
-
-    def end_date_at(self, moment: int) -> date | None:
-        valid_to = None
-        for event in self.events:
-            if event.effective_at <= moment and event.valid_to is not None:
-                valid_to = event.valid_to
-        return valid_to
 
 
 @dataclass(frozen=True)
