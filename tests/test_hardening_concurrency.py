@@ -1,0 +1,123 @@
+"""Concurrency: processes writing to one home at the same time queue on SQLite's write lock
+(``BEGIN IMMEDIATE`` with a busy timeout): no lost rows, no "database is locked" reaching the
+user, the audit chain intact."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from hardening_support import World, build_world, csv_text, jdzhi_process, ok, run
+
+from jdzhi.registry.db import integrity_check, open_registry
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return build_world(tmp_path, count=3)
+
+
+def _serials(world: World) -> list[str]:
+    with sqlite3.connect(world.home.db_path) as conn:
+        return [serial for (serial,) in conn.execute("SELECT serial FROM signed_records")]
+
+
+def _finish(process: object) -> tuple[int, str, str]:
+    import subprocess
+
+    assert isinstance(process, subprocess.Popen)
+    stdout, stderr = process.communicate(timeout=600)
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+def _sound(world: World) -> None:
+    db = open_registry(world.home)
+    try:
+        assert integrity_check(db) == []
+    finally:
+        db.close()
+    ok(run(world.home.path, "registry", "audit"))
+
+
+def test_two_processes_sign_different_batches_at_once(world: World, tmp_path: Path) -> None:
+    count = 3000
+    processes = []
+    for number, start in enumerate((20_001, 40_001), start=1):
+        source = tmp_path / f"batch-{number}.csv"
+        source.write_text(csv_text(range(start, start + count), batch=f"B{number}"),
+                          encoding="utf-8")
+        processes.append(jdzhi_process(
+            world.home.path, "sign", str(source), "--key", str(world.key), "--out",
+            str(tmp_path / f"batch-{number}.jsonl"), "--json"))
+    for process in processes:
+        code, stdout, stderr = _finish(process)
+        assert code == 0, stderr
+        assert "locked" not in stderr and json.loads(stdout)["signed"] == count
+    serials = _serials(world)
+    assert len(serials) == len(set(serials)) == 2 * count + 3
+    _sound(world)
+
+
+def test_a_writer_waits_for_another_writer_instead_of_failing(
+    world: World, tmp_path: Path
+) -> None:
+    """Hold the write lock from another connection while `jdzhi sign` reaches its transaction:
+    the command waits, then stores everything once the lock is released."""
+    source = tmp_path / "batch.csv"
+    source.write_text(csv_text(range(7001, 7051)), encoding="utf-8")
+    out = tmp_path / "batch.jsonl"
+    blocker = sqlite3.connect(world.home.db_path, isolation_level=None, timeout=60)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        process = jdzhi_process(world.home.path, "sign", str(source), "--key", str(world.key),
+                                "--out", str(out), "--json")
+        deadline = time.monotonic() + 120
+        # the temporary output appears right before the write transaction starts
+        while not list(tmp_path.glob(".batch.jsonl.*.partial")) and time.monotonic() < deadline:
+            assert process.poll() is None, _finish(process)
+            time.sleep(0.01)
+        time.sleep(0.5)
+        assert process.poll() is None  # waiting for the lock, not failed
+        assert not out.exists()
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
+    code, stdout, stderr = _finish(process)
+    assert code == 0, stderr
+    assert "locked" not in stderr and json.loads(stdout)["signed"] == 50
+    assert len(_serials(world)) == 53
+    _sound(world)
+
+
+def test_registry_changes_and_signing_at_once(world: World, tmp_path: Path) -> None:
+    """Two imports, a sign and a key issue in four processes at the same time all succeed."""
+    sample = tmp_path / "registry.csv"
+    ok(run(world.home.path, "registry", "sample", "--count", "80", "--seed", "21",
+           "--as-of", "2026-03-01", "--out", str(sample)))
+    lines = [line for line in sample.read_text(encoding="utf-8").splitlines()
+             if not line.startswith("#")]
+    files = []
+    for number, rows in enumerate((lines[1:41], lines[41:]), start=1):
+        path = tmp_path / f"registry-{number}.csv"
+        path.write_text("\n".join([lines[0], *rows]) + "\n", encoding="utf-8")
+        files.append(path)
+    source = tmp_path / "batch.csv"
+    source.write_text(csv_text(range(9001, 10001)), encoding="utf-8")
+    processes = [
+        jdzhi_process(world.home.path, "registry", "import", str(files[0])),
+        jdzhi_process(world.home.path, "registry", "import", str(files[1])),
+        jdzhi_process(world.home.path, "sign", str(source), "--key", str(world.key), "--out",
+                      str(tmp_path / "batch.jsonl")),
+        jdzhi_process(world.home.path, "trust", "export", "--out", str(tmp_path / "t.cbor")),
+    ]
+    for process in processes:
+        code, _stdout, stderr = _finish(process)
+        assert code == 0, stderr
+        assert "locked" not in stderr
+    with sqlite3.connect(world.home.db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM enterprises").fetchone()[0] == 81
+    assert len(_serials(world)) == 1003
+    _sound(world)
