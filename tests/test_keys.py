@@ -191,3 +191,18 @@ def test_init_notices_a_missing_authority_key_file(cli: Invoke, initialized: Hom
     result = cli("init")
     assert result.exit_code == ExitCode.INVALID_STATE
     assert "is missing; restore the key file from its backup" in result.stderr
+
+
+def test_an_existing_keyfile_is_refused_before_any_prompt(
+    cli: Invoke, initialized: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_enterprise(cli)
+    taken = tmp_path / "taken.key"
+    taken.write_text("keep")
+    monkeypatch.delenv("JDZHI_PASSPHRASE")
+    for args in (("keys", "issue", LICENSE_NO), ("keys", "rotate", LICENSE_NO),
+                 ("lab", "add", "Lab")):
+        result = cli(*args, "--out", str(taken))
+        assert result.exit_code == ExitCode.CONFLICT, args
+        assert "Passphrase" not in result.stderr
+    assert taken.read_text() == "keep"

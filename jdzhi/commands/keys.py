@@ -67,9 +67,11 @@ def _issue(ctx: typer.Context, enterprise: str, out: Path, passphrase_file: Path
            rotate: bool) -> None:
     from jdzhi.timeutil import parse_date
     from jdzhi.trace.keys import issue_licensee_key
+    from jdzhi.trace.keystore import check_new_key_path
 
     until = parse_date(valid_until, what="--valid-until") if valid_until else None
     home = home_of(ctx)
+    check_new_key_path(out)  # before any prompt: an existing KEYFILE is refused either way
     authority = read_passphrase(passphrase_file, confirm=False, what="the authority key")
     new = read_passphrase(key_passphrase_file, confirm=True, what=f"the new key ({out.name})")
     with _registry(ctx) as db:

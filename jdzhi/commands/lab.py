@@ -41,9 +41,11 @@ def add(
     Example: jdzhi lab add 国家日用陶瓷质量检验检测中心 --accreditation CNAS-L0000 --out lab.key
     """
     from jdzhi.registry.db import open_registry
+    from jdzhi.trace.keystore import check_new_key_path
     from jdzhi.trace.lab import add_lab
 
     home = home_of(ctx)
+    check_new_key_path(out)  # before any prompt: an existing KEYFILE is refused either way
     authority = read_passphrase(passphrase_file, confirm=False, what="the authority key")
     new = read_passphrase(key_passphrase_file, confirm=True, what=f"the new key ({out.name})")
     db = open_registry(home)

@@ -16,7 +16,7 @@ from jdzhi.commands._common import (
     home_of,
     read_passphrase,
 )
-from jdzhi.errors import ExitCode, InvalidInput
+from jdzhi.errors import Conflict, ExitCode, InvalidInput
 
 if TYPE_CHECKING:
     from jdzhi.trace.verify import VerificationResult
@@ -60,6 +60,8 @@ def sign(
     from jdzhi.trace.keystore import load_key
     from jdzhi.trace.signing import sign_csv
 
+    if out.exists():
+        raise Conflict(f"{out} already exists; choose another name")
     passphrase = read_passphrase(passphrase_file, confirm=False, what=f"key {key.name}")
     signing_key = load_key(key, passphrase)
     db = open_registry(home_of(ctx))

@@ -16,6 +16,7 @@ from jdzhi.commands._common import (
     home_of,
     read_passphrase,
 )
+from jdzhi.errors import Conflict
 
 app = typer.Typer(help="The offline trust bundle: certified keys, enterprises, license "
                        "statuses and lab endorsements, signed by the authority.",
@@ -43,6 +44,8 @@ def export(
     from jdzhi.trace.bundle import export_bundle
     from jdzhi.trace.format import base64url
 
+    if out.exists():
+        raise Conflict(f"{out} already exists; choose another name")
     passphrase = read_passphrase(passphrase_file, confirm=False, what="the authority key")
     result = export_bundle(home_of(ctx), out, passphrase, valid_days=valid_days)
     if as_json:
