@@ -1,0 +1,235 @@
+"""The one benchmark entry point: every figure of issue 4 in one table, each beside the raw library
+figure measured in the same run.
+
+    .venv/bin/python -m benchmarks.run            # full sizes (a few minutes on 2 cores)
+    .venv/bin/python -m benchmarks.run --quick    # small sizes, for a smoke run (under a minute)
+
+Signing, verification and start-up are measured here. The other figures come from the benchmark
+modules of their components: a module ``benchmarks/bench_<name>.py`` that defines
+``rows(quick: bool) -> list[Row]`` is called in-process and its rows join the table; one without
+``rows`` is run as ``python -m benchmarks.bench_<name>`` and its own output is printed after the
+table. A figure whose component has no benchmark in this checkout is listed as not measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[1]
+PASSPHRASE = "benchmark passphrase"
+NOW = "2026-03-10T09:00:00+08:00"
+
+#: figures that other components' benchmark modules provide through ``rows(quick)``
+COMPONENT_FIGURES = {
+    "labels/s to PDF": "bench_labels",
+    "scan + verify per photo": "bench_scan",
+    "register works/s": "bench_similarity",
+    "screen latency at 1 M works": "bench_similarity",
+}
+#: modules run here directly (or already covered by the figures measured here)
+MEASURED_HERE = {"bench_sign_verify", "bench_startup", "run"}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: what the user gets (``command``) beside the raw library figure."""
+
+    figure: str
+    command: str
+    library: str
+    note: str = ""
+
+
+def timed(action: Callable[[], T]) -> tuple[T, float]:
+    start = time.perf_counter()
+    result = action()
+    return result, time.perf_counter() - start
+
+
+def per_second(count: int, seconds: float) -> str:
+    return f"{count / seconds:,.0f}/s"
+
+
+def _environment(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JDZHI_")}
+    env.update(JDZHI_HOME=str(home), JDZHI_PASSPHRASE=PASSPHRASE, JDZHI_NOW=NOW)
+    return env
+
+
+def _jdzhi(home: Path, *args: str) -> float:
+    """Wall time of one `jdzhi` process (start-up, key decryption and all)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "jdzhi", "--home", str(home), *args], check=True,
+                   capture_output=True, env=_environment(home), cwd=REPO)
+    return time.perf_counter() - start
+
+
+@contextmanager
+def _licensed_home() -> Iterator[tuple[Path, Path]]:
+    """A temporary home with one licensed enterprise and its signing key: (home, key file)."""
+    from jdzhi.home import Home
+    from jdzhi.registry.db import open_registry
+    from jdzhi.registry.entries import add_entry
+    from jdzhi.registry.uscc import generate as generate_uscc
+    from jdzhi.trace.keys import initialize_home, issue_licensee_key
+
+    os.environ["JDZHI_NOW"] = NOW
+    with tempfile.TemporaryDirectory(prefix="jdzhi-bench-") as folder:
+        home = Home(Path(folder) / "home")
+        initialize_home(home, PASSPHRASE.encode(), None)
+        db = open_registry(home)
+        try:
+            add_entry(db, {"uscc": generate_uscc(random.Random(1), division_code="360203"),
+                           "name": "景德镇市样本陶瓷有限公司", "district_code": "360203",
+                           "license_no": "JDZ-BENCH-0001", "categories": "qinghua",
+                           "valid_from": "2026-01-01", "valid_to": "2030-12-31"})
+            key = Path(folder) / "bench.key"
+            issue_licensee_key(home, db, "JDZ-BENCH-0001", out=key,
+                               authority_passphrase=PASSPHRASE.encode(),
+                               key_passphrase=PASSPHRASE.encode())
+        finally:
+            db.close()
+        yield home.path, key
+
+
+def _records_csv(path: Path, start: int, count: int) -> Path:
+    path.write_text("serial,batch,category,production_date\n" + "".join(
+        f"{start + i},B1,qinghua,2026-03-01\n" for i in range(count)), encoding="utf-8")
+    return path
+
+
+def sign_and_verify(count: int) -> list[Row]:
+    from jdzhi.home import Home
+    from jdzhi.registry.db import open_registry
+    from jdzhi.trace.ed25519 import verify
+    from jdzhi.trace.format import RecordFields, sign_record
+    from jdzhi.trace.keystore import generate, load_key
+    from jdzhi.trace.signing import sign_csv
+    from jdzhi.trace.snapshot import trust_from_registry
+    from jdzhi.trace.verify import verify_signed_line
+
+    raw_key = generate()
+    message = b"jdzhi/label/1\x00" + bytes(13)
+    _, raw_sign = timed(lambda: [raw_key.sign(message) for _ in range(count)])
+    signature = raw_key.sign(message)
+    _, raw_verify = timed(lambda: [verify(raw_key.public_key, signature, message)
+                                   for _ in range(count)])
+    fields = [RecordFields(1, 10_000 + i, 1_773_100_000, 1, 1, "B1", "qinghua",
+                           date(2026, 3, 1)) for i in range(count)]
+    _, record_sign = timed(lambda: [sign_record(f, raw_key.sign) for f in fields])
+
+    with _licensed_home() as (home, key_file):
+        folder = home.parent
+        db = open_registry(Home(home))
+        try:
+            licensee = load_key(key_file, PASSPHRASE.encode())
+            library_csv = _records_csv(folder / "library.csv", 100_000, count)
+            _, library_sign = timed(lambda: sign_csv(db, library_csv, key=licensee,
+                                                     out=folder / "library.jsonl"))
+            trust = trust_from_registry(db)
+        finally:
+            db.close()
+        cli_csv = _records_csv(folder / "cli.csv", 500_000, count)
+        cli_out = folder / "cli.jsonl"
+        cli_sign = _jdzhi(home, "sign", str(cli_csv), "--key", str(key_file), "--out",
+                          str(cli_out), "--json")
+        lines = cli_out.read_text(encoding="utf-8").splitlines()
+        results, library_verify = timed(lambda: [verify_signed_line(line, trust)
+                                                 for line in lines])
+        assert all(result.genuine for result in results)
+        cli_verify = _jdzhi(home, "verify", str(cli_out), "--json")
+    return [
+        Row("sign/s", f"{per_second(count, cli_sign)} (`jdzhi sign`, {count:,} records)",
+            f"{per_second(count, library_sign)} sign_csv; {per_second(count, record_sign)} "
+            f"sign_record; raw Ed25519 {per_second(count, raw_sign)}",
+            "a record is 2 signatures (COSE record + label)"),
+        Row("verify/s", f"{per_second(count, cli_verify)} (`jdzhi verify SIGNED.jsonl`)",
+            f"{per_second(count, library_verify)} verify_signed_line; raw Ed25519 "
+            f"{per_second(count, raw_verify)}", "a line is 2 verifications + agreement"),
+    ]
+
+
+def startup(runs: int) -> list[Row]:
+    from benchmarks.bench_startup import measure
+
+    figures = measure(runs)
+    return [Row("CLI start-up", f"{figures['jdzhi_help_s'] * 1000:.0f} ms (`jdzhi --help`)",
+                f"{figures['bare_typer_help_s'] * 1000:.0f} ms (bare two-command Typer app)",
+                f"ratio {figures['ratio']:.2f}x (target <= 1.25x)")]
+
+
+def component_rows(quick: bool) -> tuple[list[Row], list[str]]:
+    """Rows from the components' ``rows(quick)``, and the raw output of the other modules."""
+    rows: list[Row] = []
+    extra_output: list[str] = []
+    present = sorted(path.stem for path in Path(__file__).parent.glob("bench_*.py"))
+    for name in present:
+        if name in MEASURED_HERE:
+            continue
+        module = importlib.import_module(f"benchmarks.{name}")
+        provider = getattr(module, "rows", None)
+        if provider is not None:
+            rows.extend(provider(quick))
+            continue
+        done = subprocess.run([sys.executable, "-m", f"benchmarks.{name}"], capture_output=True,
+                              text=True, cwd=REPO, check=False)
+        extra_output.append(f"## benchmarks.{name} (exit {done.returncode})\n{done.stdout}"
+                            + (f"\n{done.stderr.strip()[-2000:]}" if done.returncode else ""))
+    measured = {row.figure for row in rows}
+    for figure, module_name in COMPONENT_FIGURES.items():
+        if figure not in measured:
+            why = ("its module defines no rows(quick)" if module_name in present
+                   else f"benchmarks/{module_name}.py is not in this checkout")
+            rows.append(Row(figure, "not measured", "not measured", why))
+    return rows, extra_output
+
+
+def render(rows: list[Row]) -> str:
+    header = ("figure", "jdzhi (what a user runs)", "raw library, same run", "note")
+    table = [header, *((row.figure, row.command, row.library, row.note) for row in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(4)]
+    lines = ["| " + " | ".join(cell.ljust(width) for cell, width in zip(line, widths,
+                                                                       strict=True)) + " |"
+             for line in table]
+    lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON instead")
+    args = parser.parse_args(argv)
+    count = 2_000 if args.quick else 20_000
+    rows = [*sign_and_verify(count), *startup(5 if args.quick else 15)]
+    more, extra_output = component_rows(args.quick)
+    rows += more
+    if args.json:
+        print(json.dumps([row.__dict__ for row in rows], ensure_ascii=False, indent=2))
+        return
+    print(f"jdzhi benchmarks ({'quick' if args.quick else 'full'}), Python "
+          f"{platform.python_version()}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}\n")
+    print(render(rows))
+    for text in extra_output:
+        print("\n" + text.rstrip())
+
+
+if __name__ == "__main__":
+    main()
