@@ -1,0 +1,159 @@
+"""The CJK font labels are set in: Noto Sans SC (SIL Open Font License 1.1).
+
+The font comes from the PyPI package ``pylopdf-fonts-zh-cn`` (a plain wheel of the Noto Sans SC and
+Noto Serif SC OpenType files and their OFL licence), so Chinese renders on a machine with no system
+fonts. Noto Sans SC has PostScript (CFF) outlines, which Pillow draws directly but which ReportLab
+cannot embed; for PDFs :func:`pdf_font_file` subsets the font to the characters a job needs with
+fontTools and converts the outlines to TrueType quadratics (the conversion fontTools' own
+``otf2ttf`` recipe performs), and ReportLab then embeds that small font, subset again per page.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jdzhi.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from fontTools.ttLib import TTFont
+
+FONT_FAMILY = "Noto Sans SC"
+
+
+def font_path() -> Path:
+    """The Noto Sans SC OpenType file installed with jdzhi."""
+    try:
+        import pylopdf_fonts_zh_cn
+    except ImportError:  # pragma: no cover - a broken install
+        raise InvalidInput(
+            "the CJK label font is missing: reinstall jdzhi (it needs pylopdf-fonts-zh-cn)"
+        ) from None
+    return Path(pylopdf_fonts_zh_cn.sans_path())
+
+
+@lru_cache(maxsize=1)
+def full_font() -> TTFont:
+    """The whole font, loaded lazily (tables are parsed on first use)."""
+    from fontTools.ttLib import TTFont
+
+    return TTFont(font_path(), lazy=True)
+
+
+def missing_characters(text: str) -> str:
+    """The characters of ``text`` the font has no glyph for (spaces and controls excepted)."""
+    cmap = full_font().getBestCmap()
+    return "".join(sorted({ch for ch in text if ch.isprintable() and not ch.isspace()
+                           and ord(ch) not in cmap}))
+
+
+@lru_cache(maxsize=8)
+def pdf_font_file(characters: str) -> bytes:
+    """A TrueType-outline font holding just ``characters`` (plus ASCII), for ReportLab."""
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(font_path(), lazy=True)
+    options = subset.Options()
+    options.layout_features = []
+    options.name_IDs = ["*"]
+    options.notdef_outline = True
+    options.desubroutinize = True
+    options.drop_tables = [*options.drop_tables, "GSUB", "GPOS", "GDEF", "BASE", "VORG"]
+    subsetter = subset.Subsetter(options)
+    ascii_printable = "".join(chr(code) for code in range(0x20, 0x7F))
+    subsetter.populate(text=ascii_printable + characters)
+    subsetter.subset(font)
+    _cff_to_truetype(font)
+    out = io.BytesIO()
+    font.save(out)
+    return out.getvalue()
+
+
+def _cff_to_truetype(font: TTFont) -> None:
+    """Replace the CFF outlines by quadratic TrueType ones (fontTools' otf2ttf recipe)."""
+    from fontTools.pens.cu2quPen import Cu2QuPen
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+    from fontTools.ttLib import newTable
+
+    glyph_order = font.getGlyphOrder()
+    glyph_set = font.getGlyphSet()
+    glyphs: dict[str, Any] = {}
+    for name in glyph_order:
+        pen = TTGlyphPen(glyph_set)
+        glyph_set[name].draw(Cu2QuPen(pen, 1.0, reverse_direction=True))
+        glyphs[name] = pen.glyph()
+    font["loca"] = newTable("loca")
+    glyf = font["glyf"] = newTable("glyf")
+    glyf.glyphOrder = glyph_order
+    glyf.glyphs = glyphs
+    del font["CFF "]
+    if "VORG" in font:
+        del font["VORG"]
+    glyf.compile(font)
+    hmtx = font["hmtx"]
+    for name, glyph in glyphs.items():
+        if hasattr(glyph, "xMin"):
+            hmtx[name] = (hmtx[name][0], glyph.xMin)
+    maxp = font["maxp"] = newTable("maxp")
+    maxp.tableVersion = 0x00010000
+    for attribute in ("maxZones",):
+        setattr(maxp, attribute, 1)
+    for attribute in ("maxTwilightPoints", "maxStorage", "maxFunctionDefs",
+                      "maxInstructionDefs", "maxStackElements", "maxSizeOfInstructions",
+                      "maxComponentElements"):
+        setattr(maxp, attribute, 0)
+    maxp.compile(font)
+    post = font["post"]
+    post.formatType = 2.0
+    post.extraNames = []
+    post.mapping = {}
+    post.glyphOrder = glyph_order
+    font.sfntVersion = "\x00\x01\x00\x00"
+
+
+def svg_text_path(text: str, *, x: float, y: float, size: float) -> str:
+    """SVG path data for ``text`` set at baseline ``(x, y)`` with em size ``size`` (no kerning).
+
+    Glyphs become outlines, so the SVG needs no font on the machine that opens it.
+    """
+    from fontTools.pens.svgPathPen import SVGPathPen
+    from fontTools.pens.transformPen import TransformPen
+
+    font = full_font()
+    cmap = font.getBestCmap()
+    glyph_set = font.getGlyphSet()
+    scale = size / font["head"].unitsPerEm
+    parts: list[str] = []
+    cursor = x
+    for ch in text:
+        name = cmap.get(ord(ch), ".notdef")
+        svg_pen = SVGPathPen(glyph_set, ntos=lambda value: f"{value:.2f}".rstrip("0").rstrip("."))
+        glyph_set[name].draw(TransformPen(svg_pen, (scale, 0, 0, -scale, cursor, y)))
+        parts.append(svg_pen.getCommands())
+        cursor += glyph_set[name].width * scale
+    return "".join(parts)
+
+
+def text_width(text: str, size: float) -> float:
+    """The advance width of ``text`` at em size ``size``, in the same unit as ``size``."""
+    advances = _advances()
+    units = sum(advances.get(ord(ch), advances[-1]) for ch in text)
+    return units * size / _units_per_em()
+
+
+@lru_cache(maxsize=1)
+def _advances() -> dict[int, int]:
+    """Advance widths by code point (``-1``: the missing glyph)."""
+    font = full_font()
+    metrics = font["hmtx"].metrics
+    advances = {code: metrics[name][0] for code, name in font.getBestCmap().items()}
+    advances[-1] = metrics[".notdef"][0]
+    return advances
+
+
+@lru_cache(maxsize=1)
+def _units_per_em() -> int:
+    return int(full_font()["head"].unitsPerEm)

@@ -1,0 +1,485 @@
+"""QR traceability labels: print-ready PDF sheets, or one PNG or SVG per label.
+
+Each label shows the QR code of the record's label text, the mark **景德镇制 Jingdezhen Zhi**,
+the enterprise's short name, the serial and the category. One layout (in millimetres, computed by
+:func:`layout`) feeds the three renderers, so a PDF, a PNG and an SVG of a label look the same.
+
+Everything is checked before anything is written: every line of the SIGNED.jsonl file, every QR
+symbol against the version limit, every output path (existing files are never overwritten). The
+PDF is written to a temporary file and renamed into place, so a failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jdzhi.errors import Conflict, InvalidInput
+from jdzhi.trace.qr import DEFAULT_LEVEL, MAX_VERSION, QUIET_ZONE, ErrorCorrection, QrSymbol
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+MARK_ZH = "景德镇制"
+MARK_EN = "Jingdezhen Zhi"
+MM_PER_INCH = 25.4
+POINTS_PER_MM = 72 / MM_PER_INCH
+
+#: page sizes in millimetres (width, height), portrait
+PAGE_SIZES: dict[str, tuple[float, float]] = {
+    "a4": (210.0, 297.0),
+    "a5": (148.0, 210.0),
+    "a3": (297.0, 420.0),
+    "letter": (215.9, 279.4),
+}
+
+Progress = Callable[[int], None]
+
+
+class ImageFormat(StrEnum):
+    PNG = "png"
+    SVG = "svg"
+
+
+@dataclass(frozen=True)
+class LabelData:
+    """What one label shows; ``text`` is the exact QR text (the record's ``label``)."""
+
+    serial: str
+    text: str
+    enterprise: str
+    category: str
+
+
+@dataclass(frozen=True)
+class SheetSpec:
+    """The geometry of labels and sheets, in millimetres (``dpi`` is for PNG output)."""
+
+    label_width: float = 50.0
+    label_height: float = 25.0
+    page: str = "a4"
+    margin: float = 10.0
+    gap: float = 2.0
+    columns: int | None = None
+    rows: int | None = None
+    dpi: int = 600
+    level: ErrorCorrection = DEFAULT_LEVEL
+    max_version: int = MAX_VERSION
+
+    @property
+    def page_size(self) -> tuple[float, float]:
+        return PAGE_SIZES[self.page]
+
+    def grid(self) -> tuple[int, int]:
+        """Columns and rows per page; checks that they fit the page."""
+        page_w, page_h = self.page_size
+        usable_w, usable_h = page_w - 2 * self.margin, page_h - 2 * self.margin
+        fit_cols = int((usable_w + self.gap) // (self.label_width + self.gap))
+        fit_rows = int((usable_h + self.gap) // (self.label_height + self.gap))
+        columns = self.columns if self.columns is not None else fit_cols
+        rows = self.rows if self.rows is not None else fit_rows
+        if columns < 1 or rows < 1 or columns > fit_cols or rows > fit_rows:
+            raise InvalidInput(
+                f"{columns} x {rows} labels of {self.label_width:g} x {self.label_height:g} mm "
+                f"do not fit a {self.page.upper()} page with {self.margin:g} mm margins and "
+                f"{self.gap:g} mm gaps (at most {fit_cols} x {fit_rows})"
+            )
+        return columns, rows
+
+    def check(self) -> None:
+        if self.page not in PAGE_SIZES:
+            raise InvalidInput(
+                f"page size {self.page!r} is not one of {', '.join(sorted(PAGE_SIZES))}")
+        for name, value, low, high in (("label width", self.label_width, 10, 300),
+                                       ("label height", self.label_height, 8, 300),
+                                       ("margin", self.margin, 0, 100),
+                                       ("gap", self.gap, 0, 100)):
+            if not low <= value <= high:
+                raise InvalidInput(f"{name} {value:g} mm is outside {low}-{high} mm")
+        if not 72 <= self.dpi <= 2400:
+            raise InvalidInput(f"dpi {self.dpi} is outside 72-2400")
+        if self.label_width - self.label_height < 12:
+            raise InvalidInput(
+                f"a {self.label_width:g} x {self.label_height:g} mm label leaves no room for "
+                "the text beside the QR code: make it at least 12 mm wider than high"
+            )
+
+
+@dataclass(frozen=True)
+class TextLine:
+    text: str
+    x: float  # left edge, mm from the label's left
+    baseline: float  # mm from the label's top
+    size: float  # em size in mm
+
+
+@dataclass(frozen=True)
+class LabelLayout:
+    qr_x: float
+    qr_y: float
+    qr_side: float  # including the quiet zone
+    lines: tuple[TextLine, ...]
+
+
+#: the index of the serial line in :attr:`LabelLayout.lines` (the one line unique to a label)
+SERIAL_LINE = 3
+
+
+def layout(label: LabelData, spec: SheetSpec) -> LabelLayout:
+    """Where the QR code and each line of text go on one label (mm, origin top left)."""
+    from jdzhi.trace.fonts import text_width
+
+    height, width = spec.label_height, spec.label_width
+    pad = height * 0.04
+    qr_side = height - 2 * pad
+    text_x = pad + qr_side + height * 0.02
+    room = width - text_x - pad
+    wanted = (  # (text, em size, baseline), as shares of the label height
+        (MARK_ZH, 0.19, 0.23),
+        (MARK_EN, 0.105, 0.40),
+        (label.enterprise, 0.105, 0.56),
+        (f"No. {label.serial}", 0.105, 0.72),
+        (label.category, 0.105, 0.88),
+    )
+    lines: list[TextLine] = []
+    for text, share, baseline in wanted:
+        size = height * share
+        measured = text_width(text, size)
+        if measured > room:
+            size *= room / measured  # shrink a long line to fit rather than clip it
+        lines.append(TextLine(text, text_x, height * baseline, size))
+    return LabelLayout(qr_x=pad, qr_y=pad, qr_side=qr_side, lines=tuple(lines))
+
+
+# ---------------------------------------------------------------------------------------------
+# reading SIGNED.jsonl
+
+
+def read_signed(path: Path) -> list[LabelData]:
+    """The labels of a SIGNED.jsonl file (``serial``, ``label``, enterprise and category fields)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(f"no such file: {path}") from None
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not UTF-8 text (expected SIGNED.jsonl)") from None
+    labels: list[LabelData] = []
+    seen: set[str] = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            raise InvalidInput(f"{path} line {number}: not a JSON object") from None
+        if not isinstance(entry, dict):
+            raise InvalidInput(f"{path} line {number}: not a JSON object")
+        label = _label_from_entry(entry, f"{path} line {number}")
+        if label.serial in seen:
+            raise InvalidInput(f"{path} line {number}: serial {label.serial} appears twice")
+        seen.add(label.serial)
+        labels.append(label)
+    if not labels:
+        raise InvalidInput(f"{path} holds no records")
+    return labels
+
+
+def _label_from_entry(entry: dict[str, Any], where: str) -> LabelData:
+    def text_field(*names: str, required: bool = True) -> str:
+        for name in names:
+            value = entry.get(name)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+        if required:
+            raise InvalidInput(f"{where}: missing text field {names[0]!r}")
+        return ""
+
+    serial = text_field("serial")
+    if len(serial) > 64 or not serial.isprintable():
+        raise InvalidInput(f"{where}: serial {serial[:64]!r} is not a printable serial")
+    return LabelData(
+        serial=serial,
+        text=text_field("label"),
+        enterprise=text_field("enterprise_short_name", "enterprise"),
+        category=text_field("category_name_zh", "category_name", "category"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# rendering
+
+
+@dataclass(frozen=True)
+class LabelRun:
+    """What :func:`render_labels` wrote."""
+
+    out: Path
+    kind: str  # "pdf", "png" or "svg"
+    labels: int
+    pages: int
+    files: tuple[Path, ...]
+    max_version: int
+    level: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"out": str(self.out), "format": self.kind, "labels": self.labels,
+                "pages": self.pages, "files": [str(f) for f in self.files],
+                "max_qr_version": self.max_version, "level": self.level}
+
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def file_name_for(serial: str, extension: str) -> str:
+    """The file name of one label: the serial, with anything unsafe in a path replaced by ``_``."""
+    stem = _SAFE_NAME.sub("_", serial).lstrip(".") or "_"
+    return f"{stem}.{extension}"
+
+
+def encode_labels(labels: Sequence[LabelData], spec: SheetSpec,
+                  progress: Progress | None = None) -> list[QrSymbol]:
+    """The QR symbol of every label; refuses any above the version limit (names the serial)."""
+    from jdzhi.trace.fonts import missing_characters
+    from jdzhi.trace.qr import encode
+
+    missing = missing_characters("".join(f"{lab.enterprise}{lab.category}{lab.serial}"
+                                         for lab in labels))
+    if missing:
+        raise InvalidInput(f"the label font has no glyph for {missing!r}")
+    symbols: list[QrSymbol] = []
+    for label in labels:
+        try:
+            symbols.append(encode(label.text, level=spec.level, max_version=spec.max_version))
+        except InvalidInput as error:
+            raise InvalidInput(f"serial {label.serial}: {error.message}") from None
+        if progress is not None:
+            progress(1)
+    return symbols
+
+
+def render_labels(
+    labels: Sequence[LabelData],
+    out: Path,
+    *,
+    spec: SheetSpec | None = None,
+    image_format: ImageFormat = ImageFormat.PNG,
+    progress: Progress | None = None,
+) -> LabelRun:
+    """Render ``labels`` to ``out``: a ``.pdf`` file of sheets, else a directory of images.
+
+    ``progress`` is called with a count of labels done, twice per label (encode, then draw).
+    """
+    spec = spec or SheetSpec()
+    spec.check()
+    if not labels:
+        raise InvalidInput("no labels to render")
+    is_pdf = out.suffix.lower() == ".pdf"
+    if is_pdf:
+        spec.grid()
+        if out.exists():
+            raise Conflict(f"{out} exists; choose another output (jdzhi never overwrites)")
+        if not out.parent.is_dir():
+            raise InvalidInput(f"the folder {out.parent} does not exist")
+        targets: list[Path] = []
+    else:
+        if out.exists() and not out.is_dir():
+            raise Conflict(f"{out} exists and is not a folder")
+        targets = [out / file_name_for(label.serial, image_format.value) for label in labels]
+        if len(set(targets)) != len(targets):
+            raise InvalidInput("two serials map to the same file name; use a PDF instead")
+        existing = [t for t in targets if t.exists()]
+        if existing:
+            raise Conflict(f"{existing[0]} exists ({len(existing)} label files in all); "
+                           "jdzhi never overwrites: choose an empty folder")
+    symbols = encode_labels(labels, spec, progress)
+    top_version = max(symbol.version for symbol in symbols)
+    if is_pdf:
+        pages = write_pdf(labels, symbols, out, spec, progress)
+        return LabelRun(out, "pdf", len(labels), pages, (out,), top_version, spec.level.value)
+    out.mkdir(parents=True, exist_ok=True)
+    for label, symbol, target in zip(labels, symbols, targets, strict=True):
+        if image_format is ImageFormat.SVG:
+            data = label_svg(label, symbol, spec).encode("utf-8")
+        else:
+            data = _png_bytes(label_image(label, symbol, spec), spec.dpi)
+        _write_new(target, data)
+        if progress is not None:
+            progress(1)
+    return LabelRun(out, image_format.value, len(labels), 0, tuple(targets), top_version,
+                    spec.level.value)
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write a file that must not exist yet (O_EXCL: a file that appeared meanwhile is kept)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise Conflict(f"{path} exists; jdzhi never overwrites") from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def write_pdf(labels: Sequence[LabelData], symbols: Sequence[QrSymbol], out: Path,
+              spec: SheetSpec, progress: Progress | None = None) -> int:
+    """Write the sheets; returns the number of pages."""
+    import io
+
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    from jdzhi.trace.fonts import pdf_font_file
+
+    characters = "".join(sorted({
+        ch for label in labels
+        for ch in f"{MARK_ZH}{label.enterprise}{label.category}{label.serial}"}))
+    font_name = "JdzhiNotoSansSC"
+    pdfmetrics.registerFont(TTFont(font_name, io.BytesIO(pdf_font_file(characters))))
+    columns, rows = spec.grid()
+    page_w, page_h = spec.page_size
+    per_page = columns * rows
+    # centre the grid across the page
+    x_offset = (page_w - columns * spec.label_width - (columns - 1) * spec.gap) / 2
+    temporary = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    pdf = canvas.Canvas(str(temporary), pagesize=(page_w * POINTS_PER_MM, page_h * POINTS_PER_MM),
+                        pageCompression=1, invariant=1)
+    pdf.setTitle("Jingdezhen Zhi traceability labels")
+    pdf.setCreator("jdzhi")
+    pages = 0
+    forms: dict[tuple[str, str], str] = {}
+    try:
+        for index, (label, symbol) in enumerate(zip(labels, symbols, strict=True)):
+            slot = index % per_page
+            if slot == 0 and index:
+                pdf.showPage()
+            if slot == 0:
+                pages += 1
+            col, row = slot % columns, slot // columns
+            left = (x_offset + col * (spec.label_width + spec.gap)) * POINTS_PER_MM
+            bottom = (page_h - spec.margin - row * (spec.label_height + spec.gap)
+                      - spec.label_height) * POINTS_PER_MM
+            place = layout(label, spec)
+            # the lines every label of an enterprise and category shares: drawn once, as a form
+            form = forms.get((label.enterprise, label.category))
+            if form is None:
+                form = forms[(label.enterprise, label.category)] = f"L{len(forms)}"
+                pdf.beginForm(form)
+                for line in place.lines:
+                    if not line.text.startswith("No. "):
+                        _draw_line(pdf, font_name, line, spec)
+                pdf.endForm()
+            pdf.saveState()
+            pdf.translate(left, bottom)
+            pdf.doForm(form)
+            _draw_line(pdf, font_name, place.lines[SERIAL_LINE], spec)
+            side = place.qr_side * POINTS_PER_MM
+            pdf._code.append(_inline_image(  # reportlab has no inline-image API
+                symbol, place.qr_x * POINTS_PER_MM,
+                (spec.label_height - place.qr_y) * POINTS_PER_MM - side, side))
+            pdf.restoreState()
+            if progress is not None:
+                progress(1)
+        pdf.save()
+        os.link(temporary, out)  # fails if out appeared meanwhile: never overwrite
+    except FileExistsError:
+        raise Conflict(f"{out} exists; jdzhi never overwrites") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+    return pages
+
+
+def _draw_line(pdf: Any, font_name: str, line: TextLine, spec: SheetSpec) -> None:
+    pdf.setFont(font_name, line.size * POINTS_PER_MM)
+    pdf.drawString(line.x * POINTS_PER_MM, (spec.label_height - line.baseline) * POINTS_PER_MM,
+                   line.text)
+
+
+def _inline_image(symbol: QrSymbol, x: float, y: float, side: float) -> str:
+    """PDF operators drawing the symbol as a 1-bit inline image (white 1, black 0) at x, y.
+
+    An inline image in the page's compressed content stream is the cheapest way to place tens
+    of thousands of small distinct bitmaps; each is under 1 KB, far below the 4 KB PDF readers
+    expect at most for inline images.
+    """
+    import numpy as np
+
+    light = np.pad(~symbol.modules, QUIET_ZONE, constant_values=True)
+    size = light.shape[0]
+    data = np.packbits(light, axis=1).tobytes().hex()
+    return (f"q {side:.3f} 0 0 {side:.3f} {x:.3f} {y:.3f} cm "
+            f"BI /W {size} /H {size} /BPC 1 /CS /G /F /AHx ID {data}> EI Q")
+
+
+def label_image(label: LabelData, symbol: QrSymbol, spec: SheetSpec) -> Image.Image:
+    """One label as a grayscale PIL image at ``spec.dpi``."""
+    from PIL import Image, ImageDraw
+
+    px = spec.dpi / MM_PER_INCH
+    place = layout(label, spec)
+    image = Image.new("L", (round(spec.label_width * px), round(spec.label_height * px)), 255)
+    modules = symbol.size + 2 * QUIET_ZONE
+    scale = max(1, int(place.qr_side * px // modules))  # whole pixels per module: crisp edges
+    qr = symbol.to_image(scale=scale)
+    offset = round((place.qr_side * px - qr.width) / 2)
+    image.paste(qr.convert("L"), (round(place.qr_x * px) + offset, round(place.qr_y * px) + offset))
+    draw = ImageDraw.Draw(image)
+    for line in place.lines:
+        draw.text((line.x * px, line.baseline * px), line.text, fill=0,
+                  font=_pil_font(round(line.size * px)), anchor="ls")
+    return image
+
+
+def _pil_font(size: int) -> Any:
+    from PIL import ImageFont
+
+    from jdzhi.trace.fonts import font_path
+
+    return _FONT_CACHE.setdefault(size, ImageFont.truetype(str(font_path()), max(size, 1)))
+
+
+_FONT_CACHE: dict[int, Any] = {}
+
+
+def _png_bytes(image: Image.Image, dpi: int) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", dpi=(dpi, dpi), optimize=False)
+    return buffer.getvalue()
+
+
+def label_svg(label: LabelData, symbol: QrSymbol, spec: SheetSpec) -> str:
+    """One label as a self-contained SVG (text as outlines: no font needed to view it)."""
+    from xml.sax.saxutils import escape
+
+    from jdzhi.trace.fonts import svg_text_path
+
+    place = layout(label, spec)
+    module = place.qr_side / (symbol.size + 2 * QUIET_ZONE)
+    origin = (place.qr_x + QUIET_ZONE * module, place.qr_y + QUIET_ZONE * module)
+    text_paths = "".join(
+        f'<path d="{svg_text_path(line.text, x=line.x, y=line.baseline, size=line.size)}"/>'
+        for line in place.lines
+    )
+    w, h = spec.label_width, spec.label_height
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:g}mm" height="{h:g}mm" '
+        f'viewBox="0 0 {w:g} {h:g}">'
+        f"<title>{escape(MARK_ZH)} {escape(MARK_EN)} {escape(label.serial)}</title>"
+        f'<desc>{escape(label.text)}</desc>'
+        f'<rect width="{w:g}" height="{h:g}" fill="#fff"/>'
+        f'<path fill="#000" shape-rendering="crispEdges" '
+        f'd="{symbol.to_svg_path(origin=origin, module=module)}"/>'
+        f'<g fill="#000">{text_paths}</g></svg>\n'
+    )
