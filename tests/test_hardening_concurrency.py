@@ -121,3 +121,27 @@ def test_registry_changes_and_signing_at_once(world: World, tmp_path: Path) -> N
         assert conn.execute("SELECT COUNT(*) FROM enterprises").fetchone()[0] == 81
     assert len(_serials(world)) == 1003
     _sound(world)
+
+
+def test_two_inits_of_one_new_home_at_once(tmp_path: Path) -> None:
+    """One creates the registry and the authority key; the other finds them (or is refused
+    cleanly), and the home holds exactly one authority key, the one on disk."""
+    from hardening_support import PASSPHRASE
+
+    from jdzhi.home import Home
+    from jdzhi.trace.keystore import load_key
+
+    home = tmp_path / "home"
+    processes = [jdzhi_process(home, "init") for _ in range(2)]
+    outcomes = [_finish(process) for process in processes]
+    codes = sorted(code for code, _, _ in outcomes)
+    assert codes in ([0, 0], [0, 5]), outcomes
+    for code, _stdout, stderr in outcomes:
+        assert "locked" not in stderr and "internal error" not in stderr
+        if code:
+            assert stderr.startswith("error: ") and len(stderr.strip().splitlines()) == 1
+    with sqlite3.connect(Home(home).db_path) as conn:
+        stored = conn.execute("SELECT public_key FROM authority_keys").fetchall()
+    key = load_key(Home(home).authority_key_path, PASSPHRASE.encode())
+    assert stored == [(key.public_key,)]
+    ok(run(home, "registry", "audit"))
