@@ -329,3 +329,14 @@ def test_arbitrary_json_lines_give_a_verdict_never_a_crash(value: object) -> Non
                           bytes.fromhex(VECTORS["keys"]["authority_public"]), now=NOW)
     result = verify_signed_line(json.dumps(value), trust, NOW)
     assert result.verdict is Verdict.MALFORMED
+
+
+def test_a_malleated_signature_does_not_verify(trust) -> None:  # type: ignore[no-untyped-def]
+    """S + L is the same signature in a non-canonical form (RFC 8032 §5.1.7 requires S < L):
+    refusing it keeps every label to exactly one text."""
+    order = 2**252 + 27742317777372353535851937790883648493
+    label = decode_label_text(VECTORS["label"]["text"], (DEFAULT_BASE_URL,))
+    s = int.from_bytes(label.signature[32:], "little")
+    malleated = label.signature[:32] + (s + order).to_bytes(32, "little")
+    text = DEFAULT_BASE_URL + base32_encode(label.fields.header() + malleated)
+    assert verify_label_text(text, trust, NOW).verdict is Verdict.TAMPERED
