@@ -33,8 +33,10 @@ from jdzhi.errors import ExitCode, JdzhiError
 from jdzhi.commands import demo as demo_commands
 from jdzhi.commands import keys as keys_commands
 from jdzhi.commands import lab as lab_commands
+from jdzhi.commands import label as label_commands
 from jdzhi.commands import page as page_commands
 from jdzhi.commands import registry as registry_commands
+from jdzhi.commands import scan as scan_commands
 from jdzhi.commands import sign as sign_commands
 from jdzhi.commands import trust as trust_commands
 
@@ -171,6 +173,9 @@ app.add_typer(trust_commands.app, name="trust")
 app.command(name="verify")(sign_commands.verify)
 app.add_typer(page_commands.app, name="page")
 app.command(name="serve")(page_commands.serve)
+app.command(name="label")(label_commands.label)
+app.command(name="scan")(scan_commands.scan)
+app.add_typer(scan_commands.scans_app, name="scans")
 # (end of command registration)
 
 

@@ -483,3 +483,11 @@ def label_svg(label: LabelData, symbol: QrSymbol, spec: SheetSpec) -> str:
         f'd="{symbol.to_svg_path(origin=origin, module=module)}"/>'
         f'<g fill="#000">{text_paths}</g></svg>\n'
     )
+
+
+def label_file(signed: Path, out: Path, *, spec: SheetSpec | None = None,
+               image_format: ImageFormat = ImageFormat.PNG,
+               progress: Progress | None = None) -> LabelRun:
+    """Labels for every record of a SIGNED.jsonl file (what ``jdzhi label`` runs)."""
+    return render_labels(read_signed(signed), out, spec=spec, image_format=image_format,
+                         progress=progress)

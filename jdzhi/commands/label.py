@@ -1,0 +1,80 @@
+"""``jdzhi label``: print QR traceability labels from signed records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from jdzhi.commands._common import JsonOption, emit_json, err_console
+
+
+def label(
+    signed: Annotated[Path, typer.Argument(
+        metavar="SIGNED.jsonl", dir_okay=False, help="Signed records from `jdzhi sign`.")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", metavar="OUT",
+        help="A .pdf file for print-ready sheets, or a folder for one image per label "
+             "(named by serial). Never overwritten.")],
+    image_format: Annotated[str, typer.Option(
+        "--format", help="Image format for a folder OUT: png or svg.")] = "png",
+    page: Annotated[str, typer.Option(
+        "--page", help="Sheet size for PDF: a4, a5, a3 or letter.")] = "a4",
+    width: Annotated[float, typer.Option("--width", help="Label width in mm.")] = 50.0,
+    height: Annotated[float, typer.Option("--height", help="Label height in mm.")] = 25.0,
+    columns: Annotated[int | None, typer.Option(
+        "--columns", help="Labels across a sheet (default: as many as fit).")] = None,
+    rows: Annotated[int | None, typer.Option(
+        "--rows", help="Labels down a sheet (default: as many as fit).")] = None,
+    margin: Annotated[float, typer.Option("--margin", help="Sheet margin in mm.")] = 10.0,
+    gap: Annotated[float, typer.Option("--gap", help="Space between labels in mm.")] = 2.0,
+    dpi: Annotated[int, typer.Option("--dpi", help="Resolution of PNG labels.")] = 600,
+    level: Annotated[str, typer.Option(
+        "--level", help="QR error correction: L, M, Q or H. The symbol must stay within "
+                        "--max-version.")] = "M",
+    max_version: Annotated[int, typer.Option(
+        "--max-version", help="Largest QR version allowed (6 fits a 15 mm decal).")] = 6,
+    as_json: JsonOption = False,
+) -> None:
+    """Print QR traceability labels: PDF sheets, or one PNG/SVG per label.
+
+    Each label shows the QR code, 景德镇制 Jingdezhen Zhi, the enterprise's short name, the
+    serial and the category; the Chinese font is embedded, so the PDF prints anywhere.
+
+    Examples: jdzhi label batch.signed.jsonl --out batch-labels.pdf;
+    jdzhi label batch.signed.jsonl --out labels/ --format svg --width 40 --height 20
+    """
+    from rich.progress import Progress
+
+    from jdzhi.errors import InvalidInput
+    from jdzhi.trace.labels import ImageFormat, SheetSpec, label_file
+    from jdzhi.trace.qr import ErrorCorrection
+
+    try:
+        chosen_format = ImageFormat(image_format.lower())
+    except ValueError:
+        raise InvalidInput(f"--format {image_format!r} is not png or svg") from None
+    try:
+        chosen_level = ErrorCorrection(level.upper())
+    except ValueError:
+        raise InvalidInput(f"--level {level!r} is not one of L, M, Q, H") from None
+    spec = SheetSpec(label_width=width, label_height=height, page=page.lower(), margin=margin,
+                     gap=gap, columns=columns, rows=rows, dpi=dpi, level=chosen_level,
+                     max_version=max_version)
+    with Progress(console=err_console, transient=True,
+                  disable=as_json or not err_console.is_terminal) as bar:
+        task = bar.add_task("labels", total=None)
+        run = label_file(signed, out, spec=spec, image_format=chosen_format,
+                         progress=lambda n: bar.advance(task, n))
+    if as_json:
+        emit_json(run.to_json())
+    elif run.kind == "pdf":
+        err_console.print(f"[green]Printed[/] {run.labels} labels on {run.pages} "
+                          f"{spec.page.upper()} pages into {escape(str(run.out))} "
+                          f"(QR version ≤ {run.max_version}, level {run.level})")
+    else:
+        err_console.print(f"[green]Wrote[/] {run.labels} {run.kind.upper()} labels into "
+                          f"{escape(str(run.out))} (QR version ≤ {run.max_version}, "
+                          f"level {run.level})")
