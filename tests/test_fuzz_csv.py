@@ -223,3 +223,52 @@ def test_records_built_from_hostile_values(world: World, scratch: Path, signing_
         lines.append(",".join('"' + value.replace('"', '""') + '"' for value in values))
     content = ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
     _sign(world, scratch, signing_key, content)
+
+
+# --- lab results and limits -----------------------------------------------------------------------
+
+_NUMBER = st.one_of(
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+    st.sampled_from(["1e999999", "1E+1000000", "-0", "0.0001", "sNaN", "0x10", "１", "1_000",
+                     " 0.2 ", "", "9" * 400]),
+    st.text(max_size=12),
+)
+
+
+@cases(600)
+@given(st.lists(st.tuples(st.sampled_from(["flat", "cups", "large", "x", ""]), _NUMBER,
+                          _NUMBER), max_size=4),
+       st.sampled_from(["ware_class,pb,cd", "ware_class,pb", "pb,cd,ware_class,extra", ""]))
+def test_lab_results_files(scratch: Path, rows: list[tuple[str, str, str]], header: str) -> None:
+    from jdzhi.trace.lab import default_limits, parse_results
+
+    text = header + "\n" + "".join(
+        ",".join('"' + value.replace('"', '""') + '"' for value in row) + "\n" for row in rows)
+    path = _file(scratch, text.encode("utf-8", "surrogatepass"), ".csv")
+    try:
+        results = parse_results(path, default_limits())
+    except JdzhiError as error:
+        assert error.message
+        return
+    finally:
+        path.unlink()
+    assert all(result.pb >= 0 and result.cd >= 0 for result in results)
+
+
+@cases(600)
+@given(_JSON_VALUE | st.fixed_dictionaries({}, optional={
+    "standard": _JSON_VALUE, "water_absorption": _JSON_VALUE | _NUMBER,
+    "limits": st.dictionaries(st.sampled_from(["flat", "cups", "large", "x"]),
+                              st.fixed_dictionaries({"pb": _NUMBER | _JSON_VALUE,
+                                                     "cd": _NUMBER | _JSON_VALUE}) | _JSON_VALUE,
+                              max_size=3)}))
+def test_lab_limits_files(scratch: Path, document: Any) -> None:
+    from jdzhi.trace.lab import load_limits
+
+    path = _file(scratch, json.dumps(document).encode(), ".json")
+    try:
+        load_limits(path)
+    except JdzhiError as error:
+        assert error.message
+    finally:
+        path.unlink()

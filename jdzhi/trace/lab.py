@@ -72,11 +72,11 @@ def milli(text: str, *, what: str) -> int:
         raise InvalidInput(f"{what} {text!r} is not a number") from None
     if not value.is_finite() or value < 0:
         raise InvalidInput(f"{what} {text!r} must be a number >= 0")
+    if value > 10**9:  # before scaling: 1e999999 * 1000 would overflow the decimal context
+        raise InvalidInput(f"{what} {text!r} is implausibly large")
     scaled = value * 1000
     if scaled != scaled.to_integral_value():
         raise InvalidInput(f"{what} {text!r} has more than 3 decimals")
-    if scaled > 10**12:
-        raise InvalidInput(f"{what} {text!r} is implausibly large")
     return int(scaled)
 
 
