@@ -334,6 +334,7 @@ def write_pdf(labels: Sequence[LabelData], symbols: Sequence[QrSymbol], out: Pat
     """Write the sheets; returns the number of pages."""
     import io
 
+    from reportlab import rl_config
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
     from reportlab.pdfgen import canvas
@@ -357,6 +358,8 @@ def write_pdf(labels: Sequence[LabelData], symbols: Sequence[QrSymbol], out: Pat
     pdf.setCreator("jdzhi")
     pages = 0
     forms: dict[tuple[str, str], str] = {}
+    saved_a85 = rl_config.useA85
+    rl_config.useA85 = 0  # binary streams: ASCII85 in pure Python would cost more than drawing
     try:
         for index, (label, symbol) in enumerate(zip(labels, symbols, strict=True)):
             slot = index % per_page
@@ -394,6 +397,7 @@ def write_pdf(labels: Sequence[LabelData], symbols: Sequence[QrSymbol], out: Pat
     except FileExistsError:
         raise Conflict(f"{out} exists; jdzhi never overwrites") from None
     finally:
+        rl_config.useA85 = saved_a85
         temporary.unlink(missing_ok=True)
     return pages
 

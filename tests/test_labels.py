@@ -1,0 +1,148 @@
+"""`jdzhi label`: PDF sheets, PNG and SVG labels, decoded back with the real QR decoder."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zxingcpp
+from conftest import Invoke
+from label_support import signed_batch
+from PIL import Image
+
+from jdzhi.errors import ExitCode
+from jdzhi.home import Home
+
+
+def _pdf_inline_qr_texts(pdf: Path) -> list[str]:
+    """Decode every QR bitmap drawn in the PDF's page streams (the bits exactly as printed)."""
+    data = pdf.read_bytes()
+    texts: list[str] = []
+    for match in re.finditer(rb"stream\r?\n(.*?)endstream", data, flags=re.S):
+        try:
+            content = zlib.decompress(match.group(1))
+        except zlib.error:
+            continue
+        for image in re.finditer(rb"BI /W (\d+) /H (\d+) /BPC 1 /CS /G /F /AHx ID ([0-9a-f]+)> EI",
+                                 content):
+            size = int(image.group(1))
+            bits = np.unpackbits(np.frombuffer(bytes.fromhex(image.group(3).decode()), np.uint8))
+            rows = bits.reshape(size, -1)[:, :size].astype(np.uint8) * 255
+            big = Image.fromarray(rows).resize((size * 4, size * 4), Image.Resampling.NEAREST)
+            texts += [b.text for b in zxingcpp.read_barcodes(big)]
+    return texts
+
+
+def test_pdf_sheet_holds_every_label_and_embeds_the_cjk_font(
+        cli: Invoke, initialized: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    signed, entries = signed_batch(cli, tmp_path, monkeypatch, 45)
+    out = tmp_path / "sheet.pdf"
+    result = cli("label", str(signed), "--out", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    # 50 x 25 mm labels on A4 with 10 mm margins and 2 mm gaps: 3 x 10 per page
+    assert summary["labels"] == 45 and summary["pages"] == 2 and summary["format"] == "pdf"
+    assert summary["max_qr_version"] <= 6 and summary["level"] == "M"
+    assert _pdf_inline_qr_texts(out) == [entry["label"] for entry in entries]
+    data = out.read_bytes()
+    assert data.count(b"/FontFile2") == 1  # the subset Noto Sans SC, embedded once
+    assert b"/BaseFont /AAAAAA+NotoSansSC-Regular" in data  # a subset (tagged name)
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler's pdftoppm not installed")
+def test_pdf_renders_and_its_codes_scan_from_the_page(
+        cli: Invoke, initialized: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    signed, entries = signed_batch(cli, tmp_path, monkeypatch, 6)
+    out = tmp_path / "sheet.pdf"
+    assert cli("label", str(signed), "--out", str(out)).exit_code == 0
+    subprocess.run(["pdftoppm", "-r", "200", "-png", str(out), str(tmp_path / "page")],
+                   check=True)
+    (page,) = tmp_path.glob("page*.png")
+    found = sorted(b.text for b in zxingcpp.read_barcodes(Image.open(page)))
+    assert found == sorted(entry["label"] for entry in entries)
+
+
+def test_png_and_svg_folders_one_file_per_serial(
+        cli: Invoke, initialized: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    signed, entries = signed_batch(cli, tmp_path, monkeypatch, 3)
+    pngs = tmp_path / "png"
+    result = cli("label", str(signed), "--out", str(pngs), "--dpi", "300")
+    assert result.exit_code == 0, result.output
+    assert "Wrote 3 PNG labels" in result.stderr
+    for entry in entries:
+        image = Image.open(pngs / f"{entry['serial']}.png")
+        assert image.size == (591, 295)  # 50 x 25 mm at 300 dpi
+        assert [b.text for b in zxingcpp.read_barcodes(image)] == [entry["label"]]
+        # the text column is not blank: the mark and the lines were drawn
+        text_area = np.asarray(image)[:, 320:]
+        assert (text_area < 128).mean() > 0.02
+    svgs = tmp_path / "svg"
+    assert cli("label", str(signed), "--out", str(svgs), "--format", "svg").exit_code == 0
+    root = ET.parse(svgs / "1001.svg").getroot()
+    assert root.get("width") == "50mm" and root.get("height") == "25mm"
+    paths = root.findall(".//{http://www.w3.org/2000/svg}path")
+    assert len(paths) == 6  # the QR code and five lines of text as outlines
+    assert "景德镇制" in (root.findtext("{http://www.w3.org/2000/svg}title") or "")
+
+
+def test_label_options_change_the_grid_and_refuse_what_does_not_fit(
+        cli: Invoke, initialized: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    signed, _ = signed_batch(cli, tmp_path, monkeypatch, 5)
+    out = tmp_path / "a5.pdf"
+    result = cli("label", str(signed), "--out", str(out), "--page", "a5", "--width", "40",
+                 "--height", "20", "--columns", "2", "--rows", "2", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["pages"] == 2
+    too_many = cli("label", str(signed), "--out", str(tmp_path / "x.pdf"), "--columns", "9")
+    assert too_many.exit_code == ExitCode.INVALID_INPUT
+    assert "do not fit a A4 page" in too_many.stderr and not (tmp_path / "x.pdf").exists()
+    square = cli("label", str(signed), "--out", str(tmp_path / "y.pdf"), "--width", "20",
+                 "--height", "20")
+    assert square.exit_code == ExitCode.INVALID_INPUT and "no room for the text" in square.stderr
+
+
+def test_refuses_to_overwrite(cli: Invoke, initialized: Home, tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    signed, _ = signed_batch(cli, tmp_path, monkeypatch, 2)
+    out = tmp_path / "sheet.pdf"
+    out.write_bytes(b"precious")
+    result = cli("label", str(signed), "--out", str(out))
+    assert result.exit_code == ExitCode.CONFLICT and "never overwrites" in result.stderr
+    assert out.read_bytes() == b"precious"
+    folder = tmp_path / "labels"
+    folder.mkdir()
+    (folder / "1002.png").write_bytes(b"precious")
+    result = cli("label", str(signed), "--out", str(folder))
+    assert result.exit_code == ExitCode.CONFLICT
+    assert sorted(p.name for p in folder.iterdir()) == ["1002.png"]  # nothing half-written
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "no such file"),
+    (b"", "holds no records"),
+    (b"not json\n", "line 1: not a JSON object"),
+    (b'{"serial": "1"}\n', "line 1: missing text field 'label'"),
+    (b"\xff\xfe\n", "not UTF-8"),
+    (b'{"serial":"1","label":"HTTPS://X/' + b"A" * 200 + b'","enterprise":"e","category":"c"}',
+     "serial 1: label text of 210 characters needs a QR symbol larger than version 6"),
+    (b'{"serial":"1","label":"A","enterprise":"e","category":"c"}\n'
+     b'{"serial":"1","label":"B","enterprise":"e","category":"c"}\n', "serial 1 appears twice"),
+])
+def test_bad_signed_files_are_one_line_errors_and_write_nothing(
+        cli: Invoke, tmp_path: Path, content: bytes | None, message: str) -> None:
+    source = tmp_path / "signed.jsonl"
+    if content is not None:
+        source.write_bytes(content)
+    out = tmp_path / "out.pdf"
+    result = cli("label", str(source), "--out", str(out))
+    assert result.exit_code == ExitCode.INVALID_INPUT, result.output
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != "jdzhi-home")
+    assert not out.exists() and left == (["signed.jsonl"] if content is not None else [])
