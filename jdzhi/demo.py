@@ -26,8 +26,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from jdzhi.registry.entries import RegistryEntry
-    from jdzhi.trace.trust import Trust
-    from jdzhi.trace.verify import VerificationResult
+    from jdzhi.trace.scan import ScanOutcome
 
 SAMPLE_COUNT = 220
 DEFAULT_SEED = 7
@@ -293,6 +292,7 @@ def workshop_key(ctx: DemoContext) -> StepReport:
                                     key_passphrase=ctx.passphrase)
     key = issued.key
     ctx.facts["workshop"] = {"enterprise": workshop.enterprise.name,
+                             "short_name": workshop.enterprise.short_name,
                              "enterprise_id": workshop.enterprise.id,
                              "license_no": workshop.license.license_no,
                              "key_id": key.key_id, "key_path": out}
@@ -343,6 +343,26 @@ def sign_batch(ctx: DemoContext) -> StepReport:
     )
 
 
+def print_labels(ctx: DemoContext) -> StepReport:
+    from jdzhi.trace.labels import ImageFormat, read_signed, render_labels
+
+    labels = read_signed(ctx.facts["signed"]["path"])
+    folder = _dir(ctx, "labels")
+    sheet = render_labels(labels, folder / f"sheet-{BATCH}.pdf")
+    pngs = render_labels(labels, folder / "png", image_format=ImageFormat.PNG)
+    ctx.facts["labels"] = {"png": {label.serial: path for label, path
+                                   in zip(labels, pngs.files, strict=True)}}
+    return StepReport(
+        "labels", "It prints the labels",
+        (f"{sheet.out}: a print-ready sheet of {sheet.labels} labels ({sheet.pages} page, "
+         f"QR version {sheet.max_version} at level {sheet.level}, 景德镇制 mark, serial, "
+         "category).",
+         f"{pngs.out}/: the same labels as {len(pngs.files)} PNGs, one per piece."),
+        {"pdf": str(sheet.out), "pages": sheet.pages, "png": [str(f) for f in pngs.files],
+         "max_qr_version": sheet.max_version, "level": sheet.level},
+    )
+
+
 def lab_endorsement(ctx: DemoContext) -> StepReport:
     from jdzhi.trace.lab import add_lab, endorse_batch, show_milli
 
@@ -378,23 +398,70 @@ def lab_endorsement(ctx: DemoContext) -> StepReport:
     )
 
 
+#: where the inspectors scan: (name, "latitude,longitude")
+JINGDEZHEN = ("景德镇", "29.27,117.18")
+URUMQI = ("乌鲁木齐", "43.83,87.62")
+
+
 @dataclass(frozen=True)
 class Sighting:
-    """Something an inspector checks: a label text (or, once photographed, its picture)."""
+    """A phone photo an inspector scans, and the verdict the story expects of it."""
 
     subject: str
-    label: str
+    photo: Path
     expected: str
 
 
-def _check(ctx: DemoContext, step: str, trust: Trust, sighting: Sighting,
-           method: str) -> VerificationResult:
-    from jdzhi.trace.verify import verify_label_text
+def _photograph(ctx: DemoContext, label_png: Path, name: str, seed: int,
+                piece: int) -> Path:
+    """A simulated phone photo of a label stuck on a SAMPLE porcelain piece."""
+    from PIL import Image
 
-    result = verify_label_text(sighting.label, trust)
-    ctx.verdicts.append(VerdictRow(step, sighting.subject, method, str(result.verdict),
+    from jdzhi.demo_images import WORKS, backdrop
+    from jdzhi.trace.photosim import PhotoConditions, simulate_photo
+
+    conditions = PhotoConditions()
+    with Image.open(label_png) as label:
+        photo = simulate_photo(label.convert("RGB"), seed=ctx.seed * 1000 + seed,
+                               conditions=conditions,
+                               background=backdrop(WORKS[piece % len(WORKS)], *conditions.frame))
+    path = _dir(ctx, "photos") / f"{name}.jpg"
+    photo.save(path, format="JPEG", quality=90)
+    return path
+
+
+def _render_label(ctx: DemoContext, folder: str, serial: str, text: str) -> Path:
+    """The PNG of a label that is not in SIGNED.jsonl (a forged or an unregistered one)."""
+    from jdzhi.trace.labels import ImageFormat, LabelData, render_labels
+
+    workshop = ctx.facts["workshop"]
+    label = LabelData(serial=serial, text=text, enterprise=workshop["short_name"],
+                      category="青花")
+    run = render_labels([label], _dir(ctx, "labels") / folder, image_format=ImageFormat.PNG)
+    return run.files[0]
+
+
+def _scan(ctx: DemoContext, step: str, sighting: Sighting, *, place: tuple[str, str],
+          moment: datetime, bundle: Path | None = None) -> ScanOutcome:
+    """Scan a photo as an inspector at ``place``: with the registry (logged, so clones show) or
+    with the trust bundle alone (``bundle``; nothing logged, no registry opened)."""
+    from jdzhi.trace.scanlog import scan
+
+    if bundle is None:
+        run = scan([sighting.photo], home=ctx.home, inspector="demo inspector (SAMPLE)",
+                   location=place[1], now=moment)
+        method = f"photo at {place[0]}, registry"
+    else:
+        # an inspector's phone with no registry at all: a home that does not exist is never
+        # opened when nothing is logged and the authority key is pinned
+        run = scan([sighting.photo], home=Home(ctx.folder / "no-registry"), bundle=bundle,
+                   authority=ctx.facts["authority_public_key"], log=False, now=moment)
+        method = "photo, trust bundle only"
+    outcome = run.outcomes[0]
+    ctx.verdicts.append(VerdictRow(step, sighting.subject, method, outcome.verdict,
                                    sighting.expected))
-    return result
+    ctx.facts.setdefault("sightings", {}).setdefault(step, []).append(sighting)
+    return outcome
 
 
 def _tampered(label: str, base: str) -> str:
@@ -404,23 +471,44 @@ def _tampered(label: str, base: str) -> str:
     return label[:position] + swapped + label[position + 1:]
 
 
+def _line(sighting: Sighting, outcome: ScanOutcome) -> str:
+    reason = outcome.reasons[-1] if outcome.verdict != "genuine" else outcome.reasons[0]
+    return f"{sighting.subject}: {outcome.verdict} — {reason}"
+
+
+def _step_verdicts(ctx: DemoContext, step: str) -> list[dict[str, Any]]:
+    return [row.to_json() for row in ctx.verdicts if row.step == step]
+
+
 def inspect_labels(ctx: DemoContext) -> StepReport:
-    from jdzhi.trace.verify import load_trust
+    from jdzhi.trace.format import decode_label_text
 
     entries = ctx.facts["signed"]["entries"]
     base = ctx.facts["signed"]["base_url"]
-    genuine = Sighting(f"piece {entries[0]['serial']}", entries[0]["label"], "genuine")
-    forged = Sighting(f"piece {entries[1]['serial']}, serial digit altered",
-                      _tampered(entries[1]["label"], base), "tampered")
-    trust = load_trust(home=ctx.home)
-    lines = []
-    for sighting in (genuine, forged):
-        result = _check(ctx, "inspect", trust, sighting, "label text, registry")
-        lines.append(f"{sighting.subject}: {result.verdict} — {result.reasons[0]}")
-    ctx.facts.setdefault("sightings", []).extend([genuine, forged])
-    return StepReport("inspect", "An inspector checks labels", tuple(lines),
-                      {"verdicts": [row.to_json() for row in ctx.verdicts
-                                    if row.step == "inspect"]})
+    pngs = ctx.facts["labels"]["png"]
+    first, second = entries[0], entries[1]
+    forged_text = _tampered(second["label"], base)
+    forged_serial = str(decode_label_text(forged_text, (base,)).fields.serial)
+    forged_png = _render_label(ctx, "forged", forged_serial, forged_text)
+    sightings = (
+        Sighting(f"piece {first['serial']}",
+                 _photograph(ctx, pngs[first["serial"]], f"{first['serial']}-jingdezhen", 1, 0),
+                 "genuine"),
+        Sighting(f"a copy of piece {second['serial']} relabelled {forged_serial}",
+                 _photograph(ctx, forged_png, f"forged-{forged_serial}", 2, 1), "tampered"),
+    )
+    moment = utc_now()
+    lines = [f"Simulated phone photos (tilted, curved, blurred, glare, JPEG) of labels on SAMPLE "
+             f"porcelain pictures, in {ctx.folder / 'photos'}; scanned at {JINGDEZHEN[0]} "
+             f"({JINGDEZHEN[1]})."]
+    for sighting in sightings:
+        outcome = _scan(ctx, "inspect", sighting, place=JINGDEZHEN, moment=moment)
+        lines.append(_line(sighting, outcome))
+    lines.append(f"The forged label ({forged_png}) copies a genuine one with one character of "
+                 "its serial changed: its signature no longer verifies.")
+    return StepReport("inspect", "An inspector scans labelled pieces", tuple(lines),
+                      {"photos": [str(s.photo) for s in sightings], "forged_label": str(forged_png),
+                       "verdicts": _step_verdicts(ctx, "inspect")})
 
 
 def revoke_and_rogue_piece(ctx: DemoContext) -> StepReport:
@@ -428,7 +516,6 @@ def revoke_and_rogue_piece(ctx: DemoContext) -> StepReport:
     from jdzhi.registry.licenses import change_status
     from jdzhi.trace.format import RecordFields, sign_record, unix_time
     from jdzhi.trace.keystore import load_key
-    from jdzhi.trace.verify import load_trust
 
     workshop = ctx.facts["workshop"]
     signed = ctx.facts["signed"]
@@ -440,8 +527,7 @@ def revoke_and_rogue_piece(ctx: DemoContext) -> StepReport:
         change_status(db, workshop["license_no"], "revoke", effective_at=effective,
                       reason="demo (sample data): labels found on pieces from another kiln")
         category = get_category(db, first["category"])
-    base = signed["base_url"]
-    # the workshop still holds its key and keeps labelling pieces the registry would refuse
+    # the workshop still holds its key and labels a piece the registry would no longer sign
     key = load_key(workshop["key_path"], ctx.passphrase)
     rogue_serial = FIRST_SERIAL + len(PIECES)
     rogue = sign_record(RecordFields(
@@ -450,57 +536,77 @@ def revoke_and_rogue_piece(ctx: DemoContext) -> StepReport:
         category_code=category.code, production_date=date.fromisoformat(
             first["production_date"]),
     ), key.sign)
-    earlier = Sighting(f"piece {first['serial']}, signed before the revocation", first["label"],
-                       "genuine")
+    rogue_png = _render_label(ctx, "after-revocation", str(rogue_serial),
+                              rogue.label.text(signed["base_url"]))
+    earlier = Sighting(f"piece {first['serial']}, signed before the revocation",
+                       ctx.facts["sightings"]["inspect"][0].photo, "genuine")
     later = Sighting(f"piece {rogue_serial}, signed after the revocation",
-                     rogue.label.text(base), "revoked")
-    trust = load_trust(home=ctx.home)
+                     _photograph(ctx, rogue_png, f"{rogue_serial}-after-revocation", 3, 2),
+                     "revoked")
     lines = [f"License {workshop['license_no']} of {workshop['enterprise']} revoked, effective "
-             f"{format_time(effective)}."]
+             f"{format_time(effective)}. The workshop kept its key and labelled piece "
+             f"{rogue_serial} afterwards ({rogue_png})."]
+    moment = utc_now()
     for sighting in (earlier, later):
-        result = _check(ctx, "revoke", trust, sighting, "label text, registry")
-        lines.append(f"{sighting.subject}: {result.verdict} — {result.reasons[-1]}")
-    ctx.facts.setdefault("sightings", []).extend([earlier, later])
+        outcome = _scan(ctx, "revoke", sighting, place=JINGDEZHEN, moment=moment)
+        lines.append(_line(sighting, outcome))
     return StepReport("revoke", "The workshop's license is revoked", tuple(lines),
                       {"license_no": workshop["license_no"],
-                       "effective_at": format_time(effective),
-                       "verdicts": [row.to_json() for row in ctx.verdicts
-                                    if row.step == "revoke"]})
+                       "effective_at": format_time(effective), "rogue_label": str(rogue_png),
+                       "verdicts": _step_verdicts(ctx, "revoke")})
+
+
+def clone_across_china(ctx: DemoContext) -> StepReport:
+    entry = ctx.facts["signed"]["entries"][2]
+    png = ctx.facts["labels"]["png"][entry["serial"]]
+    here = Sighting(f"piece {entry['serial']} at {JINGDEZHEN[0]}",
+                    _photograph(ctx, png, f"{entry['serial']}-jingdezhen", 4, 3), "genuine")
+    there = Sighting(f"piece {entry['serial']} at {URUMQI[0]}, an hour later",
+                     _photograph(ctx, png, f"{entry['serial']}-urumqi", 5, 4), "suspected-clone")
+    first_at = utc_now()
+    outcomes = [_scan(ctx, "clone", here, place=JINGDEZHEN, moment=first_at),
+                _scan(ctx, "clone", there, place=URUMQI, moment=first_at + timedelta(hours=1))]
+    lines = [f"The same genuine label, photographed at {JINGDEZHEN[0]} ({JINGDEZHEN[1]}) and "
+             f"an hour later at {URUMQI[0]} ({URUMQI[1]}); every scan goes into the scan log."]
+    lines += [f"{sighting.subject}: {outcome.verdict}"
+              + (f" — {outcome.reasons[-2]}" if outcome.verdict != "genuine" else "")
+              for sighting, outcome in zip((here, there), outcomes, strict=True)]
+    return StepReport("clone", "One label, two places at once", tuple(lines),
+                      {"serial": entry["serial"], "verdicts": _step_verdicts(ctx, "clone")})
 
 
 def offline_bundle(ctx: DemoContext) -> StepReport:
     from jdzhi.trace.bundle import export_bundle
     from jdzhi.trace.format import base64url
     from jdzhi.trace.page import export_page
-    from jdzhi.trace.verify import load_trust
 
     out = ctx.folder / "trust-bundle.cbor"
     exported = export_bundle(ctx.home, out, ctx.passphrase)
+    ctx.facts["authority_public_key"] = exported.authority_public_key
     authority = ctx.folder / "authority.pub"
     authority.write_bytes((ctx.home.keys_dir / "authority.pub").read_bytes())
     page = export_page(ctx.home, ctx.folder / "phone-page", bundle=out,
                        authority=exported.authority_public_key)
-    trust = load_trust(bundle=out, authority=exported.authority_public_key)
-    same = 0
-    sightings: list[Sighting] = ctx.facts.get("sightings", [])
     online = {row.subject: row.verdict for row in ctx.verdicts}
-    for sighting in sightings:
-        result = _check(ctx, "offline", trust, sighting, "label text, trust bundle only")
-        same += online.get(sighting.subject) == str(result.verdict)
+    sightings = [*ctx.facts["sightings"]["inspect"], *ctx.facts["sightings"]["revoke"]]
+    moment = utc_now()
+    same = sum(online[s.subject] == _scan(ctx, "offline", s, place=JINGDEZHEN, moment=moment,
+                                          bundle=out).verdict for s in sightings)
     return StepReport(
         "offline", "Offline: the trust bundle alone",
         (f"Exported {out} ({exported.size} bytes: {exported.keys} keys, {exported.enterprises} "
          f"enterprises, {exported.endorsements} endorsement), signed by the authority, valid "
          f"until {format_time(exported.expires_at)}.",
-         f"With only the bundle and the authority public key ({authority.name}), no registry: "
-         f"{same} of {len(sightings)} verdicts are the same as the registry's.",
+         f"Scanning the same photos with only the bundle and the authority public key "
+         f"({authority.name}), no registry: {same} of {len(sightings)} verdicts are the same as "
+         "the registry's. (Clone checks need the shared scan log, so they stay online.)",
          f"The phone page a label's URL opens checks the same signatures in the browser: "
          f"{page.path} (try `jdzhi serve --dir {page.path}` and open a label's URL with "
          "its base replaced by the address shown)."),
         {"bundle": str(out), "bytes": exported.size, "authority_public_key":
          base64url(exported.authority_public_key), "same_verdicts": same,
          "checked": len(sightings), "phone_page": page.path,
-         "verdicts": [row.to_json() for row in ctx.verdicts if row.step == "offline"]},
+         "verdicts": _step_verdicts(ctx, "offline")},
     )
 
 
@@ -513,9 +619,11 @@ STEPS: list[Step] = [
     suspend_with_past_effect,
     workshop_key,
     sign_batch,
+    print_labels,
     lab_endorsement,
     inspect_labels,
     revoke_and_rogue_piece,
+    clone_across_china,
     offline_bundle,
     audit_registry_step,
 ]

@@ -271,6 +271,14 @@ def draw_piece(design: Design, *, size: int = SIZE) -> Image.Image:
     return image
 
 
+def backdrop(design: Design, width: int, height: int) -> Image.Image:
+    """A ``width`` x ``height`` scene for a simulated photo: the piece, large, mid-frame."""
+    piece = draw_piece(design, size=height)
+    scene = piece.crop((0, 0, 1, height)).resize((width, height))  # the backdrop, widened
+    scene.paste(piece, ((width - height) // 2, 0))
+    return scene
+
+
 def _caption(image: Image.Image) -> None:
     from PIL import ImageDraw, ImageFont
 

@@ -4,36 +4,63 @@ JSON summary, and nothing outside the folder touched."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import _CLEARED_ENV as CLEARED_ENV
 from conftest import Invoke
+from typer.testing import CliRunner
 
-from jdzhi.demo import DEMO_PASSPHRASE, STEPS, DemoContext, StepReport, run_demo
+from jdzhi.cli import app
+from jdzhi.demo import DEMO_PASSPHRASE, STEPS, DemoContext, StepReport, prepare_folder, run_demo
 from jdzhi.errors import ExitCode
-from jdzhi.home import Home
+
+FIXED_NOW = "2026-06-01T10:00:00+08:00"
 
 
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JDZHI_NOW", "2026-06-01T10:00:00+08:00")
+    monkeypatch.setenv("JDZHI_NOW", FIXED_NOW)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    folder: Path
+    summary: dict[str, Any]
+    stderr: str
+    user_home: Path
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """One whole `jdzhi demo --json` run, shared by the tests that only read what it left."""
+    base = tmp_path_factory.mktemp("demo-run")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in CLEARED_ENV:
+            patch.delenv(name, raising=False)
+        patch.setenv("JDZHI_HOME", str(base / "user-home"))
+        patch.setenv("JDZHI_NOW", FIXED_NOW)
+        result = CliRunner().invoke(app, ["demo", "--dir", str(base / "demo"), "--json"],
+                                    catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return DemoRun(base / "demo", json.loads(result.stdout), result.stderr, base / "user-home")
 
 
 def _verdicts(summary: dict[str, Any], step: str) -> dict[str, str]:
     return {row["subject"]: row["verdict"] for row in summary["verdicts"] if row["step"] == step}
 
 
-def test_demo_json_summary(cli: Invoke, tmp_path: Path, jdzhi_home: Home) -> None:
-    folder = tmp_path / "demo"
-    result = cli("demo", "--dir", str(folder), "--json")
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
+def test_demo_json_summary(cli: Invoke, demo_run: DemoRun) -> None:
+    folder, summary = demo_run.folder, demo_run.summary
+    assert demo_run.stderr == ""  # --json: nothing but the JSON
     assert summary["folder"] == str(folder.resolve())
     assert summary["sample_data"] is True
     steps = {step["step"]: step["data"] for step in summary["steps"]}
     assert list(steps) == ["home", "sample", "import", "overview", "suspend", "workshop", "sign",
-                           "lab", "inspect", "revoke", "offline", "audit"]
+                           "labels", "lab", "inspect", "revoke", "clone", "offline", "audit"]
     assert steps["import"]["imported"] == 220
     assert steps["overview"]["enterprises"] == 220
     assert sum(steps["overview"]["statuses"].values()) == 220
@@ -42,20 +69,28 @@ def test_demo_json_summary(cli: Invoke, tmp_path: Path, jdzhi_home: Home) -> Non
     assert (folder / "sample-registry.csv").read_text(encoding="utf-8").startswith(
         "# SAMPLE DATA")
     assert (folder / "home" / "registry.db").exists()
-    assert not jdzhi_home.path.exists()  # the user's own home is never touched
+    assert not demo_run.user_home.exists()  # the user's own home is never touched
     listed = cli("--home", str(folder / "home"), "registry", "list", "--json")
     assert len(json.loads(listed.stdout)) == 220
 
     # the trust chain: the library's verdicts, as the story expects them
     assert steps["sign"]["signed"] == 6 and steps["lab"]["outcome"] == "pass"
+    forged = steps["inspect"]["forged_label"].rsplit("/", 1)[-1].removesuffix(".png")
     assert _verdicts(summary, "inspect") == {
-        "piece 260001": "genuine", "piece 260002, serial digit altered": "tampered"}
+        "piece 260001": "genuine",
+        f"a copy of piece 260002 relabelled {forged}": "tampered"}
     assert _verdicts(summary, "revoke") == {
         "piece 260001, signed before the revocation": "genuine",
         "piece 260007, signed after the revocation": "revoked"}
+    assert _verdicts(summary, "clone") == {
+        "piece 260003 at 景德镇": "genuine",
+        "piece 260003 at 乌鲁木齐, an hour later": "suspected-clone"}
     offline = _verdicts(summary, "offline")
     assert offline == {**_verdicts(summary, "inspect"), **_verdicts(summary, "revoke")}
     assert steps["offline"]["same_verdicts"] == steps["offline"]["checked"] == 4
+    methods = {row["method"] for row in summary["verdicts"]}
+    assert methods == {"photo at 景德镇, registry", "photo at 乌鲁木齐, registry",
+                       "photo, trust bundle only"}
     assert summary["all_as_expected"] is True
 
     # every output stays in the folder, and the summary lists every file
@@ -64,7 +99,14 @@ def test_demo_json_summary(cli: Invoke, tmp_path: Path, jdzhi_home: Home) -> Non
     assert summary["files"] == on_disk
     assert {"DEMO-PASSPHRASE.txt", "SIGNED.jsonl", "batch-records.csv", "lab-results.csv",
             "keys/workshop.key", "keys/lab.key", "trust-bundle.cbor", "authority.pub",
-            "home/keys/authority.key", "phone-page/index.html"} <= set(on_disk)
+            "home/keys/authority.key", "phone-page/index.html", "labels/sheet-DEMO-2026-A.pdf",
+            *(f"labels/png/{260001 + i}.png" for i in range(6)),
+            "labels/after-revocation/260007.png", f"labels/forged/{forged}.png",
+            "photos/260001-jingdezhen.jpg", "photos/260003-jingdezhen.jpg",
+            "photos/260003-urumqi.jpg", "photos/260007-after-revocation.jpg",
+            f"photos/forged-{forged}.jpg"} <= set(on_disk)
+    assert not (folder / "no-registry").exists()  # the offline scans opened no registry
+    assert (folder / "labels/sheet-DEMO-2026-A.pdf").read_bytes().startswith(b"%PDF-")
     for key in ("keys/workshop.key", "keys/lab.key", "home/keys/authority.key"):
         assert (folder / key).stat().st_mode & 0o777 == 0o600
     assert (folder / "DEMO-PASSPHRASE.txt").read_text(encoding="utf-8").strip() == \
@@ -74,10 +116,9 @@ def test_demo_json_summary(cli: Invoke, tmp_path: Path, jdzhi_home: Home) -> Non
                                                                for i in range(6)]
 
 
-def test_the_demo_folder_works_with_the_cli_afterwards(cli: Invoke, tmp_path: Path) -> None:
+def test_the_demo_folder_works_with_the_cli_afterwards(cli: Invoke, demo_run: DemoRun) -> None:
     """What the demo leaves is real: the CLI verifies its signed records and its bundle."""
-    folder = tmp_path / "demo"
-    assert cli("demo", "--dir", str(folder), "--json").exit_code == 0
+    folder = demo_run.folder
     home = str(folder / "home")
     verified = cli("--home", home, "verify", str(folder / "SIGNED.jsonl"), "--json")
     assert {item["verdict"] for item in json.loads(verified.stdout)} == {"genuine"}
@@ -92,14 +133,44 @@ def test_demo_narrates_and_prints_its_folder(cli: Invoke, tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     result = cli("demo")
     assert result.exit_code == 0, result.output
+    assert result.stdout == ""  # people's output goes to stderr
     folder = tmp_path / "jdzhi-demo-20260601-100000"
     assert folder.is_dir()
-    assert "SAMPLE data" in result.stderr
-    assert "Imported 220 enterprises" in result.stderr
-    assert f"The demo folder is {folder}" in result.stderr
-    again = cli("demo")  # same second: a second, distinct folder
-    assert again.exit_code == 0
-    assert (tmp_path / "jdzhi-demo-20260601-100000-2").is_dir()
+    assert [path.name for path in tmp_path.iterdir()] == [folder.name]
+    err = result.stderr
+    assert "SAMPLE data" in err
+    assert "Imported 220 enterprises" in err
+    assert "DEMO ONLY" in err
+    for heading in ("It signs a batch", "It prints the labels",
+                    "The testing center endorses the batch", "An inspector scans labelled pieces",
+                    "The workshop's license is revoked", "One label, two places at once",
+                    "Offline: the trust bundle alone", "Every verdict of the story",
+                    "Files written"):
+        assert heading in err
+    assert "suspected-clone" in err and "revoked" in err and "tampered" in err
+    assert "✗" not in err  # no verdict other than the story's
+    assert "  photos/260003-urumqi.jpg\n" in err
+    assert f"The demo folder is {folder}" in err
+    assert DEMO_PASSPHRASE not in err  # named by its file, never printed
+
+
+def test_a_second_demo_in_the_same_second_gets_its_own_folder(tmp_path: Path) -> None:
+    now = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
+    first = prepare_folder(None, now=now, parent=tmp_path)
+    assert first == tmp_path / "jdzhi-demo-20260601-100000"
+    first.mkdir()
+    assert prepare_folder(None, now=now, parent=tmp_path) == tmp_path / (
+        "jdzhi-demo-20260601-100000-2")
+
+
+def test_demo_refuses_a_folder_it_cannot_create(cli: Invoke, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    result = cli("demo", "--dir", str(blocker / "demo"))
+    assert result.exit_code == ExitCode.INVALID_INPUT
+    assert result.stderr.startswith(f"error: cannot create the demo folder {blocker / 'demo'}")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert blocker.read_text(encoding="utf-8") == "x"
 
 
 def test_demo_refuses_a_non_empty_folder(cli: Invoke, tmp_path: Path) -> None:
