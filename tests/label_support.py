@@ -20,7 +20,7 @@ SIGNED_AT = "2026-03-10T09:00:00+08:00"
 
 def signed_batch(cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int,
                  *, start: int = 1001) -> tuple[Path, list[dict[str, Any]]]:
-    """SIGNED.jsonl of ``count`` genuine records by 景德镇市青云陶瓷有限公司 (needs `initialized`)."""
+    """SIGNED.jsonl of ``count`` genuine records of the test workshop (needs `initialized`)."""
     monkeypatch.setenv("JDZHI_NOW", SIGNED_AT)
     add_enterprise(cli)
     key = issue_key(cli, tmp_path)

@@ -1,4 +1,4 @@
-"""jdzhi.trace.qr: the version/level contract, both encoders, round trips through the real decoder."""
+"""jdzhi.trace.qr: the version/level contract, both encoders, real-decoder round trips."""
 
 from __future__ import annotations
 
