@@ -146,3 +146,28 @@ def test_bad_signed_files_are_one_line_errors_and_write_nothing(
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     left = sorted(p.name for p in tmp_path.iterdir() if p.name != "jdzhi-home")
     assert not out.exists() and left == (["signed.jsonl"] if content is not None else [])
+
+
+def test_big_batches_encode_in_worker_processes_in_order_and_fail_cleanly(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import random
+
+    from jdzhi.errors import InvalidInput
+    from jdzhi.trace import labels as labels_module
+    from jdzhi.trace.labels import LabelData, render_labels
+
+    monkeypatch.setattr(labels_module, "PARALLEL_MIN_LABELS", 300)
+    rng = random.Random(3)
+    batch = [LabelData(str(i), "HTTPS://TRACE.EXAMPLE.CN/V/"
+                       + base64.b32encode(rng.randbytes(77)).decode().rstrip("="),
+                       "青云陶瓷", "青花") for i in range(600)]
+    out = tmp_path / "big.pdf"
+    run = render_labels(batch, out)
+    assert run.pages == 20 and run.max_version == 6
+    assert _pdf_inline_qr_texts(out) == [label.text for label in batch]
+    batch[555] = LabelData("555", "HTTPS://TRACE.EXAMPLE.CN/V/" + "A" * 200, "青云陶瓷", "青花")
+    failed = tmp_path / "failed.pdf"
+    with pytest.raises(InvalidInput, match=r"^serial 555: label text of 227 characters"):
+        render_labels(batch, failed)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "jdzhi-home") == ["big.pdf"]

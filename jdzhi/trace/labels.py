@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,28 +134,42 @@ SERIAL_LINE = 3
 
 def layout(label: LabelData, spec: SheetSpec) -> LabelLayout:
     """Where the QR code and each line of text go on one label (mm, origin top left)."""
+    static = _static_layout(label.enterprise, label.category, spec)
+    lines = list(static.lines)
+    lines[SERIAL_LINE] = _fitted_line(f"No. {label.serial}", SERIAL_LINE, spec)
+    return LabelLayout(static.qr_x, static.qr_y, static.qr_side, tuple(lines))
+
+
+#: (em size, baseline) of each line, as shares of the label height
+_LINE_METRICS = ((0.19, 0.23), (0.105, 0.40), (0.105, 0.56), (0.105, 0.72), (0.105, 0.88))
+
+
+def _geometry(spec: SheetSpec) -> tuple[float, float, float]:
+    """Padding, QR side (quiet zone included) and the left edge of the text column, in mm."""
+    pad = spec.label_height * 0.04
+    qr_side = spec.label_height - 2 * pad
+    return pad, qr_side, pad + qr_side + spec.label_height * 0.02
+
+
+def _fitted_line(text: str, index: int, spec: SheetSpec) -> TextLine:
     from jdzhi.trace.fonts import text_width
 
-    height, width = spec.label_height, spec.label_width
-    pad = height * 0.04
-    qr_side = height - 2 * pad
-    text_x = pad + qr_side + height * 0.02
-    room = width - text_x - pad
-    wanted = (  # (text, em size, baseline), as shares of the label height
-        (MARK_ZH, 0.19, 0.23),
-        (MARK_EN, 0.105, 0.40),
-        (label.enterprise, 0.105, 0.56),
-        (f"No. {label.serial}", 0.105, 0.72),
-        (label.category, 0.105, 0.88),
-    )
-    lines: list[TextLine] = []
-    for text, share, baseline in wanted:
-        size = height * share
-        measured = text_width(text, size)
-        if measured > room:
-            size *= room / measured  # shrink a long line to fit rather than clip it
-        lines.append(TextLine(text, text_x, height * baseline, size))
-    return LabelLayout(qr_x=pad, qr_y=pad, qr_side=qr_side, lines=tuple(lines))
+    pad, _, text_x = _geometry(spec)
+    share, baseline = _LINE_METRICS[index]
+    room = spec.label_width - text_x - pad
+    size = spec.label_height * share
+    measured = text_width(text, size)
+    if measured > room:
+        size *= room / measured  # shrink a long line to fit rather than clip it
+    return TextLine(text, text_x, spec.label_height * baseline, size)
+
+
+@lru_cache(maxsize=256)
+def _static_layout(enterprise: str, category: str, spec: SheetSpec) -> LabelLayout:
+    pad, qr_side, _ = _geometry(spec)
+    texts = (MARK_ZH, MARK_EN, enterprise, "No.", category)
+    lines = tuple(_fitted_line(text, index, spec) for index, text in enumerate(texts))
+    return LabelLayout(qr_x=pad, qr_y=pad, qr_side=qr_side, lines=lines)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,24 +261,70 @@ def file_name_for(serial: str, extension: str) -> str:
     return f"{stem}.{extension}"
 
 
-def encode_labels(labels: Sequence[LabelData], spec: SheetSpec,
-                  progress: Progress | None = None) -> list[QrSymbol]:
-    """The QR symbol of every label; refuses any above the version limit (names the serial)."""
+def check_glyphs(labels: Sequence[LabelData]) -> None:
+    """Refuse text the label font cannot show (it would print as empty boxes)."""
     from jdzhi.trace.fonts import missing_characters
-    from jdzhi.trace.qr import encode
 
     missing = missing_characters("".join(f"{lab.enterprise}{lab.category}{lab.serial}"
                                          for lab in labels))
     if missing:
         raise InvalidInput(f"the label font has no glyph for {missing!r}")
-    symbols: list[QrSymbol] = []
-    for label in labels:
-        try:
-            symbols.append(encode(label.text, level=spec.level, max_version=spec.max_version))
-        except InvalidInput as error:
-            raise InvalidInput(f"serial {label.serial}: {error.message}") from None
+
+
+def encode_labels(labels: Sequence[LabelData], spec: SheetSpec,
+                  progress: Progress | None = None) -> list[QrSymbol]:
+    """The QR symbol of every label; refuses any above the version limit (names the serial)."""
+    symbols = []
+    for symbol in _encode_chunk([(label.serial, label.text) for label in labels], spec.level,
+                                spec.max_version):
+        symbols.append(symbol)
         if progress is not None:
             progress(1)
+    return symbols
+
+
+#: batches at least this large are encoded in worker processes while the PDF is drawn
+PARALLEL_MIN_LABELS = 1_000
+_CHUNK = 250
+
+
+def iter_symbols(labels: Sequence[LabelData], spec: SheetSpec) -> Iterator[QrSymbol]:
+    """The QR symbols in order; big batches are encoded by two worker processes meanwhile.
+
+    QR encoding costs about three times the drawing of a label (benchmarks/bench_labels.py), so
+    on two cores the workers encode ahead while this process writes the PDF.
+    """
+    jobs = [[(label.serial, label.text) for label in labels[i:i + _CHUNK]]
+            for i in range(0, len(labels), _CHUNK)]
+    if len(labels) < PARALLEL_MIN_LABELS or (os.cpu_count() or 1) < 2:
+        for job in jobs:
+            yield from _encode_chunk(job, spec.level, spec.max_version)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        futures = [pool.submit(_encode_chunk, job, spec.level, spec.max_version)
+                   for job in jobs]
+        try:
+            for future in futures:
+                yield from future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _encode_chunk(job: Sequence[tuple[str, str]], level: ErrorCorrection,
+                  max_version: int) -> list[QrSymbol]:
+    from jdzhi.trace.qr import encode
+
+    symbols = []
+    for serial, text in job:
+        try:
+            symbols.append(encode(text, level=level, max_version=max_version))
+        except InvalidInput as error:
+            raise InvalidInput(f"serial {serial}: {error.message}") from None
     return symbols
 
 
@@ -277,7 +338,7 @@ def render_labels(
 ) -> LabelRun:
     """Render ``labels`` to ``out``: a ``.pdf`` file of sheets, else a directory of images.
 
-    ``progress`` is called with a count of labels done, twice per label (encode, then draw).
+    ``progress`` is called with counts of labels done (for images: encoded, then drawn).
     """
     spec = spec or SheetSpec()
     spec.check()
@@ -301,11 +362,20 @@ def render_labels(
         if existing:
             raise Conflict(f"{existing[0]} exists ({len(existing)} label files in all); "
                            "jdzhi never overwrites: choose an empty folder")
+    check_glyphs(labels)
+    if is_pdf:
+        versions: list[int] = []
+
+        def noting_versions() -> Iterator[QrSymbol]:
+            for symbol in iter_symbols(labels, spec):
+                versions.append(symbol.version)
+                yield symbol
+
+        pages = write_pdf(labels, noting_versions(), out, spec, progress)
+        return LabelRun(out, "pdf", len(labels), pages, (out,), max(versions),
+                        spec.level.value)
     symbols = encode_labels(labels, spec, progress)
     top_version = max(symbol.version for symbol in symbols)
-    if is_pdf:
-        pages = write_pdf(labels, symbols, out, spec, progress)
-        return LabelRun(out, "pdf", len(labels), pages, (out,), top_version, spec.level.value)
     out.mkdir(parents=True, exist_ok=True)
     for label, symbol, target in zip(labels, symbols, targets, strict=True):
         if image_format is ImageFormat.SVG:
@@ -329,7 +399,7 @@ def _write_new(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def write_pdf(labels: Sequence[LabelData], symbols: Sequence[QrSymbol], out: Path,
+def write_pdf(labels: Sequence[LabelData], symbols: Iterable[QrSymbol], out: Path,
               spec: SheetSpec, progress: Progress | None = None) -> int:
     """Write the sheets; returns the number of pages."""
     import io
@@ -371,20 +441,21 @@ def write_pdf(labels: Sequence[LabelData], symbols: Sequence[QrSymbol], out: Pat
             left = (x_offset + col * (spec.label_width + spec.gap)) * POINTS_PER_MM
             bottom = (page_h - spec.margin - row * (spec.label_height + spec.gap)
                       - spec.label_height) * POINTS_PER_MM
-            place = layout(label, spec)
+            place = _static_layout(label.enterprise, label.category, spec)
             # the lines every label of an enterprise and category shares: drawn once, as a form
             form = forms.get((label.enterprise, label.category))
             if form is None:
                 form = forms[(label.enterprise, label.category)] = f"L{len(forms)}"
                 pdf.beginForm(form)
-                for line in place.lines:
-                    if not line.text.startswith("No. "):
+                for index, line in enumerate(place.lines):
+                    if index != SERIAL_LINE:
                         _draw_line(pdf, font_name, line, spec)
                 pdf.endForm()
             pdf.saveState()
-            pdf.translate(left, bottom)
+            pdf._code.append(f"1 0 0 1 {left:.3f} {bottom:.3f} cm")  # translate, formatted fast
             pdf.doForm(form)
-            _draw_line(pdf, font_name, place.lines[SERIAL_LINE], spec)
+            _draw_line(pdf, font_name, _fitted_line(f"No. {label.serial}", SERIAL_LINE, spec),
+                       spec)
             side = place.qr_side * POINTS_PER_MM
             pdf._code.append(_inline_image(  # reportlab has no inline-image API
                 symbol, place.qr_x * POINTS_PER_MM,
@@ -417,8 +488,9 @@ def _inline_image(symbol: QrSymbol, x: float, y: float, side: float) -> str:
     """
     import numpy as np
 
-    light = np.pad(~symbol.modules, QUIET_ZONE, constant_values=True)
-    size = light.shape[0]
+    size = symbol.size + 2 * QUIET_ZONE
+    light = np.ones((size, size), dtype=bool)
+    light[QUIET_ZONE:-QUIET_ZONE, QUIET_ZONE:-QUIET_ZONE] = ~symbol.modules
     data = np.packbits(light, axis=1).tobytes().hex()
     return (f"q {side:.3f} 0 0 {side:.3f} {x:.3f} {y:.3f} cm "
             f"BI /W {size} /H {size} /BPC 1 /CS /G /F /AHx ID {data}> EI Q")
