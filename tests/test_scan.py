@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from conftest import Invoke
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from label_support import label_of, qr_image, scan_json, signed_batch
 from PIL import Image
 from trace_support import LICENSE_NO, lines, records, sign
@@ -15,6 +17,7 @@ from jdzhi.errors import ExitCode
 from jdzhi.home import Home
 from jdzhi.registry.db import open_registry, rows
 from jdzhi.trace.photosim import PhotoConditions, simulate_photo
+from jdzhi.trace.scan import UnreadableImage, decode_gray, load_gray
 
 SCAN_AT = "2026-03-12T10:00:00+08:00"
 
@@ -208,3 +211,20 @@ def test_scans_are_signed_records_of_this_enterprise_only(
     code, results, _ = scan_json(cli, str(photo))
     assert code == 0 and results[0]["serial"] == "5001"
     assert json.loads(json.dumps(results))[0]["verdict"] == "genuine"
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=2048), header=st.sampled_from(
+    [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"BM", b"II*\x00"]))
+def test_any_bytes_load_as_an_image_or_a_clean_unreadable(tmp_path: Path, data: bytes,
+                                                          header: bytes) -> None:
+    path = tmp_path / "fuzz.img"
+    path.write_bytes(header + data)
+    try:
+        gray = load_gray(path)
+    except UnreadableImage as error:
+        assert str(error) and "\n" not in str(error)
+    else:
+        assert gray.ndim == 2
+        decode_gray(gray)  # must not raise either

@@ -90,6 +90,7 @@ def load_gray(path: Path) -> npt.NDArray[np.uint8]:
         raise UnreadableImage(f"file of {size} bytes is larger than {MAX_FILE_BYTES} bytes")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PIL's complaints about damaged metadata
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as opened:
                 width, height = opened.size
