@@ -36,13 +36,15 @@ class DemoRun:
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    """One whole `jdzhi demo --json` run, shared by the tests that only read what it left."""
+    """One whole `jdzhi demo --json` run, shared by the tests that only read what it left.
+
+    It runs on the real clock (the narrated run below has a fixed one): the story's times come
+    from the library, not from JDZHI_NOW."""
     base = tmp_path_factory.mktemp("demo-run")
     with pytest.MonkeyPatch.context() as patch:
         for name in CLEARED_ENV:
             patch.delenv(name, raising=False)
         patch.setenv("JDZHI_HOME", str(base / "user-home"))
-        patch.setenv("JDZHI_NOW", FIXED_NOW)
         result = CliRunner().invoke(app, ["demo", "--dir", str(base / "demo"), "--json"],
                                     catch_exceptions=False)
     assert result.exit_code == 0, result.output
