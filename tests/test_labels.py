@@ -171,3 +171,17 @@ def test_big_batches_encode_in_worker_processes_in_order_and_fail_cleanly(
     with pytest.raises(InvalidInput, match=r"^serial 555: label text of 227 characters"):
         render_labels(batch, failed)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "jdzhi-home") == ["big.pdf"]
+
+
+def test_an_unwritable_output_is_a_clean_error(
+        cli: Invoke, initialized: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    signed, _ = signed_batch(cli, tmp_path, monkeypatch, 1)
+    a_file = tmp_path / "a-file"
+    a_file.write_bytes(b"")
+    folder = cli("label", str(signed), "--out", str(a_file / "labels"))
+    assert folder.exit_code == ExitCode.INVALID_INPUT, folder.output
+    assert folder.stderr.startswith(f"error: cannot create the folder {a_file / 'labels'}")
+    if Path("/proc/self").is_dir():  # a folder no one may create files in, even root
+        pdf = cli("label", str(signed), "--out", "/proc/sheet.pdf")
+        assert pdf.exit_code == ExitCode.INVALID_INPUT, pdf.output
+        assert pdf.stderr.startswith("error: cannot write /proc/sheet.pdf")

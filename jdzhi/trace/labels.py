@@ -376,7 +376,10 @@ def render_labels(
                         spec.level.value)
     symbols = encode_labels(labels, spec, progress)
     top_version = max(symbol.version for symbol in symbols)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InvalidInput(f"cannot create the folder {out}: {error.strerror}") from None
     for label, symbol, target in zip(labels, symbols, targets, strict=True):
         if image_format is ImageFormat.SVG:
             data = label_svg(label, symbol, spec).encode("utf-8")
@@ -395,6 +398,8 @@ def _write_new(path: Path, data: bytes) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
         raise Conflict(f"{path} exists; jdzhi never overwrites") from None
+    except OSError as error:
+        raise InvalidInput(f"cannot write {path}: {error.strerror}") from None
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
 
@@ -464,13 +469,25 @@ def write_pdf(labels: Sequence[LabelData], symbols: Iterable[QrSymbol], out: Pat
             if progress is not None:
                 progress(1)
         pdf.save()
-        os.link(temporary, out)  # fails if out appeared meanwhile: never overwrite
-    except FileExistsError:
-        raise Conflict(f"{out} exists; jdzhi never overwrites") from None
+        _publish(temporary, out)
+    except OSError as error:
+        raise InvalidInput(f"cannot write {out}: {error.strerror}") from None
     finally:
         rl_config.useA85 = saved_a85
         temporary.unlink(missing_ok=True)
     return pages
+
+
+def _publish(temporary: Path, out: Path) -> None:
+    """Move the finished file into place, never over a file that appeared meanwhile."""
+    try:
+        os.link(temporary, out)
+    except FileExistsError:
+        raise Conflict(f"{out} exists; jdzhi never overwrites") from None
+    except OSError:  # a file system without hard links
+        if out.exists():
+            raise Conflict(f"{out} exists; jdzhi never overwrites") from None
+        os.replace(temporary, out)
 
 
 def _draw_line(pdf: Any, font_name: str, line: TextLine, spec: SheetSpec) -> None:
