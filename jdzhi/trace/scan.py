@@ -151,8 +151,9 @@ def decode_gray(gray: npt.NDArray[np.uint8]) -> list[Decoded]:
 
     if max(gray.shape) > WORKING_SIDE:
         factor = WORKING_SIDE / max(gray.shape)
-        gray = np.asarray(cv2.resize(gray, None, fx=factor, fy=factor,
-                                     interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        # at least one pixel each way: a 1 x 5000 image must not shrink to an empty one
+        size = (max(1, round(gray.shape[1] * factor)), max(1, round(gray.shape[0] * factor)))
+        gray = np.asarray(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
     formats = zxingcpp.barcode_formats_from_str("QRCode")
 
     def read(image: Any) -> list[str]:
