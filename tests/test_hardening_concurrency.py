@@ -145,3 +145,33 @@ def test_two_inits_of_one_new_home_at_once(tmp_path: Path) -> None:
     key = load_key(Home(home).authority_key_path, PASSPHRASE.encode())
     assert stored == [(key.public_key,)]
     ok(run(home, "registry", "audit"))
+
+
+def test_two_processes_scan_at_once(tmp_path: Path) -> None:
+    """Two inspectors scan the same six labels at the same time in two cities: every scan is
+    logged once, each photo's scans in its own transaction, and no lock error shows."""
+    from jdzhi.trace.qr import encode
+
+    world = build_world(tmp_path, count=6)
+    photos = []
+    for number, line in enumerate(world.lines()):
+        photo = tmp_path / f"label-{number}.png"
+        encode(line["label"]).to_image(scale=4).save(photo)
+        photos.append(str(photo))
+    processes = [
+        jdzhi_process(world.home.path, "scan", *photos, "--inspector", inspector, "--location",
+                      location, "--json")
+        for inspector, location in (("insp-1", "29.27,117.18"), ("insp-2", "39.90,116.40"))
+    ]
+    verdicts = []
+    for process in processes:
+        code, stdout, stderr = _finish(process)
+        assert code in (0, 1), stderr
+        assert "locked" not in stderr and "internal error" not in stderr
+        verdicts += [result["verdict"] for result in json.loads(stdout)]
+    assert len(verdicts) == 12 and set(verdicts) <= {"genuine", "suspected-clone"}
+    with sqlite3.connect(world.home.db_path) as conn:
+        logged = conn.execute("SELECT inspector, COUNT(*), COUNT(DISTINCT serial) FROM scans "
+                              "GROUP BY inspector ORDER BY inspector").fetchall()
+    assert logged == [("insp-1", 6, 6), ("insp-2", 6, 6)]
+    _sound(world)
