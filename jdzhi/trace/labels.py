@@ -11,6 +11,7 @@ PDF is written to a temporary file and renamed into place, so a failure leaves n
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -371,7 +372,10 @@ def render_labels(
                 versions.append(symbol.version)
                 yield symbol
 
-        pages = write_pdf(labels, noting_versions(), out, spec, progress)
+        stream = noting_versions()
+        # start the encoders now, so that they work while write_pdf prepares the font
+        first = next(stream)
+        pages = write_pdf(labels, itertools.chain([first], stream), out, spec, progress)
         return LabelRun(out, "pdf", len(labels), pages, (out,), max(versions),
                         spec.level.value)
     symbols = encode_labels(labels, spec, progress)
