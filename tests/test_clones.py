@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from conftest import Invoke
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from label_support import label_of, scan_json, signed_batch
 
 from jdzhi.errors import ExitCode, InvalidInput
@@ -160,3 +162,20 @@ def test_report_of_an_empty_log_and_the_log_is_append_only(
 
 def test_report_needs_a_registry(cli: Invoke) -> None:
     assert cli("scans", "report").exit_code == ExitCode.NOT_INITIALIZED
+
+
+@settings(max_examples=200, deadline=None)
+@given(minutes=st.lists(st.floats(min_value=0, max_value=60 * 24 * 29), max_size=30),
+       places=st.lists(st.sampled_from(["A", "a", " A ", "B", "C", "D"]), min_size=30,
+                       max_size=30))
+def test_flagged_exactly_when_a_limit_is_exceeded(minutes: list[float], places: list[str]) -> None:
+    policy = ClonePolicy(max_scans=8, max_locations=2)
+    earlier = sorted((_seen(m, p) for m, p in zip(minutes, places, strict=False)),
+                     key=lambda s: s.scanned_at)
+    here = parse_location("A")
+    distinct = len({s.location.text.casefold() for s in earlier} | {"a"})
+    expected = len(earlier) + 1 > policy.max_scans or distinct > policy.max_locations
+    reasons = clone_reasons(T, here, earlier, policy)
+    assert bool(reasons) == expected
+    if reasons:  # the earlier sightings (the last ten) follow the finding
+        assert len(reasons) == 1 + min(10, len(earlier))
