@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from hardening_support import World, build_world, csv_text, jdzhi_process, ok, run
+from hardening_support import PASSPHRASE, World, build_world, csv_text, jdzhi_process, ok, run
 
+from jdzhi.home import Home
 from jdzhi.registry.db import integrity_check, open_registry
+from jdzhi.trace.keystore import load_key
+from jdzhi.trace.qr import encode
 
 
 @pytest.fixture
@@ -25,10 +29,7 @@ def _serials(world: World) -> list[str]:
         return [serial for (serial,) in conn.execute("SELECT serial FROM signed_records")]
 
 
-def _finish(process: object) -> tuple[int, str, str]:
-    import subprocess
-
-    assert isinstance(process, subprocess.Popen)
+def _finish(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
     stdout, stderr = process.communicate(timeout=600)
     return process.returncode, stdout.decode(), stderr.decode()
 
@@ -126,11 +127,6 @@ def test_registry_changes_and_signing_at_once(world: World, tmp_path: Path) -> N
 def test_two_inits_of_one_new_home_at_once(tmp_path: Path) -> None:
     """One creates the registry and the authority key; the other finds them (or is refused
     cleanly), and the home holds exactly one authority key, the one on disk."""
-    from hardening_support import PASSPHRASE
-
-    from jdzhi.home import Home
-    from jdzhi.trace.keystore import load_key
-
     home = tmp_path / "home"
     processes = [jdzhi_process(home, "init") for _ in range(2)]
     outcomes = [_finish(process) for process in processes]
@@ -150,8 +146,6 @@ def test_two_inits_of_one_new_home_at_once(tmp_path: Path) -> None:
 def test_two_processes_scan_at_once(tmp_path: Path) -> None:
     """Two inspectors scan the same six labels at the same time in two cities: every scan is
     logged once, each photo's scans in its own transaction, and no lock error shows."""
-    from jdzhi.trace.qr import encode
-
     world = build_world(tmp_path, count=6)
     photos = []
     for number, line in enumerate(world.lines()):
