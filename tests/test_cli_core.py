@@ -91,3 +91,26 @@ def test_audit_chain_detects_edits_behind_the_tools_back() -> None:
     report = audit.verify(db)
     assert not report.ok
     assert "audit entry 1 was altered after it was written" in report.problems
+
+
+def test_a_reader_closing_the_pipe_early_is_not_an_error(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "JDZHI_HOME": str(tmp_path / "home"), "JDZHI_PASSPHRASE": "pipe test"}
+    jdzhi = [sys.executable, "-m", "jdzhi"]
+    subprocess.run([*jdzhi, "init"], env=env, check=True, capture_output=True)
+    sample = tmp_path / "sample.csv"
+    subprocess.run([*jdzhi, "registry", "sample", "--count", "220", "--out", str(sample)],
+                   env=env, check=True, capture_output=True)
+    subprocess.run([*jdzhi, "registry", "import", str(sample)], env=env, check=True,
+                   capture_output=True)
+    with subprocess.Popen([*jdzhi, "registry", "list", "--json"], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.read(100)
+        process.stdout.close()  # like `| head -c 100`
+        stderr = process.stderr.read().decode()
+    assert process.returncode == 0
+    assert stderr == ""
