@@ -8,7 +8,6 @@ the commands that need them, so that ``jdzhi --help`` starts fast.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,11 +53,6 @@ class JdzhiGroup(TyperGroup):
             _fail(error.message, error.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted", ExitCode.INTERRUPTED)
-        except BrokenPipeError:
-            # the reader went away (`jdzhi registry list | head`): not an error, and nothing more
-            # may reach the closed pipe when Python flushes stdout at exit
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(int(ExitCode.OK)) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except Exception as error:

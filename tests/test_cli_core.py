@@ -94,6 +94,7 @@ def test_audit_chain_detects_edits_behind_the_tools_back() -> None:
 
 
 def test_a_reader_closing_the_pipe_early_is_not_an_error(tmp_path: Path) -> None:
+    """`jdzhi registry list --json | head`: JSON goes through typer.echo, which drops EPIPE."""
     import os
     import subprocess
     import sys
