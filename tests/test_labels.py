@@ -134,6 +134,10 @@ def test_refuses_to_overwrite(cli: Invoke, initialized: Home, tmp_path: Path,
      "serial 1: label text of 210 characters needs a QR symbol larger than version 6"),
     (b'{"serial":"1","label":"A","enterprise":"e","category":"c"}\n'
      b'{"serial":"1","label":"B","enterprise":"e","category":"c"}\n', "serial 1 appears twice"),
+    (b'{"serial":"1","label":"A","enterprise":"a\\rb","category":"c"}',
+     "line 1: the enterprise must be one line of printable text"),
+    ('{"serial":"1","label":"A","enterprise":"e","category":"\U0001F3FA"}'.encode(),
+     "the label font has no glyph"),
 ])
 def test_bad_signed_files_are_one_line_errors_and_write_nothing(
         cli: Invoke, tmp_path: Path, content: bytes | None, message: str) -> None:

@@ -43,10 +43,9 @@ def full_font() -> TTFont:
 
 
 def missing_characters(text: str) -> str:
-    """The characters of ``text`` the font has no glyph for (spaces and controls excepted)."""
+    """The characters of ``text`` the font has no glyph for (the space excepted)."""
     cmap = full_font().getBestCmap()
-    return "".join(sorted({ch for ch in text if ch.isprintable() and not ch.isspace()
-                           and ord(ch) not in cmap}))
+    return "".join(sorted({ch for ch in text if ch != " " and ord(ch) not in cmap}))
 
 
 @lru_cache(maxsize=8)

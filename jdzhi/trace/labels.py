@@ -211,24 +211,25 @@ def read_signed(path: Path) -> list[LabelData]:
 
 
 def _label_from_entry(entry: dict[str, Any], where: str) -> LabelData:
-    def text_field(*names: str, required: bool = True) -> str:
+    def text_field(*names: str) -> str:
         for name in names:
             value = entry.get(name)
             if isinstance(value, str) and value.strip():
                 return value.strip()
-        if required:
-            raise InvalidInput(f"{where}: missing text field {names[0]!r}")
-        return ""
+        raise InvalidInput(f"{where}: missing text field {names[0]!r}")
 
-    serial = text_field("serial")
-    if len(serial) > 64 or not serial.isprintable():
-        raise InvalidInput(f"{where}: serial {serial[:64]!r} is not a printable serial")
-    return LabelData(
-        serial=serial,
-        text=text_field("label"),
-        enterprise=text_field("enterprise_short_name", "enterprise"),
-        category=text_field("category_name_zh", "category_name", "category"),
-    )
+    fields = {name: text_field(*names) for name, names in (
+        ("serial", ("serial",)),
+        ("text", ("label",)),
+        ("enterprise", ("enterprise_short_name", "enterprise")),
+        ("category", ("category_name_zh", "category_name", "category")),
+    )}
+    for name, value in fields.items():
+        limit = 1000 if name == "text" else 64
+        if len(value) > limit or not value.isprintable():
+            raise InvalidInput(f"{where}: the {name} must be one line of printable text of at "
+                               f"most {limit} characters")
+    return LabelData(**fields)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -541,7 +542,13 @@ def _pil_font(size: int) -> Any:
 
     from jdzhi.trace.fonts import font_path
 
-    return _FONT_CACHE.setdefault(size, ImageFont.truetype(str(font_path()), max(size, 1)))
+    font = _FONT_CACHE.get(size)
+    if font is None:
+        # the basic layout engine: no shaping is needed for Chinese and Latin, and it cannot
+        # fail on odd input the way a shaping library may
+        font = _FONT_CACHE[size] = ImageFont.truetype(str(font_path()), max(size, 1),
+                                                      layout_engine=ImageFont.Layout.BASIC)
+    return font
 
 
 _FONT_CACHE: dict[int, Any] = {}
