@@ -133,9 +133,17 @@ def test_a_temporary_output_left_by_a_dead_process_is_removed(
         other.wait()
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _group_cpu_seconds(group: int) -> float:
+    """CPU time of every process in the process group (the command and any workers)."""
+    ticks = 0
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        if int(fields[2]) == group:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _kill_when(process: subprocess.Popen[bytes], moment: str, out: Path) -> bool:
@@ -143,7 +151,7 @@ def _kill_when(process: subprocess.Popen[bytes], moment: str, out: Path) -> bool
     deadline = time.monotonic() + 300
     while process.poll() is None and time.monotonic() < deadline:
         if moment == "signing":
-            ready = _cpu_seconds(process.pid) >= 1.5
+            ready = _group_cpu_seconds(process.pid) >= 1.5
         else:  # "storing": the temporary output exists, the transaction is about to run
             ready = any(out.parent.glob(f".{out.name}.*.partial"))
         if ready:
