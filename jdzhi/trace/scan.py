@@ -130,7 +130,7 @@ def _passes(gray: npt.NDArray[np.uint8]) -> list[tuple[str, Callable[[], Any]]]:
         return cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(gray)
 
     def sharpened() -> Any:
-        return unsharp(gray, 2.0, 1.8)
+        return unsharp(gray, 2.0, 2.5)
 
     def otsu() -> Any:
         return cv2.threshold(cv2.GaussianBlur(gray, (3, 3), 0), 0, 255,
