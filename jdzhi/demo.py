@@ -557,6 +557,8 @@ def revoke_and_rogue_piece(ctx: DemoContext) -> StepReport:
 
 
 def clone_across_china(ctx: DemoContext) -> StepReport:
+    from jdzhi.trace.scanlog import report
+
     entry = ctx.facts["signed"]["entries"][2]
     png = ctx.facts["labels"]["png"][entry["serial"]]
     here = Sighting(f"piece {entry['serial']} at {JINGDEZHEN[0]}",
@@ -571,8 +573,13 @@ def clone_across_china(ctx: DemoContext) -> StepReport:
     lines += [f"{sighting.subject}: {outcome.verdict}"
               + (f" — {outcome.reasons[-2]}" if outcome.verdict != "genuine" else "")
               for sighting, outcome in zip((here, there), outcomes, strict=True)]
+    log = report(ctx.home)
+    lines.append(f"The scan log now holds {log.total} scans ("
+                 + ", ".join(f"{n} {verdict}" for verdict, n in sorted(log.verdicts.items()))
+                 + f"); `jdzhi --home {ctx.home.path} scans report` lists the suspected clones.")
     return StepReport("clone", "One label, two places at once", tuple(lines),
-                      {"serial": entry["serial"], "verdicts": _step_verdicts(ctx, "clone")})
+                      {"serial": entry["serial"], "verdicts": _step_verdicts(ctx, "clone"),
+                       "scan_log": log.to_json()})
 
 
 def offline_bundle(ctx: DemoContext) -> StepReport:

@@ -87,6 +87,9 @@ def test_demo_json_summary(cli: Invoke, demo_run: DemoRun) -> None:
     assert _verdicts(summary, "clone") == {
         "piece 260003 at 景德镇": "genuine",
         "piece 260003 at 乌鲁木齐, an hour later": "suspected-clone"}
+    scan_log = steps["clone"]["scan_log"]
+    assert scan_log["total"] == 6  # every online scan logged; the offline ones are not
+    assert [clone["serial"] for clone in scan_log["suspected_clones"]] == ["260003"]
     offline = _verdicts(summary, "offline")
     assert offline == {**_verdicts(summary, "inspect"), **_verdicts(summary, "revoke")}
     assert steps["offline"]["same_verdicts"] == steps["offline"]["checked"] == 4
