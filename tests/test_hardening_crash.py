@@ -195,3 +195,39 @@ def test_kill_9_while_signing_10000_records_then_rerun(
     assert {line["label"] for line in lines} == {label for _, _, label in stored}
     assert not list(tmp_path.glob(".big.jsonl.*.partial"))
     _assert_sound(world)
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_registry_import_then_rerun(world: World, tmp_path: Path) -> None:
+    """An import is one transaction: after SIGKILL either every row is stored or none, the
+    registry and its audit chain are sound, and the same import then completes (or, if the kill
+    came after the commit, is refused as already registered, storing nothing twice)."""
+    sample = tmp_path / "registry.csv"
+    ok(run(world.home.path, "registry", "sample", "--count", "1500", "--seed", "3",
+           "--as-of", "2026-03-01", "--out", str(sample)))
+    wal = world.home.db_path.with_name(world.home.db_path.name + "-wal")
+    before = wal.stat().st_size if wal.exists() else 0
+    process = jdzhi_process(world.home.path, "registry", "import", str(sample))
+    deadline = time.monotonic() + 300
+    # kill once the transaction has spilled pages into the write-ahead log: mid-write
+    while process.poll() is None and (wal.stat().st_size if wal.exists() else 0) < before + 2**16:
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    assert process.poll() is None, "the import finished before the kill"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+    def enterprises() -> int:
+        with sqlite3.connect(world.home.db_path) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM enterprises").fetchone()[0])
+
+    after_kill = enterprises()
+    assert after_kill in (1, 1501)
+    _assert_sound(world)
+    rerun = run(world.home.path, "registry", "import", str(sample))
+    if after_kill == 1:
+        assert rerun.exit_code == 0, rerun.output
+    else:
+        assert rerun.exit_code == ExitCode.CONFLICT
+    assert enterprises() == 1501
+    _assert_sound(world)
