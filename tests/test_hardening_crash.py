@@ -146,14 +146,22 @@ def _group_cpu_seconds(group: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _kill_when(process: subprocess.Popen[bytes], moment: str, out: Path) -> bool:
+def _wal_size(world: World) -> int:
+    wal = world.home.db_path.with_name(world.home.db_path.name + "-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def _kill_when(process: subprocess.Popen[bytes], moment: str, out: Path, world: World) -> bool:
     """SIGKILL the process group at ``moment``; False if the command finished first."""
     deadline = time.monotonic() + 300
+    wal_before = _wal_size(world)
     while process.poll() is None and time.monotonic() < deadline:
         if moment == "signing":
             ready = _group_cpu_seconds(process.pid) >= 1.5
-        else:  # "storing": the temporary output exists, the transaction is about to run
+        elif moment == "storing":  # the temporary output exists: the transaction comes next
             ready = any(out.parent.glob(f".{out.name}.*.partial"))
+        else:  # "mid-transaction": the insert has spilled pages into the write-ahead log
+            ready = _wal_size(world) >= wal_before + 2**16
         if ready:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
@@ -164,7 +172,7 @@ def _kill_when(process: subprocess.Popen[bytes], moment: str, out: Path) -> bool
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("moment", ["signing", "storing"])
+@pytest.mark.parametrize("moment", ["signing", "storing", "mid-transaction"])
 def test_kill_9_while_signing_10000_records_then_rerun(
     world: World, tmp_path: Path, moment: str
 ) -> None:
@@ -173,7 +181,7 @@ def test_kill_9_while_signing_10000_records_then_rerun(
     source.write_text(csv_text(range(100_001, 100_001 + count)), encoding="utf-8")
     out = tmp_path / "big.jsonl"
     process = jdzhi_process(world.home.path, *_sign_args(world, source, out))
-    killed = _kill_when(process, moment, out)
+    killed = _kill_when(process, moment, out, world)
     assert killed, "the command finished before the chosen moment"
     stored_after_kill = len(_stored(world))
     # all or nothing: either the whole batch committed or none of it did
