@@ -297,7 +297,7 @@ def save_sample_png(image: Image.Image, path: Path) -> Path:
     return path
 
 
-def cropped_mirror(image: Image.Image, *, keep: float = 0.85) -> Image.Image:
+def cropped_mirror(image: Image.Image, *, keep: float = 0.9) -> Image.Image:
     """What a copyist might submit: the picture mirrored left to right and cropped to ``keep``
     of each side, off-centre, resized back to the original size."""
     from PIL import Image as PILImage
@@ -308,6 +308,15 @@ def cropped_mirror(image: Image.Image, *, keep: float = 0.85) -> Image.Image:
     crop = ImageOps.mirror(image).crop((left, top, left + int(width * keep),
                                         top + int(height * keep)))
     return crop.resize((width, height), PILImage.Resampling.LANCZOS)
+
+
+#: the owner of the demo's works (fictitious)
+OWNER = "景德镇青云陶瓷工作室 (SAMPLE)"
+
+
+def registration_no(index: int) -> str:
+    """A (fictitious) Jiangxi copyright registration number for the demo's ``index``-th work."""
+    return f"赣作登字-2026-F-{90000000 + index:08d}"
 
 
 #: the protected works the demo registers: one per shape, each in its own motif

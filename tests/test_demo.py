@@ -4,7 +4,7 @@ JSON summary, and nothing outside the folder touched."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -205,3 +205,20 @@ def test_a_step_is_a_function_of_the_context(tmp_path: Path) -> None:
                       on_step=lambda report: seen.append(report.key))
     assert seen == ["home", "sample", "lines"]
     assert result.steps[-1].data == {"lines": 223}  # two comment lines, the header, 220 rows
+
+
+def test_sample_pictures_are_seeded_and_say_they_are_synthetic(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from jdzhi.demo_images import LOOK_ALIKE, WORKS, draw_piece, save_sample_png
+
+    first, again = draw_piece(WORKS[0], size=128), draw_piece(WORKS[0], size=128)
+    assert first.tobytes() == again.tobytes()
+    look_alike = draw_piece(LOOK_ALIKE, size=128)
+    assert (LOOK_ALIKE.shape, LOOK_ALIKE.motif) == (WORKS[0].shape, "banana-leaf")
+    assert look_alike.tobytes() != first.tobytes()
+    path = save_sample_png(first, tmp_path / "piece.png")
+    with Image.open(path) as saved:
+        assert "synthetic" in saved.info["Comment"] and "SAMPLE" in saved.info["Comment"]
+    with pytest.raises(ValueError, match="unknown shape or motif"):
+        draw_piece(replace(WORKS[0], motif="dragons"))
