@@ -39,6 +39,7 @@ from jdzhi.commands import registry as registry_commands
 from jdzhi.commands import scan as scan_commands
 from jdzhi.commands import sign as sign_commands
 from jdzhi.commands import trust as trust_commands
+from jdzhi.commands import works as works_commands
 
 # (end of command modules)
 
@@ -176,6 +177,7 @@ app.command(name="serve")(page_commands.serve)
 app.command(name="label")(label_commands.label)
 app.command(name="scan")(scan_commands.scan)
 app.add_typer(scan_commands.scans_app, name="scans")
+app.add_typer(works_commands.app, name="works")
 # (end of command registration)
 
 

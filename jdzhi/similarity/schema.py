@@ -1,7 +1,39 @@
-"""Tables of the design-copy screening: registered works and their hashes."""
+"""Tables of the design-copy screening: registered works and their fingerprints.
+
+``works`` holds what an officer registers (audited row by row, hashes included, so that a hash
+changed behind jdzhi's back shows in ``jdzhi registry audit``). ``work_features`` holds each
+work's ORB keypoints, derived data too large for the audit digests; it goes with its work.
+"""
 
 from __future__ import annotations
 
 COMPONENT = "similarity"
-AUDITED_TABLES: dict[str, str] = {}
-MIGRATIONS: tuple[tuple[str, ...], ...] = ()
+
+AUDITED_TABLES: dict[str, str] = {"works": "id"}
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE works (
+            id INTEGER PRIMARY KEY,
+            reg_no TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
+            owner TEXT NOT NULL CHECK (length(owner) BETWEEN 1 AND 200),
+            creation_date TEXT,
+            image_name TEXT NOT NULL,
+            image_sha256 TEXT NOT NULL CHECK (length(image_sha256) = 64),
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            pdq BLOB NOT NULL CHECK (length(pdq) = 64),
+            pdq_quality INTEGER NOT NULL,
+            chroma_a REAL NOT NULL,
+            chroma_b REAL NOT NULL,
+            thumbnail BLOB NOT NULL,
+            registered_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE work_features (
+            work_id INTEGER PRIMARY KEY REFERENCES works (id) ON DELETE CASCADE,
+            points BLOB NOT NULL,
+            descriptors BLOB NOT NULL
+        )""",
+    ),
+)

@@ -1,0 +1,227 @@
+"""``jdzhi works``: register protected designs and screen submissions for copies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from jdzhi.commands._common import JsonOption, emit_json, err_console, home_of
+from jdzhi.errors import ExitCode
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from jdzhi.similarity.works import Work
+
+app = typer.Typer(
+    help=(
+        "Protected works (design images) and design-copy screening: register works one by one "
+        "or from a CSV, list, show and remove them, and screen submissions for copies "
+        "(mirrored, rotated, cropped, recoloured, bordered, re-photographed, pasted...).\n\n"
+        "A work is named by its registration number (国作登字-2024-F-00012345) or its id."
+    ),
+    no_args_is_help=True,
+)
+
+_VERDICT_STYLE = {"copy": "bold red", "review": "yellow", "clear": "green", "error": "magenta"}
+
+
+@contextmanager
+def _registry(ctx: typer.Context) -> Iterator[sqlite_utils.Database]:
+    from jdzhi.registry.db import open_registry
+
+    db = open_registry(home_of(ctx))
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _print_work(work: Work, verb: str) -> None:
+    err_console.print(f"[green]{verb}[/] {escape(work.reg_no)} 《{escape(work.title)}》 "
+                      f"by {escape(work.owner)} (id {work.id}, {work.width} x {work.height})",
+                      highlight=False)
+
+
+@app.command()
+def register(
+    ctx: typer.Context,
+    image: Annotated[Path, typer.Argument(help="The work's design image (JPEG, PNG...).",
+                                          dir_okay=False)],
+    reg_no: Annotated[str, typer.Option("--reg-no", help="Copyright registration number, "
+                                        "国作登字-YYYY-F-NNNNNNNN or provincial (赣作登字-...).")],
+    title: Annotated[str, typer.Option(help="Title of the work.")],
+    owner: Annotated[str, typer.Option(help="Copyright owner.")],
+    created: Annotated[str | None, typer.Option(
+        "--created", metavar="DATE", help="Creation date (YYYY-MM-DD).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register one protected work: check and fingerprint its image, store it, audit it.
+
+    Example: jdzhi works register vase.jpg --reg-no 国作登字-2024-F-00012345
+    --title 青花缠枝莲纹梅瓶 --owner 景德镇市青云陶瓷有限公司 --created 2023-05-01
+    """
+    from jdzhi.similarity.works import make_request, register_work
+
+    request = make_request(image, reg_no, title, owner, created)
+    with _registry(ctx) as db:
+        work = register_work(db, request)
+    if as_json:
+        emit_json(work.to_json())
+    else:
+        _print_work(work, "Registered")
+
+
+@app.command(name="import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV with columns image, reg_no, title, owner, "
+                                         "creation_date.", dir_okay=False)],
+    as_json: JsonOption = False,
+) -> None:
+    """Register every work of a CSV, or none (the first bad row is named; nothing is stored).
+
+    Image paths are relative to the CSV's folder, or absolute; images are fingerprinted on all
+    cores. Example CSV:
+
+        image,reg_no,title,owner,creation_date
+        img/vase.jpg,国作登字-2024-F-00012345,青花缠枝莲纹梅瓶,青云陶瓷,2023-05-01
+    """
+    from rich.progress import Progress
+
+    from jdzhi.similarity.works import import_works
+
+    with _registry(ctx) as db, Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("Fingerprinting", total=None)
+        works = import_works(db, file, progress=lambda n: bar.advance(task, n),
+                             on_total=lambda total: bar.update(task, total=total))
+    if as_json:
+        emit_json([work.to_json() for work in works])
+    else:
+        err_console.print(f"[green]Registered[/] {len(works)} works from {escape(str(file))}")
+
+
+@app.command(name="list")
+def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List the registered works."""
+    from jdzhi.similarity.works import list_works
+
+    with _registry(ctx) as db:
+        works = list_works(db)
+    if as_json:
+        emit_json([work.to_json() for work in works])
+        return
+    if not works:
+        err_console.print("No registered works yet: `jdzhi works register` or `jdzhi works import`")
+        return
+    table = Table("id", "registration no.", "title", "owner", "created", "registered")
+    for work in works:
+        table.add_row(str(work.id), escape(work.reg_no), escape(work.title), escape(work.owner),
+                      work.creation_date or "", work.registered_at)
+    err_console.print(table)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(metavar="WORK", help="Registration number or id.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show one registered work."""
+    from jdzhi.similarity.works import get_work
+
+    with _registry(ctx) as db:
+        work = get_work(db, ref)
+    if as_json:
+        emit_json(work.to_json())
+        return
+    for name, value in work.to_json().items():
+        err_console.print(f"[bold]{name}[/]: {escape(str(value))}", highlight=False)
+
+
+@app.command()
+def remove(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(metavar="WORK", help="Registration number or id.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Remove a registered work and its fingerprints (the audit log keeps the record).
+
+    Example: jdzhi works remove 国作登字-2024-F-00012345 --reason "registration withdrawn"
+    """
+    from jdzhi.similarity.works import remove_work
+
+    with _registry(ctx) as db:
+        work = remove_work(db, ref, reason)
+    if as_json:
+        emit_json(work.to_json())
+    else:
+        _print_work(work, "Removed")
+
+
+@app.command()
+def screen(
+    ctx: typer.Context,
+    inputs: Annotated[list[Path], typer.Argument(
+        metavar="IMAGE_OR_DIR...", help="Submitted images, or folders of them.")],
+    top: Annotated[int, typer.Option("--top", "-k", help="Closest works listed per image.",
+                                     min=1, max=100)] = 5,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Also write a self-contained HTML report (thumbnails embedded).",
+        dir_okay=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the report if it exists.")
+                     ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Screen submissions against every registered work: copy, review or clear.
+
+    copy: near-certainly a registered work, possibly modified (mirrored, rotated, cropped,
+    recoloured, bordered, re-photographed, pasted into another picture); review: a human should
+    look; clear: nothing close. Exit code 0 when every image is clear, 1 when any is copy or
+    review, 3 when an image could not be read (reported per image; the others are screened).
+
+    Example: jdzhi works screen submissions/ --report screening.html
+    """
+    from rich.progress import Progress
+
+    from jdzhi.similarity.report import check_report_path, write_report
+    from jdzhi.similarity.screen import expand_inputs, screen_paths
+
+    if report is not None:
+        check_report_path(report, force=force)
+    files = expand_inputs(inputs)
+    with _registry(ctx) as db:
+        with Progress(console=err_console, transient=True, disable=len(files) < 2) as bar:
+            task = bar.add_task("Screening", total=len(files))
+            results = screen_paths(db, files, top=top, progress=lambda n: bar.advance(task, n))
+        if report is not None:
+            write_report(db, results, report)
+    if as_json:
+        emit_json([result.to_json() for result in results])
+    else:
+        for result in results:
+            style = _VERDICT_STYLE[result.verdict]
+            err_console.print(f"[{style}]{result.verdict:6}[/] {escape(result.image)}"
+                              + (f": {escape(result.error)}" if result.error else ""),
+                              highlight=False)
+            if result.verdict in ("copy", "review"):
+                for match in result.matches[:3]:
+                    err_console.print(
+                        f"        {escape(match.reg_no)} 《{escape(match.title)}》 score "
+                        f"{match.score:.2f}, distance {match.distance}"
+                        + (f", {match.inliers} keypoints" if match.inliers else "")
+                        + (f" — {escape(match.modification)}" if match.modification else ""),
+                        highlight=False)
+        if report is not None:
+            err_console.print(f"Report written to {escape(str(report))}")
+    if any(result.verdict == "error" for result in results):
+        raise typer.Exit(int(ExitCode.INVALID_INPUT))
+    if any(result.verdict in ("copy", "review") for result in results):
+        raise typer.Exit(int(ExitCode.CHECK_FAILED))

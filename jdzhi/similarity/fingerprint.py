@@ -1,0 +1,157 @@
+"""What the screening compares: PDQ hashes of an image's views and its ORB keypoints.
+
+A registered work keeps two PDQ hashes (the photo, and the photo with its uniform background
+trimmed) and up to :data:`ORB_FEATURES` ORB keypoints. A submission is hashed in many more views:
+the 8 flips and quarter turns of both, plus a few small rotations, so that a mirrored, turned,
+bordered or slightly rotated copy still lands near the registered hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from jdzhi.similarity.images import LoadedImage, trim_background
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+#: bytes of one PDQ hash (256 bits)
+PDQ_BYTES = 32
+#: registered views per work: the photo and the background-trimmed photo
+WORK_VIEWS = ("photo", "trimmed")
+#: keypoints kept per image
+ORB_FEATURES = 500
+#: small rotations (degrees) tried on submissions, beyond the 8 flips and quarter turns
+SMALL_ROTATIONS = (-8.0, -4.0, 4.0, 8.0)
+
+#: what each of pdqhash's 8 dihedral variants means for a submission that matches through it
+DIHEDRAL_MODIFICATIONS = (
+    None,
+    "rotated 90°",
+    "rotated 180°",
+    "rotated 90°",
+    "flipped upside down",
+    "mirrored",
+    "mirrored and rotated 90°",
+    "mirrored and rotated 90°",
+)
+
+
+@dataclass(frozen=True)
+class QueryView:
+    """One hashed view of a submission and the modification it undoes when it matches."""
+
+    view: str  # "photo" or "trimmed"
+    modification: str | None
+
+
+@dataclass(frozen=True)
+class Keypoints:
+    points: npt.NDArray[np.float32]  # (n, 2) x, y in the WORK_SIDE-reduced image
+    descriptors: npt.NDArray[np.uint8]  # (n, 32)
+
+    def to_blobs(self) -> tuple[bytes, bytes]:
+        return self.points.astype("<f4").tobytes(), self.descriptors.tobytes()
+
+    @staticmethod
+    def from_blobs(points: bytes, descriptors: bytes) -> Keypoints:
+        import numpy as np
+
+        return Keypoints(points=np.frombuffer(points, dtype="<f4").reshape(-1, 2),
+                         descriptors=np.frombuffer(descriptors, dtype=np.uint8).reshape(-1, 32))
+
+
+@dataclass(frozen=True)
+class WorkFingerprint:
+    """The registered side: :data:`WORK_VIEWS` hashes (64 bytes) and the keypoints."""
+
+    pdq: bytes
+    quality: int
+    keypoints: Keypoints
+
+
+@dataclass(frozen=True)
+class QueryFingerprint:
+    """The submission side: one packed hash per view (``hashes`` is (len(views), 4) uint64)."""
+
+    hashes: npt.NDArray[np.uint64]
+    views: tuple[QueryView, ...]
+    keypoints: Keypoints
+    quality: int
+
+
+def _pdq(gray: npt.NDArray[np.uint8]) -> tuple[bytes, int]:
+    import numpy as np
+    import pdqhash
+
+    bits, quality = pdqhash.compute(np.ascontiguousarray(np.stack([gray] * 3, axis=-1)))
+    return np.packbits(bits.astype(np.uint8)).tobytes(), int(quality)
+
+
+def _pdq_dihedral(gray: npt.NDArray[np.uint8]) -> list[bytes]:
+    import numpy as np
+    import pdqhash
+
+    variants, _ = pdqhash.compute_dihedral(np.ascontiguousarray(np.stack([gray] * 3, axis=-1)))
+    return [np.packbits(bits.astype(np.uint8)).tobytes() for bits in variants]
+
+
+def orb_keypoints(gray: npt.NDArray[np.uint8]) -> Keypoints:
+    import cv2
+    import numpy as np
+
+    orb = cv2.ORB_create(  # type: ignore[attr-defined]
+        nfeatures=ORB_FEATURES, fastThreshold=10)
+    found, descriptors = orb.detectAndCompute(gray, None)
+    if descriptors is None or not found:
+        return Keypoints(points=np.zeros((0, 2), np.float32),
+                         descriptors=np.zeros((0, 32), np.uint8))
+    points = np.array([k.pt for k in found], dtype=np.float32)
+    return Keypoints(points=points, descriptors=np.ascontiguousarray(descriptors, np.uint8))
+
+
+def work_fingerprint(image: LoadedImage) -> WorkFingerprint:
+    photo, quality = _pdq(image.gray)
+    trimmed, _ = _pdq(trim_background(image.gray))
+    return WorkFingerprint(pdq=photo + trimmed, quality=quality,
+                           keypoints=orb_keypoints(image.gray))
+
+
+def _rotated(gray: npt.NDArray[np.uint8], degrees: float) -> npt.NDArray[np.uint8]:
+    import cv2
+    import numpy as np
+
+    height, width = gray.shape
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    rotated = cv2.warpAffine(gray, matrix, (width, height), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)
+    return np.asarray(rotated, dtype=np.uint8)
+
+
+def query_fingerprint(image: LoadedImage) -> QueryFingerprint:
+    import numpy as np
+
+    hashes: list[bytes] = []
+    views: list[QueryView] = []
+    trimmed = trim_background(image.gray)
+    for view, gray in (("photo", image.gray), ("trimmed", trimmed)):
+        for index, packed in enumerate(_pdq_dihedral(gray)):
+            hashes.append(packed)
+            views.append(QueryView(view, DIHEDRAL_MODIFICATIONS[index]))
+    for degrees in SMALL_ROTATIONS:
+        packed, _ = _pdq(trim_background(_rotated(image.gray, degrees)))
+        hashes.append(packed)
+        views.append(QueryView("trimmed", f"rotated {abs(degrees):.0f}°"))
+    _, quality = _pdq(image.gray)
+    packed_array = np.frombuffer(b"".join(hashes), dtype=">u8").astype(np.uint64).reshape(-1, 4)
+    return QueryFingerprint(hashes=packed_array, views=tuple(views),
+                            keypoints=orb_keypoints(image.gray), quality=quality)
+
+
+def unpack_hashes(blob: bytes) -> npt.NDArray[np.uint64]:
+    """Packed PDQ bytes as (n, 4) uint64 rows, the layout of the hash index."""
+    import numpy as np
+
+    return np.frombuffer(blob, dtype=">u8").astype(np.uint64).reshape(-1, 4)

@@ -1,0 +1,118 @@
+"""Loading submitted and registered images safely, and the views the screening hashes.
+
+The safety checks (file size, pixel limit against decompression bombs, damaged or truncated
+files, non-images) are the scanner's own (:func:`jdzhi.trace.scan.load_gray`); this module adds
+the minimum size a design must have and turns every failure into one :class:`InvalidInput`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jdzhi.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+#: designs smaller than this on their short side carry too little detail to compare
+MIN_SIDE = 32
+#: the long side every image is reduced to before hashing and keypoint extraction
+WORK_SIDE = 512
+#: the long side of the thumbnails kept for reports
+THUMB_SIDE = 160
+#: a pixel differs from the background when it is this far from it (0-255 grey levels)
+BACKGROUND_TOLERANCE = 24
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A design reduced to :data:`WORK_SIDE`: grey levels, mean colour and a JPEG thumbnail."""
+
+    gray: npt.NDArray[np.uint8]
+    #: mean CIE-Lab a*, b* (chroma plane) of the foreground, for telling recoloured copies
+    chroma: tuple[float, float]
+    thumbnail: bytes
+    width: int
+    height: int
+
+
+def load_image(path: Path) -> LoadedImage:
+    """Read and check ``path``; raises :class:`InvalidInput` with a one-line reason."""
+    import cv2
+    import numpy as np
+    from PIL import Image, ImageOps
+
+    from jdzhi.trace.scan import UnreadableImage, load_gray
+
+    if path.is_dir():
+        raise InvalidInput(f"{path}: is a folder, not an image")
+    try:
+        full_gray = load_gray(path)  # every safety check happens here, before decoding colour
+    except UnreadableImage as error:
+        raise InvalidInput(f"{path}: {error}") from None
+    height, width = full_gray.shape
+    if min(height, width) < MIN_SIDE:
+        raise InvalidInput(
+            f"{path}: image of {width} x {height} pixels is too small to compare "
+            f"(at least {MIN_SIDE} pixels on each side)")
+    try:
+        with Image.open(path) as opened:
+            opened.draft("RGB", (WORK_SIDE, WORK_SIDE))
+            rgb_image = ImageOps.exif_transpose(opened.convert("RGB"))
+            rgb_image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
+            rgb = np.asarray(rgb_image, dtype=np.uint8)
+            thumb = rgb_image.copy()
+            thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+    except (OSError, SyntaxError, ValueError) as error:
+        reason = " ".join(str(error).split())[:120]
+        raise InvalidInput(f"{path}: damaged image ({reason})") from None
+    from io import BytesIO
+
+    buffer = BytesIO()
+    thumb.save(buffer, format="JPEG", quality=80)
+    gray = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    mask = foreground_mask(gray)
+    chosen = lab[mask] if mask.sum() >= 64 else lab.reshape(-1, 3)
+    chroma = (float(chosen[:, 1].mean()) - 128.0, float(chosen[:, 2].mean()) - 128.0)
+    return LoadedImage(gray=gray, chroma=chroma, thumbnail=buffer.getvalue(),
+                       width=width, height=height)
+
+
+def background_level(gray: npt.NDArray[np.uint8]) -> float:
+    """The grey level of the image's border: the studio background when there is one."""
+    import numpy as np
+
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    return float(np.median(border))
+
+
+def foreground_mask(gray: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    import numpy as np
+
+    level = background_level(gray)
+    mask: npt.NDArray[np.bool_] = np.abs(gray.astype(np.int16) - level) > BACKGROUND_TOLERANCE
+    return mask
+
+
+def trim_background(gray: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """The image cut to the bounding box of what differs from its uniform border colour.
+
+    A border or padding added by a copier, or the studio background around the piece, goes;
+    the box is taken between the 0.5th and 99.5th percentiles of foreground pixels so that a
+    few specks of noise do not keep it wide.
+    """
+    import numpy as np
+
+    mask = foreground_mask(gray)
+    ys, xs = np.nonzero(mask)
+    if len(xs) < 64:
+        return gray
+    x0, x1 = np.percentile(xs, [0.5, 99.5]).astype(int)
+    y0, y1 = np.percentile(ys, [0.5, 99.5]).astype(int)
+    if x1 - x0 < MIN_SIDE // 2 or y1 - y0 < MIN_SIDE // 2:
+        return gray
+    return np.ascontiguousarray(gray[y0:y1 + 1, x0:x1 + 1])

@@ -1,0 +1,170 @@
+"""`jdzhi works screen`: verdicts on modified copies (generated and real photos), the JSON
+contract, the HTML report and bad input in a batch."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import Invoke
+from PIL import Image, ImageOps
+from test_works import design
+
+from jdzhi.home import Home
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.screen_modifications import MODIFICATIONS
+
+
+def _register(cli: Invoke, image: Path, number: int, title: str) -> None:
+    result = cli("works", "register", str(image), "--reg-no", f"国作登字-2024-F-{number:08d}",
+                 "--title", title, "--owner", "测试")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def registered(cli: Invoke, initialized: Home, tmp_path: Path) -> Path:
+    """Three generated works registered; returns their folder."""
+    folder = tmp_path / "works"
+    folder.mkdir()
+    for number in range(1, 4):
+        _register(cli, design(folder / f"{number}.png", number), number, f"作品{number}")
+    return folder
+
+
+def test_modified_copies_are_flagged_with_the_right_work_and_modification(
+        cli: Invoke, registered: Path, tmp_path: Path) -> None:
+    original = Image.open(registered / "2.png").convert("RGB")
+    submissions = tmp_path / "in"
+    submissions.mkdir()
+    ImageOps.mirror(original).save(submissions / "a-mirrored.png")
+    original.rotate(90, expand=True).save(submissions / "b-rotated.png")
+    original.crop((30, 20, 290, 230)).save(submissions / "c-cropped.png")
+    design(submissions / "d-other.png", 77)
+    result = cli("works", "screen", str(submissions), "--json", "--top", "2")
+    assert result.exit_code == 1, result.output
+    screened = json.loads(result.stdout)
+    assert [Path(s["image"]).name for s in screened] == [
+        "a-mirrored.png", "b-rotated.png", "c-cropped.png", "d-other.png"]
+    for entry in screened[:3]:
+        assert entry["verdict"] == "copy", entry
+        assert entry["matches"][0]["reg_no"] == "国作登字-2024-F-00000002"
+        assert set(entry["matches"][0]) >= {"reg_no", "title", "distance", "score"}
+        assert 0 <= entry["matches"][0]["score"] <= 1
+        assert len(entry["matches"]) <= 2
+    assert screened[0]["matches"][0]["modification"] == "mirrored"
+    assert "rotated 90°" in screened[1]["matches"][0]["modification"]
+    assert "cropped" in screened[2]["matches"][0]["modification"]
+    assert screened[3]["verdict"] == "clear"
+    scores = [m["score"] for m in screened[3]["matches"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_all_clear_exits_zero_and_prints_verdicts(cli: Invoke, registered: Path,
+                                                  tmp_path: Path) -> None:
+    other = design(tmp_path / "other.png", 55)
+    result = cli("works", "screen", str(other))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert re.search(r"clear\s+.*other\.png", result.stderr)
+
+
+def test_a_bad_file_is_reported_and_the_batch_goes_on(cli: Invoke, registered: Path,
+                                                      tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    copy = tmp_path / "copy.png"
+    ImageOps.mirror(Image.open(registered / "1.png")).save(copy)
+    result = cli("works", "screen", str(bad), str(copy), "--json")
+    assert result.exit_code == 3
+    first, second = json.loads(result.stdout)
+    assert first["verdict"] == "error" and "bad.jpg" in first["error"]
+    assert first["matches"] == []
+    assert second["verdict"] == "copy"
+
+
+def test_missing_input_and_empty_registry(cli: Invoke, initialized: Home,
+                                          tmp_path: Path) -> None:
+    missing = cli("works", "screen", str(tmp_path / "nope.png"))
+    assert missing.exit_code == 3 and "no such file or folder" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = cli("works", "screen", str(tmp_path / "empty"))
+    assert empty.exit_code == 3 and "no images to screen" in empty.stderr
+    lonely = cli("works", "screen", str(design(tmp_path / "x.png", 4)), "--json")
+    assert lonely.exit_code == 0
+    assert json.loads(lonely.stdout) == [
+        {"image": str(tmp_path / "x.png"), "verdict": "clear", "matches": []}]
+
+
+def test_report_embeds_thumbnails_beside_the_matches(cli: Invoke, registered: Path,
+                                                     tmp_path: Path) -> None:
+    copy = tmp_path / "copy.png"
+    ImageOps.mirror(Image.open(registered / "3.png")).save(copy)
+    report = tmp_path / "report.html"
+    result = cli("works", "screen", str(copy), "--report", str(report))
+    assert result.exit_code == 1
+    page = report.read_text(encoding="utf-8")
+    assert "<script" not in page and "http" not in page.replace("http-equiv", "")
+    thumbnails = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', page)
+    assert len(thumbnails) >= 2  # the submission and at least its match
+    for encoded in thumbnails:
+        from io import BytesIO
+
+        assert Image.open(BytesIO(base64.b64decode(encoded))).size[0] <= 160
+    assert "国作登字-2024-F-00000003" in page and "mirrored" in page and "#c62828" in page
+    again = cli("works", "screen", str(copy), "--report", str(report))
+    assert again.exit_code == 5 and "exists" in again.stderr
+    assert cli("works", "screen", str(copy), "--report", str(report), "--force").exit_code == 1
+
+
+def test_real_photos_copies_and_innocents(cli: Invoke, initialized: Home, tmp_path: Path,
+                                          porcelain_dir: Path) -> None:
+    photos = sorted(porcelain_dir.glob("*.jpg"))
+    works, innocents = photos[:6], photos[6:9]
+    for number, photo in enumerate(works, start=1):
+        _register(cli, photo, number, photo.stem)
+    submissions = tmp_path / "in"
+    submissions.mkdir()
+    rng = random.Random(5)
+    kinds = ("crop 80-90%", "mirror", "recolour", "border", "re-photograph", "product listing")
+    expected = {}
+    for number, (kind, photo) in enumerate(zip(kinds, works, strict=True), start=1):
+        name = f"copy-{number}.jpg"
+        MODIFICATIONS[kind](Image.open(photo).convert("RGB"), rng).save(submissions / name)
+        expected[name] = f"国作登字-2024-F-{number:08d}"
+    for photo in innocents:
+        MODIFICATIONS["heavy JPEG"](Image.open(photo).convert("RGB"), rng).save(
+            submissions / f"innocent-{photo.stem}.jpg")
+    result = cli("works", "screen", str(submissions), "--json")
+    assert result.exit_code == 1, result.output
+    for entry in json.loads(result.stdout):
+        name = Path(entry["image"]).name
+        if name in expected:
+            assert entry["verdict"] in ("copy", "review"), entry
+            assert entry["matches"][0]["reg_no"] == expected[name], entry
+        else:
+            assert entry["verdict"] == "clear", entry
+
+
+def test_hash_distances_match_a_plain_popcount() -> None:
+    from jdzhi.similarity.screen import hash_distances
+
+    rng = np.random.default_rng(3)
+    hashes = rng.integers(0, 2**63, size=(10, 4), dtype=np.uint64) * np.uint64(2)
+    hashes[3] = ~hashes[2]  # work 1: its two views differ in all 256 bits
+    query = rng.integers(0, 2**63, size=(3, 4), dtype=np.uint64)
+    query[1] = hashes[7]
+    best, view = hash_distances(hashes, query)
+    for work in range(5):
+        expected = min(
+            sum(bin(int(a) ^ int(b)).count("1") for a, b in zip(hashes[2 * work + v], q,
+                                                                 strict=True))
+            for v in range(2) for q in query)
+        assert best[work] == expected
+    assert best[3] == 0 and view[3] == 1
