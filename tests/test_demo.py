@@ -62,7 +62,8 @@ def test_demo_json_summary(cli: Invoke, demo_run: DemoRun) -> None:
     assert summary["sample_data"] is True
     steps = {step["step"]: step["data"] for step in summary["steps"]}
     assert list(steps) == ["home", "sample", "import", "overview", "suspend", "workshop", "sign",
-                           "labels", "lab", "inspect", "revoke", "clone", "offline", "audit"]
+                           "labels", "lab", "inspect", "revoke", "clone", "offline", "screen",
+                           "audit"]
     assert steps["import"]["imported"] == 220
     assert steps["overview"]["enterprises"] == 220
     assert sum(steps["overview"]["statuses"].values()) == 220
@@ -93,9 +94,18 @@ def test_demo_json_summary(cli: Invoke, demo_run: DemoRun) -> None:
     offline = _verdicts(summary, "offline")
     assert offline == {**_verdicts(summary, "inspect"), **_verdicts(summary, "revoke")}
     assert steps["offline"]["same_verdicts"] == steps["offline"]["checked"] == 4
+    assert _verdicts(summary, "screen") == {
+        "cropped-mirrored-meiping-lotus-scroll-1.png: 青花缠枝莲纹梅瓶 (SAMPLE) cropped and "
+        "mirrored": "copy",
+        "look-alike-meiping-banana-leaf-7.png: same shape and palette, another pattern": "clear"}
+    copy_screening = steps["screen"]["screenings"][0]
+    assert copy_screening["matches"][0]["reg_no"] == "赣作登字-2026-F-90000001"  # the right work
+    assert len(steps["screen"]["works"]) == 6
+    report = (folder / "screening-report.html").read_text(encoding="utf-8")
+    assert report.count("data:image/") >= 4 and "赣作登字-2026-F-90000001" in report
     methods = {row["method"] for row in summary["verdicts"]}
     assert methods == {"photo at 景德镇, registry", "photo at 乌鲁木齐, registry",
-                       "photo, trust bundle only"}
+                       "photo, trust bundle only", "works screen"}
     assert summary["all_as_expected"] is True
 
     # every output stays in the folder, and the summary lists every file
@@ -109,7 +119,11 @@ def test_demo_json_summary(cli: Invoke, demo_run: DemoRun) -> None:
             "labels/after-revocation/260007.png", f"labels/forged/{forged}.png",
             "photos/260001-jingdezhen.jpg", "photos/260003-jingdezhen.jpg",
             "photos/260003-urumqi.jpg", "photos/260007-after-revocation.jpg",
-            f"photos/forged-{forged}.jpg"} <= set(on_disk)
+            f"photos/forged-{forged}.jpg", "works/works.csv", "screening-report.html",
+            "submissions/cropped-mirrored-meiping-lotus-scroll-1.png",
+            "submissions/look-alike-meiping-banana-leaf-7.png"} <= set(on_disk)
+    assert len([name for name in on_disk if name.startswith("works/")
+                and name.endswith(".png")]) == 6
     assert not (folder / "no-registry").exists()  # the offline scans opened no registry
     assert (folder / "labels/sheet-DEMO-2026-A.pdf").read_bytes().startswith(b"%PDF-")
     for key in ("keys/workshop.key", "keys/lab.key", "home/keys/authority.key"):

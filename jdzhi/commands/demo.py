@@ -27,10 +27,12 @@ def demo(
 
     The demo builds its own home in the folder (your registry is never touched):
     the service center imports 220 fictitious enterprises, a workshop signs a
-    batch, the testing center endorses it, an inspector checks genuine, tampered
-    and revoked labels, and a trust bundle gives the same verdicts offline. It
-    ends with every verdict and every file written. The demo's keys share the
-    passphrase in DIR/DEMO-PASSPHRASE.txt (demo only).
+    batch and prints its labels, the testing center endorses it, an inspector
+    scans simulated phone photos (genuine, tampered, revoked, suspected-clone),
+    a trust bundle gives the same verdicts offline, and a copyright officer
+    screens design submissions (copy, clear) with an HTML report. It ends with
+    every verdict and every file written. The demo's keys share the passphrase
+    in DIR/DEMO-PASSPHRASE.txt (demo only).
 
     Example: jdzhi demo --dir /tmp/jdzhi-demo
     then:    jdzhi --home /tmp/jdzhi-demo/home registry list
