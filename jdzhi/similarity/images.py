@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 MIN_SIDE = 32
 #: the long side every image is reduced to before hashing and keypoint extraction
 WORK_SIDE = 512
+#: the shortest side, at working size, of an image worth comparing
+MIN_WORK_SIDE = 8
 #: the long side of the thumbnails kept for reports
 THUMB_SIDE = 160
 #: a pixel differs from the background when it is this far from it (0-255 grey levels)
@@ -64,6 +66,10 @@ def load_image(path: Path) -> LoadedImage:
             rgb_image = ImageOps.exif_transpose(opened.convert("RGB"))
             rgb_image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
             rgb = np.asarray(rgb_image, dtype=np.uint8)
+            if min(rgb.shape[:2]) < MIN_WORK_SIDE:  # a sliver: nothing to compare, and OpenCV
+                raise InvalidInput(  # cannot build image pyramids of a 1-pixel-wide image
+                    f"{path}: image of {width} x {height} pixels is too elongated to compare "
+                    f"(at most {WORK_SIDE // MIN_WORK_SIDE}:1)")
             thumb = rgb_image.copy()
             thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
     except (OSError, SyntaxError, ValueError) as error:
