@@ -152,19 +152,26 @@ def test_real_photos_copies_and_innocents(cli: Invoke, initialized: Home, tmp_pa
             assert entry["verdict"] == "clear", entry
 
 
-def test_hash_distances_match_a_plain_popcount() -> None:
-    from jdzhi.similarity.screen import hash_distances
+def test_hash_search_matches_a_plain_popcount() -> None:
+    from jdzhi.similarity.fingerprint import Keypoints
+    from jdzhi.similarity.screen import build_index, hash_distances
 
     rng = np.random.default_rng(3)
-    hashes = rng.integers(0, 2**63, size=(10, 4), dtype=np.uint64) * np.uint64(2)
+    works = 6
+    hashes = rng.integers(0, 256, size=(2 * works, 32), dtype=np.uint8)
     hashes[3] = ~hashes[2]  # work 1: its two views differ in all 256 bits
-    query = rng.integers(0, 2**63, size=(3, 4), dtype=np.uint64)
+    query = rng.integers(0, 256, size=(3, 32), dtype=np.uint8)
     query[1] = hashes[7]
-    best, view = hash_distances(hashes, query)
-    for work in range(5):
+    query[2] = hashes[2] ^ np.uint8(1)  # 32 bits from work 1's first view
+    empty = Keypoints(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
+    index = build_index(range(works), [str(i) for i in range(works)], ["t"] * works,
+                        np.zeros((works, 2), np.float32), np.ones((works, 2), np.int32),
+                        hashes, [empty] * works)
+    found = hash_distances(index, query)
+    assert set(found) == set(range(works))
+    for work in range(works):
         expected = min(
-            sum(bin(int(a) ^ int(b)).count("1") for a, b in zip(hashes[2 * work + v], q,
-                                                                 strict=True))
-            for v in range(2) for q in query)
-        assert best[work] == expected
-    assert best[3] == 0 and view[3] == 1
+            (int(np.unpackbits(hashes[2 * work + v] ^ q).sum()), view)
+            for v in range(2) for view, q in enumerate(query))
+        assert found[work] == expected
+    assert found[3] == (0, 1) and found[1] == (32, 2)

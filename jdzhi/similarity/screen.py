@@ -1,11 +1,12 @@
 """Screening submissions against every registered work: hashes first, then keypoints.
 
 Stage 1 (cheap, explainable): the submission's PDQ views (flips, quarter turns, trimmed
-background, small rotations) against the two hashes of every work, one vectorized XOR-popcount
-over a packed ``uint64`` matrix. Stage 2 (crops, perspective, pasting into another picture): the
-submission's ORB keypoints against all registered keypoints (brute-force Hamming, ratio test)
-retrieve candidate works independently of the hash; the best few are verified by a RANSAC
-homography that must be a plausible view of the work (orientation kept, bounded scale and skew,
+background, small rotations) against the two hashes of every work, in a FAISS binary index
+(exhaustive Hamming search, SIMD popcount). Stage 2 (crops, perspective, pasting into another
+picture): the submission's ORB keypoints against all registered keypoints (a FAISS binary index:
+exact for small registries, inverted lists beyond :data:`EXACT_FEATURE_LIMIT` descriptors) retrieve
+candidate works independently of the hash; the best few are verified by a RANSAC homography that
+must be a plausible view of the work (orientation kept, bounded scale, skew and perspective,
 enough inliers spread over the work).
 """
 
@@ -41,6 +42,8 @@ REVIEW_INLIERS = 15
 VERIFY_BY_VOTES = 4
 VERIFY_BY_HASH = 2
 RATIO = 0.8
+#: ORB descriptors further apart than this (of 256 bits) are not the same corner
+MAX_DESCRIPTOR_DISTANCE = 64
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,12 @@ class Screening:
         return data
 
 
+#: above this many registered descriptors the keypoint index is approximate (inverted lists)
+EXACT_FEATURE_LIMIT = 2_000_000
+#: nearest registered hashes fetched per query view
+HASH_NEIGHBOURS = 24
+
+
 @dataclass(frozen=True)
 class WorkIndex:
     """Every registered work's hashes and keypoints in memory, ready to screen against."""
@@ -85,63 +94,96 @@ class WorkIndex:
     titles: tuple[str, ...]
     chroma: npt.NDArray[np.float32]  # (n, 2)
     sizes: npt.NDArray[np.int32]  # (n, 2) width, height of the WORK_SIDE-reduced image
-    hashes: npt.NDArray[np.uint64]  # (n * len(WORK_VIEWS), 4)
+    hash_index: Any  # faiss.IndexBinaryFlat of the n * len(WORK_VIEWS) hashes, work-major
     keypoints: tuple[Keypoints, ...]
-    descriptors: npt.NDArray[np.uint8]  # all keypoints' descriptors stacked (m, 32)
-    descriptor_owner: npt.NDArray[np.int32]  # (m,) position of the work in this index
+    feature_index: Any  # faiss binary index of every work's descriptors, in work order
+    descriptor_owner: npt.NDArray[np.int32]  # (m,) position of each descriptor's work
 
     def __len__(self) -> int:
         return len(self.ids)
 
 
+def binary_index(codes: npt.NDArray[np.uint8]) -> Any:
+    """A FAISS binary index of ``codes`` ((m, bytes) rows): exact up to
+    :data:`EXACT_FEATURE_LIMIT` rows, inverted lists (k-means cells) beyond."""
+    import faiss
+    import numpy as np
+
+    bits = codes.shape[1] * 8
+    if len(codes) <= EXACT_FEATURE_LIMIT:
+        flat = faiss.IndexBinaryFlat(bits)
+        if len(codes):
+            flat.add(codes)
+        return flat
+    cells = int(4 * np.sqrt(len(codes)))
+    cells_index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, cells)
+    sample = np.random.default_rng(0).choice(len(codes), size=min(len(codes), 64 * cells),
+                                             replace=False)
+    cells_index.train(codes[np.sort(sample)])
+    cells_index.nprobe = 16
+    cells_index.add(codes)
+    return cells_index
+
+
+def build_index(ids: Sequence[int], reg_nos: Sequence[str], titles: Sequence[str],
+                chroma: npt.NDArray[np.float32], sizes: npt.NDArray[np.int32],
+                hashes: npt.NDArray[np.uint8], keypoints: Sequence[Keypoints]) -> WorkIndex:
+    import numpy as np
+
+    owner = np.concatenate([np.full(len(k.descriptors), i, np.int32)
+                            for i, k in enumerate(keypoints)] or [np.zeros(0, np.int32)])
+    descriptors = (np.concatenate([k.descriptors for k in keypoints]) if keypoints
+                   else np.zeros((0, 32), np.uint8))
+    return WorkIndex(ids=np.asarray(ids, dtype=np.int64), reg_nos=tuple(reg_nos),
+                     titles=tuple(titles), chroma=chroma, sizes=sizes,
+                     hash_index=binary_index(np.ascontiguousarray(hashes)),
+                     keypoints=tuple(keypoints),
+                     feature_index=binary_index(np.ascontiguousarray(descriptors)),
+                     descriptor_owner=owner)
+
+
 def load_index(db: sqlite_utils.Database) -> WorkIndex:
+    """Every registered work of ``db`` as a :class:`WorkIndex`."""
     import numpy as np
 
     from jdzhi.similarity.fingerprint import unpack_hashes
     from jdzhi.similarity.images import WORK_SIDE
 
-    cursor = db.execute(
+    rows = db.execute(
         "SELECT w.id, w.reg_no, w.title, w.chroma_a, w.chroma_b, w.width, w.height, w.pdq, "
         "f.points, f.descriptors FROM works w JOIN work_features f ON f.work_id = w.id "
-        "ORDER BY w.id")
-    rows = cursor.fetchall()
-    keypoints = tuple(Keypoints.from_blobs(row[8], row[9]) for row in rows)
+        "ORDER BY w.id").fetchall()
     sizes = []
     for row in rows:
         scale = min(1.0, WORK_SIDE / max(row[5], row[6]))
         sizes.append((round(row[5] * scale), round(row[6] * scale)))
-    owner = np.concatenate([np.full(len(k.descriptors), i, np.int32)
-                            for i, k in enumerate(keypoints)] or [np.zeros(0, np.int32)])
-    descriptors = (np.concatenate([k.descriptors for k in keypoints]) if keypoints
-                   else np.zeros((0, 32), np.uint8))
-    return WorkIndex(
-        ids=np.array([row[0] for row in rows], dtype=np.int64),
-        reg_nos=tuple(row[1] for row in rows), titles=tuple(row[2] for row in rows),
+    return build_index(
+        ids=[row[0] for row in rows], reg_nos=[row[1] for row in rows],
+        titles=[row[2] for row in rows],
         chroma=np.array([(row[3], row[4]) for row in rows], dtype=np.float32).reshape(-1, 2),
         sizes=np.array(sizes, dtype=np.int32).reshape(-1, 2),
-        hashes=(unpack_hashes(b"".join(row[7] for row in rows)) if rows
-                else np.zeros((0, 4), np.uint64)),
-        keypoints=keypoints, descriptors=np.ascontiguousarray(descriptors),
-        descriptor_owner=owner)
+        hashes=unpack_hashes(b"".join(row[7] for row in rows)),
+        keypoints=[Keypoints.from_blobs(row[8], row[9]) for row in rows])
 
 
-def hash_distances(hashes: npt.NDArray[np.uint64], query: npt.NDArray[np.uint64]
-                   ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
-    """Per work: the smallest Hamming distance between any query view and any work view, and
-    the query view that reached it. ``hashes`` is (n * views, 4), ``query`` (q, 4)."""
-    import numpy as np
-
+def hash_distances(index: WorkIndex, query: npt.NDArray[np.uint8]) -> dict[int, tuple[int, int]]:
+    """The works among the nearest hashes of any query view: position of the work in the
+    index -> (smallest Hamming distance between a query view and a work view, that query view).
+    Every work within :data:`HASH_NEIGHBOURS` nearest hashes of some view is included."""
     views = len(WORK_VIEWS)
-    works = len(hashes) // views
-    best = np.full(works, 257, dtype=np.int32)
-    best_view = np.zeros(works, dtype=np.int32)
-    for index, row in enumerate(query):
-        distance = np.bitwise_count(hashes ^ row).sum(axis=1, dtype=np.int32)
-        per_work = distance.reshape(works, views).min(axis=1)
-        better = per_work < best
-        best[better] = per_work[better]
-        best_view[better] = index
-    return best, best_view
+    total = index.hash_index.ntotal
+    if total == 0:
+        return {}
+    distances, labels = index.hash_index.search(query, min(total, HASH_NEIGHBOURS))
+    best: dict[int, tuple[int, int]] = {}
+    for view, (row_distances, row_labels) in enumerate(zip(distances, labels, strict=True)):
+        for distance, label in zip(row_distances.tolist(), row_labels.tolist(), strict=True):
+            if label < 0:
+                continue
+            work = label // views
+            if work not in best or distance < best[work][0]:
+                best[work] = (int(distance), view)
+    return best
 
 
 @dataclass(frozen=True)
@@ -150,7 +192,7 @@ class Verified:
     modification: str | None
 
 
-def _verify(query: Keypoints, work: Keypoints, work_size: tuple[int, int],
+def _verify(query: Keypoints, query_index: Any, work: Keypoints, work_size: tuple[int, int],
             query_size: tuple[int, int]) -> Verified | None:
     """A RANSAC homography from the work to the submission, or None when there is no sane one."""
     import cv2
@@ -158,18 +200,30 @@ def _verify(query: Keypoints, work: Keypoints, work_size: tuple[int, int],
 
     if len(query.descriptors) < 8 or len(work.descriptors) < 8:
         return None
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    pairs = matcher.knnMatch(work.descriptors, query.descriptors, k=2)
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
+    distances, labels = query_index.search(work.descriptors, 2)
+    passing = np.nonzero((distances[:, 0] < RATIO * distances[:, 1])
+                         & (distances[:, 0] <= MAX_DESCRIPTOR_DISTANCE))[0]
+    # one-to-one: a submission keypoint answers for one work keypoint only (ORB finds the same
+    # corner at several pyramid levels; unchecked, one corner would count as many inliers)
+    best_for_target: dict[int, int] = {}
+    for work_point in passing.tolist():
+        target_point = int(labels[work_point, 0])
+        kept = best_for_target.get(target_point)
+        if kept is None or distances[work_point, 0] < distances[kept, 0]:
+            best_for_target[target_point] = work_point
+    good = np.array(sorted(best_for_target.values()), dtype=np.int64)
     if len(good) < REVIEW_INLIERS:
         return None
-    source = work.points[[m.queryIdx for m in good]].reshape(-1, 1, 2)
-    target = query.points[[m.trainIdx for m in good]].reshape(-1, 1, 2)
+    source = work.points[good].reshape(-1, 1, 2)
+    target = query.points[labels[good, 0]].reshape(-1, 1, 2)
     homography, mask = cv2.findHomography(source, target, cv2.RANSAC, 5.0, maxIters=2000,
                                           confidence=0.995)
     if homography is None or mask is None:
         return None
-    inliers = int(mask.sum())
+    chosen = mask.ravel().astype(bool)
+    # distinct places on both sides (2-pixel cells), not keypoints
+    inliers = min(len(np.unique(np.round(source.reshape(-1, 2)[chosen] / 2), axis=0)),
+                  len(np.unique(np.round(target.reshape(-1, 2)[chosen] / 2), axis=0)))
     if inliers < REVIEW_INLIERS or inliers < 0.2 * len(good):
         return None
     affine = homography[:2, :2] / homography[2, 2]
@@ -183,7 +237,7 @@ def _verify(query: Keypoints, work: Keypoints, work_size: tuple[int, int],
     perspective = float(np.abs(homography[2, :2] / homography[2, 2]).max())
     if perspective * max(work_size) > 0.6:
         return None
-    inlier_points = source.reshape(-1, 2)[mask.ravel().astype(bool)]
+    inlier_points = source.reshape(-1, 2)[chosen]
     spread = np.ptp(inlier_points, axis=0) / np.maximum(np.array(work_size, np.float32), 1)
     if spread.min() < 0.15:
         return None
@@ -219,44 +273,47 @@ def _score(distance: int, inliers: int) -> float:
 def screen_fingerprint(index: WorkIndex, query: QueryFingerprint, chroma: tuple[float, float],
                        query_size: tuple[int, int], *, top: int = 5) -> tuple[str, list[Match]]:
     """The verdict and the ranked matches of one fingerprinted submission."""
-    import cv2
     import numpy as np
 
     if len(index) == 0:
         return CLEAR, []
-    distances, views = hash_distances(index.hashes, query.hashes)
-    order = np.argsort(distances, kind="stable")
-    candidates: dict[int, None] = {}
-    for position in order[:VERIFY_BY_HASH]:
-        candidates[int(position)] = None
-    if len(query.keypoints.descriptors) and len(index.descriptors):
-        matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-        pairs = matcher.knnMatch(query.keypoints.descriptors, index.descriptors, k=2)
-        owners = [int(index.descriptor_owner[p[0].trainIdx]) for p in pairs
-                  if len(p) == 2 and p[0].distance < RATIO * p[1].distance]
-        if owners:
-            votes = np.bincount(np.array(owners), minlength=len(index))
+    by_hash = hash_distances(index, query.hashes)
+    hash_order = sorted(by_hash, key=lambda p: by_hash[p][0])
+    candidates: dict[int, None] = dict.fromkeys(hash_order[:VERIFY_BY_HASH])
+    query_index = binary_index(query.keypoints.descriptors)
+    if len(query.keypoints.descriptors) >= 2 and index.feature_index.ntotal >= 2:
+        distances, labels = index.feature_index.search(query.keypoints.descriptors, 2)
+        good = (distances[:, 0] < RATIO * distances[:, 1]) & (labels[:, 0] >= 0)
+        if good.any():
+            votes = np.bincount(index.descriptor_owner[labels[good, 0]], minlength=len(index))
             for position in np.argsort(-votes, kind="stable")[:VERIFY_BY_VOTES]:
                 if votes[position] >= 4:
                     candidates[int(position)] = None
     verified: dict[int, Verified] = {}
     for position in candidates:
         size = (int(index.sizes[position, 0]), int(index.sizes[position, 1]))
-        result = _verify(query.keypoints, index.keypoints[position], size, query_size)
+        result = _verify(query.keypoints, query_index, index.keypoints[position], size,
+                         query_size)
         if result is not None:
             verified[position] = result
+    worst = 256
+
+    def distance_of(position: int) -> int:
+        return by_hash[position][0] if position in by_hash else worst
+
     ranked = sorted(
-        {int(p) for p in order[:top]} | set(verified),
-        key=lambda p: -_score(int(distances[p]), verified[p].inliers if p in verified else 0))
+        set(hash_order[:top]) | set(verified),
+        key=lambda p: (-_score(distance_of(p), verified[p].inliers if p in verified else 0),
+                       distance_of(p)))
     matches = []
     for position in ranked[:top]:
-        distance = int(distances[position])
+        distance = distance_of(position)
         check = verified.get(position)
         inliers = check.inliers if check else 0
         hash_hit = distance <= REVIEW_DISTANCE
         modification: str | None
         if hash_hit:
-            view = query.views[int(views[position])]
+            view = query.views[by_hash[position][1]]
             modification = view.modification
             if view.view == "trimmed" and check is not None and check.modification:
                 modification = ", ".join(filter(None, [modification, check.modification]))
