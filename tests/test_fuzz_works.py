@@ -14,12 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hardening_support import World, build_world
+from hardening_support import World, build_world, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from jdzhi.errors import JdzhiError
+from jdzhi.errors import ExitCode, JdzhiError
+
+ALLOWED = {int(code) for code in ExitCode} - {int(ExitCode.INTERNAL)}
 
 
 def cases(number: int) -> settings:
@@ -125,9 +127,8 @@ def _works(world: World) -> int:
 @cases(60)
 @given(st.integers(0, 2**64))
 def test_damaged_works_import_files(world: World, seed: int) -> None:
-    from jdzhi.registry.db import open_registry
-    from jdzhi.similarity.works import import_works
-
+    """Through `jdzhi works import` (the contract): a documented exit code, one line of error,
+    and a refused file stores nothing."""
     rng = random.Random(seed)
     number = next(_names)
     text = _IMPORT.format(a=f"赣作登字-2026-F-{number:08d}",
@@ -147,14 +148,15 @@ def test_damaged_works_import_files(world: World, seed: int) -> None:
         path = folder / f"works-{number}-{attempt}.csv"
         path.write_bytes(bytes(changed))
         before = _works(world)
-        db = open_registry(world.home)
         try:
-            stored = import_works(db, path)
-        except JdzhiError as error:
-            assert error.message
-            assert _works(world) == before
-            continue
+            result = run(world.home.path, "works", "import", str(path))
         finally:
-            db.close()
             path.unlink()
-        assert _works(world) == before + len(stored)
+        assert result.exit_code in ALLOWED, result.output
+        assert "internal error" not in result.output, result.output
+        if result.exit_code == 0:
+            assert _works(world) > before
+        else:
+            assert result.stderr.startswith("error: ")
+            assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+            assert _works(world) == before
