@@ -8,13 +8,16 @@ the commands that need them, so that ``jdzhi --help`` starts fast.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from functools import cache
+from importlib import import_module
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from typer._click import Context as ClickContext  # Typer >= 0.29 vendors Click
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from jdzhi import __version__
 from jdzhi.commands._common import (
@@ -28,24 +31,117 @@ from jdzhi.commands._common import (
 )
 from jdzhi.errors import ExitCode, JdzhiError
 
-# isort: split
-# command modules: one line each, alphabetical; they import only light modules at top level
-from jdzhi.commands import demo as demo_commands
-from jdzhi.commands import keys as keys_commands
-from jdzhi.commands import lab as lab_commands
-from jdzhi.commands import label as label_commands
-from jdzhi.commands import page as page_commands
-from jdzhi.commands import registry as registry_commands
-from jdzhi.commands import scan as scan_commands
-from jdzhi.commands import sign as sign_commands
-from jdzhi.commands import trust as trust_commands
-from jdzhi.commands import works as works_commands
 
-# (end of command modules)
+@dataclass(frozen=True)
+class LazyCommand:
+    """A command (a function) or command group (a Typer app) imported only when it is used.
+
+    ``summary`` is what ``jdzhi --help`` lists without importing the module; tests/test_startup.py
+    checks that it is the loaded command's own first help line.
+    """
+
+    module: str
+    attribute: str
+    summary: str
+
+
+#: every command but `init`, in the order `jdzhi --help` lists them (a workflow's order)
+LAZY_COMMANDS: dict[str, LazyCommand] = {
+    "registry": LazyCommand(
+        "jdzhi.commands.registry", "app",
+        "The registry of enterprises licensed to use the mark: add, import and export them, "
+        "list and show them, suspend, revoke, reinstate or renew their licenses, and audit "
+        "every change."),
+    "keys": LazyCommand(
+        "jdzhi.commands.keys", "app",
+        "Licensee signing keys: issue, list, revoke and rotate them. Every key is certified by the "
+        "authority key made at `jdzhi init`."),
+    "sign": LazyCommand(
+        "jdzhi.commands.sign", "sign",
+        "Sign every record of a CSV with a licensee key, store them, and write SIGNED.jsonl."),
+    "label": LazyCommand(
+        "jdzhi.commands.label", "label",
+        "Print QR traceability labels: PDF sheets, or one PNG/SVG per label."),
+    "lab": LazyCommand(
+        "jdzhi.commands.lab", "app",
+        "The ceramic testing center: register it with its certified key, and countersign batches "
+        "with test results."),
+    "verify": LazyCommand(
+        "jdzhi.commands.sign", "verify",
+        "Verify labels or signed records; exit 0 only when every one is genuine."),
+    "scan": LazyCommand(
+        "jdzhi.commands.scan", "scan",
+        "Scan label photos: find every QR code, verify it, and check for cloned serials."),
+    "scans": LazyCommand(
+        "jdzhi.commands.scan", "scans_app",
+        "The scan log: what inspectors scanned, and suspected clones."),
+    "trust": LazyCommand(
+        "jdzhi.commands.trust", "app",
+        "The offline trust bundle: certified keys, enterprises, license statuses and lab "
+        "endorsements, signed by the authority."),
+    "page": LazyCommand(
+        "jdzhi.commands.page", "app",
+        "The phone verification page: a label's URL opens it, and it checks the label's signature "
+        "in the browser."),
+    "serve": LazyCommand(
+        "jdzhi.commands.page", "serve",
+        "Serve the verification page on 127.0.0.1 for local use and testing, until Ctrl-C."),
+    "works": LazyCommand(
+        "jdzhi.commands.works", "app",
+        "Protected works (design images) and design-copy screening: register works one by one or "
+        "from a CSV, list, show and remove them, and screen submissions for copies (mirrored, "
+        "rotated, cropped, recoloured, bordered, re-photographed, pasted...)."),
+    "demo": LazyCommand(
+        "jdzhi.commands.demo", "demo",
+        "Run jdzhi end to end on SAMPLE data in a new folder, narrating each step."),
+}
+
+
+@cache
+def load_command(name: str) -> TyperCommand | TyperGroup:
+    """Import a lazy command's module and build its Click command."""
+    lazy = LAZY_COMMANDS[name]
+    target = getattr(import_module(lazy.module), lazy.attribute)
+    command: TyperCommand | TyperGroup
+    if isinstance(target, typer.Typer):
+        # a group even with one sub-command: `jdzhi trust export` keeps its two words
+        command = typer.main.get_group(target)
+    else:
+        single = typer.Typer()
+        single.command(name=name)(target)
+        built = typer.main.get_command(single)
+        assert isinstance(built, TyperCommand)
+        command = built
+    command.name = name
+    return command
 
 
 class JdzhiGroup(TyperGroup):
-    """The root command group: the single place where errors become exit codes."""
+    """The root command group: the single place where errors become exit codes.
+
+    It also loads commands lazily: ``jdzhi --help`` lists them from their summaries, and only the
+    command that runs is imported and built.
+    """
+
+    _listing_only = False
+
+    def list_commands(self, ctx: ClickContext) -> list[str]:
+        return [*super().list_commands(ctx), *LAZY_COMMANDS]
+
+    def get_command(self, ctx: ClickContext, cmd_name: str) -> Any:
+        lazy = LAZY_COMMANDS.get(cmd_name)
+        if lazy is None:
+            return super().get_command(ctx, cmd_name)
+        if self._listing_only:
+            return TyperCommand(name=cmd_name, help=lazy.summary)
+        return load_command(cmd_name)
+
+    def format_help(self, ctx: ClickContext, formatter: Any) -> None:
+        self._listing_only = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing_only = False
 
     def invoke(self, ctx: ClickContext) -> Any:
         try:
@@ -162,23 +258,6 @@ def init(
     err_console.print(f"Label base URL: {escape(result.base_url)}")
 
 
-# command registration: one block per command module, e.g.
-#   app.add_typer(registry_commands.app, name="registry")
-#   app.command(name="sign")(trace_commands.sign)
-app.command(name="demo")(demo_commands.demo)
-app.add_typer(registry_commands.app, name="registry")
-app.add_typer(keys_commands.app, name="keys")
-app.add_typer(lab_commands.app, name="lab")
-app.command(name="sign")(sign_commands.sign)
-app.add_typer(trust_commands.app, name="trust")
-app.command(name="verify")(sign_commands.verify)
-app.add_typer(page_commands.app, name="page")
-app.command(name="serve")(page_commands.serve)
-app.command(name="label")(label_commands.label)
-app.command(name="scan")(scan_commands.scan)
-app.add_typer(scan_commands.scans_app, name="scans")
-app.add_typer(works_commands.app, name="works")
-# (end of command registration)
 
 
 def main() -> None:

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+from conftest import Invoke
+
 HEAVY_MODULES = (
     "sqlite_utils", "cryptography", "numpy", "PIL", "cv2", "imagehash", "qrcode", "zxingcpp",
     "reportlab", "cbor2", "pdqhash", "platformdirs",
@@ -22,3 +24,22 @@ def test_cli_start_up_imports_no_heavy_library() -> None:
     ).stdout))
     assert loaded.isdisjoint(HEAVY_MODULES), sorted(loaded & set(HEAVY_MODULES))
 
+
+
+def test_every_lazy_summary_is_its_commands_own_first_help_line() -> None:
+    from jdzhi.cli import LAZY_COMMANDS, load_command
+
+    for name, lazy in LAZY_COMMANDS.items():
+        command = load_command(name)
+        first_line = " ".join((command.help or "").strip().split("\n\n")[0].split())
+        assert lazy.summary == first_line, name
+
+
+def test_root_help_lists_every_command_without_importing_them(cli: Invoke) -> None:
+    from jdzhi.cli import LAZY_COMMANDS
+
+    result = cli("--help")
+    assert result.exit_code == 0
+    for name, lazy in LAZY_COMMANDS.items():
+        assert name in result.stdout
+        assert lazy.summary[:30] in " ".join(result.stdout.split())

@@ -7,6 +7,7 @@ holds exactly what it prints.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import typer
 
@@ -14,13 +15,10 @@ START = "<!-- command-reference:start (made by `python -m jdzhi.commands.referen
 END = "<!-- command-reference:end -->"
 
 
-def _walk(command: typer.core.TyperCommand | typer.core.TyperGroup, path: str) -> Iterator[
-    tuple[str, str]
-]:
-    sub_commands = getattr(command, "commands", None)
-    if sub_commands:
-        for name in sorted(sub_commands):
-            yield from _walk(sub_commands[name], f"{path} {name}")
+def _walk(command: Any, ctx: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(command, typer.core.TyperGroup):
+        for name in sorted(command.list_commands(ctx)):
+            yield from _walk(command.get_command(ctx, name), ctx, f"{path} {name}")
     else:
         summary = (command.help or "").strip().split("\n\n")[0].replace("\n", " ")
         yield path, " ".join(summary.split())
@@ -30,8 +28,9 @@ def reference_block() -> str:
     from jdzhi.cli import app
 
     root = typer.main.get_command(app)
+    ctx = typer.Context(root)
     rows = ["| command | what it does |", "|---|---|"]
-    rows += [f"| `{path}` | {summary} |" for path, summary in _walk(root, "jdzhi")]  # type: ignore[arg-type]
+    rows += [f"| `{path}` | {summary} |" for path, summary in _walk(root, ctx, "jdzhi")]
     return "\n".join([START, *rows, END])
 
 
