@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from jdzhi.errors import InvalidInput, KeyUnusable
 from jdzhi.home import Home, resolve_home
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 PASSPHRASE_ENV = "JDZHI_PASSPHRASE"
 
@@ -36,6 +41,18 @@ def home_of(ctx: typer.Context) -> Home:
     state = ctx.find_root().obj
     assert isinstance(state, CliState)
     return state.home
+
+
+@contextmanager
+def registry_of(ctx: typer.Context) -> Iterator[sqlite_utils.Database]:
+    """The home's registry, open for the length of a command."""
+    from jdzhi.registry.db import open_registry
+
+    db = open_registry(home_of(ctx))
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 def emit_json(data: Any) -> None:

@@ -7,8 +7,6 @@ and ``--key-passphrase-file``; ``JDZHI_PASSPHRASE`` serves both in scripts).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,10 +21,10 @@ from jdzhi.commands._common import (
     err_console,
     home_of,
     read_passphrase,
+    registry_of,
 )
 
 if TYPE_CHECKING:
-    import sqlite_utils
 
     from jdzhi.trace.keys import IssuedKey
 
@@ -51,17 +49,6 @@ _STYLE = {"active": "green", "revoked": "red", "superseded": "yellow", "expired"
           "pending": "cyan"}
 
 
-@contextmanager
-def _registry(ctx: typer.Context) -> Iterator[sqlite_utils.Database]:
-    from jdzhi.registry.db import open_registry
-
-    db = open_registry(home_of(ctx))
-    try:
-        yield db
-    finally:
-        db.close()
-
-
 def _issue(ctx: typer.Context, enterprise: str, out: Path, passphrase_file: Path | None,
            key_passphrase_file: Path | None, valid_until: str | None, as_json: bool,
            rotate: bool) -> None:
@@ -74,7 +61,7 @@ def _issue(ctx: typer.Context, enterprise: str, out: Path, passphrase_file: Path
     check_new_key_path(out)  # before any prompt: an existing KEYFILE is refused either way
     authority = read_passphrase(passphrase_file, confirm=False, what="the authority key")
     new = read_passphrase(key_passphrase_file, confirm=True, what=f"the new key ({out.name})")
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         issued = issue_licensee_key(home, db, enterprise, out=out, authority_passphrase=authority,
                                     key_passphrase=new, valid_until=until, rotate=rotate)
     _render_issued(issued, as_json)
@@ -140,7 +127,7 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     from jdzhi.timeutil import utc_now
     from jdzhi.trace.keys import list_keys
 
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         keys = list_keys(db)
     now = utc_now()
     if as_json:
@@ -178,7 +165,7 @@ def revoke(
     from jdzhi.trace.keys import revoke_key
 
     moment = parse_time(effective, what="--effective") if effective else None
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         key = revoke_key(db, key_id, reason=reason, effective_at=moment)
     if as_json:
         emit_json(key.to_json())

@@ -15,6 +15,7 @@ from jdzhi.commands._common import (
     err_console,
     home_of,
     read_passphrase,
+    registry_of,
 )
 
 app = typer.Typer(help="The ceramic testing center: register it with its certified key, and "
@@ -94,21 +95,17 @@ def endorse(
     Example: jdzhi lab endorse JDZ-GI-2026-0001 B2026-07 --results pbcd.csv --key lab.key
     --report-no JDZ-T-2026-0142
     """
-    from jdzhi.registry.db import open_registry
     from jdzhi.timeutil import parse_time, utc_now
     from jdzhi.trace.lab import endorse_batch, endorsement_json
 
     moment = parse_time(tested, what="--tested") if tested else utc_now()
     passphrase = read_passphrase(passphrase_file, confirm=False, what=f"key {key.name}")
-    db = open_registry(home_of(ctx))
-    try:
+    with registry_of(ctx) as db:
         done = endorse_batch(db, key_file=key, passphrase=passphrase, enterprise_ref=enterprise,
                              batch=batch, results_file=results, report_no=report_no,
                              tested_at=moment, limits_file=limits,
                              water_absorption=water_absorption, thermal_shock=thermal_shock,
                              whiteness=whiteness)
-    finally:
-        db.close()
     if as_json:
         emit_json({**endorsement_json(done.endorsement), "lab": done.lab,
                    "enterprise": done.enterprise, "records": done.records})

@@ -5,8 +5,6 @@ Enterprises and licenses are named by the enterprise id, the USCC or the license
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,7 +12,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from jdzhi.commands._common import JsonOption, emit_json, err_console, home_of
+from jdzhi.commands._common import (
+    JsonOption,
+    emit_json,
+    err_console,
+    registry_of,
+)
 from jdzhi.errors import ExitCode, JdzhiError
 
 if TYPE_CHECKING:
@@ -53,17 +56,6 @@ EffectiveOption = Annotated[str | None, typer.Option(
          "Default: now.",
 )]
 ForceOption = Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")]
-
-
-@contextmanager
-def _registry(ctx: typer.Context) -> Iterator[sqlite_utils.Database]:
-    from jdzhi.registry.db import open_registry
-
-    db = open_registry(home_of(ctx))
-    try:
-        yield db
-    finally:
-        db.close()
 
 
 def _status(status: str) -> str:
@@ -108,7 +100,7 @@ def add(
               "district_code": district, "address": address, "contact": contact,
               "license_no": license_no, "categories": categories, "valid_from": valid_from,
               "valid_to": valid_to}
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         entry, warnings = add_entry(db, fields)
     _warn(warnings)
     if as_json:
@@ -140,7 +132,7 @@ def update(
 
     changes = {"name": name, "name_en": name_en, "short_name": short_name,
                "district_code": district, "address": address, "contact": contact}
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         enterprise, changed = update_enterprise(db, ref, changes)
     if as_json:
         emit_json({**enterprise.to_json(), "changed": list(changed)})
@@ -172,7 +164,7 @@ def issue(
 
     fields = {"license_no": license_no, "categories": categories, "valid_from": valid_from,
               "valid_to": valid_to}
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         entry = issue_license(db, ref, fields)
     if as_json:
         emit_json(entry.to_json())
@@ -205,7 +197,7 @@ def import_(
 
     from jdzhi.registry.entries import import_file
 
-    with _registry(ctx) as db, Progress(console=err_console, transient=True,
+    with registry_of(ctx) as db, Progress(console=err_console, transient=True,
                                         disable=as_json) as bar:
         task = bar.add_task("importing", total=None)
         result = import_file(db, file, check_only=check,
@@ -243,7 +235,7 @@ def list_(
     from jdzhi.timeutil import parse_time
 
     moment = parse_time(at, what="--at") if at is not None else None
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         entries = list_entries(db, status=status, district=district, category=category,
                                moment=moment)
         names = _category_names(db)
@@ -289,7 +281,7 @@ def show(ctx: typer.Context, ref: RefArgument, as_json: JsonOption = False) -> N
     """
     from jdzhi.registry.entries import show_entry
 
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         detail = show_entry(db, ref)
         names = _category_names(db)
     if as_json:
@@ -334,7 +326,7 @@ def _change(ctx: typer.Context, ref: str, action: str, reason: str, effective: s
 
     effective_at = parse_time(effective, what="--effective") if effective is not None else None
     valid_to = parse_date(new_valid_to, what="--valid-to") if new_valid_to is not None else None
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         change = change_status(db, ref, action, reason=reason, effective_at=effective_at,
                                new_valid_to=valid_to)
     _report_change(change, as_json)
@@ -414,7 +406,7 @@ def export(
     """
     from jdzhi.registry.entries import export_file
 
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         count = export_file(db, file, overwrite=force)
     if as_json:
         emit_json({"path": str(file), "exported": count})
@@ -430,7 +422,7 @@ def audit(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """
     from jdzhi.registry.entries import audit_registry
 
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         report = audit_registry(db)
     if as_json:
         emit_json({"ok": report.ok, "entries": report.entries, "head_hash": report.head_hash,
@@ -499,7 +491,7 @@ def categories_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def _list_categories(ctx: typer.Context, as_json: bool) -> None:
     from jdzhi.registry.categories import list_categories
 
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         found = list_categories(db)
     if as_json:
         emit_json([_category_json(category) for category in found])
@@ -534,7 +526,7 @@ def categories_add(
     """
     from jdzhi.registry.categories import add_category
 
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         category = add_category(db, code=code, name_zh=name_zh, name_en=name_en,
                                 label_code=label_code)
     if as_json:

@@ -15,6 +15,7 @@ from jdzhi.commands._common import (
     err_console,
     home_of,
     read_passphrase,
+    registry_of,
 )
 from jdzhi.errors import Conflict, ExitCode, InvalidInput
 
@@ -56,7 +57,6 @@ def sign(
     """
     from rich.progress import Progress
 
-    from jdzhi.registry.db import open_registry
     from jdzhi.trace.keystore import load_key
     from jdzhi.trace.signing import sign_csv
 
@@ -64,15 +64,11 @@ def sign(
         raise Conflict(f"{out} already exists; choose another name")
     passphrase = read_passphrase(passphrase_file, confirm=False, what=f"key {key.name}")
     signing_key = load_key(key, passphrase)
-    db = open_registry(home_of(ctx))
-    try:
-        with Progress(console=err_console, transient=True,
-                      disable=as_json or not err_console.is_terminal) as bar:
-            task = bar.add_task("signing", total=None)
-            summary = sign_csv(db, records, key=signing_key, out=out, base_url=base_url,
-                               progress=lambda n: bar.advance(task, n))
-    finally:
-        db.close()
+    with registry_of(ctx) as db, Progress(console=err_console, transient=True,
+                                          disable=as_json or not err_console.is_terminal) as bar:
+        task = bar.add_task("signing", total=None)
+        summary = sign_csv(db, records, key=signing_key, out=out, base_url=base_url,
+                           progress=lambda n: bar.advance(task, n))
     if as_json:
         emit_json(summary.to_json())
     else:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,11 +9,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from jdzhi.commands._common import JsonOption, emit_json, err_console, home_of
+from jdzhi.commands._common import (
+    JsonOption,
+    emit_json,
+    err_console,
+    registry_of,
+)
 from jdzhi.errors import ExitCode
 
 if TYPE_CHECKING:
-    import sqlite_utils
 
     from jdzhi.similarity.works import Work
 
@@ -30,17 +32,6 @@ app = typer.Typer(
 )
 
 _VERDICT_STYLE = {"copy": "bold red", "review": "yellow", "clear": "green", "error": "magenta"}
-
-
-@contextmanager
-def _registry(ctx: typer.Context) -> Iterator[sqlite_utils.Database]:
-    from jdzhi.registry.db import open_registry
-
-    db = open_registry(home_of(ctx))
-    try:
-        yield db
-    finally:
-        db.close()
 
 
 def _print_work(work: Work, verb: str) -> None:
@@ -70,7 +61,7 @@ def register(
     from jdzhi.similarity.works import make_request, register_work
 
     request = make_request(image, reg_no, title, owner, created)
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         work = register_work(db, request)
     if as_json:
         emit_json(work.to_json())
@@ -97,7 +88,7 @@ def import_(
 
     from jdzhi.similarity.works import import_works
 
-    with _registry(ctx) as db, Progress(console=err_console, transient=True) as bar:
+    with registry_of(ctx) as db, Progress(console=err_console, transient=True) as bar:
         task = bar.add_task("Fingerprinting", total=None)
         works = import_works(db, file, progress=lambda n: bar.advance(task, n),
                              on_total=lambda total: bar.update(task, total=total))
@@ -112,7 +103,7 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the registered works."""
     from jdzhi.similarity.works import list_works
 
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         works = list_works(db)
     if as_json:
         emit_json([work.to_json() for work in works])
@@ -136,7 +127,7 @@ def show(
     """Show one registered work."""
     from jdzhi.similarity.works import get_work
 
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         work = get_work(db, ref)
     if as_json:
         emit_json(work.to_json())
@@ -158,7 +149,7 @@ def remove(
     """
     from jdzhi.similarity.works import remove_work
 
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         work = remove_work(db, ref, reason)
     if as_json:
         emit_json(work.to_json())
@@ -197,7 +188,7 @@ def screen(
     if report is not None:
         check_report_path(report, force=force)
     files = expand_inputs(inputs)
-    with _registry(ctx) as db:
+    with registry_of(ctx) as db:
         with Progress(console=err_console, transient=True, disable=len(files) < 2) as bar:
             task = bar.add_task("Screening", total=len(files))
             results = screen_paths(db, files, top=top, progress=lambda n: bar.advance(task, n))
