@@ -20,6 +20,8 @@ from jdzhi.trace.cose import CoseError, decode_sign1, dumps, loads_canonical, si
 from jdzhi.trace.format import (
     CONTENT_TYPES,
     FORMAT_VERSION,
+    as_int,
+    as_text,
     authority_kid,
     check_base_url,
     external_aad,
@@ -196,18 +198,6 @@ def decode_bundle(data: bytes, pinned: bytes, *, now: datetime, source: str = "b
     return replace(trust, endorsements=endorsements, warnings=warnings)
 
 
-def _int(value: Any) -> int:
-    if type(value) is not int:
-        raise TypeError(f"{value!r} is not an integer")
-    return value
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{value!r} is not text")
-    return value
-
-
 def _trust_from_payload(payload: Any, pinned: bytes, source: str) -> Trust:
     if not isinstance(payload, dict) or payload.get("v") != FORMAT_VERSION:
         raise ValueError("unsupported bundle version")
@@ -216,49 +206,50 @@ def _trust_from_payload(payload: Any, pinned: bytes, source: str) -> Trust:
     keys: dict[int, TrustedKey] = {}
     for item in payload["keys"]:
         end = item.get("end")
-        role = _text(item["role"])
+        role = as_text(item["role"])
         if role not in ("licensee", "lab") or not isinstance(item["pk"], bytes):
             raise ValueError(f"key {item.get('k')!r} is malformed")
         key = TrustedKey(
-            key_id=_int(item["k"]), public_key=item["pk"], role=role,
-            not_before=_int(item["nb"]), not_after=_int(item["na"]),
-            enterprise_id=_int(item["e"]) if role == "licensee" else None,
-            license_id=_int(item["l"]) if role == "licensee" else None,
-            lab_id=_int(item["lab"]) if role == "lab" else None,
-            ended_at=_int(end["at"]) if end else None,
-            end_kind=_text(end["kind"]) if end else None,
-            end_reason=_text(end["r"]) if end else "",
+            key_id=as_int(item["k"]), public_key=item["pk"], role=role,
+            not_before=as_int(item["nb"]), not_after=as_int(item["na"]),
+            enterprise_id=as_int(item["e"]) if role == "licensee" else None,
+            license_id=as_int(item["l"]) if role == "licensee" else None,
+            lab_id=as_int(item["lab"]) if role == "lab" else None,
+            ended_at=as_int(end["at"]) if end else None,
+            end_kind=as_text(end["kind"]) if end else None,
+            end_reason=as_text(end["r"]) if end else "",
         )
         keys[key.key_id] = key
     enterprises = {
-        _int(e["id"]): TrustedEnterprise(_int(e["id"]), _text(e["name"]), _text(e["short"]),
-                                         _text(e["uscc"]))
+        as_int(e["id"]): TrustedEnterprise(as_int(e["id"]), as_text(e["name"]), as_text(e["short"]),
+                                         as_text(e["uscc"]))
         for e in payload["ents"]
     }
     licenses = {}
     for item in payload["lics"]:
         events = tuple(
-            LicenseStatusEvent(_text(ev["s"]), _int(ev["at"]), _text(ev["r"]),
-                               date.fromisoformat(_text(ev["to"])) if "to" in ev else None)
+            LicenseStatusEvent(as_text(ev["s"]), as_int(ev["at"]), as_text(ev["r"]),
+                               date.fromisoformat(as_text(ev["to"])) if "to" in ev else None)
             for ev in item["ev"]
         )
-        licenses[_int(item["id"])] = TrustedLicense(
-            id=_int(item["id"]), enterprise_id=_int(item["e"]), license_no=_text(item["no"]),
-            valid_from=date.fromisoformat(_text(item["from"])),
-            categories=frozenset(_int(code) for code in item["cats"]), events=events,
+        licenses[as_int(item["id"])] = TrustedLicense(
+            id=as_int(item["id"]), enterprise_id=as_int(item["e"]), license_no=as_text(item["no"]),
+            valid_from=date.fromisoformat(as_text(item["from"])),
+            categories=frozenset(as_int(code) for code in item["cats"]), events=events,
         )
     categories = {
-        _int(c["c"]): TrustedCategory(_int(c["c"]), _text(c["code"]), _text(c["zh"]),
-                                      _text(c["en"]))
+        as_int(c["c"]): TrustedCategory(as_int(c["c"]), as_text(c["code"]), as_text(c["zh"]),
+                                      as_text(c["en"]))
         for c in payload["cats"]
     }
-    labs = {_int(lab["id"]): TrustedLab(_int(lab["id"]), _text(lab["name"]), _text(lab["acc"]))
+    labs = {as_int(lab["id"]): TrustedLab(as_int(lab["id"]), as_text(lab["name"]),
+                                          as_text(lab["acc"]))
             for lab in payload["labs"]}
-    bases = tuple(check_base_url(_text(base)) for base in payload["bases"])
+    bases = tuple(check_base_url(as_text(base)) for base in payload["bases"])
     if not bases:
         raise ValueError("the bundle names no label base")
     return Trust(
         source=source, authority_public_key=pinned, bases=bases, keys=keys,
         enterprises=enterprises, licenses=licenses, categories=categories, labs=labs,
-        endorsements=(), issued_at=_int(payload["iat"]), expires_at=_int(payload["exp"]),
+        endorsements=(), issued_at=as_int(payload["iat"]), expires_at=as_int(payload["exp"]),
     )

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import InvalidInput
 
@@ -38,6 +38,20 @@ CONTENT_TYPES = {
     "endorsement": "application/vnd.jdzhi.endorsement+cbor",
     "bundle": "application/vnd.jdzhi.bundle+cbor",
 }
+
+
+def as_int(value: Any) -> int:
+    """A decoded CBOR field that must be an integer (``bool`` is not): TypeError otherwise."""
+    if type(value) is not int:
+        raise TypeError(f"{value!r} is not an integer")
+    return value
+
+
+def as_text(value: Any) -> str:
+    """A decoded CBOR field that must be text: TypeError otherwise."""
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not text")
+    return value
 
 
 def external_aad(kind: str) -> bytes:

@@ -27,6 +27,8 @@ from jdzhi.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from jdzhi.trace.format import (
     CONTENT_TYPES,
     FORMAT_VERSION,
+    as_int,
+    as_text,
     external_aad,
     key_kid,
     unix_time,
@@ -193,18 +195,6 @@ def endorsement_payload(e: Endorsement, water_limit: int | None) -> dict[str, ob
     return data
 
 
-def _int(value: Any) -> int:
-    if type(value) is not int:
-        raise TypeError(f"{value!r} is not an integer")
-    return value
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{value!r} is not text")
-    return value
-
-
 def decode_endorsement(message: bytes, keys: Mapping[int, TrustedKey]) -> Endorsement:
     """Check a stored or bundled endorsement: structure, the lab's signature, its outcome."""
     from jdzhi.trace.cose import CoseError, decode_sign1, loads_canonical, verify_sign1
@@ -222,18 +212,18 @@ def decode_endorsement(message: bytes, keys: Mapping[int, TrustedKey]) -> Endors
         ):
             raise CoseError("the lab's signature does not verify")
         results = tuple(
-            ReleaseResult(_text(item["w"]), _text(item["u"]), _int(item["pb"]), _int(item["cd"]),
-                          _int(item["pbl"]), _int(item["cdl"]))
+            ReleaseResult(as_text(item["w"]), as_text(item["u"]), as_int(item["pb"]),
+                          as_int(item["cd"]), as_int(item["pbl"]), as_int(item["cdl"]))
             for item in data["res"]
         )
-        optional = {_text(name): _int(value) for name, value in data["opt"].items()}
+        optional = {as_text(name): as_int(value) for name, value in data["opt"].items()}
         for name in ("lab", "k", "e", "tt", "t", *(["wal"] if "wal" in data else [])):
-            _int(data[name])
+            as_int(data[name])
         for name in ("b", "out", "std", "r"):
-            _text(data[name])
+            as_text(data[name])
         endorsement = Endorsement(
             lab_id=data["lab"], key_id=data["k"], enterprise_id=data["e"], batch=data["b"],
-            serial_ranges=tuple((_int(low), _int(high)) for low, high in data["ser"]),
+            serial_ranges=tuple((as_int(low), as_int(high)) for low, high in data["ser"]),
             outcome=data["out"], results=results, optional=optional, standard=data["std"],
             report_no=data["r"], tested_at=data["tt"], signed_at=data["t"], message=message,
         )
