@@ -125,7 +125,7 @@ def test_refuses_to_overwrite(cli: Invoke, initialized: Home, tmp_path: Path,
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    (None, "no such file"),
+    (None, "does not exist"),
     (b"", "holds no records"),
     (b"not json\n", "line 1: not a JSON object"),
     (b'{"serial": "1"}\n', "line 1: missing text field 'label'"),

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, InvalidInput, InvalidState, NotFound
+from jdzhi.inputs import read_text_file
 from jdzhi.registry import audit
 from jdzhi.registry.categories import Category, find_category, list_categories
 from jdzhi.registry.db import rows, transaction
@@ -572,22 +573,7 @@ def audit_registry(db: sqlite_utils.Database) -> audit.AuditReport:
 
 def read_records(path: Path) -> list[dict[str, Any]]:
     """The rows of a CSV or JSON file in the exchange format (not yet validated)."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_IMPORT_BYTES:
-            raise InvalidInput(f"{path} is {size // 2**20} MiB; the limit is "
-                               f"{MAX_IMPORT_BYTES // 2**20} MiB")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInput(f"{path} does not exist") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{path} is a folder, not a file") from None
-    except OSError as error:
-        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path} is not UTF-8 text") from None
+    text = read_text_file(path, max_bytes=MAX_IMPORT_BYTES)
     if _format_of(path, text) == "json":
         return _json_records(path, text)
     return _csv_records(path, text)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, IntegrityError, InvalidInput, NotFound
+from jdzhi.inputs import read_text_file
 from jdzhi.trace.format import (
     CONTENT_TYPES,
     FORMAT_VERSION,
@@ -102,9 +103,9 @@ def load_limits(path: Path | None) -> Limits:
     if path is None:
         return limits
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise InvalidInput(f"cannot read limits file {path}: {error}") from None
+        data = json.loads(read_text_file(path))
+    except ValueError as error:
+        raise InvalidInput(f"limits file {path} is not JSON: {error}") from None
     if not isinstance(data, dict) or not isinstance(data.get("limits", {}), dict):
         raise InvalidInput(f"limits file {path} must be a JSON object with a 'limits' object")
     by_class = dict(limits.by_class)
@@ -127,10 +128,7 @@ def load_limits(path: Path | None) -> Limits:
 
 def parse_results(path: Path, limits: Limits) -> tuple[ReleaseResult, ...]:
     """Results CSV: columns ``ware_class, pb, cd`` (mg/dm² for flat ware, else mg/L)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InvalidInput(f"cannot read results file {path}: {error}") from None
+    text = read_text_file(path)
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or not {"ware_class", "pb", "cd"} <= set(reader.fieldnames):
         raise InvalidInput(f"results file {path} needs the columns ware_class, pb, cd")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, InvalidInput
+from jdzhi.inputs import read_text_file
 from jdzhi.trace.qr import DEFAULT_LEVEL, MAX_VERSION, QUIET_ZONE, ErrorCorrection, QrSymbol
 
 if TYPE_CHECKING:
@@ -179,16 +180,7 @@ def _static_layout(enterprise: str, category: str, spec: SheetSpec) -> LabelLayo
 
 def read_signed(path: Path) -> list[LabelData]:
     """The labels of a SIGNED.jsonl file (``serial``, ``label``, enterprise and category fields)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInput(f"no such file: {path}") from None
-    except OSError as error:
-        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path} is not UTF-8 text (expected SIGNED.jsonl)") from None
+    text = read_text_file(path)
     labels: list[LabelData] = []
     seen: set[str] = set()
     for number, line in enumerate(text.splitlines(), start=1):

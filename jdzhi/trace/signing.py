@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, InvalidInput, InvalidState, KeyUnusable
+from jdzhi.inputs import read_text_file
 from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time, utc_now
 from jdzhi.trace.format import (
     OPTIONAL_COLUMNS,
@@ -92,16 +93,7 @@ def resolve_base_url(db: sqlite_utils.Database, option: str | None) -> str:
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
-    try:
-        if path.stat().st_size > MAX_CSV_BYTES:
-            raise InvalidInput(f"{path} is larger than {MAX_CSV_BYTES // 2**20} MB")
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InvalidInput(f"records file {path} does not exist") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path} is not UTF-8 text") from None
-    except OSError as error:
-        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
+    text = read_text_file(path, max_bytes=MAX_CSV_BYTES)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip() for name in reader.fieldnames or []]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]

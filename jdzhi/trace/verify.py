@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import InvalidInput
+from jdzhi.inputs import read_text_file
 from jdzhi.timeutil import format_time, utc_now
 from jdzhi.trace.format import (
     LabelError,
@@ -365,10 +366,7 @@ def verify_signed_line(line: str, trust: Trust, now: datetime | None = None,
 def verify_jsonl(path: Path, trust: Trust, now: datetime | None = None,
                  progress: Callable[[int], None] | None = None) -> list[VerificationResult]:
     """Verify every line of a SIGNED.jsonl file (blank lines skipped)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InvalidInput(f"cannot read {path}: {error}") from None
+    text = read_text_file(path)
     results = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
