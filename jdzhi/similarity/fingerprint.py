@@ -82,6 +82,8 @@ class QueryFingerprint:
     hashes: npt.NDArray[np.uint8]
     views: tuple[QueryView, ...]
     keypoints: Keypoints
+    #: ORB descriptors are not mirror-symmetric: a mirrored copy matches the mirrored submission
+    mirrored_keypoints: Keypoints
     quality: int
 
 
@@ -164,7 +166,10 @@ def query_fingerprint(image: LoadedImage) -> QueryFingerprint:
     _, quality = _pdq(image.gray)
     packed_array = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, PDQ_BYTES)
     return QueryFingerprint(hashes=packed_array, views=tuple(views),
-                            keypoints=orb_keypoints(image.gray), quality=quality)
+                            keypoints=orb_keypoints(image.gray),
+                            mirrored_keypoints=orb_keypoints(
+                                np.ascontiguousarray(image.gray[:, ::-1])),
+                            quality=quality)
 
 
 def unpack_hashes(blob: bytes) -> npt.NDArray[np.uint8]:

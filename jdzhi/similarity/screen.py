@@ -13,7 +13,7 @@ enough inliers spread over the work).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -305,22 +305,19 @@ def _score(distance: int, inliers: int) -> float:
     return round(max(hash_score, feature_score), 3)
 
 
-def screen_fingerprint(index: WorkIndex, query: QueryFingerprint, chroma: tuple[float, float],
-                       query_size: tuple[int, int], *, top: int = 5) -> tuple[str, list[Match]]:
-    """The verdict and the ranked matches of one fingerprinted submission."""
+def _keypoint_evidence(index: WorkIndex, keypoints: Keypoints, hash_candidates: Sequence[int],
+                       query_size: tuple[int, int]) -> dict[int, Verified]:
+    """Works whose keypoints a sane geometry maps onto the submission's: the best hash
+    candidates and the works most submission descriptors vote for, each verified by RANSAC."""
     import numpy as np
 
-    if len(index) == 0:
-        return CLEAR, []
-    by_hash = hash_distances(index, query.hashes)
-    hash_order = sorted(by_hash, key=lambda p: by_hash[p][0])
-    candidates: dict[int, None] = dict.fromkeys(hash_order[:VERIFY_BY_HASH])
-    query_index = binary_index(query.keypoints.descriptors)
-    if len(query.keypoints.descriptors) >= 2 and index.feature_index.ntotal >= 2:
+    candidates: dict[int, None] = dict.fromkeys(hash_candidates)
+    query_index = binary_index(keypoints.descriptors)
+    if len(keypoints.descriptors) >= 2 and index.feature_index.ntotal >= 2:
         # the ratio test compares the nearest descriptor with the nearest of ANOTHER work: one
         # work's own repeats (the same corner at several scales) must not cancel its match
         distances, labels = index.feature_index.search(
-            query.keypoints.descriptors, min(RETRIEVAL_NEIGHBOURS, index.feature_index.ntotal))
+            keypoints.descriptors, min(RETRIEVAL_NEIGHBOURS, index.feature_index.ntotal))
         owners = np.where(labels >= 0, index.descriptor_owner[np.maximum(labels, 0)], -1)
         other = owners != owners[:, :1]
         has_other = other.any(axis=1)
@@ -336,10 +333,30 @@ def screen_fingerprint(index: WorkIndex, query: QueryFingerprint, chroma: tuple[
     verified: dict[int, Verified] = {}
     for position in candidates:
         size = (int(index.sizes[position, 0]), int(index.sizes[position, 1]))
-        result = _verify(query.keypoints, query_index, index.keypoints[position], size,
+        result = _verify(keypoints, query_index, index.keypoints[position], size,
                          query_size)
         if result is not None:
             verified[position] = result
+    return verified
+
+
+def screen_fingerprint(index: WorkIndex, query: QueryFingerprint, chroma: tuple[float, float],
+                       query_size: tuple[int, int], *, top: int = 5) -> tuple[str, list[Match]]:
+    """The verdict and the ranked matches of one fingerprinted submission."""
+    import numpy as np
+
+    if len(index) == 0:
+        return CLEAR, []
+    by_hash = hash_distances(index, query.hashes)
+    hash_order = sorted(by_hash, key=lambda p: by_hash[p][0])
+    verified = _keypoint_evidence(index, query.keypoints, hash_order[:VERIFY_BY_HASH],
+                                  query_size)
+    mirrored = _keypoint_evidence(index, query.mirrored_keypoints, hash_order[:VERIFY_BY_HASH],
+                                  query_size)
+    for position, seen_mirrored in mirrored.items():
+        if position not in verified or seen_mirrored.inliers > verified[position].inliers:
+            verified[position] = replace(seen_mirrored, modification=", ".join(
+                filter(None, ["mirrored", seen_mirrored.modification])))
     worst = 256
 
     def distance_of(position: int) -> int:
