@@ -84,7 +84,7 @@ def test_a_bad_file_is_reported_and_the_batch_goes_on(cli: Invoke, registered: P
     result = cli("works", "screen", str(bad), str(copy), "--json")
     assert result.exit_code == 3
     first, second = json.loads(result.stdout)
-    assert first["verdict"] == "error" and "bad.jpg" in first["error"]
+    assert first["verdict"] == "error" and first["error"].startswith("damaged or truncated")
     assert first["matches"] == []
     assert second["verdict"] == "copy"
 

@@ -412,7 +412,9 @@ def screen_image(index: WorkIndex, path: Path, *, top: int = 5) -> Screening:
     try:
         image = load_image(path)
     except InvalidInput as error:
-        return Screening(image=str(path), verdict=ERROR, error=error.message)
+        # the result names the image already
+        return Screening(image=str(path), verdict=ERROR,
+                         error=error.message.removeprefix(f"{path}: "))
     query = query_fingerprint(image)
     size = (image.gray.shape[1], image.gray.shape[0])
     verdict, matches = screen_fingerprint(index, query, image.chroma, size, top=top)
