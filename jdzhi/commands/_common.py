@@ -21,6 +21,7 @@ from jdzhi.home import Home, resolve_home
 
 if TYPE_CHECKING:
     import sqlite_utils
+    from rich.progress import Progress
 
 PASSPHRASE_ENV = "JDZHI_PASSPHRASE"
 
@@ -53,6 +54,15 @@ def registry_of(ctx: typer.Context) -> Iterator[sqlite_utils.Database]:
         yield db
     finally:
         db.close()
+
+
+def progress_bar(*, quiet: bool = False) -> Progress:
+    """A transient progress bar on stderr for people; none for --json (``quiet``) or when stderr is
+    not a terminal (a log file or a script must not collect its redraws)."""
+    from rich.progress import Progress
+
+    return Progress(console=err_console, transient=True,
+                    disable=quiet or not err_console.is_terminal)
 
 
 def emit_json(data: Any) -> None:

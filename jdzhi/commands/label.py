@@ -8,7 +8,12 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from jdzhi.commands._common import JsonOption, emit_json, err_console
+from jdzhi.commands._common import (
+    JsonOption,
+    emit_json,
+    err_console,
+    progress_bar,
+)
 
 
 def label(
@@ -46,7 +51,6 @@ def label(
     Examples: jdzhi label batch.signed.jsonl --out batch-labels.pdf;
     jdzhi label batch.signed.jsonl --out labels/ --format svg --width 40 --height 20
     """
-    from rich.progress import Progress
 
     from jdzhi.errors import InvalidInput
     from jdzhi.trace.labels import ImageFormat, SheetSpec, label_file
@@ -63,8 +67,7 @@ def label(
     spec = SheetSpec(label_width=width, label_height=height, page=page.lower(), margin=margin,
                      gap=gap, columns=columns, rows=rows, dpi=dpi, level=chosen_level,
                      max_version=max_version)
-    with Progress(console=err_console, transient=True,
-                  disable=as_json or not err_console.is_terminal) as bar:
+    with progress_bar(quiet=as_json) as bar:
         task = bar.add_task("labels", total=None)
         run = label_file(signed, out, spec=spec, image_format=chosen_format,
                          progress=lambda n: bar.advance(task, n))

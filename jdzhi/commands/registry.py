@@ -16,6 +16,7 @@ from jdzhi.commands._common import (
     JsonOption,
     emit_json,
     err_console,
+    progress_bar,
     registry_of,
 )
 from jdzhi.errors import ExitCode, JdzhiError
@@ -193,12 +194,10 @@ def import_(
 
     Example: jdzhi registry sample --out sample.csv && jdzhi registry import sample.csv
     """
-    from rich.progress import Progress
 
     from jdzhi.registry.entries import import_file
 
-    with registry_of(ctx) as db, Progress(console=err_console, transient=True,
-                                        disable=as_json) as bar:
+    with registry_of(ctx) as db, progress_bar(quiet=as_json) as bar:
         task = bar.add_task("importing", total=None)
         result = import_file(db, file, check_only=check,
                              progress=lambda done, total: bar.update(task, completed=done,

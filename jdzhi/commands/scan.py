@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from jdzhi.commands._common import JsonOption, emit_json, err_console, home_of
+from jdzhi.commands._common import (
+    JsonOption,
+    emit_json,
+    err_console,
+    home_of,
+    progress_bar,
+)
 from jdzhi.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -85,7 +91,6 @@ def scan(
     Examples: jdzhi scan IMG_0412.jpg --inspector insp-07 --location "Jingdezhen";
     jdzhi scan *.jpg --trust trust.cbor --location 29.27,117.18 --json
     """
-    from rich.progress import Progress
 
     from jdzhi.trace.scanlog import ClonePolicy
     from jdzhi.trace.scanlog import scan as run_scan
@@ -97,8 +102,7 @@ def scan(
         pinned = read_public_key(authority)
     policy = ClonePolicy(max_scans=max_scans, max_locations=max_locations,
                          window_days=window_days, max_speed_kmh=max_speed)
-    with Progress(console=err_console, transient=True,
-                  disable=as_json or not err_console.is_terminal) as bar:
+    with progress_bar(quiet=as_json) as bar:
         task = bar.add_task("scanning", total=len(images))
         run = run_scan(images, home=home_of(ctx), bundle=trust, authority=pinned,
                        inspector=inspector, location=location, policy=policy, log=not no_log,

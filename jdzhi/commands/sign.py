@@ -14,6 +14,7 @@ from jdzhi.commands._common import (
     emit_json,
     err_console,
     home_of,
+    progress_bar,
     read_passphrase,
     registry_of,
 )
@@ -55,7 +56,6 @@ def sign(
 
     Example: jdzhi sign batch-0007.csv --key qingyun.key --out batch-0007.signed.jsonl
     """
-    from rich.progress import Progress
 
     from jdzhi.trace.keystore import load_key
     from jdzhi.trace.signing import sign_csv
@@ -64,8 +64,7 @@ def sign(
         raise Conflict(f"{out} already exists; choose another name")
     passphrase = read_passphrase(passphrase_file, confirm=False, what=f"key {key.name}")
     signing_key = load_key(key, passphrase)
-    with registry_of(ctx) as db, Progress(console=err_console, transient=True,
-                                          disable=as_json or not err_console.is_terminal) as bar:
+    with registry_of(ctx) as db, progress_bar(quiet=as_json) as bar:
         task = bar.add_task("signing", total=None)
         summary = sign_csv(db, records, key=signing_key, out=out, base_url=base_url,
                            progress=lambda n: bar.advance(task, n))

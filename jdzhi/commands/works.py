@@ -13,6 +13,7 @@ from jdzhi.commands._common import (
     JsonOption,
     emit_json,
     err_console,
+    progress_bar,
     registry_of,
 )
 from jdzhi.errors import ExitCode
@@ -84,11 +85,10 @@ def import_(
         image,reg_no,title,owner,creation_date
         img/vase.jpg,国作登字-2024-F-00012345,青花缠枝莲纹梅瓶,青云陶瓷,2023-05-01
     """
-    from rich.progress import Progress
 
     from jdzhi.similarity.works import import_works
 
-    with registry_of(ctx) as db, Progress(console=err_console, transient=True) as bar:
+    with registry_of(ctx) as db, progress_bar(quiet=as_json) as bar:
         task = bar.add_task("Fingerprinting", total=None)
         works = import_works(db, file, progress=lambda n: bar.advance(task, n),
                              on_total=lambda total: bar.update(task, total=total))
@@ -180,7 +180,6 @@ def screen(
 
     Example: jdzhi works screen submissions/ --report screening.html
     """
-    from rich.progress import Progress
 
     from jdzhi.similarity.report import check_report_path, write_report
     from jdzhi.similarity.screen import expand_inputs, screen_paths
@@ -189,7 +188,7 @@ def screen(
         check_report_path(report, force=force)
     files = expand_inputs(inputs)
     with registry_of(ctx) as db:
-        with Progress(console=err_console, transient=True, disable=len(files) < 2) as bar:
+        with progress_bar(quiet=as_json or len(files) < 2) as bar:
             task = bar.add_task("Screening", total=len(files))
             results = screen_paths(db, files, top=top, progress=lambda n: bar.advance(task, n))
         if report is not None:
