@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from jdzhi.errors import InvalidInput
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+#: times jdzhi accepts; far-off years are typing mistakes, and would overflow date arithmetic
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2999
 
 
 def utc_now() -> datetime:
@@ -40,6 +42,8 @@ def parse_time(text: str, *, what: str = "time") -> datetime:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=CHINA_STANDARD_TIME)
+    if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+        raise InvalidInput(f"{what} {text!r} is outside the years {EARLIEST_YEAR}-{LATEST_YEAR}")
     return parsed.astimezone(UTC).replace(microsecond=0)
 
 

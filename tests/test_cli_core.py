@@ -115,3 +115,18 @@ def test_a_reader_closing_the_pipe_early_is_not_an_error(tmp_path: Path) -> None
         stderr = process.stderr.read().decode()
     assert process.returncode == 0
     assert stderr == ""
+
+
+def test_times_far_outside_any_license_are_a_clean_error(cli: Invoke, initialized: Home) -> None:
+    for moment in ("9999-12-31T20:00:00Z", "0001-01-01T00:00:00+08:00"):
+        result = cli("registry", "list", "--at", moment)
+        assert result.exit_code == ExitCode.INVALID_INPUT, result.output
+        assert result.stderr == (f"error: --at {moment!r} is outside the years 1970-2999\n")
+
+
+def test_verify_of_a_name_too_long_for_any_file_is_a_clean_error(
+        cli: Invoke, initialized: Home) -> None:
+    result = cli("verify", "x" * 300)
+    assert result.exit_code == ExitCode.INVALID_INPUT
+    assert result.stderr.startswith("error: 'xxxx")
+    assert result.stderr.endswith("is neither a label URL nor an existing SIGNED.jsonl file\n")

@@ -384,6 +384,10 @@ def verify_input(value: str, trust: Trust, now: datetime | None = None
     if "://" in value:
         return [verify_label_text(value, trust, now)]
     path = Path(value)
-    if not path.exists():
+    try:
+        is_file = path.is_file()
+    except OSError:  # e.g. a name too long for the file system: no file by that name
+        is_file = False
+    if not is_file:
         raise InvalidInput(f"{value!r} is neither a label URL nor an existing SIGNED.jsonl file")
     return verify_jsonl(path, trust, now)
