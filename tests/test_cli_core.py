@@ -130,3 +130,9 @@ def test_verify_of_a_name_too_long_for_any_file_is_a_clean_error(
     assert result.exit_code == ExitCode.INVALID_INPUT
     assert result.stderr.startswith("error: 'xxxx")
     assert result.stderr.endswith("is neither a label URL nor an existing SIGNED.jsonl file\n")
+
+
+def test_a_non_ascii_digit_is_no_enterprise_id(cli: Invoke, initialized: Home) -> None:
+    result = cli("registry", "show", "²")
+    assert result.exit_code == ExitCode.NOT_FOUND, result.output
+    assert result.stderr.startswith("error: ")

@@ -61,7 +61,7 @@ def find_enterprise(db: sqlite_utils.Database, ref: str) -> Enterprise | None:
     found: list[dict[str, Any]] = []
     if len(normalize(text)) == 18:
         found = rows(db, f"SELECT {_COLUMNS} FROM enterprises WHERE uscc = ?", [normalize(text)])
-    if not found and text.isdigit() and len(text) < 18:
+    if not found and text.isascii() and text.isdigit() and len(text) < 18:
         found = rows(db, f"SELECT {_COLUMNS} FROM enterprises WHERE id = ?", [int(text)])
     if not found:
         found = rows(

@@ -80,7 +80,7 @@ def validate(text: str) -> UsccCheck:
             f"USCC {shown} contains {', '.join(repr(char) for char in bad)}, which GB 32100 "
             "does not use (allowed: digits and ABCDEFGHJKLMNPQRTUWXY)"
         )
-    if not code[2:8].isdigit():
+    if not (code[2:8].isascii() and code[2:8].isdigit()):
         raise InvalidInput(f"USCC {shown}: characters 3-8 must be a 6-digit division code")
     expected = check_character(code[:17])
     if code[17] != expected:

@@ -308,7 +308,7 @@ def get_work(db: sqlite_utils.Database, ref: str) -> Work:
     from jdzhi.registry.db import rows
 
     found = rows(db, f"SELECT {_COLUMNS} FROM works WHERE reg_no = ?", [ref.strip()])
-    if not found and ref.strip().isdigit():
+    if not found and ref.strip().isascii() and ref.strip().isdigit():
         found = rows(db, f"SELECT {_COLUMNS} FROM works WHERE id = ?", [int(ref.strip())])
     if not found:
         raise NotFound(f"no registered work {ref!r}")

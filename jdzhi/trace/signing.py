@@ -171,7 +171,7 @@ def _remove_stale_partials(out: Path) -> None:
     """Remove the temporary outputs that interrupted runs (processes now gone) left behind."""
     for partial in out.parent.glob(f".{out.name}.*.partial"):
         pid = partial.name[len(out.name) + 2:-len(".partial")]
-        if not pid.isdigit():
+        if not (pid.isascii() and pid.isdigit()):
             continue
         try:
             os.kill(int(pid), 0)
