@@ -94,6 +94,16 @@ def read_passphrase(passphrase_file: Path | None, *, confirm: bool, what: str) -
 
 #: options that many commands share, as Annotated types (``as_json: JsonOption = False``)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+AuthorityOption = Annotated[str | None, typer.Option(
+    "--authority", metavar="KEY",
+    help="The authority public key that must have signed --trust (base64url, hex or a PEM "
+         "file). Default: the home's authority key.",
+)]
+VerifyTrustOption = Annotated[Path | None, typer.Option(
+    "--trust", metavar="FILE", dir_okay=False,
+    help="Verify offline against this trust bundle (`jdzhi trust export`) instead of the "
+         "registry.",
+)]
 PassphraseFileOption = Annotated[Path | None, typer.Option(
     "--passphrase-file",
     help="Read the key's passphrase from this file (else $JDZHI_PASSPHRASE, else a prompt).",

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from jdzhi.commands._common import (
+    AuthorityOption,
     JsonOption,
     PassphraseFileOption,
     emit_json,
@@ -28,11 +29,6 @@ app = typer.Typer(help="The phone verification page: a label's URL opens it, and
 TrustOption = Annotated[Path | None, typer.Option(
     "--trust", metavar="FILE", dir_okay=False,
     help="Publish this trust bundle (`jdzhi trust export`) instead of signing a new one.",
-)]
-AuthorityOption = Annotated[str | None, typer.Option(
-    "--authority", metavar="KEY",
-    help="The authority public key that must have signed --trust (base64url, hex or a PEM "
-         "file). Default: the home's authority key.",
 )]
 ValidDaysOption = Annotated[int, typer.Option(
     "--valid-days", help="Days until the page calls a newly signed bundle stale.")]

@@ -9,7 +9,9 @@ import typer
 from rich.markup import escape
 
 from jdzhi.commands._common import (
+    AuthorityOption,
     JsonOption,
+    VerifyTrustOption,
     emit_json,
     err_console,
     home_of,
@@ -56,13 +58,8 @@ def scan(
     ctx: typer.Context,
     images: Annotated[list[Path], typer.Argument(
         metavar="IMAGE...", help="Photos or scanner images of labels (JPEG, PNG, ...).")],
-    trust: Annotated[Path | None, typer.Option(
-        "--trust", metavar="FILE", dir_okay=False,
-        help="Verify offline against this trust bundle instead of the registry.")] = None,
-    authority: Annotated[str | None, typer.Option(
-        "--authority", metavar="KEY",
-        help="The authority's public key that must have signed --trust "
-             "(default: the home's authority key).")] = None,
+    trust: VerifyTrustOption = None,
+    authority: AuthorityOption = None,
     inspector: Annotated[str, typer.Option(
         "--inspector", metavar="ID", help="Who scans, for the scan log.")] = "",
     location: Annotated[str, typer.Option(

@@ -9,8 +9,10 @@ import typer
 from rich.markup import escape
 
 from jdzhi.commands._common import (
+    AuthorityOption,
     JsonOption,
     PassphraseFileOption,
+    VerifyTrustOption,
     emit_json,
     err_console,
     home_of,
@@ -95,16 +97,8 @@ def verify(
     value: Annotated[str, typer.Argument(
         metavar="INPUT", help="A label text (the QR's URL) or a SIGNED.jsonl file.",
     )],
-    trust: Annotated[Path | None, typer.Option(
-        "--trust", metavar="FILE", dir_okay=False,
-        help="Verify offline against this trust bundle (`jdzhi trust export`) instead of the "
-             "registry.",
-    )] = None,
-    authority: Annotated[str | None, typer.Option(
-        "--authority", metavar="KEY",
-        help="The authority's public key (base64url or hex, or a PEM file) that must have "
-             "signed --trust. Default: the home's authority key.",
-    )] = None,
+    trust: VerifyTrustOption = None,
+    authority: AuthorityOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Verify labels or signed records; exit 0 only when every one is genuine.
