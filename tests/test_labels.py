@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -170,6 +171,13 @@ def test_big_batches_encode_in_worker_processes_in_order_and_fail_cleanly(
     run = render_labels(batch, out)
     assert run.pages == 20 and run.max_version == 6
     assert _pdf_inline_qr_texts(out) == [label.text for label in batch]
+    # the serial path writes the very same file: same symbols, same order, same bytes
+    monkeypatch.setattr(labels_module, "PARALLEL_MIN_LABELS", 10_000)
+    serial = tmp_path / "serial.pdf"
+    assert render_labels(batch, serial).pages == 20
+    assert serial.read_bytes() == out.read_bytes()
+    serial.unlink()
+    monkeypatch.setattr(labels_module, "PARALLEL_MIN_LABELS", 300)
     batch[555] = LabelData("555", "HTTPS://TRACE.EXAMPLE.CN/V/" + "A" * 200, "青云陶瓷", "青花")
     failed = tmp_path / "failed.pdf"
     with pytest.raises(InvalidInput, match=r"^serial 555: label text of 227 characters"):
@@ -189,3 +197,47 @@ def test_an_unwritable_output_is_a_clean_error(
         pdf = cli("label", str(signed), "--out", "/proc/sheet.pdf")
         assert pdf.exit_code == ExitCode.INVALID_INPUT, pdf.output
         assert pdf.stderr.startswith("error: cannot write /proc/sheet.pdf")
+
+
+def test_the_prepared_font_is_cached_and_a_damaged_cache_file_is_made_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fontTools.ttLib import TTFont
+
+    from jdzhi.trace import fonts
+
+    monkeypatch.setenv(fonts.CACHE_ENV, str(tmp_path / "cache"))
+    characters = "景德镇制青云陶瓷青花"
+    fonts.pdf_font_file.cache_clear()
+    made = fonts.pdf_font_file(characters)
+    (cached,) = (tmp_path / "cache" / "fonts").iterdir()
+    assert cached.read_bytes()[32:] == made
+    assert {ord(ch) for ch in characters} <= set(TTFont(io.BytesIO(made)).getBestCmap())
+
+    def no_subsetting(characters: str) -> bytes:
+        raise AssertionError("the font was subset again instead of read from the cache")
+
+    fonts.pdf_font_file.cache_clear()
+    with monkeypatch.context() as patched:
+        patched.setattr(fonts, "_subset_font", no_subsetting)
+        assert fonts.pdf_font_file(characters) == made
+    for damage in (b"", made[:5000], b"\0" * 32 + made, cached.read_bytes()[:-1] + b"x"):
+        cached.write_bytes(damage)
+        fonts.pdf_font_file.cache_clear()
+        assert fonts.pdf_font_file(characters) == made  # made again, not the damaged copy
+        assert cached.read_bytes()[32:] == made
+    assert sorted(p.name for p in cached.parent.iterdir()) == [cached.name]  # no temporaries
+
+
+def test_an_unusable_cache_folder_only_costs_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jdzhi.trace import fonts
+    from jdzhi.trace.labels import LabelData, render_labels
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_bytes(b"")
+    monkeypatch.setenv(fonts.CACHE_ENV, str(blocker))
+    fonts.pdf_font_file.cache_clear()
+    out = tmp_path / "sheet.pdf"
+    label = LabelData("1", "HTTPS://TRACE.EXAMPLE.CN/V/ABC", "青云陶瓷", "青花")
+    assert render_labels([label], out).labels == 1
+    assert _pdf_inline_qr_texts(out) == [label.text]

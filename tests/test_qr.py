@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import random
+import string
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jdzhi.errors import InvalidInput
-from jdzhi.trace.qr import ErrorCorrection, encode
+from jdzhi.trace.qr import ErrorCorrection, UnencodableText, encode, encode_many
 
 BASE = "HTTPS://TRACE.EXAMPLE.CN/V/"
 
@@ -78,3 +80,37 @@ def test_image_has_a_quiet_zone_and_svg_path_covers_every_dark_module() -> None:
     path = symbol.to_svg_path()
     widths = [int(part.split("h")[1].split("v")[0]) for part in path.split("M")[1:]]
     assert sum(widths) == int(symbol.modules.sum())
+
+
+def _zint_auto(text: str, level: str) -> np.ndarray:
+    barcode = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level=level)
+    return np.asarray(barcode.to_image(scale=1, add_quiet_zones=False)) == 0
+
+
+@pytest.mark.parametrize("level", ["L", "M", "Q", "H"])
+def test_batch_mask_choice_gives_zints_own_symbols_bit_for_bit(level: str) -> None:
+    # texts of versions 1 to 12: the packed scoring (up to version 9, with version information
+    # from 7) and zint's own choice beyond it; alphanumeric, numeric and byte texts
+    rng = random.Random(level)
+    alphabets = [string.ascii_uppercase + string.digits + " $%*+-./:", string.digits,
+                 string.ascii_letters + string.punctuation]
+    texts = ["".join(rng.choice(rng.choice(alphabets)) for _ in range(length))
+             for length in (1, 9, 20, 41, 60, 85, 110, 140, 170, 200, 240, 290, 330)
+             for _ in range(2)]
+    symbols = encode_many(texts, level=level, max_version=40)
+    versions = {symbol.version for symbol in symbols}
+    assert 1 in versions and any(7 <= v <= 9 for v in versions) and max(versions) > 9
+    for text, symbol in zip(texts, symbols, strict=True):
+        assert symbol.text == text and symbol.level.value == level
+        assert np.array_equal(symbol.modules, _zint_auto(text, level)), (text, symbol.version)
+
+
+def test_a_batch_names_the_text_that_does_not_fit() -> None:
+    texts = [_label(bytes(20)), _label(bytes(77)), BASE + "A" * 200, ""]
+    with pytest.raises(UnencodableText, match="larger than version 6") as raised:
+        encode_many(texts)
+    assert raised.value.index == 2
+    with pytest.raises(UnencodableText, match="cannot be empty") as raised:
+        encode_many(texts[:2] + texts[3:])
+    assert raised.value.index == 2
+    assert encode_many([]) == []

@@ -6,6 +6,12 @@ fonts. Noto Sans SC has PostScript (CFF) outlines, which Pillow draws directly b
 cannot embed; for PDFs :func:`pdf_font_file` subsets the font to the characters a job needs with
 fontTools and converts the outlines to TrueType quadratics (the conversion fontTools' own
 ``otf2ttf`` recipe performs), and ReportLab then embeds that small font, subset again per page.
+
+That subsetting costs over a second (fontTools parses the whole CFF), so its result is kept in a
+cache folder (``JDZHI_CACHE_DIR``, else the platform's user cache folder), one file per font file
+hash and character set. A cache file carries the SHA-256 of its font and is written to a temporary
+name and renamed into place; one that is damaged, truncated or unreadable is ignored and made
+again. Nothing breaks without the cache: a folder that cannot be written just costs the time.
 """
 
 from __future__ import annotations
@@ -48,13 +54,98 @@ def missing_characters(text: str) -> str:
     return "".join(sorted({ch for ch in text if ch != " " and ord(ch) not in cmap}))
 
 
+CACHE_ENV = "JDZHI_CACHE_DIR"
+#: cache files kept; the least recently used beyond this are removed
+CACHE_FILES = 64
+#: bump when :func:`_subset_font` changes what it makes, so older cache files are not used
+_RECIPE = 2
+
+
+def cache_dir() -> Path:
+    """Where prepared fonts are cached: ``JDZHI_CACHE_DIR``, else the user cache folder."""
+    import os
+
+    from_env = os.environ.get(CACHE_ENV)
+    if from_env:
+        return Path(from_env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("jdzhi", appauthor=False))
+
+
 @lru_cache(maxsize=8)
 def pdf_font_file(characters: str) -> bytes:
-    """A TrueType-outline font holding just ``characters`` (plus ASCII), for ReportLab."""
+    """A TrueType-outline font holding just ``characters`` (plus ASCII), for ReportLab.
+
+    Read from the cache when a sound copy is there, else made and cached.
+    """
+    import hashlib
+
+    from fontTools import version as fonttools_version
+
+    with font_path().open("rb") as handle:
+        font_hash = hashlib.file_digest(handle, "sha256").hexdigest()
+    key = hashlib.sha256(
+        f"{font_hash}\0{fonttools_version}\0{_RECIPE}\0{characters}".encode()).hexdigest()
+    path = cache_dir() / "fonts" / f"{key[:40]}.ttf"
+    cached = _read_cached(path)
+    if cached is not None:
+        return cached
+    data = _subset_font(characters)
+    _write_cached(path, data)
+    return data
+
+
+def _read_cached(path: Path) -> bytes | None:
+    """The font in a cache file, or None when it is missing or not sound."""
+    import hashlib
+
+    try:
+        stored = path.read_bytes()
+    except OSError:
+        return None
+    digest, data = stored[:32], stored[32:]
+    if len(digest) < 32 or hashlib.sha256(data).digest() != digest:
+        return None
+    try:
+        path.touch()  # recently used: kept by the pruning
+    except OSError:
+        pass
+    return data
+
+
+def _write_cached(path: Path, data: bytes) -> None:
+    """Cache ``data`` atomically (a temporary file renamed into place); failures are ignored."""
+    import contextlib
+    import hashlib
+    import os
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".font-", suffix=".partial")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(hashlib.sha256(data).digest() + data)
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        return
+    with contextlib.suppress(OSError):
+        entries = sorted(path.parent.glob("*.ttf"), key=lambda entry: entry.stat().st_mtime,
+                         reverse=True)
+        for stale in entries[CACHE_FILES:]:
+            stale.unlink(missing_ok=True)
+
+
+def _subset_font(characters: str) -> bytes:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    font = TTFont(font_path(), lazy=True)
+    font = TTFont(font_path(), lazy=True, recalcTimestamp=False)  # the same bytes each time
     options = subset.Options()
     options.layout_features = []
     options.name_IDs = ["*"]

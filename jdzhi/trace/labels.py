@@ -297,6 +297,9 @@ def iter_symbols(labels: Sequence[LabelData], spec: SheetSpec) -> Iterator[QrSym
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    import numpy  # noqa: F401  imported once here, before the workers fork, not once in each
+    import zxingcpp  # noqa: F401
+
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
         futures = [pool.submit(_encode_chunk, job, spec.level, spec.max_version)
@@ -311,15 +314,12 @@ def iter_symbols(labels: Sequence[LabelData], spec: SheetSpec) -> Iterator[QrSym
 
 def _encode_chunk(job: Sequence[tuple[str, str]], level: ErrorCorrection,
                   max_version: int) -> list[QrSymbol]:
-    from jdzhi.trace.qr import encode
+    from jdzhi.trace.qr import UnencodableText, encode_many
 
-    symbols = []
-    for serial, text in job:
-        try:
-            symbols.append(encode(text, level=level, max_version=max_version))
-        except InvalidInput as error:
-            raise InvalidInput(f"serial {serial}: {error.message}") from None
-    return symbols
+    try:
+        return encode_many([text for _, text in job], level=level, max_version=max_version)
+    except UnencodableText as error:
+        raise InvalidInput(f"serial {job[error.index][0]}: {error.message}") from None
 
 
 def render_labels(
@@ -430,6 +430,7 @@ def write_pdf(labels: Sequence[LabelData], symbols: Iterable[QrSymbol], out: Pat
     pdf.setCreator("jdzhi")
     pages = 0
     forms: dict[tuple[str, str], str] = {}
+    font = pdfmetrics.getFont(font_name)
     saved_a85 = rl_config.useA85
     rl_config.useA85 = 0  # binary streams: ASCII85 in pure Python would cost more than drawing
     try:
@@ -453,16 +454,19 @@ def write_pdf(labels: Sequence[LabelData], symbols: Iterable[QrSymbol], out: Pat
                     if index != SERIAL_LINE:
                         _draw_line(pdf, font_name, line, spec)
                 pdf.endForm()
-            pdf.saveState()
-            pdf._code.append(f"1 0 0 1 {left:.3f} {bottom:.3f} cm")  # translate, formatted fast
+            # the page operators of a label are written directly: reportlab's drawString and
+            # saveState cost more than the rest of a label (benchmarks/bench_labels.py)
+            # (pdf._code is looked up each time: forms and pages swap the list)
+            pdf._code.append(f"q 1 0 0 1 {left:.3f} {bottom:.3f} cm")
             pdf.doForm(form)
-            _draw_line(pdf, font_name, _fitted_line(f"No. {label.serial}", SERIAL_LINE, spec),
-                       spec)
             side = place.qr_side * POINTS_PER_MM
-            pdf._code.append(_inline_image(  # reportlab has no inline-image API
-                symbol, place.qr_x * POINTS_PER_MM,
-                (spec.label_height - place.qr_y) * POINTS_PER_MM - side, side))
-            pdf.restoreState()
+            pdf._code.append(" ".join((
+                _text_operators(pdf, font, _fitted_line(f"No. {label.serial}", SERIAL_LINE,
+                                                        spec), spec),
+                _inline_image(  # reportlab has no inline-image API
+                    symbol, place.qr_x * POINTS_PER_MM,
+                    (spec.label_height - place.qr_y) * POINTS_PER_MM - side, side),
+                "Q")))
             if progress is not None:
                 progress(1)
         pdf.save()
@@ -491,6 +495,17 @@ def _draw_line(pdf: Any, font_name: str, line: TextLine, spec: SheetSpec) -> Non
     pdf.setFont(font_name, line.size * POINTS_PER_MM)
     pdf.drawString(line.x * POINTS_PER_MM, (spec.label_height - line.baseline) * POINTS_PER_MM,
                    line.text)
+
+
+def _text_operators(pdf: Any, font: Any, line: TextLine, spec: SheetSpec) -> str:
+    """PDF operators showing one line of text, as reportlab's drawString writes them for a
+    TrueType font (its font subsets, its string escaping) without its text-object machinery."""
+    size = line.size * POINTS_PER_MM
+    shown = "".join(
+        f"{font.getSubsetInternalName(subset, pdf._doc)} {size:.3f} Tf "
+        f"({pdf._escape(chunk)}) Tj " for subset, chunk in font.splitString(line.text, pdf._doc))
+    return (f"BT 1 0 0 1 {line.x * POINTS_PER_MM:.3f} "
+            f"{(spec.label_height - line.baseline) * POINTS_PER_MM:.3f} Tm {shown}ET")
 
 
 def _inline_image(symbol: QrSymbol, x: float, y: float, side: float) -> str:
