@@ -70,7 +70,7 @@ def run_split(name: str, works: list[Path], innocents: list[Path], seed: int,
     prepared = prepare_all(requests)
     register_prepared(db, prepared)
     register_rate = len(works) / (time.perf_counter() - started)
-    _INDEX = load_index(db)
+    _INDEX = load_index(db, preload=True)
     reg_of = {path: _reg_no(i + 1) for i, path in enumerate(works)}
     tasks: list[tuple[str, str, str | None]] = []
     rng = random.Random(seed)
@@ -118,27 +118,167 @@ def print_split(name: str, result: dict[str, Any]) -> None:
           f"{result['median_ms']:.0f} ms; registration {result['register_rate']:.0f} works/s")
 
 
-def hash_stage_speed(works: int) -> tuple[float, float]:
-    """Milliseconds for the hash stage of one submission (all its query views) against
-    ``works`` works of random hashes, and bytes of hash index per work."""
+def _timed_cpu(action: Any, repeats: int) -> tuple[float, float]:
+    """(CPU ms, wall ms) per call of ``action``, CPU of every thread of this process."""
+    action()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(repeats):
+        action()
+    return (1000 * (time.process_time() - cpu) / repeats,
+            1000 * (time.perf_counter() - wall) / repeats)
+
+
+def hash_stage_speed(works: int, threads: int | None = None) -> dict[str, float]:
+    """The hash stage of one submission (its 20 query views) against ``works`` works.
+
+    SYNTHETIC load: every work's two PDQ hashes are uniformly random 256-bit codes (the search is
+    exhaustive, so its cost does not depend on where the hashes lie). Returns CPU and wall
+    milliseconds per submission (FAISS on ``threads`` threads, all cores when None) and the
+    bytes of hash index per work."""
+    import faiss
     import numpy as np
 
-    from jdzhi.similarity.fingerprint import Keypoints
-    from jdzhi.similarity.screen import build_index, hash_distances
+    from jdzhi.similarity.screen import WorkIndex, flat_index, hash_distances
 
     rng = np.random.default_rng(7)
     hashes = rng.integers(0, 256, size=(works * 2, 32), dtype=np.uint8)
-    empty = Keypoints(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
-    index = build_index(range(works), ["x"] * works, ["x"] * works,
-                        np.zeros((works, 2), np.float32), np.ones((works, 2), np.int32),
-                        hashes, [empty] * works)
+    index = WorkIndex(ids=np.arange(works, dtype=np.int64), hash_index=flat_index(hashes),
+                      feature_index=flat_index(np.zeros((0, 32), np.uint8)),
+                      details=lambda wanted: {})
     query = rng.integers(0, 256, size=(20, 32), dtype=np.uint8)
-    hash_distances(index, query)
-    repeats = 10
-    started = time.perf_counter()
-    for _ in range(repeats):
-        hash_distances(index, query)
-    return 1000 * (time.perf_counter() - started) / repeats, hashes.nbytes / works
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(threads or os.cpu_count() or 1)
+    try:
+        cpu_ms, wall_ms = _timed_cpu(lambda: hash_distances(index, query), 10)
+    finally:
+        faiss.omp_set_num_threads(previous)
+    return {"cpu_ms": cpu_ms, "wall_ms": wall_ms, "bytes_per_work": hashes.nbytes / works}
+
+
+def _synthetic_keypoints(photos: list[Path], works: int, seed: int) -> Any:
+    """SYNTHETIC keypoints for ``works`` works: each work's RETRIEVAL_KEYPOINTS descriptors are
+    drawn at random from the real ORB descriptors of ``photos`` (none of them a benchmark work
+    or innocent), each with 8 random bits flipped so that no two works share a descriptor; the
+    keypoint positions are random. Returns (descriptors, points), work-major."""
+    import numpy as np
+
+    from jdzhi.similarity.fingerprint import orb_keypoints
+    from jdzhi.similarity.images import load_image
+    from jdzhi.similarity.index import RETRIEVAL_KEYPOINTS
+
+    pool = np.concatenate([orb_keypoints(load_image(p).gray).descriptors for p in photos])
+    rng = np.random.default_rng(seed)
+    count = works * RETRIEVAL_KEYPOINTS
+    codes = pool[rng.integers(0, len(pool), count)]
+    for _ in range(8):
+        bit = rng.integers(0, 256, count)
+        codes[np.arange(count), bit // 8] ^= (1 << (bit % 8)).astype(np.uint8)
+    points = rng.uniform(0, 512, size=(count, 2)).astype(np.float32)
+    return codes, points
+
+
+def full_screen_speed(works: list[Path], innocents: list[Path], pool_photos: list[Path],
+                      total: int, folder: Path, seed: int = 3) -> dict[str, Any]:
+    """Whole screens of real submissions (modified copies of ``works`` and modified
+    ``innocents``, every kind of benchmarks/screen_modifications.py) against ``total`` works:
+    ``works`` registered for real, the rest SYNTHETIC (random PDQ hashes; keypoints from
+    :func:`_synthetic_keypoints`). Measures CPU and wall ms per submission on one thread, from
+    the image file to the verdict, and the accuracy at that scale."""
+    import faiss
+    import numpy as np
+
+    from jdzhi.similarity import index as retrieval
+    from jdzhi.similarity.fingerprint import Keypoints
+    from jdzhi.similarity.screen import WorkDetails, WorkIndex, flat_index, screen_image
+    from jdzhi.similarity.works import make_request, prepare_all
+
+    faiss.omp_set_num_threads(1)
+    prepared = prepare_all([make_request(path, _reg_no(i + 1), f"work {path.stem}", "benchmark",
+                                         None) for i, path in enumerate(works)])
+    synthetic = total - len(works)
+    codes, points = _synthetic_keypoints(pool_photos, synthetic, seed)
+    per_work = retrieval.RETRIEVAL_KEYPOINTS
+    real_codes = [work.fingerprint.keypoints.descriptors[:per_work] for work in prepared]
+    real_ids = np.arange(1, len(works) + 1, dtype=np.int64)
+    synthetic_ids = np.arange(len(works) + 1, total + 1, dtype=np.int64)
+    labels = np.concatenate(
+        [retrieval.labels_of(int(w), len(c)) for w, c in zip(real_ids, real_codes, strict=True)]
+        + [(synthetic_ids.repeat(per_work) << retrieval.KEYPOINT_BITS)
+           + np.tile(np.arange(per_work, dtype=np.int64), synthetic)])
+    started = time.process_time()
+    feature_index = retrieval.build(np.concatenate([*real_codes, codes]), labels)
+    build_cpu = time.process_time() - started
+    rng = np.random.default_rng(seed)
+    hashes = np.concatenate([np.frombuffer(b"".join(w.fingerprint.pdq for w in prepared),
+                                           np.uint8).reshape(-1, 32),
+                             rng.integers(0, 256, size=(2 * synthetic, 32), dtype=np.uint8)])
+    real_details = {int(w): WorkDetails(
+        reg_no=work.request.reg_no, title=work.request.title, chroma=work.chroma,
+        size=_work_size(work.width, work.height), keypoints=work.fingerprint.keypoints)
+        for w, work in zip(real_ids, prepared, strict=True)}
+
+    def details(wanted: Any) -> dict[int, WorkDetails]:
+        found = {}
+        for work_id in wanted:
+            if work_id in real_details:
+                found[work_id] = real_details[work_id]
+            else:
+                rows = slice((work_id - len(works) - 1) * per_work,
+                             (work_id - len(works)) * per_work)
+                found[work_id] = WorkDetails(
+                    reg_no=f"synthetic-{work_id}", title="synthetic", chroma=(0.0, 0.0),
+                    size=(512, 512), keypoints=Keypoints(points[rows], codes[rows]))
+        return found
+
+    index = WorkIndex(ids=np.concatenate([real_ids, synthetic_ids]),
+                      hash_index=flat_index(hashes), feature_index=feature_index,
+                      details=details)
+    expected_of = {path: _reg_no(i + 1) for i, path in enumerate(works)}
+    rng_images = random.Random(seed)
+    cpu: list[float] = []
+    wall: list[float] = []
+    found = total_copies = flagged = total_innocents = 0
+    for source in [*works, *innocents]:
+        original = Image.open(source).convert("RGB")
+        for kind, modify in MODIFICATIONS.items():
+            out = folder / f"scale-{source.stem}-{kind.replace(' ', '_')}.jpg"
+            modify(original, random.Random(rng_images.random())).save(out, quality=92)
+            started_cpu, started_wall = time.process_time(), time.perf_counter()
+            result = screen_image(index, out, top=3)
+            cpu.append(1000 * (time.process_time() - started_cpu))
+            wall.append(1000 * (time.perf_counter() - started_wall))
+            flag = result.verdict in ("copy", "review")
+            top = result.matches[0].reg_no if result.matches else None
+            if source in expected_of:
+                total_copies += 1
+                found += flag and top == expected_of[source]
+            else:
+                total_innocents += 1
+                flagged += flag
+    return {"works": total, "synthetic": synthetic, "cpu_ms": float(np.median(cpu)),
+            "cpu_p90_ms": float(np.percentile(cpu, 90)), "wall_ms": float(np.median(wall)),
+            "recall": found / max(1, total_copies),
+            "innocents_flagged": flagged / max(1, total_innocents),
+            "submissions": len(cpu), "build_cpu_s": build_cpu,
+            "index_bytes_per_work": (feature_index.ntotal * (32 + 8)) / total,
+            "index": type(feature_index).__name__}
+
+
+def _work_size(width: int, height: int) -> tuple[int, int]:
+    from jdzhi.similarity.images import WORK_SIDE
+
+    scale = min(1.0, WORK_SIDE / max(width, height))
+    return round(width * scale), round(height * scale)
+
+
+def split_photos(quick: bool) -> tuple[tuple[list[Path], list[Path]],
+                                       tuple[list[Path], list[Path]]]:
+    """The calibration and the report split: (works, innocents) each, disjoint."""
+    photos = sorted(PHOTOS.glob("*.jpg"))
+    random.Random(2026).shuffle(photos)
+    size = 20 if quick else 60
+    return ((photos[:size], photos[size:2 * size]),
+            (photos[2 * size:3 * size], photos[3 * size:4 * size]))
 
 
 def main() -> None:
@@ -147,19 +287,30 @@ def main() -> None:
     args = parser.parse_args()
     if not PHOTOS.is_dir():
         raise SystemExit(f"{PHOTOS} is absent: the benchmark needs the real photos")
-    photos = sorted(PHOTOS.glob("*.jpg"))
-    random.Random(2026).shuffle(photos)
-    size = 20 if args.quick else 60
-    calibration = photos[:size], photos[size:2 * size]
-    report = photos[2 * size:3 * size], photos[3 * size:4 * size]
+    calibration, report = split_photos(args.quick)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         print_split("calibration", run_split("cal", *calibration, seed=1, folder=folder))
         print_split("report", run_split("rep", *report, seed=2, folder=folder))
     million = 100_000 if args.quick else 1_000_000
-    ms, per_work = hash_stage_speed(million)
-    print(f"\nhash stage, {million:,} works, 20 query views: {ms:.1f} ms per submission; "
-          f"{per_work * 1e6 / 2**20:.0f} MB of hashes per million works")
+    hash_stage = hash_stage_speed(million)
+    print(f"\nhash stage, {million:,} works (SYNTHETIC random PDQ hashes), 20 query views: "
+          f"{hash_stage['wall_ms']:.1f} ms wall, {hash_stage['cpu_ms']:.1f} ms CPU per "
+          f"submission on {os.cpu_count()} threads; "
+          f"{hash_stage['bytes_per_work'] * 1e6 / 2**20:.0f} MB of hashes per million works")
+    scale_works = 10_000 if args.quick else 100_000
+    per_split = 6 if args.quick else 20
+    with tempfile.TemporaryDirectory() as scratch:
+        scale = full_screen_speed(report[0][:per_split], report[1][:per_split],
+                                  [*calibration[0], *calibration[1]], scale_works, Path(scratch))
+    print(f"full screen, {scale['works']:,} works ({len(report[0][:per_split])} real, "
+          f"{scale['synthetic']:,} SYNTHETIC: random PDQ hashes, keypoints drawn from real "
+          f"descriptors of other photos), {scale['submissions']} real modified submissions, "
+          f"one thread: median {scale['cpu_ms']:.0f} ms CPU (p90 {scale['cpu_p90_ms']:.0f}), "
+          f"{scale['wall_ms']:.0f} ms wall per submission; recall {scale['recall']:.3f}, "
+          f"innocents flagged {scale['innocents_flagged']:.3f}; keypoint index "
+          f"{scale['index']}, built in {scale['build_cpu_s']:.0f} s CPU, "
+          f"{scale['index_bytes_per_work'] * 1e6 / 2**20:.0f} MB per million works")
     print(f"peak memory of this run: "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

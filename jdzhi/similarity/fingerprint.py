@@ -107,14 +107,23 @@ def _pdq(gray: npt.NDArray[np.uint8]) -> tuple[bytes, int]:
     return np.packbits(bits.astype(np.uint8)).tobytes(), int(quality)
 
 
-def _pdq_dihedral(gray: npt.NDArray[np.uint8]) -> list[bytes]:
+def _pdq_dihedral(gray: npt.NDArray[np.uint8]) -> tuple[list[bytes], int]:
     """PDQ of the 8 flips and quarter turns, each hashed from the transformed pixels (pdqhash's
-    own dihedral variants, derived from one DCT, differ from them by up to 20 bits)."""
+    own dihedral variants, derived from one DCT, differ from them by up to 20 bits). The image
+    is reduced to :data:`PDQ_SIDE` once and the reduced pixels are turned."""
     import numpy as np
+    import pdqhash
 
-    views = [gray, np.rot90(gray, 1), np.rot90(gray, 2), np.rot90(gray, 3), gray[::-1],
-             gray[:, ::-1], gray.T, np.rot90(gray, 2).T]
-    return [_pdq(np.ascontiguousarray(view))[0] for view in views]
+    rgb = _pdq_input(gray)
+    views = [rgb, np.rot90(rgb, 1), np.rot90(rgb, 2), np.rot90(rgb, 3), rgb[::-1],
+             rgb[:, ::-1], rgb.transpose(1, 0, 2), np.rot90(rgb, 2).transpose(1, 0, 2)]
+    hashes = []
+    qualities = []
+    for view in views:
+        bits, quality = pdqhash.compute(np.ascontiguousarray(view))
+        hashes.append(np.packbits(bits.astype(np.uint8)).tobytes())
+        qualities.append(int(quality))
+    return hashes, qualities[0]
 
 
 def orb_keypoints(gray: npt.NDArray[np.uint8]) -> Keypoints:
@@ -127,8 +136,11 @@ def orb_keypoints(gray: npt.NDArray[np.uint8]) -> Keypoints:
     if descriptors is None or not found:
         return Keypoints(points=np.zeros((0, 2), np.float32),
                          descriptors=np.zeros((0, 32), np.uint8))
-    points = np.array([k.pt for k in found], dtype=np.float32)
-    return Keypoints(points=points, descriptors=np.ascontiguousarray(descriptors, np.uint8))
+    # strongest first (ORB's Harris score): the retrieval index keeps only the first few
+    order = np.argsort([-k.response for k in found], kind="stable")
+    points = np.array([k.pt for k in found], dtype=np.float32)[order]
+    return Keypoints(points=np.ascontiguousarray(points),
+                     descriptors=np.ascontiguousarray(descriptors[order], np.uint8))
 
 
 def work_fingerprint(image: LoadedImage) -> WorkFingerprint:
@@ -155,15 +167,15 @@ def query_fingerprint(image: LoadedImage) -> QueryFingerprint:
     hashes: list[bytes] = []
     views: list[QueryView] = []
     trimmed = trim_background(image.gray)
-    for view, gray in (("photo", image.gray), ("trimmed", trimmed)):
-        for index, packed in enumerate(_pdq_dihedral(gray)):
+    photo_hashes, quality = _pdq_dihedral(image.gray)
+    for view, view_hashes in (("photo", photo_hashes), ("trimmed", _pdq_dihedral(trimmed)[0])):
+        for index, packed in enumerate(view_hashes):
             hashes.append(packed)
             views.append(QueryView(view, DIHEDRAL_MODIFICATIONS[index]))
     for degrees in SMALL_ROTATIONS:
         packed, _ = _pdq(trim_background(_rotated(image.gray, degrees)))
         hashes.append(packed)
         views.append(QueryView("trimmed", f"rotated {abs(degrees):.0f}°"))
-    _, quality = _pdq(image.gray)
     packed_array = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, PDQ_BYTES)
     return QueryFingerprint(hashes=packed_array, views=tuple(views),
                             keypoints=orb_keypoints(image.gray),

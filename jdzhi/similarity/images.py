@@ -71,18 +71,21 @@ def load_image(path: Path) -> LoadedImage:
                 raise InvalidInput(  # cannot build image pyramids of a 1-pixel-wide image
                     f"{path}: image of {width} x {height} pixels is too elongated to compare "
                     f"(at most {WORK_SIDE // MIN_WORK_SIDE}:1)")
-            thumb = rgb_image.copy()
-            thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BICUBIC, reducing_gap=2.0)
     except (OSError, SyntaxError, ValueError) as error:
         reason = " ".join(str(error).split())[:120]
         raise InvalidInput(f"{path}: damaged image ({reason})") from None
     from io import BytesIO
 
+    # area averaging: as sharp as bicubic for a reduction, and ten times cheaper here
+    height_now, width_now = rgb.shape[:2]
+    scale = min(1.0, THUMB_SIDE / max(height_now, width_now))
+    small = np.asarray(cv2.resize(rgb, (max(1, round(width_now * scale)),
+                                        max(1, round(height_now * scale))),
+                                  interpolation=cv2.INTER_AREA), dtype=np.uint8)
     buffer = BytesIO()
-    thumb.save(buffer, format="JPEG", quality=80)
+    Image.fromarray(small).save(buffer, format="JPEG", quality=80)
     gray = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
     # the mean chroma needs no detail: measured on the thumbnail
-    small = np.asarray(thumb, dtype=np.uint8)
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).reshape(-1, 3)
     small_gray = np.asarray(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
     mask = foreground_mask(small_gray).reshape(-1)

@@ -36,4 +36,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             descriptors BLOB NOT NULL
         )""",
     ),
+    (
+        # the state of the registered works, for the retrieval index file beside the database
+        # (jdzhi.similarity.index): a fresh random stamp after every change to a work or its
+        # keypoints, by whatever program makes it, so that a file built at one state is never
+        # taken for another (a reused id or a restored backup included)
+        """CREATE TABLE works_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            stamp BLOB NOT NULL CHECK (length(stamp) = 16)
+        )""",
+        "INSERT INTO works_state (id, stamp) VALUES (1, randomblob(16))",
+        *(f"""CREATE TRIGGER works_state_{table}_{event.lower()} AFTER {event} ON {table}
+            BEGIN UPDATE works_state SET stamp = randomblob(16) WHERE id = 1; END"""
+          for table in ("works", "work_features") for event in ("INSERT", "UPDATE", "DELETE")),
+    ),
 )

@@ -12,7 +12,8 @@ enough inliers spread over the work).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,8 @@ OBLIQUE_COPY_INLIERS = 120
 RATIO = 0.8
 #: registered descriptors fetched per submission descriptor when retrieving candidates
 RETRIEVAL_NEIGHBOURS = 4
+#: the submission's strongest keypoints that retrieve candidates (all verify)
+QUERY_RETRIEVAL_KEYPOINTS = 250
 #: ORB descriptors further apart than this (of 256 bits) are not the same corner
 MAX_DESCRIPTOR_DISTANCE = 64
 
@@ -100,97 +103,130 @@ class Screening:
         return data
 
 
-#: above this many registered descriptors the keypoint index is approximate (inverted lists)
-EXACT_FEATURE_LIMIT = 2_000_000
 #: nearest registered hashes fetched per query view
 HASH_NEIGHBOURS = 24
 
 
 @dataclass(frozen=True)
-class WorkIndex:
-    """Every registered work's hashes and keypoints in memory, ready to screen against."""
+class WorkDetails:
+    """What the screening needs of a candidate work beyond its hashes."""
 
-    ids: npt.NDArray[np.int64]
-    reg_nos: tuple[str, ...]
-    titles: tuple[str, ...]
-    chroma: npt.NDArray[np.float32]  # (n, 2)
-    sizes: npt.NDArray[np.int32]  # (n, 2) width, height of the WORK_SIDE-reduced image
+    reg_no: str
+    title: str
+    chroma: tuple[float, float]
+    size: tuple[int, int]  # width, height of the WORK_SIDE-reduced image
+    keypoints: Keypoints
+
+
+@dataclass(frozen=True)
+class WorkIndex:
+    """The registered works ready to screen against: every hash in memory, the keypoint
+    retrieval index (:mod:`jdzhi.similarity.index`), and the rest read per candidate."""
+
+    ids: npt.NDArray[np.int64]  # work id of each pair of rows of the hash index
     hash_index: Any  # faiss.IndexBinaryFlat of the n * len(WORK_VIEWS) hashes, work-major
-    keypoints: tuple[Keypoints, ...]
-    feature_index: Any  # faiss binary index of every work's descriptors, in work order
-    descriptor_owner: npt.NDArray[np.int32]  # (m,) position of each descriptor's work
+    feature_index: Any  # labels: work id << index.KEYPOINT_BITS | keypoint number
+    details: Callable[[Sequence[int]], Mapping[int, WorkDetails]]  # by work id
 
     def __len__(self) -> int:
         return len(self.ids)
 
 
-def binary_index(codes: npt.NDArray[np.uint8]) -> Any:
-    """A FAISS binary index of ``codes`` ((m, bytes) rows): exact up to
-    :data:`EXACT_FEATURE_LIMIT` rows, inverted lists (k-means cells) beyond."""
+def flat_index(codes: npt.NDArray[np.uint8]) -> Any:
+    """An exhaustive FAISS binary index of packed rows ((n, bytes) codes: PDQ hashes, ORB
+    descriptors), searched by SIMD popcount."""
     import faiss
     import numpy as np
 
-    bits = codes.shape[1] * 8
-    if len(codes) <= EXACT_FEATURE_LIMIT:
-        flat = faiss.IndexBinaryFlat(bits)
-        if len(codes):
-            flat.add(codes)
-        return flat
-    cells = int(4 * np.sqrt(len(codes)))
-    cells_index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, cells)
-    sample = np.random.default_rng(0).choice(len(codes), size=min(len(codes), 64 * cells),
-                                             replace=False)
-    cells_index.train(codes[np.sort(sample)])
-    cells_index.nprobe = 16
-    cells_index.add(codes)
-    return cells_index
+    flat = faiss.IndexBinaryFlat(codes.shape[1] * 8)
+    if len(codes):
+        flat.add(np.ascontiguousarray(codes))
+    return flat
 
 
 def build_index(ids: Sequence[int], reg_nos: Sequence[str], titles: Sequence[str],
                 chroma: npt.NDArray[np.float32], sizes: npt.NDArray[np.int32],
                 hashes: npt.NDArray[np.uint8], keypoints: Sequence[Keypoints]) -> WorkIndex:
+    """An index of works held in memory (benchmarks, tests): ``hashes`` work-major."""
     import numpy as np
 
-    owner = np.concatenate([np.full(len(k.descriptors), i, np.int32)
-                            for i, k in enumerate(keypoints)] or [np.zeros(0, np.int32)])
-    descriptors = (np.concatenate([k.descriptors for k in keypoints]) if keypoints
-                   else np.zeros((0, 32), np.uint8))
-    return WorkIndex(ids=np.asarray(ids, dtype=np.int64), reg_nos=tuple(reg_nos),
-                     titles=tuple(titles), chroma=chroma, sizes=sizes,
-                     hash_index=binary_index(np.ascontiguousarray(hashes)),
-                     keypoints=tuple(keypoints),
-                     feature_index=binary_index(np.ascontiguousarray(descriptors)),
-                     descriptor_owner=owner)
+    from jdzhi.similarity import index as retrieval
+
+    work_ids = np.asarray(ids, dtype=np.int64)
+    kept = [k.descriptors[:retrieval.RETRIEVAL_KEYPOINTS] for k in keypoints]
+    codes = np.concatenate(kept) if kept else np.zeros((0, 32), np.uint8)
+    labels = (np.concatenate([retrieval.labels_of(int(w), len(k))
+                              for w, k in zip(work_ids, kept, strict=True)])
+              if kept else np.zeros(0, np.int64))
+    table = {int(work_ids[i]): WorkDetails(
+        reg_no=reg_nos[i], title=titles[i], chroma=(float(chroma[i, 0]), float(chroma[i, 1])),
+        size=(int(sizes[i, 0]), int(sizes[i, 1])), keypoints=keypoints[i])
+        for i in range(len(work_ids))}
+    return WorkIndex(ids=work_ids, hash_index=flat_index(hashes),
+                     feature_index=retrieval.build(codes, labels),
+                     details=lambda wanted: {w: table[w] for w in wanted if w in table})
 
 
-def load_index(db: sqlite_utils.Database) -> WorkIndex:
-    """Every registered work of ``db`` as a :class:`WorkIndex`."""
-    import numpy as np
+_DETAIL_COLUMNS = ("SELECT w.id, w.reg_no, w.title, w.chroma_a, w.chroma_b, w.width, w.height, "
+                   "f.points, f.descriptors FROM works w JOIN work_features f ON f.work_id = w.id")
 
-    from jdzhi.similarity.fingerprint import unpack_hashes
+
+def _details_of(rows: Sequence[Any]) -> dict[int, WorkDetails]:
     from jdzhi.similarity.images import WORK_SIDE
 
-    rows = db.execute(
-        "SELECT w.id, w.reg_no, w.title, w.chroma_a, w.chroma_b, w.width, w.height, w.pdq, "
-        "f.points, f.descriptors FROM works w JOIN work_features f ON f.work_id = w.id "
-        "ORDER BY w.id").fetchall()
-    sizes = []
+    found = {}
     for row in rows:
         scale = min(1.0, WORK_SIDE / max(row[5], row[6]))
-        sizes.append((round(row[5] * scale), round(row[6] * scale)))
-    return build_index(
-        ids=[row[0] for row in rows], reg_nos=[row[1] for row in rows],
-        titles=[row[2] for row in rows],
-        chroma=np.array([(row[3], row[4]) for row in rows], dtype=np.float32).reshape(-1, 2),
-        sizes=np.array(sizes, dtype=np.int32).reshape(-1, 2),
-        hashes=unpack_hashes(b"".join(row[7] for row in rows)),
-        keypoints=[Keypoints.from_blobs(row[8], row[9]) for row in rows])
+        found[int(row[0])] = WorkDetails(
+            reg_no=row[1], title=row[2], chroma=(float(row[3]), float(row[4])),
+            size=(round(row[5] * scale), round(row[6] * scale)),
+            keypoints=Keypoints.from_blobs(row[7], row[8]))
+    return found
+
+
+@contextmanager
+def read_snapshot(db: sqlite_utils.Database) -> Iterator[None]:
+    """One consistent view of the registry while screening (WAL readers block no writer)."""
+    db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.execute("COMMIT")
+
+
+def load_index(db: sqlite_utils.Database, *, preload: bool = False) -> WorkIndex:
+    """Every registered work of ``db`` as a :class:`WorkIndex`; call it inside
+    :func:`read_snapshot` and screen in that same snapshot (candidates' details are read on
+    demand), or with ``preload`` to read every work's details now."""
+    import numpy as np
+
+    from jdzhi.similarity import index as retrieval
+    from jdzhi.similarity.fingerprint import unpack_hashes
+
+    rows = db.execute("SELECT id, pdq FROM works ORDER BY id").fetchall()
+    ids = np.array([row[0] for row in rows], dtype=np.int64)
+    hashes = unpack_hashes(b"".join(row[1] for row in rows))
+    feature_index = retrieval.load(db, retrieval.stamp_of(db))
+
+    def details(wanted: Sequence[int]) -> Mapping[int, WorkDetails]:
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        return _details_of(db.execute(f"{_DETAIL_COLUMNS} WHERE w.id IN ({marks})",
+                                      [int(w) for w in wanted]).fetchall())
+
+    if preload:
+        table = _details_of(db.execute(_DETAIL_COLUMNS).fetchall())
+        return WorkIndex(ids=ids, hash_index=flat_index(hashes), feature_index=feature_index,
+                         details=lambda wanted: {w: table[w] for w in wanted if w in table})
+    return WorkIndex(ids=ids, hash_index=flat_index(hashes), feature_index=feature_index,
+                     details=details)
 
 
 def hash_distances(index: WorkIndex, query: npt.NDArray[np.uint8]) -> dict[int, tuple[int, int]]:
-    """The works among the nearest hashes of any query view: position of the work in the
-    index -> (smallest Hamming distance between a query view and a work view, that query view).
-    Every work within :data:`HASH_NEIGHBOURS` nearest hashes of some view is included."""
+    """The works among the nearest hashes of any query view: work id -> (smallest Hamming
+    distance between a query view and a work view, that query view). Every work within
+    :data:`HASH_NEIGHBOURS` nearest hashes of some view is included."""
     views = len(WORK_VIEWS)
     total = index.hash_index.ntotal
     if total == 0:
@@ -201,7 +237,7 @@ def hash_distances(index: WorkIndex, query: npt.NDArray[np.uint8]) -> dict[int, 
         for distance, label in zip(row_distances.tolist(), row_labels.tolist(), strict=True):
             if label < 0:
                 continue
-            work = label // views
+            work = int(index.ids[label // views])
             if work not in best or distance < best[work][0]:
                 best[work] = (int(distance), view)
     return best
@@ -306,19 +342,23 @@ def _score(distance: int, inliers: int) -> float:
 
 
 def _keypoint_evidence(index: WorkIndex, keypoints: Keypoints, hash_candidates: Sequence[int],
-                       query_size: tuple[int, int]) -> dict[int, Verified]:
+                       query_size: tuple[int, int],
+                       details: dict[int, WorkDetails]) -> dict[int, Verified]:
     """Works whose keypoints a sane geometry maps onto the submission's: the best hash
-    candidates and the works most submission descriptors vote for, each verified by RANSAC."""
+    candidates and the works most submission descriptors vote for, each verified by RANSAC.
+    ``details`` is filled with the details of every candidate (work id -> details)."""
     import numpy as np
 
+    from jdzhi.similarity.index import work_of
+
     candidates: dict[int, None] = dict.fromkeys(hash_candidates)
-    query_index = binary_index(keypoints.descriptors)
     if len(keypoints.descriptors) >= 2 and index.feature_index.ntotal >= 2:
         # the ratio test compares the nearest descriptor with the nearest of ANOTHER work: one
         # work's own repeats (the same corner at several scales) must not cancel its match
         distances, labels = index.feature_index.search(
-            keypoints.descriptors, min(RETRIEVAL_NEIGHBOURS, index.feature_index.ntotal))
-        owners = np.where(labels >= 0, index.descriptor_owner[np.maximum(labels, 0)], -1)
+            keypoints.descriptors[:QUERY_RETRIEVAL_KEYPOINTS],
+            min(RETRIEVAL_NEIGHBOURS, index.feature_index.ntotal))
+        owners = work_of(labels)
         other = owners != owners[:, :1]
         has_other = other.any(axis=1)
         rival = np.where(has_other, distances[np.arange(len(distances)), other.argmax(axis=1)],
@@ -326,17 +366,22 @@ def _keypoint_evidence(index: WorkIndex, keypoints: Keypoints, hash_candidates: 
         good = ((labels[:, 0] >= 0) & (distances[:, 0] <= MAX_DESCRIPTOR_DISTANCE)
                 & (distances[:, 0] < RATIO * rival))
         if good.any():
-            votes = np.bincount(owners[good, 0], minlength=len(index))
+            works, votes = np.unique(owners[good, 0], return_counts=True)
             for position in np.argsort(-votes, kind="stable")[:VERIFY_BY_VOTES]:
                 if votes[position] >= 4:
-                    candidates[int(position)] = None
+                    candidates[int(works[position])] = None
+    missing = [work for work in candidates if work not in details]
+    if missing:
+        details.update(index.details(missing))
+    query_index = flat_index(keypoints.descriptors)
     verified: dict[int, Verified] = {}
-    for position in candidates:
-        size = (int(index.sizes[position, 0]), int(index.sizes[position, 1]))
-        result = _verify(keypoints, query_index, index.keypoints[position], size,
-                         query_size)
+    for work in candidates:
+        if work not in details:
+            continue
+        found = details[work]
+        result = _verify(keypoints, query_index, found.keypoints, found.size, query_size)
         if result is not None:
-            verified[position] = result
+            verified[work] = result
     return verified
 
 
@@ -348,47 +393,53 @@ def screen_fingerprint(index: WorkIndex, query: QueryFingerprint, chroma: tuple[
     if len(index) == 0:
         return CLEAR, []
     by_hash = hash_distances(index, query.hashes)
-    hash_order = sorted(by_hash, key=lambda p: by_hash[p][0])
+    hash_order = sorted(by_hash, key=lambda w: by_hash[w][0])
+    details: dict[int, WorkDetails] = {}
     verified = _keypoint_evidence(index, query.keypoints, hash_order[:VERIFY_BY_HASH],
-                                  query_size)
+                                  query_size, details)
     mirrored = _keypoint_evidence(index, query.mirrored_keypoints, hash_order[:VERIFY_BY_HASH],
-                                  query_size)
-    for position, seen_mirrored in mirrored.items():
-        if position not in verified or seen_mirrored.inliers > verified[position].inliers:
-            verified[position] = replace(seen_mirrored, modification=", ".join(
+                                  query_size, details)
+    for work, seen_mirrored in mirrored.items():
+        if work not in verified or seen_mirrored.inliers > verified[work].inliers:
+            verified[work] = replace(seen_mirrored, modification=", ".join(
                 filter(None, ["mirrored", seen_mirrored.modification])))
     worst = 256
 
-    def distance_of(position: int) -> int:
-        return by_hash[position][0] if position in by_hash else worst
+    def distance_of(work: int) -> int:
+        return by_hash[work][0] if work in by_hash else worst
 
     ranked = sorted(
         set(hash_order[:top]) | set(verified),
-        key=lambda p: (-_score(distance_of(p), verified[p].inliers if p in verified else 0),
-                       distance_of(p)))
+        key=lambda w: (-_score(distance_of(w), verified[w].inliers if w in verified else 0),
+                       distance_of(w), w))[:top]
+    missing = [work for work in ranked if work not in details]
+    if missing:
+        details.update(index.details(missing))
     matches = []
-    for position in ranked[:top]:
-        distance = distance_of(position)
-        check = verified.get(position)
+    for work in ranked:
+        if work not in details:  # removed since the hashes were read: not in this snapshot
+            continue
+        found = details[work]
+        distance = distance_of(work)
+        check = verified.get(work)
         inliers = check.inliers if check else 0
         hash_hit = distance <= REVIEW_DISTANCE
         modification: str | None
         if hash_hit:
-            view = query.views[by_hash[position][1]]
+            view = query.views[by_hash[work][1]]
             modification = view.modification
             if view.view == "trimmed" and check is not None and check.modification:
                 modification = ", ".join(filter(None, [modification, check.modification]))
         else:
             modification = check.modification if check else None
         if hash_hit or inliers:
-            shift = float(np.hypot(*(np.array(chroma) - index.chroma[position])))
+            shift = float(np.hypot(chroma[0] - found.chroma[0], chroma[1] - found.chroma[1]))
             if shift > 12:
                 modification = ", ".join(filter(None, [modification, "recoloured"]))
         evidence = "+".join(name for name, hit in (("hash", hash_hit), ("keypoints", inliers > 0))
                             if hit) or "none"
-        matches.append(Match(work_id=int(index.ids[position]), reg_no=index.reg_nos[position],
-                             title=index.titles[position], distance=distance,
-                             score=_score(distance, inliers), inliers=inliers,
+        matches.append(Match(work_id=work, reg_no=found.reg_no, title=found.title,
+                             distance=distance, score=_score(distance, inliers), inliers=inliers,
                              modification=modification, evidence=evidence,
                              oblique=check is not None and check.perspective))
     verdict = CLEAR
@@ -447,10 +498,11 @@ def screen_paths(db: sqlite_utils.Database, paths: Sequence[Path], *, top: int =
     if not 1 <= top <= 100:
         raise InvalidInput(f"--top must be between 1 and 100 (got {top})")
     files = expand_inputs(paths)
-    index = load_index(db)
     results = []
-    for path in files:
-        results.append(screen_image(index, path, top=top))
-        if progress is not None:
-            progress(1)
+    with read_snapshot(db):
+        index = load_index(db)
+        for path in files:
+            results.append(screen_image(index, path, top=top))
+            if progress is not None:
+                progress(1)
     return results

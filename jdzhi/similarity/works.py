@@ -140,8 +140,13 @@ def prepare_all(requests: Sequence[WorkRequest], *, workers: int | None = None,
             if progress is not None:
                 progress(1)
         return prepared
+    import importlib
     from concurrent.futures import ProcessPoolExecutor
 
+    # imported once here, the forked workers share them instead of importing each their own
+    for module in ("numpy", "cv2", "pdqhash", "PIL.Image", "jdzhi.similarity.fingerprint",
+                   "jdzhi.similarity.images", "jdzhi.trace.scan"):
+        importlib.import_module(module)
     results: list[PreparedWork] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for result in pool.map(prepare, requests, chunksize=4):
@@ -201,12 +206,18 @@ def register_prepared(db: sqlite_utils.Database, prepared: Sequence[PreparedWork
                       where: Callable[[int], str] = lambda _: "") -> list[Work]:
     """Store prepared works in one transaction, refusing duplicates before writing anything."""
     from jdzhi.registry.db import transaction
+    from jdzhi.similarity import index
     from jdzhi.timeutil import format_time, utc_now
 
     registered_at = format_time(utc_now())
     with transaction(db):
+        before = index.stamp_of(db)
         _check_conflicts(db, prepared, where)
         ids = [_store(db, work, registered_at) for work in prepared]
+        after = index.stamp_of(db)
+    index.update(db, before, after, added=[
+        (work_id, work.fingerprint.keypoints.descriptors.tobytes())
+        for work_id, work in zip(ids, prepared, strict=True)])
     return [get_work(db, str(work_id)) for work_id in ids]
 
 
@@ -326,13 +337,18 @@ def remove_work(db: sqlite_utils.Database, ref: str, reason: str) -> Work:
     """Remove a work and its fingerprints (``jdzhi works remove``), audited with the reason."""
     from jdzhi.registry import audit
     from jdzhi.registry.db import transaction
+    from jdzhi.similarity import index
 
     reason = _check_text(reason, "reason")
     with transaction(db):
+        before = index.stamp_of(db)
         work = get_work(db, ref)
-        before = audit.snapshot(db, "works", work.id)
+        snapshot = audit.snapshot(db, "works", work.id)
         db.execute("DELETE FROM work_features WHERE work_id = ?", [work.id])
         db.execute("DELETE FROM works WHERE id = ?", [work.id])
         audit.record_row_change(db, action="work.remove", table="works", key=work.id,
-                                before=before, details={"reg_no": work.reg_no, "reason": reason})
+                                before=snapshot, details={"reg_no": work.reg_no,
+                                                          "reason": reason})
+        after = index.stamp_of(db)
+    index.update(db, before, after, removed=[work.id])
     return work
