@@ -159,10 +159,9 @@ def test_big_batches_encode_in_worker_processes_in_order_and_fail_cleanly(
     import random
 
     from jdzhi.errors import InvalidInput
-    from jdzhi.trace import labels as labels_module
     from jdzhi.trace.labels import LabelData, render_labels
 
-    monkeypatch.setattr(labels_module, "PARALLEL_MIN_LABELS", 300)
+    monkeypatch.setenv("JDZHI_WORKERS", "2")
     rng = random.Random(3)
     batch = [LabelData(str(i), "HTTPS://TRACE.EXAMPLE.CN/V/"
                        + base64.b32encode(rng.randbytes(77)).decode().rstrip("="),
@@ -172,12 +171,12 @@ def test_big_batches_encode_in_worker_processes_in_order_and_fail_cleanly(
     assert run.pages == 20 and run.max_version == 6
     assert _pdf_inline_qr_texts(out) == [label.text for label in batch]
     # the serial path writes the very same file: same symbols, same order, same bytes
-    monkeypatch.setattr(labels_module, "PARALLEL_MIN_LABELS", 10_000)
+    monkeypatch.setenv("JDZHI_WORKERS", "0")
     serial = tmp_path / "serial.pdf"
     assert render_labels(batch, serial).pages == 20
     assert serial.read_bytes() == out.read_bytes()
     serial.unlink()
-    monkeypatch.setattr(labels_module, "PARALLEL_MIN_LABELS", 300)
+    monkeypatch.setenv("JDZHI_WORKERS", "2")
     batch[555] = LabelData("555", "HTTPS://TRACE.EXAMPLE.CN/V/" + "A" * 200, "青云陶瓷", "青花")
     failed = tmp_path / "failed.pdf"
     with pytest.raises(InvalidInput, match=r"^serial 555: label text of 227 characters"):

@@ -7,11 +7,12 @@ cannot embed; for PDFs :func:`pdf_font_file` subsets the font to the characters 
 fontTools and converts the outlines to TrueType quadratics (the conversion fontTools' own
 ``otf2ttf`` recipe performs), and ReportLab then embeds that small font, subset again per page.
 
-That subsetting costs over a second (fontTools parses the whole CFF), so its result is kept in a
-cache folder (``JDZHI_CACHE_DIR``, else the platform's user cache folder), one file per font file
-hash and character set. A cache file carries the SHA-256 of its font and is written to a temporary
-name and renamed into place; one that is damaged, truncated or unreadable is ignored and made
-again. Nothing breaks without the cache: a folder that cannot be written just costs the time.
+That subsetting costs over a second (fontTools parses the whole CFF), and reading the font's
+advance widths half a second, so both results are kept in a cache folder (``JDZHI_CACHE_DIR``,
+else the platform's user cache folder), one file per font file hash, recipe and character set.
+A cache file carries the SHA-256 of its content and is written to a temporary name and renamed
+into place; one that is damaged, truncated or unreadable is ignored and made again. Nothing breaks
+without the cache: a folder that cannot be written just costs the time.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def full_font() -> TTFont:
 
 def missing_characters(text: str) -> str:
     """The characters of ``text`` the font has no glyph for (the space excepted)."""
-    cmap = full_font().getBestCmap()
+    cmap = _advances()
     return "".join(sorted({ch for ch in text if ch != " " and ord(ch) not in cmap}))
 
 
@@ -79,21 +80,32 @@ def pdf_font_file(characters: str) -> bytes:
 
     Read from the cache when a sound copy is there, else made and cached.
     """
-    import hashlib
-
-    from fontTools import version as fonttools_version
-
-    with font_path().open("rb") as handle:
-        font_hash = hashlib.file_digest(handle, "sha256").hexdigest()
-    key = hashlib.sha256(
-        f"{font_hash}\0{fonttools_version}\0{_RECIPE}\0{characters}".encode()).hexdigest()
-    path = cache_dir() / "fonts" / f"{key[:40]}.ttf"
+    path = _cache_path("ttf", characters)
     cached = _read_cached(path)
     if cached is not None:
         return cached
     data = _subset_font(characters)
     _write_cached(path, data)
     return data
+
+
+@lru_cache(maxsize=1)
+def _font_hash() -> str:
+    import hashlib
+
+    with font_path().open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _cache_path(extension: str, characters: str = "") -> Path:
+    """The cache file of what is made from the font (and ``characters``) by this recipe."""
+    import hashlib
+
+    from fontTools import version as fonttools_version
+
+    key = hashlib.sha256(f"{_font_hash()}\0{fonttools_version}\0{_RECIPE}\0{extension}\0"
+                         f"{characters}".encode()).hexdigest()
+    return cache_dir() / "fonts" / f"{key[:40]}.{extension}"
 
 
 def _read_cached(path: Path) -> bytes | None:
@@ -135,8 +147,9 @@ def _write_cached(path: Path, data: bytes) -> None:
             os.unlink(temporary)
         return
     with contextlib.suppress(OSError):
-        entries = sorted(path.parent.glob("*.ttf"), key=lambda entry: entry.stat().st_mtime,
-                         reverse=True)
+        entries = sorted((entry for entry in path.parent.iterdir()
+                          if entry.suffix in (".ttf", ".metrics")),
+                         key=lambda entry: entry.stat().st_mtime, reverse=True)
         for stale in entries[CACHE_FILES:]:
             stale.unlink(missing_ok=True)
 
@@ -230,20 +243,38 @@ def svg_text_path(text: str, *, x: float, y: float, size: float) -> str:
 def text_width(text: str, size: float) -> float:
     """The advance width of ``text`` at em size ``size``, in the same unit as ``size``."""
     advances = _advances()
-    units = sum(advances.get(ord(ch), advances[-1]) for ch in text)
+    missing = advances[_MISSING]
+    units = sum([advances.get(ord(ch), missing) for ch in text])
     return units * size / _units_per_em()
+
+
+_MISSING, _UNITS_PER_EM = -1, -2
 
 
 @lru_cache(maxsize=1)
 def _advances() -> dict[int, int]:
-    """Advance widths by code point (``-1``: the missing glyph)."""
+    """Advance widths by code point (``-1``: the missing glyph; ``-2``: units per em).
+
+    Parsing them from the CJK font takes about half a second, so they are cached like the
+    prepared fonts: (code point, advance) pairs as 32-bit integers.
+    """
+    from array import array
+
+    path = _cache_path("metrics")
+    cached = _read_cached(path)
+    if cached is not None and len(cached) % 8 == 0:
+        pairs = array("i")
+        pairs.frombytes(cached)
+        return dict(zip(pairs[0::2], pairs[1::2], strict=True))
     font = full_font()
     metrics = font["hmtx"].metrics
     advances = {code: metrics[name][0] for code, name in font.getBestCmap().items()}
-    advances[-1] = metrics[".notdef"][0]
+    advances[_MISSING] = metrics[".notdef"][0]
+    advances[_UNITS_PER_EM] = int(font["head"].unitsPerEm)
+    _write_cached(path, array("i", [value for pair in advances.items() for value in pair])
+                  .tobytes())
     return advances
 
 
-@lru_cache(maxsize=1)
 def _units_per_em() -> int:
-    return int(full_font()["head"].unitsPerEm)
+    return _advances()[_UNITS_PER_EM]

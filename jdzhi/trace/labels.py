@@ -11,11 +11,12 @@ PDF is written to a temporary file and renamed into place, so a failure leaves n
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -269,53 +270,29 @@ def encode_labels(labels: Sequence[LabelData], spec: SheetSpec,
                   progress: Progress | None = None) -> list[QrSymbol]:
     """The QR symbol of every label; refuses any above the version limit (names the serial)."""
     symbols = []
-    for symbol in _encode_chunk([(label.serial, label.text) for label in labels], spec.level,
-                                spec.max_version):
+    for symbol in iter_symbols(labels, spec):
         symbols.append(symbol)
         if progress is not None:
             progress(1)
     return symbols
 
 
-#: batches at least this large are encoded in worker processes while the PDF is drawn
-PARALLEL_MIN_LABELS = 1_000
-_CHUNK = 250
-
-
 def iter_symbols(labels: Sequence[LabelData], spec: SheetSpec) -> Iterator[QrSymbol]:
-    """The QR symbols in order; big batches are encoded by two worker processes meanwhile.
+    """The QR symbols in order; big batches are encoded by worker processes meanwhile
+    (:mod:`jdzhi.parallel`: ``JDZHI_WORKERS`` sets their number), so that on two cores the
+    workers encode ahead while this process writes the PDF."""
+    from jdzhi.parallel import map_chunks
 
-    QR encoding costs about three times the drawing of a label (benchmarks/bench_labels.py), so
-    on two cores the workers encode ahead while this process writes the PDF.
-    """
-    jobs = [[(label.serial, label.text) for label in labels[i:i + _CHUNK]]
-            for i in range(0, len(labels), _CHUNK)]
-    if len(labels) < PARALLEL_MIN_LABELS or (os.cpu_count() or 1) < 2:
-        for job in jobs:
-            yield from _encode_chunk(job, spec.level, spec.max_version)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    import numpy  # noqa: F401  imported once here, before the workers fork, not once in each
-    import zxingcpp  # noqa: F401
-
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-        futures = [pool.submit(_encode_chunk, job, spec.level, spec.max_version)
-                   for job in jobs]
-        try:
-            for future in futures:
-                yield from future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+    jobs = [(label.serial, label.text) for label in labels]
+    yield from map_chunks(_encode_chunk, (spec.level, spec.max_version), jobs,
+                          preload="jdzhi.trace.labels")
 
 
-def _encode_chunk(job: Sequence[tuple[str, str]], level: ErrorCorrection,
-                  max_version: int) -> list[QrSymbol]:
+def _encode_chunk(context: tuple[ErrorCorrection, int],
+                  job: Sequence[tuple[str, str]]) -> list[QrSymbol]:
     from jdzhi.trace.qr import UnencodableText, encode_many
 
+    level, max_version = context
     try:
         return encode_many([text for _, text in job], level=level, max_version=max_version)
     except UnencodableText as error:
@@ -360,15 +337,16 @@ def render_labels(
     if is_pdf:
         versions: list[int] = []
 
-        def noting_versions() -> Iterator[QrSymbol]:
+        def noting_versions() -> Generator[QrSymbol, None, None]:
             for symbol in iter_symbols(labels, spec):
                 versions.append(symbol.version)
                 yield symbol
 
-        stream = noting_versions()
-        # start the encoders now, so that they work while write_pdf prepares the font
-        first = next(stream)
-        pages = write_pdf(labels, itertools.chain([first], stream), out, spec, progress)
+        # closing: an error or Ctrl-C while drawing stops the workers before it propagates
+        with contextlib.closing(noting_versions()) as stream:
+            # start the encoders now, so that they work while write_pdf prepares the font
+            first = next(stream)
+            pages = write_pdf(labels, itertools.chain([first], stream), out, spec, progress)
         return LabelRun(out, "pdf", len(labels), pages, (out,), max(versions),
                         spec.level.value)
     symbols = encode_labels(labels, spec, progress)

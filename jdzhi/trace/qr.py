@@ -165,9 +165,11 @@ def encode_many(
                 "correction", index)
         symbols[index] = symbol
     for size, group in by_size.items():
-        chosen = best_masked(np.stack([modules for _, modules in group]), ec)
-        for (index, _), modules in zip(group, chosen, strict=True):
-            symbols[index] = QrSymbol(texts[index], version_for_size(size), ec, modules)
+        for start in range(0, len(group), _MASK_BATCH):
+            part = group[start:start + _MASK_BATCH]
+            chosen = best_masked(np.stack([modules for _, modules in part]), ec)
+            for (index, _), modules in zip(part, chosen, strict=True):
+                symbols[index] = QrSymbol(texts[index], version_for_size(size), ec, modules)
     return [symbol for symbol in symbols if symbol is not None]
 
 
@@ -191,6 +193,9 @@ def _zint_modules(text: str, ec: ErrorCorrection, *, mask: int | None
 # ---------------------------------------------------------------------------------------------
 # choosing the data mask for a batch of symbols of one size, as zint does
 
+#: symbols scored together: large enough to spread numpy's per-call cost, small enough to stay
+#: in the processor's cache (measured: 256 costs half the time per symbol of 1,250)
+_MASK_BATCH = 256
 #: the largest symbol side scored on packed words: a row with 8 modules of padding fits 64 bits
 _WORD_SIDE = 17 + 4 * 9
 #: format-information bits for each error-correction level (the 2-bit indicator of the spec)
