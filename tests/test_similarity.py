@@ -175,3 +175,37 @@ def test_hash_search_matches_a_plain_popcount() -> None:
             for v in range(2) for view, q in enumerate(query))
         assert found[work] == expected
     assert found[3] == (0, 1) and found[1] == (32, 2)
+
+
+def test_hash_search_of_a_large_registry_finds_every_hash_within_review_distance(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from jdzhi.similarity import screen
+    from jdzhi.similarity.screen import HashIndex, WorkIndex, flat_index, hash_distances
+
+    monkeypatch.setattr(screen, "NEAREST_HASH_WORKS", 10)  # searched by halves from 11 works
+    rng = np.random.default_rng(4)
+    works = 400
+    hashes = rng.integers(0, 256, size=(2 * works, 32), dtype=np.uint8)
+    query = rng.integers(0, 256, size=(6, 32), dtype=np.uint8)
+    for view, (row, flips) in enumerate([(9, 40), (20, 41), (301, 0), (302, 31), (799, 20)]):
+        bits = rng.choice(256, size=flips, replace=False)
+        query[view] = hashes[row]
+        for bit in bits:
+            query[view, bit // 8] ^= np.uint8(1 << (bit % 8))
+    hashes[11] = query[0]  # work 5 also holds view 0 itself
+    index = WorkIndex(ids=np.arange(100, 100 + works, dtype=np.int64),
+                      hash_index=HashIndex.of(hashes),
+                      feature_index=flat_index(np.zeros((0, 32), np.uint8)),
+                      details=lambda wanted: {})
+    assert index.hash_index.halves
+    expected = {}
+    for row in range(2 * works):
+        for view, q in enumerate(query):
+            distance = int(np.unpackbits(hashes[row] ^ q).sum())
+            work = 100 + row // 2
+            if distance <= screen.REVIEW_DISTANCE and (
+                    work not in expected or distance < expected[work][0]):
+                expected[work] = (distance, view)
+    assert hash_distances(index, query) == expected
+    assert expected[104] == (40, 0) and expected[105] == (0, 0) and expected[250] == (0, 2)
+    assert 110 not in expected  # 41 bits away: beyond review distance

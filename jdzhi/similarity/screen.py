@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import InvalidInput
-from jdzhi.similarity.fingerprint import WORK_VIEWS, Keypoints, QueryFingerprint
+from jdzhi.similarity.fingerprint import PDQ_BYTES, WORK_VIEWS, Keypoints, QueryFingerprint
 
 if TYPE_CHECKING:
     import numpy as np
@@ -105,6 +105,11 @@ class Screening:
 
 #: nearest registered hashes fetched per query view
 HASH_NEIGHBOURS = 24
+#: beyond this many works the hash stage keeps only the hashes within REVIEW_DISTANCE, found by a
+#: flat search on their first 128 bits (a hash within 40 of 256 bits is within 40 of those) and
+#: then measured whole: half the cost of a nearest-neighbour search over all 256 bits, whose
+#: nearest hashes beyond REVIEW_DISTANCE mean nothing among so many works
+NEAREST_HASH_WORKS = 100_000
 
 
 @dataclass(frozen=True)
@@ -119,12 +124,35 @@ class WorkDetails:
 
 
 @dataclass(frozen=True)
+class HashIndex:
+    """Every registered hash, work-major (len(WORK_VIEWS) rows per work), and the FAISS index
+    that searches them: of the whole hashes, or of their first halves beyond
+    :data:`NEAREST_HASH_WORKS` works."""
+
+    hashes: npt.NDArray[np.uint8]  # (works * len(WORK_VIEWS), 32)
+    flat: Any
+
+    @staticmethod
+    def of(hashes: npt.NDArray[np.uint8]) -> HashIndex:
+        import numpy as np
+
+        if len(hashes) <= NEAREST_HASH_WORKS * len(WORK_VIEWS):
+            return HashIndex(hashes=hashes, flat=flat_index(hashes))
+        return HashIndex(hashes=hashes,
+                         flat=flat_index(np.ascontiguousarray(hashes[:, :PDQ_BYTES // 2])))
+
+    @property
+    def halves(self) -> bool:
+        return bool(self.flat.d < PDQ_BYTES * 8)
+
+
+@dataclass(frozen=True)
 class WorkIndex:
     """The registered works ready to screen against: every hash in memory, the keypoint
     retrieval index (:mod:`jdzhi.similarity.index`), and the rest read per candidate."""
 
     ids: npt.NDArray[np.int64]  # work id of each pair of rows of the hash index
-    hash_index: Any  # faiss.IndexBinaryFlat of the n * len(WORK_VIEWS) hashes, work-major
+    hash_index: HashIndex
     feature_index: Any  # labels: work id << index.KEYPOINT_BITS | keypoint number
     details: Callable[[Sequence[int]], Mapping[int, WorkDetails]]  # by work id
 
@@ -162,7 +190,7 @@ def build_index(ids: Sequence[int], reg_nos: Sequence[str], titles: Sequence[str
         reg_no=reg_nos[i], title=titles[i], chroma=(float(chroma[i, 0]), float(chroma[i, 1])),
         size=(int(sizes[i, 0]), int(sizes[i, 1])), keypoints=keypoints[i])
         for i in range(len(work_ids))}
-    return WorkIndex(ids=work_ids, hash_index=flat_index(hashes),
+    return WorkIndex(ids=work_ids, hash_index=HashIndex.of(hashes),
                      feature_index=retrieval.build(codes, labels),
                      details=lambda wanted: {w: table[w] for w in wanted if w in table})
 
@@ -217,30 +245,50 @@ def load_index(db: sqlite_utils.Database, *, preload: bool = False) -> WorkIndex
 
     if preload:
         table = _details_of(db.execute(_DETAIL_COLUMNS).fetchall())
-        return WorkIndex(ids=ids, hash_index=flat_index(hashes), feature_index=feature_index,
+        return WorkIndex(ids=ids, hash_index=HashIndex.of(hashes), feature_index=feature_index,
                          details=lambda wanted: {w: table[w] for w in wanted if w in table})
-    return WorkIndex(ids=ids, hash_index=flat_index(hashes), feature_index=feature_index,
+    return WorkIndex(ids=ids, hash_index=HashIndex.of(hashes), feature_index=feature_index,
                      details=details)
 
 
 def hash_distances(index: WorkIndex, query: npt.NDArray[np.uint8]) -> dict[int, tuple[int, int]]:
     """The works among the nearest hashes of any query view: work id -> (smallest Hamming
     distance between a query view and a work view, that query view). Every work within
-    :data:`HASH_NEIGHBOURS` nearest hashes of some view is included."""
+    :data:`HASH_NEIGHBOURS` nearest hashes of some view is included, or beyond
+    :data:`NEAREST_HASH_WORKS` works every work within :data:`REVIEW_DISTANCE` of some view."""
     views = len(WORK_VIEWS)
-    total = index.hash_index.ntotal
-    if total == 0:
+    hashes = index.hash_index
+    if hashes.flat.ntotal == 0:
         return {}
-    distances, labels = index.hash_index.search(query, min(total, HASH_NEIGHBOURS))
     best: dict[int, tuple[int, int]] = {}
-    for view, (row_distances, row_labels) in enumerate(zip(distances, labels, strict=True)):
-        for distance, label in zip(row_distances.tolist(), row_labels.tolist(), strict=True):
-            if label < 0:
-                continue
-            work = int(index.ids[label // views])
+    for view, rows, distances in _near_hashes(hashes, query):
+        for distance, row in zip(distances.tolist(), rows.tolist(), strict=True):
+            work = int(index.ids[row // views])
             if work not in best or distance < best[work][0]:
                 best[work] = (int(distance), view)
     return best
+
+
+def _near_hashes(hashes: HashIndex, query: npt.NDArray[np.uint8]) -> Iterator[
+        tuple[int, npt.NDArray[np.int64], npt.NDArray[np.int32]]]:
+    """(query view, rows of the hash index, their distances) for each view."""
+    import numpy as np
+
+    if not hashes.halves:
+        distances, labels = hashes.flat.search(query, min(hashes.flat.ntotal, HASH_NEIGHBOURS))
+        for view in range(len(query)):
+            found = labels[view] >= 0
+            yield view, labels[view][found], distances[view][found]
+        return
+    # FAISS range search is strict: radius REVIEW_DISTANCE + 1 finds distances <= REVIEW_DISTANCE
+    limits, _, labels = hashes.flat.range_search(
+        np.ascontiguousarray(query[:, :PDQ_BYTES // 2]), REVIEW_DISTANCE + 1)
+    for view in range(len(query)):
+        rows = labels[limits[view]:limits[view + 1]]
+        whole = np.unpackbits(hashes.hashes[rows] ^ query[view], axis=1).sum(
+            axis=1, dtype=np.int32)
+        near = whole <= REVIEW_DISTANCE
+        yield view, rows[near], whole[near]
 
 
 @dataclass(frozen=True)
