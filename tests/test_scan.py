@@ -32,6 +32,8 @@ CONDITIONS = [
     ("small", PhotoConditions(label_share=0.22, blur_sigma=0.6)),
     ("everything", PhotoConditions()),
 ]
+#: a decal reaching 57 degrees round each side of the body: beyond zxing and the preprocessing
+CURVED_CUP = PhotoConditions(curvature=1.0, glare=0.0)
 
 
 def _scanned_log(home: Home) -> list[dict[str, object]]:
@@ -228,3 +230,36 @@ def test_any_bytes_load_as_an_image_or_a_clean_unreadable(tmp_path: Path, data: 
     else:
         assert gray.ndim == 2
         decode_gray(gray)  # must not raise either
+
+
+def test_strongly_curved_labels_are_read_by_unwrapping_the_cylinder(
+        cli: Invoke, batch: list[dict[str, object]], tmp_path: Path) -> None:
+    # curvature 1.0: the decal reaches 57 degrees round each side of the body (a 50 mm decal on
+    # a 50 mm cup). zxing and every preprocessing pass fail on such photos (the cylinder pass
+    # runs only after all of them have); unwrapping reads them, and a tampered code read that
+    # way is still only tampered
+    genuine = str(batch[2]["label"])
+    flipped = genuine[:-5] + ("A" if genuine[-5] != "A" else "B") + genuine[-4:]
+    labels = [label_of(batch[0]), label_of(batch[1]), label_of(batch[2], text=flipped)]
+    photos = []
+    for index, label in enumerate(labels):
+        photo = tmp_path / f"curved-{index}.png"
+        simulate_photo(label, seed=index, conditions=CURVED_CUP).save(photo)
+        photos.append(str(photo))
+    code, results, _ = scan_json(cli, *photos)
+    assert [(r["verdict"], r["serial"], r["decode_pass"]) for r in results] == [
+        ("genuine", batch[0]["serial"], "cylinder"), ("genuine", batch[1]["serial"], "cylinder"),
+        ("tampered", batch[2]["serial"], "cylinder")]
+    assert code == ExitCode.CHECK_FAILED
+
+
+def test_the_cylinder_pass_costs_little_on_photos_without_a_code() -> None:
+    import numpy as np
+
+    from jdzhi.trace.scan import cylinder_unwraps, finder_patterns
+
+    rng = np.random.default_rng(7)
+    noise = rng.integers(0, 256, (2400, 2400), dtype=np.uint8)  # 40 s in OpenCV's contour tree
+    assert finder_patterns(noise) == [] and list(cylinder_unwraps(noise)) == []
+    for shape in [(1, 1), (1, 3000), (3000, 1), (9, 9)]:
+        assert list(cylinder_unwraps(np.zeros(shape, dtype=np.uint8))) == []
