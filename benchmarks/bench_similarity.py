@@ -85,6 +85,7 @@ def rows(quick: bool) -> list[Row]:
         probe = sorted(PORCELAIN.glob("*.jpg"))[count:count + 10]
         screen_seconds = _screen_seconds(home.path, probe)
     works = 100_000 if quick else 1_000_000
+    hash_one = hash_stage_speed(works, threads=1)
     hash_stage = hash_stage_speed(works)
     scale_works = 10_000 if quick else 100_000
     calibration, report = split_photos(quick)
@@ -105,8 +106,9 @@ def rows(quick: bool) -> list[Row]:
         Row("screen latency at 1 M works",
             f"{1000 * screen_seconds / len(probe):,.0f} ms per photo (`jdzhi works screen`, "
             f"{len(probe)} photos, {count} works, start-up included)",
-            f"hash stage {hash_stage['wall_ms']:.0f} ms wall, {hash_stage['cpu_ms']:.0f} ms CPU "
-            f"on {cores} threads at {works:,} works (SYNTHETIC random hashes)",
+            f"hash stage {hash_one['cpu_ms']:.0f} ms CPU on one thread, "
+            f"{hash_stage['wall_ms']:.0f} ms wall on {cores} threads, at {works:,} works "
+            "(SYNTHETIC random hashes)",
             "target: hash stage <= 50 ms at 1 M"),
         Row(f"full screen at {scale_works // 1000} k works",
             "not run as a command (a registry of that size is not built here)",

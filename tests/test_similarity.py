@@ -183,6 +183,7 @@ def test_hash_search_of_a_large_registry_finds_every_hash_within_review_distance
     from jdzhi.similarity.screen import HashIndex, WorkIndex, flat_index, hash_distances
 
     monkeypatch.setattr(screen, "NEAREST_HASH_WORKS", 10)  # searched by halves from 11 works
+    monkeypatch.setattr(screen, "HASH_BLOCK_ROWS", 64)  # in 13 blocks, the last one short
     rng = np.random.default_rng(4)
     works = 400
     hashes = rng.integers(0, 256, size=(2 * works, 32), dtype=np.uint8)
@@ -197,7 +198,7 @@ def test_hash_search_of_a_large_registry_finds_every_hash_within_review_distance
                       hash_index=HashIndex.of(hashes),
                       feature_index=flat_index(np.zeros((0, 32), np.uint8)),
                       details=lambda wanted: {})
-    assert index.hash_index.halves
+    assert index.hash_index.halves and len(index.hash_index.blocks) == 13
     expected = {}
     for row in range(2 * works):
         for view, q in enumerate(query):
