@@ -26,7 +26,10 @@ class PhotoConditions:
     label_share: float = 0.35  # label width as a share of the frame width
     tilt: float = 0.12  # perspective: corners moved by this share of the label size
     rotation_deg: float = 8.0
-    curvature: float = 0.35  # 0 = flat; the decal wraps around a cylinder
+    #: the decal wraps round a cylinder (axis along the label's height); this is half the angle
+    #: round the body it covers, in radians: 0 flat, 0.56 for a 50 mm decal on a 90 mm vase,
+    #: 1.0 on a 50 mm cup (at most 1.4)
+    curvature: float = 0.35
     blur_sigma: float = 1.0
     glare: float = 0.45  # peak brightening of the highlight, 0-1
     noise: float = 4.0  # sensor noise, standard deviation in grey levels
