@@ -3,6 +3,9 @@
 ``works`` holds what an officer registers (audited row by row, hashes included, so that a hash
 changed behind jdzhi's back shows in ``jdzhi registry audit``). ``work_features`` holds each
 work's ORB keypoints, derived data too large for the audit digests; it goes with its work.
+``works_state`` holds one random stamp, renewed by triggers on every change to either table: the
+keypoint index file beside the database is named after the stamp it was built from
+(:mod:`jdzhi.similarity.index`).
 """
 
 from __future__ import annotations
