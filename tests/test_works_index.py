@@ -152,3 +152,10 @@ def test_inverted_lists_find_every_indexed_descriptor_after_a_file_round_trip(
         distances, found = index.search(codes, 1)
         assert (distances[:, 0] == 0).all() and (found[:, 0] == labels).all()
         assert (retrieval.work_of(found[:, 0]) == np.arange(count) // 50).all()
+        # a removed work leaves no descriptor behind, the others stay
+        index.remove_ids(faiss.IDSelectorRange(3 << retrieval.KEYPOINT_BITS,
+                                               4 << retrieval.KEYPOINT_BITS))
+        assert index.ntotal == count - 50
+        _, found = index.search(codes, 1)
+        assert 3 not in set(retrieval.work_of(found[:, 0]).tolist())
+        assert (found[:150, 0] == labels[:150]).all() and (found[200:, 0] == labels[200:]).all()
