@@ -219,7 +219,7 @@ def test_the_prepared_font_is_cached_and_a_damaged_cache_file_is_made_again(
     with monkeypatch.context() as patched:
         patched.setattr(fonts, "_subset_font", no_subsetting)
         assert fonts.pdf_font_file(characters) == made
-    for damage in (b"", made[:5000], b"\0" * 32 + made, cached.read_bytes()[:-1] + b"x"):
+    for damage in (cached.read_bytes()[:5000], cached.read_bytes()[:-1] + b"x"):  # cut, changed
         cached.write_bytes(damage)
         fonts.pdf_font_file.cache_clear()
         assert fonts.pdf_font_file(characters) == made  # made again, not the damaged copy
