@@ -283,7 +283,7 @@ def _finder_triples(patterns: Sequence[FinderPattern]
             finder_size = _extent(top_left.outline, along / length_along)
             modules_along = 7 * length_along / max(finder_size, 1.0)
             # a code of versions 1-10: finder centres 14 to 50 modules apart
-            if cosine > 0.35 or not 0.2 < ratio < 1.25 or not 10 < modules_along < 60:
+            if cosine > 0.35 or not 0.15 < ratio < 1.5 or not 10 < modules_along < 60:
                 continue
             triples.append((cosine + abs(np.log(min(ratio, 1.0))) * 0.1,
                             (top_left, top_right, bottom_left)))
