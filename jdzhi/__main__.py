@@ -2,4 +2,6 @@
 
 from jdzhi.cli import main
 
-main()
+# the guard keeps worker processes (jdzhi.parallel), which import this module, from running it
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@ size contract, and that no single-character change of a label verifies."""
 
 from __future__ import annotations
 
+import base64
 import json
 import string
 from datetime import UTC, date, datetime
@@ -31,6 +32,7 @@ from jdzhi.trace.format import (
     decode_label_text,
     decode_record,
     parse_serial,
+    record_payload,
     sign_record,
 )
 from jdzhi.trace.keystore import from_seed
@@ -264,6 +266,7 @@ def test_every_single_byte_change_of_a_record_is_rejected(trust) -> None:  # typ
 @given(st.binary(max_size=100))
 @settings(deadline=None)
 def test_base32_round_trip(data: bytes) -> None:
+    assert base32_encode(data) == base64.b32encode(data).decode().rstrip("=")
     assert base32_decode(base32_encode(data)) == data
     assert base64url_decode(base64url(data)) == data
 
@@ -282,13 +285,17 @@ def test_decoding_any_text_fails_only_cleanly(text: str) -> None:
     signed_at=st.integers(0, 0xFFFFFFFF), category=st.integers(1, 255),
     batch=st.text(min_size=1, max_size=20), name=st.none() | st.text(max_size=30),
     day=st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)),
+    others=st.tuples(*[st.none() | st.text(max_size=64)] * 3),
 )
 @settings(max_examples=60, deadline=None)
 def test_sign_and_decode_round_trip(key_id: int, serial: int, signed_at: int, category: int,
-                                    batch: str, name: str | None, day: date) -> None:
+                                    batch: str, name: str | None, day: date,
+                                    others: tuple[str | None, str | None, str | None]) -> None:
     key = from_seed(bytes(32))
     fields = RecordFields(key_id, serial, signed_at, category, 1, batch, "qinghua", day,
-                          name=name)
+                          name, *others)
+    # the fast encoder of the signing path writes exactly the deterministic CBOR
+    assert record_payload(fields) == cose.dumps(fields.to_cbor_map())
     signed = sign_record(fields, key.sign)
     text = signed.label.text(DEFAULT_BASE_URL)
     assert len(text) == len(DEFAULT_BASE_URL) + LABEL_PAYLOAD_CHARS

@@ -239,3 +239,43 @@ def test_kill_9_during_a_registry_import_then_rerun(world: World, tmp_path: Path
         assert rerun.exit_code == ExitCode.CONFLICT
     assert enterprises() == 1501
     _assert_sound(world)
+
+
+def _group_members(group: int) -> list[int]:
+    members = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            members.append(int(stat_file.parent.name))
+    return members
+
+
+@pytest.mark.slow
+def test_worker_processes_exit_when_the_command_alone_is_killed(
+    world: World, tmp_path: Path
+) -> None:
+    """SIGKILL to the command only (not its process group): its signing workers, which would
+    otherwise wait on their task queue forever, notice and exit; nothing is stored."""
+    source = tmp_path / "big.csv"
+    source.write_text(csv_text(range(100_001, 130_001)), encoding="utf-8")
+    process = jdzhi_process(world.home.path, *_sign_args(world, source, tmp_path / "o.jsonl"),
+                            JDZHI_WORKERS="2")
+    deadline = time.monotonic() + 120
+    while len(_group_members(process.pid)) < 3 and time.monotonic() < deadline:
+        assert process.poll() is None, "the command ended before its workers started"
+        time.sleep(0.01)
+    assert len(_group_members(process.pid)) >= 3, "no worker processes appeared"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 60
+    while _group_members(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = _group_members(process.pid)
+    if left:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
+    assert left == []
+    assert _stored(world) == []

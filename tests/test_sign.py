@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import pytest
 from conftest import Invoke
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from trace_support import LICENSE_NO, add_enterprise, issue_key, lines, records, sign, write_csv
 
 from jdzhi.errors import ExitCode
 from jdzhi.home import Home
-from jdzhi.trace.format import DEFAULT_BASE_URL, base64url_decode, decode_record
+from jdzhi.parallel import map_chunks, worker_count
+from jdzhi.registry.categories import Category
+from jdzhi.trace.ed25519 import verify
+from jdzhi.trace.format import (
+    DEFAULT_BASE_URL,
+    RecordFields,
+    base64url_decode,
+    decode_label_text,
+    decode_record,
+)
+from jdzhi.trace.keystore import from_seed
+from jdzhi.trace.signing import SigningJob, sign_chunk
 
 
 @pytest.fixture
@@ -167,3 +181,81 @@ def test_a_suspended_license_signs_nothing(cli: Invoke, initialized: Home, tmp_p
     result = cli("sign", str(source), "--key", str(workshop), "--out", str(tmp_path / "o.jsonl"))
     assert result.exit_code == ExitCode.INVALID_STATE
     assert "is suspended now: nothing was signed" in result.stderr
+
+
+# --- the signing path: worker processes and the SIGNED.jsonl writer ------------------------------
+
+def _fields(count: int) -> list[RecordFields]:
+    return [RecordFields(1, 10_000 + i, 1_773_100_000, 1, 1, f"B{i % 3}", "qinghua",
+                         date(2026, 3, 1), name="青花" if i % 2 else None) for i in range(count)]
+
+
+def _job() -> SigningJob:
+    return SigningJob.create(
+        secret=from_seed(bytes(range(32))).secret, base=DEFAULT_BASE_URL,
+        signed_at="2026-03-10T01:00:00Z",
+        line_head={"key_id": 1, "enterprise_id": 1, "enterprise": "景德镇市样本陶瓷有限公司",
+                   "enterprise_short_name": "样本", "license_no": LICENSE_NO},
+        categories=[Category("qinghua", "青花瓷", "Blue-and-white porcelain", 1)],
+    )
+
+
+def test_worker_processes_sign_exactly_what_one_process_signs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fields = _fields(700)
+    job = _job()
+    here = sign_chunk(job, fields)
+    monkeypatch.setenv("JDZHI_WORKERS", "2")
+    assert worker_count(len(fields)) == 2
+    assert list(map_chunks(sign_chunk, job, fields, preload="jdzhi.trace.signing")) == here
+    key = from_seed(bytes(range(32)))
+    record, label, line = here[5]
+    assert decode_record(record)[1] == fields[5]
+    assert json.loads(line)["label"] == label and label.startswith(DEFAULT_BASE_URL)
+    assert verify(key.public_key, decode_label_text(label, (DEFAULT_BASE_URL,)).signature,
+                  fields[5].label_fields.signing_input())
+
+
+@given(batch=st.text(min_size=1, max_size=64), name=st.none() | st.text(max_size=200),
+       report=st.none() | st.text(max_size=64), label=st.text(max_size=160))
+@settings(max_examples=200, deadline=None)
+def test_signed_lines_are_exactly_the_compact_json(batch: str, name: str | None,
+                                                    report: str | None, label: str) -> None:
+    job = _job()
+    fields = RecordFields(1, 42, 1_773_100_000, 1, 1, batch, "qinghua", date(2026, 3, 1),
+                          name=name, report_no=report)
+    entry: dict[str, object] = {
+        "serial": "42", "record": "AAEC", "label": label, "key_id": 1, "enterprise_id": 1,
+        "enterprise": "景德镇市样本陶瓷有限公司", "enterprise_short_name": "样本",
+        "license_no": LICENSE_NO, "category": "qinghua", "category_name_zh": "青花瓷",
+        "category_name_en": "Blue-and-white porcelain", "batch": batch,
+        "production_date": "2026-03-01", "signed_at": "2026-03-10T01:00:00Z",
+    }
+    entry.update({key: value for key, value in (("name", name), ("report_no", report))
+                  if value is not None})
+    assert job.line(fields, bytes([0, 1, 2]), label, "2026-03-10T01:00:00Z") == json.dumps(
+        entry, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_a_bad_row_late_in_a_parallel_run_signs_and_stores_nothing(
+    cli: Invoke, initialized: Home, tmp_path: Path, workshop: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JDZHI_WORKERS", "2")
+    rows = records(900)
+    rows[880]["production_date"] = "2026-13-01"
+    source = write_csv(tmp_path / "late.csv", rows)
+    out = tmp_path / "late.jsonl"
+    result = cli("sign", str(source), "--key", str(workshop), "--out", str(out))
+    assert result.exit_code == ExitCode.INVALID_INPUT, result.output
+    assert result.stderr.strip().splitlines() == [
+        "error: row 882: production_date '2026-13-01' is not YYYY-MM-DD; nothing was signed"]
+    assert not out.exists() and _stored(initialized) == 0
+    rows[880]["production_date"] = "2026-03-01"
+    parallel, summary = sign(cli, tmp_path, workshop, rows, "parallel.jsonl")
+    assert summary["signed"] == 900
+    monkeypatch.setenv("JDZHI_WORKERS", "0")
+    again, summary = sign(cli, tmp_path, workshop, rows, "again.jsonl")
+    assert summary["already_signed"] == 900
+    assert again.read_bytes() == parallel.read_bytes()

@@ -19,8 +19,8 @@ import io
 import json
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -181,6 +181,137 @@ def _remove_stale_partials(out: Path) -> None:
             continue
 
 
+class _RowRules:
+    """The checks of one CSV row against the key's enterprise and license (module docstring)."""
+
+    def __init__(self, *, key_id: int, enterprise_id: int, license_no: str,
+                 licensed: frozenset[str], categories: tuple[Category, ...], now: datetime,
+                 status_on: Callable[[datetime], str]) -> None:
+        self.key_id = key_id
+        self.enterprise_id = enterprise_id
+        self.license_no = license_no
+        self.licensed = licensed
+        self.categories = categories
+        self.now = now
+        self.today = now.astimezone(CHINA_STANDARD_TIME).date()
+        self.signed_at = unix_time(now)
+        self.status_on = status_on
+        self.status_by_day: dict[date, str] = {}
+        self.category_by_name: dict[str, Category] = {}
+        self.seen: dict[str, int] = {}
+
+    def check(self, row_no: int, row: dict[str, str]) -> RecordFields:
+        from jdzhi.registry.categories import find_category
+        from jdzhi.trace.lab import WARE_CLASSES
+
+        try:
+            serial_text = row["serial"]
+            serial = parse_serial(serial_text)
+        except InvalidInput as error:
+            raise InvalidInput(f"row {row_no}: {error.message}; nothing was signed") from None
+        if serial_text in self.seen:
+            raise InvalidInput(f"row {row_no}: serial {serial_text} repeats row "
+                               f"{self.seen[serial_text]}; nothing was signed")
+        self.seen[serial_text] = row_no
+        batch = _check_text(row_no, "batch", row["batch"])
+        if not batch:
+            raise InvalidInput(f"row {row_no}: batch is empty; nothing was signed")
+        category = self.category_by_name.get(row["category"])
+        if category is None:
+            found = find_category(self.categories, row["category"])
+            if found is None:
+                raise InvalidInput(f"row {row_no}: no product category {row['category']!r}; "
+                                   "nothing was signed")
+            category = self.category_by_name[row["category"]] = found
+        if category.code not in self.licensed:
+            raise InvalidState(f"row {row_no}: license {self.license_no} does not cover "
+                               f"category {category.code}; nothing was signed")
+        text = row["production_date"]
+        try:
+            day = date.fromisoformat(text)
+            if len(text) != 10:
+                raise ValueError
+        except ValueError:
+            raise InvalidInput(f"row {row_no}: production_date {text!r} is not YYYY-MM-DD; "
+                               "nothing was signed") from None
+        if day > self.today:
+            raise InvalidInput(f"row {row_no}: production date {text} lies in the future; "
+                               "nothing was signed")
+        status = self.status_by_day.get(day)
+        if status is None:
+            status = self.status_by_day[day] = self.status_on(
+                _end_of_production_day(day, self.now))
+        if status != "active":
+            raise InvalidState(f"row {row_no}: license {self.license_no} was {status} on "
+                               f"{text}; nothing was signed")
+        optional: dict[str, str | None] = {}
+        for column in OPTIONAL_COLUMNS:
+            optional[column] = _check_text(row_no, column, row.get(column, "")) or None
+        if optional["ware_class"] is not None and optional["ware_class"] not in WARE_CLASSES:
+            raise InvalidInput(f"row {row_no}: ware_class {optional['ware_class']!r} is not one "
+                               f"of {', '.join(WARE_CLASSES)}; nothing was signed")
+        return RecordFields(
+            key_id=self.key_id, serial=serial, signed_at=self.signed_at,
+            category=category.label_code, enterprise_id=self.enterprise_id, batch=batch,
+            category_code=category.code, production_date=day, **optional,
+        )
+
+
+@dataclass(frozen=True)
+class SigningJob:
+    """What signing a chunk of records needs, in this process or a worker."""
+
+    secret: bytes = field(repr=False)
+    base: str
+    signed_at: str
+    #: JSON members every SIGNED.jsonl line of the run repeats after serial, record and label
+    line_head: str
+    #: category code -> its JSON members (code and names)
+    category_members: dict[str, str]
+
+    @classmethod
+    def create(cls, *, secret: bytes, base: str, signed_at: str, line_head: dict[str, Any],
+               categories: Sequence[Category]) -> SigningJob:
+        return cls(secret, base, signed_at, _json_members(line_head), {
+            category.code: _json_members({"category": category.code,
+                                          "category_name_zh": category.name_zh,
+                                          "category_name_en": category.name_en})
+            for category in categories})
+
+    def line(self, fields: RecordFields, record: bytes, label: str, signed_at: str) -> str:
+        """The SIGNED.jsonl line of one record, as ``json.dumps(..., ensure_ascii=False,
+        separators=(",", ":"))`` writes it, put together from pieces because that is a large
+        part of the cost of a record after the signatures."""
+        from json.encoder import encode_basestring as text
+
+        optional = "".join(f',"{column}":{text(value)}' for column in OPTIONAL_COLUMNS
+                           if (value := getattr(fields, column)) is not None)
+        return (f'{{"serial":"{fields.serial}","record":"{base64url(record)}",'
+                f'"label":{text(label)},{self.line_head},'
+                f'{self.category_members[fields.category_code]},"batch":{text(fields.batch)},'
+                f'"production_date":"{fields.production_date.isoformat()}",'
+                f'"signed_at":{text(signed_at)}{optional}}}')
+
+
+def _json_members(members: dict[str, Any]) -> str:
+    return json.dumps(members, ensure_ascii=False, separators=(",", ":"))[1:-1]
+
+
+def sign_chunk(job: SigningJob, chunk: Sequence[RecordFields]) -> list[tuple[bytes, str, str]]:
+    """Sign records: (full record, label text, SIGNED.jsonl line) for each."""
+    from jdzhi.trace.ed25519 import sign
+
+    def by_key(message: bytes) -> bytes:
+        return sign(job.secret, message)
+
+    out = []
+    for fields in chunk:
+        item = sign_record(fields, by_key)
+        label = item.label.text(job.base)
+        out.append((item.record, label, job.line(fields, item.record, label, job.signed_at)))
+    return out
+
+
 def sign_csv(
     db: sqlite_utils.Database,
     records_csv: Path,
@@ -191,13 +322,13 @@ def sign_csv(
     progress: Callable[[int], None] | None = None,
 ) -> SignSummary:
     """Sign every row of ``records_csv`` with ``key``; see the module docstring."""
+    from jdzhi.parallel import ChunkRunner
     from jdzhi.registry import audit
-    from jdzhi.registry.categories import find_category, list_categories
+    from jdzhi.registry.categories import list_categories
     from jdzhi.registry.db import transaction
     from jdzhi.registry.enterprises import enterprise_by_id
     from jdzhi.registry.licenses import effective_status_from, get_license, history
     from jdzhi.trace.keys import key_by_public_key
-    from jdzhi.trace.lab import WARE_CLASSES
 
     if out.exists() or out.is_symlink():
         raise Conflict(f"{out} already exists; choose another name")
@@ -222,117 +353,67 @@ def sign_csv(
                            "nothing was signed")
     rows = read_rows(records_csv)
     categories = list_categories(db)
-    licensed = set(lic.categories)
+    rules = _RowRules(
+        key_id=info.key_id, enterprise_id=enterprise.id, license_no=lic.license_no,
+        licensed=frozenset(lic.categories), categories=categories, now=now,
+        status_on=lambda moment: effective_status_from(events, lic.valid_from, moment),
+    )
     taken = {serial for (serial,) in db.execute(
         "SELECT serial FROM signed_records WHERE enterprise_id = ?", [enterprise.id]
     ).fetchall()}
-    today = now.astimezone(CHINA_STANDARD_TIME).date()
-    signed_at = unix_time(now)
-    status_by_day: dict[date, str] = {}
-    category_cache: dict[str, Category] = {}
-    prepared: list[tuple[RecordFields, Category, int]] = []
-    seen: dict[str, int] = {}
-    for row_no, row in enumerate(rows, start=2):
-        try:
-            serial_text = row["serial"]
-            serial = parse_serial(serial_text)
-        except InvalidInput as error:
-            raise InvalidInput(f"row {row_no}: {error.message}; nothing was signed") from None
-        if serial_text in seen:
-            raise InvalidInput(f"row {row_no}: serial {serial_text} repeats row {seen[serial_text]}"
-                               "; nothing was signed")
-        seen[serial_text] = row_no
-        batch = _check_text(row_no, "batch", row["batch"])
-        if not batch:
-            raise InvalidInput(f"row {row_no}: batch is empty; nothing was signed")
-        category = category_cache.get(row["category"])
-        if category is None:
-            found = find_category(categories, row["category"])
-            if found is None:
-                raise InvalidInput(f"row {row_no}: no product category {row['category']!r}; "
-                                   "nothing was signed")
-            category = category_cache[row["category"]] = found
-        if category.code not in licensed:
-            raise InvalidState(f"row {row_no}: license {lic.license_no} does not cover category "
-                               f"{category.code}; nothing was signed")
-        text = row["production_date"]
-        try:
-            day = date.fromisoformat(text)
-            if len(text) != 10:
-                raise ValueError
-        except ValueError:
-            raise InvalidInput(f"row {row_no}: production_date {text!r} is not YYYY-MM-DD; "
-                               "nothing was signed") from None
-        if day > today:
-            raise InvalidInput(f"row {row_no}: production date {text} lies in the future; "
-                               "nothing was signed")
-        status = status_by_day.get(day)
-        if status is None:
-            status = status_by_day[day] = effective_status_from(
-                events, lic.valid_from, _end_of_production_day(day, now))
-        if status != "active":
-            raise InvalidState(f"row {row_no}: license {lic.license_no} was {status} on {text}; "
-                               "nothing was signed")
-        optional: dict[str, str | None] = {}
-        for column in OPTIONAL_COLUMNS:
-            value = _check_text(row_no, column, row.get(column, "")) or None
-            optional[column] = value
-        if optional["ware_class"] is not None and optional["ware_class"] not in WARE_CLASSES:
-            raise InvalidInput(f"row {row_no}: ware_class {optional['ware_class']!r} is not one "
-                               f"of {', '.join(WARE_CLASSES)}; nothing was signed")
-        prepared.append((RecordFields(
-            key_id=info.key_id, serial=serial, signed_at=signed_at,
-            category=category.label_code, enterprise_id=enterprise.id, batch=batch,
-            category_code=category.code, production_date=day, **optional,
-        ), category, row_no))
-    stored = _stored_records(db, enterprise.id, [serial for serial in seen if serial in taken])
-    for fields, _category, row_no in prepared:
-        earlier = stored.get(str(fields.serial))
-        if earlier is not None and not _same_content(earlier, fields):
-            raise Conflict(f"row {row_no}: serial {fields.serial} was signed before for "
-                           f"{enterprise.name} with other content or another key; "
-                           "nothing was signed")
     signed_time = format_time(now)
-    # (fields, full record, label text, signing time, category, whether it is new)
-    signed: list[tuple[RecordFields, bytes, str, str, Category, bool]] = []
-    for fields, category, _row_no in prepared:
-        earlier = stored.get(str(fields.serial))
-        if earlier is None:
-            item = sign_record(fields, key.sign)
-            signed.append((fields, item.record, item.label.text(base), signed_time, category,
-                           True))
-        else:
-            _message, earlier_fields = decode_record(earlier.record)
-            signed.append((earlier_fields, earlier.record, earlier.label, earlier.signed_at,
-                           category, False))
-        if progress is not None:
-            progress(1)
-    digest = hashlib.sha256()
-    new_digest = hashlib.sha256()
-    lines: list[str] = []
-    db_rows: list[tuple[Any, ...]] = []
-    for fields, record, label, record_time, category, new in signed:
-        digest.update(record)
-        entry: dict[str, Any] = {
-            "serial": str(fields.serial), "record": base64url(record), "label": label,
-            "key_id": fields.key_id, "enterprise_id": enterprise.id,
-            "enterprise": enterprise.name, "enterprise_short_name": enterprise.short_name,
-            "license_no": lic.license_no, "category": category.code,
-            "category_name_zh": category.name_zh, "category_name_en": category.name_en,
-            "batch": fields.batch, "production_date": fields.production_date.isoformat(),
-            "signed_at": record_time,
-        }
-        for column in OPTIONAL_COLUMNS:
-            value = getattr(fields, column)
-            if value is not None:
-                entry[column] = value
-        lines.append(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
-        if new:
-            new_digest.update(record)
-            db_rows.append((enterprise.id, str(fields.serial), fields.key_id, fields.batch,
-                            category.code, fields.production_date.isoformat(), signed_time,
-                            record, label))
-    batches = tuple(sorted({fields.batch for fields, _, _ in prepared}))
+    job = SigningJob.create(
+        secret=key.secret, base=base, signed_at=signed_time,
+        line_head={"key_id": info.key_id, "enterprise_id": enterprise.id,
+                   "enterprise": enterprise.name, "enterprise_short_name": enterprise.short_name,
+                   "license_no": lic.license_no},
+        categories=categories,
+    )
+    prepared: list[tuple[RecordFields, int]] = []
+    # Workers sign the rows checked so far while later rows are being checked; a bad row
+    # discards every signature made, before anything is stored or written.
+    with ChunkRunner(sign_chunk, job, expected=len(rows), preload=__name__) as runner:
+        chunk: list[RecordFields] = []
+        for row_no, row in enumerate(rows, start=2):
+            fields = rules.check(row_no, row)
+            prepared.append((fields, row_no))
+            if str(fields.serial) not in taken:
+                chunk.append(fields)
+                if len(chunk) == runner.chunk_size:
+                    runner.add(chunk)
+                    chunk = []
+        if chunk:
+            runner.add(chunk)
+        stored = _stored_records(db, enterprise.id,
+                                 [str(f.serial) for f, _ in prepared if str(f.serial) in taken])
+        for fields, row_no in prepared:
+            earlier = stored.get(str(fields.serial))
+            if earlier is not None and not _same_content(earlier, fields):
+                raise Conflict(f"row {row_no}: serial {fields.serial} was signed before for "
+                               f"{enterprise.name} with other content or another key; "
+                               "nothing was signed")
+        signed_new = (item for results in runner.results() for item in results)
+        digest = hashlib.sha256()
+        new_digest = hashlib.sha256()
+        lines: list[str] = []
+        db_rows: list[tuple[Any, ...]] = []
+        for fields, _row_no in prepared:
+            earlier = stored.get(str(fields.serial))
+            if earlier is None:
+                record, label, line = next(signed_new)
+                new_digest.update(record)
+                db_rows.append((enterprise.id, str(fields.serial), fields.key_id, fields.batch,
+                                fields.category_code, fields.production_date.isoformat(),
+                                signed_time, record, label))
+            else:
+                _message, earlier_fields = decode_record(earlier.record)
+                record, label = earlier.record, earlier.label
+                line = job.line(earlier_fields, record, label, earlier.signed_at)
+            digest.update(record)
+            lines.append(line)
+            if progress is not None:
+                progress(1)
+    batches = tuple(sorted({fields.batch for fields, _ in prepared}))
     _remove_stale_partials(out)
     temporary = out.with_name(f".{out.name}.{os.getpid()}.partial")
     try:
@@ -371,6 +452,6 @@ def sign_csv(
                                "run the same command again to write them") from None
     finally:
         temporary.unlink(missing_ok=True)
-    return SignSummary(len(signed), str(out), enterprise.id, enterprise.name, info.key_id,
+    return SignSummary(len(prepared), str(out), enterprise.id, enterprise.name, info.key_id,
                        lic.license_no, now, base, batches, digest.hexdigest(),
-                       already_signed=len(signed) - len(db_rows))
+                       already_signed=len(prepared) - len(db_rows))

@@ -1,0 +1,138 @@
+"""Worker processes for big batches: CPU-bound work in chunks, results in the order given.
+
+Signing and verifying records cost tens of microseconds each, mostly Python between the libsodium
+calls, so only processes (not threads) use a second core. Workers start with the ``forkserver``
+method where the platform has it (safe in a process that runs threads, such as a progress bar's)
+and ``spawn`` elsewhere. Starting them costs a few tenths of a second, so a batch gets workers only
+when it is large enough to gain from them: :data:`MIN_ITEMS_PER_WORKER` items per worker, at most
+one per usable core. ``JDZHI_WORKERS`` sets the number for a run (``0`` or ``1``: this process
+only). As with any use of ``multiprocessing``, a script that calls jdzhi's batch functions must
+guard its entry point with ``if __name__ == "__main__":``; the ``jdzhi`` command does.
+
+A task is a plain function of ``(context, chunk)``: what a worker needs travels with each chunk, so
+the in-process path runs the very same function. Workers ignore Ctrl-C and exit when their parent
+does, however it ends; an exception in the caller cancels the chunks not yet started.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from jdzhi.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from types import TracebackType
+
+C = TypeVar("C")
+T = TypeVar("T")
+R = TypeVar("R")
+
+WORKERS_ENV = "JDZHI_WORKERS"
+MIN_ITEMS_PER_WORKER = 4_000
+#: small enough that a progress bar moves and a cancelled run stops soon
+MAX_CHUNK = 2_000
+
+
+def usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def worker_count(items: int) -> int:
+    """Worker processes for a batch of ``items``: 0 means work in this process."""
+    setting = os.environ.get(WORKERS_ENV, "").strip()
+    if setting:
+        if not (setting.isascii() and setting.isdigit()) or int(setting) > 64:
+            raise InvalidInput(f"{WORKERS_ENV}={setting!r} must be a number of processes, 0 to 64")
+        wanted = int(setting)
+    else:
+        wanted = min(usable_cores(), items // MIN_ITEMS_PER_WORKER)
+    return wanted if wanted >= 2 and items >= 2 else 0
+
+
+def _start_worker() -> None:
+    """Leave Ctrl-C to the parent, and exit when the parent is gone: a worker blocked on its
+    task queue would otherwise outlive a parent killed with SIGKILL, forever."""
+    import multiprocessing
+    import signal
+    import threading
+    from multiprocessing.connection import wait
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        sentinel = parent.sentinel
+        threading.Thread(target=lambda: (wait([sentinel]), os._exit(1)), daemon=True).start()
+
+
+class ChunkRunner(Generic[C, T, R]):
+    """``task(context, chunk)`` for chunks added one by one, on worker processes for a batch
+    of ``expected`` items that deserves them, else here when the results are read.
+
+    Chunks start as soon as they are added, so a caller can keep checking its input while
+    workers compute; :meth:`results` yields each chunk's results in the order of :meth:`add`.
+    ``preload`` names the module that defines ``task``: the fork server imports it once.
+    """
+
+    def __init__(self, task: Callable[[C, Sequence[T]], list[R]], context: C, *,
+                 expected: int, preload: str) -> None:
+        self._task = task
+        self._context = context
+        self._workers = worker_count(expected)
+        self.chunk_size = max(1, min(MAX_CHUNK, -(-expected // (4 * max(self._workers, 1)))))
+        self._pending: list[Sequence[T] | Future[list[R]]] = []
+        self._pool: ProcessPoolExecutor | None = None
+        self._preload = preload
+
+    def _start(self) -> ProcessPoolExecutor:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        start: Any
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            start = multiprocessing.get_context("forkserver")
+            start.set_forkserver_preload([self._preload])
+        else:
+            start = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(max_workers=self._workers, mp_context=start,
+                                   initializer=_start_worker)
+
+    def add(self, chunk: Sequence[T]) -> None:
+        if not self._workers:
+            self._pending.append(chunk)
+            return
+        if self._pool is None:
+            self._pool = self._start()
+        self._pending.append(self._pool.submit(self._task, self._context, chunk))
+
+    def results(self) -> Iterator[list[R]]:
+        from concurrent.futures import Future
+
+        for item in self._pending:
+            yield item.result() if isinstance(item, Future) else self._task(self._context, item)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> ChunkRunner[C, T, R]:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+
+def map_chunks(task: Callable[[C, Sequence[T]], list[R]], context: C, items: Sequence[T], *,
+               preload: str) -> Iterator[R]:
+    """``task`` over all ``items`` in chunks (see :class:`ChunkRunner`), results in order."""
+    with ChunkRunner(task, context, expected=len(items), preload=preload) as runner:
+        for start in range(0, len(items), runner.chunk_size):
+            runner.add(items[start:start + runner.chunk_size])
+        for results in runner.results():
+            yield from results
