@@ -9,13 +9,13 @@ library (about 40 per second), whose segment optimizer can still fit a text mixi
 and numeric runs. Label texts of the format (an uppercase base followed by base32) are
 alphanumeric throughout, so they always take the fast path.
 
-Most of zint's time (about 0.7 of 0.8 ms per version-6 symbol) goes into choosing the data mask:
-it builds and scores all eight masked symbols one module at a time. :func:`encode_many` asks zint
-for the symbol under mask 0 only (about 0.13 ms), derives the other seven from it (a mask flips
+Most of zint's time (about 0.6 of 0.8 ms per version-6 symbol here) goes into choosing the data
+mask: it builds and scores all eight masked symbols one module at a time. :func:`encode_many` asks
+zint for the symbol under mask 0 only (about 0.2 ms), derives the other seven from it (a mask flips
 the data modules by a fixed pattern; the format bits name the mask) and scores all eight of a
 whole batch at once on rows and columns packed into 64-bit words, with zint's own penalty rules
 (ISO/IEC 18004 section 7.8.3), so it picks the mask zint would have picked: the symbols are bit
-for bit the ones ``zxingcpp.create_barcode`` makes, about five times faster.
+for bit the ones ``zxingcpp.create_barcode`` makes, for about a third of the CPU time.
 """
 
 from __future__ import annotations
