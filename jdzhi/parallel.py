@@ -6,8 +6,9 @@ method where the platform has it (safe in a process that runs threads, such as a
 and ``spawn`` elsewhere. Starting them costs a few tenths of a second, so a batch gets workers only
 when it is large enough to gain from them: :data:`MIN_ITEMS_PER_WORKER` items per worker, at most
 one per usable core. ``JDZHI_WORKERS`` sets the number for a run (``0`` or ``1``: this process
-only). As with any use of ``multiprocessing``, a script that calls jdzhi's batch functions must
-guard its entry point with ``if __name__ == "__main__":``; the ``jdzhi`` command does.
+only). The ``jdzhi`` command allows workers; library functions use them only when called with
+``parallel=True``, because, as with any use of ``multiprocessing``, the calling script must then
+guard its entry point with ``if __name__ == "__main__":``.
 
 A task is a plain function of ``(context, chunk)``: what a worker needs travels with each chunk, so
 the in-process path runs the very same function. Workers ignore Ctrl-C and exit when their parent
@@ -42,15 +43,18 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def worker_count(items: int) -> int:
-    """Worker processes for a batch of ``items``: 0 means work in this process."""
+def worker_count(items: int, *, parallel: bool) -> int:
+    """Worker processes for a batch of ``items``: 0 means work in this process. ``parallel``
+    allows workers for a big batch; ``JDZHI_WORKERS``, when set, decides instead."""
     setting = os.environ.get(WORKERS_ENV, "").strip()
     if setting:
         if not (setting.isascii() and setting.isdigit()) or int(setting) > 64:
             raise InvalidInput(f"{WORKERS_ENV}={setting!r} must be a number of processes, 0 to 64")
         wanted = int(setting)
-    else:
+    elif parallel:
         wanted = min(usable_cores(), items // MIN_ITEMS_PER_WORKER)
+    else:
+        wanted = 0
     return wanted if wanted >= 2 and items >= 2 else 0
 
 
@@ -79,10 +83,10 @@ class ChunkRunner(Generic[C, T, R]):
     """
 
     def __init__(self, task: Callable[[C, Sequence[T]], list[R]], context: C, *,
-                 expected: int, preload: str) -> None:
+                 expected: int, preload: str, parallel: bool) -> None:
         self._task = task
         self._context = context
-        self._workers = worker_count(expected)
+        self._workers = worker_count(expected, parallel=parallel)
         self.chunk_size = max(1, min(MAX_CHUNK, -(-expected // (4 * max(self._workers, 1)))))
         self._pending: list[Sequence[T] | Future[list[R]]] = []
         self._pool: ProcessPoolExecutor | None = None
@@ -129,9 +133,10 @@ class ChunkRunner(Generic[C, T, R]):
 
 
 def map_chunks(task: Callable[[C, Sequence[T]], list[R]], context: C, items: Sequence[T], *,
-               preload: str) -> Iterator[R]:
+               preload: str, parallel: bool) -> Iterator[R]:
     """``task`` over all ``items`` in chunks (see :class:`ChunkRunner`), results in order."""
-    with ChunkRunner(task, context, expected=len(items), preload=preload) as runner:
+    with ChunkRunner(task, context, expected=len(items), preload=preload,
+                     parallel=parallel) as runner:
         for start in range(0, len(items), runner.chunk_size):
             runner.add(items[start:start + runner.chunk_size])
         for results in runner.results():

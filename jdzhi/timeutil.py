@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 
 from jdzhi.errors import InvalidInput
 
@@ -24,8 +25,14 @@ def utc_now() -> datetime:
     """
     override = os.environ.get("JDZHI_NOW")
     if override:
-        return parse_time(override, what="JDZHI_NOW")
+        return _parse_override(override)
     return datetime.now(UTC).replace(microsecond=0)
+
+
+@lru_cache(maxsize=8)
+def _parse_override(text: str) -> datetime:
+    # verifying a batch asks for the time once per record
+    return parse_time(text, what="JDZHI_NOW")
 
 
 def parse_time(text: str, *, what: str = "time") -> datetime:

@@ -207,8 +207,9 @@ def test_worker_processes_sign_exactly_what_one_process_signs(
     job = _job()
     here = sign_chunk(job, fields)
     monkeypatch.setenv("JDZHI_WORKERS", "2")
-    assert worker_count(len(fields)) == 2
-    assert list(map_chunks(sign_chunk, job, fields, preload="jdzhi.trace.signing")) == here
+    assert worker_count(len(fields), parallel=False) == 2
+    assert list(map_chunks(sign_chunk, job, fields, preload="jdzhi.trace.signing",
+                           parallel=False)) == here
     key = from_seed(bytes(range(32)))
     record, label, line = here[5]
     assert decode_record(record)[1] == fields[5]

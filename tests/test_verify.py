@@ -25,7 +25,7 @@ from jdzhi.trace.format import (
     unix_time,
 )
 from jdzhi.trace.keystore import from_seed, load_key
-from jdzhi.trace.verify import Verdict, load_trust, verify_label_text
+from jdzhi.trace.verify import Verdict, load_trust, verify_jsonl, verify_label_text
 
 T0 = "2026-03-10T09:00:00+08:00"
 T1 = "2026-04-01T09:00:00+08:00"
@@ -165,6 +165,25 @@ def test_verify_a_signed_jsonl_file(cli: Invoke, tmp_path: Path, workshop: Path,
     assert verdicts[:2] == ["tampered", "tampered"]
     assert verdicts[2] in ("tampered", "malformed") and verdicts[3:] == ["malformed"] * 2
     assert results[3]["reasons"] == ["line 4: not a JSON object"]
+
+
+def test_worker_processes_verify_a_file_exactly_as_one_process(
+    cli: Invoke, initialized: Home, tmp_path: Path, workshop: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out, _ = sign(cli, tmp_path, workshop, records(300))
+    entries = lines(out)
+    entries[7]["label"] = entries[7]["label"][:-3] + "AAA"
+    entries[250]["record"] = entries[251]["record"]
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("\n".join([*map(json.dumps, entries), "", "not json"]) + "\n")
+    trust = load_trust(home=initialized)
+    monkeypatch.setenv("JDZHI_WORKERS", "0")
+    here = verify_jsonl(mixed, trust)
+    monkeypatch.setenv("JDZHI_WORKERS", "2")
+    assert verify_jsonl(mixed, trust) == here
+    assert len(here) == 301 and here[-1].reasons == ("line 302: not a JSON object",)
+    assert [i for i, result in enumerate(here) if not result.genuine] == [7, 250, 300]
 
 
 def test_a_forged_record_with_a_matching_label_is_tampered(

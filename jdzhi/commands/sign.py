@@ -69,7 +69,7 @@ def sign(
     with registry_of(ctx) as db, progress_bar(quiet=as_json) as bar:
         task = bar.add_task("signing", total=None)
         summary = sign_csv(db, records, key=signing_key, out=out, base_url=base_url,
-                           progress=lambda n: bar.advance(task, n))
+                           progress=lambda n: bar.advance(task, n), parallel=True)
     if as_json:
         emit_json(summary.to_json())
     else:
@@ -120,7 +120,10 @@ def verify(
     trust_source = load_trust(home=home, bundle=trust, authority=pinned)
     for warning in trust_source.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}")
-    results = verify_input(value, trust_source)
+    with progress_bar(quiet=as_json) as bar:
+        task = bar.add_task("verifying", total=None)
+        results = verify_input(value, trust_source, progress=lambda n: bar.advance(task, n),
+                               parallel=True)
     if as_json:
         emit_json([result.to_json() for result in results])
     else:

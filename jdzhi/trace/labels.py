@@ -285,7 +285,7 @@ def iter_symbols(labels: Sequence[LabelData], spec: SheetSpec) -> Iterator[QrSym
 
     jobs = [(label.serial, label.text) for label in labels]
     yield from map_chunks(_encode_chunk, (spec.level, spec.max_version), jobs,
-                          preload="jdzhi.trace.labels")
+                          preload="jdzhi.trace.labels", parallel=True)
 
 
 def _encode_chunk(context: tuple[ErrorCorrection, int],

@@ -320,8 +320,10 @@ def sign_csv(
     out: Path,
     base_url: str | None = None,
     progress: Callable[[int], None] | None = None,
+    parallel: bool = False,
 ) -> SignSummary:
-    """Sign every row of ``records_csv`` with ``key``; see the module docstring."""
+    """Sign every row of ``records_csv`` with ``key``; see the module docstring. ``parallel``
+    signs a big batch on every core (:mod:`jdzhi.parallel`)."""
     from jdzhi.parallel import ChunkRunner
     from jdzhi.registry import audit
     from jdzhi.registry.categories import list_categories
@@ -372,7 +374,8 @@ def sign_csv(
     prepared: list[tuple[RecordFields, int]] = []
     # Workers sign the rows checked so far while later rows are being checked; a bad row
     # discards every signature made, before anything is stored or written.
-    with ChunkRunner(sign_chunk, job, expected=len(rows), preload=__name__) as runner:
+    with ChunkRunner(sign_chunk, job, expected=len(rows), preload=__name__,
+                     parallel=parallel) as runner:
         chunk: list[RecordFields] = []
         for row_no, row in enumerate(rows, start=2):
             fields = rules.check(row_no, row)

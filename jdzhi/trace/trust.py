@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 
 from jdzhi.timeutil import CHINA_STANDARD_TIME
 
@@ -157,12 +158,19 @@ class Trust:
     expires_at: int | None = None
     warnings: tuple[str, ...] = ()
 
+    @cached_property
+    def _endorsements_by_enterprise(self) -> dict[int, list[Endorsement]]:
+        by_enterprise: dict[int, list[Endorsement]] = {}
+        for endorsement in self.endorsements:
+            by_enterprise.setdefault(endorsement.enterprise_id, []).append(endorsement)
+        return by_enterprise
+
     def endorsement_for(self, enterprise_id: int, serial: int) -> Endorsement | None:
         """The latest endorsement whose serial ranges hold this serial of this enterprise
         (pieces signed into the batch after the test are not covered)."""
         found: Endorsement | None = None
-        for endorsement in self.endorsements:
-            if endorsement.enterprise_id == enterprise_id and endorsement.covers(serial) and (
+        for endorsement in self._endorsements_by_enterprise.get(enterprise_id, ()):
+            if endorsement.covers(serial) and (
                 found is None or endorsement.signed_at >= found.signed_at
             ):
                 found = endorsement

@@ -19,7 +19,7 @@ A stale trust bundle adds a reason to every result but does not change verdicts.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -333,6 +333,7 @@ def verify_signed_line(line: str, trust: Trust, now: datetime | None = None,
         data = base64url_decode(entry["record"])
     except LabelError as error:
         return _malformed(f"{where}record is {error}", "record", entry["serial"])
+    now = now or utc_now()
     record_result = verify_record(data, trust, now)
     label_result = verify_label_text(entry["label"], trust, now)
     reasons = list(record_result.reasons)
@@ -363,22 +364,36 @@ def verify_signed_line(line: str, trust: Trust, now: datetime | None = None,
     )
 
 
+def verify_lines(context: tuple[Trust, datetime], lines: Sequence[tuple[int, str]]
+                 ) -> list[VerificationResult]:
+    """:func:`verify_signed_line` of numbered lines, against one trust source and moment."""
+    trust, now = context
+    return [verify_signed_line(line, trust, now, line_no=number) for number, line in lines]
+
+
 def verify_jsonl(path: Path, trust: Trust, now: datetime | None = None,
-                 progress: Callable[[int], None] | None = None) -> list[VerificationResult]:
-    """Verify every line of a SIGNED.jsonl file (blank lines skipped)."""
+                 progress: Callable[[int], None] | None = None, *, parallel: bool = False
+                 ) -> list[VerificationResult]:
+    """Verify every line of a SIGNED.jsonl file (blank lines skipped); ``parallel`` verifies a
+    big file on every core (:mod:`jdzhi.parallel`)."""
+    from jdzhi.parallel import map_chunks
+
     text = read_text_file(path)
+    numbered = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
+                if line.strip()]
+    if not numbered:
+        raise InvalidInput(f"{path} holds no signed records")
     results = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            results.append(verify_signed_line(line, trust, now, line_no=number))
+    for result in map_chunks(verify_lines, (trust, now or utc_now()), numbered,
+                             preload=__name__, parallel=parallel):
+        results.append(result)
         if progress is not None:
             progress(1)
-    if not results:
-        raise InvalidInput(f"{path} holds no signed records")
     return results
 
 
-def verify_input(value: str, trust: Trust, now: datetime | None = None
+def verify_input(value: str, trust: Trust, now: datetime | None = None,
+                 progress: Callable[[int], None] | None = None, *, parallel: bool = False
                  ) -> list[VerificationResult]:
     """A label text (anything that looks like a URL) or the path of a SIGNED.jsonl file."""
     if "://" in value:
@@ -390,4 +405,4 @@ def verify_input(value: str, trust: Trust, now: datetime | None = None
         is_file = False
     if not is_file:
         raise InvalidInput(f"{value!r} is neither a label URL nor an existing SIGNED.jsonl file")
-    return verify_jsonl(path, trust, now)
+    return verify_jsonl(path, trust, now, progress, parallel=parallel)
