@@ -4,7 +4,7 @@ figure measured in the same run.
     .venv/bin/python -m benchmarks.run            # full sizes (a few minutes on 2 cores)
     .venv/bin/python -m benchmarks.run --quick    # small sizes, for a smoke run (under a minute)
 
-Signing, verification and start-up are measured here. The other figures come from the benchmark
+Start-up is measured here. The other figures come from the benchmark
 modules of their components: a module ``benchmarks/bench_<name>.py`` that defines
 ``rows(quick: bool) -> list[Row]`` is called in-process and its rows join the table; one without
 ``rows`` is run as ``python -m benchmarks.bench_<name>`` and its own output is printed after the
@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
@@ -37,13 +36,15 @@ NOW = "2026-03-10T09:00:00+08:00"
 
 #: figures that other components' benchmark modules provide through ``rows(quick)``
 COMPONENT_FIGURES = {
+    "sign/s": "bench_sign_verify",
+    "verify/s": "bench_sign_verify",
     "labels/s to PDF": "bench_labels",
     "scan + verify per photo": "bench_scan",
     "register works/s": "bench_similarity",
     "screen latency at 1 M works": "bench_similarity",
 }
 #: modules run here directly (or already covered by the figures measured here)
-MEASURED_HERE = {"bench_sign_verify", "bench_startup", "run"}
+MEASURED_HERE = {"bench_startup", "run"}
 
 
 @dataclass(frozen=True)
@@ -114,57 +115,6 @@ def _records_csv(path: Path, start: int, count: int) -> Path:
     return path
 
 
-def sign_and_verify(count: int) -> list[Row]:
-    from jdzhi.home import Home
-    from jdzhi.registry.db import open_registry
-    from jdzhi.trace.ed25519 import verify
-    from jdzhi.trace.format import RecordFields, sign_record
-    from jdzhi.trace.keystore import generate, load_key
-    from jdzhi.trace.signing import sign_csv
-    from jdzhi.trace.snapshot import trust_from_registry
-    from jdzhi.trace.verify import verify_signed_line
-
-    raw_key = generate()
-    message = b"jdzhi/label/1\x00" + bytes(13)
-    _, raw_sign = timed(lambda: [raw_key.sign(message) for _ in range(count)])
-    signature = raw_key.sign(message)
-    _, raw_verify = timed(lambda: [verify(raw_key.public_key, signature, message)
-                                   for _ in range(count)])
-    fields = [RecordFields(1, 10_000 + i, 1_773_100_000, 1, 1, "B1", "qinghua",
-                           date(2026, 3, 1)) for i in range(count)]
-    _, record_sign = timed(lambda: [sign_record(f, raw_key.sign) for f in fields])
-
-    with _licensed_home() as (home, key_file):
-        folder = home.parent
-        db = open_registry(Home(home))
-        try:
-            licensee = load_key(key_file, PASSPHRASE.encode())
-            library_csv = _records_csv(folder / "library.csv", 100_000, count)
-            _, library_sign = timed(lambda: sign_csv(db, library_csv, key=licensee,
-                                                     out=folder / "library.jsonl"))
-            trust = trust_from_registry(db)
-        finally:
-            db.close()
-        cli_csv = _records_csv(folder / "cli.csv", 500_000, count)
-        cli_out = folder / "cli.jsonl"
-        cli_sign = _jdzhi(home, "sign", str(cli_csv), "--key", str(key_file), "--out",
-                          str(cli_out), "--json")
-        lines = cli_out.read_text(encoding="utf-8").splitlines()
-        results, library_verify = timed(lambda: [verify_signed_line(line, trust)
-                                                 for line in lines])
-        assert all(result.genuine for result in results)
-        cli_verify = _jdzhi(home, "verify", str(cli_out), "--json")
-    return [
-        Row("sign/s", f"{per_second(count, cli_sign)} (`jdzhi sign`, {count:,} records)",
-            f"{per_second(count, library_sign)} sign_csv; {per_second(count, record_sign)} "
-            f"sign_record; raw Ed25519 {per_second(count, raw_sign)}",
-            "a record is 2 signatures (COSE record + label)"),
-        Row("verify/s", f"{per_second(count, cli_verify)} (`jdzhi verify SIGNED.jsonl`)",
-            f"{per_second(count, library_verify)} verify_signed_line; raw Ed25519 "
-            f"{per_second(count, raw_verify)}", "a line is 2 verifications + agreement"),
-    ]
-
-
 def startup(runs: int) -> list[Row]:
     from benchmarks.bench_startup import measure
 
@@ -217,8 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON instead")
     args = parser.parse_args(argv)
-    count = 2_000 if args.quick else 20_000
-    rows = [*sign_and_verify(count), *startup(5 if args.quick else 15)]
+    rows = startup(5 if args.quick else 15)
     more, extra_output = component_rows(args.quick)
     rows += more
     if args.json:

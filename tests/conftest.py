@@ -14,16 +14,25 @@ from jdzhi.home import Home
 #: real porcelain photos for calibration; tests that need them skip when the folder is absent
 PORCELAIN_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "porcelain-dev"
 
-_CLEARED_ENV = ("JDZHI_PASSPHRASE", "JDZHI_NOW", "JDZHI_DEBUG", "JDZHI_ACTOR", "JDZHI_BASE_URL")
+_CLEARED_ENV = ("JDZHI_PASSPHRASE", "JDZHI_NOW", "JDZHI_DEBUG", "JDZHI_ACTOR", "JDZHI_BASE_URL",
+                "JDZHI_WORKERS")
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache folder (prepared fonts) per test process, never the user's own."""
+    return tmp_path_factory.mktemp("jdzhi-cache")
 
 
 @pytest.fixture(autouse=True)
-def jdzhi_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
+def jdzhi_home(tmp_path: Path, cache_dir: Path,
+               monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     for name in _CLEARED_ENV:
         monkeypatch.delenv(name, raising=False)
     path = tmp_path / "jdzhi-home"
     monkeypatch.setenv("JDZHI_HOME", str(path))
     monkeypatch.setenv("JDZHI_ACTOR", "test-operator")
+    monkeypatch.setenv("JDZHI_CACHE_DIR", str(cache_dir))
     yield Home(path)
 
 
