@@ -70,7 +70,7 @@ def label(
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task("labels", total=None)
         run = label_file(signed, out, spec=spec, image_format=chosen_format,
-                         progress=lambda n: bar.advance(task, n))
+                         progress=lambda n: bar.advance(task, n), parallel=True)
     if as_json:
         emit_json(run.to_json())
     elif run.kind == "pdf":

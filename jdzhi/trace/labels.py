@@ -267,25 +267,27 @@ def check_glyphs(labels: Sequence[LabelData]) -> None:
 
 
 def encode_labels(labels: Sequence[LabelData], spec: SheetSpec,
-                  progress: Progress | None = None) -> list[QrSymbol]:
+                  progress: Progress | None = None, *, parallel: bool = False
+                  ) -> list[QrSymbol]:
     """The QR symbol of every label; refuses any above the version limit (names the serial)."""
     symbols = []
-    for symbol in iter_symbols(labels, spec):
+    for symbol in iter_symbols(labels, spec, parallel=parallel):
         symbols.append(symbol)
         if progress is not None:
             progress(1)
     return symbols
 
 
-def iter_symbols(labels: Sequence[LabelData], spec: SheetSpec) -> Iterator[QrSymbol]:
-    """The QR symbols in order; big batches are encoded by worker processes meanwhile
-    (:mod:`jdzhi.parallel`: ``JDZHI_WORKERS`` sets their number), so that on two cores the
-    workers encode ahead while this process writes the PDF."""
+def iter_symbols(labels: Sequence[LabelData], spec: SheetSpec, *,
+                 parallel: bool) -> Iterator[QrSymbol]:
+    """The QR symbols in order; with ``parallel``, a big batch is encoded by worker processes
+    meanwhile (:mod:`jdzhi.parallel`: ``JDZHI_WORKERS`` sets their number), so that on two
+    cores the workers encode ahead while this process writes the PDF."""
     from jdzhi.parallel import map_chunks
 
     jobs = [(label.serial, label.text) for label in labels]
     yield from map_chunks(_encode_chunk, (spec.level, spec.max_version), jobs,
-                          preload="jdzhi.trace.labels", parallel=True)
+                          preload="jdzhi.trace.labels", parallel=parallel)
 
 
 def _encode_chunk(context: tuple[ErrorCorrection, int],
@@ -306,10 +308,12 @@ def render_labels(
     spec: SheetSpec | None = None,
     image_format: ImageFormat = ImageFormat.PNG,
     progress: Progress | None = None,
+    parallel: bool = False,
 ) -> LabelRun:
     """Render ``labels`` to ``out``: a ``.pdf`` file of sheets, else a directory of images.
 
-    ``progress`` is called with counts of labels done (for images: encoded, then drawn).
+    ``progress`` is called with counts of labels done (for images: encoded, then drawn);
+    ``parallel`` encodes a big batch on every core (:mod:`jdzhi.parallel`).
     """
     spec = spec or SheetSpec()
     spec.check()
@@ -338,7 +342,7 @@ def render_labels(
         versions: list[int] = []
 
         def noting_versions() -> Generator[QrSymbol, None, None]:
-            for symbol in iter_symbols(labels, spec):
+            for symbol in iter_symbols(labels, spec, parallel=parallel):
                 versions.append(symbol.version)
                 yield symbol
 
@@ -349,7 +353,7 @@ def render_labels(
             pages = write_pdf(labels, itertools.chain([first], stream), out, spec, progress)
         return LabelRun(out, "pdf", len(labels), pages, (out,), max(versions),
                         spec.level.value)
-    symbols = encode_labels(labels, spec, progress)
+    symbols = encode_labels(labels, spec, progress, parallel=parallel)
     top_version = max(symbol.version for symbol in symbols)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -576,7 +580,7 @@ def label_svg(label: LabelData, symbol: QrSymbol, spec: SheetSpec) -> str:
 
 def label_file(signed: Path, out: Path, *, spec: SheetSpec | None = None,
                image_format: ImageFormat = ImageFormat.PNG,
-               progress: Progress | None = None) -> LabelRun:
+               progress: Progress | None = None, parallel: bool = False) -> LabelRun:
     """Labels for every record of a SIGNED.jsonl file (what ``jdzhi label`` runs)."""
     return render_labels(read_signed(signed), out, spec=spec, image_format=image_format,
-                         progress=progress)
+                         progress=progress, parallel=parallel)
