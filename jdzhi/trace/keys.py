@@ -161,7 +161,9 @@ def get_key(db: sqlite_utils.Database, key_id: int) -> KeyInfo:
 def key_by_public_key(db: sqlite_utils.Database, public_key: bytes) -> KeyInfo:
     found = rows(db, f"{_KEY_QUERY} WHERE k.public_key = ?", [public_key])
     if not found:
-        raise KeyUnusable("this key was never certified by this registry's authority")
+        # a damaged key file can still decrypt, to another key: say so beside the usual cause
+        raise KeyUnusable("this key was never certified by this registry's authority "
+                          "(a key file of another registry, or a damaged one)")
     return _key_info(found[0])
 
 
