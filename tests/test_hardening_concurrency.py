@@ -169,3 +169,16 @@ def test_two_processes_scan_at_once(tmp_path: Path) -> None:
                               "GROUP BY inspector ORDER BY inspector").fetchall()
     assert logged == [("insp-1", 6, 6), ("insp-2", 6, 6)]
     _sound(world)
+
+
+def test_two_inits_racing_on_a_new_home_make_one_authority_key(tmp_path: Path) -> None:
+    """Both succeed; the second reports the key the first made, and the audit chain holds."""
+    for attempt in range(3):
+        home = Home(tmp_path / f"home-{attempt}")
+        processes = [jdzhi_process(home.path, "init", "--json") for _ in range(2)]
+        outcomes = [_finish(process) for process in processes]
+        assert [code for code, _, _ in outcomes] == [0, 0], [err for _, _, err in outcomes]
+        summaries = [json.loads(stdout) for _, stdout, _ in outcomes]
+        assert len({summary["authority_kid"] for summary in summaries}) == 1, summaries
+        assert sorted(summary["authority_key_created"] for summary in summaries) == [False, True]
+        ok(run(home.path, "registry", "audit"))

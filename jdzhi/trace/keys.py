@@ -48,26 +48,29 @@ def ensure_authority(home: Home, db: sqlite_utils.Database,
     from jdzhi.trace.keystore import write_public_key
 
     key_path = home.authority_key_path
-    found = rows(db, "SELECT kid, public_key FROM authority_keys ORDER BY created_at DESC LIMIT 1")
-    if key_path.exists():
-        if not found:
-            raise InvalidState(
-                f"{key_path} exists but the registry knows no authority key; restore the "
-                "registry from a backup or move the key file away"
-            )
-        return AuthorityResult(False, found[0]["kid"], bytes(found[0]["public_key"]),
-                               str(key_path))
-    if found:
-        raise InvalidState(
-            f"the registry has authority key {found[0]['kid']} but {key_path} is missing; "
-            "restore the key file from its backup"
-        )
-    if passphrase is None:
-        raise KeyUnusable("a passphrase is needed to create the authority key")
-    home.keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = generate()
-    kid = authority_kid(key.public_key).hex()
+    # checked inside the write transaction, so that of two `jdzhi init` racing on a new home
+    # the second finds the key the first made instead of failing on its file
     with transaction(db):
+        found = rows(db, "SELECT kid, public_key FROM authority_keys "
+                         "ORDER BY created_at DESC LIMIT 1")
+        if key_path.exists():
+            if not found:
+                raise InvalidState(
+                    f"{key_path} exists but the registry knows no authority key; restore the "
+                    "registry from a backup or move the key file away"
+                )
+            return AuthorityResult(False, found[0]["kid"], bytes(found[0]["public_key"]),
+                                   str(key_path))
+        if found:
+            raise InvalidState(
+                f"the registry has authority key {found[0]['kid']} but {key_path} is missing; "
+                "restore the key file from its backup"
+            )
+        if passphrase is None:
+            raise KeyUnusable("a passphrase is needed to create the authority key")
+        home.keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key = generate()
+        kid = authority_kid(key.public_key).hex()
         db.execute("INSERT INTO authority_keys (kid, public_key, created_at) VALUES (?, ?, ?)",
                    [kid, key.public_key, format_time(utc_now())])
         audit.record_row_change(db, action="authority.create", table="authority_keys", key=kid,
@@ -379,12 +382,14 @@ def initialize_home(home: Home, passphrase: bytes | None, base_url: str | None) 
         if stored is None:
             from jdzhi.trace.format import DEFAULT_BASE_URL
 
-            stored = base_url or DEFAULT_BASE_URL
             with transaction(db):
-                db.execute("INSERT INTO trace_settings (name, value) VALUES (?, ?)",
-                           [BASE_URL_SETTING, stored])
-                audit.record_row_change(db, action="setting.set", table="trace_settings",
-                                        key=BASE_URL_SETTING, before=None)
+                stored = setting(db, BASE_URL_SETTING)  # again: another init may have set it
+                if stored is None:
+                    stored = base_url or DEFAULT_BASE_URL
+                    db.execute("INSERT INTO trace_settings (name, value) VALUES (?, ?)",
+                               [BASE_URL_SETTING, stored])
+                    audit.record_row_change(db, action="setting.set", table="trace_settings",
+                                            key=BASE_URL_SETTING, before=None)
     finally:
         db.close()
     return HomeSetup(result.path, result.created, result.applied_migrations, authority, stored)
