@@ -134,25 +134,20 @@ def hash_stage_speed(works: int, threads: int | None = None) -> dict[str, float]
     SYNTHETIC load: every work's two PDQ hashes are uniformly random 256-bit codes (the search is
     exhaustive, so its cost hardly depends on where the hashes lie; beyond 100,000 works it scans
     the first 128 bits of every hash, see jdzhi.similarity.screen.NEAREST_HASH_WORKS). Returns
-    CPU and wall milliseconds per submission (FAISS on ``threads`` threads, all cores when None)
+    CPU and wall milliseconds per submission (on ``threads`` threads, all cores when None)
     and the bytes of hash index per work."""
-    import faiss
     import numpy as np
 
     from jdzhi.similarity.screen import HashIndex, WorkIndex, flat_index, hash_distances
 
     rng = np.random.default_rng(7)
     hashes = rng.integers(0, 256, size=(works * 2, 32), dtype=np.uint8)
-    index = WorkIndex(ids=np.arange(works, dtype=np.int64), hash_index=HashIndex.of(hashes),
+    index = WorkIndex(ids=np.arange(works, dtype=np.int64),
+                      hash_index=HashIndex.of(hashes, threads=threads),
                       feature_index=flat_index(np.zeros((0, 32), np.uint8)),
                       details=lambda wanted: {})
     query = rng.integers(0, 256, size=(20, 32), dtype=np.uint8)
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(threads or os.cpu_count() or 1)
-    try:
-        cpu_ms, wall_ms = _timed_cpu(lambda: hash_distances(index, query), 10)
-    finally:
-        faiss.omp_set_num_threads(previous)
+    cpu_ms, wall_ms = _timed_cpu(lambda: hash_distances(index, query), 10)
     in_memory = hashes.nbytes + (hashes.nbytes // 2 if index.hash_index.halves else 0)
     return {"cpu_ms": cpu_ms, "wall_ms": wall_ms, "bytes_per_work": in_memory / works}
 

@@ -138,15 +138,21 @@ class HashIndex:
     hashes: npt.NDArray[np.uint8]  # (works * len(WORK_VIEWS), 32)
     blocks: tuple[Any, ...]
     halves: bool
+    threads: int  # that share the blocks
 
     @staticmethod
-    def of(hashes: npt.NDArray[np.uint8]) -> HashIndex:
+    def of(hashes: npt.NDArray[np.uint8], threads: int | None = None) -> HashIndex:
+        """``threads``: one per core when None."""
+        import os
+
         import numpy as np
 
+        threads = threads or os.cpu_count() or 1
         if len(hashes) <= NEAREST_HASH_WORKS * len(WORK_VIEWS):
-            return HashIndex(hashes=hashes, blocks=(flat_index(hashes),), halves=False)
+            return HashIndex(hashes=hashes, blocks=(flat_index(hashes),), halves=False,
+                             threads=threads)
         halves = hashes[:, :PDQ_BYTES // 2]
-        return HashIndex(hashes=hashes, halves=True, blocks=tuple(
+        return HashIndex(hashes=hashes, halves=True, threads=threads, blocks=tuple(
             flat_index(np.ascontiguousarray(halves[start:start + HASH_BLOCK_ROWS]))
             for start in range(0, len(hashes), HASH_BLOCK_ROWS)))
 
@@ -288,7 +294,7 @@ def _near_hashes(hashes: HashIndex, query: npt.NDArray[np.uint8]) -> Iterator[
         return
     halves = np.ascontiguousarray(query[:, :PDQ_BYTES // 2])
     found_rows: list[list[npt.NDArray[np.int64]]] = [[] for _ in range(len(query))]
-    for number, (limits, labels) in enumerate(_range_search_blocks(hashes.blocks, halves)):
+    for number, (limits, labels) in enumerate(_range_search_blocks(hashes, halves)):
         for view in range(len(query)):
             if limits[view + 1] > limits[view]:
                 found_rows[view].append(labels[limits[view]:limits[view + 1]]
@@ -303,29 +309,36 @@ def _near_hashes(hashes: HashIndex, query: npt.NDArray[np.uint8]) -> Iterator[
         yield view, rows[near], whole[near]
 
 
-def _range_search_blocks(blocks: Sequence[Any], halves: npt.NDArray[np.uint8]) -> list[
+def _range_search_blocks(hashes: HashIndex, halves: npt.NDArray[np.uint8]) -> list[
         tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
-    """(limits, labels) of a range search of every block, the blocks shared among as many
-    threads as FAISS may use (one per core unless set lower). FAISS's own threads would meet
-    once per block, and on a busy machine a thread that waits for a descheduled partner spins:
-    measured 4 to 7 times slower under load."""
+    """(limits, labels) of a range search of every block, the blocks shared among
+    ``hashes.threads`` Python threads (FAISS releases the interpreter while it searches)."""
     from concurrent.futures import ThreadPoolExecutor
-
-    import faiss
 
     def search(block: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         # FAISS range search is strict: radius REVIEW_DISTANCE + 1 finds <= REVIEW_DISTANCE
         limits, _, labels = block.range_search(halves, REVIEW_DISTANCE + 1)
         return limits, labels
 
+    workers = min(len(hashes.blocks), hashes.threads)
+    with single_threaded_faiss():
+        if workers <= 1:
+            return [search(block) for block in hashes.blocks]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(search, hashes.blocks))
+
+
+@contextmanager
+def single_threaded_faiss() -> Iterator[None]:
+    """FAISS without its OpenMP team: one submission's searches are too short to share, and on
+    a busy machine a team member that waits for a descheduled partner spins (measured: a
+    screen 2.6 times slower under load, the hash stage 4 to 7 times)."""
+    import faiss
+
     previous = faiss.omp_get_max_threads()
-    workers = min(len(blocks), previous)
     faiss.omp_set_num_threads(1)
     try:
-        if workers <= 1:
-            return [search(block) for block in blocks]
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(search, blocks))
+        yield
     finally:
         faiss.omp_set_num_threads(previous)
 
@@ -586,7 +599,7 @@ def screen_paths(db: sqlite_utils.Database, paths: Sequence[Path], *, top: int =
         raise InvalidInput(f"--top must be between 1 and 100 (got {top})")
     files = expand_inputs(paths)
     results = []
-    with read_snapshot(db):
+    with read_snapshot(db), single_threaded_faiss():
         index = load_index(db)
         for path in files:
             results.append(screen_image(index, path, top=top))
