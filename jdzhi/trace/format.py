@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import InvalidInput
@@ -117,7 +118,7 @@ _BASE32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _BASE32_VALUE = {char: index for index, char in enumerate(_BASE32_ALPHABET)}
 _BASE32_TEXT = re.compile("[A-Z2-7]*")
 _TO_INT_DIGITS = str.maketrans(_BASE32_ALPHABET, "0123456789abcdefghijklmnopqrstuv")
-_BASE32_PAIRS = [first + second for first in _BASE32_ALPHABET for second in _BASE32_ALPHABET]
+_BASE32_BYTES = _BASE32_ALPHABET.encode().ljust(256, b"\0")
 
 
 class LabelError(ValueError):
@@ -142,15 +143,38 @@ def check_base_url(base: str) -> str:
 def base32_encode(data: bytes) -> str:
     """RFC 4648 base32, uppercase, without padding.
 
-    Written over one integer, two characters (10 bits) a step, because ``base64.b32encode`` is
-    pure Python before 3.13 and was the largest cost of signing a record after the signatures.
+    ``base64.b32encode`` is pure Python before 3.13 and was the largest cost of a signed record
+    after its signatures, so this spreads the 5-bit groups of one big integer into bytes in a
+    few whole-number steps (:func:`_base32_spread`) and maps the bytes to the alphabet.
     """
     bits = 8 * len(data)
     chars = -(-bits // 5)
-    steps = -(-chars // 2)
-    value = int.from_bytes(data, "big") << (10 * steps - bits)
-    return "".join([_BASE32_PAIRS[(value >> shift) & 0x3FF]
-                    for shift in range(10 * steps - 10, -1, -10)])[:chars]
+    if not chars:
+        return ""
+    width, steps = _base32_spread(chars)
+    value = int.from_bytes(data, "big") << (5 * chars - bits)
+    for low, high, shift in steps:
+        value = (value & low) | ((value & high) << shift)
+    return value.to_bytes(width, "big")[width - chars:].translate(_BASE32_BYTES).decode("ascii")
+
+
+@lru_cache(maxsize=16)
+def _base32_spread(chars: int) -> tuple[int, tuple[tuple[int, int, int], ...]]:
+    """How to move ``chars`` 5-bit groups, packed in an integer, one per byte: halve the blocks
+    of groups again and again (``width`` groups, a power of two, the top ones zero), each time
+    shifting the upper half of every block up by 3 bits per group it holds."""
+    width = 1 << (chars - 1).bit_length()
+    steps = []
+    half = width // 2
+    while half:
+        group_bits = (1 << 5 * half) - 1
+        low = high = 0
+        for block in range(0, 8 * width, 16 * half):
+            low |= group_bits << block
+            high |= group_bits << (block + 5 * half)
+        steps.append((low, high, 3 * half))
+        half //= 2
+    return width, tuple(steps)
 
 
 def base32_decode(text: str) -> bytes:
