@@ -159,3 +159,21 @@ def test_inverted_lists_find_every_indexed_descriptor_after_a_file_round_trip(
         _, found = index.search(codes, 1)
         assert 3 not in set(retrieval.work_of(found[:, 0]).tolist())
         assert (found[:150, 0] == labels[:150]).all() and (found[200:, 0] == labels[200:]).all()
+
+
+def test_an_exact_index_outgrown_by_registrations_is_rebuilt_as_inverted_lists(
+        cli: Invoke, initialized: Home, db: object, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import faiss
+
+    from jdzhi.similarity import index as retrieval
+
+    monkeypatch.setattr(retrieval, "EXACT_LIMIT", 100)  # one work's 64 keypoints fit, two not
+    monkeypatch.setattr(retrieval, "CELL_SIZE", 16)
+    assert register(cli, design(tmp_path / "a.png", 1), REG_1).exit_code == 0
+    (path,) = index_files(initialized)
+    assert not isinstance(faiss.read_index_binary(str(path)), faiss.IndexBinaryIVF)
+    assert register(cli, design(tmp_path / "b.png", 2), REG_2).exit_code == 0
+    (path,) = index_files(initialized)
+    assert isinstance(faiss.read_index_binary(str(path)), faiss.IndexBinaryIVF)
+    assert finds(db, REG_1) and finds(db, REG_2)
