@@ -2,10 +2,12 @@
 
 Stage 1 (cheap, explainable): the submission's PDQ views (flips, quarter turns, trimmed
 background, small rotations) against the two hashes of every work, in a FAISS binary index
-(exhaustive Hamming search, SIMD popcount). Stage 2 (crops, perspective, pasting into another
-picture): the submission's ORB keypoints against all registered keypoints (a FAISS binary index:
-exact for small registries, inverted lists beyond :data:`EXACT_FEATURE_LIMIT` descriptors) retrieve
-candidate works independently of the hash; the best few are verified by a RANSAC homography that
+(exhaustive Hamming search, SIMD popcount; beyond :data:`NEAREST_HASH_WORKS` works only the
+hashes within review distance). Stage 2 (crops, perspective, pasting into another picture): the
+submission's strongest ORB keypoints against the registered works' strongest (the retrieval index
+of :mod:`jdzhi.similarity.index`, kept in a file beside the registry) retrieve candidate works
+independently of the hash; the best few are verified, with all their keypoints read from the
+registry, by a RANSAC homography that
 must be a plausible view of the work (orientation kept, bounded scale, skew and perspective,
 enough inliers spread over the work).
 """
