@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,7 +125,9 @@ class VerificationResult:
         }
 
 
+@lru_cache(maxsize=4096)
 def _when(seconds: int) -> str:
+    # the records of a batch share a signing time, and keys and licenses their effective times
     return format_time(from_unix(seconds))
 
 
