@@ -9,7 +9,7 @@ import sys
 from conftest import Invoke
 
 HEAVY_MODULES = (
-    "sqlite_utils", "cryptography", "numpy", "PIL", "cv2", "imagehash", "qrcode", "zxingcpp",
+    "sqlite_utils", "cryptography", "nacl", "numpy", "PIL", "cv2", "faiss", "qrcode", "zxingcpp",
     "reportlab", "cbor2", "pdqhash", "platformdirs",
 )
 
