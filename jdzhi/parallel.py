@@ -18,6 +18,7 @@ does, however it ends; an exception in the caller cancels the chunks not yet sta
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -88,7 +89,7 @@ class ChunkRunner(Generic[C, T, R]):
         self._context = context
         self._workers = worker_count(expected, parallel=parallel)
         self.chunk_size = max(1, min(MAX_CHUNK, -(-expected // (4 * max(self._workers, 1)))))
-        self._pending: list[Sequence[T] | Future[list[R]]] = []
+        self._pending: deque[Sequence[T] | Future[list[R]]] = deque()
         self._pool: ProcessPoolExecutor | None = None
         self._preload = preload
 
@@ -116,7 +117,8 @@ class ChunkRunner(Generic[C, T, R]):
     def results(self) -> Iterator[list[R]]:
         from concurrent.futures import Future
 
-        for item in self._pending:
+        while self._pending:  # let go of each chunk's results once they are handed over
+            item = self._pending.popleft()
             yield item.result() if isinstance(item, Future) else self._task(self._context, item)
 
     def close(self) -> None:

@@ -329,7 +329,7 @@ def test_damaged_key_files(world: World, scratch: Path, seed: int) -> None:
             if key.public_key != expected:
                 # AES-CBC lets a flipped ciphertext bit flip a bit of the decrypted seed: a
                 # damaged file can load as another key, which the registry refuses to sign with
-                with pytest.raises(KeyUnusable, match="never certified.*or a damaged one"):
+                with pytest.raises(KeyUnusable, match=r"never certified.*or a damaged one"):
                     key_by_public_key(db, key.public_key)
     finally:
         db.close()

@@ -5,6 +5,8 @@ All rows are checked before anything is signed: field formats, the serial rule
 the category covered by the key's license, and that license valid on the production date and now.
 Then every record is signed with one signing time, stored in one transaction with one audit
 entry for the batch, and SIGNED.jsonl appears (never overwriting a file) only after that commits.
+With ``parallel``, worker processes (:mod:`jdzhi.parallel`) sign the rows already checked while
+later rows are still being checked; a bad row anywhere discards every signature made.
 
 Re-running an interrupted command is safe: a row whose serial the enterprise has already signed
 with this key and identical content (everything but the signing time) is not signed again; its
@@ -187,6 +189,8 @@ class _RowRules:
     def __init__(self, *, key_id: int, enterprise_id: int, license_no: str,
                  licensed: frozenset[str], categories: tuple[Category, ...], now: datetime,
                  status_on: Callable[[datetime], str]) -> None:
+        from jdzhi.trace.lab import WARE_CLASSES
+
         self.key_id = key_id
         self.enterprise_id = enterprise_id
         self.license_no = license_no
@@ -199,11 +203,9 @@ class _RowRules:
         self.status_by_day: dict[date, str] = {}
         self.category_by_name: dict[str, Category] = {}
         self.seen: dict[str, int] = {}
+        self.ware_classes = WARE_CLASSES
 
     def check(self, row_no: int, row: dict[str, str]) -> RecordFields:
-        from jdzhi.registry.categories import find_category
-        from jdzhi.trace.lab import WARE_CLASSES
-
         try:
             serial_text = row["serial"]
             serial = parse_serial(serial_text)
@@ -218,6 +220,8 @@ class _RowRules:
             raise InvalidInput(f"row {row_no}: batch is empty; nothing was signed")
         category = self.category_by_name.get(row["category"])
         if category is None:
+            from jdzhi.registry.categories import find_category
+
             found = find_category(self.categories, row["category"])
             if found is None:
                 raise InvalidInput(f"row {row_no}: no product category {row['category']!r}; "
@@ -247,9 +251,10 @@ class _RowRules:
         optional: dict[str, str | None] = {}
         for column in OPTIONAL_COLUMNS:
             optional[column] = _check_text(row_no, column, row.get(column, "")) or None
-        if optional["ware_class"] is not None and optional["ware_class"] not in WARE_CLASSES:
+        if (optional["ware_class"] is not None
+                and optional["ware_class"] not in self.ware_classes):
             raise InvalidInput(f"row {row_no}: ware_class {optional['ware_class']!r} is not one "
-                               f"of {', '.join(WARE_CLASSES)}; nothing was signed")
+                               f"of {', '.join(self.ware_classes)}; nothing was signed")
         return RecordFields(
             key_id=self.key_id, serial=serial, signed_at=self.signed_at,
             category=category.label_code, enterprise_id=self.enterprise_id, batch=batch,
