@@ -11,6 +11,7 @@ import random
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +92,40 @@ def jdzhi_process(home: Path, *args: str, **more_env: str) -> subprocess.Popen[b
         env=environment(home, **more_env), cwd=REPO, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, start_new_session=True,
     )
+
+
+def bundle_world_fixtures(folder: str, now: datetime) -> tuple[Any, Any, Any]:
+    """The module fixtures ``world`` (built once in a folder of that name), ``pinned`` (its
+    authority key) and ``trust`` (its bundle decoded at ``now``); a test module takes them with
+    ``world, pinned, trust = bundle_world_fixtures(...)``."""
+    import pytest
+
+    from jdzhi.trace.bundle import decode_bundle
+    from jdzhi.trace.keystore import read_public_key
+    from jdzhi.trace.trust import Trust
+
+    @pytest.fixture(scope="module", name="world")
+    def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+        return build_world(tmp_path_factory.mktemp(folder))
+
+    @pytest.fixture(scope="module", name="pinned")
+    def pinned(world: World) -> bytes:
+        return read_public_key(world.authority_public_key)
+
+    @pytest.fixture(scope="module", name="trust")
+    def trust(world: World, pinned: bytes) -> Trust:
+        return decode_bundle(world.bundle.read_bytes(), pinned, now=now)
+
+    return world, pinned, trust
+
+
+def assert_registry_sound(world: World) -> None:
+    """SQLite's integrity check and `jdzhi registry audit` (the hash chain) both pass."""
+    from jdzhi.registry.db import integrity_check, open_registry
+
+    db = open_registry(world.home)
+    try:
+        assert integrity_check(db) == []
+    finally:
+        db.close()
+    ok(run(world.home.path, "registry", "audit"))

@@ -17,7 +17,7 @@ from typing import Any
 
 import cbor2
 import pytest
-from hardening_support import PASSPHRASE, World, build_world
+from hardening_support import PASSPHRASE, World, bundle_world_fixtures
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -50,21 +50,7 @@ def cases(count: int) -> settings:
                     suppress_health_check=[HealthCheck.too_slow])
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("fuzz-world"))
-
-
-@pytest.fixture(scope="module")
-def pinned(world: World) -> bytes:
-    from jdzhi.trace.keystore import read_public_key
-
-    return read_public_key(world.authority_public_key)
-
-
-@pytest.fixture(scope="module")
-def trust(world: World, pinned: bytes) -> Trust:
-    return decode_bundle(world.bundle.read_bytes(), pinned, now=NOW)
+world, pinned, trust = bundle_world_fixtures("fuzz-world", NOW)
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,18 @@ import time
 from pathlib import Path
 
 import pytest
-from hardening_support import PASSPHRASE, World, build_world, csv_text, jdzhi_process, ok, run
+from hardening_support import (
+    PASSPHRASE,
+    World,
+    assert_registry_sound,
+    build_world,
+    csv_text,
+    jdzhi_process,
+    ok,
+    run,
+)
 
 from jdzhi.home import Home
-from jdzhi.registry.db import integrity_check, open_registry
 from jdzhi.trace.keystore import load_key
 from jdzhi.trace.qr import encode
 
@@ -34,13 +42,6 @@ def _finish(process: subprocess.Popen[bytes]) -> tuple[int, str, str]:
     return process.returncode, stdout.decode(), stderr.decode()
 
 
-def _sound(world: World) -> None:
-    db = open_registry(world.home)
-    try:
-        assert integrity_check(db) == []
-    finally:
-        db.close()
-    ok(run(world.home.path, "registry", "audit"))
 
 
 def test_two_processes_sign_different_batches_at_once(world: World, tmp_path: Path) -> None:
@@ -59,7 +60,7 @@ def test_two_processes_sign_different_batches_at_once(world: World, tmp_path: Pa
         assert "locked" not in stderr and json.loads(stdout)["signed"] == count
     serials = _serials(world)
     assert len(serials) == len(set(serials)) == 2 * count + 3
-    _sound(world)
+    assert_registry_sound(world)
 
 
 def test_a_writer_waits_for_another_writer_instead_of_failing(
@@ -90,7 +91,7 @@ def test_a_writer_waits_for_another_writer_instead_of_failing(
     assert code == 0, stderr
     assert "locked" not in stderr and json.loads(stdout)["signed"] == 50
     assert len(_serials(world)) == 53
-    _sound(world)
+    assert_registry_sound(world)
 
 
 def test_registry_changes_and_signing_at_once(world: World, tmp_path: Path) -> None:
@@ -121,7 +122,7 @@ def test_registry_changes_and_signing_at_once(world: World, tmp_path: Path) -> N
     with sqlite3.connect(world.home.db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM enterprises").fetchone()[0] == 81
     assert len(_serials(world)) == 1003
-    _sound(world)
+    assert_registry_sound(world)
 
 
 def test_two_inits_of_one_new_home_at_once(tmp_path: Path) -> None:
@@ -168,7 +169,7 @@ def test_two_processes_scan_at_once(tmp_path: Path) -> None:
         logged = conn.execute("SELECT inspector, COUNT(*), COUNT(DISTINCT serial) FROM scans "
                               "GROUP BY inspector ORDER BY inspector").fetchall()
     assert logged == [("insp-1", 6, 6), ("insp-2", 6, 6)]
-    _sound(world)
+    assert_registry_sound(world)
 
 
 def test_two_inits_racing_on_a_new_home_make_one_authority_key(tmp_path: Path) -> None:

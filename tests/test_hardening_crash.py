@@ -14,10 +14,17 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hardening_support import World, build_world, csv_text, jdzhi_process, ok, run
+from hardening_support import (
+    World,
+    assert_registry_sound,
+    build_world,
+    csv_text,
+    jdzhi_process,
+    ok,
+    run,
+)
 
 from jdzhi.errors import ExitCode
-from jdzhi.registry.db import integrity_check, open_registry
 from jdzhi.trace.verify import Verdict, load_trust, verify_label_text, verify_record
 
 
@@ -40,12 +47,7 @@ def _sign_actions(world: World) -> list[dict[str, int]]:
 
 def _assert_sound(world: World) -> None:
     """Integrity check, audit chain, every stored record whole and genuine, counts that add up."""
-    db = open_registry(world.home)
-    try:
-        assert integrity_check(db) == []
-    finally:
-        db.close()
-    ok(run(world.home.path, "registry", "audit"))
+    assert_registry_sound(world)
     trust = load_trust(home=world.home)
     stored = _stored(world)
     for serial, record, label in stored:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hardening_support import World, build_world, run
+from hardening_support import World, bundle_world_fixtures, run
 
 from jdzhi.errors import ExitCode, IntegrityError
 from jdzhi.trace.bundle import decode_bundle
@@ -26,21 +26,7 @@ from jdzhi.trace.verify import Verdict, verify_label_text, verify_record
 NOW = datetime(2026, 3, 11, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("tamper-world"))
-
-
-@pytest.fixture(scope="module")
-def pinned(world: World) -> bytes:
-    from jdzhi.trace.keystore import read_public_key
-
-    return read_public_key(world.authority_public_key)
-
-
-@pytest.fixture(scope="module")
-def trust(world: World, pinned: bytes) -> Trust:
-    return decode_bundle(world.bundle.read_bytes(), pinned, now=NOW)
+world, pinned, trust = bundle_world_fixtures("tamper-world", NOW)
 
 
 def _every_single_byte_change(data: bytes) -> list[tuple[int, bytes]]:
