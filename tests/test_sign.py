@@ -260,3 +260,24 @@ def test_a_bad_row_late_in_a_parallel_run_signs_and_stores_nothing(
     again, summary = sign(cli, tmp_path, workshop, rows, "again.jsonl")
     assert summary["already_signed"] == 900
     assert again.read_bytes() == parallel.read_bytes()
+
+
+def test_worker_count_follows_the_batch_size_and_jdzhi_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jdzhi.errors import InvalidInput
+    from jdzhi.parallel import MIN_ITEMS_PER_WORKER, usable_cores
+
+    assert worker_count(10 * MIN_ITEMS_PER_WORKER, parallel=False) == 0
+    assert worker_count(MIN_ITEMS_PER_WORKER, parallel=True) == 0  # too small to gain
+    expected = min(usable_cores(), 10)
+    assert worker_count(10 * MIN_ITEMS_PER_WORKER, parallel=True) == (
+        expected if expected >= 2 else 0)
+    for setting, count in (("0", 0), ("1", 0), ("2", 2), (" 3 ", 3)):
+        monkeypatch.setenv("JDZHI_WORKERS", setting)
+        assert worker_count(100, parallel=False) == count
+        assert worker_count(1, parallel=True) == 0  # one item: nothing to share
+    for setting in ("abc", "-1", "65", "²"):
+        monkeypatch.setenv("JDZHI_WORKERS", setting)
+        with pytest.raises(InvalidInput, match=r"JDZHI_WORKERS=.* must be a number of processes"):
+            worker_count(100, parallel=True)
