@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from typer.testing import CliRunner, Result
 
 from jdzhi.cli import app
@@ -92,6 +93,13 @@ def jdzhi_process(home: Path, *args: str, **more_env: str) -> subprocess.Popen[b
         env=environment(home, **more_env), cwd=REPO, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, start_new_session=True,
     )
+
+
+def cases(count: int) -> settings:
+    """Hypothesis settings of the fuzz tests: ``count`` examples, no deadline (the volume of
+    each example, not its speed, is what they are about)."""
+    return settings(max_examples=count, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 
 def bundle_world_fixtures(folder: str, now: datetime) -> tuple[Any, Any, Any]:

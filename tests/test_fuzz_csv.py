@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hardening_support import PASSPHRASE, World, build_world, ok, run
-from hypothesis import HealthCheck, given, settings
+from hardening_support import PASSPHRASE, World, build_world, cases, ok, run
+from hypothesis import given
 from hypothesis import strategies as st
 
 from jdzhi.errors import JdzhiError
@@ -25,11 +25,6 @@ from jdzhi.trace.signing import REQUIRED_COLUMNS as SIGN_COLUMNS
 
 EDITS_PER_SEED = 20
 SEEDS = st.integers(0, 2**64)
-
-
-def cases(count: int) -> settings:
-    return settings(max_examples=count, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
 
 
 def mutants(seed: int, data: bytes) -> Iterator[bytes]:

@@ -17,8 +17,8 @@ from typing import Any
 
 import cbor2
 import pytest
-from hardening_support import PASSPHRASE, World, bundle_world_fixtures
-from hypothesis import HealthCheck, assume, given, settings
+from hardening_support import PASSPHRASE, World, bundle_world_fixtures, cases
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from jdzhi.errors import IntegrityError, InvalidInput, JdzhiError, KeyUnusable
@@ -43,11 +43,6 @@ from jdzhi.trace.verify import (
 )
 
 NOW = datetime(2026, 3, 11, tzinfo=UTC)
-
-
-def cases(count: int) -> settings:
-    return settings(max_examples=count, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
 
 
 world, pinned, trust = bundle_world_fixtures("fuzz-world", NOW)

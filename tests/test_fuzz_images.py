@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hardening_support import World, build_world
-from hypothesis import HealthCheck, given, settings
+from hardening_support import World, build_world, cases
+from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -26,11 +26,6 @@ from jdzhi.trace.trust import Trust
 
 NOW = datetime(2026, 3, 11, tzinfo=UTC)
 FORMATS = ("PNG", "JPEG", "GIF", "TIFF", "BMP", "WEBP")
-
-
-def cases(count: int) -> settings:
-    return settings(max_examples=count, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")

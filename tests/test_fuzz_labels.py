@@ -13,17 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hardening_support import World, build_world
-from hypothesis import HealthCheck, given, settings
+from hardening_support import World, build_world, cases
+from hypothesis import given
 from hypothesis import strategies as st
 
 from jdzhi.errors import JdzhiError
 from jdzhi.trace.labels import SheetSpec, read_signed, render_labels
-
-
-def cases(number: int) -> settings:
-    return settings(max_examples=number, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")

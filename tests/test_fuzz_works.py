@@ -14,19 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hardening_support import World, build_world, run
-from hypothesis import HealthCheck, given, settings
+from hardening_support import World, build_world, cases, run
+from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
 from jdzhi.errors import ExitCode, JdzhiError
 
 ALLOWED = {int(code) for code in ExitCode} - {int(ExitCode.INTERNAL)}
-
-
-def cases(number: int) -> settings:
-    return settings(max_examples=number, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
