@@ -10,7 +10,9 @@ import pytest
 from conftest import Invoke
 from PIL import Image, ImageDraw
 
+from jdzhi.errors import InvalidInput
 from jdzhi.home import Home
+from jdzhi.similarity.works import read_import_csv
 
 REG_1 = "国作登字-2024-F-00000001"
 REG_2 = "赣作登字-2023-F-00000002"
@@ -176,6 +178,28 @@ def test_import_is_all_or_nothing_with_row_numbers(
     assert result.exit_code == code, result.output
     assert message in result.stderr and "nothing imported" in result.stderr
     assert json.loads(cli("works", "list", "--json").stdout) == []
+
+
+def test_import_refuses_a_missing_unreadable_or_huge_csv(
+        cli: Invoke, initialized: Home, tmp_path: Path) -> None:
+    from jdzhi.inputs import MAX_TEXT_BYTES
+
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("image,reg_no,title,owner,creation_date\nx.png,1,caf\xe9,o,\n".encode(
+        "latin-1"))
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as handle:  # sparse: its size is refused before anything is read
+        handle.truncate(MAX_TEXT_BYTES + 1)
+    for path, message in ((latin, "is not UTF-8 text"), (huge, "the limit is")):
+        result = cli("works", "import", str(path))
+        assert result.exit_code == 3, result.output
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert json.loads(cli("works", "list", "--json").stdout) == []
+    # the command's argument check catches these first; the library says why as well
+    for path, message in ((tmp_path / "missing.csv", "does not exist"),
+                          (tmp_path, "is a folder, not a file")):
+        with pytest.raises(InvalidInput, match=message):
+            read_import_csv(path)
 
 
 def test_import_refuses_a_csv_without_the_columns(cli: Invoke, initialized: Home,

@@ -228,14 +228,9 @@ def register_work(db: sqlite_utils.Database, request: WorkRequest) -> Work:
 
 def read_import_csv(path: Path) -> list[WorkRequest]:
     """The rows of an import CSV as checked requests; errors name the row (header = row 0)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path}: not UTF-8 text; nothing imported") from None
-    except OSError as error:
-        raise InvalidInput(f"{path}: cannot read the file: {error.strerror}") from None
+    from jdzhi.inputs import read_text_file
+
+    text = read_text_file(path)
     reader = csv.DictReader(io.StringIO(text))
     header = [name.strip() for name in (reader.fieldnames or [])]
     missing = [column for column in CSV_COLUMNS if column not in header]
