@@ -148,7 +148,7 @@ def hash_stage_speed(works: int, threads: int | None = None) -> dict[str, float]
                       details=lambda wanted: {})
     query = rng.integers(0, 256, size=(20, 32), dtype=np.uint8)
     cpu_ms, wall_ms = _timed_cpu(lambda: hash_distances(index, query), 10)
-    in_memory = hashes.nbytes + (hashes.nbytes // 2 if index.hash_index.halves else 0)
+    in_memory = hashes.nbytes + (hashes.nbytes // 2 if index.hash_index.halves is not None else 0)
     return {"cpu_ms": cpu_ms, "wall_ms": wall_ms, "bytes_per_work": in_memory / works}
 
 

@@ -179,11 +179,11 @@ def test_hash_search_matches_a_plain_popcount() -> None:
 
 def test_hash_search_of_a_large_registry_finds_every_hash_within_review_distance(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from jdzhi.similarity import screen
+    from jdzhi.similarity import hamming, screen
     from jdzhi.similarity.screen import HashIndex, WorkIndex, flat_index, hash_distances
 
     monkeypatch.setattr(screen, "NEAREST_HASH_WORKS", 10)  # searched by halves from 11 works
-    monkeypatch.setattr(screen, "HASH_BLOCK_ROWS", 64)  # in 13 blocks, the last one short
+    monkeypatch.setattr(hamming, "PIECE_ROWS", 64)  # in 13 pieces, the last one short
     rng = np.random.default_rng(4)
     works = 400
     hashes = rng.integers(0, 256, size=(2 * works, 32), dtype=np.uint8)
@@ -195,10 +195,10 @@ def test_hash_search_of_a_large_registry_finds_every_hash_within_review_distance
             query[view, bit // 8] ^= np.uint8(1 << (bit % 8))
     hashes[11] = query[0]  # work 5 also holds view 0 itself
     index = WorkIndex(ids=np.arange(100, 100 + works, dtype=np.int64),
-                      hash_index=HashIndex.of(hashes),
+                      hash_index=HashIndex.of(hashes, threads=2),
                       feature_index=flat_index(np.zeros((0, 32), np.uint8)),
                       details=lambda wanted: {})
-    assert index.hash_index.halves and len(index.hash_index.blocks) == 13
+    assert index.hash_index.halves is not None and index.hash_index.flat is None
     expected = {}
     for row in range(2 * works):
         for view, q in enumerate(query):

@@ -1,15 +1,15 @@
 """Screening submissions against every registered work: hashes first, then keypoints.
 
 Stage 1 (cheap, explainable): the submission's PDQ views (flips, quarter turns, trimmed
-background, small rotations) against the two hashes of every work, in a FAISS binary index
-(exhaustive Hamming search, SIMD popcount; beyond :data:`NEAREST_HASH_WORKS` works only the
-hashes within review distance). Stage 2 (crops, perspective, pasting into another picture): the
-submission's strongest ORB keypoints against the registered works' strongest (the retrieval index
-of :mod:`jdzhi.similarity.index`, kept in a file beside the registry) retrieve candidate works
-independently of the hash; the best few are verified, with all their keypoints read from the
-registry, by a RANSAC homography that
-must be a plausible view of the work (orientation kept, bounded scale, skew and perspective,
-enough inliers spread over the work).
+background, small rotations) against the two hashes of every work: each view's nearest hashes
+from a FAISS binary index (exhaustive Hamming search, SIMD popcount), or beyond
+:data:`NEAREST_HASH_WORKS` works every hash within review distance, from the compiled range
+search of :mod:`jdzhi.similarity.hamming`. Stage 2 (crops, perspective, pasting into another
+picture): the submission's strongest ORB keypoints against the registered works' strongest
+(the retrieval index of :mod:`jdzhi.similarity.index`, kept in a file beside the registry)
+retrieve candidate works independently of the hash; the best few are verified, with all their
+keypoints read from the registry, by a RANSAC homography that must be a plausible view of the
+work (orientation kept, bounded scale, skew and perspective, enough inliers spread over the work).
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import InvalidInput
-from jdzhi.similarity.fingerprint import PDQ_BYTES, WORK_VIEWS, Keypoints, QueryFingerprint
+from jdzhi.similarity.fingerprint import WORK_VIEWS, Keypoints, QueryFingerprint
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
     import sqlite_utils
+
+    from jdzhi.similarity.hamming import HashHalves
 
 COPY = "copy"
 REVIEW = "review"
@@ -125,38 +127,30 @@ class WorkDetails:
     keypoints: Keypoints
 
 
-#: rows of hash halves per block of the large-registry search (1 MB): every query view is
-#: compared with one block while it is in the processor's cache, instead of each view reading
-#: all the hashes from memory again (measured: 40 % less CPU at 1 M works)
-HASH_BLOCK_ROWS = 65_536
-
-
 @dataclass(frozen=True)
 class HashIndex:
-    """Every registered hash, work-major (len(WORK_VIEWS) rows per work), and the FAISS indexes
-    that search them: one of the whole hashes, or beyond :data:`NEAREST_HASH_WORKS` works one
-    of their first halves per block of :data:`HASH_BLOCK_ROWS` rows."""
+    """Every registered hash, work-major (len(WORK_VIEWS) rows per work), and what searches
+    them: a FAISS index of the whole hashes, or beyond :data:`NEAREST_HASH_WORKS` works their
+    halves laid out for the compiled range search of :mod:`jdzhi.similarity.hamming`."""
 
     hashes: npt.NDArray[np.uint8]  # (works * len(WORK_VIEWS), 32)
-    blocks: tuple[Any, ...]
-    halves: bool
-    threads: int  # that share the blocks
+    flat: Any  # FAISS IndexBinaryFlat of the hashes, or None beyond NEAREST_HASH_WORKS works
+    halves: HashHalves | None  # beyond NEAREST_HASH_WORKS works
+    threads: int  # that share the range search
 
     @staticmethod
     def of(hashes: npt.NDArray[np.uint8], threads: int | None = None) -> HashIndex:
         """``threads``: one per core when None."""
         import os
 
-        import numpy as np
+        from jdzhi.similarity.hamming import HashHalves
 
         threads = threads or os.cpu_count() or 1
         if len(hashes) <= NEAREST_HASH_WORKS * len(WORK_VIEWS):
-            return HashIndex(hashes=hashes, blocks=(flat_index(hashes),), halves=False,
+            return HashIndex(hashes=hashes, flat=flat_index(hashes), halves=None,
                              threads=threads)
-        halves = hashes[:, :PDQ_BYTES // 2]
-        return HashIndex(hashes=hashes, halves=True, threads=threads, blocks=tuple(
-            flat_index(np.ascontiguousarray(halves[start:start + HASH_BLOCK_ROWS]))
-            for start in range(0, len(hashes), HASH_BLOCK_ROWS)))
+        return HashIndex(hashes=hashes, flat=None, halves=HashHalves.of(hashes),
+                         threads=threads)
 
 
 @dataclass(frozen=True)
@@ -283,51 +277,24 @@ def hash_distances(index: WorkIndex, query: npt.NDArray[np.uint8]) -> dict[int, 
 
 
 def _near_hashes(hashes: HashIndex, query: npt.NDArray[np.uint8]) -> Iterator[
-        tuple[int, npt.NDArray[np.int64], npt.NDArray[np.int32]]]:
+        tuple[int, npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
     """(query view, rows of the hash index, their distances) for each view."""
     import numpy as np
 
-    if not hashes.halves:
-        (flat,) = hashes.blocks
-        distances, labels = flat.search(query, min(flat.ntotal, HASH_NEIGHBOURS))
+    if hashes.halves is None:
+        distances, labels = hashes.flat.search(query, min(hashes.flat.ntotal, HASH_NEIGHBOURS))
         for view in range(len(query)):
             found = labels[view] >= 0
-            yield view, labels[view][found], distances[view][found]
+            yield view, labels[view][found], distances[view][found].astype(np.int64)
         return
-    halves = np.ascontiguousarray(query[:, :PDQ_BYTES // 2])
-    found_rows: list[list[npt.NDArray[np.int64]]] = [[] for _ in range(len(query))]
-    for number, (limits, labels) in enumerate(_range_search_blocks(hashes, halves)):
-        for view in range(len(query)):
-            if limits[view + 1] > limits[view]:
-                found_rows[view].append(labels[limits[view]:limits[view + 1]]
-                                        + number * HASH_BLOCK_ROWS)
-    for view, pieces in enumerate(found_rows):
-        if not pieces:
-            continue
-        rows = np.concatenate(pieces)
-        whole = np.unpackbits(hashes.hashes[rows] ^ query[view], axis=1).sum(
-            axis=1, dtype=np.int32)
-        near = whole <= REVIEW_DISTANCE
-        yield view, rows[near], whole[near]
+    from jdzhi.similarity.hamming import near_hashes
 
-
-def _range_search_blocks(hashes: HashIndex, halves: npt.NDArray[np.uint8]) -> list[
-        tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
-    """(limits, labels) of a range search of every block, the blocks shared among
-    ``hashes.threads`` Python threads (FAISS releases the interpreter while it searches)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def search(block: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        # FAISS range search is strict: radius REVIEW_DISTANCE + 1 finds <= REVIEW_DISTANCE
-        limits, _, labels = block.range_search(halves, REVIEW_DISTANCE + 1)
-        return limits, labels
-
-    workers = min(len(hashes.blocks), hashes.threads)
-    with single_threaded_faiss():
-        if workers <= 1:
-            return [search(block) for block in hashes.blocks]
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(search, hashes.blocks))
+    rows, views, distances = near_hashes(hashes.halves, query, REVIEW_DISTANCE, hashes.threads)
+    starts = np.searchsorted(views, np.arange(len(query) + 1))
+    for view in range(len(query)):
+        if starts[view + 1] > starts[view]:
+            yield (view, rows[starts[view]:starts[view + 1]],
+                   distances[starts[view]:starts[view + 1]])
 
 
 @contextmanager
