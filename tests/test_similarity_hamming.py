@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jdzhi.similarity import hamming, screen
+from jdzhi.similarity.fingerprint import unpack_hashes
 from jdzhi.similarity.hamming import HashHalves, near_hashes
 from jdzhi.similarity.screen import REVIEW_DISTANCE, HashIndex, WorkIndex, hash_distances
 
@@ -105,7 +106,8 @@ def test_hash_stage_above_the_nearest_search_threshold_equals_a_plain_popcount(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(screen, "NEAREST_HASH_WORKS", 100)
     monkeypatch.setattr(hamming, "PIECE_ROWS", 1_000)
-    hashes, query = _planted(6, 4_000, 20)
+    planted, query = _planted(6, 4_000, 20)
+    hashes = unpack_hashes(planted.tobytes())  # read-only, as load_index reads them
     index = _work_index(hashes)
     assert index.hash_index.halves is not None
     expected: dict[int, tuple[int, int]] = {}

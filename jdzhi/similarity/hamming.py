@@ -44,8 +44,12 @@ class HashHalves:
         import numpy as np
 
         words = np.ascontiguousarray(hashes, dtype=np.uint8).view(np.uint64)
-        return HashHalves(first=np.ascontiguousarray(words[:, 0]),
-                          second=np.ascontiguousarray(words[:, 1]), words=words)
+        halves = HashHalves(first=np.ascontiguousarray(words[:, 0]),
+                            second=np.ascontiguousarray(words[:, 1]), words=words)
+        # read-only whether or not the hashes were: one compiled signature, not two
+        for column in (halves.first, halves.second, halves.words):
+            column.flags.writeable = False
+        return halves
 
     def __len__(self) -> int:
         return len(self.first)
@@ -94,6 +98,7 @@ def near_hashes(halves: HashHalves, query: npt.NDArray[np.uint8], radius: int,
 
     loop: Any = kernel().near_rows
     words = np.ascontiguousarray(query, dtype=np.uint8).view(np.uint64)
+    words.flags.writeable = False  # as HashHalves: one compiled signature
     bound = np.uint64(radius)
 
     def search(start: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
