@@ -8,12 +8,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import Invoke
+from conftest import TEST_PASSPHRASE, Invoke
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from trace_support import LICENSE_NO, add_enterprise, issue_key, lines, records, sign, write_csv
 
-from jdzhi.errors import ExitCode
+from jdzhi.errors import ExitCode, JdzhiError
 from jdzhi.home import Home
 from jdzhi.parallel import map_chunks, worker_count
 from jdzhi.registry.categories import Category
@@ -21,12 +21,13 @@ from jdzhi.trace.ed25519 import verify
 from jdzhi.trace.format import (
     DEFAULT_BASE_URL,
     RecordFields,
+    RecordTemplate,
     base64url_decode,
     decode_label_text,
     decode_record,
 )
 from jdzhi.trace.keystore import from_seed
-from jdzhi.trace.signing import SigningJob, sign_chunk
+from jdzhi.trace.signing import RowContext, SigningJob, sign_chunk
 
 
 @pytest.fixture
@@ -69,6 +70,63 @@ def test_sign_writes_the_contract_and_stores_the_batch(
     human = cli("sign", str(changed), "--key", str(workshop), "--out",
                 str(tmp_path / "again.jsonl"))
     assert human.exit_code == ExitCode.CONFLICT  # the same serials with other content
+
+
+def test_each_record_says_what_its_own_row_says(
+    cli: Invoke, initialized: Home, tmp_path: Path, workshop: Path
+) -> None:
+    # rows that agree in every column but the serial are checked and encoded once (a row
+    # context): interleave many contexts, with repeats, and check every record and stored row
+    rows = records(60)
+    for i, row in enumerate(rows):
+        row["batch"] = f"B{i % 3}"
+        row["production_date"] = f"2026-02-{1 + i % 4:02d}"
+        row["name"] = "青花碗" if i % 2 else ""
+        row["ware_class"] = ("flat", "cups", "")[i % 3]
+        row["report_no"] = f"R-{i % 5}" if i % 7 else ""
+    out, summary = sign(cli, tmp_path, workshop, rows)
+    assert summary["signed"] == 60 and summary["batches"] == ["B0", "B1", "B2"]
+    entries = lines(out)
+    with sqlite3.connect(initialized.db_path) as conn:
+        stored = {serial: (batch, day, record) for serial, batch, day, record in conn.execute(
+            "SELECT serial, batch, production_date, record FROM signed_records")}
+    for row, entry, line in zip(rows, entries, out.read_text(encoding="utf-8").splitlines(),
+                                strict=True):
+        _message, fields = decode_record(base64url_decode(entry["record"]))
+        assert (str(fields.serial), fields.batch, fields.production_date.isoformat()) == (
+            row["serial"], row["batch"], row["production_date"])
+        assert (fields.name, fields.ware_class, fields.report_no) == (
+            row["name"] or None, row["ware_class"] or None, row["report_no"] or None)
+        assert stored[row["serial"]] == (row["batch"], row["production_date"],
+                                         base64url_decode(entry["record"]))
+        assert line == json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+    verified = cli("verify", str(out), "--json")
+    assert verified.exit_code == 0, verified.output
+    assert {result["verdict"] for result in json.loads(verified.stdout)} == {"genuine"}
+
+
+def test_the_staging_table_goes_with_every_run(initialized: Home, tmp_path: Path,
+                                              workshop: Path) -> None:
+    # new records wait in a temporary table of the connection while they are signed
+    from jdzhi.registry.db import open_registry
+    from jdzhi.trace.keystore import load_key
+    from jdzhi.trace.signing import sign_csv
+
+    key = load_key(workshop, TEST_PASSPHRASE.encode())
+    db = open_registry(initialized)
+    try:
+        first = sign_csv(db, write_csv(tmp_path / "a.csv", records(5)), key=key,
+                         out=tmp_path / "a.jsonl")
+        again = sign_csv(db, write_csv(tmp_path / "b.csv", records(8)), key=key,
+                         out=tmp_path / "b.jsonl")
+        with pytest.raises(JdzhiError, match="row 3: serial 1001 repeats row 2"):
+            sign_csv(db, write_csv(tmp_path / "c.csv", records(1) * 2), key=key,
+                     out=tmp_path / "c.jsonl")
+        assert db.execute("SELECT COUNT(*) FROM temp.sqlite_master").fetchone()[0] == 0
+    finally:
+        db.close()
+    assert (first.count, first.already_signed, again.count, again.already_signed) == (5, 0, 8, 5)
+    assert _stored(initialized) == 8 and not (tmp_path / "c.jsonl").exists()
 
 
 def test_base_url_precedence(cli: Invoke, tmp_path: Path, workshop: Path,
@@ -205,10 +263,13 @@ def test_worker_processes_sign_exactly_what_one_process_signs(
 ) -> None:
     fields = _fields(700)
     job = _job()
-    here = sign_chunk(job, fields)
+    contexts = {f.serial: RowContext(f, RecordTemplate.of(f), job.line_tail(f, job.signed_at))
+                for f in fields}
+    chunk = [(f.serial, contexts[f.serial]) for f in fields]
+    here = sign_chunk(job, chunk)
     monkeypatch.setenv("JDZHI_WORKERS", "2")
     assert worker_count(len(fields), parallel=False) == 2
-    assert list(map_chunks(sign_chunk, job, fields, preload="jdzhi.trace.signing",
+    assert list(map_chunks(sign_chunk, job, chunk, preload="jdzhi.trace.signing",
                            parallel=False)) == here
     key = from_seed(bytes(range(32)))
     record, label, line = here[5]
@@ -235,7 +296,8 @@ def test_signed_lines_are_exactly_the_compact_json(batch: str, name: str | None,
     }
     entry.update({key: value for key, value in (("name", name), ("report_no", report))
                   if value is not None})
-    assert job.line(fields, bytes([0, 1, 2]), label, "2026-03-10T01:00:00Z") == json.dumps(
+    tail = job.line_tail(fields, "2026-03-10T01:00:00Z")
+    assert job.line("42", bytes([0, 1, 2]), label, tail) == json.dumps(
         entry, ensure_ascii=False, separators=(",", ":"))
 
 

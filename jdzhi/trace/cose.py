@@ -55,20 +55,24 @@ def loads_canonical(data: bytes, *, what: str) -> Any:
     return value
 
 
+def cbor_head(major: int, value: int) -> bytes:
+    """The deterministic (shortest) head of a CBOR item of major type ``major`` (0: unsigned
+    integer ``value``; 2: byte string of ``value`` bytes...)."""
+    kind = major << 5
+    if value < 24:
+        return bytes([kind | value])
+    if value < 0x100:
+        return bytes([kind | 24, value])
+    if value < 0x10000:
+        return bytes([kind | 25]) + value.to_bytes(2, "big")
+    if value < 0x1_0000_0000:
+        return bytes([kind | 26]) + value.to_bytes(4, "big")
+    return bytes([kind | 27]) + value.to_bytes(8, "big")
+
+
 def _bstr(data: bytes) -> bytes:
     """A CBOR byte string in its deterministic (shortest-length) encoding."""
-    size = len(data)
-    if size < 24:
-        head = bytes([0x40 | size])
-    elif size < 0x100:
-        head = bytes([0x58, size])
-    elif size < 0x10000:
-        head = b"\x59" + size.to_bytes(2, "big")
-    elif size < 0x1_0000_0000:
-        head = b"\x5a" + size.to_bytes(4, "big")
-    else:
-        head = b"\x5b" + size.to_bytes(8, "big")
-    return head + data
+    return cbor_head(2, len(data)) + data
 
 
 #: deterministic CBOR of the array header (4 items) and the text "Signature1"
@@ -77,7 +81,7 @@ _SIG_STRUCTURE_HEAD = b"\x84\x6aSignature1"
 
 def sig_structure(protected: bytes, external_aad: bytes, payload: bytes) -> bytes:
     """The bytes an Ed25519 signature covers: ``["Signature1", protected, aad, payload]``
-    (deterministic CBOR, built directly: it is the hot path of signing)."""
+    (deterministic CBOR, built directly: verification's hot path)."""
     return _SIG_STRUCTURE_HEAD + _bstr(protected) + _bstr(external_aad) + _bstr(payload)
 
 
@@ -99,11 +103,6 @@ class Sign1:
     def to_be_signed(self, external_aad: bytes) -> bytes:
         return sig_structure(self.protected, external_aad, self.payload)
 
-    def encode(self) -> bytes:
-        # tag 18 (0xd2), an array of 4 (0x84), the protected bstr, {} (0xa0), payload, signature
-        return (b"\xd2\x84" + _bstr(self.protected) + b"\xa0" + _bstr(self.payload)
-                + _bstr(self.signature))
-
 
 def sign1(
     *,
@@ -114,9 +113,34 @@ def sign1(
     sign: Callable[[bytes], bytes],
 ) -> bytes:
     """Build a tagged COSE_Sign1 message; ``sign`` is an Ed25519 private key's ``sign``."""
+    form = sign1_form(content_type, kid, external_aad)
+    return form.message(payload, sign(form.to_be_signed(payload)))
+
+
+@dataclass(frozen=True)
+class Sign1Form:
+    """What the COSE_Sign1 messages of one content type, kid and external AAD share: both the
+    bytes a signature covers and the message are a fixed head, the payload and (for the message)
+    the signature, so that signing many records encodes nothing but their payloads."""
+
+    to_be_signed_head: bytes
+    message_head: bytes
+
+    def to_be_signed(self, payload: bytes) -> bytes:
+        """:func:`sig_structure` of ``payload``."""
+        return self.to_be_signed_head + _bstr(payload)
+
+    def message(self, payload: bytes, signature: bytes) -> bytes:
+        return self.message_head + _bstr(payload) + _bstr(signature)
+
+
+@lru_cache(maxsize=1024)
+def sign1_form(content_type: str, kid: bytes, external_aad: bytes) -> Sign1Form:
     protected = protected_header(content_type, kid)
-    signature = sign(sig_structure(protected, external_aad, payload))
-    return Sign1(protected, content_type, kid, payload, signature).encode()
+    # tag 18 (0xd2), an array of 4 (0x84), the protected bstr, an empty map (0xa0)
+    return Sign1Form(to_be_signed_head=_SIG_STRUCTURE_HEAD + _bstr(protected)
+                     + _bstr(external_aad),
+                     message_head=b"\xd2\x84" + _bstr(protected) + b"\xa0")
 
 
 def decode_sign1(data: bytes, *, what: str = "message") -> Sign1:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from jdzhi.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from jdzhi.trace.cose import Sign1
+    from jdzhi.trace.cose import Sign1, Sign1Form
 
 FORMAT_VERSION = 1
 
@@ -108,6 +108,9 @@ LABEL_VERSION = 1
 LABEL_HEADER_LENGTH = 13
 LABEL_PAYLOAD_LENGTH = LABEL_HEADER_LENGTH + 64
 LABEL_DOMAIN = b"jdzhi/label/1\x00"
+#: where a label header holds the serial
+_LABEL_SERIAL = slice(3, 8)
+_LABEL_SERIAL_BYTES = _LABEL_SERIAL.stop - _LABEL_SERIAL.start
 #: base32 characters of a version-1 label payload (77 bytes = 616 bits = 123 chars + 1 bit)
 LABEL_PAYLOAD_CHARS = 124
 DEFAULT_BASE_URL = "HTTPS://TRACE.EXAMPLE.CN/V/"
@@ -222,7 +225,7 @@ class LabelFields:
         return (
             bytes([LABEL_VERSION])
             + self.key_id.to_bytes(2, "big")
-            + self.serial.to_bytes(5, "big")
+            + self.serial.to_bytes(_LABEL_SERIAL_BYTES, "big")
             + self.signed_at.to_bytes(4, "big")
             + bytes([self.category])
         )
@@ -250,7 +253,7 @@ def decode_label_payload(payload: bytes) -> Label:
         raise LabelError(f"label format version {payload[0]} is not supported (only 1)")
     fields = LabelFields(
         key_id=int.from_bytes(payload[1:3], "big"),
-        serial=int.from_bytes(payload[3:8], "big"),
+        serial=int.from_bytes(payload[_LABEL_SERIAL], "big"),
         signed_at=int.from_bytes(payload[8:12], "big"),
         category=payload[12],
     )
@@ -353,13 +356,63 @@ class RecordFields:
         return fields
 
 
-def record_payload(fields: RecordFields) -> bytes:
-    """The deterministic CBOR of a record. Signing's hot path: the map is already in
-    deterministic order and holds only text and integers, which cbor2 always writes in their
-    shortest form, so the plain encoder gives the same bytes as its slower canonical mode."""
-    import cbor2
+@dataclass(frozen=True)
+class RecordTemplate:
+    """A record's two signed forms with its serial left out. The records of a batch share
+    everything but their serials, so signing one of them encodes nothing but its serial between
+    the pieces of a template; :func:`sign_record` signs through a template too."""
 
-    return bytes(cbor2.dumps(fields.to_cbor_map()))
+    #: the deterministic CBOR of the record map up to the value of "s", and after it
+    payload_head: bytes
+    payload_tail: bytes
+    #: the label header before the serial (version, key id), and after it (time, category)
+    label_head: bytes
+    label_tail: bytes
+    form: Sign1Form
+
+    @classmethod
+    def of(cls, fields: RecordFields) -> RecordTemplate:
+        """The template of every record that says what ``fields`` say, whatever its serial."""
+        import cbor2
+
+        from jdzhi.trace.cose import cbor_head, sign1_form
+
+        items = fields.to_cbor_map()
+        keys = list(items)
+        serial_at = keys.index("s")
+
+        def encoded(part: list[str]) -> bytes:
+            # deterministic CBOR: the map's items in to_cbor_map's order, texts and integers
+            # (which cbor2 always writes in their shortest form)
+            return b"".join(bytes(cbor2.dumps(key)) + bytes(cbor2.dumps(items[key]))
+                            for key in part)
+
+        header = fields.label_fields.header()
+        return cls(
+            payload_head=cbor_head(5, len(items)) + encoded(keys[:serial_at]) + b"\x61s",
+            payload_tail=encoded(keys[serial_at + 1:]),
+            label_head=header[:_LABEL_SERIAL.start], label_tail=header[_LABEL_SERIAL.stop:],
+            form=sign1_form(CONTENT_TYPES["record"], key_kid(fields.key_id),
+                            external_aad("record")),
+        )
+
+    def payload(self, serial: int) -> bytes:
+        """The deterministic CBOR of the record with ``serial``."""
+        from jdzhi.trace.cose import cbor_head
+
+        return self.payload_head + cbor_head(0, serial) + self.payload_tail
+
+    def sign(self, serial: int, sign: Callable[[bytes], bytes]) -> tuple[bytes, bytes]:
+        """(full record, label payload) of the record with ``serial``, signed by ``sign``."""
+        payload = self.payload(serial)
+        header = self.label_head + serial.to_bytes(_LABEL_SERIAL_BYTES, "big") + self.label_tail
+        return (self.form.message(payload, sign(self.form.to_be_signed(payload))),
+                header + sign(LABEL_DOMAIN + header))
+
+
+def record_payload(fields: RecordFields) -> bytes:
+    """The deterministic CBOR of a record."""
+    return RecordTemplate.of(fields).payload(fields.serial)
 
 
 def base64url(data: bytes) -> str:
@@ -388,13 +441,8 @@ class SignedRecord:
 
 def sign_record(fields: RecordFields, sign: Callable[[bytes], bytes]) -> SignedRecord:
     """Sign ``fields`` as a full record and as a label with a licensee key's ``sign``."""
-    from jdzhi.trace.cose import sign1
-
-    record = sign1(content_type=CONTENT_TYPES["record"], kid=key_kid(fields.key_id),
-                   payload=record_payload(fields), external_aad=external_aad("record"),
-                   sign=sign)
-    label_fields = fields.label_fields
-    return SignedRecord(fields, record, Label(label_fields, sign(label_fields.signing_input())))
+    record, label = RecordTemplate.of(fields).sign(fields.serial, sign)
+    return SignedRecord(fields, record, decode_label_payload(label))
 
 
 def decode_record(data: bytes) -> tuple[Sign1, RecordFields]:

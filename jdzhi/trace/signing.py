@@ -33,11 +33,12 @@ from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time, utc_now
 from jdzhi.trace.format import (
     OPTIONAL_COLUMNS,
     RecordFields,
+    RecordTemplate,
+    base32_encode,
     base64url,
     check_base_url,
     decode_record,
     parse_serial,
-    sign_record,
     unix_time,
 )
 
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 
 REQUIRED_COLUMNS = ("serial", "batch", "category", "production_date")
 MAX_ROWS = 1_000_000
+#: records written (and shown on the progress bar) at a time
+WRITE_STEP = 500
 MAX_CSV_BYTES = 512 * 1024 * 1024
 _TEXT_LIMITS = {"batch": 64, "name": 200, "ware_class": 32, "report_no": 64, "work_reg_no": 64}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -94,34 +97,40 @@ def resolve_base_url(db: sqlite_utils.Database, option: str | None) -> str:
     return registry_base_url(db)
 
 
-def read_rows(path: Path) -> list[dict[str, str]]:
+def read_rows(path: Path) -> tuple[tuple[str, ...], list[list[str]]]:
+    """The header and the rows of a records CSV, every value stripped and every row as long as
+    the header (a short row's missing values are empty); blank lines are skipped."""
     text = read_text_file(path, max_bytes=MAX_CSV_BYTES)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [name.strip() for name in reader.fieldnames or []]
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
-    if missing:
-        raise InvalidInput(f"{path} lacks the column(s) {', '.join(missing)} "
-                           f"(needs {', '.join(REQUIRED_COLUMNS)})")
-    known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
-    unknown = [name for name in header if name not in known]
-    if unknown:
-        raise InvalidInput(f"{path} has unknown column(s) {', '.join(unknown)}")
-    if len(set(header)) != len(header):
-        raise InvalidInput(f"{path} names a column twice")
-    reader.fieldnames = header
-    rows: list[dict[str, str]] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
+        header = tuple(name.strip() for name in next(reader, []))
+        missing = [name for name in REQUIRED_COLUMNS if name not in header]
+        if missing:
+            raise InvalidInput(f"{path} lacks the column(s) {', '.join(missing)} "
+                               f"(needs {', '.join(REQUIRED_COLUMNS)})")
+        known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
+        unknown = [name for name in header if name not in known]
+        if unknown:
+            raise InvalidInput(f"{path} has unknown column(s) {', '.join(unknown)}")
+        if len(set(header)) != len(header):
+            raise InvalidInput(f"{path} names a column twice")
+        width = len(header)
+        rows: list[list[str]] = []
         for row in reader:
-            if None in row:
-                raise InvalidInput(f"{path} row {reader.line_num}: more fields than columns")
-            rows.append({key: (value or "").strip() for key, value in row.items()})
+            if len(row) != width:
+                if not row:
+                    continue
+                if len(row) > width:
+                    raise InvalidInput(f"{path} row {reader.line_num}: more fields than columns")
+                row += [""] * (width - len(row))
+            rows.append([value.strip() for value in row])
             if len(rows) > MAX_ROWS:
                 raise InvalidInput(f"{path} has more than {MAX_ROWS} rows; split it")
     except csv.Error as error:
         raise InvalidInput(f"{path} row {reader.line_num}: {error}") from None
     if not rows:
         raise InvalidInput(f"{path} holds no records")
-    return rows
+    return header, rows
 
 
 def _end_of_production_day(day: date, now: datetime) -> datetime:
@@ -183,14 +192,33 @@ def _remove_stale_partials(out: Path) -> None:
             continue
 
 
-class _RowRules:
-    """The checks of one CSV row against the key's enterprise and license (module docstring)."""
+@dataclass(frozen=True)
+class RowContext:
+    """What the rows that agree in every column but the serial share: checked once, and
+    encoded once for signing (:class:`jdzhi.trace.format.RecordTemplate`)."""
 
-    def __init__(self, *, key_id: int, enterprise_id: int, license_no: str,
-                 licensed: frozenset[str], categories: tuple[Category, ...], now: datetime,
+    #: the fields of the first such row (with its serial)
+    fields: RecordFields
+    template: RecordTemplate
+    #: the SIGNED.jsonl members after serial, record and label (:meth:`SigningJob.line`)
+    line_tail: str
+
+
+class _RowRules:
+    """The checks of one CSV row against the key's enterprise and license (module docstring).
+
+    The serial is checked for every row; the other columns once for each combination of their
+    values, which the rows of a batch mostly repeat."""
+
+    def __init__(self, *, columns: tuple[str, ...], job: SigningJob, key_id: int,
+                 enterprise_id: int, license_no: str, licensed: frozenset[str],
+                 categories: tuple[Category, ...], now: datetime,
                  status_on: Callable[[datetime], str]) -> None:
         from jdzhi.trace.lab import WARE_CLASSES
 
+        self.serial_at = columns.index("serial")
+        self.at = {column: columns.index(column) for column in columns}
+        self.job = job
         self.key_id = key_id
         self.enterprise_id = enterprise_id
         self.license_no = license_no
@@ -203,11 +231,14 @@ class _RowRules:
         self.status_by_day: dict[date, str] = {}
         self.category_by_name: dict[str, Category] = {}
         self.seen: dict[str, int] = {}
+        self.contexts: dict[tuple[str, ...], RowContext] = {}
         self.ware_classes = WARE_CLASSES
 
-    def check(self, row_no: int, row: dict[str, str]) -> RecordFields:
+    def check(self, row_no: int, values: list[str]) -> tuple[str, int, RowContext]:
+        """(serial text, serial, context) of a valid row; InvalidInput or InvalidState names
+        the row and the first rule it breaks."""
+        serial_text = values[self.serial_at]
         try:
-            serial_text = row["serial"]
             serial = parse_serial(serial_text)
         except InvalidInput as error:
             raise InvalidInput(f"row {row_no}: {error.message}; nothing was signed") from None
@@ -215,22 +246,34 @@ class _RowRules:
             raise InvalidInput(f"row {row_no}: serial {serial_text} repeats row "
                                f"{self.seen[serial_text]}; nothing was signed")
         self.seen[serial_text] = row_no
-        batch = _check_text(row_no, "batch", row["batch"])
+        others = tuple(values[:self.serial_at] + values[self.serial_at + 1:])
+        context = self.contexts.get(others)
+        if context is None:
+            context = self.contexts[others] = self._context(row_no, serial, values)
+        return serial_text, serial, context
+
+    def _context(self, row_no: int, serial: int, values: list[str]) -> RowContext:
+        def value(column: str) -> str:
+            at = self.at.get(column)
+            return "" if at is None else values[at]
+
+        batch = _check_text(row_no, "batch", value("batch"))
         if not batch:
             raise InvalidInput(f"row {row_no}: batch is empty; nothing was signed")
-        category = self.category_by_name.get(row["category"])
+        category_name = value("category")
+        category = self.category_by_name.get(category_name)
         if category is None:
             from jdzhi.registry.categories import find_category
 
-            found = find_category(self.categories, row["category"])
+            found = find_category(self.categories, category_name)
             if found is None:
-                raise InvalidInput(f"row {row_no}: no product category {row['category']!r}; "
+                raise InvalidInput(f"row {row_no}: no product category {category_name!r}; "
                                    "nothing was signed")
-            category = self.category_by_name[row["category"]] = found
+            category = self.category_by_name[category_name] = found
         if category.code not in self.licensed:
             raise InvalidState(f"row {row_no}: license {self.license_no} does not cover "
                                f"category {category.code}; nothing was signed")
-        text = row["production_date"]
+        text = value("production_date")
         try:
             day = date.fromisoformat(text)
             if len(text) != 10:
@@ -250,16 +293,18 @@ class _RowRules:
                                f"{text}; nothing was signed")
         optional: dict[str, str | None] = {}
         for column in OPTIONAL_COLUMNS:
-            optional[column] = _check_text(row_no, column, row.get(column, "")) or None
+            optional[column] = _check_text(row_no, column, value(column)) or None
         if (optional["ware_class"] is not None
                 and optional["ware_class"] not in self.ware_classes):
             raise InvalidInput(f"row {row_no}: ware_class {optional['ware_class']!r} is not one "
                                f"of {', '.join(self.ware_classes)}; nothing was signed")
-        return RecordFields(
+        fields = RecordFields(
             key_id=self.key_id, serial=serial, signed_at=self.signed_at,
             category=category.label_code, enterprise_id=self.enterprise_id, batch=batch,
             category_code=category.code, production_date=day, **optional,
         )
+        return RowContext(fields, RecordTemplate.of(fields),
+                          self.job.line_tail(fields, self.job.signed_at))
 
 
 @dataclass(frozen=True)
@@ -283,38 +328,126 @@ class SigningJob:
                                           "category_name_en": category.name_en})
             for category in categories})
 
-    def line(self, fields: RecordFields, record: bytes, label: str, signed_at: str) -> str:
+    def line(self, serial: str, record: bytes, label: str, tail: str) -> str:
         """The SIGNED.jsonl line of one record, as ``json.dumps(..., ensure_ascii=False,
         separators=(",", ":"))`` writes it, put together from pieces because that is a large
-        part of the cost of a record after the signatures."""
+        part of the cost of a record after the signatures; ``tail`` is :meth:`line_tail`."""
+        from json.encoder import encode_basestring as text
+
+        return (f'{{"serial":"{serial}","record":"{base64url(record)}",'
+                f'"label":{text(label)},{tail}}}')
+
+    def line_tail(self, fields: RecordFields, signed_at: str) -> str:
+        """The members of a line after its label: the same for every record of a row context."""
         from json.encoder import encode_basestring as text
 
         optional = "".join(f',"{column}":{text(value)}' for column in OPTIONAL_COLUMNS
                            if (value := getattr(fields, column)) is not None)
-        return (f'{{"serial":"{fields.serial}","record":"{base64url(record)}",'
-                f'"label":{text(label)},{self.line_head},'
-                f'{self.category_members[fields.category_code]},"batch":{text(fields.batch)},'
+        return (f'{self.line_head},{self.category_members[fields.category_code]},'
+                f'"batch":{text(fields.batch)},'
                 f'"production_date":"{fields.production_date.isoformat()}",'
-                f'"signed_at":{text(signed_at)}{optional}}}')
+                f'"signed_at":{text(signed_at)}{optional}')
 
 
 def _json_members(members: dict[str, Any]) -> str:
     return json.dumps(members, ensure_ascii=False, separators=(",", ":"))[1:-1]
 
 
-def sign_chunk(job: SigningJob, chunk: Sequence[RecordFields]) -> list[tuple[bytes, str, str]]:
-    """Sign records: (full record, label text, SIGNED.jsonl line) for each."""
+def sign_chunk(job: SigningJob, chunk: Sequence[tuple[int, RowContext]]) -> list[
+        tuple[bytes, str, str]]:
+    """Sign the records of (serial, row context) pairs: (full record, label text, SIGNED.jsonl
+    line) for each."""
     from jdzhi.trace.ed25519 import sign
 
+    secret, base = job.secret, job.base
+
     def by_key(message: bytes) -> bytes:
-        return sign(job.secret, message)
+        return sign(secret, message)
 
     out = []
-    for fields in chunk:
-        item = sign_record(fields, by_key)
-        label = item.label.text(job.base)
-        out.append((item.record, label, job.line(fields, item.record, label, job.signed_at)))
+    for serial, context in chunk:
+        record, label_payload = context.template.sign(serial, by_key)
+        label = base + base32_encode(label_payload)
+        out.append((record, label, job.line(str(serial), record, label, context.line_tail)))
     return out
+
+
+class _SignedOutput:
+    """SIGNED.jsonl, written as its records come into a temporary file beside it, which
+    :meth:`publish` links to the final name (never overwriting a file) and which is removed
+    in every case when the ``with`` block ends."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.temporary = out.with_name(f".{out.name}.{os.getpid()}.partial")
+
+    def __enter__(self) -> _SignedOutput:
+        _remove_stale_partials(self.out)
+        try:
+            self._handle = self.temporary.open("w", encoding="utf-8")
+        except OSError as error:
+            raise InvalidInput(f"cannot write {self.out}: {error.strerror}") from None
+        return self
+
+    def write(self, lines: list[str]) -> None:
+        if lines:
+            self._guarded(lambda: self._handle.write("\n".join(lines) + "\n"))
+
+    def finish(self) -> None:
+        """Everything written, on disk."""
+        self._guarded(self._handle.flush)
+        self._guarded(lambda: os.fsync(self._handle.fileno()))
+        self._handle.close()
+
+    def publish(self) -> None:
+        try:
+            os.link(self.temporary, self.out)  # fails rather than overwrite a file made meanwhile
+        except FileExistsError:
+            raise Conflict(f"{self.out} appeared meanwhile; the records are stored: run the same "
+                           "command with another --out to write them") from None
+        except OSError as error:
+            raise InvalidInput(f"cannot write {self.out}: {error.strerror}; the records are "
+                               "stored: run the same command again to write them") from None
+
+    def _guarded(self, action: Callable[[], object]) -> None:
+        try:
+            action()
+        except OSError as error:
+            raise InvalidInput(f"cannot write {self.out}: {error.strerror}") from None
+
+    def __exit__(self, *_: object) -> None:
+        self._handle.close()
+        self.temporary.unlink(missing_ok=True)
+
+
+_RECORD_COLUMNS = ("enterprise_id, serial, key_id, batch, category_code, production_date, "
+                   "signed_at, record, label")
+
+
+class _Staging:
+    """New signed records held in a temporary table of this connection until every record of
+    the run is signed: adding them costs most of what storing them does, and needs no lock on
+    the registry. The table is dropped when the ``with`` block ends."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    def __enter__(self) -> _Staging:
+        self.db.execute("DROP TABLE IF EXISTS temp.signing_stage")
+        self.db.execute(f"CREATE TEMP TABLE signing_stage ({_RECORD_COLUMNS})")
+        return self
+
+    def add(self, rows: list[tuple[Any, ...]]) -> None:
+        self.db.conn.executemany(f"INSERT INTO temp.signing_stage ({_RECORD_COLUMNS}) "
+                                 f"VALUES ({', '.join('?' * 9)})", rows)
+
+    def move_to_registry(self) -> None:
+        """Insert the staged records, in their order (inside the caller's transaction)."""
+        self.db.execute(f"INSERT INTO signed_records ({_RECORD_COLUMNS}) "
+                        f"SELECT {_RECORD_COLUMNS} FROM temp.signing_stage ORDER BY rowid")
+
+    def __exit__(self, *_: object) -> None:
+        self.db.execute("DROP TABLE IF EXISTS temp.signing_stage")
 
 
 def sign_csv(
@@ -358,16 +491,8 @@ def sign_csv(
     if status_now != "active":
         raise InvalidState(f"license {lic.license_no} of {enterprise.name} is {status_now} now: "
                            "nothing was signed")
-    rows = read_rows(records_csv)
+    columns, rows = read_rows(records_csv)
     categories = list_categories(db)
-    rules = _RowRules(
-        key_id=info.key_id, enterprise_id=enterprise.id, license_no=lic.license_no,
-        licensed=frozenset(lic.categories), categories=categories, now=now,
-        status_on=lambda moment: effective_status_from(events, lic.valid_from, moment),
-    )
-    taken = {serial for (serial,) in db.execute(
-        "SELECT serial FROM signed_records WHERE enterprise_id = ?", [enterprise.id]
-    ).fetchall()}
     signed_time = format_time(now)
     job = SigningJob.create(
         secret=key.secret, base=base, signed_at=signed_time,
@@ -376,90 +501,92 @@ def sign_csv(
                    "license_no": lic.license_no},
         categories=categories,
     )
-    prepared: list[tuple[RecordFields, int]] = []
+    rules = _RowRules(
+        columns=columns, job=job, key_id=info.key_id, enterprise_id=enterprise.id,
+        license_no=lic.license_no, licensed=frozenset(lic.categories), categories=categories,
+        now=now, status_on=lambda moment: effective_status_from(events, lic.valid_from, moment),
+    )
+    taken = {serial for (serial,) in db.execute(
+        "SELECT serial FROM signed_records WHERE enterprise_id = ?", [enterprise.id]
+    ).fetchall()}
+    prepared: list[tuple[str, int, RowContext, int]] = []
     # Workers sign the rows checked so far while later rows are being checked; a bad row
     # discards every signature made, before anything is stored or written.
     with ChunkRunner(sign_chunk, job, expected=len(rows), preload=__name__,
                      parallel=parallel) as runner:
-        chunk: list[RecordFields] = []
-        for row_no, row in enumerate(rows, start=2):
-            fields = rules.check(row_no, row)
-            prepared.append((fields, row_no))
-            if str(fields.serial) not in taken:
-                chunk.append(fields)
+        chunk: list[tuple[int, RowContext]] = []
+        for row_no, values in enumerate(rows, start=2):
+            serial_text, serial, context = rules.check(row_no, values)
+            prepared.append((serial_text, serial, context, row_no))
+            if serial_text not in taken:
+                chunk.append((serial, context))
                 if len(chunk) == runner.chunk_size:
                     runner.add(chunk)
                     chunk = []
         if chunk:
             runner.add(chunk)
+        del rows
         stored = _stored_records(db, enterprise.id,
-                                 [str(f.serial) for f, _ in prepared if str(f.serial) in taken])
-        for fields, row_no in prepared:
-            earlier = stored.get(str(fields.serial))
-            if earlier is not None and not _same_content(earlier, fields):
-                raise Conflict(f"row {row_no}: serial {fields.serial} was signed before for "
+                                 [entry[0] for entry in prepared if entry[0] in taken])
+        for serial_text, serial, context, row_no in prepared:
+            earlier = stored.get(serial_text)
+            if earlier is not None and not _same_content(
+                    earlier, replace(context.fields, serial=serial)):
+                raise Conflict(f"row {row_no}: serial {serial_text} was signed before for "
                                f"{enterprise.name} with other content or another key; "
                                "nothing was signed")
+        batches = tuple(sorted({context.fields.batch for context in rules.contexts.values()}))
+        new_serials = [entry[0] for entry in prepared if entry[0] not in stored]
         signed_new = (item for results in runner.results() for item in results)
         digest = hashlib.sha256()
         new_digest = hashlib.sha256()
-        lines: list[str] = []
-        db_rows: list[tuple[Any, ...]] = []
-        for fields, _row_no in prepared:
-            earlier = stored.get(str(fields.serial))
-            if earlier is None:
-                record, label, line = next(signed_new)
-                new_digest.update(record)
-                db_rows.append((enterprise.id, str(fields.serial), fields.key_id, fields.batch,
-                                fields.category_code, fields.production_date.isoformat(),
-                                signed_time, record, label))
-            else:
-                _message, earlier_fields = decode_record(earlier.record)
-                record, label = earlier.record, earlier.label
-                line = job.line(earlier_fields, record, label, earlier.signed_at)
-            digest.update(record)
-            lines.append(line)
-            if progress is not None:
-                progress(1)
-    batches = tuple(sorted({fields.batch for fields, _ in prepared}))
-    _remove_stale_partials(out)
-    temporary = out.with_name(f".{out.name}.{os.getpid()}.partial")
-    try:
-        with temporary.open("w", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise InvalidInput(f"cannot write {out}: {error.strerror}") from None
-    try:
-        if db_rows:
-            with transaction(db):
-                db.conn.executemany(
-                    "INSERT INTO signed_records (enterprise_id, serial, key_id, batch, "
-                    "category_code, production_date, signed_at, record, label) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    db_rows,
-                )
-                audit.append(
-                    db, action="records.sign",
-                    entity=f"signed_records:{enterprise.id}:{signed_time}",
-                    before=None, after={"count": len(db_rows), "sha256": new_digest.hexdigest()},
-                    details={"key_id": info.key_id, "count": len(db_rows),
-                             "batches": list(batches),
-                             "first_serial": db_rows[0][1], "last_serial": db_rows[-1][1]},
-                )
-        # only after the commit, so that an output file always means its records are stored
-        try:
-            os.link(temporary, out)  # fails rather than overwrite a file made meanwhile
-        except FileExistsError:
-            raise Conflict(f"{out} appeared meanwhile; the records are stored: run the same "
-                           "command with another --out to write them") from None
-        except OSError as error:
-            raise InvalidInput(f"cannot write {out}: {error.strerror}; the records are stored: "
-                               "run the same command again to write them") from None
-    finally:
-        temporary.unlink(missing_ok=True)
+        # SIGNED.jsonl and the new rows are written as the workers hand the records over (the rows
+        # to a staging table: no write lock is held while signing); once every record is in, one
+        # short transaction moves the rows into the registry, and only then does the file appear.
+        with _SignedOutput(out) as output, _Staging(db) as staging:
+            lines: list[str] = []
+            rows_new: list[tuple[Any, ...]] = []
+            for serial_text, _serial, context, _row_no in prepared:
+                earlier = stored.get(serial_text)
+                if earlier is None:
+                    record, label, line = next(signed_new)
+                    new_digest.update(record)
+                    fields = context.fields
+                    rows_new.append((enterprise.id, serial_text, fields.key_id, fields.batch,
+                                     fields.category_code, fields.production_date.isoformat(),
+                                     signed_time, record, label))
+                else:
+                    _message, earlier_fields = decode_record(earlier.record)
+                    record, label = earlier.record, earlier.label
+                    line = job.line(serial_text, record, label,
+                                    job.line_tail(earlier_fields, earlier.signed_at))
+                digest.update(record)
+                lines.append(line)
+                if len(lines) == WRITE_STEP:
+                    output.write(lines)
+                    staging.add(rows_new)
+                    if progress is not None:
+                        progress(len(lines))
+                    lines, rows_new = [], []
+            output.write(lines)
+            staging.add(rows_new)
+            if progress is not None and lines:
+                progress(len(lines))
+            output.finish()
+            if new_serials:
+                with transaction(db):
+                    staging.move_to_registry()
+                    audit.append(
+                        db, action="records.sign",
+                        entity=f"signed_records:{enterprise.id}:{signed_time}",
+                        before=None, after={"count": len(new_serials),
+                                            "sha256": new_digest.hexdigest()},
+                        details={"key_id": info.key_id, "count": len(new_serials),
+                                 "batches": list(batches), "first_serial": new_serials[0],
+                                 "last_serial": new_serials[-1]},
+                    )
+            # only after the commit, so that an output file always means its records are stored
+            output.publish()
     return SignSummary(len(prepared), str(out), enterprise.id, enterprise.name, info.key_id,
                        lic.license_no, now, base, batches, digest.hexdigest(),
-                       already_signed=len(prepared) - len(db_rows))
+                       already_signed=len(prepared) - len(new_serials))
