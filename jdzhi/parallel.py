@@ -18,6 +18,7 @@ does, however it ends; an exception in the caller cancels the chunks not yet sta
 from __future__ import annotations
 
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -36,6 +37,8 @@ WORKERS_ENV = "JDZHI_WORKERS"
 MIN_ITEMS_PER_WORKER = 4_000
 #: small enough that a progress bar moves and a cancelled run stops soon
 MAX_CHUNK = 2_000
+#: modules a worker imports again when it re-runs its parent's main script
+_PARENT_MODULES = ("jdzhi.cli",)
 
 
 def usable_cores() -> int:
@@ -100,7 +103,11 @@ class ChunkRunner(Generic[C, T, R]):
         start: Any
         if "forkserver" in multiprocessing.get_all_start_methods():
             start = multiprocessing.get_context("forkserver")
-            start.set_forkserver_preload([self._preload])
+            # A worker re-runs the parent's main script, which for the `jdzhi` command imports
+            # the CLI: import it once in the fork server, whose forks inherit it, instead of in
+            # every worker (CPython's own '__main__' preload never reaches a script's path).
+            start.set_forkserver_preload([self._preload, *(
+                name for name in _PARENT_MODULES if name in sys.modules)])
         else:
             start = multiprocessing.get_context("spawn")
         return ProcessPoolExecutor(max_workers=self._workers, mp_context=start,

@@ -151,6 +151,7 @@ BAD_ROWS = [
     ({"category": "no-such"}, ExitCode.INVALID_INPUT, "row 3: no product category 'no-such'"),
     ({"category": "linglong"}, ExitCode.INVALID_STATE, "does not cover category linglong"),
     ({"production_date": "2026-13-01"}, ExitCode.INVALID_INPUT, "row 3: production_date"),
+    ({"production_date": "2026-W10-1"}, ExitCode.INVALID_INPUT, "'2026-W10-1' is not YYYY-MM"),
     ({"production_date": "2026-03-11"}, ExitCode.INVALID_INPUT, "lies in the future"),
     ({"production_date": "2025-12-31"}, ExitCode.INVALID_STATE,
      "license JDZ-GI-2026-0001 was pending on 2025-12-31"),
@@ -263,7 +264,8 @@ def test_worker_processes_sign_exactly_what_one_process_signs(
 ) -> None:
     fields = _fields(700)
     job = _job()
-    contexts = {f.serial: RowContext(f, RecordTemplate.of(f), job.line_tail(f, job.signed_at))
+    contexts = {f.serial: RowContext(f, RecordTemplate.of(f), job.line_tail(f, job.signed_at),
+                                     (1, 1, f.batch, "qinghua", "2026-03-01", job.signed_at))
                 for f in fields}
     chunk = [(f.serial, contexts[f.serial]) for f in fields]
     here = sign_chunk(job, chunk)

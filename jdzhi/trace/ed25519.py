@@ -11,6 +11,8 @@ small-order and non-canonical public keys and ``R`` points, which RFC 8032 leave
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 PUBLIC_KEY_LENGTH = 32
 SECRET_KEY_LENGTH = 64
 SIGNATURE_LENGTH = 64
@@ -23,9 +25,17 @@ def secret_key(seed: bytes, public_key: bytes) -> bytes:
 
 def sign(secret: bytes, message: bytes) -> bytes:
     """The 64-byte Ed25519 signature of ``message`` by a :func:`secret_key`."""
+    return signer(secret)(message)
+
+
+def signer(secret: bytes) -> Callable[[bytes], bytes]:
+    """:func:`sign` with one key, as a function of the message: for signing many messages."""
     from nacl.bindings import crypto_sign
 
-    return crypto_sign(message, secret)[:SIGNATURE_LENGTH]
+    def sign_message(message: bytes) -> bytes:
+        return crypto_sign(message, secret)[:SIGNATURE_LENGTH]
+
+    return sign_message
 
 
 def verify(raw_public_key: bytes, signature: bytes, message: bytes) -> bool:

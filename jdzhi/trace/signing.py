@@ -202,6 +202,8 @@ class RowContext:
     template: RecordTemplate
     #: the SIGNED.jsonl members after serial, record and label (:meth:`SigningJob.line`)
     line_tail: str
+    #: the first columns of the registry row of each new record (see _RECORD_COLUMNS)
+    stored: tuple[int, int, str, str, str, str]
 
 
 class _RowRules:
@@ -276,7 +278,7 @@ class _RowRules:
         text = value("production_date")
         try:
             day = date.fromisoformat(text)
-            if len(text) != 10:
+            if day.isoformat() != text:  # fromisoformat also reads 20260301 and 2026-W10-1
                 raise ValueError
         except ValueError:
             raise InvalidInput(f"row {row_no}: production_date {text!r} is not YYYY-MM-DD; "
@@ -304,7 +306,9 @@ class _RowRules:
             category_code=category.code, production_date=day, **optional,
         )
         return RowContext(fields, RecordTemplate.of(fields),
-                          self.job.line_tail(fields, self.job.signed_at))
+                          self.job.line_tail(fields, self.job.signed_at),
+                          (self.enterprise_id, self.key_id, batch, category.code,
+                           day.isoformat(), self.job.signed_at))
 
 
 @dataclass(frozen=True)
@@ -357,13 +361,9 @@ def sign_chunk(job: SigningJob, chunk: Sequence[tuple[int, RowContext]]) -> list
         tuple[bytes, str, str]]:
     """Sign the records of (serial, row context) pairs: (full record, label text, SIGNED.jsonl
     line) for each."""
-    from jdzhi.trace.ed25519 import sign
+    from jdzhi.trace.ed25519 import signer
 
-    secret, base = job.secret, job.base
-
-    def by_key(message: bytes) -> bytes:
-        return sign(secret, message)
-
+    by_key, base = signer(job.secret), job.base
     out = []
     for serial, context in chunk:
         record, label_payload = context.template.sign(serial, by_key)
@@ -420,8 +420,9 @@ class _SignedOutput:
         self.temporary.unlink(missing_ok=True)
 
 
-_RECORD_COLUMNS = ("enterprise_id, serial, key_id, batch, category_code, production_date, "
-                   "signed_at, record, label")
+#: the columns of a new signed record: those of its row context (RowContext.stored), then its own
+_RECORD_COLUMNS = ("enterprise_id, key_id, batch, category_code, production_date, signed_at, "
+                   "serial, record, label")
 
 
 class _Staging:
@@ -438,8 +439,20 @@ class _Staging:
         return self
 
     def add(self, rows: list[tuple[Any, ...]]) -> None:
-        self.db.conn.executemany(f"INSERT INTO temp.signing_stage ({_RECORD_COLUMNS}) "
-                                 f"VALUES ({', '.join('?' * 9)})", rows)
+        # one transaction per step, which touches the temporary database only: a third of the
+        # cost of a transaction per row, and no lock on the registry
+        insert = (f"INSERT INTO temp.signing_stage ({_RECORD_COLUMNS}) "
+                  f"VALUES ({', '.join('?' * 9)})")
+        if self.db.conn.in_transaction:  # the caller's
+            self.db.conn.executemany(insert, rows)
+            return
+        self.db.execute("BEGIN")
+        try:
+            self.db.conn.executemany(insert, rows)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     def move_to_registry(self) -> None:
         """Insert the staged records, in their order (inside the caller's transaction)."""
@@ -551,10 +564,7 @@ def sign_csv(
                 if earlier is None:
                     record, label, line = next(signed_new)
                     new_digest.update(record)
-                    fields = context.fields
-                    rows_new.append((enterprise.id, serial_text, fields.key_id, fields.batch,
-                                     fields.category_code, fields.production_date.isoformat(),
-                                     signed_time, record, label))
+                    rows_new.append((*context.stored, serial_text, record, label))
                 else:
                     _message, earlier_fields = decode_record(earlier.record)
                     record, label = earlier.record, earlier.label
