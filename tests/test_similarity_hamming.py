@@ -4,9 +4,16 @@ of the radius and of the 128-bit filter."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+from conftest import Invoke
+from PIL import Image, ImageOps
+from test_works import design
 
+from jdzhi.home import Home
 from jdzhi.similarity import hamming, screen
 from jdzhi.similarity.fingerprint import unpack_hashes
 from jdzhi.similarity.hamming import HashHalves, near_hashes
@@ -130,3 +137,34 @@ def test_hash_stage_below_the_threshold_equals_a_plain_popcount() -> None:
                 for row in range(0, len(hashes), 2)}
     assert hash_distances(index, query) == expected
     assert 0 in {distance for distance, _ in expected.values()}
+
+
+def test_screening_through_the_range_search_flags_what_the_nearest_search_flags(
+        cli: Invoke, initialized: Home, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    works = tmp_path / "works"
+    works.mkdir()
+    for number in range(1, 4):
+        result = cli("works", "register", str(design(works / f"{number}.png", number)),
+                     "--reg-no", f"国作登字-2024-F-{number:08d}", "--title", f"作品{number}",
+                     "--owner", "测试")
+        assert result.exit_code == 0, result.output
+    original = Image.open(works / "2.png").convert("RGB")
+    submissions = tmp_path / "in"
+    submissions.mkdir()
+    ImageOps.mirror(original).save(submissions / "a-mirrored.png")
+    original.rotate(90, expand=True).save(submissions / "b-rotated.png")
+    design(submissions / "c-other.png", 77)
+
+    def flagged() -> list[tuple[str, list[dict[str, object]]]]:
+        result = cli("works", "screen", str(submissions), "--json")
+        assert result.exit_code == 1, result.output
+        return [(entry["verdict"], [match for match in entry["matches"]
+                                    if match["distance"] <= RADIUS or match["inliers"]])
+                for entry in json.loads(result.stdout)]
+
+    nearest = flagged()
+    monkeypatch.setattr(screen, "NEAREST_HASH_WORKS", 0)  # every registry is large now
+    assert flagged() == nearest
+    assert [verdict for verdict, _ in nearest] == ["copy", "copy", "clear"]
+    assert nearest[0][1][0]["distance"] <= screen.COPY_DISTANCE
