@@ -168,3 +168,27 @@ def test_screening_through_the_range_search_flags_what_the_nearest_search_flags(
     assert flagged() == nearest
     assert [verdict for verdict, _ in nearest] == ["copy", "copy", "clear"]
     assert nearest[0][1][0]["distance"] <= screen.COPY_DISTANCE
+
+
+def test_the_compiled_loop_is_cached_in_jdzhis_cache_folder(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    search = ("import numpy as np\n"
+              "from jdzhi.similarity.hamming import HashHalves, kernel, near_hashes\n"
+              "hashes = np.random.default_rng(1).integers(0, 256, (64, 32), np.uint8)\n"
+              "assert near_hashes(HashHalves.of(hashes), hashes[:2], 40)[0].tolist() == [0, 1]\n"
+              "stats = kernel().near_rows.stats\n"
+              "print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))\n")
+    env = {name: value for name, value in os.environ.items() if not name.startswith("NUMBA_")}
+    env["JDZHI_CACHE_DIR"] = str(tmp_path / "cache")
+
+    def run() -> list[str]:
+        done = subprocess.run([sys.executable, "-c", search], env=env, capture_output=True,
+                              text=True, timeout=300, check=True)
+        return done.stdout.split()
+
+    assert run() == ["0", "1"]  # compiled, and saved in the cache folder
+    assert list((tmp_path / "cache" / "numba").rglob("*.nbi"))
+    assert run() == ["1", "0"]  # loaded from it
