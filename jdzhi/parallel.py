@@ -86,13 +86,13 @@ class ChunkRunner(Generic[C, T, R]):
     ``preload`` names the module that defines ``task``: the fork server imports it once.
     """
 
-    def __init__(self, task: Callable[[C, Sequence[T]], list[R]], context: C, *,
+    def __init__(self, task: Callable[[C, Sequence[T]], R], context: C, *,
                  expected: int, preload: str, parallel: bool) -> None:
         self._task = task
         self._context = context
         self._workers = worker_count(expected, parallel=parallel)
         self.chunk_size = max(1, min(MAX_CHUNK, -(-expected // (4 * max(self._workers, 1)))))
-        self._pending: deque[Sequence[T] | Future[list[R]]] = deque()
+        self._pending: deque[Sequence[T] | Future[R]] = deque()
         self._pool: ProcessPoolExecutor | None = None
         self._preload = preload
 
@@ -121,7 +121,7 @@ class ChunkRunner(Generic[C, T, R]):
             self._pool = self._start()
         self._pending.append(self._pool.submit(self._task, self._context, chunk))
 
-    def results(self) -> Iterator[list[R]]:
+    def results(self) -> Iterator[R]:
         from concurrent.futures import Future
 
         while self._pending:  # let go of each chunk's results once they are handed over
@@ -144,6 +144,7 @@ class ChunkRunner(Generic[C, T, R]):
 def map_chunks(task: Callable[[C, Sequence[T]], list[R]], context: C, items: Sequence[T], *,
                preload: str, parallel: bool) -> Iterator[R]:
     """``task`` over all ``items`` in chunks (see :class:`ChunkRunner`), results in order."""
+    runner: ChunkRunner[C, T, list[R]]
     with ChunkRunner(task, context, expected=len(items), preload=preload,
                      parallel=parallel) as runner:
         for start in range(0, len(items), runner.chunk_size):

@@ -15,19 +15,27 @@ from trace_support import LICENSE_NO, add_enterprise, issue_key, lines, records,
 
 from jdzhi.errors import ExitCode, JdzhiError
 from jdzhi.home import Home
-from jdzhi.parallel import map_chunks, worker_count
+from jdzhi.parallel import ChunkRunner, worker_count
 from jdzhi.registry.categories import Category
 from jdzhi.trace.ed25519 import verify
 from jdzhi.trace.format import (
     DEFAULT_BASE_URL,
     RecordFields,
     RecordTemplate,
+    base64url,
     base64url_decode,
     decode_label_text,
     decode_record,
 )
 from jdzhi.trace.keystore import from_seed
-from jdzhi.trace.signing import RowContext, SigningJob, sign_chunk
+from jdzhi.trace.signing import (
+    ChunkRow,
+    RowContext,
+    SignedChunk,
+    SigningJob,
+    StoredRecord,
+    sign_chunk,
+)
 
 
 @pytest.fixture
@@ -259,25 +267,45 @@ def _job() -> SigningJob:
     )
 
 
+def _signed_rows(job: SigningJob, rows: list[ChunkRow]) -> SignedChunk:
+    """Every row signed in chunks (on workers if JDZHI_WORKERS says so), the chunks joined."""
+    with ChunkRunner(sign_chunk, job, expected=len(rows), preload="jdzhi.trace.signing",
+                     parallel=False) as runner:
+        for start in range(0, len(rows), runner.chunk_size):
+            runner.add(rows[start:start + runner.chunk_size])
+        chunks = list(runner.results())
+    return SignedChunk([record for chunk in chunks for record in chunk.records],
+                       [label for chunk in chunks for label in chunk.labels],
+                       b"".join(chunk.lines for chunk in chunks))
+
+
 def test_worker_processes_sign_exactly_what_one_process_signs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fields = _fields(700)
     job = _job()
-    contexts = {f.serial: RowContext(f, RecordTemplate.of(f), job.line_tail(f, job.signed_at),
-                                     (1, 1, f.batch, "qinghua", "2026-03-01", job.signed_at))
-                for f in fields}
-    chunk = [(f.serial, contexts[f.serial]) for f in fields]
-    here = sign_chunk(job, chunk)
+    rows: list[ChunkRow] = [
+        (str(f.serial), f.serial, RowContext(f, RecordTemplate.of(f),
+                                             job.line_tail(f, job.signed_at),
+                                             (1, 1, f.batch, "qinghua", "2026-03-01",
+                                              job.signed_at)), None)
+        for f in fields]
+    # a row an earlier run signed: written again as stored, not signed again
+    earlier = sign_chunk(job, rows[:1])
+    rows[0] = (*rows[0][:3], StoredRecord(1, earlier.records[0], earlier.labels[0],
+                                          "2026-03-09T00:00:00Z"))
+    here = _signed_rows(job, rows)
     monkeypatch.setenv("JDZHI_WORKERS", "2")
     assert worker_count(len(fields), parallel=False) == 2
-    assert list(map_chunks(sign_chunk, job, chunk, preload="jdzhi.trace.signing",
-                           parallel=False)) == here
+    assert _signed_rows(job, rows) == here
+    records, labels, lines = here.records, here.labels, here.lines.decode().splitlines()
+    assert len(records) == len(labels) == len(lines) == 700 and records[0] == earlier.records[0]
+    assert json.loads(lines[0])["signed_at"] == "2026-03-09T00:00:00Z"
     key = from_seed(bytes(range(32)))
-    record, label, line = here[5]
-    assert decode_record(record)[1] == fields[5]
-    assert json.loads(line)["label"] == label and label.startswith(DEFAULT_BASE_URL)
-    assert verify(key.public_key, decode_label_text(label, (DEFAULT_BASE_URL,)).signature,
+    assert decode_record(records[5])[1] == fields[5]
+    assert json.loads(lines[5])["label"] == labels[5] and labels[5].startswith(DEFAULT_BASE_URL)
+    assert json.loads(lines[5])["record"] == base64url(records[5])
+    assert verify(key.public_key, decode_label_text(labels[5], (DEFAULT_BASE_URL,)).signature,
                   fields[5].label_fields.signing_input())
 
 
@@ -299,8 +327,8 @@ def test_signed_lines_are_exactly_the_compact_json(batch: str, name: str | None,
     entry.update({key: value for key, value in (("name", name), ("report_no", report))
                   if value is not None})
     tail = job.line_tail(fields, "2026-03-10T01:00:00Z")
-    assert job.line("42", bytes([0, 1, 2]), label, tail) == json.dumps(
-        entry, ensure_ascii=False, separators=(",", ":"))
+    assert job.line("42", bytes([0, 1, 2]), label, tail).decode() == json.dumps(
+        entry, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def test_a_bad_row_late_in_a_parallel_run_signs_and_stores_nothing(

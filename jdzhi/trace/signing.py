@@ -21,6 +21,7 @@ import io
 import json
 import os
 import re
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
@@ -149,7 +150,9 @@ def _check_text(row_no: int, column: str, value: str) -> str:
 
 
 @dataclass(frozen=True)
-class _StoredRecord:
+class StoredRecord:
+    """A record the registry holds already (an earlier run signed it)."""
+
     key_id: int
     record: bytes
     label: str
@@ -157,8 +160,8 @@ class _StoredRecord:
 
 
 def _stored_records(db: sqlite_utils.Database, enterprise_id: int,
-                    serials: list[str]) -> dict[str, _StoredRecord]:
-    stored: dict[str, _StoredRecord] = {}
+                    serials: list[str]) -> dict[str, StoredRecord]:
+    stored: dict[str, StoredRecord] = {}
     for start in range(0, len(serials), 500):
         chunk = serials[start:start + 500]
         for serial, key_id, record, label, signed_at in db.execute(
@@ -166,11 +169,11 @@ def _stored_records(db: sqlite_utils.Database, enterprise_id: int,
             f"WHERE enterprise_id = ? AND serial IN ({', '.join('?' * len(chunk))})",
             [enterprise_id, *chunk],
         ).fetchall():
-            stored[serial] = _StoredRecord(key_id, record, label, signed_at)
+            stored[serial] = StoredRecord(key_id, record, label, signed_at)
     return stored
 
 
-def _same_content(stored: _StoredRecord, fields: RecordFields) -> bool:
+def _same_content(stored: StoredRecord, fields: RecordFields) -> bool:
     """Whether a stored record says what ``fields`` say, signing time apart."""
     if stored.key_id != fields.key_id:
         return False
@@ -201,7 +204,7 @@ class RowContext:
     fields: RecordFields
     template: RecordTemplate
     #: the SIGNED.jsonl members after serial, record and label (:meth:`SigningJob.line`)
-    line_tail: str
+    line_tail: bytes
     #: the first columns of the registry row of each new record (see _RECORD_COLUMNS)
     stored: tuple[int, int, str, str, str, str]
 
@@ -332,16 +335,17 @@ class SigningJob:
                                           "category_name_en": category.name_en})
             for category in categories})
 
-    def line(self, serial: str, record: bytes, label: str, tail: str) -> str:
-        """The SIGNED.jsonl line of one record, as ``json.dumps(..., ensure_ascii=False,
-        separators=(",", ":"))`` writes it, put together from pieces because that is a large
-        part of the cost of a record after the signatures; ``tail`` is :meth:`line_tail`."""
+    def line(self, serial: str, record: bytes, label: str, tail: bytes) -> bytes:
+        """The SIGNED.jsonl line of one record in UTF-8 with its newline, as ``json.dumps(...,
+        ensure_ascii=False, separators=(",", ":"))`` writes it, put together from pieces because
+        that is a large part of the cost of a record after the signatures; ``tail`` is
+        :meth:`line_tail`."""
         from json.encoder import encode_basestring as text
 
-        return (f'{{"serial":"{serial}","record":"{base64url(record)}",'
-                f'"label":{text(label)},{tail}}}')
+        return b'{"serial":"%s","record":"%s","label":%s,%s}\n' % (
+            serial.encode(), base64url(record).encode(), text(label).encode(), tail)
 
-    def line_tail(self, fields: RecordFields, signed_at: str) -> str:
+    def line_tail(self, fields: RecordFields, signed_at: str) -> bytes:
         """The members of a line after its label: the same for every record of a row context."""
         from json.encoder import encode_basestring as text
 
@@ -350,26 +354,46 @@ class SigningJob:
         return (f'{self.line_head},{self.category_members[fields.category_code]},'
                 f'"batch":{text(fields.batch)},'
                 f'"production_date":"{fields.production_date.isoformat()}",'
-                f'"signed_at":{text(signed_at)}{optional}')
+                f'"signed_at":{text(signed_at)}{optional}').encode()
 
 
 def _json_members(members: dict[str, Any]) -> str:
     return json.dumps(members, ensure_ascii=False, separators=(",", ":"))[1:-1]
 
 
-def sign_chunk(job: SigningJob, chunk: Sequence[tuple[int, RowContext]]) -> list[
-        tuple[bytes, str, str]]:
-    """Sign the records of (serial, row context) pairs: (full record, label text, SIGNED.jsonl
-    line) for each."""
+#: one row of a chunk to sign: serial text, serial, row context, and the stored record when an
+#: earlier run signed it already (its line is written again, nothing is signed)
+ChunkRow = tuple[str, int, RowContext, StoredRecord | None]
+
+
+@dataclass(frozen=True)
+class SignedChunk:
+    """The signed forms of the rows of a chunk, in order."""
+
+    records: list[bytes]
+    labels: list[str]
+    #: their SIGNED.jsonl lines, UTF-8, each ending in a newline
+    lines: bytes
+
+
+def sign_chunk(job: SigningJob, chunk: Sequence[ChunkRow]) -> SignedChunk:
+    """Sign the new records of a chunk and write every row's SIGNED.jsonl line."""
     from jdzhi.trace.ed25519 import signer
 
     by_key, base = signer(job.secret), job.base
-    out = []
-    for serial, context in chunk:
-        record, label_payload = context.template.sign(serial, by_key)
-        label = base + base32_encode(label_payload)
-        out.append((record, label, job.line(str(serial), record, label, context.line_tail)))
-    return out
+    records, labels, lines = [], [], []
+    for serial_text, serial, context, earlier in chunk:
+        if earlier is None:
+            record, label_payload = context.template.sign(serial, by_key)
+            label = base + base32_encode(label_payload)
+            tail = context.line_tail
+        else:
+            record, label = earlier.record, earlier.label
+            tail = job.line_tail(decode_record(record)[1], earlier.signed_at)
+        records.append(record)
+        labels.append(label)
+        lines.append(job.line(serial_text, record, label, tail))
+    return SignedChunk(records, labels, b"".join(lines))
 
 
 class _SignedOutput:
@@ -384,14 +408,13 @@ class _SignedOutput:
     def __enter__(self) -> _SignedOutput:
         _remove_stale_partials(self.out)
         try:
-            self._handle = self.temporary.open("w", encoding="utf-8")
+            self._handle = self.temporary.open("wb")
         except OSError as error:
             raise InvalidInput(f"cannot write {self.out}: {error.strerror}") from None
         return self
 
-    def write(self, lines: list[str]) -> None:
-        if lines:
-            self._guarded(lambda: self._handle.write("\n".join(lines) + "\n"))
+    def write(self, lines: bytes) -> None:
+        self._guarded(lambda: self._handle.write(lines))
 
     def finish(self) -> None:
         """Everything written, on disk."""
@@ -522,66 +545,65 @@ def sign_csv(
     taken = {serial for (serial,) in db.execute(
         "SELECT serial FROM signed_records WHERE enterprise_id = ?", [enterprise.id]
     ).fetchall()}
-    prepared: list[tuple[str, int, RowContext, int]] = []
+    stored: dict[str, StoredRecord] = {}
+    #: the rows whose serial the registry holds already: (serial, row context, row number)
+    repeats: list[tuple[int, RowContext, int]] = []
+    new_serials: list[str] = []
+    chunks: deque[list[ChunkRow]] = deque()
     # Workers sign the rows checked so far while later rows are being checked; a bad row
     # discards every signature made, before anything is stored or written.
+    runner: ChunkRunner[SigningJob, ChunkRow, SignedChunk]
     with ChunkRunner(sign_chunk, job, expected=len(rows), preload=__name__,
                      parallel=parallel) as runner:
-        chunk: list[tuple[int, RowContext]] = []
+
+        def send(chunk: list[ChunkRow]) -> list[ChunkRow]:
+            again = [row[0] for row in chunk if row[0] in taken]
+            if again:
+                stored.update(_stored_records(db, enterprise.id, again))
+                chunk = [(text, serial, context, stored.get(text))
+                         for text, serial, context, _ in chunk]
+            chunks.append(chunk)
+            runner.add(chunk)
+            return []
+
+        chunk: list[ChunkRow] = []
         for row_no, values in enumerate(rows, start=2):
             serial_text, serial, context = rules.check(row_no, values)
-            prepared.append((serial_text, serial, context, row_no))
-            if serial_text not in taken:
-                chunk.append((serial, context))
-                if len(chunk) == runner.chunk_size:
-                    runner.add(chunk)
-                    chunk = []
+            chunk.append((serial_text, serial, context, None))
+            if serial_text in taken:
+                repeats.append((serial, context, row_no))
+            else:
+                new_serials.append(serial_text)
+            if len(chunk) == runner.chunk_size:
+                chunk = send(chunk)
         if chunk:
-            runner.add(chunk)
+            send(chunk)
+        count = len(rows)
         del rows
-        stored = _stored_records(db, enterprise.id,
-                                 [entry[0] for entry in prepared if entry[0] in taken])
-        for serial_text, serial, context, row_no in prepared:
-            earlier = stored.get(serial_text)
-            if earlier is not None and not _same_content(
-                    earlier, replace(context.fields, serial=serial)):
-                raise Conflict(f"row {row_no}: serial {serial_text} was signed before for "
+        for serial, context, row_no in repeats:
+            if not _same_content(stored[str(serial)], replace(context.fields, serial=serial)):
+                raise Conflict(f"row {row_no}: serial {serial} was signed before for "
                                f"{enterprise.name} with other content or another key; "
                                "nothing was signed")
         batches = tuple(sorted({context.fields.batch for context in rules.contexts.values()}))
-        new_serials = [entry[0] for entry in prepared if entry[0] not in stored]
-        signed_new = (item for results in runner.results() for item in results)
         digest = hashlib.sha256()
         new_digest = hashlib.sha256()
         # SIGNED.jsonl and the new rows are written as the workers hand the records over (the rows
         # to a staging table: no write lock is held while signing); once every record is in, one
         # short transaction moves the rows into the registry, and only then does the file appear.
         with _SignedOutput(out) as output, _Staging(db) as staging:
-            lines: list[str] = []
-            rows_new: list[tuple[Any, ...]] = []
-            for serial_text, _serial, context, _row_no in prepared:
-                earlier = stored.get(serial_text)
-                if earlier is None:
-                    record, label, line = next(signed_new)
-                    new_digest.update(record)
-                    rows_new.append((*context.stored, serial_text, record, label))
-                else:
-                    _message, earlier_fields = decode_record(earlier.record)
-                    record, label = earlier.record, earlier.label
-                    line = job.line(serial_text, record, label,
-                                    job.line_tail(earlier_fields, earlier.signed_at))
-                digest.update(record)
-                lines.append(line)
-                if len(lines) == WRITE_STEP:
-                    output.write(lines)
-                    staging.add(rows_new)
-                    if progress is not None:
-                        progress(len(lines))
-                    lines, rows_new = [], []
-            output.write(lines)
-            staging.add(rows_new)
-            if progress is not None and lines:
-                progress(len(lines))
+            for signed in runner.results():
+                sent = chunks.popleft()
+                output.write(signed.lines)
+                digest.update(b"".join(signed.records))
+                new_rows = [(*context.stored, serial_text, record, label)
+                            for (serial_text, _, context, earlier), record, label
+                            in zip(sent, signed.records, signed.labels, strict=True)
+                            if earlier is None]
+                new_digest.update(b"".join(row[-2] for row in new_rows))
+                staging.add(new_rows)
+                if progress is not None:
+                    progress(len(sent))
             output.finish()
             if new_serials:
                 with transaction(db):
@@ -597,6 +619,6 @@ def sign_csv(
                     )
             # only after the commit, so that an output file always means its records are stored
             output.publish()
-    return SignSummary(len(prepared), str(out), enterprise.id, enterprise.name, info.key_id,
+    return SignSummary(count, str(out), enterprise.id, enterprise.name, info.key_id,
                        lic.license_no, now, base, batches, digest.hexdigest(),
-                       already_signed=len(prepared) - len(new_serials))
+                       already_signed=count - len(new_serials))
