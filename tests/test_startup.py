@@ -10,7 +10,7 @@ from conftest import Invoke
 
 HEAVY_MODULES = (
     "sqlite_utils", "cryptography", "nacl", "numpy", "PIL", "cv2", "faiss", "qrcode", "zxingcpp",
-    "reportlab", "cbor2", "pdqhash", "platformdirs",
+    "reportlab", "cbor2", "pdqhash", "platformdirs", "numba",
 )
 
 
