@@ -25,7 +25,13 @@ from jdzhi.trace.format import (
     unix_time,
 )
 from jdzhi.trace.keystore import from_seed, load_key
-from jdzhi.trace.verify import Verdict, load_trust, verify_jsonl, verify_label_text
+from jdzhi.trace.verify import (
+    Verdict,
+    load_trust,
+    verify_jsonl,
+    verify_label_text,
+    verify_signed_line,
+)
 
 T0 = "2026-03-10T09:00:00+08:00"
 T1 = "2026-04-01T09:00:00+08:00"
@@ -184,6 +190,35 @@ def test_worker_processes_verify_a_file_exactly_as_one_process(
     assert verify_jsonl(mixed, trust) == here
     assert len(here) == 301 and here[-1].reasons == ("line 302: not a JSON object",)
     assert [i for i, result in enumerate(here) if not result.genuine] == [7, 250, 300]
+
+
+def test_one_verifier_for_a_file_rules_as_a_fresh_one_per_line(
+    cli: Invoke, initialized: Home, tmp_path: Path, workshop: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a verifier reuses its ruling for records that share key, signing time and category
+    monkeypatch.setenv("JDZHI_NOW", T0)
+    early, _ = sign(cli, tmp_path, workshop, records(3), "early.jsonl")
+    monkeypatch.setenv("JDZHI_NOW", T1)
+    late, _ = sign(cli, tmp_path, workshop, records(3, start=2001), "late.jsonl")
+    monkeypatch.setenv("JDZHI_NOW", T2)
+    assert cli("keys", "revoke", "1", "--reason", "key leaked",
+               "--effective", "2026-03-15T00:00:00").exit_code == 0
+    entries = [entry for pair in zip(lines(early), lines(late), strict=True) for entry in pair]
+    entries[4]["label"] = entries[4]["label"][:-3] + "AAA"
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("\n".join(map(json.dumps, entries)) + "\n")
+    trust = load_trust(home=initialized)
+    together = verify_jsonl(mixed, trust)
+    alone = [verify_signed_line(line, trust, line_no=number)
+             for number, line in enumerate(mixed.read_text().splitlines(), start=1)]
+    assert together == alone
+    assert [result.verdict for result in together] == [
+        Verdict.GENUINE, Verdict.REVOKED, Verdict.GENUINE, Verdict.REVOKED, Verdict.TAMPERED,
+        Verdict.REVOKED]
+    assert [result.serial for result in together] == ["1001", "2001", "1002", "2002", "1003",
+                                                      "2003"]
+    assert "key 1 has since been revoked" in together[2].reasons[1]
 
 
 def test_a_forged_record_with_a_matching_label_is_tampered(

@@ -39,7 +39,7 @@ from jdzhi.trace.format import (
     from_unix,
     unix_time,
 )
-from jdzhi.trace.trust import Endorsement, Trust
+from jdzhi.trace.trust import Endorsement, Trust, TrustedKey
 
 if TYPE_CHECKING:
     from jdzhi.home import Home
@@ -163,110 +163,211 @@ def _malformed(reason: str, form: str, serial: str | None = None) -> Verificatio
     return VerificationResult(Verdict.MALFORMED, serial, None, (reason,), form=form)
 
 
-def _judge(
-    trust: Trust,
-    fields: LabelFields,
-    signature_ok: Callable[[bytes], bool],
-    *,
-    form: str,
-    now: int,
-    enterprise_claim: int | None = None,
-    batch: str | None = None,
-    production_date: str | None = None,
-) -> VerificationResult:
-    """Apply the verdict rules to decoded fields; ``signature_ok(public_key)`` checks the
-    signature (of the label or the record) under a candidate key."""
-    serial = str(fields.serial)
-    signed_at = from_unix(fields.signed_at)
-    stale = (f"the trust bundle expired on {_when(trust.expires_at)}: statuses may be out of date",
-             ) if trust.expires_at is not None and trust.stale_at(now) else ()
-    base: dict[str, Any] = {"form": form, "key_id": fields.key_id, "signed_at": signed_at,
-            "batch": batch, "production_date": production_date}
+#: what a verdict says beyond the record's own fields: verdict, reasons, and the named fields
+#: of the result (enterprise, license, category) when the key is a licensee's
+_Ruling = tuple[Verdict, tuple[str, ...], dict[str, Any]]
 
-    def result(verdict: Verdict, *reasons: str, **more: Any) -> VerificationResult:
-        return VerificationResult(verdict, serial, more.pop("enterprise", None),
-                                  (*reasons, *stale), **base, **more)
 
-    key = trust.keys.get(fields.key_id)
-    if key is None:
-        return result(Verdict.UNKNOWN_KEY,
-                      f"key {fields.key_id} was never certified by the authority")
-    if not signature_ok(key.public_key):
-        return result(Verdict.TAMPERED,
-                      f"the signature does not verify under certified key {fields.key_id}: "
-                      "the label or record was altered or forged")
-    if key.role != "licensee" or key.enterprise_id is None or key.license_id is None:
-        return result(Verdict.UNKNOWN_KEY,
-                      f"key {fields.key_id} is a testing-center key, not a licensee signing key")
-    enterprise = trust.enterprises.get(key.enterprise_id)
-    lic = trust.licenses.get(key.license_id)
-    category = trust.categories.get(fields.category)
-    named: dict[str, Any] = {
-        "enterprise": enterprise.name if enterprise else None,
-        "enterprise_id": key.enterprise_id,
-        "enterprise_short_name": enterprise.short_name if enterprise else None,
-        "license_no": lic.license_no if lic else None,
-        "category": category.code if category else None,
-        "category_name": f"{category.name_zh} {category.name_en}" if category else None,
-    }
-    endorsement = trust.endorsement_for(key.enterprise_id, fields.serial)
-    named["endorsement"] = _endorsement_status(trust, endorsement)
-    signed = f"signed {_when(fields.signed_at)}"
-    if enterprise_claim is not None and enterprise_claim != key.enterprise_id:
-        return result(Verdict.UNKNOWN_KEY,
-                      f"key {fields.key_id} is not certified for enterprise {enterprise_claim}",
-                      **named)
-    if fields.signed_at < key.not_before:
-        return result(Verdict.UNKNOWN_KEY,
-                      f"{signed}, before key {fields.key_id} was certified "
-                      f"({_when(key.not_before)})", **named)
-    if key.ended_at is not None and fields.signed_at >= key.ended_at:
-        if key.end_kind == "superseded":
+class Verifier:
+    """The verdict rules (module docstring) against one trust source at one moment.
+
+    The records of a batch share their key, signing time and category, and a verdict, once the
+    signature verifies, depends on those alone (and on the serial only for the lab's
+    endorsement): so a verifier rules once per combination and reuses the ruling."""
+
+    def __init__(self, trust: Trust, now: datetime | None = None) -> None:
+        self.trust = trust
+        self.now = _now(now)
+        self.stale = ((f"the trust bundle expired on {_when(trust.expires_at)}: statuses may be "
+                       "out of date",)
+                      if trust.expires_at is not None and trust.stale_at(self.now) else ())
+        self._rulings: dict[tuple[int, int, int, int | None], _Ruling] = {}
+
+    def label_text(self, text: str) -> VerificationResult:
+        """Verify the text of a QR label (``BASE + base32 payload``) strictly."""
+        from jdzhi.trace.ed25519 import verify
+
+        try:
+            label = decode_label_text(text, self.trust.bases)
+        except LabelError as error:
+            return _malformed(f"not a jdzhi label: {error}", "label")
+        signing_input = label.fields.signing_input()
+        return self._judge(
+            label.fields, lambda public_key: verify(public_key, label.signature, signing_input),
+            form="label")
+
+    def record(self, data: bytes) -> VerificationResult:
+        """Verify a full record (COSE_Sign1 bytes)."""
+        from jdzhi.trace.cose import verify_sign1
+
+        try:
+            message, fields = decode_record(data)
+        except LabelError as error:
+            return _malformed(f"not a jdzhi record: {error}", "record")
+        aad = external_aad("record")
+        return self._judge(
+            fields.label_fields, lambda public_key: verify_sign1(message, public_key, aad),
+            form="record", enterprise_claim=fields.enterprise_id, batch=fields.batch,
+            production_date=fields.production_date.isoformat())
+
+    def signed_line(self, line: str, line_no: int | None = None) -> VerificationResult:
+        """Verify one SIGNED.jsonl line: its full record, its label, and that the two agree."""
+        from jdzhi.trace.format import base64url_decode
+
+        where = f"line {line_no}: " if line_no is not None else ""
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            return _malformed(f"{where}not a JSON object", "record")
+        if not isinstance(entry, dict) or not all(
+            isinstance(entry.get(key), str) for key in ("serial", "record", "label")
+        ):
+            return _malformed(f"{where}needs text fields serial, record and label", "record")
+        try:
+            data = base64url_decode(entry["record"])
+        except LabelError as error:
+            return _malformed(f"{where}record is {error}", "record", entry["serial"])
+        record_result = self.record(data)
+        label_result = self.label_text(entry["label"])
+        reasons = list(record_result.reasons)
+        verdict = record_result.verdict
+        if label_result.verdict is not Verdict.GENUINE and verdict is Verdict.GENUINE:
+            verdict = label_result.verdict
+            reasons = [f"label: {reason}" for reason in label_result.reasons]
+        elif record_result.verdict is not Verdict.MALFORMED and (
+            label_result.serial != record_result.serial
+            or label_result.signed_at != record_result.signed_at
+            or label_result.key_id != record_result.key_id
+            or label_result.category != record_result.category
+        ) and label_result.verdict is not Verdict.MALFORMED:
+            verdict = Verdict.TAMPERED
+            reasons = ["the label and the full record do not say the same thing", *reasons]
+        if record_result.serial is not None and entry["serial"] != record_result.serial:
+            verdict = Verdict.TAMPERED if verdict is Verdict.GENUINE else verdict
+            reasons = [f"the line's serial {entry['serial']!r} is not the record's", *reasons]
+        if where:
+            reasons = [f"{where}{reason}" if not reason.startswith(where) else reason
+                       for reason in reasons]
+        return VerificationResult(
+            verdict, record_result.serial or entry["serial"], record_result.enterprise,
+            tuple(reasons), record_result.endorsement, "record", record_result.enterprise_id,
+            record_result.enterprise_short_name, record_result.key_id, record_result.category,
+            record_result.category_name, record_result.signed_at, record_result.production_date,
+            record_result.batch, record_result.license_no,
+        )
+
+    def _judge(self, fields: LabelFields, signature_ok: Callable[[bytes], bool], *, form: str,
+               enterprise_claim: int | None = None, batch: str | None = None,
+               production_date: str | None = None) -> VerificationResult:
+        """Apply the verdict rules to decoded fields; ``signature_ok(public_key)`` checks the
+        signature (of the label or the record) under a candidate key."""
+        serial = str(fields.serial)
+        base: dict[str, Any] = {"form": form, "key_id": fields.key_id,
+                                "signed_at": from_unix(fields.signed_at), "batch": batch,
+                                "production_date": production_date}
+        key = self.trust.keys.get(fields.key_id)
+        if key is None:
+            return VerificationResult(
+                Verdict.UNKNOWN_KEY, serial, None,
+                (f"key {fields.key_id} was never certified by the authority", *self.stale),
+                **base)
+        if not signature_ok(key.public_key):
+            return VerificationResult(
+                Verdict.TAMPERED, serial, None,
+                (f"the signature does not verify under certified key {fields.key_id}: "
+                 "the label or record was altered or forged", *self.stale), **base)
+        which = (fields.key_id, fields.signed_at, fields.category, enterprise_claim)
+        ruling = self._rulings.get(which)
+        if ruling is None:
+            ruling = self._rulings[which] = self._rule(key, fields, enterprise_claim)
+        verdict, reasons, ruled = ruling
+        named = dict(ruled)
+        if named:  # a licensee's key: the lab's word on this record's batch
+            named["endorsement"] = _endorsement_status(
+                self.trust, self.trust.endorsement_for(named["enterprise_id"], fields.serial))
+        return VerificationResult(verdict, serial, named.pop("enterprise", None),
+                                  (*reasons, *self.stale), **base, **named)
+
+    def _rule(self, key: TrustedKey, fields: LabelFields,
+              enterprise_claim: int | None) -> _Ruling:
+        """The verdict on a record whose signature verifies under ``key``."""
+
+        def result(verdict: Verdict, *reasons: str, **named: Any) -> _Ruling:
+            return verdict, reasons, named
+
+        if key.role != "licensee" or key.enterprise_id is None or key.license_id is None:
+            return result(Verdict.UNKNOWN_KEY,
+                          f"key {fields.key_id} is a testing-center key, not a licensee "
+                          "signing key")
+        enterprise = self.trust.enterprises.get(key.enterprise_id)
+        lic = self.trust.licenses.get(key.license_id)
+        category = self.trust.categories.get(fields.category)
+        named: dict[str, Any] = {
+            "enterprise": enterprise.name if enterprise else None,
+            "enterprise_id": key.enterprise_id,
+            "enterprise_short_name": enterprise.short_name if enterprise else None,
+            "license_no": lic.license_no if lic else None,
+            "category": category.code if category else None,
+            "category_name": f"{category.name_zh} {category.name_en}" if category else None,
+        }
+        signed = f"signed {_when(fields.signed_at)}"
+        if enterprise_claim is not None and enterprise_claim != key.enterprise_id:
+            return result(Verdict.UNKNOWN_KEY,
+                          f"key {fields.key_id} is not certified for enterprise {enterprise_claim}",
+                          **named)
+        if fields.signed_at < key.not_before:
+            return result(Verdict.UNKNOWN_KEY,
+                          f"{signed}, before key {fields.key_id} was certified "
+                          f"({_when(key.not_before)})", **named)
+        if key.ended_at is not None and fields.signed_at >= key.ended_at:
+            if key.end_kind == "superseded":
+                return result(Verdict.EXPIRED,
+                              f"{signed}, after key {fields.key_id} was replaced "
+                              f"({_when(key.ended_at)}): {key.end_reason}", **named)
+            return result(Verdict.REVOKED,
+                          f"{signed}, after key {fields.key_id} was revoked effective "
+                          f"{_when(key.ended_at)}: {key.end_reason}", **named)
+        if fields.signed_at > key.not_after:
             return result(Verdict.EXPIRED,
-                          f"{signed}, after key {fields.key_id} was replaced "
-                          f"({_when(key.ended_at)}): {key.end_reason}", **named)
-        return result(Verdict.REVOKED,
-                      f"{signed}, after key {fields.key_id} was revoked effective "
-                      f"{_when(key.ended_at)}: {key.end_reason}", **named)
-    if fields.signed_at > key.not_after:
-        return result(Verdict.EXPIRED,
-                      f"{signed}, after key {fields.key_id} expired ({_when(key.not_after)})",
-                      **named)
-    if lic is None or enterprise is None:
-        return result(Verdict.UNKNOWN_KEY,
-                      f"the trust source does not know the license of key {fields.key_id}",
-                      **named)
-    status, event = lic.status_at(fields.signed_at)
-    if status != "active":
-        why = f": {event.reason}" if event and event.reason and status != "expired" else ""
-        when = (f" effective {_when(event.effective_at)}"
-                if event and status in ("revoked", "suspended") else "")
-        verdict = {"revoked": Verdict.REVOKED, "suspended": Verdict.SUSPENDED}.get(
-            status, Verdict.EXPIRED)
-        text = {"expired": "had expired", "pending": "was not yet in force"}.get(
-            status, f"was {status}{when}")
-        return result(verdict, f"{signed}, when license {lic.license_no} {text}{why}", **named)
-    if fields.category not in lic.categories:
-        shown = category.code if category else f"code {fields.category}"
-        return result(Verdict.UNKNOWN_KEY,
-                      f"key {fields.key_id} is not certified for category {shown}: license "
-                      f"{lic.license_no} does not cover it", **named)
-    reasons = [f"valid signature by key {fields.key_id} of {enterprise.name} "
-               f"(license {lic.license_no}), {signed} while the license was active"]
-    if category is None:
-        reasons.append(f"category code {fields.category} is unknown to this trust source")
-    if key.ended_at is not None and key.ended_at <= now:
-        ended = "replaced" if key.end_kind == "superseded" else "revoked"
-        reasons.append(f"key {fields.key_id} has since been {ended} "
-                       f"(effective {_when(key.ended_at)}); this record was signed before")
-    later_status, later_event = lic.status_at(max(now, fields.signed_at))
-    if later_status in ("revoked", "suspended") and later_event is not None:
-        reasons.append(f"the license has since been {later_status} (effective "
-                       f"{_when(later_event.effective_at)}: {later_event.reason}); this record "
-                       "was signed before")
-    elif later_status == "expired":
-        reasons.append("the license has since expired; this record was signed before")
-    return result(Verdict.GENUINE, *reasons, **named)
+                          f"{signed}, after key {fields.key_id} expired ({_when(key.not_after)})",
+                          **named)
+        if lic is None or enterprise is None:
+            return result(Verdict.UNKNOWN_KEY,
+                          f"the trust source does not know the license of key {fields.key_id}",
+                          **named)
+        status, event = lic.status_at(fields.signed_at)
+        if status != "active":
+            why = f": {event.reason}" if event and event.reason and status != "expired" else ""
+            when = (f" effective {_when(event.effective_at)}"
+                    if event and status in ("revoked", "suspended") else "")
+            verdict = {"revoked": Verdict.REVOKED, "suspended": Verdict.SUSPENDED}.get(
+                status, Verdict.EXPIRED)
+            text = {"expired": "had expired", "pending": "was not yet in force"}.get(
+                status, f"was {status}{when}")
+            return result(verdict, f"{signed}, when license {lic.license_no} {text}{why}", **named)
+        if fields.category not in lic.categories:
+            shown = category.code if category else f"code {fields.category}"
+            return result(Verdict.UNKNOWN_KEY,
+                          f"key {fields.key_id} is not certified for category {shown}: license "
+                          f"{lic.license_no} does not cover it", **named)
+        reasons = [f"valid signature by key {fields.key_id} of {enterprise.name} "
+                   f"(license {lic.license_no}), {signed} while the license was active"]
+        if category is None:
+            reasons.append(f"category code {fields.category} is unknown to this trust source")
+        if key.ended_at is not None and key.ended_at <= self.now:
+            ended = "replaced" if key.end_kind == "superseded" else "revoked"
+            reasons.append(f"key {fields.key_id} has since been {ended} "
+                           f"(effective {_when(key.ended_at)}); this record was signed before")
+        later_status, later_event = lic.status_at(max(self.now, fields.signed_at))
+        if later_status in ("revoked", "suspended") and later_event is not None:
+            reasons.append(f"the license has since been {later_status} (effective "
+                           f"{_when(later_event.effective_at)}: {later_event.reason}); this record "
+                           "was signed before")
+        elif later_status == "expired":
+            reasons.append("the license has since expired; this record was signed before")
+        return result(Verdict.GENUINE, *reasons, **named)
+
+
 
 
 def _endorsement_status(trust: Trust, endorsement: Endorsement | None) -> EndorsementStatus:
@@ -286,92 +387,25 @@ def _now(now: datetime | None) -> int:
 
 def verify_label_text(text: str, trust: Trust, now: datetime | None = None) -> VerificationResult:
     """Verify the text of a QR label (``BASE + base32 payload``) strictly."""
-    from jdzhi.trace.ed25519 import verify
-
-    try:
-        label = decode_label_text(text, trust.bases)
-    except LabelError as error:
-        return _malformed(f"not a jdzhi label: {error}", "label")
-    signing_input = label.fields.signing_input()
-    result = _judge(
-        trust, label.fields,
-        lambda public_key: verify(public_key, label.signature, signing_input),
-        form="label", now=_now(now),
-    )
-    return result
+    return Verifier(trust, now).label_text(text)
 
 
 def verify_record(data: bytes, trust: Trust, now: datetime | None = None) -> VerificationResult:
     """Verify a full record (COSE_Sign1 bytes)."""
-    from jdzhi.trace.cose import verify_sign1
-
-    try:
-        message, fields = decode_record(data)
-    except LabelError as error:
-        return _malformed(f"not a jdzhi record: {error}", "record")
-    aad = external_aad("record")
-    return _judge(
-        trust, fields.label_fields,
-        lambda public_key: verify_sign1(message, public_key, aad),
-        form="record", now=_now(now), enterprise_claim=fields.enterprise_id,
-        batch=fields.batch, production_date=fields.production_date.isoformat(),
-    )
+    return Verifier(trust, now).record(data)
 
 
 def verify_signed_line(line: str, trust: Trust, now: datetime | None = None,
                        *, line_no: int | None = None) -> VerificationResult:
     """Verify one SIGNED.jsonl line: its full record, its label, and that the two agree."""
-    from jdzhi.trace.format import base64url_decode
-
-    where = f"line {line_no}: " if line_no is not None else ""
-    try:
-        entry = json.loads(line)
-    except ValueError:
-        return _malformed(f"{where}not a JSON object", "record")
-    if not isinstance(entry, dict) or not all(
-        isinstance(entry.get(key), str) for key in ("serial", "record", "label")
-    ):
-        return _malformed(f"{where}needs text fields serial, record and label", "record")
-    try:
-        data = base64url_decode(entry["record"])
-    except LabelError as error:
-        return _malformed(f"{where}record is {error}", "record", entry["serial"])
-    now = now or utc_now()
-    record_result = verify_record(data, trust, now)
-    label_result = verify_label_text(entry["label"], trust, now)
-    reasons = list(record_result.reasons)
-    verdict = record_result.verdict
-    if label_result.verdict is not Verdict.GENUINE and verdict is Verdict.GENUINE:
-        verdict = label_result.verdict
-        reasons = [f"label: {reason}" for reason in label_result.reasons]
-    elif record_result.verdict is not Verdict.MALFORMED and (
-        label_result.serial != record_result.serial
-        or label_result.signed_at != record_result.signed_at
-        or label_result.key_id != record_result.key_id
-        or label_result.category != record_result.category
-    ) and label_result.verdict is not Verdict.MALFORMED:
-        verdict = Verdict.TAMPERED
-        reasons = ["the label and the full record do not say the same thing", *reasons]
-    if record_result.serial is not None and entry["serial"] != record_result.serial:
-        verdict = Verdict.TAMPERED if verdict is Verdict.GENUINE else verdict
-        reasons = [f"the line's serial {entry['serial']!r} is not the record's", *reasons]
-    if where:
-        reasons = [f"{where}{reason}" if not reason.startswith(where) else reason
-                   for reason in reasons]
-    return VerificationResult(
-        verdict, record_result.serial or entry["serial"], record_result.enterprise,
-        tuple(reasons), record_result.endorsement, "record", record_result.enterprise_id,
-        record_result.enterprise_short_name, record_result.key_id, record_result.category,
-        record_result.category_name, record_result.signed_at, record_result.production_date,
-        record_result.batch, record_result.license_no,
-    )
+    return Verifier(trust, now).signed_line(line, line_no)
 
 
 def verify_lines(context: tuple[Trust, datetime], lines: Sequence[tuple[int, str]]
                  ) -> list[VerificationResult]:
     """:func:`verify_signed_line` of numbered lines, against one trust source and moment."""
-    trust, now = context
-    return [verify_signed_line(line, trust, now, line_no=number) for number, line in lines]
+    verifier = Verifier(*context)
+    return [verifier.signed_line(line, number) for number, line in lines]
 
 
 def verify_jsonl(path: Path, trust: Trust, now: datetime | None = None,
