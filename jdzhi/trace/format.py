@@ -383,9 +383,9 @@ class RecordTemplate:
 
         def encoded(part: list[str]) -> bytes:
             # deterministic CBOR: the map's items in to_cbor_map's order, texts and integers
-            # (which cbor2 always writes in their shortest form)
-            return b"".join(bytes(cbor2.dumps(key)) + bytes(cbor2.dumps(items[key]))
-                            for key in part)
+            # (which cbor2 always writes in their shortest form); the map of a part has fewer
+            # than 24 items, so its head is one byte and the rest is the items themselves
+            return bytes(cbor2.dumps({key: items[key] for key in part}))[1:]
 
         header = fields.label_fields.header()
         return cls(
