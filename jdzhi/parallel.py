@@ -113,6 +113,16 @@ class ChunkRunner(Generic[C, T, R]):
         return ProcessPoolExecutor(max_workers=self._workers, mp_context=start,
                                    initializer=_start_worker)
 
+    @property
+    def workers(self) -> int:
+        """Worker processes of the run (0: chunks run here, as their results are read)."""
+        return self._workers
+
+    @property
+    def pending(self) -> int:
+        """Chunks added whose results have not been handed over yet."""
+        return len(self._pending)
+
     def add(self, chunk: Sequence[T]) -> None:
         if not self._workers:
             self._pending.append(chunk)

@@ -23,6 +23,7 @@ import os
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -455,6 +456,7 @@ class _Staging:
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
+        self._moved = 0  # the staged rows up to this rowid are in the registry
 
     def __enter__(self) -> _Staging:
         self.db.execute("DROP TABLE IF EXISTS temp.signing_stage")
@@ -478,9 +480,13 @@ class _Staging:
         self.db.execute("COMMIT")
 
     def move_to_registry(self) -> None:
-        """Insert the staged records, in their order (inside the caller's transaction)."""
+        """Insert the records staged since the last move, in their order (inside the caller's
+        transaction)."""
         self.db.execute(f"INSERT INTO signed_records ({_RECORD_COLUMNS}) "
-                        f"SELECT {_RECORD_COLUMNS} FROM temp.signing_stage ORDER BY rowid")
+                        f"SELECT {_RECORD_COLUMNS} FROM temp.signing_stage WHERE rowid > ? "
+                        "ORDER BY rowid", [self._moved])
+        self._moved = self.db.execute(
+            "SELECT coalesce(max(rowid), 0) FROM temp.signing_stage").fetchone()[0]
 
     def __exit__(self, *_: object) -> None:
         self.db.execute("DROP TABLE IF EXISTS temp.signing_stage")
@@ -589,9 +595,12 @@ def sign_csv(
         digest = hashlib.sha256()
         new_digest = hashlib.sha256()
         # SIGNED.jsonl and the new rows are written as the workers hand the records over (the rows
-        # to a staging table: no write lock is held while signing); once every record is in, one
-        # short transaction moves the rows into the registry, and only then does the file appear.
-        with _SignedOutput(out) as output, _Staging(db) as staging:
+        # to a staging table: no write lock is held while most of them are signed). The one
+        # transaction that stores them begins when the last round of chunks is being signed (it
+        # holds the lock for about the time of a chunk, not of the run) and commits once every
+        # record is in and the file is on disk; only then does the file appear.
+        with _SignedOutput(out) as output, _Staging(db) as staging, ExitStack() as storing:
+            storing_begun = False
             for signed in runner.results():
                 sent = chunks.popleft()
                 output.write(signed.lines)
@@ -602,21 +611,29 @@ def sign_csv(
                             if earlier is None]
                 new_digest.update(b"".join(row[-2] for row in new_rows))
                 staging.add(new_rows)
+                if (new_serials and not storing_begun
+                        and runner.pending <= max(runner.workers, 1)):
+                    storing.enter_context(transaction(db))
+                    storing_begun = True
+                if storing_begun:
+                    staging.move_to_registry()
                 if progress is not None:
                     progress(len(sent))
             output.finish()
             if new_serials:
-                with transaction(db):
+                if not storing_begun:
+                    storing.enter_context(transaction(db))
                     staging.move_to_registry()
-                    audit.append(
-                        db, action="records.sign",
-                        entity=f"signed_records:{enterprise.id}:{signed_time}",
-                        before=None, after={"count": len(new_serials),
-                                            "sha256": new_digest.hexdigest()},
-                        details={"key_id": info.key_id, "count": len(new_serials),
-                                 "batches": list(batches), "first_serial": new_serials[0],
-                                 "last_serial": new_serials[-1]},
-                    )
+                audit.append(
+                    db, action="records.sign",
+                    entity=f"signed_records:{enterprise.id}:{signed_time}",
+                    before=None, after={"count": len(new_serials),
+                                        "sha256": new_digest.hexdigest()},
+                    details={"key_id": info.key_id, "count": len(new_serials),
+                             "batches": list(batches), "first_serial": new_serials[0],
+                             "last_serial": new_serials[-1]},
+                )
+            storing.close()  # commits
             # only after the commit, so that an output file always means its records are stored
             output.publish()
     return SignSummary(count, str(out), enterprise.id, enterprise.name, info.key_id,
