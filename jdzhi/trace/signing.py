@@ -52,8 +52,6 @@ if TYPE_CHECKING:
 
 REQUIRED_COLUMNS = ("serial", "batch", "category", "production_date")
 MAX_ROWS = 1_000_000
-#: records written (and shown on the progress bar) at a time
-WRITE_STEP = 500
 MAX_CSV_BYTES = 512 * 1024 * 1024
 _TEXT_LIMITS = {"batch": 64, "name": 200, "ware_class": 32, "report_no": 64, "work_reg_no": 64}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -562,7 +560,9 @@ def sign_csv(
     with ChunkRunner(sign_chunk, job, expected=len(rows), preload=__name__,
                      parallel=parallel) as runner:
 
-        def send(chunk: list[ChunkRow]) -> list[ChunkRow]:
+        def send(chunk: list[ChunkRow]) -> None:
+            """Hand a chunk to the workers, its rows that an earlier run stored with their
+            stored records."""
             again = [row[0] for row in chunk if row[0] in taken]
             if again:
                 stored.update(_stored_records(db, enterprise.id, again))
@@ -570,7 +570,6 @@ def sign_csv(
                          for text, serial, context, _ in chunk]
             chunks.append(chunk)
             runner.add(chunk)
-            return []
 
         chunk: list[ChunkRow] = []
         for row_no, values in enumerate(rows, start=2):
@@ -581,7 +580,8 @@ def sign_csv(
             else:
                 new_serials.append(serial_text)
             if len(chunk) == runner.chunk_size:
-                chunk = send(chunk)
+                send(chunk)
+                chunk = []
         if chunk:
             send(chunk)
         count = len(rows)
