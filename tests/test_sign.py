@@ -135,6 +135,9 @@ def test_the_staging_table_goes_with_every_run(initialized: Home, tmp_path: Path
         db.close()
     assert (first.count, first.already_signed, again.count, again.already_signed) == (5, 0, 8, 5)
     assert _stored(initialized) == 8 and not (tmp_path / "c.jsonl").exists()
+    # the rows signed before are written out again exactly as the first run wrote them
+    earlier = (tmp_path / "a.jsonl").read_text(encoding="utf-8").splitlines()
+    assert (tmp_path / "b.jsonl").read_text(encoding="utf-8").splitlines()[:5] == earlier
 
 
 def test_base_url_precedence(cli: Invoke, tmp_path: Path, workshop: Path,
