@@ -251,6 +251,21 @@ def test_record_must_be_canonical_cbor(trust) -> None:  # type: ignore[no-untype
     for cut in (0, 1, len(record) // 2, len(record) - 1):
         assert verify_record(record[:cut], trust, NOW).verdict is Verdict.MALFORMED
     assert verify_record(record + b"\x00", trust, NOW).verdict is Verdict.MALFORMED
+    # the same message with a longer head than needed: for the tag, the protected header's
+    # byte string, the payload's, the signature's
+    head = b"\xd2\x84" + cbor2.dumps(protected)
+    stretched = [b"\xd8\x12\x84" + record[2:],
+                 b"\xd2\x84\x59" + len(protected).to_bytes(2, "big") + protected
+                 + record[len(head):],
+                 head + b"\xa0\x59" + len(payload).to_bytes(2, "big") + payload
+                 + cbor2.dumps(signature),
+                 head + b"\xa0" + cbor2.dumps(payload) + b"\x59\x00\x40" + signature]
+    for data in stretched:
+        assert cbor2.loads(data) == tag
+        result = verify_record(data, trust, NOW)
+        assert result.verdict is Verdict.MALFORMED
+        assert result.reasons == ("not a jdzhi record: record is not in deterministic CBOR "
+                                  "encoding",)
 
 
 def test_every_single_byte_change_of_a_record_is_rejected(trust) -> None:  # type: ignore[no-untyped-def]

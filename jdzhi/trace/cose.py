@@ -39,20 +39,29 @@ def dumps(value: Any) -> bytes:
 
 def loads_canonical(data: bytes, *, what: str) -> Any:
     """Decode CBOR that must be in its deterministic encoding: re-encoding gives the same bytes."""
+    value = _loads(data, what=what)
+    _require_canonical(value, data, what=what)
+    return value
+
+
+def _loads(data: bytes, *, what: str) -> Any:
     if len(data) > MAX_MESSAGE_BYTES:
         raise CoseError(f"{what} is larger than {MAX_MESSAGE_BYTES} bytes")
     try:
-        value = cbor2.loads(data, allow_duplicate_keys=False, allow_indefinite=False,
-                            max_depth=16)
+        return cbor2.loads(data, allow_duplicate_keys=False, allow_indefinite=False,
+                           max_depth=16)
     except Exception as error:  # cbor2 raises several types, all meaning "not valid CBOR"
         raise CoseError(f"{what} is not valid CBOR ({error})") from None
+
+
+def _require_canonical(value: Any, data: bytes, *, what: str) -> None:
+    """CoseError unless ``data`` is the deterministic encoding of ``value`` (decoded from it)."""
     try:
         again = dumps(value)
     except Exception as error:
         raise CoseError(f"{what} holds values jdzhi does not use ({error})") from None
     if again != data:
         raise CoseError(f"{what} is not in deterministic CBOR encoding")
-    return value
 
 
 def cbor_head(major: int, value: int) -> bytes:
@@ -137,15 +146,35 @@ class Sign1Form:
 @lru_cache(maxsize=1024)
 def sign1_form(content_type: str, kid: bytes, external_aad: bytes) -> Sign1Form:
     protected = protected_header(content_type, kid)
-    # tag 18 (0xd2), an array of 4 (0x84), the protected bstr, an empty map (0xa0)
     return Sign1Form(to_be_signed_head=_SIG_STRUCTURE_HEAD + _bstr(protected)
-                     + _bstr(external_aad),
-                     message_head=b"\xd2\x84" + _bstr(protected) + b"\xa0")
+                     + _bstr(external_aad), message_head=_message_head(protected))
+
+
+def _message_head(protected: bytes) -> bytes:
+    """What a COSE_Sign1 message holds before its payload, in deterministic CBOR: tag 18
+    (0xd2), an array of 4 (0x84), the protected bstr, an empty map (0xa0)."""
+    return b"\xd2\x84" + _bstr(protected) + b"\xa0"
 
 
 def decode_sign1(data: bytes, *, what: str = "message") -> Sign1:
-    """Parse a COSE_Sign1 message strictly (structure only; see :func:`verify_sign1`)."""
-    value = loads_canonical(data, what=what)
+    """Parse a COSE_Sign1 message strictly (structure only; see :func:`verify_sign1`).
+
+    A well-formed message is checked to be canonical by building its one deterministic encoding
+    from its parts, cheaper than re-encoding the decoded value; the reasons for refusing any
+    message are those of :func:`loads_canonical` first, then of the structure."""
+    value = _loads(data, what=what)
+    try:
+        message = _sign1_of(value, what)
+    except CoseError:
+        _require_canonical(value, data, what=what)
+        raise
+    if (_message_head(message.protected) + _bstr(message.payload)
+            + _bstr(message.signature)) != data:
+        raise CoseError(f"{what} is not in deterministic CBOR encoding")
+    return message
+
+
+def _sign1_of(value: Any, what: str) -> Sign1:
     if not isinstance(value, cbor2.CBORTag) or value.tag != COSE_SIGN1_TAG:
         raise CoseError(f"{what} is not a tagged COSE_Sign1 message")
     body = value.value
@@ -158,6 +187,13 @@ def decode_sign1(data: bytes, *, what: str = "message") -> Sign1:
         raise CoseError(f"{what} must have an empty unprotected header")
     if not isinstance(signature, bytes) or len(signature) != SIGNATURE_LENGTH:
         raise CoseError(f"{what} does not carry a 64-byte Ed25519 signature")
+    content_type, kid = _protected_fields(protected, what)
+    return Sign1(protected, content_type, kid, payload, signature)
+
+
+@lru_cache(maxsize=1024)
+def _protected_fields(protected: bytes, what: str) -> tuple[str, bytes]:
+    """(content type, kid) of a protected header (the messages of one signer share it)."""
     header = loads_canonical(protected, what=f"{what}'s protected header")
     if not isinstance(header, Mapping) or set(header) != {HEADER_ALG, HEADER_CONTENT_TYPE,
                                                         HEADER_KID}:
@@ -167,7 +203,7 @@ def decode_sign1(data: bytes, *, what: str = "message") -> Sign1:
     content_type, kid = header[HEADER_CONTENT_TYPE], header[HEADER_KID]
     if not isinstance(content_type, str) or not isinstance(kid, bytes):
         raise CoseError(f"{what}'s content type or kid has the wrong type")
-    return Sign1(protected, content_type, kid, payload, signature)
+    return content_type, kid
 
 
 def verify_sign1(message: Sign1, public_key: bytes, external_aad: bytes) -> bool:
