@@ -21,7 +21,6 @@ from jdzhi.trace.ed25519 import verify
 from jdzhi.trace.format import (
     DEFAULT_BASE_URL,
     RecordFields,
-    RecordTemplate,
     base64url,
     base64url_decode,
     decode_label_text,
@@ -288,10 +287,8 @@ def test_worker_processes_sign_exactly_what_one_process_signs(
     fields = _fields(700)
     job = _job()
     rows: list[ChunkRow] = [
-        (str(f.serial), f.serial, RowContext(f, RecordTemplate.of(f),
-                                             job.line_tail(f, job.signed_at),
-                                             (1, 1, f.batch, "qinghua", "2026-03-01",
-                                              job.signed_at)), None)
+        (str(f.serial), f.serial, RowContext(f, (1, 1, f.batch, "qinghua", "2026-03-01",
+                                                 job.signed_at)), None)
         for f in fields]
     # a row an earlier run signed: written again as stored, not signed again
     earlier = sign_chunk(job, rows[:1])

@@ -196,14 +196,11 @@ def _remove_stale_partials(out: Path) -> None:
 
 @dataclass(frozen=True)
 class RowContext:
-    """What the rows that agree in every column but the serial share: checked once, and
-    encoded once for signing (:class:`jdzhi.trace.format.RecordTemplate`)."""
+    """What the rows that agree in every column but the serial share, checked once; a worker
+    encodes it once per chunk (:class:`jdzhi.trace.format.RecordTemplate`)."""
 
     #: the fields of the first such row (with its serial)
     fields: RecordFields
-    template: RecordTemplate
-    #: the SIGNED.jsonl members after serial, record and label (:meth:`SigningJob.line`)
-    line_tail: bytes
     #: the first columns of the registry row of each new record (see _RECORD_COLUMNS)
     stored: tuple[int, int, str, str, str, str]
 
@@ -307,10 +304,8 @@ class _RowRules:
             category=category.label_code, enterprise_id=self.enterprise_id, batch=batch,
             category_code=category.code, production_date=day, **optional,
         )
-        return RowContext(fields, RecordTemplate.of(fields),
-                          self.job.line_tail(fields, self.job.signed_at),
-                          (self.enterprise_id, self.key_id, batch, category.code,
-                           day.isoformat(), self.job.signed_at))
+        return RowContext(fields, (self.enterprise_id, self.key_id, batch, category.code,
+                                   day.isoformat(), self.job.signed_at))
 
 
 @dataclass(frozen=True)
@@ -381,11 +376,18 @@ def sign_chunk(job: SigningJob, chunk: Sequence[ChunkRow]) -> SignedChunk:
 
     by_key, base = signer(job.secret), job.base
     records, labels, lines = [], [], []
+    # each context's template and line tail, by the context object: the rows of a chunk share
+    # them (pickle keeps shared references), and they live as long as the chunk
+    encoded: dict[int, tuple[RecordTemplate, bytes]] = {}
     for serial_text, serial, context, earlier in chunk:
         if earlier is None:
-            record, label_payload = context.template.sign(serial, by_key)
+            pieces = encoded.get(id(context))
+            if pieces is None:
+                pieces = encoded[id(context)] = (RecordTemplate.of(context.fields),
+                                                 job.line_tail(context.fields, job.signed_at))
+            template, tail = pieces
+            record, label_payload = template.sign(serial, by_key)
             label = base + base32_encode(label_payload)
-            tail = context.line_tail
         else:
             record, label = earlier.record, earlier.label
             tail = job.line_tail(decode_record(record)[1], earlier.signed_at)
