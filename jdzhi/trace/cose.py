@@ -91,7 +91,12 @@ _SIG_STRUCTURE_HEAD = b"\x84\x6aSignature1"
 def sig_structure(protected: bytes, external_aad: bytes, payload: bytes) -> bytes:
     """The bytes an Ed25519 signature covers: ``["Signature1", protected, aad, payload]``
     (deterministic CBOR, built directly: verification's hot path)."""
-    return _SIG_STRUCTURE_HEAD + _bstr(protected) + _bstr(external_aad) + _bstr(payload)
+    return _sig_structure_head(protected, external_aad) + _bstr(payload)
+
+
+def _sig_structure_head(protected: bytes, external_aad: bytes) -> bytes:
+    """What :func:`sig_structure` holds before the payload."""
+    return _SIG_STRUCTURE_HEAD + _bstr(protected) + _bstr(external_aad)
 
 
 @lru_cache(maxsize=1024)
@@ -146,8 +151,8 @@ class Sign1Form:
 @lru_cache(maxsize=1024)
 def sign1_form(content_type: str, kid: bytes, external_aad: bytes) -> Sign1Form:
     protected = protected_header(content_type, kid)
-    return Sign1Form(to_be_signed_head=_SIG_STRUCTURE_HEAD + _bstr(protected)
-                     + _bstr(external_aad), message_head=_message_head(protected))
+    return Sign1Form(to_be_signed_head=_sig_structure_head(protected, external_aad),
+                     message_head=_message_head(protected))
 
 
 def _message_head(protected: bytes) -> bytes:
