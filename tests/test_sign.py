@@ -196,6 +196,10 @@ def test_one_bad_row_signs_and_stores_nothing(
     ("serial,batch,category,production_date\n", "holds no records"),
     ("serial,batch,category,production_date\n1,B,qinghua,2026-03-01,extra\n",
      "more fields than columns"),
+    # a short row's missing values are empty; blank lines are no rows
+    ("serial,batch,category,production_date\n\n1,B,qinghua\n",
+     "row 2: production_date '' is not YYYY-MM-DD"),
+    ("serial,batch,category,production_date\n\n\n", "holds no records"),
 ])
 def test_malformed_csv_files(cli: Invoke, initialized: Home, tmp_path: Path, workshop: Path,
                              content: str, message: str) -> None:
