@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.bench_labels [--quick]
 
 Raw figures (CPU time of this process, one core): zxing-cpp's writer choosing its own data mask,
-:func:`jdzhi.trace.qr.encode_many` (zint under mask 0, the mask chosen for a batch at once: the
+:func:`jdzhi.trace.labels.qr.encode_many` (zint under mask 0, the mask chosen for a batch at once: the
 same symbols) and the pure-Python ``qrcode`` library, on label-shaped texts (base + base32 of 77
 bytes, version 6-M). Command figures: ``jdzhi label`` into a PDF as a process (start-up, reading
 SIGNED.jsonl, the font, encoding and drawing), its wall time and the CPU time of its whole process
@@ -60,7 +60,7 @@ def _cpu(action: Callable[[], object]) -> float:
 
 def _cli_run(home: Path, signed: Path, out: Path, workers: str | None) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the process tree) of one `jdzhi label` run."""
-    from jdzhi.trace.fonts import CACHE_ENV
+    from jdzhi.trace.labels.fonts import CACHE_ENV
 
     env = _environment(home)
     env[CACHE_ENV] = os.environ[CACHE_ENV]
@@ -88,9 +88,9 @@ def rows(quick: bool) -> list[Row]:
     import qrcode
     import zxingcpp
 
-    from jdzhi.trace import fonts
-    from jdzhi.trace.labels import label_file
-    from jdzhi.trace.qr import encode_many
+    from jdzhi.trace.labels import fonts
+    from jdzhi.trace.labels.qr import encode_many
+    from jdzhi.trace.labels.sheets import label_file
 
     count = 1_000 if quick else 5_000
     big = 4_000 if quick else 20_000

@@ -31,9 +31,9 @@ def main(count: int, rounds: int) -> None:
     from jdzhi.errors import InvalidState
     from jdzhi.home import Home
     from jdzhi.registry.db import open_registry
-    from jdzhi.trace.format import DEFAULT_BASE_URL
-    from jdzhi.trace.keys import issue_licensee_key
-    from jdzhi.trace.page import export_page, start_server
+    from jdzhi.trace.formats.labels import DEFAULT_BASE_URL
+    from jdzhi.trace.keys.certified import issue_licensee_key
+    from jdzhi.trace.page.export import export_page, start_server
 
     runner = CliRunner()
     passphrase = "benchmark passphrase"

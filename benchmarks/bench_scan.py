@@ -2,10 +2,10 @@
 
     .venv/bin/python -m benchmarks.bench_scan [--quick]
 
-The photos are SIMULATED (jdzhi.trace.photosim): labels of freshly signed records, tilted, curved,
+The photos are SIMULATED (jdzhi.demo.photosim): labels of freshly signed records, tilted, curved,
 blurred, with glare, over the porcelain photos in ../shared/data/porcelain-dev when present, else
 over generated backdrops. Raw figure: opening the JPEG and one zxing-cpp pass. Command figure:
-``jdzhi.trace.scanlog.scan`` (what ``jdzhi scan`` runs): decoding with its retries, verification
+``jdzhi.trace.scanning.log.scan`` (what ``jdzhi scan`` runs): decoding with its retries, verification
 against the registry, clone check and the scan log write.
 """
 
@@ -27,11 +27,11 @@ def rows(quick: bool) -> list[Row]:
     import zxingcpp
     from PIL import Image
 
+    from jdzhi.demo.photosim import simulate_photo
     from jdzhi.home import Home
-    from jdzhi.trace.labels import LabelData, SheetSpec, label_image
-    from jdzhi.trace.photosim import simulate_photo
-    from jdzhi.trace.qr import encode
-    from jdzhi.trace.scanlog import scan
+    from jdzhi.trace.labels.qr import encode
+    from jdzhi.trace.labels.sheets import LabelData, SheetSpec, label_image
+    from jdzhi.trace.scanning.log import scan
 
     count = 10 if quick else 40
     backgrounds = sorted(PORCELAIN.glob("*.jpg"))[:count] if PORCELAIN.is_dir() else []
@@ -89,10 +89,10 @@ def curvature_rows(quick: bool) -> list[Row]:
 
     import numpy as np
 
-    from jdzhi.trace.labels import LabelData, SheetSpec, label_image
-    from jdzhi.trace.photosim import PhotoConditions, simulate_photo
-    from jdzhi.trace.qr import encode
-    from jdzhi.trace.scan import CYLINDER_PASS, decode_gray
+    from jdzhi.demo.photosim import PhotoConditions, simulate_photo
+    from jdzhi.trace.labels.qr import encode
+    from jdzhi.trace.labels.sheets import LabelData, SheetSpec, label_image
+    from jdzhi.trace.scanning.decode import CYLINDER_PASS, decode_gray
 
     count = 8 if quick else 30
     rng = random.Random(5)

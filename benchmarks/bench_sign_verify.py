@@ -50,7 +50,7 @@ def _raw(count: int) -> dict[str, float]:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from jdzhi.trace.ed25519 import verify
-    from jdzhi.trace.keystore import generate
+    from jdzhi.trace.keys.keyfile import generate
 
     key = generate()
     signature = key.sign(MESSAGE)
@@ -76,11 +76,11 @@ def measure(count: int) -> dict[str, float]:
     """Seconds for ``count`` items of every figure (see the module docstring)."""
     from jdzhi.home import Home
     from jdzhi.registry.db import open_registry
-    from jdzhi.trace.format import RecordFields, sign_record
-    from jdzhi.trace.keystore import generate, load_key
-    from jdzhi.trace.signing import sign_csv
-    from jdzhi.trace.snapshot import trust_from_registry
-    from jdzhi.trace.verify import Verifier, verify_jsonl, verify_label_text
+    from jdzhi.trace.formats.labels import RecordFields, sign_record
+    from jdzhi.trace.keys.keyfile import generate, load_key
+    from jdzhi.trace.signing.batch import sign_csv
+    from jdzhi.trace.trust.from_registry import trust_from_registry
+    from jdzhi.trace.verification.verifier import Verifier, verify_jsonl, verify_label_text
 
     seconds = _raw(count)
     key = generate()

@@ -223,8 +223,8 @@ def init(
 
     Example: JDZHI_PASSPHRASE=... jdzhi init --base-url HTTPS://TRACE.EXAMPLE.CN/V/
     """
-    from jdzhi.trace.format import authority_kid, base64url
-    from jdzhi.trace.keys import initialize_home
+    from jdzhi.trace.formats.labels import authority_kid, base64url
+    from jdzhi.trace.keys.certified import initialize_home
 
     home = home_of(ctx)
     passphrase = None

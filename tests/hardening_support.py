@@ -108,9 +108,9 @@ def bundle_world_fixtures(folder: str, now: datetime) -> tuple[Any, Any, Any]:
     ``world, pinned, trust = bundle_world_fixtures(...)``."""
     import pytest
 
-    from jdzhi.trace.bundle import decode_bundle
-    from jdzhi.trace.keystore import read_public_key
-    from jdzhi.trace.trust import Trust
+    from jdzhi.trace.keys.keyfile import read_public_key
+    from jdzhi.trace.trust.bundle import decode_bundle
+    from jdzhi.trace.trust.model import Trust
 
     @pytest.fixture(scope="module", name="world")
     def world(tmp_path_factory: pytest.TempPathFactory) -> World:

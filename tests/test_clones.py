@@ -16,7 +16,7 @@ from label_support import label_of, scan_json, signed_batch
 from jdzhi.errors import ExitCode, InvalidInput
 from jdzhi.home import Home
 from jdzhi.registry.db import open_registry
-from jdzhi.trace.scanlog import (
+from jdzhi.trace.scanning.log import (
     ClonePolicy,
     Location,
     Sighting,

@@ -15,7 +15,14 @@ from conftest import Invoke
 from typer.testing import CliRunner
 
 from jdzhi.cli import app
-from jdzhi.demo import DEMO_PASSPHRASE, STEPS, DemoContext, StepReport, prepare_folder, run_demo
+from jdzhi.demo.story import (
+    DEMO_PASSPHRASE,
+    STEPS,
+    DemoContext,
+    StepReport,
+    prepare_folder,
+    run_demo,
+)
 from jdzhi.errors import ExitCode
 
 FIXED_NOW = "2026-06-01T10:00:00+08:00"
@@ -224,7 +231,7 @@ def test_a_step_is_a_function_of_the_context(tmp_path: Path) -> None:
 def test_sample_pictures_are_seeded_and_say_they_are_synthetic(tmp_path: Path) -> None:
     from PIL import Image
 
-    from jdzhi.demo_images import LOOK_ALIKE, WORKS, draw_piece, save_sample_png
+    from jdzhi.demo.images import LOOK_ALIKE, WORKS, draw_piece, save_sample_png
 
     first, again = draw_piece(WORKS[0], size=128), draw_piece(WORKS[0], size=128)
     assert first.tobytes() == again.tobytes()

@@ -15,10 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jdzhi.errors import InvalidInput
-from jdzhi.trace import cose
-from jdzhi.trace.bundle import decode_bundle
 from jdzhi.trace.ed25519 import verify
-from jdzhi.trace.format import (
+from jdzhi.trace.formats import cose
+from jdzhi.trace.formats.labels import (
     DEFAULT_BASE_URL,
     LABEL_PAYLOAD_CHARS,
     LabelError,
@@ -35,8 +34,9 @@ from jdzhi.trace.format import (
     record_payload,
     sign_record,
 )
-from jdzhi.trace.keystore import from_seed
-from jdzhi.trace.verify import Verdict, verify_label_text, verify_record
+from jdzhi.trace.keys.keyfile import from_seed
+from jdzhi.trace.trust.bundle import decode_bundle
+from jdzhi.trace.verification.verifier import Verdict, verify_label_text, verify_record
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "format-v1.json").read_text("utf-8"))
 NOW = datetime(2026, 7, 2, tzinfo=UTC)
@@ -345,7 +345,7 @@ def test_arbitrary_bytes_as_a_bundle_are_refused_cleanly(data: bytes) -> None:
                     | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8))
 @settings(max_examples=200, deadline=None)
 def test_arbitrary_json_lines_give_a_verdict_never_a_crash(value: object) -> None:
-    from jdzhi.trace.verify import verify_signed_line
+    from jdzhi.trace.verification.verifier import verify_signed_line
 
     trust = decode_bundle(bytes.fromhex(VECTORS["bundle"]["cose_sign1_hex"]),
                           bytes.fromhex(VECTORS["keys"]["authority_public"]), now=NOW)

@@ -54,7 +54,7 @@ def _templates(world: World, tmp: Path) -> list[list[str]]:
     label = world.lines()[0]["label"]
     photo = tmp / "photo.png"
     if not photo.exists():
-        from jdzhi.trace.qr import encode
+        from jdzhi.trace.labels.qr import encode
 
         encode(label).to_image(scale=3).save(photo)
     return [

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from jdzhi.errors import JdzhiError
 from jdzhi.registry.entries import COLUMNS
-from jdzhi.trace.format import OPTIONAL_COLUMNS
-from jdzhi.trace.signing import REQUIRED_COLUMNS as SIGN_COLUMNS
+from jdzhi.trace.formats.labels import OPTIONAL_COLUMNS
+from jdzhi.trace.signing.batch import REQUIRED_COLUMNS as SIGN_COLUMNS
 
 EDITS_PER_SEED = 20
 SEEDS = st.integers(0, 2**64)
@@ -163,14 +163,14 @@ def test_registry_rows_built_from_hostile_values(world: World, scratch: Path,
 
 @pytest.fixture(scope="module")
 def signing_key(world: World) -> Any:
-    from jdzhi.trace.keystore import load_key
+    from jdzhi.trace.keys.keyfile import load_key
 
     return load_key(world.key, PASSPHRASE.encode())
 
 
 def _sign(world: World, scratch: Path, key: Any, content: bytes) -> None:
     from jdzhi.registry.db import open_registry
-    from jdzhi.trace.signing import sign_csv
+    from jdzhi.trace.signing.batch import sign_csv
 
     source = _file(scratch, content, ".csv")
     out = scratch / f"{source.stem}.jsonl"
@@ -235,7 +235,7 @@ _NUMBER = st.one_of(
                           _NUMBER), max_size=4),
        st.sampled_from(["ware_class,pb,cd", "ware_class,pb", "pb,cd,ware_class,extra", ""]))
 def test_lab_results_files(scratch: Path, rows: list[tuple[str, str, str]], header: str) -> None:
-    from jdzhi.trace.lab import default_limits, parse_results
+    from jdzhi.trace.endorsements.lab import default_limits, parse_results
 
     text = header + "\n" + "".join(
         ",".join('"' + value.replace('"', '""') + '"' for value in row) + "\n" for row in rows)
@@ -258,7 +258,7 @@ def test_lab_results_files(scratch: Path, rows: list[tuple[str, str, str]], head
                                                      "cd": _NUMBER | _JSON_VALUE}) | _JSON_VALUE,
                               max_size=3)}))
 def test_lab_limits_files(scratch: Path, document: Any) -> None:
-    from jdzhi.trace.lab import load_limits
+    from jdzhi.trace.endorsements.lab import load_limits
 
     path = _file(scratch, json.dumps(document).encode(), ".json")
     try:

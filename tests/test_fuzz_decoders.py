@@ -22,8 +22,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from jdzhi.errors import IntegrityError, InvalidInput, JdzhiError, KeyUnusable
-from jdzhi.trace.bundle import decode_bundle
-from jdzhi.trace.format import (
+from jdzhi.trace.formats.labels import (
     CONTENT_TYPES,
     DEFAULT_BASE_URL,
     LABEL_PAYLOAD_LENGTH,
@@ -33,8 +32,9 @@ from jdzhi.trace.format import (
     decode_label_payload,
     external_aad,
 )
-from jdzhi.trace.trust import Trust
-from jdzhi.trace.verify import (
+from jdzhi.trace.trust.bundle import decode_bundle
+from jdzhi.trace.trust.model import Trust
+from jdzhi.trace.verification.verifier import (
     Verdict,
     verify_jsonl,
     verify_label_text,
@@ -151,7 +151,7 @@ def test_random_bytes_are_no_record(trust: Trust, data: bytes) -> None:
 @cases(400)
 @given(SEEDS)
 def test_mutated_real_records(trust: Trust, world: World, seed: int) -> None:
-    from jdzhi.trace.format import base64url_decode
+    from jdzhi.trace.formats.labels import base64url_decode
 
     record = base64url_decode(world.lines()[seed % 3]["record"])
     for changed in mutants(seed, record):
@@ -254,7 +254,7 @@ def _replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
 @pytest.fixture(scope="module")
 def authority_sign(world: World) -> Any:
     from jdzhi.registry.db import open_registry
-    from jdzhi.trace.keys import load_authority
+    from jdzhi.trace.keys.certified import load_authority
 
     db = open_registry(world.home)
     try:
@@ -270,7 +270,7 @@ def test_authority_signed_bundles_with_malformed_fields(
 ) -> None:
     """A bundle that the authority really signed but whose payload is malformed (a bug or a
     stolen key, not an attacker without the key) is still refused cleanly, field by field."""
-    from jdzhi.trace.cose import decode_sign1, dumps, sign1
+    from jdzhi.trace.formats.cose import decode_sign1, dumps, sign1
 
     payload = cbor2.loads(decode_sign1(world.bundle.read_bytes()).payload)
     paths = list(_paths(payload))
@@ -293,8 +293,8 @@ def test_authority_signed_bundles_with_malformed_fields(
 @given(SEEDS)
 def test_damaged_key_files(world: World, scratch: Path, seed: int) -> None:
     from jdzhi.registry.db import open_registry
-    from jdzhi.trace.keys import key_by_public_key
-    from jdzhi.trace.keystore import load_key
+    from jdzhi.trace.keys.certified import key_by_public_key
+    from jdzhi.trace.keys.keyfile import load_key
 
     original = world.key.read_bytes()
     expected = load_key(world.key, PASSPHRASE.encode()).public_key
@@ -320,7 +320,7 @@ def test_damaged_key_files(world: World, scratch: Path, seed: int) -> None:
 @given(st.text(max_size=80) | st.binary(max_size=48).map(lambda b: base64.urlsafe_b64encode(
     b).decode().rstrip("=")) | st.binary(max_size=40).map(bytes.hex))
 def test_public_key_arguments(text: str) -> None:
-    from jdzhi.trace.keystore import read_public_key
+    from jdzhi.trace.keys.keyfile import read_public_key
 
     assume("\x00" not in text)
     try:

@@ -20,9 +20,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from jdzhi.trace.bundle import decode_bundle
-from jdzhi.trace.scan import UNREADABLE, UnreadableImage, load_gray, scan_photo
-from jdzhi.trace.trust import Trust
+from jdzhi.trace.scanning.decode import UNREADABLE, UnreadableImage, load_gray, scan_photo
+from jdzhi.trace.trust.bundle import decode_bundle
+from jdzhi.trace.trust.model import Trust
 
 NOW = datetime(2026, 3, 11, tzinfo=UTC)
 FORMATS = ("PNG", "JPEG", "GIF", "TIFF", "BMP", "WEBP")
@@ -35,7 +35,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 @pytest.fixture(scope="module")
 def trust(world: World) -> Trust:
-    from jdzhi.trace.keystore import read_public_key
+    from jdzhi.trace.keys.keyfile import read_public_key
 
     return decode_bundle(world.bundle.read_bytes(),
                          read_public_key(world.authority_public_key), now=NOW)
@@ -50,7 +50,7 @@ def scratch() -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def label_files(world: World) -> dict[str, bytes]:
     """A genuine label's QR code, saved in every format."""
-    from jdzhi.trace.qr import encode
+    from jdzhi.trace.labels.qr import encode
 
     image = encode(world.lines()[0]["label"]).to_image(scale=3).convert("RGB")
     files = {}

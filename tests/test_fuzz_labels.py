@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jdzhi.errors import JdzhiError
-from jdzhi.trace.labels import SheetSpec, read_signed, render_labels
+from jdzhi.trace.labels.sheets import SheetSpec, read_signed, render_labels
 
 
 @pytest.fixture(scope="module")

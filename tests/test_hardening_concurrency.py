@@ -23,8 +23,8 @@ from hardening_support import (
 )
 
 from jdzhi.home import Home
-from jdzhi.trace.keystore import load_key
-from jdzhi.trace.qr import encode
+from jdzhi.trace.keys.keyfile import load_key
+from jdzhi.trace.labels.qr import encode
 
 
 @pytest.fixture

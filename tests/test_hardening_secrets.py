@@ -18,7 +18,7 @@ from hardening_support import LICENSE_NO, NOW, REPO, csv_text
 from jdzhi.errors import ExitCode, KeyUnusable
 from jdzhi.home import Home
 from jdzhi.registry.uscc import generate
-from jdzhi.trace.keystore import load_key
+from jdzhi.trace.keys.keyfile import load_key
 
 AUTHORITY_PASSPHRASE = "Authority-passphrase-7Hq2!"
 WORKSHOP_PASSPHRASE = "workshop passphrase 景德镇 9xK"

@@ -13,7 +13,7 @@ from trace_support import LICENSE_NO, add_enterprise, issue_key, set_now
 
 from jdzhi.errors import ExitCode, KeyUnusable
 from jdzhi.home import Home
-from jdzhi.trace.keystore import load_key
+from jdzhi.trace.keys.keyfile import load_key
 
 
 def _count(home: Home, table: str) -> int:
@@ -81,7 +81,7 @@ def test_issue_writes_a_0600_key_certified_for_the_license(
     assert data["license_no"] == LICENSE_NO and data["key_file"] == str(out)
     assert _mode(out) == 0o600
     key = load_key(out, TEST_PASSPHRASE.encode())
-    from jdzhi.trace.format import base64url
+    from jdzhi.trace.formats.labels import base64url
 
     assert data["public_key"] == base64url(key.public_key)
     body = out.read_text().splitlines()[1]

@@ -14,12 +14,12 @@ from trace_support import LICENSE_NO, add_enterprise, issue_key, lines, records,
 from jdzhi.errors import ExitCode, IntegrityError
 from jdzhi.home import Home
 from jdzhi.registry.db import open_registry
-from jdzhi.trace.cose import dumps, sign1
-from jdzhi.trace.format import CONTENT_TYPES, external_aad, key_kid
-from jdzhi.trace.keystore import load_key
-from jdzhi.trace.lab import decode_endorsement, endorsement_payload, serial_ranges
-from jdzhi.trace.snapshot import trusted_keys
-from jdzhi.trace.trust import Endorsement, ReleaseResult
+from jdzhi.trace.endorsements.lab import decode_endorsement, endorsement_payload, serial_ranges
+from jdzhi.trace.formats.cose import dumps, sign1
+from jdzhi.trace.formats.labels import CONTENT_TYPES, external_aad, key_kid
+from jdzhi.trace.keys.keyfile import load_key
+from jdzhi.trace.trust.from_registry import trusted_keys
+from jdzhi.trace.trust.model import Endorsement, ReleaseResult
 
 LAB = "国家日用陶瓷质量检验检测中心"
 

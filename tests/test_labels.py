@@ -159,7 +159,7 @@ def test_big_batches_encode_in_worker_processes_in_order_and_fail_cleanly(
     import random
 
     from jdzhi.errors import InvalidInput
-    from jdzhi.trace.labels import LabelData, render_labels
+    from jdzhi.trace.labels.sheets import LabelData, render_labels
 
     monkeypatch.setenv("JDZHI_WORKERS", "2")
     rng = random.Random(3)
@@ -202,7 +202,7 @@ def test_the_prepared_font_is_cached_and_a_damaged_cache_file_is_made_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from fontTools.ttLib import TTFont
 
-    from jdzhi.trace import fonts
+    from jdzhi.trace.labels import fonts
 
     monkeypatch.setenv(fonts.CACHE_ENV, str(tmp_path / "cache"))
     characters = "景德镇制青云陶瓷青花"
@@ -229,8 +229,8 @@ def test_the_prepared_font_is_cached_and_a_damaged_cache_file_is_made_again(
 
 def test_an_unusable_cache_folder_only_costs_time(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from jdzhi.trace import fonts
-    from jdzhi.trace.labels import LabelData, render_labels
+    from jdzhi.trace.labels import fonts
+    from jdzhi.trace.labels.sheets import LabelData, render_labels
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_bytes(b"")

@@ -24,9 +24,8 @@ from trace_support import add_enterprise, issue_key, records, sign
 from jdzhi.errors import ExitCode
 from jdzhi.home import Home
 from jdzhi.timeutil import utc_now
-from jdzhi.trace.bundle import decode_bundle
-from jdzhi.trace.format import DEFAULT_BASE_URL, base64url
-from jdzhi.trace.page import (
+from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, base64url
+from jdzhi.trace.page.export import (
     AUTHORITY_PLACEHOLDER,
     EXPORTED_FILES,
     PAGE_FILES,
@@ -34,7 +33,8 @@ from jdzhi.trace.page import (
     page_source,
     start_server,
 )
-from jdzhi.trace.verify import Verdict, verify_label_text
+from jdzhi.trace.trust.bundle import decode_bundle
+from jdzhi.trace.verification.verifier import Verdict, verify_label_text
 
 NOW = "2026-03-10T09:00:00+08:00"
 

@@ -2,7 +2,7 @@
 
 One registry (built once for the module through the real CLI: enterprises, keys, signed batches, a
 lab endorsement, a license revoked and one suspended after the fact) and one browser; each case
-opens its own page at the label's own path on a `jdzhi.trace.page` server, waits for
+opens its own page at the label's own path on a `jdzhi.trace.page.export` server, waits for
 `data-verdict`, compares it with `jdzhi verify --json` on the same label text, and saves a
 screenshot under test-artifacts/page/.
 """
@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from jdzhi.cli import app
 from jdzhi.home import Home
 from jdzhi.registry.uscc import generate
-from jdzhi.trace.format import (
+from jdzhi.trace.formats.labels import (
     DEFAULT_BASE_URL,
     Label,
     LabelFields,
@@ -36,9 +36,9 @@ from jdzhi.trace.format import (
     base64url,
     unix_time,
 )
-from jdzhi.trace.keystore import from_seed, load_key
-from jdzhi.trace.page import PageServer, export_page, start_server
-from jdzhi.trace.verify import load_trust, verify_label_text
+from jdzhi.trace.keys.keyfile import from_seed, load_key
+from jdzhi.trace.page.export import PageServer, export_page, start_server
+from jdzhi.trace.verification.verifier import load_trust, verify_label_text
 
 pytestmark = pytest.mark.browser
 
@@ -443,9 +443,9 @@ def _authority_signed(world: World, payload: bytes) -> bytes:
     """A bundle message over ``payload`` with the real authority key (as a buggy or hostile
     exporter holding the key could make): the page must still refuse what is not canonical."""
     from jdzhi.registry.db import open_registry
-    from jdzhi.trace.cose import sign1
-    from jdzhi.trace.format import CONTENT_TYPES, authority_kid, external_aad
-    from jdzhi.trace.keys import load_authority
+    from jdzhi.trace.formats.cose import sign1
+    from jdzhi.trace.formats.labels import CONTENT_TYPES, authority_kid, external_aad
+    from jdzhi.trace.keys.certified import load_authority
 
     db = open_registry(Home(world.home))
     try:
@@ -462,8 +462,8 @@ def test_signed_but_non_canonical_bundles_are_refused_like_jdzhi_does(
     import cbor2
 
     from jdzhi.errors import IntegrityError
-    from jdzhi.trace.bundle import decode_bundle
-    from jdzhi.trace.cose import decode_sign1, dumps
+    from jdzhi.trace.formats.cose import decode_sign1, dumps
+    from jdzhi.trace.trust.bundle import decode_bundle
 
     site = tmp_path / "site"
     export_page(Home(world.home), site, passphrase=TEST_PASSPHRASE.encode())

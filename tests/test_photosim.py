@@ -1,4 +1,4 @@
-"""jdzhi.trace.photosim: the cylinder wrap puts each column where such a cylinder does."""
+"""jdzhi.demo.photosim: the cylinder wrap puts each column where such a cylinder does."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from jdzhi.trace.photosim import _wrap_cylinder
+from jdzhi.demo.photosim import _wrap_cylinder
 
 
 @pytest.mark.parametrize("curvature", [0.3, 0.8, 1.2])

@@ -1,4 +1,4 @@
-"""jdzhi.trace.qr: the version/level contract, both encoders, real-decoder round trips."""
+"""jdzhi.trace.labels.qr: the version/level contract, both encoders, real-decoder round trips."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jdzhi.errors import InvalidInput
-from jdzhi.trace.qr import ErrorCorrection, UnencodableText, encode, encode_many
+from jdzhi.trace.labels.qr import ErrorCorrection, UnencodableText, encode, encode_many
 
 BASE = "HTTPS://TRACE.EXAMPLE.CN/V/"
 

@@ -13,11 +13,11 @@ from label_support import label_of, qr_image, scan_json, signed_batch
 from PIL import Image
 from trace_support import LICENSE_NO, lines, records, sign
 
+from jdzhi.demo.photosim import PhotoConditions, simulate_photo
 from jdzhi.errors import ExitCode
 from jdzhi.home import Home
 from jdzhi.registry.db import open_registry, rows
-from jdzhi.trace.photosim import PhotoConditions, simulate_photo
-from jdzhi.trace.scan import UnreadableImage, decode_gray, load_gray
+from jdzhi.trace.scanning.decode import UnreadableImage, decode_gray, load_gray
 
 SCAN_AT = "2026-03-12T10:00:00+08:00"
 
@@ -256,7 +256,7 @@ def test_strongly_curved_labels_are_read_by_unwrapping_the_cylinder(
 def test_the_cylinder_pass_costs_little_on_photos_without_a_code() -> None:
     import numpy as np
 
-    from jdzhi.trace.scan import cylinder_unwraps, finder_patterns
+    from jdzhi.trace.scanning.decode import cylinder_unwraps, finder_patterns
 
     rng = np.random.default_rng(7)
     noise = rng.integers(0, 256, (2400, 2400), dtype=np.uint8)  # 40 s in OpenCV's contour tree

@@ -18,7 +18,7 @@ from jdzhi.home import Home
 from jdzhi.parallel import ChunkRunner, worker_count
 from jdzhi.registry.categories import Category
 from jdzhi.trace.ed25519 import verify
-from jdzhi.trace.format import (
+from jdzhi.trace.formats.labels import (
     DEFAULT_BASE_URL,
     RecordFields,
     base64url,
@@ -26,8 +26,8 @@ from jdzhi.trace.format import (
     decode_label_text,
     decode_record,
 )
-from jdzhi.trace.keystore import from_seed
-from jdzhi.trace.signing import (
+from jdzhi.trace.keys.keyfile import from_seed
+from jdzhi.trace.signing.batch import (
     ChunkRow,
     RowContext,
     SignedChunk,
@@ -116,8 +116,8 @@ def test_the_staging_table_goes_with_every_run(initialized: Home, tmp_path: Path
                                               workshop: Path) -> None:
     # new records wait in a temporary table of the connection while they are signed
     from jdzhi.registry.db import open_registry
-    from jdzhi.trace.keystore import load_key
-    from jdzhi.trace.signing import sign_csv
+    from jdzhi.trace.keys.keyfile import load_key
+    from jdzhi.trace.signing.batch import sign_csv
 
     key = load_key(workshop, TEST_PASSPHRASE.encode())
     db = open_registry(initialized)
@@ -275,7 +275,7 @@ def _job() -> SigningJob:
 
 def _signed_rows(job: SigningJob, rows: list[ChunkRow]) -> SignedChunk:
     """Every row signed in chunks (on workers if JDZHI_WORKERS says so), the chunks joined."""
-    with ChunkRunner(sign_chunk, job, expected=len(rows), preload="jdzhi.trace.signing",
+    with ChunkRunner(sign_chunk, job, expected=len(rows), preload="jdzhi.trace.signing.batch",
                      parallel=False) as runner:
         for start in range(0, len(rows), runner.chunk_size):
             runner.add(rows[start:start + runner.chunk_size])

@@ -13,7 +13,7 @@ from trace_support import LICENSE_NO, add_enterprise, issue_key, records, sign
 
 from jdzhi.errors import ExitCode, IntegrityError
 from jdzhi.home import Home
-from jdzhi.trace.bundle import decode_bundle
+from jdzhi.trace.trust.bundle import decode_bundle
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_every_single_byte_change_of_a_bundle_is_refused(
     exported: tuple[Path, Path, str],
 ) -> None:
     _, bundle, authority = exported
-    from jdzhi.trace.keystore import read_public_key
+    from jdzhi.trace.keys.keyfile import read_public_key
 
     pinned = read_public_key(authority)
     data = bundle.read_bytes()
@@ -144,7 +144,7 @@ def test_export_refuses_overwrites_and_wrong_passphrases(
 def test_a_record_is_not_a_bundle(cli: Invoke, tmp_path: Path,
                                   exported: tuple[Path, Path, str]) -> None:
     signed, _, authority = exported
-    from jdzhi.trace.format import base64url_decode
+    from jdzhi.trace.formats.labels import base64url_decode
 
     record = base64url_decode(json.loads(signed.read_text().splitlines()[0])["record"])
     fake = tmp_path / "record.cbor"
@@ -160,8 +160,8 @@ def test_bundle_round_trip_keeps_every_fact(cli: Invoke, initialized: Home,
                                             exported: tuple[Path, Path, str]) -> None:
     _, bundle, authority = exported
     from jdzhi.registry.db import open_registry
-    from jdzhi.trace.keystore import read_public_key
-    from jdzhi.trace.snapshot import trust_from_registry
+    from jdzhi.trace.keys.keyfile import read_public_key
+    from jdzhi.trace.trust.from_registry import trust_from_registry
 
     db = open_registry(initialized)
     try:
@@ -184,8 +184,8 @@ def test_license_status_rules_match_the_registry(
 
     from jdzhi.registry.db import open_registry
     from jdzhi.registry.licenses import effective_status
-    from jdzhi.trace.format import unix_time
-    from jdzhi.trace.snapshot import trust_from_registry
+    from jdzhi.trace.formats.labels import unix_time
+    from jdzhi.trace.trust.from_registry import trust_from_registry
 
     monkeypatch.setenv("JDZHI_NOW", "2026-01-05T09:00:00+08:00")
     add_enterprise(cli, valid_from="2026-01-01", valid_to="2026-06-30")

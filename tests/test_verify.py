@@ -1,4 +1,4 @@
-"""`jdzhi verify` and jdzhi.trace.verify: every verdict, the time rules, SIGNED.jsonl."""
+"""`jdzhi verify` and jdzhi.trace.verification.verifier: every verdict, the time rules, SIGNED.jsonl."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from trace_support import LICENSE_NO, add_enterprise, issue_key, lines, records,
 
 from jdzhi.errors import ExitCode
 from jdzhi.home import Home
-from jdzhi.trace.format import (
+from jdzhi.trace.formats.labels import (
     DEFAULT_BASE_URL,
     Label,
     LabelFields,
@@ -24,8 +24,8 @@ from jdzhi.trace.format import (
     sign_record,
     unix_time,
 )
-from jdzhi.trace.keystore import from_seed, load_key
-from jdzhi.trace.verify import (
+from jdzhi.trace.keys.keyfile import from_seed, load_key
+from jdzhi.trace.verification.verifier import (
     Verdict,
     load_trust,
     verify_jsonl,

@@ -11,7 +11,7 @@ from rich.markup import escape
 from jdzhi.commands._common import JsonOption, emit_json, err_console
 
 if TYPE_CHECKING:
-    from jdzhi.demo import DemoResult, StepReport
+    from jdzhi.demo.story import DemoResult, StepReport
 
 
 def demo(
@@ -37,7 +37,7 @@ def demo(
     Example: jdzhi demo --dir /tmp/jdzhi-demo
     then:    jdzhi --home /tmp/jdzhi-demo/home registry list
     """
-    from jdzhi.demo import run_demo
+    from jdzhi.demo.story import run_demo
 
     started: list[StepReport] = []
 

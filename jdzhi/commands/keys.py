@@ -26,7 +26,7 @@ from jdzhi.commands._common import (
 
 if TYPE_CHECKING:
 
-    from jdzhi.trace.keys import IssuedKey
+    from jdzhi.trace.keys.certified import IssuedKey
 
 app = typer.Typer(
     help="Licensee signing keys: issue, list, revoke and rotate them. Every key is certified "
@@ -53,8 +53,8 @@ def _issue(ctx: typer.Context, enterprise: str, out: Path, passphrase_file: Path
            key_passphrase_file: Path | None, valid_until: str | None, as_json: bool,
            rotate: bool) -> None:
     from jdzhi.timeutil import parse_date
-    from jdzhi.trace.keys import issue_licensee_key
-    from jdzhi.trace.keystore import check_new_key_path
+    from jdzhi.trace.keys.certified import issue_licensee_key
+    from jdzhi.trace.keys.keyfile import check_new_key_path
 
     until = parse_date(valid_until, what="--valid-until") if valid_until else None
     home = home_of(ctx)
@@ -125,7 +125,7 @@ def rotate(
 def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List every certified key (licensee and testing-center keys) with its status now."""
     from jdzhi.timeutil import utc_now
-    from jdzhi.trace.keys import list_keys
+    from jdzhi.trace.keys.certified import list_keys
 
     with registry_of(ctx) as db:
         keys = list_keys(db)
@@ -162,7 +162,7 @@ def revoke(
 ) -> None:
     """Revoke a key, e.g. after a compromise found late: --effective 2026-03-01T08:00:00."""
     from jdzhi.timeutil import parse_time
-    from jdzhi.trace.keys import revoke_key
+    from jdzhi.trace.keys.certified import revoke_key
 
     moment = parse_time(effective, what="--effective") if effective else None
     with registry_of(ctx) as db:

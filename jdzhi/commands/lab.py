@@ -42,8 +42,8 @@ def add(
     Example: jdzhi lab add 国家日用陶瓷质量检验检测中心 --accreditation CNAS-L0000 --out lab.key
     """
     from jdzhi.registry.db import open_registry
-    from jdzhi.trace.keystore import check_new_key_path
-    from jdzhi.trace.lab import add_lab
+    from jdzhi.trace.endorsements.lab import add_lab
+    from jdzhi.trace.keys.keyfile import check_new_key_path
 
     home = home_of(ctx)
     check_new_key_path(out)  # before any prompt: an existing KEYFILE is refused either way
@@ -96,7 +96,7 @@ def endorse(
     --report-no JDZ-T-2026-0142
     """
     from jdzhi.timeutil import parse_time, utc_now
-    from jdzhi.trace.lab import endorse_batch, endorsement_json
+    from jdzhi.trace.endorsements.lab import endorse_batch, endorsement_json
 
     moment = parse_time(tested, what="--tested") if tested else utc_now()
     passphrase = read_passphrase(passphrase_file, confirm=False, what=f"key {key.name}")

@@ -53,8 +53,8 @@ def label(
     """
 
     from jdzhi.errors import InvalidInput
-    from jdzhi.trace.labels import ImageFormat, SheetSpec, label_file
-    from jdzhi.trace.qr import ErrorCorrection
+    from jdzhi.trace.labels.qr import ErrorCorrection
+    from jdzhi.trace.labels.sheets import ImageFormat, SheetSpec, label_file
 
     try:
         chosen_format = ImageFormat(image_format.lower())

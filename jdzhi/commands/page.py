@@ -21,7 +21,7 @@ from jdzhi.commands._common import (
 )
 
 if TYPE_CHECKING:
-    from jdzhi.trace.page import ExportedPage
+    from jdzhi.trace.page.export import ExportedPage
 
 app = typer.Typer(help="The phone verification page: a label's URL opens it, and it checks the "
                        "label's signature in the browser.", no_args_is_help=True)
@@ -36,8 +36,8 @@ ValidDaysOption = Annotated[int, typer.Option(
 
 def _export(ctx: typer.Context, out: Path, *, trust: Path | None, authority: str | None,
             valid_days: int, force: bool, passphrase_file: Path | None) -> ExportedPage:
-    from jdzhi.trace.keystore import read_public_key
-    from jdzhi.trace.page import export_page
+    from jdzhi.trace.keys.keyfile import read_public_key
+    from jdzhi.trace.page.export import export_page
 
     pinned = read_public_key(authority) if authority else None
     passphrase = None if trust is not None else read_passphrase(
@@ -48,7 +48,7 @@ def _export(ctx: typer.Context, out: Path, *, trust: Path | None, authority: str
 
 def _exported_json(page: ExportedPage) -> dict[str, object]:
     from jdzhi.timeutil import format_time
-    from jdzhi.trace.format import base64url
+    from jdzhi.trace.formats.labels import base64url
 
     return {"path": page.path, "files": list(page.files), "bundle_bytes": page.bundle_bytes,
             "issued_at": format_time(page.issued_at), "expires_at": format_time(page.expires_at),
@@ -116,7 +116,7 @@ def serve(
     import tempfile
 
     from jdzhi.timeutil import format_time
-    from jdzhi.trace.page import start_server
+    from jdzhi.trace.page.export import start_server
 
     with tempfile.TemporaryDirectory(prefix="jdzhi-page-") as staging:
         if folder is None:

@@ -20,7 +20,7 @@ from jdzhi.commands._common import (
 from jdzhi.errors import ExitCode
 
 if TYPE_CHECKING:
-    from jdzhi.trace.scan import ScanOutcome
+    from jdzhi.trace.scanning.decode import ScanOutcome
 
 scans_app = typer.Typer(help="The scan log: what inspectors scanned, and suspected clones.",
                         no_args_is_help=True)
@@ -89,12 +89,12 @@ def scan(
     jdzhi scan *.jpg --trust trust.cbor --location 29.27,117.18 --json
     """
 
-    from jdzhi.trace.scanlog import ClonePolicy
-    from jdzhi.trace.scanlog import scan as run_scan
+    from jdzhi.trace.scanning.log import ClonePolicy
+    from jdzhi.trace.scanning.log import scan as run_scan
 
     pinned = None
     if authority:
-        from jdzhi.trace.keystore import read_public_key
+        from jdzhi.trace.keys.keyfile import read_public_key
 
         pinned = read_public_key(authority)
     policy = ClonePolicy(max_scans=max_scans, max_locations=max_locations,
@@ -123,7 +123,7 @@ def report(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """
     from rich.table import Table
 
-    from jdzhi.trace.scanlog import report as scan_report
+    from jdzhi.trace.scanning.log import report as scan_report
 
     result = scan_report(home_of(ctx))
     if as_json:

@@ -23,7 +23,7 @@ from jdzhi.commands._common import (
 from jdzhi.errors import Conflict, ExitCode, InvalidInput
 
 if TYPE_CHECKING:
-    from jdzhi.trace.verify import VerificationResult
+    from jdzhi.trace.verification.verifier import VerificationResult
 
 _STYLE = {"genuine": "bold green", "tampered": "bold red", "unknown-key": "bold red",
           "revoked": "bold red", "suspended": "bold yellow", "expired": "bold magenta",
@@ -59,8 +59,8 @@ def sign(
     Example: jdzhi sign batch-0007.csv --key qingyun.key --out batch-0007.signed.jsonl
     """
 
-    from jdzhi.trace.keystore import load_key
-    from jdzhi.trace.signing import sign_csv
+    from jdzhi.trace.keys.keyfile import load_key
+    from jdzhi.trace.signing.batch import sign_csv
 
     if out.exists():
         raise Conflict(f"{out} already exists; choose another name")
@@ -110,8 +110,8 @@ def verify(
     Examples: jdzhi verify 'HTTPS://TRACE.EXAMPLE.CN/V/AE...' --json;
     jdzhi verify batch.signed.jsonl --trust trust.cbor --authority tFaokx...
     """
-    from jdzhi.trace.keystore import read_public_key
-    from jdzhi.trace.verify import load_trust, verify_input
+    from jdzhi.trace.keys.keyfile import read_public_key
+    from jdzhi.trace.verification.verifier import load_trust, verify_input
 
     if authority and trust is None:
         raise InvalidInput("--authority pins the key of a --trust bundle; give --trust FILE too")

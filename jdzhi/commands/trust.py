@@ -41,8 +41,8 @@ def export(
     Example: jdzhi trust export --out trust-2026-11.cbor
     """
     from jdzhi.timeutil import format_time
-    from jdzhi.trace.bundle import export_bundle
-    from jdzhi.trace.format import base64url
+    from jdzhi.trace.formats.labels import base64url
+    from jdzhi.trace.trust.bundle import export_bundle
 
     if out.exists():
         raise Conflict(f"{out} already exists; choose another name")

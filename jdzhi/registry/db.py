@@ -31,7 +31,7 @@ COMPONENT_MODULES = (
     "jdzhi.registry.audit",
     "jdzhi.registry.schema",
     "jdzhi.trace.schema",
-    "jdzhi.trace.scanlog",
+    "jdzhi.trace.scanning.log",
     "jdzhi.similarity.schema",
 )
 

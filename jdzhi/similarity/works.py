@@ -145,7 +145,7 @@ def prepare_all(requests: Sequence[WorkRequest], *, workers: int | None = None,
 
     # imported once here, the forked workers share them instead of importing each their own
     for module in ("numpy", "cv2", "pdqhash", "PIL.Image", "jdzhi.similarity.fingerprint",
-                   "jdzhi.similarity.images", "jdzhi.trace.scan"):
+                   "jdzhi.similarity.images", "jdzhi.trace.scanning.decode"):
         importlib.import_module(module)
     results: list[PreparedWork] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:

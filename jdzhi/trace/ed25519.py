@@ -4,7 +4,7 @@ Everything jdzhi signs is Ed25519; public keys travel as their raw 32 bytes. lib
 about 1.7 times and verifies about twice as fast as the OpenSSL 3.0 inside ``cryptography``
 (``benchmarks/bench_sign_verify.py`` prints both in one run), and PyNaCl releases the GIL during
 each call, so threads sign and verify on every core. Key files stay encrypted PKCS#8 through
-``cryptography`` (:mod:`jdzhi.trace.keystore`); both libraries make the same (deterministic)
+``cryptography`` (:mod:`jdzhi.trace.keys.keyfile`); both libraries make the same (deterministic)
 signatures. libsodium's verification is the strict kind: besides a non-canonical ``S`` it refuses
 small-order and non-canonical public keys and ``R`` points, which RFC 8032 leaves open.
 """

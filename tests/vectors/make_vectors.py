@@ -17,9 +17,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from jdzhi.trace.bundle import bundle_payload
-from jdzhi.trace.cose import dumps, protected_header, sig_structure, sign1
-from jdzhi.trace.format import (
+from jdzhi.trace.formats.cose import dumps, protected_header, sig_structure, sign1
+from jdzhi.trace.formats.labels import (
     CONTENT_TYPES,
     DEFAULT_BASE_URL,
     CertFields,
@@ -35,8 +34,9 @@ from jdzhi.trace.format import (
     sign_cert,
     sign_record,
 )
-from jdzhi.trace.keystore import from_seed
-from jdzhi.trace.trust import (
+from jdzhi.trace.keys.keyfile import from_seed
+from jdzhi.trace.trust.bundle import bundle_payload
+from jdzhi.trace.trust.model import (
     LicenseStatusEvent,
     Trust,
     TrustedCategory,

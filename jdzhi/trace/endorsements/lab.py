@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from jdzhi.inputs import read_text_file
-from jdzhi.trace.format import (
+from jdzhi.trace.formats.labels import (
     CONTENT_TYPES,
     FORMAT_VERSION,
     as_int,
@@ -34,7 +34,7 @@ from jdzhi.trace.format import (
     key_kid,
     unix_time,
 )
-from jdzhi.trace.trust import Endorsement, ReleaseResult, TrustedKey
+from jdzhi.trace.trust.model import Endorsement, ReleaseResult, TrustedKey
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -195,7 +195,7 @@ def endorsement_payload(e: Endorsement, water_limit: int | None) -> dict[str, ob
 
 def decode_endorsement(message: bytes, keys: Mapping[int, TrustedKey]) -> Endorsement:
     """Check a stored or bundled endorsement: structure, the lab's signature, its outcome."""
-    from jdzhi.trace.cose import CoseError, decode_sign1, loads_canonical, verify_sign1
+    from jdzhi.trace.formats.cose import CoseError, decode_sign1, loads_canonical, verify_sign1
 
     try:
         sign1 = decode_sign1(message, what="endorsement")
@@ -251,8 +251,8 @@ def add_lab(home: Home, db: sqlite_utils.Database, name: str, *, accreditation: 
     from jdzhi.registry import audit
     from jdzhi.registry.db import transaction
     from jdzhi.timeutil import format_time, utc_now
-    from jdzhi.trace.keys import issue_lab_key, load_authority
-    from jdzhi.trace.keystore import check_new_key_path
+    from jdzhi.trace.keys.certified import issue_lab_key, load_authority
+    from jdzhi.trace.keys.keyfile import check_new_key_path
 
     name = " ".join(name.split())
     if not name:
@@ -299,10 +299,10 @@ def endorse_batch(
     from jdzhi.registry.db import transaction
     from jdzhi.registry.enterprises import get_enterprise
     from jdzhi.timeutil import format_time, utc_now
-    from jdzhi.trace.cose import dumps, sign1
-    from jdzhi.trace.keys import key_by_public_key
-    from jdzhi.trace.keystore import load_key
-    from jdzhi.trace.snapshot import trusted_keys
+    from jdzhi.trace.formats.cose import dumps, sign1
+    from jdzhi.trace.keys.certified import key_by_public_key
+    from jdzhi.trace.keys.keyfile import load_key
+    from jdzhi.trace.trust.from_registry import trusted_keys
 
     report_no = report_no.strip()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9/_.-]{0,63}", report_no):
@@ -362,7 +362,7 @@ def endorse_batch(
 
 def endorsement_json(e: Endorsement) -> dict[str, Any]:
     from jdzhi.timeutil import format_time
-    from jdzhi.trace.format import from_unix
+    from jdzhi.trace.formats.labels import from_unix
 
     return {
         "outcome": e.outcome, "batch": e.batch, "enterprise_id": e.enterprise_id,

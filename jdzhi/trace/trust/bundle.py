@@ -16,8 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, IntegrityError, InvalidInput, NotInitialized
-from jdzhi.trace.cose import CoseError, decode_sign1, dumps, loads_canonical, sign1, verify_sign1
-from jdzhi.trace.format import (
+from jdzhi.trace.formats.cose import (
+    CoseError,
+    decode_sign1,
+    dumps,
+    loads_canonical,
+    sign1,
+    verify_sign1,
+)
+from jdzhi.trace.formats.labels import (
     CONTENT_TYPES,
     FORMAT_VERSION,
     as_int,
@@ -28,7 +35,7 @@ from jdzhi.trace.format import (
     from_unix,
     unix_time,
 )
-from jdzhi.trace.trust import (
+from jdzhi.trace.trust.model import (
     LicenseStatusEvent,
     Trust,
     TrustedCategory,
@@ -100,8 +107,8 @@ def export_bundle(home: Home, out: Path, passphrase: bytes, *,
     """Sign the registry's current trust as a bundle and write it to ``out`` (never overwritten)."""
     from jdzhi.registry.db import open_registry
     from jdzhi.timeutil import utc_now
-    from jdzhi.trace.keys import load_authority
-    from jdzhi.trace.snapshot import trust_from_registry
+    from jdzhi.trace.keys.certified import load_authority
+    from jdzhi.trace.trust.from_registry import trust_from_registry
 
     if not 1 <= valid_days <= 366:
         raise InvalidInput("a bundle is valid for 1 to 366 days")
@@ -140,7 +147,7 @@ def _pinned_authority(home: Home | None, authority: bytes | None) -> bytes:
         return authority
     if home is not None and home.db_path.exists():
         from jdzhi.registry.db import open_registry
-        from jdzhi.trace.snapshot import authority_public_key
+        from jdzhi.trace.trust.from_registry import authority_public_key
 
         db = open_registry(home)
         try:
@@ -158,7 +165,7 @@ def _pinned_authority(home: Home | None, authority: bytes | None) -> bytes:
 def read_bundle(path: Path, *, authority: bytes | None, home: Home | None,
                 now: datetime) -> Trust:
     """Load a bundle, refusing anything not signed by the pinned authority key."""
-    from jdzhi.trace.cose import MAX_MESSAGE_BYTES
+    from jdzhi.trace.formats.cose import MAX_MESSAGE_BYTES
 
     try:
         if path.stat().st_size > MAX_MESSAGE_BYTES:
@@ -171,7 +178,7 @@ def read_bundle(path: Path, *, authority: bytes | None, home: Home | None,
 
 
 def decode_bundle(data: bytes, pinned: bytes, *, now: datetime, source: str = "bundle") -> Trust:
-    from jdzhi.trace.lab import decode_endorsement
+    from jdzhi.trace.endorsements.lab import decode_endorsement
 
     try:
         message = decode_sign1(data, what="trust bundle")

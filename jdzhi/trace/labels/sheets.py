@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, InvalidInput
 from jdzhi.inputs import read_text_file
-from jdzhi.trace.qr import DEFAULT_LEVEL, MAX_VERSION, QUIET_ZONE, ErrorCorrection, QrSymbol
+from jdzhi.trace.labels.qr import DEFAULT_LEVEL, MAX_VERSION, QUIET_ZONE, ErrorCorrection, QrSymbol
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -155,7 +155,7 @@ def _geometry(spec: SheetSpec) -> tuple[float, float, float]:
 
 
 def _fitted_line(text: str, index: int, spec: SheetSpec) -> TextLine:
-    from jdzhi.trace.fonts import text_width
+    from jdzhi.trace.labels.fonts import text_width
 
     pad, _, text_x = _geometry(spec)
     share, baseline = _LINE_METRICS[index]
@@ -258,7 +258,7 @@ def file_name_for(serial: str, extension: str) -> str:
 
 def check_glyphs(labels: Sequence[LabelData]) -> None:
     """Refuse text the label font cannot show (it would print as empty boxes)."""
-    from jdzhi.trace.fonts import missing_characters
+    from jdzhi.trace.labels.fonts import missing_characters
 
     missing = missing_characters("".join(f"{lab.enterprise}{lab.category}{lab.serial}"
                                          for lab in labels))
@@ -287,12 +287,12 @@ def iter_symbols(labels: Sequence[LabelData], spec: SheetSpec, *,
 
     jobs = [(label.serial, label.text) for label in labels]
     yield from map_chunks(_encode_chunk, (spec.level, spec.max_version), jobs,
-                          preload="jdzhi.trace.labels", parallel=parallel)
+                          preload="jdzhi.trace.labels.sheets", parallel=parallel)
 
 
 def _encode_chunk(context: tuple[ErrorCorrection, int],
                   job: Sequence[tuple[str, str]]) -> list[QrSymbol]:
-    from jdzhi.trace.qr import UnencodableText, encode_many
+    from jdzhi.trace.labels.qr import UnencodableText, encode_many
 
     level, max_version = context
     try:
@@ -393,7 +393,7 @@ def write_pdf(labels: Sequence[LabelData], symbols: Iterable[QrSymbol], out: Pat
     from reportlab.pdfbase.ttfonts import TTFont
     from reportlab.pdfgen import canvas
 
-    from jdzhi.trace.fonts import pdf_font_file
+    from jdzhi.trace.labels.fonts import pdf_font_file
 
     characters = "".join(sorted({
         ch for label in labels
@@ -529,7 +529,7 @@ def label_image(label: LabelData, symbol: QrSymbol, spec: SheetSpec) -> Image.Im
 def _pil_font(size: int) -> Any:
     from PIL import ImageFont
 
-    from jdzhi.trace.fonts import font_path
+    from jdzhi.trace.labels.fonts import font_path
 
     font = _FONT_CACHE.get(size)
     if font is None:
@@ -555,7 +555,7 @@ def label_svg(label: LabelData, symbol: QrSymbol, spec: SheetSpec) -> str:
     """One label as a self-contained SVG (text as outlines: no font needed to view it)."""
     from xml.sax.saxutils import escape
 
-    from jdzhi.trace.fonts import svg_text_path
+    from jdzhi.trace.labels.fonts import svg_text_path
 
     place = layout(label, spec)
     module = place.qr_side / (symbol.size + 2 * QUIET_ZONE)

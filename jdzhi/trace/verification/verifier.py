@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from jdzhi.errors import InvalidInput
 from jdzhi.inputs import read_text_file
 from jdzhi.timeutil import format_time, utc_now
-from jdzhi.trace.format import (
+from jdzhi.trace.formats.labels import (
     LabelError,
     LabelFields,
     decode_label_text,
@@ -39,7 +39,7 @@ from jdzhi.trace.format import (
     from_unix,
     unix_time,
 )
-from jdzhi.trace.trust import Endorsement, Trust, TrustedKey
+from jdzhi.trace.trust.model import Endorsement, Trust, TrustedKey
 
 if TYPE_CHECKING:
     from jdzhi.home import Home
@@ -144,13 +144,13 @@ def load_trust(
     authority key is used when the home has one. A stale bundle loads with a warning.
     """
     if bundle is not None:
-        from jdzhi.trace.bundle import read_bundle
+        from jdzhi.trace.trust.bundle import read_bundle
 
         return read_bundle(bundle, authority=authority, home=home, now=now or utc_now())
     if home is None:
         raise InvalidInput("nothing to trust: give a jdzhi home or a trust bundle")
     from jdzhi.registry.db import open_registry
-    from jdzhi.trace.snapshot import trust_from_registry
+    from jdzhi.trace.trust.from_registry import trust_from_registry
 
     db = open_registry(home)
     try:
@@ -198,7 +198,7 @@ class Verifier:
 
     def record(self, data: bytes) -> VerificationResult:
         """Verify a full record (COSE_Sign1 bytes)."""
-        from jdzhi.trace.cose import verify_sign1
+        from jdzhi.trace.formats.cose import verify_sign1
 
         try:
             message, fields = decode_record(data)
@@ -212,7 +212,7 @@ class Verifier:
 
     def signed_line(self, line: str, line_no: int | None = None) -> VerificationResult:
         """Verify one SIGNED.jsonl line: its full record, its label, and that the two agree."""
-        from jdzhi.trace.format import base64url_decode
+        from jdzhi.trace.formats.labels import base64url_decode
 
         where = f"line {line_no}: " if line_no is not None else ""
         try:

@@ -1,7 +1,7 @@
 """``jdzhi sign``: validate a CSV of product records, sign each in both forms, store them.
 
 All rows are checked before anything is signed: field formats, the serial rule
-(:data:`jdzhi.trace.format.SERIAL_PATTERN`), serials unique in the file and for the enterprise,
+(:data:`jdzhi.trace.formats.labels.SERIAL_PATTERN`), serials unique in the file and for the enterprise,
 the category covered by the key's license, and that license valid on the production date and now.
 Then every record is signed with one signing time, stored in one transaction with one audit
 entry for the batch, and SIGNED.jsonl appears (never overwriting a file) only after that commits.
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from jdzhi.errors import Conflict, InvalidInput, InvalidState, KeyUnusable
 from jdzhi.inputs import read_text_file
 from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time, utc_now
-from jdzhi.trace.format import (
+from jdzhi.trace.formats.labels import (
     OPTIONAL_COLUMNS,
     RecordFields,
     RecordTemplate,
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from jdzhi.registry.categories import Category
-    from jdzhi.trace.keystore import SigningKey
+    from jdzhi.trace.keys.keyfile import SigningKey
 
 REQUIRED_COLUMNS = ("serial", "batch", "category", "production_date")
 MAX_ROWS = 1_000_000
@@ -87,7 +87,7 @@ class SignSummary:
 
 def resolve_base_url(db: sqlite_utils.Database, option: str | None) -> str:
     """``--base-url``, else ``JDZHI_BASE_URL``, else the base stored at ``jdzhi init``."""
-    from jdzhi.trace.snapshot import BASE_URL_ENV, registry_base_url
+    from jdzhi.trace.trust.from_registry import BASE_URL_ENV, registry_base_url
 
     if option:
         return check_base_url(option)
@@ -197,7 +197,7 @@ def _remove_stale_partials(out: Path) -> None:
 @dataclass(frozen=True)
 class RowContext:
     """What the rows that agree in every column but the serial share, checked once; a worker
-    encodes it once per chunk (:class:`jdzhi.trace.format.RecordTemplate`)."""
+    encodes it once per chunk (:class:`jdzhi.trace.formats.labels.RecordTemplate`)."""
 
     #: the fields of the first such row (with its serial)
     fields: RecordFields
@@ -215,7 +215,7 @@ class _RowRules:
                  enterprise_id: int, license_no: str, licensed: frozenset[str],
                  categories: tuple[Category, ...], now: datetime,
                  status_on: Callable[[datetime], str]) -> None:
-        from jdzhi.trace.lab import WARE_CLASSES
+        from jdzhi.trace.endorsements.lab import WARE_CLASSES
 
         self.serial_at = columns.index("serial")
         self.at = {column: columns.index(column) for column in columns}
@@ -510,7 +510,7 @@ def sign_csv(
     from jdzhi.registry.db import transaction
     from jdzhi.registry.enterprises import enterprise_by_id
     from jdzhi.registry.licenses import effective_status_from, get_license, history
-    from jdzhi.trace.keys import key_by_public_key
+    from jdzhi.trace.keys.certified import key_by_public_key
 
     if out.exists() or out.is_symlink():
         raise Conflict(f"{out} already exists; choose another name")

@@ -1,7 +1,7 @@
 """What a verifier trusts: certified keys, enterprises, licenses with their status history,
 categories, testing centers and their endorsements — read from the registry or from a trust bundle.
 
-Both sources give the same :class:`Trust`, so one set of verdict rules (:mod:`jdzhi.trace.verify`)
+Both sources give the same :class:`Trust`, so one set of verdict rules (:mod:`jdzhi.trace.verification.verifier`)
 serves the registry staff, an inspector offline with a bundle, and the browser page. Times are
 Unix seconds (UTC) throughout, as in the signed formats.
 """

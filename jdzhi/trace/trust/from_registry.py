@@ -1,4 +1,4 @@
-"""Reading a :class:`~jdzhi.trace.trust.Trust` out of the registry database."""
+"""Reading a :class:`~jdzhi.trace.trust.model.Trust` out of the registry database."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from jdzhi.errors import IntegrityError, NotInitialized
 from jdzhi.registry.db import rows
 from jdzhi.timeutil import stored_time, utc_now
-from jdzhi.trace.format import DEFAULT_BASE_URL, check_base_url, unix_time
-from jdzhi.trace.trust import (
+from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, check_base_url, unix_time
+from jdzhi.trace.trust.model import (
     Endorsement,
     LicenseStatusEvent,
     Trust,
@@ -107,7 +107,7 @@ def trusted_licenses(db: sqlite_utils.Database) -> dict[int, TrustedLicense]:
 
 def trust_from_registry(db: sqlite_utils.Database) -> Trust:
     """Everything the registry trusts now, as verification and the trust bundle use it."""
-    from jdzhi.trace.lab import decode_endorsement
+    from jdzhi.trace.endorsements.lab import decode_endorsement
 
     keys = trusted_keys(db)
     enterprises = {

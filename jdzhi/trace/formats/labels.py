@@ -6,7 +6,7 @@ Two forms of a product record:
   ``b"jdzhi/label/1" || 0x00 || header``; its text is ``BASE + base32(payload)`` (RFC 4648 base32,
   uppercase, no padding: 124 characters), an uppercase URL that fits QR version 6 at level M in
   alphanumeric mode;
-- the **full record**: a COSE_Sign1 message (see :mod:`jdzhi.trace.cose`) over a deterministic CBOR
+- the **full record**: a COSE_Sign1 message (see :mod:`jdzhi.trace.formats.cose`) over a deterministic CBOR
   map, content type ``application/vnd.jdzhi.record+cbor``, external AAD ``b"jdzhi/record/1"``.
 
 Certificates, lab endorsements and the trust bundle are COSE_Sign1 messages of their own content
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from jdzhi.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from jdzhi.trace.cose import Sign1, Sign1Form
+    from jdzhi.trace.formats.cose import Sign1, Sign1Form
 
 FORMAT_VERSION = 1
 
@@ -375,7 +375,7 @@ class RecordTemplate:
         """The template of every record that says what ``fields`` say, whatever its serial."""
         import cbor2
 
-        from jdzhi.trace.cose import cbor_head, sign1_form
+        from jdzhi.trace.formats.cose import cbor_head, sign1_form
 
         items = fields.to_cbor_map()
         keys = list(items)
@@ -398,7 +398,7 @@ class RecordTemplate:
 
     def payload(self, serial: int) -> bytes:
         """The deterministic CBOR of the record with ``serial``."""
-        from jdzhi.trace.cose import cbor_head
+        from jdzhi.trace.formats.cose import cbor_head
 
         return self.payload_head + cbor_head(0, serial) + self.payload_tail
 
@@ -447,7 +447,7 @@ def sign_record(fields: RecordFields, sign: Callable[[bytes], bytes]) -> SignedR
 
 def decode_record(data: bytes) -> tuple[Sign1, RecordFields]:
     """Parse a full record strictly (its signature is checked by the verifier)."""
-    from jdzhi.trace.cose import CoseError, decode_sign1, loads_canonical
+    from jdzhi.trace.formats.cose import CoseError, decode_sign1, loads_canonical
 
     try:
         message = decode_sign1(data, what="record")
@@ -488,7 +488,7 @@ class CertFields:
 
 def sign_cert(fields: CertFields, authority_public_key: bytes,
               sign: Callable[[bytes], bytes]) -> bytes:
-    from jdzhi.trace.cose import dumps, sign1
+    from jdzhi.trace.formats.cose import dumps, sign1
 
     return sign1(content_type=CONTENT_TYPES["cert"], kid=authority_kid(authority_public_key),
                  payload=dumps(fields.to_cbor_map()), external_aad=external_aad("cert"),

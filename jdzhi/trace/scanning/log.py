@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from jdzhi.home import Home
-    from jdzhi.trace.scan import ScanOutcome
-    from jdzhi.trace.trust import Trust
+    from jdzhi.trace.scanning.decode import ScanOutcome
+    from jdzhi.trace.trust.model import Trust
 
 COMPONENT = "scans"
 AUDITED_TABLES: dict[str, str] = {}
@@ -224,8 +224,8 @@ def scan(
     """
     from jdzhi.registry.db import open_registry, transaction
     from jdzhi.timeutil import format_time, utc_now
-    from jdzhi.trace.scan import SUSPECTED_CLONE, check_images, scan_photo
-    from jdzhi.trace.verify import load_trust
+    from jdzhi.trace.scanning.decode import SUSPECTED_CLONE, check_images, scan_photo
+    from jdzhi.trace.verification.verifier import load_trust
 
     policy = policy or ClonePolicy()
     policy.check()

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from jdzhi.trace.trust import Trust
+    from jdzhi.trace.trust.model import Trust
 
 #: images above this many pixels are refused as possible decompression bombs (100 megapixels)
 MAX_PIXELS = 100_000_000
@@ -392,7 +392,7 @@ def check_images(paths: Sequence[Path]) -> None:
 
 def scan_photo(path: Path, trust: Trust, *, now: datetime | None = None) -> list[ScanOutcome]:
     """Decode and verify every code in one photo (no scan log: see :func:`scanlog.scan`)."""
-    from jdzhi.trace.verify import verify_label_text
+    from jdzhi.trace.verification.verifier import verify_label_text
 
     image = str(path)
     try:

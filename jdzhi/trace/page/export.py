@@ -1,6 +1,6 @@
 """The phone verification page: exporting it for static hosting and serving it on 127.0.0.1.
 
-The page (``jdzhi/page/``: index.html, verify.js, style.css) verifies a label in the browser: it
+The page (``jdzhi/trace/page/static/``: index.html, verify.js, style.css) verifies a label in the browser: it
 reads the payload from its own address (the label URL's path, ``.../V/<payload>``), fetches the
 authority-signed trust bundle ``trust.cbor`` next to its script, checks the bundle against the
 authority public key pinned in the page at export, and applies the verdict rules of
@@ -27,7 +27,7 @@ from jdzhi.errors import Conflict, InvalidInput
 
 if TYPE_CHECKING:
     from jdzhi.home import Home
-    from jdzhi.trace.trust import Trust
+    from jdzhi.trace.trust.model import Trust
 
 PAGE_FILES = ("index.html", "verify.js", "style.css")
 BUNDLE_FILE = "trust.cbor"
@@ -57,7 +57,7 @@ def page_source(name: str) -> bytes:
     """One file of the page as shipped in the package."""
     from importlib.resources import files
 
-    return (files("jdzhi") / "page" / name).read_bytes()
+    return (files("jdzhi.trace.page") / "static" / name).read_bytes()
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def _check_target(out: Path, force: bool) -> None:
 def _read_bundle(path: Path, home: Home, authority: bytes | None, now: datetime
                  ) -> tuple[bytes, Trust]:
     """An existing bundle file, checked against the pinned authority key before it is used."""
-    from jdzhi.trace.bundle import decode_bundle, read_bundle
+    from jdzhi.trace.trust.bundle import decode_bundle, read_bundle
 
     trust = read_bundle(path, authority=authority, home=home, now=now)
     try:
@@ -109,7 +109,7 @@ def _read_bundle(path: Path, home: Home, authority: bytes | None, now: datetime
 
 def _sign_bundle(home: Home, passphrase: bytes, valid_days: int, now: datetime
                  ) -> tuple[bytes, Trust]:
-    from jdzhi.trace.bundle import decode_bundle, export_bundle
+    from jdzhi.trace.trust.bundle import decode_bundle, export_bundle
 
     with tempfile.TemporaryDirectory(prefix="jdzhi-bundle-") as staging:
         target = Path(staging) / BUNDLE_FILE
@@ -137,7 +137,7 @@ def export_page(
     refused unless ``force`` (then only the four page files in it are replaced).
     """
     from jdzhi.timeutil import utc_now
-    from jdzhi.trace.format import base64url, from_unix
+    from jdzhi.trace.formats.labels import base64url, from_unix
 
     _check_target(out, force)
     moment = now or utc_now()
@@ -191,8 +191,8 @@ def check_exported(folder: Path, now: datetime | None = None) -> ExportedPage:
 
     from jdzhi.errors import IntegrityError
     from jdzhi.timeutil import utc_now
-    from jdzhi.trace.bundle import decode_bundle
-    from jdzhi.trace.format import LabelError, base64url_decode, from_unix
+    from jdzhi.trace.formats.labels import LabelError, base64url_decode, from_unix
+    from jdzhi.trace.trust.bundle import decode_bundle
 
     if not folder.is_dir():
         raise InvalidInput(f"{folder} is not a folder")

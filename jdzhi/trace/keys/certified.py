@@ -18,8 +18,8 @@ from jdzhi.errors import InvalidInput, InvalidState, KeyUnusable, NotFound
 from jdzhi.registry import audit
 from jdzhi.registry.db import rows, transaction
 from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time, stored_time, utc_now
-from jdzhi.trace.format import MAX_KEY_ID, CertFields, authority_kid, sign_cert, unix_time
-from jdzhi.trace.keystore import SigningKey, check_new_key_path, generate, load_key, write_key
+from jdzhi.trace.formats.labels import MAX_KEY_ID, CertFields, authority_kid, sign_cert, unix_time
+from jdzhi.trace.keys.keyfile import SigningKey, check_new_key_path, generate, load_key, write_key
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -45,7 +45,7 @@ def authority_public_path(home: Home) -> Path:
 def ensure_authority(home: Home, db: sqlite_utils.Database,
                      passphrase: bytes | None) -> AuthorityResult:
     """Create the authority key unless the home has one; ``passphrase`` is needed to create it."""
-    from jdzhi.trace.keystore import write_public_key
+    from jdzhi.trace.keys.keyfile import write_public_key
 
     key_path = home.authority_key_path
     # checked inside the write transaction, so that of two `jdzhi init` racing on a new home
@@ -82,7 +82,7 @@ def ensure_authority(home: Home, db: sqlite_utils.Database,
 
 def load_authority(home: Home, db: sqlite_utils.Database, passphrase: bytes) -> SigningKey:
     """The authority's private key, checked against the public key the registry holds."""
-    from jdzhi.trace.snapshot import authority_public_key
+    from jdzhi.trace.trust.from_registry import authority_public_key
 
     expected = authority_public_key(db)
     key = load_key(home.authority_key_path, passphrase)
@@ -118,7 +118,7 @@ class KeyInfo:
         return "active"
 
     def to_json(self, now: datetime | None = None) -> dict[str, Any]:
-        from jdzhi.trace.format import base64url
+        from jdzhi.trace.formats.labels import base64url
 
         return {
             "key_id": self.key_id, "role": self.role, "public_key": base64url(self.public_key),
@@ -363,8 +363,8 @@ def initialize_home(home: Home, passphrase: bytes | None, base_url: str | None) 
     A ``base_url`` other than the stored one is refused rather than silently changed.
     """
     from jdzhi.registry.db import initialize, open_registry
-    from jdzhi.trace.format import check_base_url
-    from jdzhi.trace.snapshot import BASE_URL_SETTING, setting
+    from jdzhi.trace.formats.labels import check_base_url
+    from jdzhi.trace.trust.from_registry import BASE_URL_SETTING, setting
 
     if base_url is not None:
         check_base_url(base_url)
@@ -380,7 +380,7 @@ def initialize_home(home: Home, passphrase: bytes | None, base_url: str | None) 
             )
         authority = ensure_authority(home, db, passphrase)
         if stored is None:
-            from jdzhi.trace.format import DEFAULT_BASE_URL
+            from jdzhi.trace.formats.labels import DEFAULT_BASE_URL
 
             with transaction(db):
                 stored = setting(db, BASE_URL_SETTING)  # again: another init may have set it

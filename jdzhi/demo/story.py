@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from jdzhi.registry.entries import RegistryEntry
-    from jdzhi.trace.scan import ScanOutcome
+    from jdzhi.trace.scanning.decode import ScanOutcome
 
 SAMPLE_COUNT = 220
 DEFAULT_SEED = 7
@@ -122,7 +122,7 @@ Step = Callable[[DemoContext], StepReport]
 
 def create_home(ctx: DemoContext) -> StepReport:
     from jdzhi.registry.categories import list_categories
-    from jdzhi.trace.keys import initialize_home
+    from jdzhi.trace.keys.certified import initialize_home
 
     passphrase_path = ctx.folder / PASSPHRASE_FILE
     passphrase_path.write_text(DEMO_PASSPHRASE + "\n", encoding="utf-8")
@@ -277,7 +277,7 @@ def _dir(ctx: DemoContext, name: str) -> Path:
 
 def workshop_key(ctx: DemoContext) -> StepReport:
     from jdzhi.registry.entries import list_entries
-    from jdzhi.trace.keys import issue_licensee_key
+    from jdzhi.trace.keys.certified import issue_licensee_key
 
     suspended = ctx.facts.get("suspend", {}).get("license_no")
     with ctx.registry() as db:
@@ -316,8 +316,8 @@ def write_records_csv(path: Path, day: date) -> None:
 
 
 def sign_batch(ctx: DemoContext) -> StepReport:
-    from jdzhi.trace.keystore import load_key
-    from jdzhi.trace.signing import sign_csv
+    from jdzhi.trace.keys.keyfile import load_key
+    from jdzhi.trace.signing.batch import sign_csv
 
     workshop = ctx.facts["workshop"]
     records = ctx.folder / "batch-records.csv"
@@ -344,7 +344,7 @@ def sign_batch(ctx: DemoContext) -> StepReport:
 
 
 def print_labels(ctx: DemoContext) -> StepReport:
-    from jdzhi.trace.labels import ImageFormat, read_signed, render_labels
+    from jdzhi.trace.labels.sheets import ImageFormat, read_signed, render_labels
 
     labels = read_signed(ctx.facts["signed"]["path"])
     folder = _dir(ctx, "labels")
@@ -364,7 +364,7 @@ def print_labels(ctx: DemoContext) -> StepReport:
 
 
 def lab_endorsement(ctx: DemoContext) -> StepReport:
-    from jdzhi.trace.lab import add_lab, endorse_batch, show_milli
+    from jdzhi.trace.endorsements.lab import add_lab, endorse_batch, show_milli
 
     workshop = ctx.facts["workshop"]
     results = ctx.folder / "lab-results.csv"
@@ -417,8 +417,8 @@ def _photograph(ctx: DemoContext, label_png: Path, name: str, seed: int,
     """A simulated phone photo of a label stuck on a SAMPLE porcelain piece."""
     from PIL import Image
 
-    from jdzhi.demo_images import WORKS, backdrop
-    from jdzhi.trace.photosim import PhotoConditions, simulate_photo
+    from jdzhi.demo.images import WORKS, backdrop
+    from jdzhi.demo.photosim import PhotoConditions, simulate_photo
 
     conditions = PhotoConditions()
     with Image.open(label_png) as label:
@@ -432,7 +432,7 @@ def _photograph(ctx: DemoContext, label_png: Path, name: str, seed: int,
 
 def _render_label(ctx: DemoContext, folder: str, serial: str, text: str) -> Path:
     """The PNG of a label that is not in SIGNED.jsonl (a forged or an unregistered one)."""
-    from jdzhi.trace.labels import ImageFormat, LabelData, render_labels
+    from jdzhi.trace.labels.sheets import ImageFormat, LabelData, render_labels
 
     workshop = ctx.facts["workshop"]
     label = LabelData(serial=serial, text=text, enterprise=workshop["short_name"],
@@ -445,7 +445,7 @@ def _scan(ctx: DemoContext, step: str, sighting: Sighting, *, place: tuple[str, 
           moment: datetime, bundle: Path | None = None) -> ScanOutcome:
     """Scan a photo as an inspector at ``place``: with the registry (logged, so clones show) or
     with the trust bundle alone (``bundle``; nothing logged, no registry opened)."""
-    from jdzhi.trace.scanlog import scan
+    from jdzhi.trace.scanning.log import scan
 
     if bundle is None:
         run = scan([sighting.photo], home=ctx.home, inspector="demo inspector (SAMPLE)",
@@ -481,7 +481,7 @@ def _step_verdicts(ctx: DemoContext, step: str) -> list[dict[str, Any]]:
 
 
 def inspect_labels(ctx: DemoContext) -> StepReport:
-    from jdzhi.trace.format import decode_label_text
+    from jdzhi.trace.formats.labels import decode_label_text
 
     entries = ctx.facts["signed"]["entries"]
     base = ctx.facts["signed"]["base_url"]
@@ -514,8 +514,8 @@ def inspect_labels(ctx: DemoContext) -> StepReport:
 def revoke_and_rogue_piece(ctx: DemoContext) -> StepReport:
     from jdzhi.registry.categories import get_category
     from jdzhi.registry.licenses import change_status
-    from jdzhi.trace.format import RecordFields, sign_record, unix_time
-    from jdzhi.trace.keystore import load_key
+    from jdzhi.trace.formats.labels import RecordFields, sign_record, unix_time
+    from jdzhi.trace.keys.keyfile import load_key
 
     workshop = ctx.facts["workshop"]
     signed = ctx.facts["signed"]
@@ -557,7 +557,7 @@ def revoke_and_rogue_piece(ctx: DemoContext) -> StepReport:
 
 
 def clone_across_china(ctx: DemoContext) -> StepReport:
-    from jdzhi.trace.scanlog import report
+    from jdzhi.trace.scanning.log import report
 
     entry = ctx.facts["signed"]["entries"][2]
     png = ctx.facts["labels"]["png"][entry["serial"]]
@@ -583,9 +583,9 @@ def clone_across_china(ctx: DemoContext) -> StepReport:
 
 
 def offline_bundle(ctx: DemoContext) -> StepReport:
-    from jdzhi.trace.bundle import export_bundle
-    from jdzhi.trace.format import base64url
-    from jdzhi.trace.page import export_page
+    from jdzhi.trace.formats.labels import base64url
+    from jdzhi.trace.page.export import export_page
+    from jdzhi.trace.trust.bundle import export_bundle
 
     out = ctx.folder / "trust-bundle.cbor"
     exported = export_bundle(ctx.home, out, ctx.passphrase)
@@ -618,7 +618,7 @@ def offline_bundle(ctx: DemoContext) -> StepReport:
 
 
 def screen_designs(ctx: DemoContext) -> StepReport:
-    from jdzhi.demo_images import (
+    from jdzhi.demo.images import (
         LOOK_ALIKE,
         OWNER,
         WORKS,
