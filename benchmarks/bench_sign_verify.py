@@ -76,7 +76,7 @@ def measure(count: int) -> dict[str, float]:
     """Seconds for ``count`` items of every figure (see the module docstring)."""
     from jdzhi.home import Home
     from jdzhi.registry.db import open_registry
-    from jdzhi.trace.formats.labels import RecordFields, sign_record
+    from jdzhi.trace.formats.records import RecordFields, sign_record
     from jdzhi.trace.keys.keyfile import generate, load_key
     from jdzhi.trace.signing.batch import sign_csv
     from jdzhi.trace.trust.from_registry import trust_from_registry

@@ -223,7 +223,8 @@ def init(
 
     Example: JDZHI_PASSPHRASE=... jdzhi init --base-url HTTPS://TRACE.EXAMPLE.CN/V/
     """
-    from jdzhi.trace.formats.labels import authority_kid, base64url
+    from jdzhi.trace.formats.common import authority_kid
+    from jdzhi.trace.formats.records import base64url
     from jdzhi.trace.keys.certified import initialize_home
 
     home = home_of(ctx)

@@ -17,20 +17,21 @@ from hypothesis import strategies as st
 from jdzhi.errors import InvalidInput
 from jdzhi.trace.ed25519 import verify
 from jdzhi.trace.formats import cose
+from jdzhi.trace.formats.base32 import base32_decode, base32_encode
+from jdzhi.trace.formats.common import parse_serial
 from jdzhi.trace.formats.labels import (
     DEFAULT_BASE_URL,
     LABEL_PAYLOAD_CHARS,
     LabelError,
     LabelFields,
-    RecordFields,
-    base32_decode,
-    base32_encode,
-    base64url,
-    base64url_decode,
     check_base_url,
     decode_label_text,
+)
+from jdzhi.trace.formats.records import (
+    RecordFields,
+    base64url,
+    base64url_decode,
     decode_record,
-    parse_serial,
     record_payload,
     sign_record,
 )

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from jdzhi.errors import JdzhiError
 from jdzhi.registry.entries import COLUMNS
-from jdzhi.trace.formats.labels import OPTIONAL_COLUMNS
+from jdzhi.trace.formats.records import OPTIONAL_COLUMNS
 from jdzhi.trace.signing.batch import REQUIRED_COLUMNS as SIGN_COLUMNS
 
 EDITS_PER_SEED = 20

@@ -22,15 +22,13 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from jdzhi.errors import IntegrityError, InvalidInput, JdzhiError, KeyUnusable
+from jdzhi.trace.formats.base32 import base32_encode
+from jdzhi.trace.formats.common import CONTENT_TYPES, authority_kid, external_aad
 from jdzhi.trace.formats.labels import (
-    CONTENT_TYPES,
     DEFAULT_BASE_URL,
     LABEL_PAYLOAD_LENGTH,
     LabelError,
-    authority_kid,
-    base32_encode,
     decode_label_payload,
-    external_aad,
 )
 from jdzhi.trace.trust.bundle import decode_bundle
 from jdzhi.trace.trust.model import Trust
@@ -151,7 +149,7 @@ def test_random_bytes_are_no_record(trust: Trust, data: bytes) -> None:
 @cases(400)
 @given(SEEDS)
 def test_mutated_real_records(trust: Trust, world: World, seed: int) -> None:
-    from jdzhi.trace.formats.labels import base64url_decode
+    from jdzhi.trace.formats.records import base64url_decode
 
     record = base64url_decode(world.lines()[seed % 3]["record"])
     for changed in mutants(seed, record):

@@ -12,13 +12,9 @@ import pytest
 from hardening_support import World, bundle_world_fixtures, run
 
 from jdzhi.errors import ExitCode, IntegrityError
-from jdzhi.trace.formats.labels import (
-    DEFAULT_BASE_URL,
-    LABEL_PAYLOAD_LENGTH,
-    base32_decode,
-    base32_encode,
-    base64url_decode,
-)
+from jdzhi.trace.formats.base32 import base32_decode, base32_encode
+from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, LABEL_PAYLOAD_LENGTH
+from jdzhi.trace.formats.records import base64url_decode
 from jdzhi.trace.trust.bundle import decode_bundle
 from jdzhi.trace.trust.model import Trust
 from jdzhi.trace.verification.verifier import Verdict, verify_label_text, verify_record

@@ -81,7 +81,7 @@ def test_issue_writes_a_0600_key_certified_for_the_license(
     assert data["license_no"] == LICENSE_NO and data["key_file"] == str(out)
     assert _mode(out) == 0o600
     key = load_key(out, TEST_PASSPHRASE.encode())
-    from jdzhi.trace.formats.labels import base64url
+    from jdzhi.trace.formats.records import base64url
 
     assert data["public_key"] == base64url(key.public_key)
     body = out.read_text().splitlines()[1]

@@ -24,7 +24,8 @@ from trace_support import add_enterprise, issue_key, records, sign
 from jdzhi.errors import ExitCode
 from jdzhi.home import Home
 from jdzhi.timeutil import utc_now
-from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, base64url
+from jdzhi.trace.formats.labels import DEFAULT_BASE_URL
+from jdzhi.trace.formats.records import base64url
 from jdzhi.trace.page.export import (
     AUTHORITY_PLACEHOLDER,
     EXPORTED_FILES,

@@ -27,15 +27,10 @@ from typer.testing import CliRunner
 from jdzhi.cli import app
 from jdzhi.home import Home
 from jdzhi.registry.uscc import generate
-from jdzhi.trace.formats.labels import (
-    DEFAULT_BASE_URL,
-    Label,
-    LabelFields,
-    base32_decode,
-    base32_encode,
-    base64url,
-    unix_time,
-)
+from jdzhi.trace.formats.base32 import base32_decode, base32_encode
+from jdzhi.trace.formats.common import unix_time
+from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, Label, LabelFields
+from jdzhi.trace.formats.records import base64url
 from jdzhi.trace.keys.keyfile import from_seed, load_key
 from jdzhi.trace.page.export import PageServer, export_page, start_server
 from jdzhi.trace.verification.verifier import load_trust, verify_label_text
@@ -443,8 +438,8 @@ def _authority_signed(world: World, payload: bytes) -> bytes:
     """A bundle message over ``payload`` with the real authority key (as a buggy or hostile
     exporter holding the key could make): the page must still refuse what is not canonical."""
     from jdzhi.registry.db import open_registry
+    from jdzhi.trace.formats.common import CONTENT_TYPES, authority_kid, external_aad
     from jdzhi.trace.formats.cose import sign1
-    from jdzhi.trace.formats.labels import CONTENT_TYPES, authority_kid, external_aad
     from jdzhi.trace.keys.certified import load_authority
 
     db = open_registry(Home(world.home))

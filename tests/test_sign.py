@@ -18,14 +18,8 @@ from jdzhi.home import Home
 from jdzhi.parallel import ChunkRunner, worker_count
 from jdzhi.registry.categories import Category
 from jdzhi.trace.ed25519 import verify
-from jdzhi.trace.formats.labels import (
-    DEFAULT_BASE_URL,
-    RecordFields,
-    base64url,
-    base64url_decode,
-    decode_label_text,
-    decode_record,
-)
+from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, decode_label_text
+from jdzhi.trace.formats.records import RecordFields, base64url, base64url_decode, decode_record
 from jdzhi.trace.keys.keyfile import from_seed
 from jdzhi.trace.signing.batch import (
     ChunkRow,

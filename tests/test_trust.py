@@ -144,7 +144,7 @@ def test_export_refuses_overwrites_and_wrong_passphrases(
 def test_a_record_is_not_a_bundle(cli: Invoke, tmp_path: Path,
                                   exported: tuple[Path, Path, str]) -> None:
     signed, _, authority = exported
-    from jdzhi.trace.formats.labels import base64url_decode
+    from jdzhi.trace.formats.records import base64url_decode
 
     record = base64url_decode(json.loads(signed.read_text().splitlines()[0])["record"])
     fake = tmp_path / "record.cbor"
@@ -184,7 +184,7 @@ def test_license_status_rules_match_the_registry(
 
     from jdzhi.registry.db import open_registry
     from jdzhi.registry.licenses import effective_status
-    from jdzhi.trace.formats.labels import unix_time
+    from jdzhi.trace.formats.common import unix_time
     from jdzhi.trace.trust.from_registry import trust_from_registry
 
     monkeypatch.setenv("JDZHI_NOW", "2026-01-05T09:00:00+08:00")

@@ -13,17 +13,10 @@ from trace_support import LICENSE_NO, add_enterprise, issue_key, lines, records,
 
 from jdzhi.errors import ExitCode
 from jdzhi.home import Home
-from jdzhi.trace.formats.labels import (
-    DEFAULT_BASE_URL,
-    Label,
-    LabelFields,
-    RecordFields,
-    base32_decode,
-    base32_encode,
-    base64url,
-    sign_record,
-    unix_time,
-)
+from jdzhi.trace.formats.base32 import base32_decode, base32_encode
+from jdzhi.trace.formats.common import unix_time
+from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, Label, LabelFields
+from jdzhi.trace.formats.records import RecordFields, base64url, sign_record
 from jdzhi.trace.keys.keyfile import from_seed, load_key
 from jdzhi.trace.verification.verifier import (
     Verdict,

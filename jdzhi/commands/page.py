@@ -48,7 +48,7 @@ def _export(ctx: typer.Context, out: Path, *, trust: Path | None, authority: str
 
 def _exported_json(page: ExportedPage) -> dict[str, object]:
     from jdzhi.timeutil import format_time
-    from jdzhi.trace.formats.labels import base64url
+    from jdzhi.trace.formats.records import base64url
 
     return {"path": page.path, "files": list(page.files), "bundle_bytes": page.bundle_bytes,
             "issued_at": format_time(page.issued_at), "expires_at": format_time(page.expires_at),

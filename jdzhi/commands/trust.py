@@ -41,7 +41,7 @@ def export(
     Example: jdzhi trust export --out trust-2026-11.cbor
     """
     from jdzhi.timeutil import format_time
-    from jdzhi.trace.formats.labels import base64url
+    from jdzhi.trace.formats.records import base64url
     from jdzhi.trace.trust.bundle import export_bundle
 
     if out.exists():

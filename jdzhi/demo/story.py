@@ -514,7 +514,8 @@ def inspect_labels(ctx: DemoContext) -> StepReport:
 def revoke_and_rogue_piece(ctx: DemoContext) -> StepReport:
     from jdzhi.registry.categories import get_category
     from jdzhi.registry.licenses import change_status
-    from jdzhi.trace.formats.labels import RecordFields, sign_record, unix_time
+    from jdzhi.trace.formats.common import unix_time
+    from jdzhi.trace.formats.records import RecordFields, sign_record
     from jdzhi.trace.keys.keyfile import load_key
 
     workshop = ctx.facts["workshop"]
@@ -583,7 +584,7 @@ def clone_across_china(ctx: DemoContext) -> StepReport:
 
 
 def offline_bundle(ctx: DemoContext) -> StepReport:
-    from jdzhi.trace.formats.labels import base64url
+    from jdzhi.trace.formats.records import base64url
     from jdzhi.trace.page.export import export_page
     from jdzhi.trace.trust.bundle import export_bundle
 

@@ -17,23 +17,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from jdzhi.trace.formats.base32 import base32_encode
+from jdzhi.trace.formats.certs import CertFields, sign_cert
+from jdzhi.trace.formats.common import CONTENT_TYPES, authority_kid, external_aad, key_kid
 from jdzhi.trace.formats.cose import dumps, protected_header, sig_structure, sign1
-from jdzhi.trace.formats.labels import (
-    CONTENT_TYPES,
-    DEFAULT_BASE_URL,
-    CertFields,
-    Label,
-    LabelFields,
-    RecordFields,
-    authority_kid,
-    base32_encode,
-    base64url,
-    external_aad,
-    key_kid,
-    record_payload,
-    sign_cert,
-    sign_record,
-)
+from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, Label, LabelFields
+from jdzhi.trace.formats.records import RecordFields, base64url, record_payload, sign_record
 from jdzhi.trace.keys.keyfile import from_seed
 from jdzhi.trace.trust.bundle import bundle_payload
 from jdzhi.trace.trust.model import (

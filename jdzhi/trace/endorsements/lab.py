@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from jdzhi.inputs import read_text_file
-from jdzhi.trace.formats.labels import (
+from jdzhi.trace.formats.common import (
     CONTENT_TYPES,
     FORMAT_VERSION,
     as_int,
@@ -362,7 +362,7 @@ def endorse_batch(
 
 def endorsement_json(e: Endorsement) -> dict[str, Any]:
     from jdzhi.timeutil import format_time
-    from jdzhi.trace.formats.labels import from_unix
+    from jdzhi.trace.formats.common import from_unix
 
     return {
         "outcome": e.outcome, "batch": e.batch, "enterprise_id": e.enterprise_id,

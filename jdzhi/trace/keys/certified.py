@@ -18,7 +18,8 @@ from jdzhi.errors import InvalidInput, InvalidState, KeyUnusable, NotFound
 from jdzhi.registry import audit
 from jdzhi.registry.db import rows, transaction
 from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time, stored_time, utc_now
-from jdzhi.trace.formats.labels import MAX_KEY_ID, CertFields, authority_kid, sign_cert, unix_time
+from jdzhi.trace.formats.certs import CertFields, sign_cert
+from jdzhi.trace.formats.common import MAX_KEY_ID, authority_kid, unix_time
 from jdzhi.trace.keys.keyfile import SigningKey, check_new_key_path, generate, load_key, write_key
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ class KeyInfo:
         return "active"
 
     def to_json(self, now: datetime | None = None) -> dict[str, Any]:
-        from jdzhi.trace.formats.labels import base64url
+        from jdzhi.trace.formats.records import base64url
 
         return {
             "key_id": self.key_id, "role": self.role, "public_key": base64url(self.public_key),

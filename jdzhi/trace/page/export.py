@@ -137,7 +137,8 @@ def export_page(
     refused unless ``force`` (then only the four page files in it are replaced).
     """
     from jdzhi.timeutil import utc_now
-    from jdzhi.trace.formats.labels import base64url, from_unix
+    from jdzhi.trace.formats.common import from_unix
+    from jdzhi.trace.formats.records import base64url
 
     _check_target(out, force)
     moment = now or utc_now()
@@ -191,7 +192,9 @@ def check_exported(folder: Path, now: datetime | None = None) -> ExportedPage:
 
     from jdzhi.errors import IntegrityError
     from jdzhi.timeutil import utc_now
-    from jdzhi.trace.formats.labels import LabelError, base64url_decode, from_unix
+    from jdzhi.trace.formats.common import from_unix
+    from jdzhi.trace.formats.labels import LabelError
+    from jdzhi.trace.formats.records import base64url_decode
     from jdzhi.trace.trust.bundle import decode_bundle
 
     if not folder.is_dir():

@@ -16,6 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, IntegrityError, InvalidInput, NotInitialized
+from jdzhi.trace.formats.common import (
+    CONTENT_TYPES,
+    FORMAT_VERSION,
+    as_int,
+    as_text,
+    authority_kid,
+    external_aad,
+    from_unix,
+    unix_time,
+)
 from jdzhi.trace.formats.cose import (
     CoseError,
     decode_sign1,
@@ -24,17 +34,7 @@ from jdzhi.trace.formats.cose import (
     sign1,
     verify_sign1,
 )
-from jdzhi.trace.formats.labels import (
-    CONTENT_TYPES,
-    FORMAT_VERSION,
-    as_int,
-    as_text,
-    authority_kid,
-    check_base_url,
-    external_aad,
-    from_unix,
-    unix_time,
-)
+from jdzhi.trace.formats.labels import check_base_url
 from jdzhi.trace.trust.model import (
     LicenseStatusEvent,
     Trust,

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from jdzhi.errors import IntegrityError, NotInitialized
 from jdzhi.registry.db import rows
 from jdzhi.timeutil import stored_time, utc_now
-from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, check_base_url, unix_time
+from jdzhi.trace.formats.common import unix_time
+from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, check_base_url
 from jdzhi.trace.trust.model import (
     Endorsement,
     LicenseStatusEvent,

@@ -30,15 +30,9 @@ from typing import TYPE_CHECKING, Any
 from jdzhi.errors import InvalidInput
 from jdzhi.inputs import read_text_file
 from jdzhi.timeutil import format_time, utc_now
-from jdzhi.trace.formats.labels import (
-    LabelError,
-    LabelFields,
-    decode_label_text,
-    decode_record,
-    external_aad,
-    from_unix,
-    unix_time,
-)
+from jdzhi.trace.formats.common import external_aad, from_unix, unix_time
+from jdzhi.trace.formats.labels import LabelError, LabelFields, decode_label_text
+from jdzhi.trace.formats.records import decode_record
 from jdzhi.trace.trust.model import Endorsement, Trust, TrustedKey
 
 if TYPE_CHECKING:
@@ -212,7 +206,7 @@ class Verifier:
 
     def signed_line(self, line: str, line_no: int | None = None) -> VerificationResult:
         """Verify one SIGNED.jsonl line: its full record, its label, and that the two agree."""
-        from jdzhi.trace.formats.labels import base64url_decode
+        from jdzhi.trace.formats.records import base64url_decode
 
         where = f"line {line_no}: " if line_no is not None else ""
         try:

@@ -1,0 +1,91 @@
+"""What every signed format of jdzhi shares: the version, content types and AADs, and field checks.
+
+See docs/format.md. Pure: no database, no files, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from jdzhi.errors import InvalidInput
+
+if TYPE_CHECKING:
+    pass
+
+
+FORMAT_VERSION = 1
+
+
+CONTENT_TYPES = {
+    "record": "application/vnd.jdzhi.record+cbor",
+    "cert": "application/vnd.jdzhi.cert+cbor",
+    "endorsement": "application/vnd.jdzhi.endorsement+cbor",
+    "bundle": "application/vnd.jdzhi.bundle+cbor",
+}
+
+
+def as_int(value: Any) -> int:
+    """A decoded CBOR field that must be an integer (``bool`` is not): TypeError otherwise."""
+    if type(value) is not int:
+        raise TypeError(f"{value!r} is not an integer")
+    return value
+
+
+def as_text(value: Any) -> str:
+    """A decoded CBOR field that must be text: TypeError otherwise."""
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not text")
+    return value
+
+
+def external_aad(kind: str) -> bytes:
+    """The external AAD of a kind of COSE message: ``b"jdzhi/<kind>/1"``."""
+    assert kind in CONTENT_TYPES
+    return f"jdzhi/{kind}/{FORMAT_VERSION}".encode()
+
+
+#: a serial is a positive decimal integer written without leading zeros, at most 12 digits
+SERIAL_PATTERN = re.compile(r"[1-9][0-9]{0,11}")
+
+
+MAX_SERIAL = 999_999_999_999
+
+
+MAX_KEY_ID = 0xFFFF
+
+
+MAX_CATEGORY_CODE = 0xFF
+
+
+MAX_SIGNED_AT = 0xFFFF_FFFF
+
+
+def parse_serial(text: str) -> int:
+    """The number a label carries for a serial; only the canonical digits are accepted."""
+    if not SERIAL_PATTERN.fullmatch(text):
+        raise InvalidInput(
+            f"serial {text!r} is not 1 to 12 decimal digits without a leading zero"
+        )
+    return int(text)
+
+
+def key_kid(key_id: int) -> bytes:
+    """The COSE kid of a licensee or lab key: its key id as 2 bytes, big-endian."""
+    return key_id.to_bytes(2, "big")
+
+
+def authority_kid(public_key: bytes) -> bytes:
+    """The COSE kid of the authority key: the first 8 bytes of SHA-256 of its raw public key."""
+    import hashlib
+
+    return hashlib.sha256(public_key).digest()[:8]
+
+
+def unix_time(moment: datetime) -> int:
+    return int(moment.astimezone(UTC).timestamp())
+
+
+def from_unix(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
