@@ -18,11 +18,10 @@ from jdzhi.errors import InvalidInput
 from jdzhi.trace.ed25519 import verify
 from jdzhi.trace.formats import cose
 from jdzhi.trace.formats.base32 import base32_decode, base32_encode
-from jdzhi.trace.formats.common import parse_serial
+from jdzhi.trace.formats.common import LabelError, parse_serial
 from jdzhi.trace.formats.labels import (
     DEFAULT_BASE_URL,
     LABEL_PAYLOAD_CHARS,
-    LabelError,
     LabelFields,
     check_base_url,
     decode_label_text,

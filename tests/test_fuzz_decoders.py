@@ -23,13 +23,8 @@ from hypothesis import strategies as st
 
 from jdzhi.errors import IntegrityError, InvalidInput, JdzhiError, KeyUnusable
 from jdzhi.trace.formats.base32 import base32_encode
-from jdzhi.trace.formats.common import CONTENT_TYPES, authority_kid, external_aad
-from jdzhi.trace.formats.labels import (
-    DEFAULT_BASE_URL,
-    LABEL_PAYLOAD_LENGTH,
-    LabelError,
-    decode_label_payload,
-)
+from jdzhi.trace.formats.common import CONTENT_TYPES, LabelError, authority_kid, external_aad
+from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, LABEL_PAYLOAD_LENGTH, decode_label_payload
 from jdzhi.trace.trust.bundle import decode_bundle
 from jdzhi.trace.trust.model import Trust
 from jdzhi.trace.verification.verifier import (

@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from jdzhi.trace.formats.labels import LabelError
+from jdzhi.trace.formats.common import LabelError
 
 if TYPE_CHECKING:
     pass

@@ -89,3 +89,7 @@ def unix_time(moment: datetime) -> int:
 
 def from_unix(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+class LabelError(ValueError):
+    """A label text or payload that is not in the canonical version-1 form."""

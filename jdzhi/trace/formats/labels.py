@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 
 from jdzhi.errors import InvalidInput
 from jdzhi.trace.formats.base32 import base32_decode, base32_encode
-from jdzhi.trace.formats.common import MAX_CATEGORY_CODE, MAX_KEY_ID, MAX_SERIAL, MAX_SIGNED_AT
+from jdzhi.trace.formats.common import (
+    MAX_CATEGORY_CODE,
+    MAX_KEY_ID,
+    MAX_SERIAL,
+    MAX_SIGNED_AT,
+    LabelError,
+)
 
 if TYPE_CHECKING:
     pass
@@ -52,8 +58,6 @@ MAX_BASE_LENGTH = 30
 _BASE_PATTERN = re.compile(r"HTTPS?://[A-Z0-9.-]+(:[0-9]{1,5})?/([A-Z0-9.-]+/)*")
 
 
-class LabelError(ValueError):
-    """A label text or payload that is not in the canonical version-1 form."""
 
 
 def check_base_url(base: str) -> str:

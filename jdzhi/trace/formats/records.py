@@ -13,13 +13,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from jdzhi.trace.formats.common import CONTENT_TYPES, FORMAT_VERSION, external_aad, key_kid
+from jdzhi.trace.formats.common import (
+    CONTENT_TYPES,
+    FORMAT_VERSION,
+    LabelError,
+    external_aad,
+    key_kid,
+)
 from jdzhi.trace.formats.labels import (
     _LABEL_SERIAL,
     _LABEL_SERIAL_BYTES,
     LABEL_DOMAIN,
     Label,
-    LabelError,
     LabelFields,
     decode_label_payload,
 )

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 from jdzhi.errors import InvalidInput
 from jdzhi.inputs import read_text_file
 from jdzhi.timeutil import format_time, utc_now
-from jdzhi.trace.formats.common import external_aad, from_unix, unix_time
-from jdzhi.trace.formats.labels import LabelError, LabelFields, decode_label_text
+from jdzhi.trace.formats.common import LabelError, external_aad, from_unix, unix_time
+from jdzhi.trace.formats.labels import LabelFields, decode_label_text
 from jdzhi.trace.formats.records import decode_record
 from jdzhi.trace.trust.model import Endorsement, Trust, TrustedKey
 
