@@ -13,10 +13,24 @@ from typing import TYPE_CHECKING
 from jdzhi.errors import Conflict, InvalidInput, NotFound
 from jdzhi.registry import audit
 from jdzhi.registry.db import rows, transaction
-from jdzhi.registry.schema import BUILTIN_CATEGORIES
 
 if TYPE_CHECKING:
     import sqlite_utils
+
+#: categories every registry starts with: (code, Chinese name, English name, numeric label code)
+BUILTIN_CATEGORIES: tuple[tuple[str, str, str, int], ...] = (
+    ("qinghua", "青花", "blue-and-white", 1),
+    ("linglong", "玲珑", "linglong (rice-grain)", 2),
+    ("fencai", "粉彩", "famille-rose", 3),
+    ("yanseyou", "颜色釉", "colour-glaze", 4),
+    ("qinghua-linglong", "青花玲珑", "blue-and-white linglong", 5),
+    ("youlihong", "釉里红", "underglaze red", 6),
+    ("doucai", "斗彩", "doucai (contrasting colours)", 7),
+    ("gucai", "古彩", "gucai (famille-verte)", 8),
+    ("xincai", "新彩", "xincai (overglaze new colours)", 9),
+    ("bodiaci", "薄胎瓷", "eggshell porcelain", 10),
+    ("diaosuci", "雕塑瓷", "sculptural porcelain", 11),
+)
 
 _CODE = re.compile(r"[a-z][a-z0-9-]{0,31}")
 

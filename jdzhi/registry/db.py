@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlite_utils
 
+from jdzhi.components import COMPONENT_MODULES
 from jdzhi.errors import Busy, Conflict, IntegrityError, InvalidState, JdzhiError, NotInitialized
 from jdzhi.home import Home
 from jdzhi.timeutil import format_time, utc_now
@@ -26,18 +27,9 @@ from jdzhi.timeutil import format_time, utc_now
 #: how long a writer waits for another process's write transaction before giving up
 BUSY_TIMEOUT_SECONDS = 60.0
 
-#: modules that own tables, in the order their migrations run
-COMPONENT_MODULES = (
-    "jdzhi.registry.audit",
-    "jdzhi.registry.schema",
-    "jdzhi.trace.schema",
-    "jdzhi.trace.scanning.log",
-    "jdzhi.similarity.schema",
-)
-
-
 @cache
 def components() -> tuple[ModuleType, ...]:
+    """The component modules (:data:`jdzhi.components.COMPONENT_MODULES`), imported."""
     return tuple(import_module(name) for name in COMPONENT_MODULES)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from jdzhi.registry.categories import seed_builtin
+
 if TYPE_CHECKING:
     import sqlite_utils
 
@@ -34,20 +36,6 @@ DISTRICTS: dict[str, str] = {
     "360281": "乐平市",
 }
 
-#: categories every registry starts with: (code, Chinese name, English name, numeric label code)
-BUILTIN_CATEGORIES: tuple[tuple[str, str, str, int], ...] = (
-    ("qinghua", "青花", "blue-and-white", 1),
-    ("linglong", "玲珑", "linglong (rice-grain)", 2),
-    ("fencai", "粉彩", "famille-rose", 3),
-    ("yanseyou", "颜色釉", "colour-glaze", 4),
-    ("qinghua-linglong", "青花玲珑", "blue-and-white linglong", 5),
-    ("youlihong", "釉里红", "underglaze red", 6),
-    ("doucai", "斗彩", "doucai (contrasting colours)", 7),
-    ("gucai", "古彩", "gucai (famille-verte)", 8),
-    ("xincai", "新彩", "xincai (overglaze new colours)", 9),
-    ("bodiaci", "薄胎瓷", "eggshell porcelain", 10),
-    ("diaosuci", "雕塑瓷", "sculptural porcelain", 11),
-)
 
 _statuses = ", ".join(f"'{status}'" for status in LICENSE_STATUSES)
 _actions = ", ".join(f"'{action}'" for action in LICENSE_ACTIONS)
@@ -110,6 +98,4 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 def seed(db: sqlite_utils.Database) -> None:
     """Add the built-in categories a registry lacks (``jdzhi init`` calls this)."""
-    from jdzhi.registry.categories import seed_builtin
-
     seed_builtin(db)
