@@ -128,7 +128,7 @@ def test_no_private_module_of_a_dependency_is_imported() -> None:
 def test_public_library_modules_declare_all() -> None:
     missing = []
     for name, _path, tree in _modules():
-        top, _, rest = name.partition(".")
+        _, _, rest = name.partition(".")
         if not rest or any(part.startswith("_") for part in name.split(".")):
             continue
         if rest.split(".")[0] not in {"registry", "trace", "similarity"}:
