@@ -21,6 +21,23 @@ import sqlite_utils
 
 from jdzhi.timeutil import format_time, utc_now
 
+__all__ = [
+    "AUDITED_TABLES",
+    "COMPONENT",
+    "GENESIS_HASH",
+    "MIGRATIONS",
+    "AuditEntry",
+    "AuditReport",
+    "append",
+    "canonical_json",
+    "current_actor",
+    "digest",
+    "entity_key",
+    "record_row_change",
+    "snapshot",
+    "verify",
+]
+
 COMPONENT = "audit"
 AUDITED_TABLES: dict[str, str] = {}
 GENESIS_HASH = "0" * 64

@@ -17,6 +17,16 @@ from jdzhi.registry.db import rows, transaction
 if TYPE_CHECKING:
     import sqlite_utils
 
+__all__ = [
+    "BUILTIN_CATEGORIES",
+    "Category",
+    "add_category",
+    "find_category",
+    "get_category",
+    "list_categories",
+    "seed_builtin",
+]
+
 #: categories every registry starts with: (code, Chinese name, English name, numeric label code)
 BUILTIN_CATEGORIES: tuple[tuple[str, str, str, int], ...] = (
     ("qinghua", "青花", "blue-and-white", 1),

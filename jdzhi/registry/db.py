@@ -24,6 +24,21 @@ from jdzhi.errors import Busy, Conflict, IntegrityError, InvalidState, JdzhiErro
 from jdzhi.home import Home
 from jdzhi.timeutil import format_time, utc_now
 
+__all__ = [
+    "BUSY_TIMEOUT_SECONDS",
+    "InitResult",
+    "audited_tables",
+    "components",
+    "in_memory",
+    "initialize",
+    "integrity_check",
+    "migrate",
+    "open_registry",
+    "rows",
+    "seed",
+    "transaction",
+]
+
 #: how long a writer waits for another process's write transaction before giving up
 BUSY_TIMEOUT_SECONDS = 60.0
 

@@ -14,6 +14,16 @@ from jdzhi.registry.categories import seed_builtin
 if TYPE_CHECKING:
     import sqlite_utils
 
+__all__ = [
+    "AUDITED_TABLES",
+    "COMPONENT",
+    "DISTRICTS",
+    "LICENSE_ACTIONS",
+    "LICENSE_STATUSES",
+    "MIGRATIONS",
+    "seed",
+]
+
 COMPONENT = "registry"
 
 AUDITED_TABLES: dict[str, str] = {

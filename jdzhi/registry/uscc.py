@@ -24,6 +24,17 @@ from dataclasses import dataclass
 
 from jdzhi.errors import InvalidInput
 
+__all__ = [
+    "CHARSET",
+    "WEIGHTS",
+    "UsccCheck",
+    "check_character",
+    "generate",
+    "normalize",
+    "organization_check_character",
+    "validate",
+]
+
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _VALUE = {char: value for value, char in enumerate(CHARSET)}
 #: 3^(i-1) mod 31 for i = 1..17

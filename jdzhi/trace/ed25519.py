@@ -13,6 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+__all__ = [
+    "PUBLIC_KEY_LENGTH",
+    "SECRET_KEY_LENGTH",
+    "SIGNATURE_LENGTH",
+    "secret_key",
+    "sign",
+    "signer",
+    "verify",
+]
+
 PUBLIC_KEY_LENGTH = 32
 SECRET_KEY_LENGTH = 64
 SIGNATURE_LENGTH = 64

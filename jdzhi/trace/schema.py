@@ -7,6 +7,8 @@ the count and a SHA-256 over the batch's records, and every record carries its o
 
 from __future__ import annotations
 
+__all__ = ["AUDITED_TABLES", "COMPONENT", "MIGRATIONS"]
+
 COMPONENT = "trace"
 
 AUDITED_TABLES: dict[str, str] = {
