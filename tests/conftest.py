@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -56,10 +57,17 @@ TEST_PASSPHRASE = "correct horse battery staple"
 
 @pytest.fixture
 def initialized(cli: Invoke, jdzhi_home: Home, monkeypatch: pytest.MonkeyPatch) -> Home:
-    """A home after `jdzhi init`, with JDZHI_PASSPHRASE set to TEST_PASSPHRASE."""
+    """A home after `jdzhi init`, with JDZHI_PASSPHRASE set to TEST_PASSPHRASE.
+
+    The home is made on 2026-01-01 (unless the test set its clock first), before any moment the
+    tests move the clock to, so that the audit log's times never run backwards."""
     monkeypatch.setenv("JDZHI_PASSPHRASE", TEST_PASSPHRASE)
+    clock = os.environ.get("JDZHI_NOW")
+    monkeypatch.setenv("JDZHI_NOW", clock or "2026-01-01T00:00:00+08:00")
     result = cli("init")
     assert result.exit_code == 0, result.output
+    if clock is None:
+        monkeypatch.delenv("JDZHI_NOW")
     return jdzhi_home
 
 

@@ -19,10 +19,11 @@ from typing import Any
 
 import sqlite_utils
 
-from jdzhi.timeutil import format_time, utc_now
+from jdzhi.timeutil import format_time, stored_time, utc_now
 
 __all__ = [
     "AUDITED_TABLES",
+    "CLOCK_STEP_BACK_SECONDS",
     "COMPONENT",
     "GENESIS_HASH",
     "MIGRATIONS",
@@ -41,6 +42,9 @@ __all__ = [
 COMPONENT = "audit"
 AUDITED_TABLES: dict[str, str] = {}
 GENESIS_HASH = "0" * 64
+#: how far an entry may be dated before the latest one before it (a clock corrected by NTP) before
+#: the audit calls it a clock set back
+CLOCK_STEP_BACK_SECONDS = 300
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -203,9 +207,22 @@ class AuditReport:
         return not self.problems
 
 
+def _time_problem(seq: int, at: object, latest: str) -> str | None:
+    """What is wrong with entry ``seq``'s time ``at`` after the latest time before it, if anything."""
+    try:
+        moment = stored_time(str(at))
+    except ValueError:
+        return f"audit entry {seq} has a time not in the stored form: {at!r}"
+    if latest and (stored_time(latest) - moment).total_seconds() > CLOCK_STEP_BACK_SECONDS:
+        return (f"audit entry {seq} is dated {at}, before the entry before it ({latest}): "
+                "was the clock set back?")
+    return None
+
+
 def verify(db: sqlite_utils.Database) -> AuditReport:
-    """Check the chain, then that every audited row matches the last digest the log holds for it."""
-    from jdzhi.registry.db import audited_tables
+    """Check the chain and its times, that every audited row matches the last digest the log holds
+    for it, and each component's own ``audit_problems(db)`` (what rows alone cannot show)."""
+    from jdzhi.registry.db import audited_tables, components
 
     problems: list[str] = []
     prev_hash = GENESIS_HASH
@@ -217,9 +234,15 @@ def verify(db: sqlite_utils.Database) -> AuditReport:
     )
     names = [c[0] for c in cursor.description]
     count = 0
+    latest = ""
     for raw in cursor:
         entry = dict(zip(names, raw, strict=True))
         count += 1
+        time_problem = _time_problem(entry["seq"], entry["at"], latest)
+        if time_problem is not None:
+            problems.append(time_problem)
+        else:
+            latest = max(latest, entry["at"])  # fixed-width UTC text: text order is time order
         if entry["seq"] != expected_seq:
             problems.append(f"audit entry {expected_seq} is missing (next is {entry['seq']})")
         if entry["prev_hash"] != prev_hash:
@@ -244,4 +267,8 @@ def verify(db: sqlite_utils.Database) -> AuditReport:
         for entity, after in last_digest.items():
             if entity.startswith(f"{table}:") and after is not None and entity not in seen:
                 problems.append(f"{entity} was deleted outside jdzhi")
+    for module in components():
+        check = getattr(module, "audit_problems", None)
+        if check is not None:
+            problems.extend(check(db))
     return AuditReport(entries=count, problems=tuple(problems), head_hash=prev_hash)

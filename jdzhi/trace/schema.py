@@ -7,7 +7,16 @@ the count and a SHA-256 over the batch's records, and every record carries its o
 
 from __future__ import annotations
 
-__all__ = ["AUDITED_TABLES", "COMPONENT", "MIGRATIONS"]
+import hashlib
+import json
+from typing import TYPE_CHECKING
+
+from jdzhi.registry.audit import digest
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+__all__ = ["AUDITED_TABLES", "COMPONENT", "MIGRATIONS", "audit_problems"]
 
 COMPONENT = "trace"
 
@@ -86,3 +95,35 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX endorsements_batch ON endorsements (enterprise_id, batch)",
     ),
 )
+
+
+def audit_problems(db: sqlite_utils.Database) -> list[str]:
+    """Signing batches whose stored records no longer match the count and SHA-256 their audit
+    entry recorded (a record deleted, altered or added outside jdzhi).
+
+    A batch's entity is ``signed_records:<enterprise id>:<signing time>``; runs that share a
+    second share the entity, and their rows follow in the order of their entries.
+    """
+    problems: list[str] = []
+    batches: dict[str, list[tuple[str, int]]] = {}
+    for entity, after, details in db.execute(
+        "SELECT entity, after_digest, details FROM audit_log WHERE action = 'records.sign' "
+        "ORDER BY seq"
+    ):
+        batches.setdefault(entity, []).append((after, int(json.loads(details)["count"])))
+    for entity, entries in batches.items():
+        _, enterprise_id, signed_at = entity.split(":", 2)
+        records = [record for (record,) in db.execute(
+            "SELECT CAST(record AS BLOB) FROM signed_records "
+            "WHERE enterprise_id = ? AND signed_at = ? ORDER BY id", [int(enterprise_id), signed_at])]
+        start = 0
+        for after, count in entries:
+            part = records[start:start + count]
+            start += count
+            recomputed = {"count": len(part), "sha256": hashlib.sha256(b"".join(part)).hexdigest()}
+            if digest(recomputed) != after:
+                problems.append(f"the records of signing batch {entity} differ from those its "
+                                "audit entry recorded (deleted or altered outside jdzhi)")
+        if start < len(records):
+            problems.append(f"{entity} holds records that no audit entry recorded")
+    return problems
