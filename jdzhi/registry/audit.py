@@ -208,7 +208,7 @@ class AuditReport:
 
 
 def _time_problem(seq: int, at: object, latest: str) -> str | None:
-    """What is wrong with the time ``at`` of entry ``seq`` after the latest before it, if anything."""
+    """What is wrong with the time of entry ``seq`` after the latest before it, if anything."""
     try:
         moment = stored_time(str(at))
     except ValueError:
