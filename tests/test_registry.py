@@ -60,7 +60,7 @@ def test_init_seeds_builtin_categories_with_audit_entries(db: sqlite_utils.Datab
     codes = [category.code for category in list_categories(db)]
     assert codes[:4] == ["qinghua", "linglong", "fencai", "yanseyou"]
     report = audit.verify(db)
-    assert report.ok and report.entries == len(codes)
+    assert report.ok and report.entries == len(codes)  # one entry per built-in category
 
 
 def test_seeding_again_changes_nothing(jdzhi_home: Home, db: sqlite_utils.Database) -> None:

@@ -126,7 +126,7 @@ def create_home(ctx: DemoContext) -> StepReport:
 
     passphrase_path = ctx.folder / PASSPHRASE_FILE
     passphrase_path.write_text(DEMO_PASSPHRASE + "\n", encoding="utf-8")
-    setup = initialize_home(ctx.home, ctx.passphrase, None)
+    setup = initialize_home(ctx.home, ctx.passphrase, None, simulated_clock=True)
     with ctx.registry() as db:
         categories = list_categories(db)
     return StepReport(

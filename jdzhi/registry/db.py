@@ -8,6 +8,7 @@ of SQL statements, applied in order and recorded in ``schema_migrations``) and `
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -15,17 +16,26 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import import_module
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import sqlite_utils
 
 from jdzhi.components import COMPONENT_MODULES
-from jdzhi.errors import Busy, Conflict, IntegrityError, InvalidState, JdzhiError, NotInitialized
+from jdzhi.errors import (
+    Busy,
+    Conflict,
+    ExitCode,
+    IntegrityError,
+    InvalidState,
+    JdzhiError,
+    NotInitialized,
+)
 from jdzhi.home import Home
 from jdzhi.timeutil import format_time, utc_now
 
 __all__ = [
     "BUSY_TIMEOUT_SECONDS",
+    "ClockKind",
     "InitResult",
     "audited_tables",
     "components",
@@ -38,6 +48,8 @@ __all__ = [
     "seed",
     "transaction",
 ]
+
+ClockKind = Literal["real", "simulated"]
 
 #: how long a writer waits for another process's write transaction before giving up
 BUSY_TIMEOUT_SECONDS = 60.0
@@ -91,25 +103,52 @@ def _translate(error: sqlite3.Error, path: str = "the registry") -> JdzhiError:
 
 
 def open_registry(home: Home) -> sqlite_utils.Database:
-    """Open the registry of ``home``, applying pending migrations; it must exist already."""
+    """Open the registry of ``home``, applying pending migrations; it must exist already.
+
+    ``JDZHI_NOW`` would let anyone back-date signatures and registry changes, so only a home made
+    on a simulated clock (by the test suite or ``jdzhi demo``) opens while it is set."""
     if not home.db_path.exists():
         raise NotInitialized(f"no registry at {home.path}: run `jdzhi init` first")
     db = _connect(str(home.db_path))
     migrate(db)
+    if os.environ.get("JDZHI_NOW") and _clock_of(db) != "simulated":
+        db.close()
+        raise JdzhiError(
+            "JDZHI_NOW is set, but this home runs on the real clock: JDZHI_NOW moves the clock "
+            "only in homes made with it (demos and tests); unset it",
+            ExitCode.USAGE,
+        )
     return db
 
 
-def initialize(home: Home) -> InitResult:
-    """Create the home and its registry, or bring an existing one's schema up to date."""
+def initialize(home: Home, *, simulated_clock: bool = False) -> InitResult:
+    """Create the home and its registry, or bring an existing one's schema up to date.
+
+    A new home runs on the real clock unless it is made with ``JDZHI_NOW`` set or
+    ``simulated_clock`` (a demo's home); that choice is made once, when the home is made."""
     created = not home.db_path.exists()
     home.path.mkdir(parents=True, exist_ok=True)
     db = _connect(str(home.db_path))
     try:
         applied = migrate(db)
+        if _clock_of(db) is None:
+            simulated = simulated_clock or bool(os.environ.get("JDZHI_NOW"))
+            with transaction(db):
+                db.execute("INSERT OR IGNORE INTO home_clock (id, kind, recorded_at) "
+                           "VALUES (1, ?, ?)",
+                           ["simulated" if simulated else "real", format_time(utc_now())])
         seed(db)
     finally:
         db.close()
     return InitResult(path=str(home.db_path), created=created, applied_migrations=applied)
+
+
+def _clock_of(db: sqlite_utils.Database) -> ClockKind | None:
+    """The clock a home was made on; None before `jdzhi init` finished making it."""
+    row = db.execute("SELECT kind FROM home_clock WHERE id = 1").fetchone()
+    if row is None:
+        return None
+    return "simulated" if row[0] == "simulated" else "real"
 
 
 def seed(db: sqlite_utils.Database) -> None:
@@ -138,6 +177,17 @@ def migrate(db: sqlite_utils.Database) -> tuple[str, ...]:
             "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, "
             "version INTEGER NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (component, version))"
         )
+        if not db["home_clock"].exists():
+            # which clock the home runs on (see initialize); a home made before this table existed
+            # has history, and was made on the real clock
+            with transaction(db):
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS home_clock (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                    "kind TEXT NOT NULL CHECK (kind IN ('real', 'simulated')), "
+                    "recorded_at TEXT NOT NULL)")
+                if db["schema_migrations"].count:
+                    db.execute("INSERT OR IGNORE INTO home_clock VALUES (1, 'real', ?)",
+                               [format_time(utc_now())])
         for module in components():
             name: str = module.COMPONENT
             migrations: Sequence[Sequence[str]] = module.MIGRATIONS

@@ -357,11 +357,13 @@ class HomeSetup:
     base_url: str
 
 
-def initialize_home(home: Home, passphrase: bytes | None, base_url: str | None) -> HomeSetup:
+def initialize_home(home: Home, passphrase: bytes | None, base_url: str | None, *,
+                    simulated_clock: bool = False) -> HomeSetup:
     """``jdzhi init``: the registry, the authority key and the label base, each made only once.
 
     ``passphrase`` protects a new authority key (it may be None when the key exists already).
     A ``base_url`` other than the stored one is refused rather than silently changed.
+    ``simulated_clock`` makes a new home honour ``JDZHI_NOW`` (a demo's home).
     """
     from jdzhi.registry.db import initialize, open_registry
     from jdzhi.trace.formats.labels import check_base_url
@@ -371,7 +373,7 @@ def initialize_home(home: Home, passphrase: bytes | None, base_url: str | None) 
         check_base_url(base_url)
     if passphrase is None and not home.authority_key_path.exists():
         raise KeyUnusable("a passphrase is needed to create the authority key")
-    result = initialize(home)
+    result = initialize(home, simulated_clock=simulated_clock)
     db = open_registry(home)
     try:
         stored = setting(db, BASE_URL_SETTING)
