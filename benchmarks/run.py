@@ -3,9 +3,9 @@ figure measured in the same run.
 
     .venv/bin/python -m benchmarks.run            # full sizes (a few minutes on 2 cores)
     .venv/bin/python -m benchmarks.run --quick    # small sizes, for a smoke run (under a minute)
-    .venv/bin/python -m benchmarks.run --json > /tmp/results.json   # the results, with the run's
-        # date, sizes, CPU count, Python version and load; saved as benchmarks/results.json,
-        # README.md's table is made from them by `python -m benchmarks.readme_table`
+    .venv/bin/python -m benchmarks.run --json > benchmarks/results.json   # the rows with the
+        # run's date, sizes, CPUs, Python and load; README.md's table is made from that file by
+        # `python -m benchmarks.readme_table`
 
 Start-up is measured here. The other figures come from the benchmark
 modules of their components: a module ``benchmarks/bench_<name>.py`` that defines
@@ -181,7 +181,8 @@ def render(rows: list[Row]) -> str:
 
 def results_document(rows: list[Row], extra_output: list[ModuleOutput], *, quick: bool,
                      started: float, load_average: tuple[float, float, float]) -> dict[str, Any]:
-    """The machine-readable results of one run: its rows and what describes the run."""
+    """The machine-readable results of one run: its rows and what describes the run. Whoever
+    commits the file may add a ``note`` on what else the machine was doing."""
     return {
         "about": "jdzhi benchmark results of one run of `python -m benchmarks.run --json`; "
                  "README.md's table is made from them by `python -m benchmarks.readme_table`",
