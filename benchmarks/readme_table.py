@@ -3,9 +3,9 @@
     .venv/bin/python -m benchmarks.run --json > benchmarks/results.json   # measure (minutes)
     .venv/bin/python -m benchmarks.readme_table                           # rewrite README's table
 
-The table sits in README.md between the START and END markers and nothing else in README.md is
-touched; tests/test_benchmark_table.py checks that the table is what this module makes of the
-committed benchmarks/results.json.
+The table sits in README.md between `<!-- benchmarks:start -->` and `<!-- benchmarks:end -->`;
+nothing else in README.md is touched. tests/test_benchmark_table.py checks that the table is
+what this module makes of the committed benchmarks/results.json.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def with_table(readme: str, results: Mapping[str, Any]) -> str:
     """``readme`` with the text from START to END (both included) replaced by the new table."""
     one_pair = readme.count(START) == readme.count(END) == 1
     if not one_pair or readme.index(START) > readme.index(END):
-        raise ValueError(f"README.md must hold one {START} followed by one {END}")
+        raise ValueError(f"the file must hold one {START} followed by one {END}")
     head, rest = readme.split(START)
     _old, tail = rest.split(END)
     return head + table_block(results) + tail
