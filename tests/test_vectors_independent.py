@@ -178,47 +178,88 @@ def test_public_keys_are_openssls_for_the_rfc8032_seeds() -> None:
 
 # --- labels ----------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class StdlibLabel:
+    """A label text read by the standard library at docs/format.md's offsets."""
+
+    header: bytes
+    signature: bytes
+    key_id: int
+    serial: int
+    signed_at: int
+    category: int
+
+    @classmethod
+    def read(cls, text: str) -> StdlibLabel:
+        base = VECTORS["label"]["base"]
+        assert text.startswith(base)
+        encoded = text.removeprefix(base)
+        payload = b32decode_unpadded(encoded)
+        assert len(payload) == 77
+        # one text per label: the standard encoder, unpadded, gives the same characters back
+        assert base64.b32encode(payload).decode().rstrip("=") == encoded
+        header = payload[:LABEL_HEADER_BYTES]
+        assert header[0] == 1
+        return cls(header, payload[LABEL_HEADER_BYTES:],
+                   key_id=int.from_bytes(header[1:3], "big"),
+                   serial=int.from_bytes(header[3:8], "big"),
+                   signed_at=int.from_bytes(header[8:12], "big"),
+                   category=header[12])
+
+    def verifies_under(self, public: bytes) -> bool:
+        return openssl_verifies(public, self.signature, LABEL_DOMAIN + self.header)
+
+
 def test_label_bytes_with_the_standard_librarys_base32_and_openssl() -> None:
-    label = VECTORS["label"]
-    assert label["text"] == label["base"] + label["payload_base32"]
-    payload = b32decode_unpadded(label["payload_base32"])
-    assert payload.hex() == label["payload_hex"] and len(payload) == 77
-    # one text per label: the standard encoder, unpadded, gives the same characters
-    assert base64.b32encode(payload).decode().rstrip("=") == label["payload_base32"]
-    header, signature = payload[:LABEL_HEADER_BYTES], payload[LABEL_HEADER_BYTES:]
-    assert header.hex() == label["header_hex"]
-    fields = label["fields"]
-    assert header[0] == 1
-    assert int.from_bytes(header[1:3], "big") == fields["key_id"]
-    assert int.from_bytes(header[3:8], "big") == fields["serial"]
-    assert int.from_bytes(header[8:12], "big") == fields["signed_at"]
-    assert header[12] == fields["category"]
-    assert (LABEL_DOMAIN + header).hex() == label["signing_input_hex"]
-    assert signature.hex() == label["signature_hex"]
-    assert openssl_verifies(LICENSEE_PUBLIC, signature, LABEL_DOMAIN + header)
+    vector = VECTORS["label"]
+    assert vector["text"] == vector["base"] + vector["payload_base32"]
+    assert b32decode_unpadded(vector["payload_base32"]).hex() == vector["payload_hex"]
+    label = StdlibLabel.read(vector["text"])
+    assert label.header.hex() == vector["header_hex"]
+    assert (label.key_id, label.serial, label.signed_at, label.category) == (
+        vector["fields"]["key_id"], vector["fields"]["serial"], vector["fields"]["signed_at"],
+        vector["fields"]["category"])
+    assert (LABEL_DOMAIN + label.header).hex() == vector["signing_input_hex"]
+    assert label.signature.hex() == vector["signature_hex"]
+    assert label.verifies_under(LICENSEE_PUBLIC)
 
 
 #: the public key of each key id that signs a verdict case's label (9: the uncertified key)
 SIGNERS = {KEYS["licensee_key_id"]: LICENSEE_PUBLIC,
            9: openssl_public_key(KEYS["uncertified_seed"])}
+CASES = {case["name"]: case for case in VECTORS["verdict_cases"]}
 
 
 @pytest.mark.parametrize("case", VECTORS["verdict_cases"], ids=lambda case: case["name"])
 def test_verdict_case_labels_with_the_standard_librarys_base32_and_openssl(
         case: dict[str, str]) -> None:
-    """What can be told without the trust bundle: a malformed text is not RFC 4648 base32 (the
-    decoder is case-sensitive), a tampered one fails its signature, every other one is signed by
-    the key its header names."""
-    base = VECTORS["label"]["base"]
-    text = case["label"]
+    """What the label alone tells: a malformed text is not RFC 4648 base32 (the decoder is
+    case-sensitive), a tampered one fails its signature, every other one is signed by the key its
+    header names."""
     if case["verdict"] == "malformed":
         with pytest.raises(binascii.Error):
-            b32decode_unpadded(text[len(base):])
+            b32decode_unpadded(case["label"].removeprefix(VECTORS["label"]["base"].lower()))
         return
-    assert text.startswith(base)
-    payload = b32decode_unpadded(text.removeprefix(base))
-    assert base64.b32encode(payload).decode().rstrip("=") == text.removeprefix(base)
-    header, signature = payload[:LABEL_HEADER_BYTES], payload[LABEL_HEADER_BYTES:]
-    public = SIGNERS[int.from_bytes(header[1:3], "big")]
-    assert openssl_verifies(public, signature, LABEL_DOMAIN + header) is (
-        case["verdict"] != "tampered")
+    label = StdlibLabel.read(case["label"])
+    assert label.verifies_under(SIGNERS[label.key_id]) is (case["verdict"] != "tampered")
+
+
+def test_bundle_holds_the_facts_each_verdict_case_turns_on() -> None:
+    """docs/format.md "Verdicts", with the bundle read by cbor2 and the labels by the standard
+    library: each case differs from the genuine one in the fact its name gives."""
+    bundle = cbor2.loads(cose_parts("bundle")[2])
+    (key,) = bundle["keys"]
+    (license_,) = bundle["lics"]
+    revoked_at = next(event["at"] for event in license_["ev"] if event["s"] == "revoked")
+
+    def label(name: str) -> StdlibLabel:
+        return StdlibLabel.read(CASES[name]["label"])
+
+    genuine = label("signed before the revocation: genuine (with a reason)")
+    assert genuine.key_id == key["k"] and key["nb"] <= genuine.signed_at <= key["na"]
+    assert genuine.signed_at < revoked_at and genuine.category in license_["cats"]
+    assert label("signed after the revocation took effect").signed_at >= revoked_at
+    assert label("a key the authority never certified").key_id not in {
+        known["k"] for known in bundle["keys"]}
+    assert label("category not covered by the license").category not in license_["cats"]
+    assert label("signed after the key's window").signed_at > key["na"]
