@@ -3,6 +3,9 @@ figure measured in the same run.
 
     .venv/bin/python -m benchmarks.run            # full sizes (a few minutes on 2 cores)
     .venv/bin/python -m benchmarks.run --quick    # small sizes, for a smoke run (under a minute)
+    .venv/bin/python -m benchmarks.run --json > benchmarks/results.json   # the rows with the
+        # run's date, sizes, CPUs, Python and load; README.md's table is made from that file by
+        # `python -m benchmarks.readme_table`
 
 Start-up is measured here. The other figures come from the benchmark
 modules of their components: a module ``benchmarks/bench_<name>.py`` that defines
@@ -25,9 +28,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
@@ -55,6 +58,21 @@ class Row:
     command: str
     library: str
     note: str = ""
+
+
+@dataclass(frozen=True)
+class ModuleOutput:
+    """What a benchmark module without ``rows`` printed when run as a program."""
+
+    module: str
+    exit_code: int
+    stdout: str
+    #: the end of stderr, kept only when the module failed
+    stderr_tail: str
+
+    def text(self) -> str:
+        return (f"## benchmarks.{self.module} (exit {self.exit_code})\n{self.stdout}"
+                + (f"\n{self.stderr_tail}" if self.exit_code else ""))
 
 
 def timed(action: Callable[[], T]) -> tuple[T, float]:
@@ -124,10 +142,10 @@ def startup(runs: int) -> list[Row]:
                 f"ratio {figures['ratio']:.2f}x (target <= 1.25x)")]
 
 
-def component_rows(quick: bool) -> tuple[list[Row], list[str]]:
+def component_rows(quick: bool) -> tuple[list[Row], list[ModuleOutput]]:
     """Rows from the components' ``rows(quick)``, and the raw output of the other modules."""
     rows: list[Row] = []
-    extra_output: list[str] = []
+    extra_output: list[ModuleOutput] = []
     present = sorted(path.stem for path in Path(__file__).parent.glob("bench_*.py"))
     for name in present:
         if name in MEASURED_HERE:
@@ -139,8 +157,8 @@ def component_rows(quick: bool) -> tuple[list[Row], list[str]]:
             continue
         done = subprocess.run([sys.executable, "-m", f"benchmarks.{name}"], capture_output=True,
                               text=True, cwd=REPO, check=False)
-        extra_output.append(f"## benchmarks.{name} (exit {done.returncode})\n{done.stdout}"
-                            + (f"\n{done.stderr.strip()[-2000:]}" if done.returncode else ""))
+        extra_output.append(ModuleOutput(name, done.returncode, done.stdout,
+                                         done.stderr.strip()[-2000:] if done.returncode else ""))
     measured = {row.figure for row in rows}
     for figure, module_name in COMPONENT_FIGURES.items():
         if figure not in measured:
@@ -161,23 +179,46 @@ def render(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def results_document(rows: list[Row], extra_output: list[ModuleOutput], *, quick: bool,
+                     started: float, load_average: tuple[float, float, float]) -> dict[str, Any]:
+    """The machine-readable results of one run: its rows and what describes the run. Whoever
+    commits the file may add a ``note`` on what else the machine was doing."""
+    return {
+        "about": "jdzhi benchmark results of one run of `python -m benchmarks.run --json`; "
+                 "README.md's table is made from them by `python -m benchmarks.readme_table`",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "command": "python -m benchmarks.run --json" + (" --quick" if quick else ""),
+        "sizes": "quick" if quick else "full",
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": [round(value, 2) for value in load_average],
+        "minutes": round((time.time() - started) / 60, 1),
+        "rows": [asdict(row) for row in rows],
+        "other_modules": [asdict(output) for output in extra_output],
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON instead")
+    parser.add_argument("--json", action="store_true",
+                        help="print the results as JSON instead (rows, date, sizes, CPUs, Python)")
     args = parser.parse_args(argv)
+    started, load_average = time.time(), os.getloadavg()
     rows = startup(5 if args.quick else 15)
     more, extra_output = component_rows(args.quick)
     rows += more
     if args.json:
-        print(json.dumps([row.__dict__ for row in rows], ensure_ascii=False, indent=2))
+        print(json.dumps(results_document(rows, extra_output, quick=args.quick, started=started,
+                                          load_average=load_average),
+                         ensure_ascii=False, indent=2))
         return
     print(f"jdzhi benchmarks ({'quick' if args.quick else 'full'}), Python "
           f"{platform.python_version()}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}\n")
     print(render(rows))
-    for text in extra_output:
-        print("\n" + text.rstrip())
+    for output in extra_output:
+        print("\n" + output.text().rstrip())
 
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 
 Provenance: every value below is computed by jdzhi's own implementation from fixed inputs; the
 keys are the RFC 8032 §7.1 test secrets (TEST 1 = licensee key 7, TEST 2 = authority, TEST 3 =
-testing-center key 9), so that anyone can rebuild the same bytes (Ed25519 is deterministic).
-tests/test_format_vectors.py recomputes this file and checks every verdict case against
-jdzhi's verifier. Regenerate with:  .venv/bin/python tests/vectors/make_vectors.py
+a key the authority never certified, signing as key id 9), so that anyone can rebuild the same
+bytes (Ed25519 is deterministic).
+tests/test_format.py recomputes this file and checks every verdict case against jdzhi's
+verifier; tests/test_vectors_independent.py checks the bytes with other implementations;
+tests/vectors/README.md records each vector's source. Regenerate with:
+.venv/bin/python tests/vectors/make_vectors.py
 """
 
 from __future__ import annotations
