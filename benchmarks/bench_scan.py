@@ -29,8 +29,9 @@ def rows(quick: bool) -> list[Row]:
 
     from jdzhi.demo.photosim import simulate_photo
     from jdzhi.home import Home
+    from jdzhi.trace.labels.layout import LabelData, SheetSpec
+    from jdzhi.trace.labels.png import label_image
     from jdzhi.trace.labels.qr import encode
-    from jdzhi.trace.labels.sheets import LabelData, SheetSpec, label_image
     from jdzhi.trace.scanning.log import scan
 
     count = 10 if quick else 40
@@ -90,8 +91,9 @@ def curvature_rows(quick: bool) -> list[Row]:
     import numpy as np
 
     from jdzhi.demo.photosim import PhotoConditions, simulate_photo
+    from jdzhi.trace.labels.layout import LabelData, SheetSpec
+    from jdzhi.trace.labels.png import label_image
     from jdzhi.trace.labels.qr import encode
-    from jdzhi.trace.labels.sheets import LabelData, SheetSpec, label_image
     from jdzhi.trace.scanning.decode import CYLINDER_PASS, decode_gray
 
     count = 8 if quick else 30

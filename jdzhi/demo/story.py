@@ -432,7 +432,8 @@ def _photograph(ctx: DemoContext, label_png: Path, name: str, seed: int,
 
 def _render_label(ctx: DemoContext, folder: str, serial: str, text: str) -> Path:
     """The PNG of a label that is not in SIGNED.jsonl (a forged or an unregistered one)."""
-    from jdzhi.trace.labels.sheets import ImageFormat, LabelData, render_labels
+    from jdzhi.trace.labels.layout import LabelData
+    from jdzhi.trace.labels.sheets import ImageFormat, render_labels
 
     workshop = ctx.facts["workshop"]
     label = LabelData(serial=serial, text=text, enterprise=workshop["short_name"],
