@@ -19,7 +19,7 @@ from label_support import signed_batch
 from PIL import Image
 
 from jdzhi.errors import ExitCode
-from jdzhi.home import Home
+from jdzhi.home import CACHE_ENV, Home
 
 
 def _pdf_inline_qr_texts(pdf: Path) -> list[str]:
@@ -206,7 +206,7 @@ def test_the_prepared_font_is_cached_and_a_damaged_cache_file_is_made_again(
 
     from jdzhi.trace.labels import fonts
 
-    monkeypatch.setenv(fonts.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     characters = "景德镇制青云陶瓷青花"
     fonts.pdf_font_file.cache_clear()
     made = fonts.pdf_font_file(characters)
@@ -237,7 +237,7 @@ def test_an_unusable_cache_folder_only_costs_time(
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_bytes(b"")
-    monkeypatch.setenv(fonts.CACHE_ENV, str(blocker))
+    monkeypatch.setenv(CACHE_ENV, str(blocker))
     fonts.pdf_font_file.cache_clear()
     out = tmp_path / "sheet.pdf"
     label = LabelData("1", "HTTPS://TRACE.EXAMPLE.CN/V/ABC", "青云陶瓷", "青花")

@@ -64,7 +64,7 @@ def kernel() -> ModuleType:
     import sys
 
     if "numba" not in sys.modules:
-        from jdzhi.trace.labels.fonts import cache_dir
+        from jdzhi.home import cache_dir
 
         os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
         features = _host_features_for_512_bit_vectors()
