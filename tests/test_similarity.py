@@ -154,7 +154,8 @@ def test_real_photos_copies_and_innocents(cli: Invoke, initialized: Home, tmp_pa
 
 def test_hash_search_matches_a_plain_popcount() -> None:
     from jdzhi.similarity.fingerprint import Keypoints
-    from jdzhi.similarity.screen import build_index, hash_distances
+    from jdzhi.similarity.hash_stage import hash_distances
+    from jdzhi.similarity.work_index import build_index
 
     rng = np.random.default_rng(3)
     works = 6
@@ -179,10 +180,11 @@ def test_hash_search_matches_a_plain_popcount() -> None:
 
 def test_hash_search_of_a_large_registry_finds_every_hash_within_review_distance(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from jdzhi.similarity import hamming, screen
-    from jdzhi.similarity.screen import HashIndex, WorkIndex, flat_index, hash_distances
+    from jdzhi.similarity import hamming, work_index
+    from jdzhi.similarity.hash_stage import REVIEW_DISTANCE, hash_distances
+    from jdzhi.similarity.work_index import HashIndex, WorkIndex, flat_index
 
-    monkeypatch.setattr(screen, "NEAREST_HASH_WORKS", 10)  # searched by halves from 11 works
+    monkeypatch.setattr(work_index, "NEAREST_HASH_WORKS", 10)  # searched by halves from 11 works
     monkeypatch.setattr(hamming, "PIECE_ROWS", 64)  # in 13 pieces, the last one short
     rng = np.random.default_rng(4)
     works = 400
@@ -204,7 +206,7 @@ def test_hash_search_of_a_large_registry_finds_every_hash_within_review_distance
         for view, q in enumerate(query):
             distance = int(np.unpackbits(hashes[row] ^ q).sum())
             work = 100 + row // 2
-            if distance <= screen.REVIEW_DISTANCE and (
+            if distance <= REVIEW_DISTANCE and (
                     work not in expected or distance < expected[work][0]):
                 expected[work] = (distance, view)
     assert hash_distances(index, query) == expected

@@ -1,5 +1,5 @@
 """Every registered PDQ hash within a Hamming radius of a submission's views, for registries
-too large for a nearest-neighbour search (the hash stage of :mod:`jdzhi.similarity.screen`).
+too large for a nearest-neighbour search (:mod:`jdzhi.similarity.hash_stage`).
 
 Exact: a hash within 40 of 256 bits is within 40 of its first 128, so those are compared with
 every query view and only the rare rows within the radius are measured whole. The comparison
