@@ -4,9 +4,9 @@
 
 The photos are SIMULATED (jdzhi.demo.photosim): labels of freshly signed records, tilted, curved,
 blurred, with glare, over the porcelain photos in ../shared/data/porcelain-dev when present, else
-over generated backdrops. Raw figure: opening the JPEG and one zxing-cpp pass. Command figure:
-``jdzhi.trace.scanning.log.scan`` (what ``jdzhi scan`` runs): decoding with its retries, verification
-against the registry, clone check and the scan log write.
+over generated backdrops. Raw figure: opening the JPEG and one zxing-cpp pass. Command
+figure: ``jdzhi.trace.scanning.log.scan`` (what ``jdzhi scan`` runs): decoding with its
+retries, verification against the registry, clone check and the scan log write.
 """
 
 from __future__ import annotations

@@ -22,6 +22,14 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+__all__ = [
+    "FIRST_CAPACITY",
+    "PIECE_ROWS",
+    "HashHalves",
+    "kernel",
+    "near_hashes",
+]
+
 #: rows per piece of work handed to a thread: pieces, not halves, so that a thread whose core
 #: is busy with something else holds up only its piece
 PIECE_ROWS = 131_072

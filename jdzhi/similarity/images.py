@@ -18,6 +18,19 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+__all__ = [
+    "BACKGROUND_TOLERANCE",
+    "MIN_SIDE",
+    "MIN_WORK_SIDE",
+    "THUMB_SIDE",
+    "WORK_SIDE",
+    "LoadedImage",
+    "background_level",
+    "foreground_mask",
+    "load_image",
+    "trim_background",
+]
+
 #: designs smaller than this on their short side carry too little detail to compare
 MIN_SIDE = 32
 #: the long side every image is reduced to before hashing and keypoint extraction

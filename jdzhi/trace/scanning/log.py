@@ -35,6 +35,26 @@ if TYPE_CHECKING:
     from jdzhi.trace.scanning.decode import ScanOutcome
     from jdzhi.trace.trust.model import Trust
 
+__all__ = [
+    "AUDITED_TABLES",
+    "COMPONENT",
+    "EARTH_RADIUS_KM",
+    "MIGRATIONS",
+    "ClonePolicy",
+    "EnterpriseScans",
+    "Location",
+    "ScanReport",
+    "ScanRun",
+    "Sighting",
+    "SuspectedClone",
+    "clone_reasons",
+    "distance_km",
+    "earlier_sightings",
+    "parse_location",
+    "report",
+    "scan",
+]
+
 COMPONENT = "scans"
 AUDITED_TABLES: dict[str, str] = {}
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
