@@ -81,8 +81,9 @@ def _new_canvas(labels: Sequence[LabelData], path: Path, spec: SheetSpec) -> Any
     enterprises = list(dict.fromkeys(label.enterprise for label in labels))
     pdf.setTitle(f"{MARK_ZH} {MARK_EN} traceability labels")
     pdf.setAuthor(", ".join(enterprises))
-    pdf.setSubject(f"{len(labels)} QR traceability labels, serials {labels[0].serial} to "
-                   f"{labels[-1].serial}")
+    pdf.setSubject(f"1 QR traceability label, serial {labels[0].serial}" if len(labels) == 1
+                   else f"{len(labels)} QR traceability labels, serials {labels[0].serial} to "
+                        f"{labels[-1].serial}")
     pdf.setCreator("jdzhi")
     # invariant output (stable object ids) but the true creation time, not reportlab's
     # invariant 2000-01-01
