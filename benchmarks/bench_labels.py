@@ -3,8 +3,8 @@
     .venv/bin/python -m benchmarks.bench_labels [--quick]
 
 Raw figures (CPU time of this process, one core): zxing-cpp's writer choosing its own data mask,
-:func:`jdzhi.trace.labels.qr.encode_many` (zint under mask 0, the mask chosen for a batch at once: the
-same symbols) and the pure-Python ``qrcode`` library, on label-shaped texts (base + base32 of 77
+:func:`jdzhi.trace.labels.qr.encode_many` (zint under mask 0, the mask chosen for a batch at once:
+the same symbols) and the pure-Python ``qrcode`` library, on label-shaped texts (base + base32 of 77
 bytes, version 6-M). Command figures: ``jdzhi label`` into a PDF as a process (start-up, reading
 SIGNED.jsonl, the font, encoding and drawing), its wall time and the CPU time of its whole process
 tree (worker processes included, counted through a child subreaper on Linux), and the library
@@ -60,7 +60,7 @@ def _cpu(action: Callable[[], object]) -> float:
 
 def _cli_run(home: Path, signed: Path, out: Path, workers: str | None) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the process tree) of one `jdzhi label` run."""
-    from jdzhi.trace.labels.fonts import CACHE_ENV
+    from jdzhi.home import CACHE_ENV
 
     env = _environment(home)
     env[CACHE_ENV] = os.environ[CACHE_ENV]
@@ -88,6 +88,7 @@ def rows(quick: bool) -> list[Row]:
     import qrcode
     import zxingcpp
 
+    from jdzhi.home import CACHE_ENV
     from jdzhi.trace.labels import fonts
     from jdzhi.trace.labels.qr import encode_many
     from jdzhi.trace.labels.sheets import label_file
@@ -112,8 +113,8 @@ def rows(quick: bool) -> list[Row]:
     result: list[Row] = []
     with _licensed_home() as (home, key), tempfile.TemporaryDirectory() as folder_name:
         folder = Path(folder_name)
-        saved_cache = os.environ.get(fonts.CACHE_ENV)
-        os.environ[fonts.CACHE_ENV] = str(folder / "cache")  # a cold cache, then a warm one
+        saved_cache = os.environ.get(CACHE_ENV)
+        os.environ[CACHE_ENV] = str(folder / "cache")  # a cold cache, then a warm one
         try:
             signed = folder / "signed.jsonl"
             _jdzhi(home, "sign", str(_records_csv(folder / "r.csv", 1, big)), "--key", str(key),
@@ -137,9 +138,9 @@ def rows(quick: bool) -> list[Row]:
         finally:
             os.environ.pop("JDZHI_WORKERS", None)
             if saved_cache is None:
-                os.environ.pop(fonts.CACHE_ENV, None)
+                os.environ.pop(CACHE_ENV, None)
             else:
-                os.environ[fonts.CACHE_ENV] = saved_cache
+                os.environ[CACHE_ENV] = saved_cache
             fonts.pdf_font_file.cache_clear()
     result.append(Row(
         "labels/s to PDF",

@@ -33,7 +33,8 @@ def main(count: int, rounds: int) -> None:
     from jdzhi.registry.db import open_registry
     from jdzhi.trace.formats.labels import DEFAULT_BASE_URL
     from jdzhi.trace.keys.certified import issue_licensee_key
-    from jdzhi.trace.page.export import export_page, start_server
+    from jdzhi.trace.page.export import export_page
+    from jdzhi.trace.page.serve import start_server
 
     runner = CliRunner()
     passphrase = "benchmark passphrase"

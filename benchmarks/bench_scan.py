@@ -4,9 +4,9 @@
 
 The photos are SIMULATED (jdzhi.demo.photosim): labels of freshly signed records, tilted, curved,
 blurred, with glare, over the porcelain photos in ../shared/data/porcelain-dev when present, else
-over generated backdrops. Raw figure: opening the JPEG and one zxing-cpp pass. Command figure:
-``jdzhi.trace.scanning.log.scan`` (what ``jdzhi scan`` runs): decoding with its retries, verification
-against the registry, clone check and the scan log write.
+over generated backdrops. Raw figure: opening the JPEG and one zxing-cpp pass. Command
+figure: ``jdzhi.trace.scanning.log.scan`` (what ``jdzhi scan`` runs): decoding with its
+retries, verification against the registry, clone check and the scan log write.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ def rows(quick: bool) -> list[Row]:
 
     from jdzhi.demo.photosim import simulate_photo
     from jdzhi.home import Home
+    from jdzhi.trace.labels.layout import LabelData, SheetSpec
+    from jdzhi.trace.labels.png import label_image
     from jdzhi.trace.labels.qr import encode
-    from jdzhi.trace.labels.sheets import LabelData, SheetSpec, label_image
     from jdzhi.trace.scanning.log import scan
 
     count = 10 if quick else 40
@@ -90,8 +91,9 @@ def curvature_rows(quick: bool) -> list[Row]:
     import numpy as np
 
     from jdzhi.demo.photosim import PhotoConditions, simulate_photo
+    from jdzhi.trace.labels.layout import LabelData, SheetSpec
+    from jdzhi.trace.labels.png import label_image
     from jdzhi.trace.labels.qr import encode
-    from jdzhi.trace.labels.sheets import LabelData, SheetSpec, label_image
     from jdzhi.trace.scanning.decode import CYLINDER_PASS, decode_gray
 
     count = 8 if quick else 30

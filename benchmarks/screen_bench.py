@@ -7,7 +7,7 @@ Real photos from ../shared/data/porcelain-dev (never copied into the repository)
 registers some photos as works and keeps other photos as unregistered pieces; every work and
 every unregistered piece gets one modified copy per kind (benchmarks/screen_modifications.py).
 Recall counts a copy found when it is flagged (copy or review) AND its work ranks first; an
-innocent is a false flag when called copy or review. The thresholds in jdzhi.similarity.screen
+innocent is a false flag when called copy or review. The thresholds (hash_stage, keypoint_stage)
 were set on the calibration split; the report split uses other works, other innocents and
 other random seeds.
 """
@@ -60,7 +60,7 @@ def run_split(name: str, works: list[Path], innocents: list[Path], seed: int,
               folder: Path) -> dict[str, Any]:
     global _INDEX
     from jdzhi.registry.db import in_memory
-    from jdzhi.similarity.screen import load_index
+    from jdzhi.similarity.work_index import load_index
     from jdzhi.similarity.works import make_request, prepare_all, register_prepared
 
     db = in_memory()
@@ -133,12 +133,13 @@ def hash_stage_speed(works: int, threads: int | None = None) -> dict[str, float]
 
     SYNTHETIC load: every work's two PDQ hashes are uniformly random 256-bit codes (the search is
     exhaustive, so its cost hardly depends on where the hashes lie; beyond 100,000 works it scans
-    the first 128 bits of every hash, see jdzhi.similarity.screen.NEAREST_HASH_WORKS). Returns
+    the first 128 bits of every hash, see jdzhi.similarity.work_index.NEAREST_HASH_WORKS). Returns
     CPU and wall milliseconds per submission (on ``threads`` threads, all cores when None)
     and the bytes of hash index per work."""
     import numpy as np
 
-    from jdzhi.similarity.screen import HashIndex, WorkIndex, flat_index, hash_distances
+    from jdzhi.similarity.hash_stage import hash_distances
+    from jdzhi.similarity.work_index import HashIndex, WorkIndex, flat_index
 
     rng = np.random.default_rng(7)
     hashes = rng.integers(0, 256, size=(works * 2, 32), dtype=np.uint8)
@@ -186,7 +187,8 @@ def full_screen_speed(works: list[Path], innocents: list[Path], pool_photos: lis
 
     from jdzhi.similarity import index as retrieval
     from jdzhi.similarity.fingerprint import Keypoints
-    from jdzhi.similarity.screen import HashIndex, WorkDetails, WorkIndex, screen_image
+    from jdzhi.similarity.screen import screen_image
+    from jdzhi.similarity.work_index import HashIndex, WorkDetails, WorkIndex
     from jdzhi.similarity.works import make_request, prepare_all
 
     faiss.omp_set_num_threads(1)

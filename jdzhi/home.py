@@ -6,7 +6,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+__all__ = ["CACHE_ENV", "HOME_ENV", "Home", "cache_dir", "resolve_home"]
+
 HOME_ENV = "JDZHI_HOME"
+#: where jdzhi keeps what it can make again (prepared fonts, compiled kernels)
+CACHE_ENV = "JDZHI_CACHE_DIR"
 
 
 @dataclass(frozen=True)
@@ -42,3 +46,14 @@ def resolve_home(option: Path | None = None) -> Home:
     import platformdirs
 
     return Home(Path(platformdirs.user_data_dir("jdzhi", appauthor=False)))
+
+
+def cache_dir() -> Path:
+    """Where jdzhi caches what it can make again: ``JDZHI_CACHE_DIR``, else the user cache
+    folder."""
+    from_env = os.environ.get(CACHE_ENV)
+    if from_env:
+        return Path(from_env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("jdzhi", appauthor=False))

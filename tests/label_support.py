@@ -11,8 +11,9 @@ from conftest import Invoke
 from PIL import Image
 from trace_support import add_enterprise, issue_key, lines, records, sign
 
+from jdzhi.trace.labels.layout import LabelData, SheetSpec
+from jdzhi.trace.labels.png import label_image
 from jdzhi.trace.labels.qr import encode
-from jdzhi.trace.labels.sheets import LabelData, SheetSpec, label_image
 
 #: signing time of the records the helpers make (China Standard Time)
 SIGNED_AT = "2026-03-10T09:00:00+08:00"

@@ -179,3 +179,79 @@ def test_flagged_exactly_when_a_limit_is_exceeded(minutes: list[float], places: 
     assert bool(reasons) == expected
     if reasons:  # the earlier sightings (the last ten) follow the finding
         assert len(reasons) == 1 + min(10, len(earlier))
+
+
+def test_a_renamed_enterprise_keeps_its_serials_history(
+        cli: Invoke, initialized: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, entries = signed_batch(cli, tmp_path, monkeypatch, 1)
+    photo = tmp_path / "label.png"
+    label_of(entries[0]).save(photo)
+    monkeypatch.setenv("JDZHI_NOW", "2026-03-12T10:00:00+08:00")
+    code, first, _ = scan_json(cli, str(photo), "--location", JINGDEZHEN)
+    assert code == 0 and first[0]["verdict"] == "genuine"
+    renamed = cli("registry", "update", "JDZ-GI-2026-0001", "--name", "景德镇市青云瓷业有限公司")
+    assert renamed.exit_code == 0, renamed.output
+    monkeypatch.setenv("JDZHI_NOW", "2026-03-12T11:00:00+08:00")
+    code, second, _ = scan_json(cli, str(photo), "--location", URUMQI)
+    assert code == ExitCode.CHECK_FAILED
+    assert second[0]["enterprise"] == "景德镇市青云瓷业有限公司"
+    assert second[0]["verdict"] == "suspected-clone"
+    (enterprise,) = json.loads(cli("scans", "report", "--json").stdout)["enterprises"]
+    assert enterprise["enterprise"] == "景德镇市青云瓷业有限公司" and enterprise["scans"] == 2
+
+
+def test_two_enterprises_of_one_name_do_not_share_a_serials_history(
+        cli: Invoke, initialized: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trace_support import add_enterprise, issue_key, lines, records, sign
+
+    _, first_entries = signed_batch(cli, tmp_path, monkeypatch, 1)
+    add_enterprise(cli, license_no="JDZ-GI-2026-0002", seed=6)  # the same name
+    key = issue_key(cli, tmp_path, enterprise="JDZ-GI-2026-0002", name="second.key")
+    second_signed, _ = sign(cli, tmp_path, key, records(1), name="second.jsonl")
+    (second_entry,) = lines(second_signed)
+    assert second_entry["serial"] == first_entries[0]["serial"]
+    assert second_entry["enterprise"] == first_entries[0]["enterprise"]
+    first_photo, second_photo = tmp_path / "first.png", tmp_path / "second.png"
+    label_of(first_entries[0]).save(first_photo)
+    label_of(second_entry).save(second_photo)
+    monkeypatch.setenv("JDZHI_NOW", "2026-03-12T10:00:00+08:00")
+    assert scan_json(cli, str(first_photo), "--location", JINGDEZHEN)[1][0]["verdict"] == "genuine"
+    monkeypatch.setenv("JDZHI_NOW", "2026-03-12T11:00:00+08:00")
+    code, found, _ = scan_json(cli, str(second_photo), "--location", URUMQI)
+    assert code == 0 and found[0]["verdict"] == "genuine", found
+    report = json.loads(cli("scans", "report", "--json").stdout)
+    assert [e["scans"] for e in report["enterprises"]] == [1, 1]
+    assert report["suspected_clones"] == []
+
+
+def test_the_migration_gives_old_scans_their_enterprise_id(
+        cli: Invoke, initialized: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jdzhi.registry.db import transaction
+    from jdzhi.trace.scanning import log
+
+    _, entries = signed_batch(cli, tmp_path, monkeypatch, 1)
+    db = open_registry(initialized)
+    try:
+        (enterprise_id,) = db.execute("SELECT id FROM enterprises").fetchone()
+        with transaction(db):  # back to the scan log as version 1 left it
+            db.execute("DROP TABLE scans")
+            for statement in log.MIGRATIONS[0]:
+                db.execute(statement)
+            db.execute("DELETE FROM schema_migrations WHERE component = 'scans' AND version > 1")
+            for name, text in (("an old name", entries[0]["label"]),  # its record: exact
+                               ("景德镇市青云陶瓷有限公司", "HTTPS://ELSEWHERE/V/X"),  # by name
+                               ("nobody", "HTTPS://ELSEWHERE/V/Y"), (None, None)):
+                db.execute("INSERT INTO scans (scanned_at, inspector, location, image, verdict, "
+                           "serial, enterprise, label_text, reasons) VALUES "
+                           "('2026-03-12T02:00:00Z', '', '', 'p.jpg', 'genuine', '1001', ?, ?, "
+                           "'[]')", [name, text])
+    finally:
+        db.close()
+    db = open_registry(initialized)  # migrates
+    try:
+        filled = [row[0] for row in db.execute("SELECT enterprise_id FROM scans ORDER BY id")]
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute("UPDATE scans SET verdict = 'genuine'")
+    finally:
+        db.close()
+    assert filled == [enterprise_id, enterprise_id, None, None]

@@ -15,14 +15,8 @@ from conftest import Invoke
 from typer.testing import CliRunner
 
 from jdzhi.cli import app
-from jdzhi.demo.story import (
-    DEMO_PASSPHRASE,
-    STEPS,
-    DemoContext,
-    StepReport,
-    prepare_folder,
-    run_demo,
-)
+from jdzhi.demo.context import DEMO_PASSPHRASE, DemoContext, StepReport
+from jdzhi.demo.story import STEPS, prepare_folder, run_demo
 from jdzhi.errors import ExitCode
 
 FIXED_NOW = "2026-06-01T10:00:00+08:00"
@@ -231,7 +225,7 @@ def test_a_step_is_a_function_of_the_context(tmp_path: Path) -> None:
 def test_sample_pictures_are_seeded_and_say_they_are_synthetic(tmp_path: Path) -> None:
     from PIL import Image
 
-    from jdzhi.demo.images import LOOK_ALIKE, WORKS, draw_piece, save_sample_png
+    from jdzhi.demo._drawings import LOOK_ALIKE, WORKS, draw_piece, save_sample_png
 
     first, again = draw_piece(WORKS[0], size=128), draw_piece(WORKS[0], size=128)
     assert first.tobytes() == again.tobytes()

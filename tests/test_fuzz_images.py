@@ -20,7 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from jdzhi.trace.scanning.decode import UNREADABLE, UnreadableImage, load_gray, scan_photo
+from jdzhi.images import UnreadableImage, load_gray
+from jdzhi.trace.scanning.decode import UNREADABLE, scan_photo
 from jdzhi.trace.trust.bundle import decode_bundle
 from jdzhi.trace.trust.model import Trust
 

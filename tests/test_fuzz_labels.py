@@ -18,7 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jdzhi.errors import JdzhiError
-from jdzhi.trace.labels.sheets import SheetSpec, read_signed, render_labels
+from jdzhi.trace.labels.layout import SheetSpec
+from jdzhi.trace.labels.sheets import read_signed, render_labels
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from label_support import signed_batch
 from PIL import Image
 
 from jdzhi.errors import ExitCode
-from jdzhi.home import Home
+from jdzhi.home import CACHE_ENV, Home
 
 
 def _pdf_inline_qr_texts(pdf: Path) -> list[str]:
@@ -159,9 +159,11 @@ def test_big_batches_encode_in_worker_processes_in_order_and_fail_cleanly(
     import random
 
     from jdzhi.errors import InvalidInput
-    from jdzhi.trace.labels.sheets import LabelData, render_labels
+    from jdzhi.trace.labels.layout import LabelData
+    from jdzhi.trace.labels.sheets import render_labels
 
     monkeypatch.setenv("JDZHI_WORKERS", "2")
+    monkeypatch.setenv("JDZHI_NOW", "2026-03-10T09:00:00+08:00")  # one creation time for both
     rng = random.Random(3)
     batch = [LabelData(str(i), "HTTPS://TRACE.EXAMPLE.CN/V/"
                        + base64.b32encode(rng.randbytes(77)).decode().rstrip("="),
@@ -204,7 +206,7 @@ def test_the_prepared_font_is_cached_and_a_damaged_cache_file_is_made_again(
 
     from jdzhi.trace.labels import fonts
 
-    monkeypatch.setenv(fonts.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     characters = "景德镇制青云陶瓷青花"
     fonts.pdf_font_file.cache_clear()
     made = fonts.pdf_font_file(characters)
@@ -230,13 +232,64 @@ def test_the_prepared_font_is_cached_and_a_damaged_cache_file_is_made_again(
 def test_an_unusable_cache_folder_only_costs_time(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from jdzhi.trace.labels import fonts
-    from jdzhi.trace.labels.sheets import LabelData, render_labels
+    from jdzhi.trace.labels.layout import LabelData
+    from jdzhi.trace.labels.sheets import render_labels
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_bytes(b"")
-    monkeypatch.setenv(fonts.CACHE_ENV, str(blocker))
+    monkeypatch.setenv(CACHE_ENV, str(blocker))
     fonts.pdf_font_file.cache_clear()
     out = tmp_path / "sheet.pdf"
     label = LabelData("1", "HTTPS://TRACE.EXAMPLE.CN/V/ABC", "青云陶瓷", "青花")
     assert render_labels([label], out).labels == 1
     assert _pdf_inline_qr_texts(out) == [label.text]
+
+
+def test_pdf_metadata_is_true_and_every_font_is_embedded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jdzhi.trace.labels.layout import LabelData
+    from jdzhi.trace.labels.sheets import render_labels
+
+    monkeypatch.setenv("JDZHI_NOW", "2026-05-04T10:20:30+08:00")
+    batch = [LabelData(f"JDZ-{i}", f"HTTPS://TRACE.EXAMPLE.CN/V/ABC{i}", name, "青花")
+             for i, name in enumerate(("Qingyun", "Lotus Kiln", "Qingyun"))]
+    out = tmp_path / "meta.pdf"
+    render_labels(batch, out)
+    data = out.read_bytes()
+    assert b"/CreationDate (D:20260504022030+00'00')" in data  # JDZHI_NOW, in UTC
+    assert b"D:20000101" not in data
+    assert b"/Author (Qingyun, Lotus Kiln)" in data  # each enterprise once
+    assert b"/Subject (3 QR traceability labels, serials JDZ-0 to JDZ-2)" in data
+    assert b"/Helvetica" not in data  # no font is referenced without being embedded
+    assert len(re.findall(rb"/BaseFont /", data)) == data.count(b"/FontFile2") == 1
+
+def test_cut_marks_outline_each_label(tmp_path: Path) -> None:
+    from jdzhi.trace.labels.layout import LabelData, SheetSpec
+    from jdzhi.trace.labels.sheets import render_labels
+
+    label = LabelData("1", "HTTPS://TRACE.EXAMPLE.CN/V/ABC", "青云陶瓷", "青花")
+    def streams(path: Path) -> bytes:
+        found = b""
+        for match in re.finditer(rb"stream\r?\n(.*?)endstream", path.read_bytes(), flags=re.S):
+            try:
+                found += zlib.decompress(match.group(1))
+            except zlib.error:
+                continue
+        return found
+
+    plain, marked = tmp_path / "plain.pdf", tmp_path / "marked.pdf"
+    render_labels([label], plain)
+    render_labels([label], marked, spec=SheetSpec(cut_marks=True))
+    assert b" re" not in streams(plain)
+    assert b" re S" in streams(marked) or b" re\nS" in streams(marked), streams(marked)
+    assert _pdf_inline_qr_texts(marked) == [label.text]
+
+
+def test_an_image_file_name_for_many_labels_is_refused(
+        cli: Invoke, initialized: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    signed, _ = signed_batch(cli, tmp_path, monkeypatch, 2)
+    out = tmp_path / "labels.png"
+    result = cli("label", str(signed), "--out", str(out))
+    assert result.exit_code == ExitCode.INVALID_INPUT, result.output
+    assert "use --out DIR/ or a .pdf" in result.stderr
+    assert not out.exists()

@@ -32,8 +32,8 @@ from jdzhi.trace.page.export import (
     PAGE_FILES,
     base_path,
     page_source,
-    start_server,
 )
+from jdzhi.trace.page.serve import start_server
 from jdzhi.trace.trust.bundle import decode_bundle
 from jdzhi.trace.verification.verifier import Verdict, verify_label_text
 

@@ -32,7 +32,8 @@ from jdzhi.trace.formats.common import unix_time
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, Label, LabelFields
 from jdzhi.trace.formats.records import base64url
 from jdzhi.trace.keys.keyfile import from_seed, load_key
-from jdzhi.trace.page.export import PageServer, export_page, start_server
+from jdzhi.trace.page.export import export_page
+from jdzhi.trace.page.serve import PageServer, start_server
 from jdzhi.trace.verification.verifier import load_trust, verify_label_text
 
 pytestmark = pytest.mark.browser

@@ -16,8 +16,9 @@ from trace_support import LICENSE_NO, lines, records, sign
 from jdzhi.demo.photosim import PhotoConditions, simulate_photo
 from jdzhi.errors import ExitCode
 from jdzhi.home import Home
+from jdzhi.images import UnreadableImage, load_gray
 from jdzhi.registry.db import open_registry, rows
-from jdzhi.trace.scanning.decode import UnreadableImage, decode_gray, load_gray
+from jdzhi.trace.scanning.decode import decode_gray
 
 SCAN_AT = "2026-03-12T10:00:00+08:00"
 

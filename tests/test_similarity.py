@@ -123,6 +123,54 @@ def test_report_embeds_thumbnails_beside_the_matches(cli: Invoke, registered: Pa
     assert cli("works", "screen", str(copy), "--report", str(report), "--force").exit_code == 1
 
 
+
+def test_report_header_legend_matched_work_and_no_matches_for_a_clear_submission(
+        registered: Path, initialized: Home, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from jdzhi.registry.db import open_registry
+    from jdzhi.similarity.report import render_report
+    from jdzhi.similarity.screen import screen_paths
+
+    monkeypatch.setenv("JDZHI_ACTOR", "officer-wang")
+    monkeypatch.setenv("JDZHI_NOW", "2026-03-12T10:00:00+08:00")
+    copy, other = tmp_path / "copy.png", design(tmp_path / "other.png", 55)
+    ImageOps.mirror(Image.open(registered / "3.png")).save(copy)
+    db = open_registry(initialized)
+    try:
+        results = screen_paths(db, [copy, other], top=3)
+        assert [r.verdict for r in results] == ["copy", "clear"]
+        assert len(results[0].matches) >= 2  # else top=1 below would show nothing new
+        page = render_report(db, results, top=1)
+        every = render_report(db, results)
+    finally:
+        db.close()
+    assert "officer-wang" in page and "2026-03-12T02:00:00Z" in page
+    assert str(initialized.db_path) in page and "3 registered works" in page
+    assert "2: 1 copy · 0 review · 1 clear · 0 error" in page
+    assert "Distance</b>: PDQ" in page and "Score</b>" in page  # the legend
+    copy_part, clear_part = page.split("other.png", 1)
+    # the copy: its matched work singled out, and only the top 1 of its matches shown
+    assert copy_part.count("<figure class=matched>") == 1
+    assert copy_part.count("<figure") == 2  # the submission and its matched work
+    assert every.split("other.png", 1)[0].count("<figure") == 1 + len(results[0].matches)
+    assert '<b class=reg>国作登字-2024-F-00000003</b>' in copy_part
+    assert ".reg{white-space:nowrap}" in page
+    # the clear submission: its own picture, no works
+    assert clear_part.count("<figure") == 1 and "No registered work is close" in clear_part
+
+
+def test_each_modification_is_named_once() -> None:
+    from jdzhi.similarity.modifications import Modification, describe, rotated
+
+    mirrored = Modification("mirrored")
+    assert describe([]) is None
+    assert describe([rotated(-8.2), rotated(7), Modification("recoloured")]) == (
+        "rotated 8°, recoloured")
+    assert describe([mirrored, mirrored, Modification("cropped")]) == "mirrored, cropped"
+    assert describe([Modification("pasted"), Modification("perspective")]) == (
+        "pasted into a larger picture, seen in perspective")
+
+
 def test_real_photos_copies_and_innocents(cli: Invoke, initialized: Home, tmp_path: Path,
                                           porcelain_dir: Path) -> None:
     photos = sorted(porcelain_dir.glob("*.jpg"))
@@ -154,7 +202,8 @@ def test_real_photos_copies_and_innocents(cli: Invoke, initialized: Home, tmp_pa
 
 def test_hash_search_matches_a_plain_popcount() -> None:
     from jdzhi.similarity.fingerprint import Keypoints
-    from jdzhi.similarity.screen import build_index, hash_distances
+    from jdzhi.similarity.hash_stage import hash_distances
+    from jdzhi.similarity.work_index import build_index
 
     rng = np.random.default_rng(3)
     works = 6
@@ -179,10 +228,11 @@ def test_hash_search_matches_a_plain_popcount() -> None:
 
 def test_hash_search_of_a_large_registry_finds_every_hash_within_review_distance(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from jdzhi.similarity import hamming, screen
-    from jdzhi.similarity.screen import HashIndex, WorkIndex, flat_index, hash_distances
+    from jdzhi.similarity import hamming, work_index
+    from jdzhi.similarity.hash_stage import REVIEW_DISTANCE, hash_distances
+    from jdzhi.similarity.work_index import HashIndex, WorkIndex, flat_index
 
-    monkeypatch.setattr(screen, "NEAREST_HASH_WORKS", 10)  # searched by halves from 11 works
+    monkeypatch.setattr(work_index, "NEAREST_HASH_WORKS", 10)  # searched by halves from 11 works
     monkeypatch.setattr(hamming, "PIECE_ROWS", 64)  # in 13 pieces, the last one short
     rng = np.random.default_rng(4)
     works = 400
@@ -204,7 +254,7 @@ def test_hash_search_of_a_large_registry_finds_every_hash_within_review_distance
         for view, q in enumerate(query):
             distance = int(np.unpackbits(hashes[row] ^ q).sum())
             work = 100 + row // 2
-            if distance <= screen.REVIEW_DISTANCE and (
+            if distance <= REVIEW_DISTANCE and (
                     work not in expected or distance < expected[work][0]):
                 expected[work] = (distance, view)
     assert hash_distances(index, query) == expected

@@ -14,10 +14,16 @@ from PIL import Image, ImageOps
 from test_works import design
 
 from jdzhi.home import Home
-from jdzhi.similarity import hamming, screen
+from jdzhi.similarity import hamming, work_index
 from jdzhi.similarity.fingerprint import unpack_hashes
 from jdzhi.similarity.hamming import HashHalves, near_hashes
-from jdzhi.similarity.screen import REVIEW_DISTANCE, HashIndex, WorkIndex, hash_distances
+from jdzhi.similarity.hash_stage import (
+    COPY_DISTANCE,
+    HASH_NEIGHBOURS,
+    REVIEW_DISTANCE,
+    hash_distances,
+)
+from jdzhi.similarity.work_index import HashIndex, WorkIndex, flat_index
 
 RADIUS = REVIEW_DISTANCE
 
@@ -105,13 +111,13 @@ def _work_index(hashes: np.ndarray) -> WorkIndex:
     works = len(hashes) // 2
     return WorkIndex(ids=np.arange(1_000, 1_000 + works, dtype=np.int64),
                      hash_index=HashIndex.of(hashes, threads=2),
-                     feature_index=screen.flat_index(np.zeros((0, 32), np.uint8)),
+                     feature_index=flat_index(np.zeros((0, 32), np.uint8)),
                      details=lambda wanted: {})
 
 
 def test_hash_stage_above_the_nearest_search_threshold_equals_a_plain_popcount(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(screen, "NEAREST_HASH_WORKS", 100)
+    monkeypatch.setattr(work_index, "NEAREST_HASH_WORKS", 100)
     monkeypatch.setattr(hamming, "PIECE_ROWS", 1_000)
     planted, query = _planted(6, 4_000, 20)
     hashes = unpack_hashes(planted.tobytes())  # read-only, as load_index reads them
@@ -129,7 +135,7 @@ def test_hash_stage_above_the_nearest_search_threshold_equals_a_plain_popcount(
 
 def test_hash_stage_below_the_threshold_equals_a_plain_popcount() -> None:
     # 24 hashes: every one is among the nearest HASH_NEIGHBOURS of every view
-    hashes, query = _planted(7, screen.HASH_NEIGHBOURS, 20)
+    hashes, query = _planted(7, HASH_NEIGHBOURS, 20)
     index = _work_index(hashes)
     assert index.hash_index.halves is None
     expected = {1_000 + row // 2: min((int(np.unpackbits(hashes[pair] ^ q).sum()), view)
@@ -164,10 +170,10 @@ def test_screening_through_the_range_search_flags_what_the_nearest_search_flags(
                 for entry in json.loads(result.stdout)]
 
     nearest = flagged()
-    monkeypatch.setattr(screen, "NEAREST_HASH_WORKS", 0)  # every registry is large now
+    monkeypatch.setattr(work_index, "NEAREST_HASH_WORKS", 0)  # every registry is large now
     assert flagged() == nearest
     assert [verdict for verdict, _ in nearest] == ["copy", "copy", "clear"]
-    assert nearest[0][1][0]["distance"] <= screen.COPY_DISTANCE
+    assert nearest[0][1][0]["distance"] <= COPY_DISTANCE
 
 
 def test_the_compiled_loop_is_cached_in_jdzhis_cache_folder(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from rich.markup import escape
 from jdzhi.commands._common import JsonOption, emit_json, err_console
 
 if TYPE_CHECKING:
-    from jdzhi.demo.story import DemoResult, StepReport
+    from jdzhi.demo.context import DemoResult, StepReport
 
 
 def demo(

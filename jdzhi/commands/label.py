@@ -53,8 +53,9 @@ def label(
     """
 
     from jdzhi.errors import InvalidInput
+    from jdzhi.trace.labels.layout import SheetSpec
     from jdzhi.trace.labels.qr import ErrorCorrection
-    from jdzhi.trace.labels.sheets import ImageFormat, SheetSpec, label_file
+    from jdzhi.trace.labels.sheets import ImageFormat, label_file
 
     try:
         chosen_format = ImageFormat(image_format.lower())

@@ -116,7 +116,7 @@ def serve(
     import tempfile
 
     from jdzhi.timeutil import format_time
-    from jdzhi.trace.page.export import start_server
+    from jdzhi.trace.page.serve import start_server
 
     with tempfile.TemporaryDirectory(prefix="jdzhi-page-") as staging:
         if folder is None:

@@ -9,13 +9,31 @@ bordered or slightly rotated copy still lands near the registered hash.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from jdzhi.similarity.images import LoadedImage, trim_background
+from jdzhi.similarity.modifications import Modification, rotated
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+
+__all__ = [
+    "DIHEDRAL_MODIFICATIONS",
+    "ORB_FEATURES",
+    "PDQ_BYTES",
+    "PDQ_SIDE",
+    "SMALL_ROTATIONS",
+    "WORK_VIEWS",
+    "Keypoints",
+    "QueryFingerprint",
+    "QueryView",
+    "WorkFingerprint",
+    "orb_keypoints",
+    "query_fingerprint",
+    "unpack_hashes",
+    "work_fingerprint",
+]
 
 #: bytes of one PDQ hash (256 bits)
 PDQ_BYTES = 32
@@ -29,16 +47,17 @@ PDQ_SIDE = 256
 #: small rotations (degrees) tried on submissions, beyond the 8 flips and quarter turns
 SMALL_ROTATIONS = (-8.0, -4.0, 4.0, 8.0)
 
+_MIRRORED = Modification("mirrored")
 #: what each of the 8 flips and quarter turns of :func:`_pdq_dihedral` undoes when it matches
-DIHEDRAL_MODIFICATIONS = (
-    None,
-    "rotated 90°",
-    "rotated 180°",
-    "rotated 90°",
-    "flipped upside down",
-    "mirrored",
-    "mirrored and rotated 90°",
-    "mirrored and rotated 90°",
+DIHEDRAL_MODIFICATIONS: tuple[tuple[Modification, ...], ...] = (
+    (),
+    (rotated(90),),
+    (rotated(180),),
+    (rotated(90),),
+    (Modification("flipped"),),
+    (_MIRRORED,),
+    (_MIRRORED, rotated(90)),
+    (_MIRRORED, rotated(90)),
 )
 
 
@@ -46,8 +65,8 @@ DIHEDRAL_MODIFICATIONS = (
 class QueryView:
     """One hashed view of a submission and the modification it undoes when it matches."""
 
-    view: str  # "photo" or "trimmed"
-    modification: str | None
+    view: Literal["photo", "trimmed"]
+    modifications: tuple[Modification, ...]
 
 
 @dataclass(frozen=True)
@@ -174,14 +193,16 @@ def query_fingerprint(image: LoadedImage) -> QueryFingerprint:
     views: list[QueryView] = []
     trimmed = trim_background(image.gray)
     photo_hashes, quality = _pdq_dihedral(image.gray)
-    for view, view_hashes in (("photo", photo_hashes), ("trimmed", _pdq_dihedral(trimmed)[0])):
+    dihedral: tuple[tuple[Literal["photo", "trimmed"], list[bytes]], ...] = (
+        ("photo", photo_hashes), ("trimmed", _pdq_dihedral(trimmed)[0]))
+    for view, view_hashes in dihedral:
         for index, packed in enumerate(view_hashes):
             hashes.append(packed)
             views.append(QueryView(view, DIHEDRAL_MODIFICATIONS[index]))
     for degrees in SMALL_ROTATIONS:
         packed, _ = _pdq(trim_background(_rotated(image.gray, degrees)))
         hashes.append(packed)
-        views.append(QueryView("trimmed", f"rotated {abs(degrees):.0f}°"))
+        views.append(QueryView("trimmed", (rotated(degrees),)))
     packed_array = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, PDQ_BYTES)
     return QueryFingerprint(hashes=packed_array, views=tuple(views),
                             keypoints=orb_keypoints(image.gray),

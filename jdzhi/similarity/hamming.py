@@ -1,5 +1,5 @@
 """Every registered PDQ hash within a Hamming radius of a submission's views, for registries
-too large for a nearest-neighbour search (the hash stage of :mod:`jdzhi.similarity.screen`).
+too large for a nearest-neighbour search (:mod:`jdzhi.similarity.hash_stage`).
 
 Exact: a hash within 40 of 256 bits is within 40 of its first 128, so those are compared with
 every query view and only the rare rows within the radius are measured whole. The comparison
@@ -21,6 +21,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+
+__all__ = [
+    "FIRST_CAPACITY",
+    "PIECE_ROWS",
+    "HashHalves",
+    "kernel",
+    "near_hashes",
+]
 
 #: rows per piece of work handed to a thread: pieces, not halves, so that a thread whose core
 #: is busy with something else holds up only its piece
@@ -64,7 +72,7 @@ def kernel() -> ModuleType:
     import sys
 
     if "numba" not in sys.modules:
-        from jdzhi.trace.labels.fonts import cache_dir
+        from jdzhi.home import cache_dir
 
         os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
         features = _host_features_for_512_bit_vectors()

@@ -1,7 +1,7 @@
 """Loading submitted and registered images safely, and the views the screening hashes.
 
 The safety checks (file size, pixel limit against decompression bombs, damaged or truncated
-files, non-images) are the scanner's own (:func:`jdzhi.trace.scanning.decode.load_gray`); this module adds
+files, non-images) are :func:`jdzhi.images.load_gray`'s (the scanner's too); this module adds
 the minimum size a design must have and turns every failure into one :class:`InvalidInput`.
 """
 
@@ -12,10 +12,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jdzhi.errors import InvalidInput
+from jdzhi.images import UnreadableImage, load_gray
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+
+__all__ = [
+    "BACKGROUND_TOLERANCE",
+    "MIN_SIDE",
+    "MIN_WORK_SIDE",
+    "THUMB_SIDE",
+    "WORK_SIDE",
+    "LoadedImage",
+    "background_level",
+    "foreground_mask",
+    "load_image",
+    "trim_background",
+]
 
 #: designs smaller than this on their short side carry too little detail to compare
 MIN_SIDE = 32
@@ -46,8 +60,6 @@ def load_image(path: Path) -> LoadedImage:
     import cv2
     import numpy as np
     from PIL import Image, ImageOps
-
-    from jdzhi.trace.scanning.decode import UnreadableImage, load_gray
 
     if path.is_dir():
         raise InvalidInput(f"{path}: is a folder, not an image")

@@ -1,4 +1,10 @@
-"""The self-contained HTML screening report: each submission beside its closest works."""
+"""The self-contained HTML screening report: each submission beside its closest works.
+
+A header says when, by whom and against which registry the screening ran, and how many
+submissions got each verdict; a legend explains the numbers. Per submission the matched work
+(the best-ranked one of a copy or review) is singled out beside the other look-alikes; a clear
+submission shows no works, as none is close.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jdzhi.errors import Conflict, InvalidInput
-from jdzhi.similarity.screen import Screening
+from jdzhi.similarity.screen import Match, Screening, ScreenVerdict, count_verdicts
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-_COLOURS = {"copy": "#c62828", "review": "#ef8f00", "clear": "#2e7d32", "error": "#6a1b9a"}
+__all__ = ["check_report_path", "render_report", "write_report"]
+
+_COLOURS = {ScreenVerdict.COPY: "#c62828", ScreenVerdict.REVIEW: "#ef8f00",
+            ScreenVerdict.CLEAR: "#2e7d32", ScreenVerdict.ERROR: "#6a1b9a"}
 
 _STYLE = """
 body{font-family:system-ui,"Noto Sans CJK SC",sans-serif;margin:24px;color:#222}
@@ -23,7 +32,20 @@ h1{font-size:20px} .sub{border:1px solid #ddd;border-radius:8px;margin:14px 0;pa
 figure{margin:0;width:170px;font-size:12px} img{max-width:160px;max-height:160px;
 border:1px solid #ccc;display:block} .verdict{color:#fff;border-radius:4px;padding:2px 8px;
 font-weight:bold} .tag{font-size:12px;color:#555} figcaption{margin-top:4px}
+.matched{outline:3px solid #333;outline-offset:4px;border-radius:2px}
+.reg{white-space:nowrap} dl.meta{display:grid;grid-template-columns:max-content auto;
+gap:2px 12px;font-size:14px} dl.meta dt{color:#555} dl.meta dd{margin:0}
+.legend{font-size:13px;color:#444;max-width:60em}
 """
+
+_LEGEND = (
+    "<p class=legend><b>How to read this.</b> <b>Score</b>: 0 to 1, 1 = identical; it is the "
+    "stronger of the two kinds of evidence. <b>Distance</b>: PDQ perceptual-hash bits that "
+    "differ, out of 256 (0 = same picture; at most 31 is a copy, at most 40 worth a look; "
+    "unrelated photos sit near 128). <b>Keypoints</b>: distinct image corners that one "
+    "plausible camera view maps onto the registered work (80 or more: a copy; 20 or more: "
+    "worth a look); they find crops, re-photographs and pictures pasted into others. The "
+    "<b>matched work</b> is outlined. A verdict is a screening aid: an officer decides.</p>")
 
 
 def _img(data: bytes | None, alt: str) -> str:
@@ -33,36 +55,63 @@ def _img(data: bytes | None, alt: str) -> str:
     return f'<img src="data:image/jpeg;base64,{encoded}" alt="{html.escape(alt)}">'
 
 
-def render_report(db: sqlite_utils.Database, results: Sequence[Screening]) -> str:
+def _header(db: sqlite_utils.Database, results: Sequence[Screening]) -> str:
+    from jdzhi.registry.audit import current_actor
+    from jdzhi.timeutil import format_time, utc_now
+
+    registry = next((row[2] for row in db.execute("PRAGMA database_list")
+                     if row[1] == "main"), "") or "(in memory)"
+    works = db.execute("SELECT COUNT(*) FROM works").fetchone()[0]
+    counts = " · ".join(f"{count} {verdict}" for verdict, count in count_verdicts(results).items())
+    facts = (("Screened", format_time(utc_now())), ("Operator", current_actor()),
+             ("Registry", f"{registry} ({works} registered works)"),
+             ("Submissions", f"{len(results)}: {counts}"))
+    return ("<h1>Design-copy screening (景德镇制)</h1><dl class=meta>"
+            + "".join(f"<dt>{name}</dt><dd>{html.escape(value)}</dd>" for name, value in facts)
+            + "</dl>" + _LEGEND)
+
+
+def _caption(match: Match, *, matched: bool) -> str:
+    return ((("<b>matched work</b><br>" if matched else "")
+             + f"<b class=reg>{html.escape(match.reg_no)}</b><br>{html.escape(match.title)}<br>"
+             f"score {match.score:.2f} · distance {match.distance}")
+            + (f" · {match.inliers} keypoints" if match.inliers else "")
+            + (f"<br><i>{html.escape(match.modification)}</i>" if match.modification else ""))
+
+
+def _submission(db: sqlite_utils.Database, result: Screening, top: int | None) -> str:
     from jdzhi.similarity.works import work_thumbnail
 
-    counts = {verdict: sum(r.verdict == verdict for r in results) for verdict in _COLOURS}
+    colour = _COLOURS[result.verdict]
+    parts = [f'<div class=sub style="border-left:6px solid {colour}">'
+             f'<span class=verdict style="background:{colour}">{result.verdict}</span> '
+             f"<b>{html.escape(result.image)}</b>"]
+    if result.error:
+        return "".join([*parts, f"<p>{html.escape(result.error)}</p></div>"])
+    parts.append("<div class=row><figure>" + _img(result.thumbnail, "submission")
+                 + "<figcaption>submission</figcaption></figure>")
+    if result.verdict is ScreenVerdict.CLEAR:
+        parts.append("<p class=tag>No registered work is close.</p>")
+    else:
+        for rank, match in enumerate(result.matches[:top]):
+            matched = rank == 0
+            parts.append(("<figure class=matched>" if matched else "<figure>")
+                         + _img(work_thumbnail(db, match.work_id), match.reg_no)
+                         + f"<figcaption>{_caption(match, matched=matched)}</figcaption>"
+                         "</figure>")
+    parts.append("</div></div>")
+    return "".join(parts)
+
+
+def render_report(db: sqlite_utils.Database, results: Sequence[Screening], *,
+                  top: int | None = None) -> str:
+    """The report's HTML; ``top``: the matches shown per submission (the command's own count;
+    None: every match screened)."""
     parts = ["<!DOCTYPE html><html lang=zh><head><meta charset=utf-8>",
              "<title>jdzhi design-copy screening</title>", f"<style>{_STYLE}</style></head><body>",
-             "<h1>Design-copy screening (景德镇制)</h1><p>",
-             " · ".join(f"{count} {verdict}" for verdict, count in counts.items()), "</p>"]
-    for result in results:
-        colour = _COLOURS[result.verdict]
-        parts.append(f'<div class=sub style="border-left:6px solid {colour}">'
-                     f'<span class=verdict style="background:{colour}">{result.verdict}</span> '
-                     f"<b>{html.escape(result.image)}</b>")
-        if result.error:
-            parts.append(f"<p>{html.escape(result.error)}</p></div>")
-            continue
-        parts.append("<div class=row><figure>" + _img(result.thumbnail, "submission")
-                     + "<figcaption>submission</figcaption></figure>")
-        for match in result.matches:
-            caption = (f"<b>{html.escape(match.reg_no)}</b><br>{html.escape(match.title)}<br>"
-                       f"score {match.score:.2f} · distance {match.distance}"
-                       + (f" · {match.inliers} keypoints" if match.inliers else "")
-                       + (f"<br><i>{html.escape(match.modification)}</i>"
-                          if match.modification else ""))
-            parts.append("<figure>" + _img(work_thumbnail(db, match.work_id), match.reg_no)
-                         + f"<figcaption>{caption}</figcaption></figure>")
-        parts.append("</div></div>")
-    parts.append("<p class=tag>Scores: 1 = identical; distances are PDQ bit differences out of "
-                 "256 (unrelated photos sit near 128). A verdict is a screening aid: an officer "
-                 "decides.</p></body></html>")
+             _header(db, results)]
+    parts.extend(_submission(db, result, top) for result in results)
+    parts.append("</body></html>")
     return "".join(parts)
 
 
@@ -76,8 +125,9 @@ def check_report_path(path: Path, *, force: bool) -> None:
         raise InvalidInput(f"report {path}: the folder {path.parent} does not exist")
 
 
-def write_report(db: sqlite_utils.Database, results: Sequence[Screening], path: Path) -> None:
-    text = render_report(db, results)
+def write_report(db: sqlite_utils.Database, results: Sequence[Screening], path: Path, *,
+                 top: int | None = None) -> None:
+    text = render_report(db, results, top=top)
     temporary = path.with_name(f".{path.name}.tmp")
     try:
         temporary.write_text(text, encoding="utf-8")

@@ -9,10 +9,11 @@ fontTools and converts the outlines to TrueType quadratics (the conversion fontT
 
 That subsetting costs over a second (fontTools parses the whole CFF), and reading the font's
 advance widths half a second, so both results are kept in a cache folder (``JDZHI_CACHE_DIR``,
-else the platform's user cache folder), one file per font file hash, recipe and character set.
-A cache file carries the SHA-256 of its content and is written to a temporary name and renamed
-into place; one that is damaged, truncated or unreadable is ignored and made again. Nothing breaks
-without the cache: a folder that cannot be written just costs the time.
+else the platform's user cache folder: :func:`jdzhi.home.cache_dir`), one file per font file
+hash, recipe and character set. A cache file carries the SHA-256 of its content and is written
+to a temporary name and renamed into place; one that is damaged, truncated or unreadable is
+ignored and made again. Nothing breaks without the cache: a folder that cannot be written just
+costs the time.
 """
 
 from __future__ import annotations
@@ -23,9 +24,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import InvalidInput
+from jdzhi.home import cache_dir
 
 if TYPE_CHECKING:
     from fontTools.ttLib import TTFont
+
+__all__ = [
+    "CACHE_FILES",
+    "FONT_FAMILY",
+    "font_path",
+    "full_font",
+    "missing_characters",
+    "pdf_font_file",
+    "svg_text_path",
+    "text_width",
+]
 
 FONT_FAMILY = "Noto Sans SC"
 
@@ -55,23 +68,10 @@ def missing_characters(text: str) -> str:
     return "".join(sorted({ch for ch in text if ch != " " and ord(ch) not in cmap}))
 
 
-CACHE_ENV = "JDZHI_CACHE_DIR"
 #: cache files kept; the least recently used beyond this are removed
 CACHE_FILES = 64
 #: bump when :func:`_subset_font` changes what it makes, so older cache files are not used
 _RECIPE = 2
-
-
-def cache_dir() -> Path:
-    """Where prepared fonts are cached: ``JDZHI_CACHE_DIR``, else the user cache folder."""
-    import os
-
-    from_env = os.environ.get(CACHE_ENV)
-    if from_env:
-        return Path(from_env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("jdzhi", appauthor=False))
 
 
 @lru_cache(maxsize=8)

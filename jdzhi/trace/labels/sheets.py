@@ -1,8 +1,8 @@
-"""QR traceability labels: print-ready PDF sheets, or one PNG or SVG per label.
+"""QR traceability labels from SIGNED.jsonl: print-ready PDF sheets, or one PNG or SVG per label.
 
-Each label shows the QR code of the record's label text, the mark **景德镇制 Jingdezhen Zhi**,
-the enterprise's short name, the serial and the category. One layout (in millimetres, computed by
-:func:`layout`) feeds the three renderers, so a PDF, a PNG and an SVG of a label look the same.
+The batch driver: it reads the records, encodes their QR symbols (on worker processes for a big
+batch) and hands them to one writer (:mod:`.pdf`, :mod:`.png`, :mod:`.svg`); where things go on a
+label is :mod:`.layout`'s.
 
 Everything is checked before anything is written: every line of the SIGNED.jsonl file, every QR
 symbol against the version limit, every output path (existing files are never overwritten). The
@@ -16,32 +16,29 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jdzhi.errors import Conflict, InvalidInput
 from jdzhi.inputs import read_text_file
-from jdzhi.trace.labels.qr import DEFAULT_LEVEL, MAX_VERSION, QUIET_ZONE, ErrorCorrection, QrSymbol
+from jdzhi.trace.labels.layout import LabelData, SheetSpec
+from jdzhi.trace.labels.qr import ErrorCorrection, QrSymbol
 
-if TYPE_CHECKING:
-    from PIL import Image
-
-MARK_ZH = "景德镇制"
-MARK_EN = "Jingdezhen Zhi"
-MM_PER_INCH = 25.4
-POINTS_PER_MM = 72 / MM_PER_INCH
-
-#: page sizes in millimetres (width, height), portrait
-PAGE_SIZES: dict[str, tuple[float, float]] = {
-    "a4": (210.0, 297.0),
-    "a5": (148.0, 210.0),
-    "a3": (297.0, 420.0),
-    "letter": (215.9, 279.4),
-}
+__all__ = [
+    "ImageFormat",
+    "LabelRun",
+    "Progress",
+    "check_glyphs",
+    "encode_labels",
+    "file_name_for",
+    "iter_symbols",
+    "label_file",
+    "read_signed",
+    "render_labels",
+]
 
 Progress = Callable[[int], None]
 
@@ -51,132 +48,12 @@ class ImageFormat(StrEnum):
     SVG = "svg"
 
 
-@dataclass(frozen=True)
-class LabelData:
-    """What one label shows; ``text`` is the exact QR text (the record's ``label``)."""
-
-    serial: str
-    text: str
-    enterprise: str
-    category: str
+#: suffixes that name one image file: labels go one file per label into a folder, so an output
+#: named like this is a mistake (a folder "labels.png" would surprise everyone)
+_IMAGE_SUFFIXES = frozenset({".png", ".svg", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".bmp",
+                             ".webp"})
 
 
-@dataclass(frozen=True)
-class SheetSpec:
-    """The geometry of labels and sheets, in millimetres (``dpi`` is for PNG output)."""
-
-    label_width: float = 50.0
-    label_height: float = 25.0
-    page: str = "a4"
-    margin: float = 10.0
-    gap: float = 2.0
-    columns: int | None = None
-    rows: int | None = None
-    dpi: int = 600
-    level: ErrorCorrection = DEFAULT_LEVEL
-    max_version: int = MAX_VERSION
-
-    @property
-    def page_size(self) -> tuple[float, float]:
-        return PAGE_SIZES[self.page]
-
-    def grid(self) -> tuple[int, int]:
-        """Columns and rows per page; checks that they fit the page."""
-        page_w, page_h = self.page_size
-        usable_w, usable_h = page_w - 2 * self.margin, page_h - 2 * self.margin
-        fit_cols = int((usable_w + self.gap) // (self.label_width + self.gap))
-        fit_rows = int((usable_h + self.gap) // (self.label_height + self.gap))
-        columns = self.columns if self.columns is not None else fit_cols
-        rows = self.rows if self.rows is not None else fit_rows
-        if columns < 1 or rows < 1 or columns > fit_cols or rows > fit_rows:
-            raise InvalidInput(
-                f"{columns} x {rows} labels of {self.label_width:g} x {self.label_height:g} mm "
-                f"do not fit a {self.page.upper()} page with {self.margin:g} mm margins and "
-                f"{self.gap:g} mm gaps (at most {fit_cols} x {fit_rows})"
-            )
-        return columns, rows
-
-    def check(self) -> None:
-        if self.page not in PAGE_SIZES:
-            raise InvalidInput(
-                f"page size {self.page!r} is not one of {', '.join(sorted(PAGE_SIZES))}")
-        for name, value, low, high in (("label width", self.label_width, 10, 300),
-                                       ("label height", self.label_height, 8, 300),
-                                       ("margin", self.margin, 0, 100),
-                                       ("gap", self.gap, 0, 100)):
-            if not low <= value <= high:
-                raise InvalidInput(f"{name} {value:g} mm is outside {low}-{high} mm")
-        if not 72 <= self.dpi <= 2400:
-            raise InvalidInput(f"dpi {self.dpi} is outside 72-2400")
-        if self.label_width - self.label_height < 12:
-            raise InvalidInput(
-                f"a {self.label_width:g} x {self.label_height:g} mm label leaves no room for "
-                "the text beside the QR code: make it at least 12 mm wider than high"
-            )
-
-
-@dataclass(frozen=True)
-class TextLine:
-    text: str
-    x: float  # left edge, mm from the label's left
-    baseline: float  # mm from the label's top
-    size: float  # em size in mm
-
-
-@dataclass(frozen=True)
-class LabelLayout:
-    qr_x: float
-    qr_y: float
-    qr_side: float  # including the quiet zone
-    lines: tuple[TextLine, ...]
-
-
-#: the index of the serial line in :attr:`LabelLayout.lines` (the one line unique to a label)
-SERIAL_LINE = 3
-
-
-def layout(label: LabelData, spec: SheetSpec) -> LabelLayout:
-    """Where the QR code and each line of text go on one label (mm, origin top left)."""
-    static = _static_layout(label.enterprise, label.category, spec)
-    lines = list(static.lines)
-    lines[SERIAL_LINE] = _fitted_line(f"No. {label.serial}", SERIAL_LINE, spec)
-    return LabelLayout(static.qr_x, static.qr_y, static.qr_side, tuple(lines))
-
-
-#: (em size, baseline) of each line, as shares of the label height
-_LINE_METRICS = ((0.19, 0.23), (0.105, 0.40), (0.105, 0.56), (0.105, 0.72), (0.105, 0.88))
-
-
-def _geometry(spec: SheetSpec) -> tuple[float, float, float]:
-    """Padding, QR side (quiet zone included) and the left edge of the text column, in mm."""
-    pad = spec.label_height * 0.04
-    qr_side = spec.label_height - 2 * pad
-    return pad, qr_side, pad + qr_side + spec.label_height * 0.02
-
-
-def _fitted_line(text: str, index: int, spec: SheetSpec) -> TextLine:
-    from jdzhi.trace.labels.fonts import text_width
-
-    pad, _, text_x = _geometry(spec)
-    share, baseline = _LINE_METRICS[index]
-    room = spec.label_width - text_x - pad
-    size = spec.label_height * share
-    measured = text_width(text, size)
-    if measured > room:
-        size *= room / measured  # shrink a long line to fit rather than clip it
-    return TextLine(text, text_x, spec.label_height * baseline, size)
-
-
-@lru_cache(maxsize=256)
-def _static_layout(enterprise: str, category: str, spec: SheetSpec) -> LabelLayout:
-    pad, qr_side, _ = _geometry(spec)
-    texts = (MARK_ZH, MARK_EN, enterprise, "No.", category)
-    lines = tuple(_fitted_line(text, index, spec) for index, text in enumerate(texts))
-    return LabelLayout(qr_x=pad, qr_y=pad, qr_side=qr_side, lines=lines)
-
-
-# ---------------------------------------------------------------------------------------------
-# reading SIGNED.jsonl
 
 
 def read_signed(path: Path) -> list[LabelData]:
@@ -223,10 +100,6 @@ def _label_from_entry(entry: dict[str, Any], where: str) -> LabelData:
             raise InvalidInput(f"{where}: the {name} must be one line of printable text of at "
                                f"most {limit} characters")
     return LabelData(**fields)
-
-
-# ---------------------------------------------------------------------------------------------
-# rendering
 
 
 @dataclass(frozen=True)
@@ -319,42 +192,69 @@ def render_labels(
     spec.check()
     if not labels:
         raise InvalidInput("no labels to render")
-    is_pdf = out.suffix.lower() == ".pdf"
-    if is_pdf:
-        spec.grid()
-        if out.exists():
-            raise Conflict(f"{out} exists; choose another output (jdzhi never overwrites)")
-        if not out.parent.is_dir():
-            raise InvalidInput(f"the folder {out.parent} does not exist")
-        targets: list[Path] = []
-    else:
-        if out.exists() and not out.is_dir():
-            raise Conflict(f"{out} exists and is not a folder")
-        targets = [out / file_name_for(label.serial, image_format.value) for label in labels]
-        if len(set(targets)) != len(targets):
-            raise InvalidInput("two serials map to the same file name; use a PDF instead")
-        existing = [t for t in targets if t.exists()]
-        if existing:
-            raise Conflict(f"{existing[0]} exists ({len(existing)} label files in all); "
-                           "jdzhi never overwrites: choose an empty folder")
+    if out.suffix.lower() == ".pdf":
+        _check_pdf_target(out, spec)
+        check_glyphs(labels)
+        return _render_pdf(labels, out, spec, progress, parallel=parallel)
+    targets = _image_targets(labels, out, image_format)
     check_glyphs(labels)
-    if is_pdf:
-        versions: list[int] = []
-
-        def noting_versions() -> Generator[QrSymbol, None, None]:
-            for symbol in iter_symbols(labels, spec, parallel=parallel):
-                versions.append(symbol.version)
-                yield symbol
-
-        # closing: an error or Ctrl-C while drawing stops the workers before it propagates
-        with contextlib.closing(noting_versions()) as stream:
-            # start the encoders now, so that they work while write_pdf prepares the font
-            first = next(stream)
-            pages = write_pdf(labels, itertools.chain([first], stream), out, spec, progress)
-        return LabelRun(out, "pdf", len(labels), pages, (out,), max(versions),
-                        spec.level.value)
     symbols = encode_labels(labels, spec, progress, parallel=parallel)
-    top_version = max(symbol.version for symbol in symbols)
+    _write_images(labels, symbols, out, targets, image_format, spec, progress)
+    return LabelRun(out, image_format.value, len(labels), 0, tuple(targets),
+                    max(symbol.version for symbol in symbols), spec.level.value)
+
+
+def _check_pdf_target(out: Path, spec: SheetSpec) -> None:
+    spec.grid()
+    if out.exists():
+        raise Conflict(f"{out} exists; choose another output (jdzhi never overwrites)")
+    if not out.parent.is_dir():
+        raise InvalidInput(f"the folder {out.parent} does not exist")
+
+
+def _image_targets(labels: Sequence[LabelData], out: Path,
+                   image_format: ImageFormat) -> list[Path]:
+    """The file of each label in the folder ``out``; checks that none exists yet."""
+    if out.exists() and not out.is_dir():
+        raise Conflict(f"{out} exists and is not a folder")
+    if out.suffix.lower() in _IMAGE_SUFFIXES and not out.is_dir():
+        raise InvalidInput(f"{out} names one image, but labels are written one file per label "
+                           "into a folder: use --out DIR/ or a .pdf")
+    targets = [out / file_name_for(label.serial, image_format.value) for label in labels]
+    if len(set(targets)) != len(targets):
+        raise InvalidInput("two serials map to the same file name; use a PDF instead")
+    existing = [t for t in targets if t.exists()]
+    if existing:
+        raise Conflict(f"{existing[0]} exists ({len(existing)} label files in all); "
+                       "jdzhi never overwrites: choose an empty folder")
+    return targets
+
+
+def _render_pdf(labels: Sequence[LabelData], out: Path, spec: SheetSpec,
+                progress: Progress | None, *, parallel: bool) -> LabelRun:
+    from jdzhi.trace.labels.pdf import write_pdf
+
+    versions: list[int] = []
+
+    def noting_versions() -> Generator[QrSymbol, None, None]:
+        for symbol in iter_symbols(labels, spec, parallel=parallel):
+            versions.append(symbol.version)
+            yield symbol
+
+    # closing: an error or Ctrl-C while drawing stops the workers before it propagates
+    with contextlib.closing(noting_versions()) as stream:
+        # start the encoders now, so that they work while write_pdf prepares the font
+        first = next(stream)
+        pages = write_pdf(labels, itertools.chain([first], stream), out, spec, progress)
+    return LabelRun(out, "pdf", len(labels), pages, (out,), max(versions), spec.level.value)
+
+
+def _write_images(labels: Sequence[LabelData], symbols: Sequence[QrSymbol], out: Path,
+                  targets: Sequence[Path], image_format: ImageFormat, spec: SheetSpec,
+                  progress: Progress | None) -> None:
+    from jdzhi.trace.labels.png import label_png
+    from jdzhi.trace.labels.svg import label_svg
+
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -363,12 +263,10 @@ def render_labels(
         if image_format is ImageFormat.SVG:
             data = label_svg(label, symbol, spec).encode("utf-8")
         else:
-            data = _png_bytes(label_image(label, symbol, spec), spec.dpi)
+            data = label_png(label, symbol, spec)
         _write_new(target, data)
         if progress is not None:
             progress(1)
-    return LabelRun(out, image_format.value, len(labels), 0, tuple(targets), top_version,
-                    spec.level.value)
 
 
 def _write_new(path: Path, data: bytes) -> None:
@@ -381,201 +279,6 @@ def _write_new(path: Path, data: bytes) -> None:
         raise InvalidInput(f"cannot write {path}: {error.strerror}") from None
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
-
-
-def write_pdf(labels: Sequence[LabelData], symbols: Iterable[QrSymbol], out: Path,
-              spec: SheetSpec, progress: Progress | None = None) -> int:
-    """Write the sheets; returns the number of pages."""
-    import io
-
-    from reportlab import rl_config
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-    from reportlab.pdfgen import canvas
-
-    from jdzhi.trace.labels.fonts import pdf_font_file
-
-    characters = "".join(sorted({
-        ch for label in labels
-        for ch in f"{MARK_ZH}{label.enterprise}{label.category}{label.serial}"}))
-    font_name = "JdzhiNotoSansSC"
-    pdfmetrics.registerFont(TTFont(font_name, io.BytesIO(pdf_font_file(characters))))
-    columns, rows = spec.grid()
-    page_w, page_h = spec.page_size
-    per_page = columns * rows
-    # centre the grid across the page
-    x_offset = (page_w - columns * spec.label_width - (columns - 1) * spec.gap) / 2
-    temporary = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    pdf = canvas.Canvas(str(temporary), pagesize=(page_w * POINTS_PER_MM, page_h * POINTS_PER_MM),
-                        pageCompression=1, invariant=1)
-    pdf.setTitle("Jingdezhen Zhi traceability labels")
-    pdf.setCreator("jdzhi")
-    pages = 0
-    forms: dict[tuple[str, str], str] = {}
-    font = pdfmetrics.getFont(font_name)
-    saved_a85 = rl_config.useA85
-    rl_config.useA85 = 0  # binary streams: ASCII85 in pure Python would cost more than drawing
-    try:
-        for index, (label, symbol) in enumerate(zip(labels, symbols, strict=True)):
-            slot = index % per_page
-            if slot == 0 and index:
-                pdf.showPage()
-            if slot == 0:
-                pages += 1
-            col, row = slot % columns, slot // columns
-            left = (x_offset + col * (spec.label_width + spec.gap)) * POINTS_PER_MM
-            bottom = (page_h - spec.margin - row * (spec.label_height + spec.gap)
-                      - spec.label_height) * POINTS_PER_MM
-            place = _static_layout(label.enterprise, label.category, spec)
-            # the lines every label of an enterprise and category shares: drawn once, as a form
-            form = forms.get((label.enterprise, label.category))
-            if form is None:
-                form = forms[(label.enterprise, label.category)] = f"L{len(forms)}"
-                pdf.beginForm(form)
-                for index, line in enumerate(place.lines):
-                    if index != SERIAL_LINE:
-                        _draw_line(pdf, font_name, line, spec)
-                pdf.endForm()
-            # the page operators of a label are written directly: reportlab's drawString and
-            # saveState cost more than the rest of a label (benchmarks/bench_labels.py)
-            # (pdf._code is looked up each time: forms and pages swap the list)
-            pdf._code.append(f"q 1 0 0 1 {left:.3f} {bottom:.3f} cm")
-            pdf.doForm(form)
-            side = place.qr_side * POINTS_PER_MM
-            pdf._code.append(" ".join((
-                _text_operators(pdf, font, _fitted_line(f"No. {label.serial}", SERIAL_LINE,
-                                                        spec), spec),
-                _inline_image(  # reportlab has no inline-image API
-                    symbol, place.qr_x * POINTS_PER_MM,
-                    (spec.label_height - place.qr_y) * POINTS_PER_MM - side, side),
-                "Q")))
-            if progress is not None:
-                progress(1)
-        pdf.save()
-        _publish(temporary, out)
-    except OSError as error:
-        raise InvalidInput(f"cannot write {out}: {error.strerror}") from None
-    finally:
-        rl_config.useA85 = saved_a85
-        temporary.unlink(missing_ok=True)
-    return pages
-
-
-def _publish(temporary: Path, out: Path) -> None:
-    """Move the finished file into place, never over a file that appeared meanwhile."""
-    try:
-        os.link(temporary, out)
-    except FileExistsError:
-        raise Conflict(f"{out} exists; jdzhi never overwrites") from None
-    except OSError:  # a file system without hard links
-        if out.exists():
-            raise Conflict(f"{out} exists; jdzhi never overwrites") from None
-        os.replace(temporary, out)
-
-
-def _draw_line(pdf: Any, font_name: str, line: TextLine, spec: SheetSpec) -> None:
-    pdf.setFont(font_name, line.size * POINTS_PER_MM)
-    pdf.drawString(line.x * POINTS_PER_MM, (spec.label_height - line.baseline) * POINTS_PER_MM,
-                   line.text)
-
-
-def _text_operators(pdf: Any, font: Any, line: TextLine, spec: SheetSpec) -> str:
-    """PDF operators showing one line of text, as reportlab's drawString writes them for a
-    TrueType font (its font subsets, its string escaping) without its text-object machinery."""
-    size = line.size * POINTS_PER_MM
-    shown = "".join(
-        f"{font.getSubsetInternalName(subset, pdf._doc)} {size:.3f} Tf "
-        f"({pdf._escape(chunk)}) Tj " for subset, chunk in font.splitString(line.text, pdf._doc))
-    return (f"BT 1 0 0 1 {line.x * POINTS_PER_MM:.3f} "
-            f"{(spec.label_height - line.baseline) * POINTS_PER_MM:.3f} Tm {shown}ET")
-
-
-def _inline_image(symbol: QrSymbol, x: float, y: float, side: float) -> str:
-    """PDF operators drawing the symbol as a 1-bit inline image (white 1, black 0) at x, y.
-
-    An inline image in the page's compressed content stream is the cheapest way to place tens
-    of thousands of small distinct bitmaps; each is under 1 KB, far below the 4 KB PDF readers
-    expect at most for inline images.
-    """
-    import numpy as np
-
-    size = symbol.size + 2 * QUIET_ZONE
-    light = np.ones((size, size), dtype=bool)
-    light[QUIET_ZONE:-QUIET_ZONE, QUIET_ZONE:-QUIET_ZONE] = ~symbol.modules
-    data = np.packbits(light, axis=1).tobytes().hex()
-    return (f"q {side:.3f} 0 0 {side:.3f} {x:.3f} {y:.3f} cm "
-            f"BI /W {size} /H {size} /BPC 1 /CS /G /F /AHx ID {data}> EI Q")
-
-
-def label_image(label: LabelData, symbol: QrSymbol, spec: SheetSpec) -> Image.Image:
-    """One label as a grayscale PIL image at ``spec.dpi``."""
-    from PIL import Image, ImageDraw
-
-    px = spec.dpi / MM_PER_INCH
-    place = layout(label, spec)
-    image = Image.new("L", (round(spec.label_width * px), round(spec.label_height * px)), 255)
-    modules = symbol.size + 2 * QUIET_ZONE
-    scale = max(1, int(place.qr_side * px // modules))  # whole pixels per module: crisp edges
-    qr = symbol.to_image(scale=scale)
-    offset = round((place.qr_side * px - qr.width) / 2)
-    image.paste(qr.convert("L"), (round(place.qr_x * px) + offset, round(place.qr_y * px) + offset))
-    draw = ImageDraw.Draw(image)
-    for line in place.lines:
-        draw.text((line.x * px, line.baseline * px), line.text, fill=0,
-                  font=_pil_font(round(line.size * px)), anchor="ls")
-    return image
-
-
-def _pil_font(size: int) -> Any:
-    from PIL import ImageFont
-
-    from jdzhi.trace.labels.fonts import font_path
-
-    font = _FONT_CACHE.get(size)
-    if font is None:
-        # the basic layout engine: no shaping is needed for Chinese and Latin, and it cannot
-        # fail on odd input the way a shaping library may
-        font = _FONT_CACHE[size] = ImageFont.truetype(str(font_path()), max(size, 1),
-                                                      layout_engine=ImageFont.Layout.BASIC)
-    return font
-
-
-_FONT_CACHE: dict[int, Any] = {}
-
-
-def _png_bytes(image: Image.Image, dpi: int) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", dpi=(dpi, dpi), optimize=False)
-    return buffer.getvalue()
-
-
-def label_svg(label: LabelData, symbol: QrSymbol, spec: SheetSpec) -> str:
-    """One label as a self-contained SVG (text as outlines: no font needed to view it)."""
-    from xml.sax.saxutils import escape
-
-    from jdzhi.trace.labels.fonts import svg_text_path
-
-    place = layout(label, spec)
-    module = place.qr_side / (symbol.size + 2 * QUIET_ZONE)
-    origin = (place.qr_x + QUIET_ZONE * module, place.qr_y + QUIET_ZONE * module)
-    text_paths = "".join(
-        f'<path d="{svg_text_path(line.text, x=line.x, y=line.baseline, size=line.size)}"/>'
-        for line in place.lines
-    )
-    w, h = spec.label_width, spec.label_height
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:g}mm" height="{h:g}mm" '
-        f'viewBox="0 0 {w:g} {h:g}">'
-        f"<title>{escape(MARK_ZH)} {escape(MARK_EN)} {escape(label.serial)}</title>"
-        f'<desc>{escape(label.text)}</desc>'
-        f'<rect width="{w:g}" height="{h:g}" fill="#fff"/>'
-        f'<path fill="#000" shape-rendering="crispEdges" '
-        f'd="{symbol.to_svg_path(origin=origin, module=module)}"/>'
-        f'<g fill="#000">{text_paths}</g></svg>\n'
-    )
 
 
 def label_file(signed: Path, out: Path, *, spec: SheetSpec | None = None,

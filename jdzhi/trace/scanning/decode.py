@@ -5,14 +5,13 @@ tried again after preprocessing that rescues the usual field failures, cheapest 
 code that is small in the frame, local contrast (CLAHE) for glare and low contrast, sharpening for
 slight blur, and Otsu binarization. Huge frames are downscaled first.
 
-Images are untrusted input: a decompression bomb (more than :data:`MAX_PIXELS` pixels), a
+Images are untrusted input (opened by :func:`jdzhi.images.load_gray`): a decompression bomb, a
 truncated file or a file that is no image gives a clean ``unreadable`` outcome with its reason,
 never a crash.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import InvalidInput
+from jdzhi.images import UnreadableImage, load_gray
 
 if TYPE_CHECKING:
     import numpy as np
@@ -27,21 +27,13 @@ if TYPE_CHECKING:
 
     from jdzhi.trace.trust.model import Trust
 
-#: images above this many pixels are refused as possible decompression bombs (100 megapixels)
-MAX_PIXELS = 100_000_000
 #: frames larger than this on their long side are downscaled before decoding
 WORKING_SIDE = 2400
 #: frames up to this size on their long side are also tried upscaled
 SMALL_SIDE = 1600
-#: image files larger than this are refused before they are read
-MAX_FILE_BYTES = 200 * 1024 * 1024
 
 UNREADABLE = "unreadable"
 SUSPECTED_CLONE = "suspected-clone"
-
-
-class UnreadableImage(Exception):
-    """The file is not an image jdzhi can read; the message says why (one line)."""
 
 
 @dataclass(frozen=True)
@@ -75,42 +67,6 @@ class ScanOutcome:
                      "enterprise": self.enterprise, "reasons": list(self.reasons),
                      "image": self.image, "text": self.text, "decode_pass": self.decode_pass})
         return data
-
-
-def load_gray(path: Path) -> npt.NDArray[np.uint8]:
-    """The photo as an 8-bit grayscale array (EXIF rotation applied); raises UnreadableImage."""
-    import numpy as np
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    try:
-        size = path.stat().st_size
-    except OSError as error:
-        raise UnreadableImage(f"cannot read the file: {error.strerror}") from None
-    if size > MAX_FILE_BYTES:
-        raise UnreadableImage(f"file of {size} bytes is larger than {MAX_FILE_BYTES} bytes")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # PIL's complaints about damaged metadata
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
-                width, height = opened.size
-                if width * height > MAX_PIXELS:
-                    raise UnreadableImage(
-                        f"image of {width} x {height} pixels is larger than the "
-                        f"{MAX_PIXELS // 1_000_000} megapixel limit (possible decompression bomb)")
-                opened.draft("L", (WORKING_SIDE, WORKING_SIDE))  # JPEG: decode at reduced size
-                image = ImageOps.exif_transpose(opened.convert("L"))
-                return np.asarray(image, dtype=np.uint8)
-    except UnreadableImage:
-        raise
-    except UnidentifiedImageError:
-        raise UnreadableImage("not an image file (or an image format jdzhi cannot read)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UnreadableImage("image is larger than the pixel limit (possible decompression "
-                              "bomb)") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise UnreadableImage(
-            f"damaged or truncated image ({' '.join(str(error).split())[:120]})") from None
 
 
 def _passes(gray: npt.NDArray[np.uint8]) -> list[tuple[str, Callable[[], Any]]]:

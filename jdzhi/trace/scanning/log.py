@@ -2,7 +2,8 @@
 
 A genuine label photocopied onto fakes verifies like the original, so copies are caught by where
 and how often one serial turns up. A genuine scan of a serial becomes ``suspected-clone`` when,
-within :attr:`ClonePolicy.window_days` before it, that serial of that enterprise was
+within :attr:`ClonePolicy.window_days` before it, that serial of that enterprise (by its registry
+id: a renamed enterprise keeps its history, two enterprises of one name do not share one) was
 
 * seen more than :attr:`ClonePolicy.max_scans` times (this scan included), or
 * seen at more than :attr:`ClonePolicy.max_locations` distinct locations, or
@@ -34,6 +35,26 @@ if TYPE_CHECKING:
     from jdzhi.trace.scanning.decode import ScanOutcome
     from jdzhi.trace.trust.model import Trust
 
+__all__ = [
+    "AUDITED_TABLES",
+    "COMPONENT",
+    "EARTH_RADIUS_KM",
+    "MIGRATIONS",
+    "ClonePolicy",
+    "EnterpriseScans",
+    "Location",
+    "ScanReport",
+    "ScanRun",
+    "Sighting",
+    "SuspectedClone",
+    "clone_reasons",
+    "distance_km",
+    "earlier_sightings",
+    "parse_location",
+    "report",
+    "scan",
+]
+
 COMPONENT = "scans"
 AUDITED_TABLES: dict[str, str] = {}
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -57,6 +78,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
            BEGIN SELECT RAISE(ABORT, 'the scan log is append-only'); END""",
         """CREATE TRIGGER scans_no_delete BEFORE DELETE ON scans
            BEGIN SELECT RAISE(ABORT, 'the scan log is append-only'); END""",
+    ),
+    (
+        # clone detection keys on the enterprise's id, not its name (a rename kept the name of
+        # the scan time; two enterprises may share a name). Existing rows get the id of their
+        # signed record (the exact label), else of the one enterprise of that name, if one.
+        "ALTER TABLE scans ADD COLUMN enterprise_id INTEGER",
+        "CREATE INDEX scans_migration_labels ON signed_records (label)",
+        "DROP TRIGGER scans_no_update",
+        """UPDATE scans SET enterprise_id = COALESCE(
+               (SELECT r.enterprise_id FROM signed_records r WHERE r.label = scans.label_text),
+               (SELECT e.id FROM enterprises e WHERE e.name = scans.enterprise AND NOT EXISTS (
+                   SELECT 1 FROM enterprises other
+                   WHERE other.name = e.name AND other.id != e.id)))
+           WHERE enterprise IS NOT NULL""",
+        """CREATE TRIGGER scans_no_update BEFORE UPDATE ON scans
+           BEGIN SELECT RAISE(ABORT, 'the scan log is append-only'); END""",
+        "DROP INDEX scans_migration_labels",
+        "DROP INDEX scans_serial",
+        "CREATE INDEX scans_enterprise_serial ON scans (enterprise_id, serial, scanned_at)",
     ),
 )
 
@@ -181,14 +221,21 @@ def _distinct_places(locations: Sequence[Location], policy: ClonePolicy) -> int:
     return len(names) + len(points)
 
 
-def earlier_sightings(db: sqlite_utils.Database, enterprise: str, serial: str) -> list[Sighting]:
+def earlier_sightings(db: sqlite_utils.Database, enterprise_id: int,
+                      serial: str) -> list[Sighting]:
     from jdzhi.timeutil import stored_time
 
     cursor = db.execute(
         "SELECT scanned_at, inspector, location, latitude, longitude, image FROM scans "
-        "WHERE enterprise = ? AND serial = ? ORDER BY scanned_at, id", [enterprise, serial])
+        "WHERE enterprise_id = ? AND serial = ? ORDER BY scanned_at, id", [enterprise_id, serial])
     return [Sighting(stored_time(at), inspector, Location(location, lat, lon), image)
             for at, inspector, location, lat, lon, image in cursor.fetchall()]
+
+
+def _enterprise_id(outcome: ScanOutcome) -> int | None:
+    """The registry id of the enterprise whose key signed the scanned record (None: unknown)."""
+    value = outcome.verification.get("enterprise_id")
+    return value if isinstance(value, int) else None
 
 
 @dataclass(frozen=True)
@@ -248,11 +295,11 @@ def scan(
                     for outcome in found:
                         db.execute(
                             "INSERT INTO scans (scanned_at, inspector, location, latitude, "
-                            "longitude, image, verdict, serial, enterprise, label_text, reasons) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            "longitude, image, verdict, serial, enterprise, enterprise_id, "
+                            "label_text, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             [format_time(moment), inspector, where.text, where.latitude,
                              where.longitude, outcome.image, outcome.verdict, outcome.serial,
-                             outcome.enterprise, outcome.text,
+                             outcome.enterprise, _enterprise_id(outcome), outcome.text,
                              json.dumps(list(outcome.reasons), ensure_ascii=False)])
             outcomes.extend(found)
             if progress is not None:
@@ -265,10 +312,11 @@ def scan(
 
 def _judge_clone(db: sqlite_utils.Database, outcome: ScanOutcome, moment: datetime,
                  where: Location, policy: ClonePolicy, clone_verdict: str) -> ScanOutcome:
-    if not outcome.genuine or outcome.serial is None or outcome.enterprise is None:
+    enterprise_id = _enterprise_id(outcome)
+    if not outcome.genuine or outcome.serial is None or enterprise_id is None:
         return outcome
-    reasons = clone_reasons(moment, where, earlier_sightings(db, outcome.enterprise,
-                                                             outcome.serial), policy)
+    reasons = clone_reasons(moment, where, earlier_sightings(db, enterprise_id, outcome.serial),
+                            policy)
     if not reasons:
         return outcome
     return replace(outcome, verdict=clone_verdict, reasons=(*outcome.reasons, *reasons),
@@ -321,38 +369,62 @@ class ScanReport:
 
 
 def report(home: Home) -> ScanReport:
-    """Scans per enterprise and verdict, and every serial ever flagged as a suspected clone."""
+    """Scans per enterprise and verdict, and every serial ever flagged as a suspected clone.
+
+    Scans are grouped by the enterprise's registry id (by name for a scan without one), each
+    group shown under the name of its latest scan."""
     from jdzhi.registry.db import open_registry, rows
 
     db = open_registry(home)
     try:
         verdicts = {r["verdict"]: r["n"] for r in rows(
             db, "SELECT verdict, COUNT(*) AS n FROM scans GROUP BY verdict ORDER BY n DESC")}
-        per: dict[str, dict[str, int]] = {}
-        for r in rows(db, "SELECT COALESCE(enterprise, '') AS e, verdict, COUNT(*) AS n "
-                          "FROM scans GROUP BY e, verdict"):
-            per.setdefault(r["e"], {})[r["verdict"]] = r["n"]
-        serials = {r["e"]: r["n"] for r in rows(
-            db, "SELECT COALESCE(enterprise, '') AS e, COUNT(DISTINCT serial) AS n FROM scans "
-                "GROUP BY e")}
-        enterprises = tuple(sorted(
-            (EnterpriseScans(name or "(unidentified)", sum(counts.values()), serials.get(name, 0),
-                             counts) for name, counts in per.items()),
-            key=lambda e: (-e.scans, e.enterprise)))
-        clones = tuple(SuspectedClone(
-            r["enterprise"], r["serial"], r["flagged"], r["sightings"],
-            tuple(loc["location"] for loc in rows(
-                db, "SELECT DISTINCT location FROM scans WHERE enterprise = ? AND serial = ? "
-                    "AND location != '' ORDER BY location", [r["enterprise"], r["serial"]])),
-            r["first_seen"], r["last_seen"]) for r in rows(
-            db,
-            "SELECT s.enterprise, s.serial, "
-            "SUM(s.verdict = 'suspected-clone') AS flagged, COUNT(*) AS sightings, "
-            "MIN(s.scanned_at) AS first_seen, MAX(s.scanned_at) AS last_seen FROM scans s "
-            "WHERE s.serial IS NOT NULL AND EXISTS (SELECT 1 FROM scans c WHERE "
-            "c.enterprise = s.enterprise AND c.serial = s.serial "
-            "AND c.verdict = 'suspected-clone') "
-            "GROUP BY s.enterprise, s.serial ORDER BY last_seen DESC"))
+        enterprises = _enterprise_totals(db)
+        clones = _suspected_clones(db)
     finally:
         db.close()
     return ScanReport(sum(verdicts.values()), verdicts, enterprises, clones)
+
+
+#: the enterprise a scan counts for in the report: its id, else its name, else none
+_ENTERPRISE_GROUP = "COALESCE('id ' || enterprise_id, 'name ' || enterprise, '')"
+
+
+def _enterprise_totals(db: sqlite_utils.Database) -> tuple[EnterpriseScans, ...]:
+    from jdzhi.registry.db import rows
+
+    names = {r["g"]: r["enterprise"] for r in rows(
+        db, f"SELECT {_ENTERPRISE_GROUP} AS g, enterprise FROM scans WHERE id IN "
+            f"(SELECT MAX(id) FROM scans GROUP BY {_ENTERPRISE_GROUP})")}
+    per: dict[str, dict[str, int]] = {}
+    for r in rows(db, f"SELECT {_ENTERPRISE_GROUP} AS g, verdict, COUNT(*) AS n "
+                      "FROM scans GROUP BY g, verdict"):
+        per.setdefault(r["g"], {})[r["verdict"]] = r["n"]
+    serials = {r["g"]: r["n"] for r in rows(
+        db, f"SELECT {_ENTERPRISE_GROUP} AS g, COUNT(DISTINCT serial) AS n FROM scans "
+            "GROUP BY g")}
+    return tuple(sorted(
+        (EnterpriseScans(names.get(group) or "(unidentified)", sum(counts.values()),
+                         serials.get(group, 0), counts) for group, counts in per.items()),
+        key=lambda e: (-e.scans, e.enterprise)))
+
+
+def _suspected_clones(db: sqlite_utils.Database) -> tuple[SuspectedClone, ...]:
+    from jdzhi.registry.db import rows
+
+    flagged = rows(
+        db,
+        f"SELECT {_ENTERPRISE_GROUP} AS g, serial, "
+        "SUM(verdict = 'suspected-clone') AS flagged, COUNT(*) AS sightings, "
+        "MIN(scanned_at) AS first_seen, MAX(scanned_at) AS last_seen, MAX(id) AS last_id "
+        "FROM scans WHERE serial IS NOT NULL GROUP BY g, serial HAVING flagged > 0 "
+        "ORDER BY last_seen DESC")
+    clones = []
+    for r in flagged:
+        (latest,) = rows(db, "SELECT enterprise FROM scans WHERE id = ?", [r["last_id"]])
+        locations = tuple(loc["location"] for loc in rows(
+            db, f"SELECT DISTINCT location FROM scans WHERE {_ENTERPRISE_GROUP} = ? "
+                "AND serial = ? AND location != '' ORDER BY location", [r["g"], r["serial"]]))
+        clones.append(SuspectedClone(latest["enterprise"], r["serial"], r["flagged"],
+                                     r["sightings"], locations, r["first_seen"], r["last_seen"]))
+    return tuple(clones)
