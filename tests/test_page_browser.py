@@ -27,8 +27,8 @@ from typer.testing import CliRunner
 from jdzhi.cli import app
 from jdzhi.home import Home
 from jdzhi.registry.uscc import generate
+from jdzhi.timeutil import unix_time
 from jdzhi.trace.formats.base32 import base32_decode, base32_encode
-from jdzhi.trace.formats.common import unix_time
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, Label, LabelFields
 from jdzhi.trace.formats.records import base64url
 from jdzhi.trace.keys.keyfile import from_seed, load_key
@@ -440,7 +440,7 @@ def _authority_signed(world: World, payload: bytes) -> bytes:
     from jdzhi.registry.db import open_registry
     from jdzhi.trace.formats.common import CONTENT_TYPES, authority_kid, external_aad
     from jdzhi.trace.formats.cose import sign1
-    from jdzhi.trace.keys.certified import load_authority
+    from jdzhi.trace.keys.authority import load_authority
 
     db = open_registry(Home(world.home))
     try:

@@ -122,7 +122,7 @@ Step = Callable[[DemoContext], StepReport]
 
 def create_home(ctx: DemoContext) -> StepReport:
     from jdzhi.registry.categories import list_categories
-    from jdzhi.trace.keys.certified import initialize_home
+    from jdzhi.trace.keys.home_setup import initialize_home
 
     passphrase_path = ctx.folder / PASSPHRASE_FILE
     passphrase_path.write_text(DEMO_PASSPHRASE + "\n", encoding="utf-8")
@@ -514,7 +514,7 @@ def inspect_labels(ctx: DemoContext) -> StepReport:
 def revoke_and_rogue_piece(ctx: DemoContext) -> StepReport:
     from jdzhi.registry.categories import get_category
     from jdzhi.registry.licenses import change_status
-    from jdzhi.trace.formats.common import unix_time
+    from jdzhi.timeutil import unix_time
     from jdzhi.trace.formats.records import RecordFields, sign_record
     from jdzhi.trace.keys.keyfile import load_key
 

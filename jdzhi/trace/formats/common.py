@@ -6,7 +6,6 @@ See docs/format.md. Pure: no database, no files, no clock.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import InvalidInput
@@ -81,14 +80,6 @@ def authority_kid(public_key: bytes) -> bytes:
     import hashlib
 
     return hashlib.sha256(public_key).digest()[:8]
-
-
-def unix_time(moment: datetime) -> int:
-    return int(moment.astimezone(UTC).timestamp())
-
-
-def from_unix(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 class LabelError(ValueError):

@@ -136,8 +136,7 @@ def export_page(
     ``passphrase``. The authority public key is pinned in ``index.html``. A non-empty ``out`` is
     refused unless ``force`` (then only the four page files in it are replaced).
     """
-    from jdzhi.timeutil import utc_now
-    from jdzhi.trace.formats.common import from_unix
+    from jdzhi.timeutil import from_unix, utc_now
     from jdzhi.trace.formats.records import base64url
 
     _check_target(out, force)
@@ -191,8 +190,8 @@ def check_exported(folder: Path, now: datetime | None = None) -> ExportedPage:
     import re
 
     from jdzhi.errors import IntegrityError
-    from jdzhi.timeutil import utc_now
-    from jdzhi.trace.formats.common import LabelError, from_unix
+    from jdzhi.timeutil import from_unix, utc_now
+    from jdzhi.trace.formats.common import LabelError
     from jdzhi.trace.formats.records import base64url_decode
     from jdzhi.trace.trust.bundle import decode_bundle
 

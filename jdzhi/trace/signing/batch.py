@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, InvalidInput, InvalidState, KeyUnusable
 from jdzhi.inputs import read_text_file
-from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time, utc_now
+from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time, unix_time, utc_now
 from jdzhi.trace.formats.base32 import base32_encode
-from jdzhi.trace.formats.common import parse_serial, unix_time
+from jdzhi.trace.formats.common import parse_serial
 from jdzhi.trace.formats.labels import check_base_url
 from jdzhi.trace.formats.records import (
     OPTIONAL_COLUMNS,
