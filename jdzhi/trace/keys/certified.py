@@ -222,8 +222,9 @@ def issue_licensee_key(
 ) -> IssuedKey:
     """Certify a new signing key for an enterprise's current license and write it to ``out``.
 
-    With ``rotate``, the enterprise's keys in use are superseded from now on (what they signed
-    before stays genuine); a key with a revocation pending keeps it, with its date and reason.
+    With ``rotate``, the enterprise's keys in use stop signing now (what they signed before
+    stays genuine): superseded, or, for a key with a revocation pending, revoked from now with
+    that revocation's reason.
     """
     check_new_key_path(out)
     enterprise = get_enterprise(db, enterprise_ref)
@@ -244,15 +245,8 @@ def issue_licensee_key(
     with transaction(db):
         superseded = []
         if rotate:
-            for old in (key for key in in_use if not key.revocation_pending(now)):
-                before = audit.snapshot(db, "trust_keys", old.key_id)
-                db.execute(
-                    "UPDATE trust_keys SET ended_at = ?, end_kind = 'superseded', end_reason = ?, "
-                    "end_recorded_at = ? WHERE key_id = ?",
-                    [format_time(now), "replaced by a rotation", format_time(now), old.key_id],
-                )
-                audit.record_row_change(db, action="key.supersede", table="trust_keys",
-                                        key=old.key_id, before=before)
+            for old in in_use:
+                _end_for_rotation(db, old, now)
                 superseded.append(old.key_id)
         info = _certify(
             db, authority, role="licensee", out=out, passphrase=key_passphrase, now=not_before,
@@ -261,6 +255,24 @@ def issue_licensee_key(
             details={"enterprise_id": enterprise.id, "license_no": lic.license_no},
         )
     return IssuedKey(info, str(out), tuple(superseded))
+
+
+def _end_for_rotation(db: sqlite_utils.Database, old: KeyInfo, now: datetime) -> None:
+    """End a key in use now, for a rotation (inside its transaction). A pending revocation stays
+    a revocation, with its reason, brought forward to now; the audit entry keeps its date."""
+    before = audit.snapshot(db, "trust_keys", old.key_id)
+    if old.revocation_pending(now):
+        kind, reason = "revoked", old.end_reason
+        details = {"brought_forward_from": format_time(old.ended_at or now)}
+    else:
+        kind, reason, details = "superseded", "replaced by a rotation", {}
+    db.execute(
+        "UPDATE trust_keys SET ended_at = ?, end_kind = ?, end_reason = ?, end_recorded_at = ? "
+        "WHERE key_id = ?",
+        [format_time(now), kind, reason, format_time(now), old.key_id],
+    )
+    audit.record_row_change(db, action="key.supersede", table="trust_keys", key=old.key_id,
+                            before=before, details=details)
 
 
 def revoke_key(db: sqlite_utils.Database, key_id: int, *, reason: str,
