@@ -366,7 +366,8 @@ def test_a_stale_bundle_cannot_confirm_a_good_label(
 
     def check(page: Any) -> None:
         page.wait_for_selector("[data-stale]")
-        colours.append(page.eval_on_selector("#verdict", "e => getComputedStyle(e).backgroundColor"))
+        colours.append(page.eval_on_selector("#verdict",
+                                             "e => getComputedStyle(e).backgroundColor"))
 
     with start_server(site, 0) as stale:
         opened = _open(phone, stale.label_url(label, DEFAULT_BASE_URL), "stale-bundle",

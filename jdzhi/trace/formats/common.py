@@ -6,13 +6,7 @@ See docs/format.md. Pure: no database, no files, no clock.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
-
-from jdzhi.errors import InvalidInput
-
-if TYPE_CHECKING:
-    pass
-
+from typing import Any
 
 FORMAT_VERSION = 1
 
@@ -64,7 +58,7 @@ MAX_SIGNED_AT = 0xFFFF_FFFF
 def parse_serial(text: str) -> int:
     """The number a label carries for a serial; only the canonical digits are accepted."""
     if not SERIAL_PATTERN.fullmatch(text):
-        raise InvalidInput(
+        raise FormatError(
             f"serial {text!r} is not 1 to 12 decimal digits without a leading zero"
         )
     return int(text)
@@ -82,5 +76,10 @@ def authority_kid(public_key: bytes) -> bytes:
     return hashlib.sha256(public_key).digest()[:8]
 
 
-class LabelError(ValueError):
+class FormatError(ValueError):
+    """A value that breaks a rule of the signed formats (docs/format.md); callers that take
+    the value from people say so in their own terms (``jdzhi.errors.InvalidInput``)."""
+
+
+class LabelError(FormatError):
     """A label text or payload that is not in the canonical version-1 form."""

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from jdzhi.errors import InvalidState, KeyUnusable
 from jdzhi.registry import audit
 from jdzhi.registry.db import initialize, open_registry, transaction
-from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, check_base_url
+from jdzhi.trace.formats.labels import DEFAULT_BASE_URL
 from jdzhi.trace.keys.authority import AuthorityResult, ensure_authority
-from jdzhi.trace.trust.from_registry import BASE_URL_SETTING, setting
+from jdzhi.trace.trust.from_registry import BASE_URL_SETTING, given_base_url, setting
 
 if TYPE_CHECKING:
     from jdzhi.home import Home
@@ -36,7 +36,7 @@ def initialize_home(home: Home, passphrase: bytes | None, base_url: str | None) 
     A ``base_url`` other than the stored one is refused rather than silently changed.
     """
     if base_url is not None:
-        check_base_url(base_url)
+        given_base_url(base_url)
     if passphrase is None and not home.authority_key_path.exists():
         raise KeyUnusable("a passphrase is needed to create the authority key")
     result = initialize(home)

@@ -206,7 +206,7 @@ def decode_bundle(data: bytes, pinned: bytes, *, now: datetime, source: str = "b
         payload = loads_canonical(message.payload, what="trust bundle payload")
         trust = _trust_from_payload(payload, pinned, source)
         endorsements = tuple(decode_endorsement(item, trust.keys) for item in payload["ends"])
-    except (CoseError, AttributeError, KeyError, TypeError, ValueError, InvalidInput) as error:
+    except (CoseError, AttributeError, KeyError, TypeError, ValueError) as error:
         raise IntegrityError(f"the signed trust bundle has an invalid field: {error}") from None
     if max_age_days is not None and trust.expires_at is not None:
         trust = replace(trust, expires_at=min(trust.expires_at,

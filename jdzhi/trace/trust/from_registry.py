@@ -6,11 +6,12 @@ import os
 from datetime import date
 from typing import TYPE_CHECKING
 
-from jdzhi.errors import IntegrityError
+from jdzhi.errors import IntegrityError, InvalidInput
 from jdzhi.registry.db import rows
 from jdzhi.registry.licenses import event_history_by_license
 from jdzhi.timeutil import unix_time, utc_now
 from jdzhi.trace.endorsements.lab import decode_endorsement
+from jdzhi.trace.formats.common import FormatError
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, check_base_url
 from jdzhi.trace.keys.authority import authority_public_key
 from jdzhi.trace.keys.certified import trusted_keys
@@ -31,6 +32,7 @@ __all__ = [
     "BASE_URL_ENV",
     "BASE_URL_SETTING",
     "accepted_bases",
+    "given_base_url",
     "registry_base_url",
     "setting",
     "trust_from_registry",
@@ -46,6 +48,14 @@ def setting(db: sqlite_utils.Database, name: str) -> str | None:
     return None if found is None else str(found[0])
 
 
+def given_base_url(text: str) -> str:
+    """A label base people gave (an option, ``JDZHI_BASE_URL``), checked: InvalidInput if bad."""
+    try:
+        return check_base_url(text)
+    except FormatError as error:
+        raise InvalidInput(str(error)) from None
+
+
 def registry_base_url(db: sqlite_utils.Database) -> str:
     """The label base stored at ``jdzhi init`` (else the default)."""
     return setting(db, BASE_URL_SETTING) or DEFAULT_BASE_URL
@@ -56,7 +66,7 @@ def accepted_bases(db: sqlite_utils.Database) -> tuple[str, ...]:
     bases = [registry_base_url(db)]
     from_env = os.environ.get(BASE_URL_ENV)
     if from_env and from_env not in bases:
-        bases.append(check_base_url(from_env))
+        bases.append(given_base_url(from_env))
     return tuple(bases)
 
 
