@@ -5,6 +5,7 @@ See docs/format.md. Pure: no database, no files, no clock.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -71,8 +72,6 @@ def key_kid(key_id: int) -> bytes:
 
 def authority_kid(public_key: bytes) -> bytes:
     """The COSE kid of the authority key: the first 8 bytes of SHA-256 of its raw public key."""
-    import hashlib
-
     return hashlib.sha256(public_key).digest()[:8]
 
 

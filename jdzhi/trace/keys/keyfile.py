@@ -6,12 +6,15 @@ no log or traceback can carry the secret.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jdzhi.errors import Conflict, InvalidInput, KeyUnusable
+from jdzhi.trace import ed25519
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -30,9 +33,7 @@ class SigningKey:
     _secret: bytes = field(repr=False, compare=False)
 
     def sign(self, message: bytes) -> bytes:
-        from jdzhi.trace.ed25519 import sign
-
-        return sign(self._secret, message)
+        return ed25519.sign(self._secret, message)
 
     @property
     def secret(self) -> bytes:
@@ -63,10 +64,8 @@ def from_seed(seed: bytes) -> SigningKey:
 
 
 def _signing_key(private: Ed25519PrivateKey) -> SigningKey:
-    from jdzhi.trace.ed25519 import secret_key
-
     public = private.public_key().public_bytes_raw()
-    return SigningKey(public, private, secret_key(private.private_bytes_raw(), public))
+    return SigningKey(public, private, ed25519.secret_key(private.private_bytes_raw(), public))
 
 
 def check_new_key_path(path: Path) -> Path:
@@ -144,9 +143,6 @@ def write_public_key(path: Path, public_key: bytes) -> None:
 
 def read_public_key(text: str) -> bytes:
     """A raw Ed25519 public key from 64 hex digits, 43 base64url characters, or a PEM file path."""
-    import base64
-    import binascii
-
     value = text.strip()
     if len(value) == 64:
         try:

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, IntegrityError, InvalidInput, NotInitialized
-from jdzhi.timeutil import from_unix, unix_time
+from jdzhi.registry.db import open_registry
+from jdzhi.timeutil import from_unix, unix_time, utc_now
+from jdzhi.trace.endorsements.lab import decode_endorsement
 from jdzhi.trace.formats.common import (
     CONTENT_TYPES,
     FORMAT_VERSION,
@@ -26,6 +28,7 @@ from jdzhi.trace.formats.common import (
     external_aad,
 )
 from jdzhi.trace.formats.cose import (
+    MAX_MESSAGE_BYTES,
     CoseError,
     decode_sign1,
     dumps,
@@ -34,6 +37,8 @@ from jdzhi.trace.formats.cose import (
     verify_sign1,
 )
 from jdzhi.trace.formats.labels import check_base_url
+from jdzhi.trace.keys.authority import authority_public_key, load_authority
+from jdzhi.trace.trust.from_registry import trust_from_registry
 from jdzhi.trace.trust.model import (
     Trust,
     TrustedCategory,
@@ -110,11 +115,6 @@ class Exported:
 def export_bundle(home: Home, out: Path, passphrase: bytes, *,
                   valid_days: int = DEFAULT_VALID_DAYS, now: datetime | None = None) -> Exported:
     """Sign the registry's current trust as a bundle and write it to ``out`` (never overwritten)."""
-    from jdzhi.registry.db import open_registry
-    from jdzhi.timeutil import utc_now
-    from jdzhi.trace.keys.authority import load_authority
-    from jdzhi.trace.trust.from_registry import trust_from_registry
-
     if not 1 <= valid_days <= 366:
         raise InvalidInput("a bundle is valid for 1 to 366 days")
     if out.exists():
@@ -151,9 +151,6 @@ def _pinned_authority(home: Home | None, authority: bytes | None) -> bytes:
     if authority is not None:
         return authority
     if home is not None and home.db_path.exists():
-        from jdzhi.registry.db import open_registry
-        from jdzhi.trace.keys.authority import authority_public_key
-
         db = open_registry(home)
         try:
             return authority_public_key(db)
@@ -171,8 +168,6 @@ def read_bundle(path: Path, *, authority: bytes | None, home: Home | None,
                 now: datetime, max_age_days: int | None = None) -> Trust:
     """Load a bundle, refusing anything not signed by the pinned authority key; see
     :func:`decode_bundle` for ``max_age_days``."""
-    from jdzhi.trace.formats.cose import MAX_MESSAGE_BYTES
-
     try:
         if path.stat().st_size > MAX_MESSAGE_BYTES:
             raise IntegrityError(f"{path} is far too large to be a trust bundle")
@@ -188,8 +183,6 @@ def decode_bundle(data: bytes, pinned: bytes, *, now: datetime, source: str = "b
                   max_age_days: int | None = None) -> Trust:
     """A bundle's trust, checked. ``max_age_days`` makes the bundle expire that many days after
     it was issued when that comes before its own expiry (a verifier's stricter policy)."""
-    from jdzhi.trace.endorsements.lab import decode_endorsement
-
     try:
         message = decode_sign1(data, what="trust bundle")
     except CoseError as error:

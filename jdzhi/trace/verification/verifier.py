@@ -31,11 +31,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from jdzhi.errors import InvalidInput
 from jdzhi.inputs import read_text_file
+from jdzhi.parallel import map_chunks
 from jdzhi.registry.db import open_registry
 from jdzhi.timeutil import format_time, from_unix, unix_time, utc_now
+from jdzhi.trace.ed25519 import verify
 from jdzhi.trace.formats.common import LabelError, external_aad
+from jdzhi.trace.formats.cose import verify_sign1
 from jdzhi.trace.formats.labels import LabelFields, decode_label_text
-from jdzhi.trace.formats.records import decode_record
+from jdzhi.trace.formats.records import base64url_decode, decode_record
 from jdzhi.trace.trust.bundle import read_bundle
 from jdzhi.trace.trust.from_registry import trust_from_registry
 from jdzhi.trace.trust.model import Endorsement, EndorsementOutcome, Trust, TrustedKey
@@ -224,8 +227,6 @@ class Verifier:
             *result.reasons, f"the trust bundle expired on {expired}: statuses may be out of date"))
 
     def _label_text(self, text: str) -> VerificationResult:
-        from jdzhi.trace.ed25519 import verify
-
         try:
             label = decode_label_text(text, self.trust.bases)
         except LabelError as error:
@@ -236,8 +237,6 @@ class Verifier:
             form="label")
 
     def _record(self, data: bytes) -> VerificationResult:
-        from jdzhi.trace.formats.cose import verify_sign1
-
         try:
             message, fields = decode_record(data)
         except LabelError as error:
@@ -249,8 +248,6 @@ class Verifier:
             production_date=fields.production_date.isoformat())
 
     def _signed_line(self, line: str, line_no: int | None = None) -> VerificationResult:
-        from jdzhi.trace.formats.records import base64url_decode
-
         where = f"line {line_no}: " if line_no is not None else ""
         try:
             entry = json.loads(line)
@@ -452,8 +449,6 @@ def verify_jsonl(path: Path, trust: Trust, now: datetime | None = None,
                  ) -> list[VerificationResult]:
     """Verify every line of a SIGNED.jsonl file (blank lines skipped); ``parallel`` verifies a
     big file on every core (:mod:`jdzhi.parallel`)."""
-    from jdzhi.parallel import map_chunks
-
     text = read_text_file(path)
     numbered = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
                 if line.strip()]
