@@ -8,6 +8,11 @@ from functools import lru_cache
 
 from jdzhi.trace.formats.common import LabelError
 
+__all__ = [
+    "base32_decode",
+    "base32_encode",
+]
+
 _BASE32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 

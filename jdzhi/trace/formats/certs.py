@@ -9,6 +9,11 @@ from dataclasses import dataclass
 
 from jdzhi.trace.formats.common import CONTENT_TYPES, FORMAT_VERSION, authority_kid, external_aad
 
+__all__ = [
+    "CertFields",
+    "sign_cert",
+]
+
 
 @dataclass(frozen=True)
 class CertFields:

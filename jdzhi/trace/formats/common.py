@@ -9,6 +9,24 @@ import hashlib
 import re
 from typing import Any
 
+__all__ = [
+    "CONTENT_TYPES",
+    "FORMAT_VERSION",
+    "MAX_CATEGORY_CODE",
+    "MAX_KEY_ID",
+    "MAX_SERIAL",
+    "MAX_SIGNED_AT",
+    "SERIAL_PATTERN",
+    "FormatError",
+    "LabelError",
+    "as_int",
+    "as_text",
+    "authority_kid",
+    "external_aad",
+    "key_kid",
+    "parse_serial",
+]
+
 FORMAT_VERSION = 1
 
 

@@ -20,6 +20,22 @@ from jdzhi.trace.formats.common import (
     LabelError,
 )
 
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "LABEL_DOMAIN",
+    "LABEL_HEADER_LENGTH",
+    "LABEL_PAYLOAD_CHARS",
+    "LABEL_PAYLOAD_LENGTH",
+    "LABEL_VERSION",
+    "MAX_BASE_LENGTH",
+    "Label",
+    "LabelFields",
+    "check_base_url",
+    "decode_label_payload",
+    "decode_label_text",
+    "split_label_text",
+]
+
 LABEL_VERSION = 1
 
 

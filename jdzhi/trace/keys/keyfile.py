@@ -19,6 +19,19 @@ from jdzhi.trace import ed25519
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+__all__ = [
+    "MAX_KEY_FILE_BYTES",
+    "SigningKey",
+    "check_new_key_path",
+    "from_seed",
+    "generate",
+    "load_key",
+    "read_key_file",
+    "read_public_key",
+    "write_key",
+    "write_public_key",
+]
+
 #: a PEM key file is a few hundred bytes; anything much larger is not one
 MAX_KEY_FILE_BYTES = 64 * 1024
 

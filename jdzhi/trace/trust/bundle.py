@@ -58,6 +58,15 @@ from jdzhi.trace.trust.status import (
 if TYPE_CHECKING:
     from jdzhi.home import Home
 
+__all__ = [
+    "DEFAULT_VALID_DAYS",
+    "Exported",
+    "bundle_payload",
+    "decode_bundle",
+    "export_bundle",
+    "read_bundle",
+]
+
 DEFAULT_VALID_DAYS = 30
 
 

@@ -41,7 +41,13 @@ from jdzhi.trace.formats.labels import LabelFields, decode_label_text
 from jdzhi.trace.formats.records import base64url_decode, decode_record
 from jdzhi.trace.trust.bundle import read_bundle
 from jdzhi.trace.trust.from_registry import trust_from_registry
-from jdzhi.trace.trust.model import Endorsement, EndorsementOutcome, Trust, TrustedKey
+from jdzhi.trace.trust.model import (
+    Endorsement,
+    EndorsementOutcome,
+    Trust,
+    TrustedKey,
+    TrustedLicense,
+)
 
 if TYPE_CHECKING:
     from jdzhi.home import Home
@@ -389,19 +395,25 @@ class Verifier:
                    f"(license {lic.license_no}), {signed} while the license was active"]
         if category is None:
             reasons.append(f"category code {fields.category} is unknown to this trust source")
-        later_key = key.status_at(max(self.now, fields.signed_at))
-        if later_key in ("revoked", "superseded"):
-            how = "replaced" if later_key == "superseded" else "revoked"
-            reasons.append(f"key {fields.key_id} has since been {how} "
-                           f"(effective {ended}); this record was signed before")
-        later_status, later_event = lic.status_at(max(self.now, fields.signed_at))
-        if later_status in ("revoked", "suspended") and later_event is not None:
-            reasons.append(f"the license has since been {later_status} (effective "
-                           f"{_when(later_event.effective_at)}: {later_event.reason}); this record "
-                           "was signed before")
-        elif later_status == "expired":
-            reasons.append("the license has since expired; this record was signed before")
+        reasons += _since(key, lic, max(self.now, fields.signed_at))
         return result(Verdict.GENUINE, *reasons, **named)
+
+
+def _since(key: TrustedKey, lic: TrustedLicense, moment: int) -> list[str]:
+    """What has happened to a genuine record's key and license by ``moment`` (now)."""
+    said = []
+    key_status = key.status_at(moment)
+    if key_status in ("revoked", "superseded") and key.ended_at is not None:
+        how = "replaced" if key_status == "superseded" else "revoked"
+        said.append(f"key {key.key_id} has since been {how} "
+                    f"(effective {_when(key.ended_at)}); this record was signed before")
+    status, event = lic.status_at(moment)
+    if status in ("revoked", "suspended") and event is not None:
+        said.append(f"the license has since been {status} (effective "
+                    f"{_when(event.effective_at)}: {event.reason}); this record was signed before")
+    elif status == "expired":
+        said.append("the license has since expired; this record was signed before")
+    return said
 
 
 
