@@ -1,8 +1,9 @@
 """The status of a license and of a certified key at a moment: one rule each, pure.
 
 Signing, registry listings, and verification against the registry or a trust bundle all ask
-these two functions; the phone page's ``statusAt`` (``trace/page/static/verify.js``) is held to
-:func:`license_status_at` by a test over generated cases. Times are Unix seconds (UTC).
+these two functions; the phone page's ``statusAt`` and ``keyStatusAt``
+(``trace/page/static/verify.js``) are held to them by a test over generated cases
+(tests/test_status_rules.py). Times are Unix seconds (UTC).
 """
 
 from __future__ import annotations
