@@ -56,7 +56,7 @@ def rows(quick: bool) -> list[Row]:
     from jdzhi.home import Home
     from jdzhi.registry.db import open_registry
     from jdzhi.similarity.works import make_request, prepare_all
-    from jdzhi.trace.keys.certified import initialize_home
+    from jdzhi.trace.keys.home_setup import initialize_home
 
     if not PORCELAIN.is_dir():
         return [Row("register works/s", "not measured", "not measured",

@@ -106,7 +106,8 @@ def _licensed_home() -> Iterator[tuple[Path, Path]]:
     from jdzhi.registry.db import open_registry
     from jdzhi.registry.entries import add_entry
     from jdzhi.registry.uscc import generate as generate_uscc
-    from jdzhi.trace.keys.certified import initialize_home, issue_licensee_key
+    from jdzhi.trace.keys.certified import issue_licensee_key
+    from jdzhi.trace.keys.home_setup import initialize_home
 
     os.environ["JDZHI_NOW"] = NOW
     with tempfile.TemporaryDirectory(prefix="jdzhi-bench-") as folder:

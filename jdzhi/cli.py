@@ -225,7 +225,7 @@ def init(
     """
     from jdzhi.trace.formats.common import authority_kid
     from jdzhi.trace.formats.records import base64url
-    from jdzhi.trace.keys.certified import initialize_home
+    from jdzhi.trace.keys.home_setup import initialize_home
 
     home = home_of(ctx)
     passphrase = None

@@ -8,10 +8,15 @@ China Standard Time (UTC+08:00), where the registry works. A bare date means its
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 
 from jdzhi.errors import InvalidInput
+
+__all__ = [
+    "CHINA_STANDARD_TIME", "EARLIEST_YEAR", "LATEST_YEAR", "cst_date", "end_of_cst_day",
+    "format_time", "from_unix", "parse_date", "parse_time", "stored_time", "unix_time", "utc_now",
+]
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 #: times jdzhi accepts; far-off years are typing mistakes, and would overflow date arithmetic
@@ -72,3 +77,23 @@ def format_time(moment: datetime) -> str:
 def stored_time(text: str) -> datetime:
     """Read back a time written by :func:`format_time`."""
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def unix_time(moment: datetime) -> int:
+    """Unix seconds (UTC), the form of times in the signed formats."""
+    return int(moment.astimezone(UTC).timestamp())
+
+
+def from_unix(seconds: int) -> datetime:
+    """The aware UTC datetime of Unix seconds."""
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def cst_date(moment: int) -> date:
+    """The calendar date of a Unix time in China Standard Time (license windows are dates)."""
+    return datetime.fromtimestamp(moment, CHINA_STANDARD_TIME).date()
+
+
+def end_of_cst_day(day: date) -> datetime:
+    """The last second (23:59:59) of a calendar date in China Standard Time, in UTC."""
+    return datetime.combine(day, time(23, 59, 59), CHINA_STANDARD_TIME).astimezone(UTC)

@@ -14,11 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jdzhi.errors import InvalidInput
 from jdzhi.trace.ed25519 import verify
 from jdzhi.trace.formats import cose
 from jdzhi.trace.formats.base32 import base32_decode, base32_encode
-from jdzhi.trace.formats.common import LabelError, parse_serial
+from jdzhi.trace.formats.common import FormatError, LabelError, parse_serial
 from jdzhi.trace.formats.labels import (
     DEFAULT_BASE_URL,
     LABEL_PAYLOAD_CHARS,
@@ -176,7 +175,7 @@ def test_base_url_rules() -> None:
     assert check_base_url("HTTP://127.0.0.1:8765/V/") == "HTTP://127.0.0.1:8765/V/"
     for bad in ("https://trace.example.cn/v/", "HTTPS://TRACE.EXAMPLE.CN/V", "FTP://X/",
                 "HTTPS://A-VERY-LONG-HOST.EXAMPLE.CN/V/"):
-        with pytest.raises(InvalidInput):
+        with pytest.raises(FormatError):
             check_base_url(bad)
 
 
@@ -185,7 +184,7 @@ def test_base_url_rules() -> None:
 def test_serial_rule() -> None:
     assert parse_serial("1") == 1 and parse_serial("999999999999") == 999_999_999_999
     for bad in ("", "0", "0123", "1234567890123", "12a", " 12", "١٢", "1e3", "+1"):
-        with pytest.raises(InvalidInput, match="1 to 12 decimal digits"):
+        with pytest.raises(FormatError, match="1 to 12 decimal digits"):
             parse_serial(bad)
 
 

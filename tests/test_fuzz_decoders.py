@@ -247,7 +247,7 @@ def _replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
 @pytest.fixture(scope="module")
 def authority_sign(world: World) -> Any:
     from jdzhi.registry.db import open_registry
-    from jdzhi.trace.keys.certified import load_authority
+    from jdzhi.trace.keys.authority import load_authority
 
     db = open_registry(world.home)
     try:

@@ -17,8 +17,8 @@ from jdzhi.registry.db import open_registry
 from jdzhi.trace.endorsements.lab import decode_endorsement, endorsement_payload, serial_ranges
 from jdzhi.trace.formats.common import CONTENT_TYPES, external_aad, key_kid
 from jdzhi.trace.formats.cose import dumps, sign1
+from jdzhi.trace.keys.certified import trusted_keys
 from jdzhi.trace.keys.keyfile import load_key
-from jdzhi.trace.trust.from_registry import trusted_keys
 from jdzhi.trace.trust.model import Endorsement, ReleaseResult
 
 LAB = "国家日用陶瓷质量检验检测中心"

@@ -27,8 +27,8 @@ from typer.testing import CliRunner
 from jdzhi.cli import app
 from jdzhi.home import Home
 from jdzhi.registry.uscc import generate
+from jdzhi.timeutil import unix_time
 from jdzhi.trace.formats.base32 import base32_decode, base32_encode
-from jdzhi.trace.formats.common import unix_time
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, Label, LabelFields
 from jdzhi.trace.formats.records import base64url
 from jdzhi.trace.keys.keyfile import from_seed, load_key
@@ -235,10 +235,14 @@ def phone(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-def _open(context: Any, url: str, shot: str, *, check: Any = None) -> Opened:
-    """Open ``url`` in a new page, wait for the verdict, screenshot it."""
+def _open(context: Any, url: str, shot: str, *, check: Any = None,
+          now: datetime | None = None) -> Opened:
+    """Open ``url`` in a new page (its clock fixed at ``now`` if given), wait for the verdict,
+    screenshot it."""
     page = context.new_page()
     try:
+        if now is not None:
+            page.clock.set_fixed_time(now)
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -351,18 +355,29 @@ def test_signed_before_a_revocation_says_so(world: World, server: PageServer,
     assert "景德镇市昌南窑瓷业有限公司" in opened.text
 
 
-def test_a_stale_bundle_is_flagged_but_keeps_the_verdict(
+def test_a_stale_bundle_cannot_confirm_a_good_label(
     world: World, phone: Any, tmp_path: Path
 ) -> None:
+    """Past the bundle's expiry a good signature is stale-trust (it was genuine), in amber."""
     site = tmp_path / "stale"
     export_page(Home(world.home), site, passphrase=TEST_PASSPHRASE.encode(), valid_days=1,
                 now=datetime(2026, 5, 1, tzinfo=UTC))
     label, _ = world.cases["genuine"]
+    colours: list[str] = []
+
+    def check(page: Any) -> None:
+        page.wait_for_selector("[data-stale]")
+        colours.append(page.eval_on_selector("#verdict",
+                                             "e => getComputedStyle(e).backgroundColor"))
+
     with start_server(site, 0) as stale:
         opened = _open(phone, stale.label_url(label, DEFAULT_BASE_URL), "stale-bundle",
-                       check=lambda page: page.wait_for_selector("[data-stale]"))
-    assert opened.verdict == "genuine"
+                       check=check)
+    assert opened.verdict == "stale-trust" and colours == ["rgb(240, 160, 32)"]  # amber
     assert "the trust data has expired" in opened.text and "2026-05-02" in opened.text
+    assert "Cannot confirm: trust data expired on 2026-05-02" in opened.text
+    assert "无法确认：可信数据已于 2026-05-02" in opened.text
+    assert "fetch a fresh one" in opened.text
 
 
 def test_the_published_known_answers(phone: Any, tmp_path: Path) -> None:
@@ -376,7 +391,9 @@ def test_the_published_known_answers(phone: Any, tmp_path: Path) -> None:
         for number, case in enumerate(VECTORS["verdict_cases"]):
             # the label's own path (one case is all lowercase: its payload stays lowercase)
             url = running.url + "/V/" + case["label"][len(DEFAULT_BASE_URL):]
-            opened = _open(phone, url, f"vector-{number}")
+            # at the case's moment: the vectors' bundle expires on 2026-08-01
+            opened = _open(phone, url, f"vector-{number}",
+                           now=datetime.fromisoformat(case["now"]))
             assert opened.verdict == case["verdict"], case["name"]
 
 
@@ -441,7 +458,7 @@ def _authority_signed(world: World, payload: bytes) -> bytes:
     from jdzhi.registry.db import open_registry
     from jdzhi.trace.formats.common import CONTENT_TYPES, authority_kid, external_aad
     from jdzhi.trace.formats.cose import sign1
-    from jdzhi.trace.keys.certified import load_authority
+    from jdzhi.trace.keys.authority import load_authority
 
     db = open_registry(Home(world.home))
     try:

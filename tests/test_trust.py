@@ -110,18 +110,44 @@ def test_every_single_byte_change_of_a_bundle_is_refused(
             decode_bundle(broken, pinned, now=now)
 
 
-def test_a_stale_bundle_still_verifies_with_a_warning(
+def test_a_stale_bundle_cannot_confirm_a_good_signature(
     cli: Invoke, exported: tuple[Path, Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Past its expiry a bundle may miss a revocation: a good signature is stale-trust, exit 1
+    (it used to be genuine, exit 0, with only a warning)."""
     signed, bundle, authority = exported
     monkeypatch.setenv("JDZHI_NOW", "2026-06-01T00:00:00+08:00")
     result = cli("verify", str(signed), "--trust", str(bundle), "--authority", authority,
                  "--json")
-    assert result.exit_code == 0
+    assert result.exit_code == ExitCode.CHECK_FAILED
     assert "warning: the trust bundle expired on 2026-05-10" in result.stderr
     first = json.loads(result.stdout)[0]
-    assert first["verdict"] == "genuine"
-    assert any("trust bundle expired" in reason for reason in first["reasons"])
+    assert first["verdict"] == "stale-trust"
+    assert first["reasons"][0] == ("cannot confirm: trust data expired on 2026-05-10T01:00:00Z, "
+                                   "fetch a fresh one")
+    assert first["enterprise"] is not None and "valid signature" in first["reasons"][1]
+    text = cli("verify", str(signed), "--trust", str(bundle), "--authority", authority)
+    assert text.exit_code == ExitCode.CHECK_FAILED and "STALE-TRUST" in text.stderr
+
+
+def test_max_age_makes_a_bundle_stale_sooner_never_later(
+    cli: Invoke, exported: tuple[Path, Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signed, bundle, authority = exported  # issued 2026-04-10T01:00Z, expires 30 days later
+    monkeypatch.setenv("JDZHI_NOW", "2026-04-20T09:00:00+08:00")
+
+    def verdicts(*options: str) -> tuple[int, set[str]]:
+        result = cli("verify", str(signed), "--trust", str(bundle), "--authority", authority,
+                     "--json", *options)
+        return result.exit_code, {entry["verdict"] for entry in json.loads(result.stdout)}
+
+    assert verdicts() == (0, {"genuine"})
+    assert verdicts("--max-age", "10") == (0, {"genuine"})  # until 2026-04-20T01:00Z
+    assert verdicts("--max-age", "9") == (ExitCode.CHECK_FAILED, {"stale-trust"})
+    monkeypatch.setenv("JDZHI_NOW", "2026-05-11T09:00:00+08:00")
+    assert verdicts("--max-age", "365") == (ExitCode.CHECK_FAILED, {"stale-trust"})
+    assert cli("verify", str(signed), "--trust", str(bundle), "--max-age", "-1").exit_code == (
+        ExitCode.USAGE)
 
 
 def test_export_refuses_overwrites_and_wrong_passphrases(
@@ -184,7 +210,7 @@ def test_license_status_rules_match_the_registry(
 
     from jdzhi.registry.db import open_registry
     from jdzhi.registry.licenses import effective_status
-    from jdzhi.trace.formats.common import unix_time
+    from jdzhi.timeutil import unix_time
     from jdzhi.trace.trust.from_registry import trust_from_registry
 
     monkeypatch.setenv("JDZHI_NOW", "2026-01-05T09:00:00+08:00")

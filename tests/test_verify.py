@@ -1,4 +1,4 @@
-"""`jdzhi verify` and jdzhi.trace.verification.verifier: every verdict, the time rules, SIGNED.jsonl."""
+"""`jdzhi verify` and trace.verification.verifier: every verdict, the time rules, SIGNED.jsonl."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from trace_support import LICENSE_NO, add_enterprise, issue_key, lines, records,
 
 from jdzhi.errors import ExitCode
 from jdzhi.home import Home
+from jdzhi.timeutil import unix_time
 from jdzhi.trace.formats.base32 import base32_decode, base32_encode
-from jdzhi.trace.formats.common import unix_time
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, Label, LabelFields
 from jdzhi.trace.formats.records import RecordFields, base64url, sign_record
 from jdzhi.trace.keys.keyfile import from_seed, load_key

@@ -104,6 +104,11 @@ VerifyTrustOption = Annotated[Path | None, typer.Option(
     help="Verify offline against this trust bundle (`jdzhi trust export`) instead of the "
          "registry.",
 )]
+MaxAgeOption = Annotated[int | None, typer.Option(
+    "--max-age", metavar="DAYS", min=0,
+    help="Treat a --trust bundle as out of date DAYS days after it was issued, if its own "
+         "expiry is later: a good signature then gets stale-trust. Default: the bundle's expiry.",
+)]
 PassphraseFileOption = Annotated[Path | None, typer.Option(
     "--passphrase-file",
     help="Read the key's passphrase from this file (else $JDZHI_PASSPHRASE, else a prompt).",

@@ -11,6 +11,7 @@ from rich.markup import escape
 from jdzhi.commands._common import (
     AuthorityOption,
     JsonOption,
+    MaxAgeOption,
     VerifyTrustOption,
     emit_json,
     err_console,
@@ -27,7 +28,7 @@ scans_app = typer.Typer(help="The scan log: what inspectors scanned, and suspect
 
 _STYLE = {"genuine": "green", "unreadable": "yellow", "suspected-clone": "magenta",
           "revoked": "red", "suspended": "red", "expired": "red", "tampered": "red",
-          "unknown-key": "red", "malformed": "red"}
+          "unknown-key": "red", "malformed": "red", "stale-trust": "yellow"}
 _HEADLINE = {
     "genuine": "GENUINE — a licensed Jingdezhen Zhi piece",
     "suspected-clone": "SUSPECTED CLONE — this genuine label turns up too often or too far apart",
@@ -38,6 +39,7 @@ _HEADLINE = {
     "suspended": "SUSPENDED — signed while the license was suspended",
     "expired": "EXPIRED — signed outside the license's validity",
     "malformed": "MALFORMED — not a Jingdezhen Zhi label",
+    "stale-trust": "STALE TRUST — cannot confirm: the trust data is out of date",
 }
 
 
@@ -60,6 +62,7 @@ def scan(
         metavar="IMAGE...", help="Photos or scanner images of labels (JPEG, PNG, ...).")],
     trust: VerifyTrustOption = None,
     authority: AuthorityOption = None,
+    max_age: MaxAgeOption = None,
     inspector: Annotated[str, typer.Option(
         "--inspector", metavar="ID", help="Who scans, for the scan log.")] = "",
     location: Annotated[str, typer.Option(
@@ -82,8 +85,8 @@ def scan(
     """Scan label photos: find every QR code, verify it, and check for cloned serials.
 
     Each code gets a verdict (genuine, tampered, unknown-key, revoked, suspended, expired,
-    malformed, suspected-clone); a photo with no readable code is unreadable. Every scan is
-    recorded in the home's scan log. Exit 0 only when every code is genuine.
+    malformed, stale-trust, suspected-clone); a photo with no readable code is unreadable. Every
+    scan is recorded in the home's scan log. Exit 0 only when every code is genuine.
 
     Examples: jdzhi scan IMG_0412.jpg --inspector insp-07 --location "Jingdezhen";
     jdzhi scan *.jpg --trust trust.cbor --location 29.27,117.18 --json
@@ -102,7 +105,8 @@ def scan(
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task("scanning", total=len(images))
         run = run_scan(images, home=home_of(ctx), bundle=trust, authority=pinned,
-                       inspector=inspector, location=location, policy=policy, log=not no_log,
+                       max_age_days=max_age, inspector=inspector, location=location,
+                       policy=policy, log=not no_log,
                        progress=lambda n: bar.advance(task, n))
     for warning in run.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}")

@@ -11,6 +11,7 @@ from rich.markup import escape
 from jdzhi.commands._common import (
     AuthorityOption,
     JsonOption,
+    MaxAgeOption,
     PassphraseFileOption,
     VerifyTrustOption,
     emit_json,
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 _STYLE = {"genuine": "bold green", "tampered": "bold red", "unknown-key": "bold red",
           "revoked": "bold red", "suspended": "bold yellow", "expired": "bold magenta",
-          "malformed": "bold red"}
+          "malformed": "bold red", "stale-trust": "bold yellow"}
 
 
 def sign(
@@ -99,11 +100,13 @@ def verify(
     )],
     trust: VerifyTrustOption = None,
     authority: AuthorityOption = None,
+    max_age: MaxAgeOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Verify labels or signed records; exit 0 only when every one is genuine.
 
-    Verdicts: genuine, tampered, unknown-key, revoked, suspended, expired, malformed. A record
+    Verdicts: genuine, tampered, unknown-key, revoked, suspended, expired, malformed,
+    stale-trust (a good signature checked against an out-of-date --trust bundle). A record
     signed while its license was valid stays genuine after a later revocation (a reason says
     so); one signed after the effective time of a revocation or suspension is not.
 
@@ -117,7 +120,7 @@ def verify(
         raise InvalidInput("--authority pins the key of a --trust bundle; give --trust FILE too")
     pinned = read_public_key(authority) if authority else None
     home = home_of(ctx)
-    trust_source = load_trust(home=home, bundle=trust, authority=pinned)
+    trust_source = load_trust(home=home, bundle=trust, authority=pinned, max_age_days=max_age)
     for warning in trust_source.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}")
     with progress_bar(quiet=as_json) as bar:

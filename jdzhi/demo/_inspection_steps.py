@@ -131,7 +131,7 @@ def inspect_labels(ctx: DemoContext) -> StepReport:
 def revoke_and_rogue_piece(ctx: DemoContext) -> StepReport:
     from jdzhi.registry.categories import get_category
     from jdzhi.registry.licenses import change_status
-    from jdzhi.trace.formats.common import unix_time
+    from jdzhi.timeutil import unix_time
     from jdzhi.trace.formats.records import RecordFields, sign_record
     from jdzhi.trace.keys.keyfile import load_key
 

@@ -20,7 +20,7 @@ SAMPLE_COUNT = 220
 
 def create_home(ctx: DemoContext) -> StepReport:
     from jdzhi.registry.categories import list_categories
-    from jdzhi.trace.keys.certified import initialize_home
+    from jdzhi.trace.keys.home_setup import initialize_home
 
     passphrase_path = ctx.folder / PASSPHRASE_FILE
     passphrase_path.write_text(DEMO_PASSPHRASE + "\n", encoding="utf-8")

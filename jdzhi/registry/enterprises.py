@@ -17,6 +17,14 @@ from jdzhi.registry.uscc import normalize
 if TYPE_CHECKING:
     import sqlite_utils
 
+__all__ = [
+    "Enterprise",
+    "enterprise_by_id",
+    "find_enterprise",
+    "get_enterprise",
+    "list_enterprises",
+]
+
 _COLUMNS = "id, uscc, name, name_en, short_name, district_code, address, contact"
 
 

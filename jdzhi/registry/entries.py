@@ -463,7 +463,8 @@ def _store_license(db: sqlite_utils.Database, enterprise_id: int, registration: 
     if registration.status != "active":
         assert registration.status_effective_at is not None
         events.append(LicenseEvent(
-            license_id=0, status=registration.status, reason=registration.status_reason,
+            license_id=0, status="suspended" if registration.status == "suspended" else "revoked",
+            reason=registration.status_reason,
             effective_at=registration.status_effective_at, recorded_at=now, actor=actor,
             action="suspend" if registration.status == "suspended" else "revoke",
         ))

@@ -8,7 +8,12 @@ latest event already in force, so the history always reads as one consistent sto
 *Valid at t* means: the event in force at t (the latest whose ``effective_at <= t``) is active,
 and t's calendar date in China Standard Time lies inside the window ``valid_from..valid_to`` that
 was in force at t (renewals extend the window only from their effective time on). A license
-that is active but past its end date is *expired*; it is never stored as such.
+that is active but past its end date is *expired*; it is never stored as such. The rule itself
+is :func:`jdzhi.trace.trust.status.license_status_at`, shared with verification.
+
+A suspension or revocation effective now or earlier always goes through, even over a change
+dated later: that pending change is *superseded* — kept in the history with its reason, never in
+force. Changes may be dated at most a year ahead.
 """
 
 from __future__ import annotations
@@ -16,28 +21,61 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard, get_args
 
 from jdzhi.errors import InvalidInput, InvalidState, NotFound
 from jdzhi.registry import audit
 from jdzhi.registry.db import rows, transaction
 from jdzhi.registry.enterprises import find_enterprise
-from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time, stored_time, utc_now
+from jdzhi.timeutil import format_time, stored_time, unix_time, utc_now
+from jdzhi.trace.trust.status import (
+    LicenseEventStatus,
+    LicenseStatus,
+    LicenseStatusEvent,
+    check_notice,
+    license_status_at,
+)
 
 if TYPE_CHECKING:
     import sqlite_utils
 
+__all__ = [
+    "TRANSITIONS",
+    "License",
+    "LicenseAction",
+    "LicenseEvent",
+    "StatusAction",
+    "StatusChange",
+    "change_status",
+    "current_license",
+    "current_licenses",
+    "effective_status",
+    "effective_status_from",
+    "event_history_by_license",
+    "find_license",
+    "get_license",
+    "history",
+    "insert_event",
+    "is_valid_at",
+    "licenses_of",
+    "status_at",
+]
+
+LicenseAction = Literal["issue", "suspend", "revoke", "reinstate", "renew"]
+#: the status changes people make after issue
+StatusAction = Literal["suspend", "revoke", "reinstate", "renew"]
+
 #: the status changes people make, and the statuses each one may start from
-TRANSITIONS: dict[str, tuple[str, ...]] = {
+TRANSITIONS: dict[StatusAction, tuple[LicenseEventStatus, ...]] = {
     "suspend": ("active",),
     "revoke": ("active", "suspended"),
     "reinstate": ("suspended",),
     "renew": ("active", "suspended"),
 }
 
-#: shown for a license whose first day has not come yet (never stored)
-PENDING = "pending"
-EXPIRED = "expired"
+
+def _is_status_action(action: str) -> TypeGuard[StatusAction]:
+    return action in get_args(StatusAction)
 
 
 @dataclass(frozen=True)
@@ -51,7 +89,7 @@ class License:
     categories: tuple[str, ...]
     valid_from: date
     valid_to: date
-    status: str
+    status: LicenseEventStatus
     status_reason: str
     status_effective_at: datetime
 
@@ -59,22 +97,32 @@ class License:
 @dataclass(frozen=True)
 class LicenseEvent:
     license_id: int
-    status: str
+    status: LicenseEventStatus
     reason: str
     effective_at: datetime
     recorded_at: datetime
     actor: str
-    action: str = "issue"
+    action: LicenseAction = "issue"
     #: the license's end date from this event on (``issue`` and ``renew`` set it)
     valid_to: date | None = None
+    #: a change recorded later took effect before this one: kept for the record, never in force
+    superseded: bool = False
+
+    def status_event(self) -> LicenseStatusEvent:
+        """The event as the status rule reads it."""
+        return LicenseStatusEvent(self.status, unix_time(self.effective_at), self.reason,
+                                  self.valid_to)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        shown: dict[str, Any] = {
             "action": self.action, "status": self.status, "reason": self.reason,
             "effective_at": format_time(self.effective_at),
             "recorded_at": format_time(self.recorded_at), "actor": self.actor,
             "valid_to": self.valid_to.isoformat() if self.valid_to else None,
         }
+        if self.superseded:  # only then, so that the usual history reads as before
+            shown["superseded"] = True
+        return shown
 
 
 @dataclass(frozen=True)
@@ -90,7 +138,9 @@ _LICENSE_COLUMNS = (
     "id, license_no, enterprise_id, valid_from, valid_to, status, status_reason, "
     "status_effective_at"
 )
-_EVENT_COLUMNS = "license_id, action, status, reason, effective_at, valid_to, recorded_at, actor"
+_EVENT_COLUMNS = (
+    "id, license_id, action, status, reason, effective_at, valid_to, recorded_at, actor"
+)
 
 
 def _license(db: sqlite_utils.Database, row: dict[str, Any]) -> License:
@@ -114,13 +164,25 @@ def _license_with(row: dict[str, Any], categories: tuple[str, ...]) -> License:
     )
 
 
-def _event(row: dict[str, Any]) -> LicenseEvent:
-    return LicenseEvent(
+def _events(found: list[dict[str, Any]]) -> list[LicenseEvent]:
+    """Events of one license, in effective order, each marked superseded when a change recorded
+    after it (a higher row id) takes effect strictly before it. Only an urgent suspension or
+    revocation is ever dated before an event already recorded (:func:`change_status`)."""
+    earliest_later: str | None = None
+    superseded: set[int] = set()
+    for row in sorted(found, key=lambda row: row["id"], reverse=True):
+        if (row["action"] != "issue" and earliest_later is not None
+                and earliest_later < row["effective_at"]):
+            superseded.add(row["id"])
+        if earliest_later is None or row["effective_at"] < earliest_later:
+            earliest_later = row["effective_at"]
+    return [LicenseEvent(
         license_id=row["license_id"], status=row["status"], reason=row["reason"],
         effective_at=stored_time(row["effective_at"]),
         recorded_at=stored_time(row["recorded_at"]), actor=row["actor"], action=row["action"],
         valid_to=date.fromisoformat(row["valid_to"]) if row["valid_to"] else None,
-    )
+        superseded=row["id"] in superseded,
+    ) for row in found]
 
 
 def get_license(db: sqlite_utils.Database, license_id: int) -> License:
@@ -181,57 +243,46 @@ def find_license(db: sqlite_utils.Database, ref: str) -> License:
 
 
 def history(db: sqlite_utils.Database, license_id: int) -> tuple[LicenseEvent, ...]:
-    """Every status event of a license, in effective order (ties: in recorded order)."""
-    return tuple(
-        _event(row) for row in rows(
-            db,
-            f"SELECT {_EVENT_COLUMNS} FROM license_events WHERE license_id = ? "
-            "ORDER BY effective_at, id",
-            [license_id],
-        )
-    )
+    """Every status event of a license, in effective order (ties: in recorded order), the
+    superseded ones included."""
+    return tuple(_events(rows(
+        db,
+        f"SELECT {_EVENT_COLUMNS} FROM license_events WHERE license_id = ? "
+        "ORDER BY effective_at, id",
+        [license_id],
+    )))
+
+
+def _counted(events: Iterable[LicenseEvent]) -> tuple[LicenseStatusEvent, ...]:
+    return tuple(event.status_event() for event in events if not event.superseded)
 
 
 def status_at(db: sqlite_utils.Database, license_id: int, moment: datetime) -> LicenseEvent | None:
-    """The event in force at ``moment``: the latest whose ``effective_at <= moment``."""
-    found = rows(
-        db,
-        f"SELECT {_EVENT_COLUMNS} FROM license_events WHERE license_id = ? AND effective_at <= ? "
-        "ORDER BY effective_at DESC, id DESC LIMIT 1",
-        [license_id, format_time(moment)],
-    )
-    return _event(found[0]) if found else None
+    """The event in force at ``moment`` (see :func:`license_status_at`)."""
+    counted = [event for event in history(db, license_id) if not event.superseded]
+    lic = get_license(db, license_id)
+    _, index = license_status_at(_counted(counted), lic.valid_from, unix_time(moment))
+    return None if index is None else counted[index]
 
 
 def effective_status_from(events: Sequence[LicenseEvent], valid_from: date,
-                          moment: datetime) -> str:
+                          moment: datetime) -> LicenseStatus:
     """The status people see at ``moment`` given a license's events in effective order:
     the status in force, ``expired`` when active past the window then in force, ``pending``
     before the license starts."""
-    in_force = [event for event in events if event.effective_at <= moment]
-    if not in_force:
-        return PENDING
-    status = in_force[-1].status
-    if status != "active":
-        return status
-    day = moment.astimezone(CHINA_STANDARD_TIME).date()
-    valid_to = _window_end(in_force)
-    if day < valid_from:
-        return PENDING
-    if valid_to is not None and day > valid_to:
-        return EXPIRED
-    return status
+    return license_status_at(_counted(events), valid_from, unix_time(moment))[0]
 
 
-def _window_end(events_in_force: Iterable[LicenseEvent]) -> date | None:
+def _window_end(events: Iterable[LicenseEvent]) -> date | None:
     end: date | None = None
-    for event in events_in_force:
+    for event in events:
         if event.valid_to is not None:
             end = event.valid_to
     return end
 
 
-def effective_status(db: sqlite_utils.Database, license_id: int, moment: datetime) -> str:
+def effective_status(db: sqlite_utils.Database, license_id: int,
+                     moment: datetime) -> LicenseStatus:
     """``active``, ``suspended``, ``revoked``, ``expired`` or ``pending`` at ``moment``."""
     lic = get_license(db, license_id)
     return effective_status_from(history(db, license_id), lic.valid_from, moment)
@@ -244,10 +295,10 @@ def is_valid_at(db: sqlite_utils.Database, license_id: int, moment: datetime) ->
 
 def event_history_by_license(db: sqlite_utils.Database) -> dict[int, list[LicenseEvent]]:
     """Every license's events in effective order, read in one query (for listings)."""
-    grouped: dict[int, list[LicenseEvent]] = {}
+    grouped: dict[int, list[dict[str, Any]]] = {}
     for row in rows(db, f"SELECT {_EVENT_COLUMNS} FROM license_events ORDER BY effective_at, id"):
-        grouped.setdefault(row["license_id"], []).append(_event(row))
-    return grouped
+        grouped.setdefault(row["license_id"], []).append(row)
+    return {license_id: _events(found) for license_id, found in grouped.items()}
 
 
 def change_status(
@@ -261,10 +312,12 @@ def change_status(
 ) -> StatusChange:
     """Suspend, revoke, reinstate or renew the license named by ``ref`` (see :func:`find_license`).
 
-    ``effective_at`` defaults to now and may lie in the past, but not before the latest event of
-    the license. ``renew`` needs ``new_valid_to``, later than the current end date.
+    ``effective_at`` defaults to now and may lie in the past, but not before the latest event in
+    force, nor more than a year ahead. A suspension or revocation effective now or earlier
+    supersedes the changes dated later (module docstring). ``renew`` needs ``new_valid_to``,
+    later than the current end date.
     """
-    if action not in TRANSITIONS:
+    if not _is_status_action(action):
         raise InvalidInput(f"unknown license action {action!r}")
     reason = " ".join(reason.split())
     if not reason:
@@ -273,10 +326,11 @@ def change_status(
         raise InvalidInput("a new end date is needed to renew a license, and only then")
     now = utc_now()
     moment = effective_at or now
+    check_notice(moment, now, _NOUN[action])
     with transaction(db):
         lic = find_license(db, ref)
-        events = history(db, lic.id)
-        latest = events[-1]
+        basis = _basis(history(db, lic.id), action, moment, now)
+        latest = basis[-1]
         if moment < latest.effective_at:
             raise InvalidState(
                 f"license {lic.license_no} already has a change ({latest.action}) effective at "
@@ -284,12 +338,12 @@ def change_status(
             )
         if latest.status not in TRANSITIONS[action]:
             raise InvalidState(_refusal(action, lic.license_no, latest.status))
-        valid_to = lic.valid_to
+        valid_to = _window_end(basis) or lic.valid_to
         if new_valid_to is not None:
-            if new_valid_to <= lic.valid_to:
+            if new_valid_to <= valid_to:
                 raise InvalidInput(
                     f"the new end date {new_valid_to} must be after the current one, "
-                    f"{lic.valid_to}"
+                    f"{valid_to}"
                 )
             valid_to = new_valid_to
         status = latest.status if action == "renew" else _RESULT[action]
@@ -311,12 +365,29 @@ def change_status(
     return StatusChange(license=changed, event=event, previous_status=latest.status)
 
 
-_RESULT = {"suspend": "suspended", "revoke": "revoked", "reinstate": "active"}
-_DONE = {"suspend": "suspended", "revoke": "revoked", "reinstate": "reinstated",
-         "renew": "renewed"}
+def _basis(events: Sequence[LicenseEvent], action: StatusAction, moment: datetime,
+           now: datetime) -> list[LicenseEvent]:
+    """The events a new change follows: all that count, or, for a suspension or revocation
+    effective now or earlier, those in force now (the pending ones it supersedes left out;
+    a license whose issue is still pending has nothing to supersede)."""
+    counted = [event for event in events if not event.superseded]
+    if action in ("suspend", "revoke") and moment <= now:
+        in_force = [event for event in counted if event.effective_at <= now]
+        pending = counted[len(in_force):]
+        if in_force and all(event.action != "issue" for event in pending):
+            return in_force
+    return counted
 
 
-def _refusal(action: str, license_no: str, status: str) -> str:
+_NOUN: dict[StatusAction, str] = {"suspend": "a suspension", "revoke": "a revocation",
+                                  "reinstate": "a reinstatement", "renew": "a renewal"}
+_RESULT: dict[StatusAction, LicenseEventStatus] = {
+    "suspend": "suspended", "revoke": "revoked", "reinstate": "active"}
+_DONE: dict[StatusAction, str] = {"suspend": "suspended", "revoke": "revoked",
+                                  "reinstate": "reinstated", "renew": "renewed"}
+
+
+def _refusal(action: StatusAction, license_no: str, status: str) -> str:
     if status == "revoked" and action != "revoke":
         return (f"license {license_no} is revoked, which is final: it cannot be "
                 f"{_DONE[action]} (issue a new one with `jdzhi registry issue`)")

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from jdzhi.inputs import read_text_file
+from jdzhi.timeutil import unix_time
 from jdzhi.trace.formats.common import (
     CONTENT_TYPES,
     FORMAT_VERSION,
@@ -32,9 +33,8 @@ from jdzhi.trace.formats.common import (
     as_text,
     external_aad,
     key_kid,
-    unix_time,
 )
-from jdzhi.trace.trust.model import Endorsement, ReleaseResult, TrustedKey
+from jdzhi.trace.trust.model import Endorsement, EndorsementOutcome, ReleaseResult, TrustedKey
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -166,7 +166,7 @@ def serial_ranges(serials: list[int]) -> tuple[tuple[int, int], ...]:
 
 
 def outcome_of(results: tuple[ReleaseResult, ...], optional: Mapping[str, int],
-               water_limit: int | None) -> str:
+               water_limit: int | None) -> EndorsementOutcome:
     passed = bool(results) and all(result.passed for result in results)
     if optional.get("ts") == 0:
         passed = False
@@ -227,9 +227,7 @@ def decode_endorsement(message: bytes, keys: Mapping[int, TrustedKey]) -> Endors
         )
         if data["out"] != outcome_of(results, optional, data.get("wal")):
             raise CoseError(f"its outcome {data['out']!r} contradicts its own results")
-        if not key.not_before <= endorsement.signed_at <= key.not_after or (
-            key.ended_at is not None and endorsement.signed_at >= key.ended_at
-        ):
+        if key.status_at(endorsement.signed_at) != "active":
             raise CoseError("signed outside the lab key's validity")
     except (CoseError, KeyError, TypeError, ValueError) as error:
         raise IntegrityError(f"an endorsement failed its checks: {error}") from None
@@ -251,7 +249,8 @@ def add_lab(home: Home, db: sqlite_utils.Database, name: str, *, accreditation: 
     from jdzhi.registry import audit
     from jdzhi.registry.db import transaction
     from jdzhi.timeutil import format_time, utc_now
-    from jdzhi.trace.keys.certified import issue_lab_key, load_authority
+    from jdzhi.trace.keys.authority import load_authority
+    from jdzhi.trace.keys.certified import issue_lab_key
     from jdzhi.trace.keys.keyfile import check_new_key_path
 
     name = " ".join(name.split())
@@ -300,9 +299,8 @@ def endorse_batch(
     from jdzhi.registry.enterprises import get_enterprise
     from jdzhi.timeutil import format_time, utc_now
     from jdzhi.trace.formats.cose import dumps, sign1
-    from jdzhi.trace.keys.certified import key_by_public_key
+    from jdzhi.trace.keys.certified import key_by_public_key, trusted_keys
     from jdzhi.trace.keys.keyfile import load_key
-    from jdzhi.trace.trust.from_registry import trusted_keys
 
     report_no = report_no.strip()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9/_.-]{0,63}", report_no):
@@ -361,8 +359,7 @@ def endorse_batch(
 
 
 def endorsement_json(e: Endorsement) -> dict[str, Any]:
-    from jdzhi.timeutil import format_time
-    from jdzhi.trace.formats.common import from_unix
+    from jdzhi.timeutil import format_time, from_unix
 
     return {
         "outcome": e.outcome, "batch": e.batch, "enterprise_id": e.enterprise_id,

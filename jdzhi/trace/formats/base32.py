@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from jdzhi.trace.formats.common import LabelError
 
-if TYPE_CHECKING:
-    pass
-
+__all__ = [
+    "base32_decode",
+    "base32_encode",
+]
 
 _BASE32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 

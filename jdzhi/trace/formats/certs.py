@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from jdzhi.trace.formats.common import CONTENT_TYPES, FORMAT_VERSION, authority_kid, external_aad
 
-if TYPE_CHECKING:
-    pass
+__all__ = [
+    "CertFields",
+    "sign_cert",
+]
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,27 @@ See docs/format.md. Pure: no database, no files, no clock.
 
 from __future__ import annotations
 
+import hashlib
 import re
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from jdzhi.errors import InvalidInput
-
-if TYPE_CHECKING:
-    pass
-
+__all__ = [
+    "CONTENT_TYPES",
+    "FORMAT_VERSION",
+    "MAX_CATEGORY_CODE",
+    "MAX_KEY_ID",
+    "MAX_SERIAL",
+    "MAX_SIGNED_AT",
+    "SERIAL_PATTERN",
+    "FormatError",
+    "LabelError",
+    "as_int",
+    "as_text",
+    "authority_kid",
+    "external_aad",
+    "key_kid",
+    "parse_serial",
+]
 
 FORMAT_VERSION = 1
 
@@ -65,7 +77,7 @@ MAX_SIGNED_AT = 0xFFFF_FFFF
 def parse_serial(text: str) -> int:
     """The number a label carries for a serial; only the canonical digits are accepted."""
     if not SERIAL_PATTERN.fullmatch(text):
-        raise InvalidInput(
+        raise FormatError(
             f"serial {text!r} is not 1 to 12 decimal digits without a leading zero"
         )
     return int(text)
@@ -78,18 +90,13 @@ def key_kid(key_id: int) -> bytes:
 
 def authority_kid(public_key: bytes) -> bytes:
     """The COSE kid of the authority key: the first 8 bytes of SHA-256 of its raw public key."""
-    import hashlib
-
     return hashlib.sha256(public_key).digest()[:8]
 
 
-def unix_time(moment: datetime) -> int:
-    return int(moment.astimezone(UTC).timestamp())
+class FormatError(ValueError):
+    """A value that breaks a rule of the signed formats (docs/format.md); callers that take
+    the value from people say so in their own terms (``jdzhi.errors.InvalidInput``)."""
 
 
-def from_unix(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-class LabelError(ValueError):
+class LabelError(FormatError):
     """A label text or payload that is not in the canonical version-1 form."""

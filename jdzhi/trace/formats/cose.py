@@ -16,6 +16,30 @@ from typing import Any
 
 import cbor2
 
+from jdzhi.trace import ed25519
+
+__all__ = [
+    "ALG_EDDSA",
+    "COSE_SIGN1_TAG",
+    "HEADER_ALG",
+    "HEADER_CONTENT_TYPE",
+    "HEADER_KID",
+    "MAX_MESSAGE_BYTES",
+    "SIGNATURE_LENGTH",
+    "CoseError",
+    "Sign1",
+    "Sign1Form",
+    "cbor_head",
+    "decode_sign1",
+    "dumps",
+    "loads_canonical",
+    "protected_header",
+    "sig_structure",
+    "sign1",
+    "sign1_form",
+    "verify_sign1",
+]
+
 #: COSE header labels and the EdDSA algorithm identifier (RFC 9052 §3.1, RFC 9053 §2.2)
 HEADER_ALG = 1
 HEADER_CONTENT_TYPE = 3
@@ -213,6 +237,4 @@ def _protected_fields(protected: bytes, what: str) -> tuple[str, bytes]:
 
 def verify_sign1(message: Sign1, public_key: bytes, external_aad: bytes) -> bool:
     """True when ``message`` carries a valid Ed25519 signature by ``public_key``."""
-    from jdzhi.trace.ed25519 import verify
-
-    return verify(public_key, message.signature, message.to_be_signed(external_aad))
+    return ed25519.verify(public_key, message.signature, message.to_be_signed(external_aad))

@@ -9,21 +9,32 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from jdzhi.errors import InvalidInput
 from jdzhi.trace.formats.base32 import base32_decode, base32_encode
 from jdzhi.trace.formats.common import (
     MAX_CATEGORY_CODE,
     MAX_KEY_ID,
     MAX_SERIAL,
     MAX_SIGNED_AT,
+    FormatError,
     LabelError,
 )
 
-if TYPE_CHECKING:
-    pass
-
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "LABEL_DOMAIN",
+    "LABEL_HEADER_LENGTH",
+    "LABEL_PAYLOAD_CHARS",
+    "LABEL_PAYLOAD_LENGTH",
+    "LABEL_VERSION",
+    "MAX_BASE_LENGTH",
+    "Label",
+    "LabelFields",
+    "check_base_url",
+    "decode_label_payload",
+    "decode_label_text",
+    "split_label_text",
+]
 
 LABEL_VERSION = 1
 
@@ -63,12 +74,12 @@ _BASE_PATTERN = re.compile(r"HTTPS?://[A-Z0-9.-]+(:[0-9]{1,5})?/([A-Z0-9.-]+/)*"
 def check_base_url(base: str) -> str:
     """A label base must be an uppercase http(s) URL ending in ``/``, at most 30 characters."""
     if not _BASE_PATTERN.fullmatch(base):
-        raise InvalidInput(
+        raise FormatError(
             f"label base URL {base!r} must be an uppercase URL such as {DEFAULT_BASE_URL} "
             "(letters, digits, '.', '-', ending in '/')"
         )
     if len(base) > MAX_BASE_LENGTH:
-        raise InvalidInput(
+        raise FormatError(
             f"label base URL {base!r} is {len(base)} characters; at most {MAX_BASE_LENGTH} keep "
             "the QR code at version 6-M"
         )

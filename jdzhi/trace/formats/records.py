@@ -32,6 +32,20 @@ from jdzhi.trace.formats.labels import (
 if TYPE_CHECKING:
     from jdzhi.trace.formats.cose import Sign1, Sign1Form
 
+__all__ = [
+    "OPTIONAL_COLUMNS",
+    "RECORD_OPTIONAL",
+    "RECORD_REQUIRED",
+    "RecordFields",
+    "RecordTemplate",
+    "SignedRecord",
+    "base64url",
+    "base64url_decode",
+    "decode_record",
+    "record_payload",
+    "sign_record",
+]
+
 
 RECORD_REQUIRED = ("v", "k", "s", "t", "c", "e", "b", "cat", "d")
 

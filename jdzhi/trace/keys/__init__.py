@@ -1,1 +1,2 @@
-"""TODO"""
+"""Keys of the trust chain: key files (``keyfile``), the authority key (``authority``), the keys
+it certifies (``certified``) and ``jdzhi init`` (``home_setup``)."""

@@ -1,101 +1,59 @@
-"""The trust chain's keys: the authority key, and the licensee and lab keys it certifies.
+"""The licensee and lab keys the authority (:mod:`jdzhi.trace.keys.authority`) certifies.
 
-The authority key is created once, at ``jdzhi init``; its public key lives in the registry
-(``authority_keys``) and, as PEM, beside the encrypted private key (``keys/authority.pub``). A
-certified key gets a key id (1..65535, the id labels carry), a validity window and an
+A certified key gets a key id (1..65535, the id labels carry), a validity window and an
 authority-signed certificate; it ends by revocation (with an effective time that may lie in the
-past) or when a rotation supersedes it.
+past, or up to a year ahead) or when a rotation supersedes it. A revocation effective now or
+earlier always goes through, replacing a revocation dated later (the audit log keeps both).
+Its status at a moment is :func:`jdzhi.trace.trust.status.key_status_at`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import InvalidInput, InvalidState, KeyUnusable, NotFound
 from jdzhi.registry import audit
 from jdzhi.registry.db import rows, transaction
-from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time, stored_time, utc_now
+from jdzhi.registry.enterprises import get_enterprise
+from jdzhi.registry.licenses import current_license, effective_status
+from jdzhi.timeutil import end_of_cst_day, format_time, stored_time, unix_time, utc_now
 from jdzhi.trace.formats.certs import CertFields, sign_cert
-from jdzhi.trace.formats.common import MAX_KEY_ID, authority_kid, unix_time
-from jdzhi.trace.keys.keyfile import SigningKey, check_new_key_path, generate, load_key, write_key
+from jdzhi.trace.formats.common import MAX_KEY_ID
+from jdzhi.trace.formats.records import base64url
+from jdzhi.trace.keys.authority import load_authority
+from jdzhi.trace.keys.keyfile import SigningKey, check_new_key_path, generate, write_key
+from jdzhi.trace.trust.model import TrustedKey
+from jdzhi.trace.trust.status import KeyEndKind, KeyRole, KeyStatus, check_notice, key_status_at
 
 if TYPE_CHECKING:
     import sqlite_utils
 
     from jdzhi.home import Home
 
+__all__ = [
+    "DEFAULT_KEY_YEARS",
+    "IssuedKey",
+    "KeyInfo",
+    "get_key",
+    "issue_lab_key",
+    "issue_licensee_key",
+    "key_by_public_key",
+    "list_keys",
+    "revoke_key",
+    "trusted_keys",
+]
+
 #: default lifetime of a licensee or lab key
 DEFAULT_KEY_YEARS = 3
 
 
 @dataclass(frozen=True)
-class AuthorityResult:
-    created: bool
-    kid: str
-    public_key: bytes
-    key_path: str
-
-
-def authority_public_path(home: Home) -> Path:
-    return home.keys_dir / "authority.pub"
-
-
-def ensure_authority(home: Home, db: sqlite_utils.Database,
-                     passphrase: bytes | None) -> AuthorityResult:
-    """Create the authority key unless the home has one; ``passphrase`` is needed to create it."""
-    from jdzhi.trace.keys.keyfile import write_public_key
-
-    key_path = home.authority_key_path
-    # checked inside the write transaction, so that of two `jdzhi init` racing on a new home
-    # the second finds the key the first made instead of failing on its file
-    with transaction(db):
-        found = rows(db, "SELECT kid, public_key FROM authority_keys "
-                         "ORDER BY created_at DESC LIMIT 1")
-        if key_path.exists():
-            if not found:
-                raise InvalidState(
-                    f"{key_path} exists but the registry knows no authority key; restore the "
-                    "registry from a backup or move the key file away"
-                )
-            return AuthorityResult(False, found[0]["kid"], bytes(found[0]["public_key"]),
-                                   str(key_path))
-        if found:
-            raise InvalidState(
-                f"the registry has authority key {found[0]['kid']} but {key_path} is missing; "
-                "restore the key file from its backup"
-            )
-        if passphrase is None:
-            raise KeyUnusable("a passphrase is needed to create the authority key")
-        home.keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        key = generate()
-        kid = authority_kid(key.public_key).hex()
-        db.execute("INSERT INTO authority_keys (kid, public_key, created_at) VALUES (?, ?, ?)",
-                   [kid, key.public_key, format_time(utc_now())])
-        audit.record_row_change(db, action="authority.create", table="authority_keys", key=kid,
-                                before=None)
-        write_key(key_path, key, passphrase)
-    write_public_key(authority_public_path(home), key.public_key)
-    return AuthorityResult(True, kid, key.public_key, str(key_path))
-
-
-def load_authority(home: Home, db: sqlite_utils.Database, passphrase: bytes) -> SigningKey:
-    """The authority's private key, checked against the public key the registry holds."""
-    from jdzhi.trace.trust.from_registry import authority_public_key
-
-    expected = authority_public_key(db)
-    key = load_key(home.authority_key_path, passphrase)
-    if key.public_key != expected:
-        raise KeyUnusable(f"{home.authority_key_path} is not this registry's authority key")
-    return key
-
-
-@dataclass(frozen=True)
 class KeyInfo:
     key_id: int
-    role: str
+    role: KeyRole
     public_key: bytes
     not_before: datetime
     not_after: datetime
@@ -106,21 +64,20 @@ class KeyInfo:
     lab_id: int | None
     lab: str | None
     ended_at: datetime | None
-    end_kind: str | None
+    end_kind: KeyEndKind | None
     end_reason: str
 
-    def status_at(self, moment: datetime) -> str:
-        if self.ended_at is not None and self.ended_at <= moment:
-            return "revoked" if self.end_kind == "revoked" else "superseded"
-        if moment > self.not_after:
-            return "expired"
-        if moment < self.not_before:
-            return "pending"
-        return "active"
+    def status_at(self, moment: datetime) -> KeyStatus:
+        return key_status_at(
+            unix_time(moment), not_before=unix_time(self.not_before),
+            not_after=unix_time(self.not_after),
+            ended_at=unix_time(self.ended_at) if self.ended_at else None, end_kind=self.end_kind)
+
+    def revocation_pending(self, now: datetime) -> bool:
+        """Whether a revocation is recorded that takes effect after ``now``."""
+        return self.end_kind == "revoked" and self.ended_at is not None and self.ended_at > now
 
     def to_json(self, now: datetime | None = None) -> dict[str, Any]:
-        from jdzhi.trace.formats.records import base64url
-
         return {
             "key_id": self.key_id, "role": self.role, "public_key": base64url(self.public_key),
             "status": self.status_at(now or utc_now()),
@@ -171,8 +128,21 @@ def key_by_public_key(db: sqlite_utils.Database, public_key: bytes) -> KeyInfo:
     return _key_info(found[0])
 
 
-def _end_of_day(day: date) -> datetime:
-    return datetime.combine(day, time(23, 59, 59), CHINA_STANDARD_TIME).astimezone(UTC)
+def trusted_keys(db: sqlite_utils.Database) -> dict[int, TrustedKey]:
+    """Every certified key as verification reads it."""
+    def unix(text: str) -> int:
+        return unix_time(stored_time(text))
+
+    return {
+        row["key_id"]: TrustedKey(
+            key_id=row["key_id"], public_key=bytes(row["public_key"]), role=row["role"],
+            not_before=unix(row["not_before"]), not_after=unix(row["not_after"]),
+            enterprise_id=row["enterprise_id"], license_id=row["license_id"],
+            lab_id=row["lab_id"], ended_at=unix(row["ended_at"]) if row["ended_at"] else None,
+            end_kind=row["end_kind"], end_reason=row["end_reason"],
+        )
+        for row in rows(db, "SELECT * FROM trust_keys ORDER BY key_id")
+    }
 
 
 def _window(now: datetime, valid_until: date | None) -> tuple[datetime, datetime]:
@@ -182,7 +152,7 @@ def _window(now: datetime, valid_until: date | None) -> tuple[datetime, datetime
         except ValueError:  # 29 February
             not_after = now.replace(year=now.year + DEFAULT_KEY_YEARS, day=28)
     else:
-        not_after = _end_of_day(valid_until)
+        not_after = end_of_cst_day(valid_until)
     if not_after <= now:
         raise InvalidInput(f"the key would expire ({format_time(not_after)}) before it starts")
     return now, not_after
@@ -252,12 +222,10 @@ def issue_licensee_key(
 ) -> IssuedKey:
     """Certify a new signing key for an enterprise's current license and write it to ``out``.
 
-    With ``rotate``, the enterprise's keys in use are superseded from now on (what they signed
-    before stays genuine).
+    With ``rotate``, the enterprise's keys in use stop signing now (what they signed before
+    stays genuine): superseded, or, for a key with a revocation pending, revoked from now with
+    that revocation's reason.
     """
-    from jdzhi.registry.enterprises import get_enterprise
-    from jdzhi.registry.licenses import current_license, effective_status
-
     check_new_key_path(out)
     enterprise = get_enterprise(db, enterprise_ref)
     lic = current_license(db, enterprise.id)
@@ -278,14 +246,7 @@ def issue_licensee_key(
         superseded = []
         if rotate:
             for old in in_use:
-                before = audit.snapshot(db, "trust_keys", old.key_id)
-                db.execute(
-                    "UPDATE trust_keys SET ended_at = ?, end_kind = 'superseded', end_reason = ?, "
-                    "end_recorded_at = ? WHERE key_id = ?",
-                    [format_time(now), "replaced by a rotation", format_time(now), old.key_id],
-                )
-                audit.record_row_change(db, action="key.supersede", table="trust_keys",
-                                        key=old.key_id, before=before)
+                _end_for_rotation(db, old, now)
                 superseded.append(old.key_id)
         info = _certify(
             db, authority, role="licensee", out=out, passphrase=key_passphrase, now=not_before,
@@ -296,27 +257,49 @@ def issue_licensee_key(
     return IssuedKey(info, str(out), tuple(superseded))
 
 
+def _end_for_rotation(db: sqlite_utils.Database, old: KeyInfo, now: datetime) -> None:
+    """End a key in use now, for a rotation (inside its transaction). A pending revocation stays
+    a revocation, with its reason, brought forward to now; the audit entry keeps its date."""
+    before = audit.snapshot(db, "trust_keys", old.key_id)
+    if old.revocation_pending(now):
+        kind, reason = "revoked", old.end_reason
+        details = {"brought_forward_from": format_time(old.ended_at or now)}
+    else:
+        kind, reason, details = "superseded", "replaced by a rotation", {}
+    db.execute(
+        "UPDATE trust_keys SET ended_at = ?, end_kind = ?, end_reason = ?, end_recorded_at = ? "
+        "WHERE key_id = ?",
+        [format_time(now), kind, reason, format_time(now), old.key_id],
+    )
+    audit.record_row_change(db, action="key.supersede", table="trust_keys", key=old.key_id,
+                            before=before, details=details)
+
+
 def revoke_key(db: sqlite_utils.Database, key_id: int, *, reason: str,
                effective_at: datetime | None = None) -> KeyInfo:
-    """Revoke a key from ``effective_at`` (default now; may lie in the past)."""
+    """Revoke a key from ``effective_at`` (default now; may lie in the past, or up to a year
+    ahead). A revocation effective now or earlier replaces one still pending."""
     reason = " ".join(reason.split())
     if not reason:
         raise InvalidInput("a reason is needed to revoke a key")
     now = utc_now()
     moment = effective_at or now
+    check_notice(moment, now, "a revocation")
     with transaction(db):
         key = get_key(db, key_id)
-        if key.end_kind == "revoked":
+        details: dict[str, Any] = {"reason": reason}
+        if key.revocation_pending(now) and moment <= now:
+            details["supersedes"] = (f"revocation effective {format_time(key.ended_at or now)}: "
+                                     f"{key.end_reason}")
+        elif key.end_kind == "revoked":
             raise InvalidState(
                 f"key {key_id} is already revoked (effective {format_time(key.ended_at or now)})"
             )
-        if key.ended_at is not None and key.ended_at <= moment:
+        elif key.ended_at is not None and key.ended_at <= moment:
             raise InvalidState(
                 f"key {key_id} was already replaced on {format_time(key.ended_at)}; a revocation "
                 "effective later would change nothing"
             )
-        if moment > now + timedelta(days=366):
-            raise InvalidInput("a revocation cannot take effect more than a year from now")
         before = audit.snapshot(db, "trust_keys", key_id)
         db.execute(
             "UPDATE trust_keys SET ended_at = ?, end_kind = 'revoked', end_reason = ?, "
@@ -324,7 +307,7 @@ def revoke_key(db: sqlite_utils.Database, key_id: int, *, reason: str,
             [format_time(moment), reason, format_time(now), key_id],
         )
         audit.record_row_change(db, action="key.revoke", table="trust_keys", key=key_id,
-                                before=before, details={"reason": reason})
+                                before=before, details=details)
         return get_key(db, key_id)
 
 
@@ -344,55 +327,3 @@ def issue_lab_key(
     return _certify(db, authority, role="lab", out=out, passphrase=key_passphrase,
                     now=not_before, not_after=not_after, lab_id=lab_id, action="key.issue",
                     details={"lab_id": lab_id})
-
-
-@dataclass(frozen=True)
-class HomeSetup:
-    """What :func:`initialize_home` found or made."""
-
-    registry_path: str
-    registry_created: bool
-    applied_migrations: tuple[str, ...]
-    authority: AuthorityResult
-    base_url: str
-
-
-def initialize_home(home: Home, passphrase: bytes | None, base_url: str | None, *,
-                    simulated_clock: bool = False) -> HomeSetup:
-    """``jdzhi init``: the registry, the authority key and the label base, each made only once.
-
-    ``passphrase`` protects a new authority key (it may be None when the key exists already).
-    A ``base_url`` other than the stored one is refused rather than silently changed.
-    ``simulated_clock`` makes a new home honour ``JDZHI_NOW`` (a demo's home).
-    """
-    from jdzhi.registry.db import initialize, open_registry
-    from jdzhi.trace.formats.labels import check_base_url
-    from jdzhi.trace.trust.from_registry import BASE_URL_SETTING, setting
-
-    if base_url is not None:
-        check_base_url(base_url)
-    if passphrase is None and not home.authority_key_path.exists():
-        raise KeyUnusable("a passphrase is needed to create the authority key")
-    result = initialize(home, simulated_clock=simulated_clock)
-    db = open_registry(home)
-    try:
-        stored = setting(db, BASE_URL_SETTING)
-        if stored is not None and base_url is not None and base_url != stored:
-            raise InvalidState(
-                f"the registry's label base is {stored}; `jdzhi init` does not change it"
-            )
-        authority = ensure_authority(home, db, passphrase)
-        if stored is None:
-            from jdzhi.trace.formats.labels import DEFAULT_BASE_URL
-
-            with transaction(db):
-                stored = setting(db, BASE_URL_SETTING)  # again: another init may have set it
-                if stored is None:
-                    stored = base_url or DEFAULT_BASE_URL
-                    db.execute("INSERT INTO trace_settings (name, value) VALUES (?, ?)",
-                               [BASE_URL_SETTING, stored])
-                    audit.record_row_change(db, action="setting.set", table="trace_settings",
-                                            key=BASE_URL_SETTING, before=None)
-    finally:
-        db.close()
-    return HomeSetup(result.path, result.created, result.applied_migrations, authority, stored)

@@ -6,15 +6,31 @@ no log or traceback can carry the secret.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jdzhi.errors import Conflict, InvalidInput, KeyUnusable
+from jdzhi.trace import ed25519
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+__all__ = [
+    "MAX_KEY_FILE_BYTES",
+    "SigningKey",
+    "check_new_key_path",
+    "from_seed",
+    "generate",
+    "load_key",
+    "read_key_file",
+    "read_public_key",
+    "write_key",
+    "write_public_key",
+]
 
 #: a PEM key file is a few hundred bytes; anything much larger is not one
 MAX_KEY_FILE_BYTES = 64 * 1024
@@ -30,9 +46,7 @@ class SigningKey:
     _secret: bytes = field(repr=False, compare=False)
 
     def sign(self, message: bytes) -> bytes:
-        from jdzhi.trace.ed25519 import sign
-
-        return sign(self._secret, message)
+        return ed25519.sign(self._secret, message)
 
     @property
     def secret(self) -> bytes:
@@ -63,10 +77,8 @@ def from_seed(seed: bytes) -> SigningKey:
 
 
 def _signing_key(private: Ed25519PrivateKey) -> SigningKey:
-    from jdzhi.trace.ed25519 import secret_key
-
     public = private.public_key().public_bytes_raw()
-    return SigningKey(public, private, secret_key(private.private_bytes_raw(), public))
+    return SigningKey(public, private, ed25519.secret_key(private.private_bytes_raw(), public))
 
 
 def check_new_key_path(path: Path) -> Path:
@@ -144,9 +156,6 @@ def write_public_key(path: Path, public_key: bytes) -> None:
 
 def read_public_key(text: str) -> bytes:
     """A raw Ed25519 public key from 64 hex digits, 43 base64url characters, or a PEM file path."""
-    import base64
-    import binascii
-
     value = text.strip()
     if len(value) == 64:
         try:

@@ -128,8 +128,7 @@ def export_page(
     ``passphrase``. The authority public key is pinned in ``index.html``. A non-empty ``out`` is
     refused unless ``force`` (then only the four page files in it are replaced).
     """
-    from jdzhi.timeutil import utc_now
-    from jdzhi.trace.formats.common import from_unix
+    from jdzhi.timeutil import from_unix, utc_now
     from jdzhi.trace.formats.records import base64url
 
     _check_target(out, force)

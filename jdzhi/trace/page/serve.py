@@ -44,8 +44,8 @@ def check_exported(folder: Path, now: datetime | None = None) -> ExportedPage:
     import re
 
     from jdzhi.errors import IntegrityError
-    from jdzhi.timeutil import utc_now
-    from jdzhi.trace.formats.common import LabelError, from_unix
+    from jdzhi.timeutil import from_unix, utc_now
+    from jdzhi.trace.formats.common import LabelError
     from jdzhi.trace.formats.records import base64url_decode
     from jdzhi.trace.trust.bundle import decode_bundle
 

@@ -257,6 +257,7 @@ def scan(
     home: Home,
     bundle: Path | None = None,
     authority: bytes | None = None,
+    max_age_days: int | None = None,
     inspector: str = "",
     location: str | None = None,
     policy: ClonePolicy | None = None,
@@ -282,7 +283,8 @@ def scan(
         raise InvalidInput("an inspector id must be one printable line of at most 100 characters")
     check_images(images)
     moment = now or utc_now()
-    trust: Trust = load_trust(home=home, bundle=bundle, authority=authority, now=moment)
+    trust: Trust = load_trust(home=home, bundle=bundle, authority=authority, now=moment,
+                              max_age_days=max_age_days)
     db = open_registry(home) if log else None
     outcomes: list[ScanOutcome] = []
     try:

@@ -31,10 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, InvalidInput, InvalidState, KeyUnusable
 from jdzhi.inputs import read_text_file
-from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time, utc_now
+from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time, unix_time, utc_now
 from jdzhi.trace.formats.base32 import base32_encode
-from jdzhi.trace.formats.common import parse_serial, unix_time
-from jdzhi.trace.formats.labels import check_base_url
+from jdzhi.trace.formats.common import FormatError, parse_serial
 from jdzhi.trace.formats.records import (
     OPTIONAL_COLUMNS,
     RecordFields,
@@ -86,13 +85,13 @@ class SignSummary:
 
 def resolve_base_url(db: sqlite_utils.Database, option: str | None) -> str:
     """``--base-url``, else ``JDZHI_BASE_URL``, else the base stored at ``jdzhi init``."""
-    from jdzhi.trace.trust.from_registry import BASE_URL_ENV, registry_base_url
+    from jdzhi.trace.trust.from_registry import BASE_URL_ENV, given_base_url, registry_base_url
 
     if option:
-        return check_base_url(option)
+        return given_base_url(option)
     from_env = os.environ.get(BASE_URL_ENV)
     if from_env:
-        return check_base_url(from_env)
+        return given_base_url(from_env)
     return registry_base_url(db)
 
 
@@ -240,8 +239,8 @@ class _RowRules:
         serial_text = values[self.serial_at]
         try:
             serial = parse_serial(serial_text)
-        except InvalidInput as error:
-            raise InvalidInput(f"row {row_no}: {error.message}; nothing was signed") from None
+        except FormatError as error:
+            raise InvalidInput(f"row {row_no}: {error}; nothing was signed") from None
         if serial_text in self.seen:
             raise InvalidInput(f"row {row_no}: serial {serial_text} repeats row "
                                f"{self.seen[serial_text]}; nothing was signed")

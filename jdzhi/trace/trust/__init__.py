@@ -1,1 +1,2 @@
-"""TODO"""
+"""What verifiers trust: the status rules (``status``), the trust model (``model``), read from
+the registry (``from_registry``) or an authority-signed bundle (``bundle``)."""

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, IntegrityError, InvalidInput, NotInitialized
+from jdzhi.registry.db import open_registry
+from jdzhi.timeutil import from_unix, unix_time, utc_now
+from jdzhi.trace.endorsements.lab import decode_endorsement
 from jdzhi.trace.formats.common import (
     CONTENT_TYPES,
     FORMAT_VERSION,
@@ -23,10 +26,9 @@ from jdzhi.trace.formats.common import (
     as_text,
     authority_kid,
     external_aad,
-    from_unix,
-    unix_time,
 )
 from jdzhi.trace.formats.cose import (
+    MAX_MESSAGE_BYTES,
     CoseError,
     decode_sign1,
     dumps,
@@ -35,8 +37,9 @@ from jdzhi.trace.formats.cose import (
     verify_sign1,
 )
 from jdzhi.trace.formats.labels import check_base_url
+from jdzhi.trace.keys.authority import authority_public_key, load_authority
+from jdzhi.trace.trust.from_registry import trust_from_registry
 from jdzhi.trace.trust.model import (
-    LicenseStatusEvent,
     Trust,
     TrustedCategory,
     TrustedEnterprise,
@@ -44,9 +47,25 @@ from jdzhi.trace.trust.model import (
     TrustedLab,
     TrustedLicense,
 )
+from jdzhi.trace.trust.status import (
+    LicenseEventStatus,
+    LicenseStatusEvent,
+    is_key_end_kind,
+    is_key_role,
+    is_license_event_status,
+)
 
 if TYPE_CHECKING:
     from jdzhi.home import Home
+
+__all__ = [
+    "DEFAULT_VALID_DAYS",
+    "Exported",
+    "bundle_payload",
+    "decode_bundle",
+    "export_bundle",
+    "read_bundle",
+]
 
 DEFAULT_VALID_DAYS = 30
 
@@ -105,11 +124,6 @@ class Exported:
 def export_bundle(home: Home, out: Path, passphrase: bytes, *,
                   valid_days: int = DEFAULT_VALID_DAYS, now: datetime | None = None) -> Exported:
     """Sign the registry's current trust as a bundle and write it to ``out`` (never overwritten)."""
-    from jdzhi.registry.db import open_registry
-    from jdzhi.timeutil import utc_now
-    from jdzhi.trace.keys.certified import load_authority
-    from jdzhi.trace.trust.from_registry import trust_from_registry
-
     if not 1 <= valid_days <= 366:
         raise InvalidInput("a bundle is valid for 1 to 366 days")
     if out.exists():
@@ -146,9 +160,6 @@ def _pinned_authority(home: Home | None, authority: bytes | None) -> bytes:
     if authority is not None:
         return authority
     if home is not None and home.db_path.exists():
-        from jdzhi.registry.db import open_registry
-        from jdzhi.trace.trust.from_registry import authority_public_key
-
         db = open_registry(home)
         try:
             return authority_public_key(db)
@@ -163,10 +174,9 @@ def _pinned_authority(home: Home | None, authority: bytes | None) -> bytes:
 
 
 def read_bundle(path: Path, *, authority: bytes | None, home: Home | None,
-                now: datetime) -> Trust:
-    """Load a bundle, refusing anything not signed by the pinned authority key."""
-    from jdzhi.trace.formats.cose import MAX_MESSAGE_BYTES
-
+                now: datetime, max_age_days: int | None = None) -> Trust:
+    """Load a bundle, refusing anything not signed by the pinned authority key; see
+    :func:`decode_bundle` for ``max_age_days``."""
     try:
         if path.stat().st_size > MAX_MESSAGE_BYTES:
             raise IntegrityError(f"{path} is far too large to be a trust bundle")
@@ -174,12 +184,14 @@ def read_bundle(path: Path, *, authority: bytes | None, home: Home | None,
     except OSError as error:
         raise InvalidInput(f"cannot read trust bundle {path}: {error.strerror}") from None
     pinned = _pinned_authority(home, authority)
-    return decode_bundle(data, pinned, now=now, source=f"bundle {path}")
+    return decode_bundle(data, pinned, now=now, source=f"bundle {path}",
+                         max_age_days=max_age_days)
 
 
-def decode_bundle(data: bytes, pinned: bytes, *, now: datetime, source: str = "bundle") -> Trust:
-    from jdzhi.trace.endorsements.lab import decode_endorsement
-
+def decode_bundle(data: bytes, pinned: bytes, *, now: datetime, source: str = "bundle",
+                  max_age_days: int | None = None) -> Trust:
+    """A bundle's trust, checked. ``max_age_days`` makes the bundle expire that many days after
+    it was issued when that comes before its own expiry (a verifier's stricter policy)."""
     try:
         message = decode_sign1(data, what="trust bundle")
     except CoseError as error:
@@ -196,10 +208,13 @@ def decode_bundle(data: bytes, pinned: bytes, *, now: datetime, source: str = "b
         payload = loads_canonical(message.payload, what="trust bundle payload")
         trust = _trust_from_payload(payload, pinned, source)
         endorsements = tuple(decode_endorsement(item, trust.keys) for item in payload["ends"])
-    except (CoseError, AttributeError, KeyError, TypeError, ValueError, InvalidInput) as error:
+    except (CoseError, AttributeError, KeyError, TypeError, ValueError) as error:
         raise IntegrityError(f"the signed trust bundle has an invalid field: {error}") from None
+    if max_age_days is not None and trust.expires_at is not None:
+        trust = replace(trust, expires_at=min(trust.expires_at,
+                                              trust.issued_at + max_age_days * 86400))
     warnings: tuple[str, ...] = ()
-    if trust.expires_at is not None and unix_time(now) > trust.expires_at:
+    if trust.expires_at is not None and trust.stale_at(unix_time(now)):
         warnings = (f"the trust bundle expired on {from_unix(trust.expires_at):%Y-%m-%d %H:%M} "
                     "UTC: statuses may be out of date; get a fresh one",)
     return replace(trust, endorsements=endorsements, warnings=warnings)
@@ -214,7 +229,9 @@ def _trust_from_payload(payload: Any, pinned: bytes, source: str) -> Trust:
     for item in payload["keys"]:
         end = item.get("end")
         role = as_text(item["role"])
-        if role not in ("licensee", "lab") or not isinstance(item["pk"], bytes):
+        end_kind = as_text(end["kind"]) if end else None
+        if (not is_key_role(role) or not isinstance(item["pk"], bytes)
+                or (end_kind is not None and not is_key_end_kind(end_kind))):
             raise ValueError(f"key {item.get('k')!r} is malformed")
         key = TrustedKey(
             key_id=as_int(item["k"]), public_key=item["pk"], role=role,
@@ -223,7 +240,7 @@ def _trust_from_payload(payload: Any, pinned: bytes, source: str) -> Trust:
             license_id=as_int(item["l"]) if role == "licensee" else None,
             lab_id=as_int(item["lab"]) if role == "lab" else None,
             ended_at=as_int(end["at"]) if end else None,
-            end_kind=as_text(end["kind"]) if end else None,
+            end_kind=end_kind,
             end_reason=as_text(end["r"]) if end else "",
         )
         keys[key.key_id] = key
@@ -235,7 +252,7 @@ def _trust_from_payload(payload: Any, pinned: bytes, source: str) -> Trust:
     licenses = {}
     for item in payload["lics"]:
         events = tuple(
-            LicenseStatusEvent(as_text(ev["s"]), as_int(ev["at"]), as_text(ev["r"]),
+            LicenseStatusEvent(_event_status(ev["s"]), as_int(ev["at"]), as_text(ev["r"]),
                                date.fromisoformat(as_text(ev["to"])) if "to" in ev else None)
             for ev in item["ev"]
         )
@@ -260,3 +277,10 @@ def _trust_from_payload(payload: Any, pinned: bytes, source: str) -> Trust:
         enterprises=enterprises, licenses=licenses, categories=categories, labs=labs,
         endorsements=(), issued_at=as_int(payload["iat"]), expires_at=as_int(payload["exp"]),
     )
+
+
+def _event_status(value: Any) -> LicenseEventStatus:
+    status = as_text(value)
+    if not is_license_event_status(status):
+        raise ValueError(f"a license event has the unknown status {status!r}")
+    return status

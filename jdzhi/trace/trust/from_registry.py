@@ -6,18 +6,21 @@ import os
 from datetime import date
 from typing import TYPE_CHECKING
 
-from jdzhi.errors import IntegrityError, NotInitialized
+from jdzhi.errors import IntegrityError, InvalidInput
 from jdzhi.registry.db import rows
-from jdzhi.timeutil import stored_time, utc_now
-from jdzhi.trace.formats.common import unix_time
+from jdzhi.registry.licenses import event_history_by_license
+from jdzhi.timeutil import unix_time, utc_now
+from jdzhi.trace.endorsements.lab import decode_endorsement
+from jdzhi.trace.formats.common import FormatError
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, check_base_url
+from jdzhi.trace.keys.authority import authority_public_key
+from jdzhi.trace.keys.certified import trusted_keys
 from jdzhi.trace.trust.model import (
     Endorsement,
     LicenseStatusEvent,
     Trust,
     TrustedCategory,
     TrustedEnterprise,
-    TrustedKey,
     TrustedLab,
     TrustedLicense,
 )
@@ -25,26 +28,32 @@ from jdzhi.trace.trust.model import (
 if TYPE_CHECKING:
     import sqlite_utils
 
+__all__ = [
+    "BASE_URL_ENV",
+    "BASE_URL_SETTING",
+    "accepted_bases",
+    "given_base_url",
+    "registry_base_url",
+    "setting",
+    "trust_from_registry",
+    "trusted_licenses",
+]
+
 BASE_URL_ENV = "JDZHI_BASE_URL"
 BASE_URL_SETTING = "base_url"
-
-
-def _unix(text: str) -> int:
-    return unix_time(stored_time(text))
-
-
-def authority_public_key(db: sqlite_utils.Database) -> bytes:
-    found = db.execute(
-        "SELECT public_key FROM authority_keys ORDER BY created_at DESC LIMIT 1"
-    ).fetchone()
-    if found is None:
-        raise NotInitialized("the registry has no authority key yet: run `jdzhi init`")
-    return bytes(found[0])
 
 
 def setting(db: sqlite_utils.Database, name: str) -> str | None:
     found = db.execute("SELECT value FROM trace_settings WHERE name = ?", [name]).fetchone()
     return None if found is None else str(found[0])
+
+
+def given_base_url(text: str) -> str:
+    """A label base people gave (an option, ``JDZHI_BASE_URL``), checked: InvalidInput if bad."""
+    try:
+        return check_base_url(text)
+    except FormatError as error:
+        raise InvalidInput(str(error)) from None
 
 
 def registry_base_url(db: sqlite_utils.Database) -> str:
@@ -57,42 +66,24 @@ def accepted_bases(db: sqlite_utils.Database) -> tuple[str, ...]:
     bases = [registry_base_url(db)]
     from_env = os.environ.get(BASE_URL_ENV)
     if from_env and from_env not in bases:
-        bases.append(check_base_url(from_env))
+        bases.append(given_base_url(from_env))
     return tuple(bases)
 
 
-def trusted_keys(db: sqlite_utils.Database) -> dict[int, TrustedKey]:
-    return {
-        row["key_id"]: TrustedKey(
-            key_id=row["key_id"], public_key=bytes(row["public_key"]), role=row["role"],
-            not_before=_unix(row["not_before"]), not_after=_unix(row["not_after"]),
-            enterprise_id=row["enterprise_id"], license_id=row["license_id"],
-            lab_id=row["lab_id"],
-            ended_at=_unix(row["ended_at"]) if row["ended_at"] else None,
-            end_kind=row["end_kind"], end_reason=row["end_reason"],
-        )
-        for row in rows(db, "SELECT * FROM trust_keys ORDER BY key_id")
-    }
-
-
 def trusted_licenses(db: sqlite_utils.Database) -> dict[int, TrustedLicense]:
+    """Every license with the events that count (superseded ones left out)."""
     categories: dict[int, set[int]] = {}
     for license_id, label_code in db.execute(
         "SELECT lc.license_id, c.label_code FROM license_categories lc "
         "JOIN categories c ON c.code = lc.category_code"
     ).fetchall():
         categories.setdefault(license_id, set()).add(label_code)
-    events: dict[int, list[LicenseStatusEvent]] = {}
-    for row in rows(db, "SELECT license_id, status, reason, effective_at, valid_to "
-                        "FROM license_events ORDER BY effective_at, id"):
-        events.setdefault(row["license_id"], []).append(LicenseStatusEvent(
-            status=row["status"], effective_at=_unix(row["effective_at"]), reason=row["reason"],
-            valid_to=date.fromisoformat(row["valid_to"]) if row["valid_to"] else None,
-        ))
+    events = event_history_by_license(db)
     licenses = {}
     for row in rows(db, "SELECT id, enterprise_id, license_no, valid_from, valid_to "
                         "FROM licenses ORDER BY id"):
-        history = events.get(row["id"], [])
+        history = [event.status_event() for event in events.get(row["id"], [])
+                   if not event.superseded]
         if history and all(event.valid_to is None for event in history):
             # a registry whose events do not carry end dates: the license's own end date
             first = history[0]
@@ -108,8 +99,6 @@ def trusted_licenses(db: sqlite_utils.Database) -> dict[int, TrustedLicense]:
 
 def trust_from_registry(db: sqlite_utils.Database) -> Trust:
     """Everything the registry trusts now, as verification and the trust bundle use it."""
-    from jdzhi.trace.endorsements.lab import decode_endorsement
-
     keys = trusted_keys(db)
     enterprises = {
         row["id"]: TrustedEnterprise(row["id"], row["name"], row["short_name"], row["uscc"])

@@ -1,22 +1,44 @@
 """What a verifier trusts: certified keys, enterprises, licenses with their status history,
 categories, testing centers and their endorsements — read from the registry or from a trust bundle.
 
-Both sources give the same :class:`Trust`, so one set of verdict rules (:mod:`jdzhi.trace.verification.verifier`)
-serves the registry staff, an inspector offline with a bundle, and the browser page. Times are
-Unix seconds (UTC) throughout, as in the signed formats.
+Both sources give the same :class:`Trust`, so one set of verdict rules
+(:mod:`jdzhi.trace.verification.verifier`) serves the registry staff, an inspector offline with a
+bundle, and the browser page. Times are Unix seconds (UTC) throughout, as in the signed formats.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from functools import cached_property
+from typing import Literal
 
-from jdzhi.timeutil import CHINA_STANDARD_TIME
+from jdzhi.trace.trust.status import (
+    KeyEndKind,
+    KeyRole,
+    KeyStatus,
+    LicenseStatus,
+    LicenseStatusEvent,
+    key_status_at,
+    license_status_at,
+)
 
-#: a license status that no event has set yet (before its first event) — never stored
-PENDING = "pending"
+__all__ = [
+    "Endorsement",
+    "EndorsementOutcome",
+    "LicenseStatusEvent",
+    "ReleaseResult",
+    "Trust",
+    "TrustedCategory",
+    "TrustedEnterprise",
+    "TrustedKey",
+    "TrustedLab",
+    "TrustedLicense",
+]
+
+#: a testing center's finding on a batch
+EndorsementOutcome = Literal["pass", "fail"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +47,7 @@ class TrustedKey:
 
     key_id: int
     public_key: bytes
-    role: str  # "licensee" or "lab"
+    role: KeyRole
     not_before: int
     not_after: int
     enterprise_id: int | None = None
@@ -33,8 +55,12 @@ class TrustedKey:
     lab_id: int | None = None
     #: when the key stopped being usable, ``revoked`` (compromise, misuse) or ``superseded``
     ended_at: int | None = None
-    end_kind: str | None = None
+    end_kind: KeyEndKind | None = None
     end_reason: str = ""
+
+    def status_at(self, moment: int) -> KeyStatus:
+        return key_status_at(moment, not_before=self.not_before, not_after=self.not_after,
+                             ended_at=self.ended_at, end_kind=self.end_kind)
 
 
 @dataclass(frozen=True)
@@ -46,15 +72,6 @@ class TrustedEnterprise:
 
 
 @dataclass(frozen=True)
-class LicenseStatusEvent:
-    status: str  # active, suspended, revoked, expired
-    effective_at: int
-    reason: str
-    #: the license's end date from this event on (issue and renewal events set it)
-    valid_to: date | None = None
-
-
-@dataclass(frozen=True)
 class TrustedLicense:
     id: int
     enterprise_id: int
@@ -63,29 +80,10 @@ class TrustedLicense:
     categories: frozenset[int]  # category label codes
     events: tuple[LicenseStatusEvent, ...]  # in effective order
 
-    def status_at(self, moment: int) -> tuple[str, LicenseStatusEvent | None]:
-        """``active``, ``suspended``, ``revoked``, ``expired`` or ``pending`` at ``moment``.
-
-        The status of the latest event in force; an active license is ``expired`` when the
-        moment's date (China Standard Time) is past the end date in force, ``pending`` before
-        ``valid_from`` or before its first event.
-        """
-        in_force = [event for event in self.events if event.effective_at <= moment]
-        if not in_force:
-            return PENDING, None
-        latest = in_force[-1]
-        if latest.status != "active":
-            return latest.status, latest
-        day = cst_date(moment)
-        valid_to = None
-        for event in in_force:
-            if event.valid_to is not None:
-                valid_to = event.valid_to
-        if day < self.valid_from:
-            return PENDING, latest
-        if valid_to is not None and day > valid_to:
-            return "expired", latest
-        return "active", latest
+    def status_at(self, moment: int) -> tuple[LicenseStatus, LicenseStatusEvent | None]:
+        """The status at ``moment`` and the event in force (:func:`license_status_at`)."""
+        status, index = license_status_at(self.events, self.valid_from, moment)
+        return status, None if index is None else self.events[index]
 
 
 @dataclass(frozen=True)
@@ -128,7 +126,7 @@ class Endorsement:
     enterprise_id: int
     batch: str
     serial_ranges: tuple[tuple[int, int], ...]
-    outcome: str  # "pass" or "fail"
+    outcome: EndorsementOutcome
     results: tuple[ReleaseResult, ...]
     optional: Mapping[str, int]
     standard: str
@@ -179,7 +177,3 @@ class Trust:
     def stale_at(self, moment: int) -> bool:
         return self.expires_at is not None and moment > self.expires_at
 
-
-def cst_date(moment: int) -> date:
-    """The calendar date of a Unix time in China Standard Time."""
-    return datetime.fromtimestamp(moment, CHINA_STANDARD_TIME).date()

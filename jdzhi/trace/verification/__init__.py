@@ -1,1 +1,1 @@
-"""TODO"""
+"""Verdicts on labels and signed records against a trust source (``verifier``)."""

@@ -10,33 +10,62 @@ The rules (docs/format.md, "Verdicts") in the order they apply:
    replacement, or after the key's validity window;
 5. ``revoked`` / ``suspended`` / ``expired``: the license of the key was not active at the
    signing time (status in force at that moment; ``expired`` also past the license's end date);
-6. ``genuine``; a later revocation or suspension of the key or license does not change that, and
+6. ``stale-trust``: all of the above passed, but the trust bundle is past its expiry (or the
+   verifier's ``max_age_days``), so a revocation since then could be missing: it cannot confirm;
+7. ``genuine``; a later revocation or suspension of the key or license does not change that, and
    adds a reason saying so.
 
-A stale trust bundle adds a reason to every result but does not change verdicts.
+A stale trust bundle also adds a reason to every other verdict (except ``malformed``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from jdzhi.errors import InvalidInput
 from jdzhi.inputs import read_text_file
-from jdzhi.timeutil import format_time, utc_now
-from jdzhi.trace.formats.common import LabelError, external_aad, from_unix, unix_time
+from jdzhi.parallel import map_chunks
+from jdzhi.registry.db import open_registry
+from jdzhi.timeutil import format_time, from_unix, unix_time, utc_now
+from jdzhi.trace.ed25519 import verify
+from jdzhi.trace.formats.common import LabelError, external_aad
+from jdzhi.trace.formats.cose import verify_sign1
 from jdzhi.trace.formats.labels import LabelFields, decode_label_text
-from jdzhi.trace.formats.records import decode_record
-from jdzhi.trace.trust.model import Endorsement, Trust, TrustedKey
+from jdzhi.trace.formats.records import base64url_decode, decode_record
+from jdzhi.trace.trust.bundle import read_bundle
+from jdzhi.trace.trust.from_registry import trust_from_registry
+from jdzhi.trace.trust.model import (
+    Endorsement,
+    EndorsementOutcome,
+    Trust,
+    TrustedKey,
+    TrustedLicense,
+)
 
 if TYPE_CHECKING:
     from jdzhi.home import Home
+
+__all__ = [
+    "NO_ENDORSEMENT",
+    "EndorsementStatus",
+    "Verdict",
+    "VerificationResult",
+    "Verifier",
+    "load_trust",
+    "verify_input",
+    "verify_jsonl",
+    "verify_label_text",
+    "verify_lines",
+    "verify_record",
+    "verify_signed_line",
+]
 
 
 class Verdict(StrEnum):
@@ -47,13 +76,15 @@ class Verdict(StrEnum):
     SUSPENDED = "suspended"
     EXPIRED = "expired"
     MALFORMED = "malformed"
+    #: the signature and every rule pass, but the trust data is out of date: cannot confirm
+    STALE_TRUST = "stale-trust"
 
 
 @dataclass(frozen=True)
 class EndorsementStatus:
     """The testing center's word on the record's batch: ``none``, ``pass`` or ``fail``."""
 
-    status: str
+    status: EndorsementOutcome | Literal["none"]
     lab: str | None = None
     report_no: str | None = None
     tested_at: datetime | None = None
@@ -82,7 +113,7 @@ class VerificationResult:
     enterprise: str | None
     reasons: tuple[str, ...]
     endorsement: EndorsementStatus = NO_ENDORSEMENT
-    form: str = "label"  # "label" or "record"
+    form: Literal["label", "record"] = "label"
     enterprise_id: int | None = None
     enterprise_short_name: str | None = None
     key_id: int | None = None
@@ -131,21 +162,19 @@ def load_trust(
     bundle: Path | None = None,
     authority: bytes | None = None,
     now: datetime | None = None,
+    max_age_days: int | None = None,
 ) -> Trust:
     """Trust from a bundle file (checked against the authority key) or else the home's registry.
 
     ``authority`` pins the authority's raw public key for a bundle; without it, the home's
-    authority key is used when the home has one. A stale bundle loads with a warning.
+    authority key is used when the home has one. A stale bundle loads with a warning; with
+    ``max_age_days`` a bundle is stale that many days after it was issued, if not before.
     """
     if bundle is not None:
-        from jdzhi.trace.trust.bundle import read_bundle
-
-        return read_bundle(bundle, authority=authority, home=home, now=now or utc_now())
+        return read_bundle(bundle, authority=authority, home=home, now=now or utc_now(),
+                           max_age_days=max_age_days)
     if home is None:
         raise InvalidInput("nothing to trust: give a jdzhi home or a trust bundle")
-    from jdzhi.registry.db import open_registry
-    from jdzhi.trace.trust.from_registry import trust_from_registry
-
     db = open_registry(home)
     try:
         return trust_from_registry(db)
@@ -153,7 +182,8 @@ def load_trust(
         db.close()
 
 
-def _malformed(reason: str, form: str, serial: str | None = None) -> VerificationResult:
+def _malformed(reason: str, form: Literal["label", "record"],
+               serial: str | None = None) -> VerificationResult:
     return VerificationResult(Verdict.MALFORMED, serial, None, (reason,), form=form)
 
 
@@ -172,15 +202,37 @@ class Verifier:
     def __init__(self, trust: Trust, now: datetime | None = None) -> None:
         self.trust = trust
         self.now = _now(now)
-        self.stale = ((f"the trust bundle expired on {_when(trust.expires_at)}: statuses may be "
-                       "out of date",)
-                      if trust.expires_at is not None and trust.stale_at(self.now) else ())
+        #: when the trust data went out of date, if it has by now
+        self.stale_since = (trust.expires_at if trust.expires_at is not None
+                            and trust.stale_at(self.now) else None)
         self._rulings: dict[tuple[int, int, int, int | None], _Ruling] = {}
 
     def label_text(self, text: str) -> VerificationResult:
         """Verify the text of a QR label (``BASE + base32 payload``) strictly."""
-        from jdzhi.trace.ed25519 import verify
+        return self._confirmed(self._label_text(text))
 
+    def record(self, data: bytes) -> VerificationResult:
+        """Verify a full record (COSE_Sign1 bytes)."""
+        return self._confirmed(self._record(data))
+
+    def signed_line(self, line: str, line_no: int | None = None) -> VerificationResult:
+        """Verify one SIGNED.jsonl line: its full record, its label, and that the two agree."""
+        return self._confirmed(self._signed_line(line, line_no))
+
+    def _confirmed(self, result: VerificationResult) -> VerificationResult:
+        """The result as this verifier's trust data can vouch for it: with stale trust data a
+        good signature is ``stale-trust``, and other verdicts say the data is old."""
+        if self.stale_since is None or result.verdict is Verdict.MALFORMED:
+            return result
+        expired = _when(self.stale_since)
+        if result.verdict is Verdict.GENUINE:
+            return replace(result, verdict=Verdict.STALE_TRUST, reasons=(
+                f"cannot confirm: trust data expired on {expired}, fetch a fresh one",
+                *result.reasons))
+        return replace(result, reasons=(
+            *result.reasons, f"the trust bundle expired on {expired}: statuses may be out of date"))
+
+    def _label_text(self, text: str) -> VerificationResult:
         try:
             label = decode_label_text(text, self.trust.bases)
         except LabelError as error:
@@ -190,10 +242,7 @@ class Verifier:
             label.fields, lambda public_key: verify(public_key, label.signature, signing_input),
             form="label")
 
-    def record(self, data: bytes) -> VerificationResult:
-        """Verify a full record (COSE_Sign1 bytes)."""
-        from jdzhi.trace.formats.cose import verify_sign1
-
+    def _record(self, data: bytes) -> VerificationResult:
         try:
             message, fields = decode_record(data)
         except LabelError as error:
@@ -204,10 +253,7 @@ class Verifier:
             form="record", enterprise_claim=fields.enterprise_id, batch=fields.batch,
             production_date=fields.production_date.isoformat())
 
-    def signed_line(self, line: str, line_no: int | None = None) -> VerificationResult:
-        """Verify one SIGNED.jsonl line: its full record, its label, and that the two agree."""
-        from jdzhi.trace.formats.records import base64url_decode
-
+    def _signed_line(self, line: str, line_no: int | None = None) -> VerificationResult:
         where = f"line {line_no}: " if line_no is not None else ""
         try:
             entry = json.loads(line)
@@ -221,8 +267,8 @@ class Verifier:
             data = base64url_decode(entry["record"])
         except LabelError as error:
             return _malformed(f"{where}record is {error}", "record", entry["serial"])
-        record_result = self.record(data)
-        label_result = self.label_text(entry["label"])
+        record_result = self._record(data)
+        label_result = self._label_text(entry["label"])
         reasons = list(record_result.reasons)
         verdict = record_result.verdict
         if label_result.verdict is not Verdict.GENUINE and verdict is Verdict.GENUINE:
@@ -263,13 +309,12 @@ class Verifier:
         if key is None:
             return VerificationResult(
                 Verdict.UNKNOWN_KEY, serial, None,
-                (f"key {fields.key_id} was never certified by the authority", *self.stale),
-                **base)
+                (f"key {fields.key_id} was never certified by the authority",), **base)
         if not signature_ok(key.public_key):
             return VerificationResult(
                 Verdict.TAMPERED, serial, None,
                 (f"the signature does not verify under certified key {fields.key_id}: "
-                 "the label or record was altered or forged", *self.stale), **base)
+                 "the label or record was altered or forged",), **base)
         which = (fields.key_id, fields.signed_at, fields.category, enterprise_claim)
         ruling = self._rulings.get(which)
         if ruling is None:
@@ -279,8 +324,8 @@ class Verifier:
         if named:  # a licensee's key: the lab's word on this record's batch
             named["endorsement"] = _endorsement_status(
                 self.trust, self.trust.endorsement_for(named["enterprise_id"], fields.serial))
-        return VerificationResult(verdict, serial, named.pop("enterprise", None),
-                                  (*reasons, *self.stale), **base, **named)
+        return VerificationResult(verdict, serial, named.pop("enterprise", None), reasons,
+                                  **base, **named)
 
     def _rule(self, key: TrustedKey, fields: LabelFields,
               enterprise_claim: int | None) -> _Ruling:
@@ -309,19 +354,21 @@ class Verifier:
             return result(Verdict.UNKNOWN_KEY,
                           f"key {fields.key_id} is not certified for enterprise {enterprise_claim}",
                           **named)
-        if fields.signed_at < key.not_before:
+        key_status = key.status_at(fields.signed_at)
+        if key_status == "pending":
             return result(Verdict.UNKNOWN_KEY,
                           f"{signed}, before key {fields.key_id} was certified "
                           f"({_when(key.not_before)})", **named)
-        if key.ended_at is not None and fields.signed_at >= key.ended_at:
-            if key.end_kind == "superseded":
-                return result(Verdict.EXPIRED,
-                              f"{signed}, after key {fields.key_id} was replaced "
-                              f"({_when(key.ended_at)}): {key.end_reason}", **named)
+        ended = _when(key.ended_at) if key.ended_at is not None else ""
+        if key_status == "superseded":
+            return result(Verdict.EXPIRED,
+                          f"{signed}, after key {fields.key_id} was replaced "
+                          f"({ended}): {key.end_reason}", **named)
+        if key_status == "revoked":
             return result(Verdict.REVOKED,
                           f"{signed}, after key {fields.key_id} was revoked effective "
-                          f"{_when(key.ended_at)}: {key.end_reason}", **named)
-        if fields.signed_at > key.not_after:
+                          f"{ended}: {key.end_reason}", **named)
+        if key_status == "expired":
             return result(Verdict.EXPIRED,
                           f"{signed}, after key {fields.key_id} expired ({_when(key.not_after)})",
                           **named)
@@ -348,18 +395,25 @@ class Verifier:
                    f"(license {lic.license_no}), {signed} while the license was active"]
         if category is None:
             reasons.append(f"category code {fields.category} is unknown to this trust source")
-        if key.ended_at is not None and key.ended_at <= self.now:
-            ended = "replaced" if key.end_kind == "superseded" else "revoked"
-            reasons.append(f"key {fields.key_id} has since been {ended} "
-                           f"(effective {_when(key.ended_at)}); this record was signed before")
-        later_status, later_event = lic.status_at(max(self.now, fields.signed_at))
-        if later_status in ("revoked", "suspended") and later_event is not None:
-            reasons.append(f"the license has since been {later_status} (effective "
-                           f"{_when(later_event.effective_at)}: {later_event.reason}); this record "
-                           "was signed before")
-        elif later_status == "expired":
-            reasons.append("the license has since expired; this record was signed before")
+        reasons += _since(key, lic, max(self.now, fields.signed_at))
         return result(Verdict.GENUINE, *reasons, **named)
+
+
+def _since(key: TrustedKey, lic: TrustedLicense, moment: int) -> list[str]:
+    """What has happened to a genuine record's key and license by ``moment`` (now)."""
+    said = []
+    key_status = key.status_at(moment)
+    if key_status in ("revoked", "superseded") and key.ended_at is not None:
+        how = "replaced" if key_status == "superseded" else "revoked"
+        said.append(f"key {key.key_id} has since been {how} "
+                    f"(effective {_when(key.ended_at)}); this record was signed before")
+    status, event = lic.status_at(moment)
+    if status in ("revoked", "suspended") and event is not None:
+        said.append(f"the license has since been {status} (effective "
+                    f"{_when(event.effective_at)}: {event.reason}); this record was signed before")
+    elif status == "expired":
+        said.append("the license has since expired; this record was signed before")
+    return said
 
 
 
@@ -407,8 +461,6 @@ def verify_jsonl(path: Path, trust: Trust, now: datetime | None = None,
                  ) -> list[VerificationResult]:
     """Verify every line of a SIGNED.jsonl file (blank lines skipped); ``parallel`` verifies a
     big file on every core (:mod:`jdzhi.parallel`)."""
-    from jdzhi.parallel import map_chunks
-
     text = read_text_file(path)
     numbered = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
                 if line.strip()]

@@ -3,7 +3,10 @@
 //
 // It implements docs/format.md ("The label", "Trust bundle", "Verdicts") with WebCrypto Ed25519
 // and a strict deterministic-CBOR decoder, and applies the same verdict rules, in the same order,
-// as jdzhi/trace/verify.py (`jdzhi verify`): the browser tests hold the two to the same verdicts.
+// as jdzhi/trace/verification/verifier.py (`jdzhi verify`): the browser tests hold the two to the
+// same verdicts, and tests/test_status_rules.py holds statusAt and keyStatusAt to
+// jdzhi/trace/trust/status.py over generated cases (in Node.js: hence the exports, and main()
+// only where there is a document).
 // Nothing here trusts a server: the bundle is checked against the authority key pinned in the
 // page (<meta name="jdzhi-authority">), and every signature is checked here.
 "use strict";
@@ -418,6 +421,9 @@ async function trustFromPayload(payload, authority) {
     const role = field(item, "role", "text");
     if (role !== "licensee" && role !== "lab") throw new Error("a key has an unknown role");
     const end = field(item, "end", "map", true);
+    if (end !== undefined && !["revoked", "superseded"].includes(field(end, "kind", "text"))) {
+      throw new Error("a key has an unknown kind of end");
+    }
     const key = {
       k: field(item, "k", "int"), pk: field(item, "pk", "bytes"), role,
       nb: field(item, "nb", "int"), na: field(item, "na", "int"),
@@ -447,7 +453,9 @@ async function trustFromPayload(payload, authority) {
       })),
       events: field(item, "ev", "list").map((ev) => {
         const to = field(ev, "to", "text", true);
-        return { s: field(ev, "s", "text"), at: field(ev, "at", "int"), r: field(ev, "r", "text"),
+        const s = field(ev, "s", "text");
+        if (!["active", "suspended", "revoked"].includes(s)) throw new Error("a license event has an unknown status");
+        return { s, at: field(ev, "at", "int"), r: field(ev, "r", "text"),
           to: to === undefined ? null : isoDate(to) };
       }),
     });
@@ -478,7 +486,7 @@ async function trustFromPayload(payload, authority) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// verdict rules: the same order and outcomes as jdzhi/trace/verify.py `_judge`
+// verdict rules: the same order and outcomes as jdzhi/trace/verification/verifier.py `_judge`
 
 /** The calendar date of a Unix time in China Standard Time (UTC+08:00), as YYYY-MM-DD. */
 function cstDate(seconds) {
@@ -489,8 +497,9 @@ function cstTime(seconds) {
   return `${new Date((seconds + 8 * 3600) * 1000).toISOString().slice(0, 16).replace("T", " ")} (UTC+8)`;
 }
 
-/** [status, event]: active, suspended, revoked, expired or pending at the moment. */
-function statusAt(license, moment) {
+/** [status, event]: active, suspended, revoked, expired or pending at the moment
+ * (jdzhi/trace/trust/status.py `license_status_at`). */
+export function statusAt(license, moment) {
   const inForce = license.events.filter((event) => event.at <= moment);
   if (inForce.length === 0) return ["pending", null];
   const latest = inForce[inForce.length - 1];
@@ -501,6 +510,14 @@ function statusAt(license, moment) {
   if (day < license.from) return ["pending", latest];
   if (validTo !== null && day > validTo) return ["expired", latest];
   return ["active", latest];
+}
+
+/** pending, active, expired, revoked or superseded at the moment (`key_status_at`). */
+export function keyStatusAt(key, moment) {
+  if (moment < key.nb) return "pending";
+  if (key.end !== null && moment >= key.end.at) return key.end.kind;
+  if (moment > key.na) return "expired";
+  return "active";
 }
 
 function endorsementFor(trust, enterpriseId, serial) {
@@ -537,19 +554,20 @@ async function judge(trust, label, now) {
   const license = trust.licenses.get(key.l);
   const category = trust.categories.get(label.category);
   const named = { enterprise, license, category, endorsement: endorsementFor(trust, key.e, label.serial) };
-  if (label.signedAt < key.nb) {
+  const keyStatus = keyStatusAt(key, label.signedAt);
+  if (keyStatus === "pending") {
     return result("unknown-key", [say(`签发于 ${signed}，早于密钥 ${label.keyId} 的认证时间（${cstTime(key.nb)}）。`,
       `Signed ${signed}, before key ${label.keyId} was certified (${cstTime(key.nb)}).`)], named);
   }
-  if (key.end !== null && label.signedAt >= key.end.at) {
-    if (key.end.kind === "superseded") {
-      return result("expired", [say(`签发于 ${signed}，晚于密钥 ${label.keyId} 被替换的时间（${cstTime(key.end.at)}）。`,
-        `Signed ${signed}, after key ${label.keyId} was replaced (${cstTime(key.end.at)}).`)], named);
-    }
+  if (keyStatus === "superseded") {
+    return result("expired", [say(`签发于 ${signed}，晚于密钥 ${label.keyId} 被替换的时间（${cstTime(key.end.at)}）。`,
+      `Signed ${signed}, after key ${label.keyId} was replaced (${cstTime(key.end.at)}).`)], named);
+  }
+  if (keyStatus === "revoked") {
     return result("revoked", [say(`签发于 ${signed}，晚于密钥 ${label.keyId} 的吊销生效时间（${cstTime(key.end.at)}）：${key.end.r}`,
       `Signed ${signed}, after key ${label.keyId} was revoked effective ${cstTime(key.end.at)}: ${key.end.r}`)], named);
   }
-  if (label.signedAt > key.na) {
+  if (keyStatus === "expired") {
     return result("expired", [say(`签发于 ${signed}，晚于密钥 ${label.keyId} 的有效期（${cstTime(key.na)}）。`,
       `Signed ${signed}, after key ${label.keyId} expired (${cstTime(key.na)}).`)], named);
   }
@@ -578,8 +596,9 @@ async function judge(trust, label, now) {
   if (category === undefined) {
     reasons.push(say(`可信数据不认识品类代码 ${label.category}。`, `Category code ${label.category} is unknown to this trust data.`));
   }
-  if (key.end !== null && key.end.at <= now) {
-    const replaced = key.end.kind === "superseded";
+  const laterKey = keyStatusAt(key, Math.max(now, label.signedAt));
+  if (laterKey === "revoked" || laterKey === "superseded") {
+    const replaced = laterKey === "superseded";
     reasons.push(say(`密钥 ${label.keyId} 此后已被${replaced ? "替换" : "吊销"}（${cstTime(key.end.at)} 生效）；本标签签发在此之前。`,
       `Key ${label.keyId} has since been ${replaced ? "replaced" : "revoked"} (effective ${cstTime(key.end.at)}); this label was signed before.`));
   }
@@ -593,6 +612,21 @@ async function judge(trust, label, now) {
   return result("genuine", reasons, named);
 }
 
+/** The outcome as out-of-date trust data can vouch for it (verifier.py `_confirmed`): a good
+ * signature is stale-trust, and other verdicts say the data is old. */
+function confirmed(outcome, trust, now) {
+  if (now <= trust.expiresAt) return outcome;
+  const expired = cstTime(trust.expiresAt);
+  if (outcome.verdict === "genuine") {
+    return { ...outcome, verdict: "stale-trust", reasons: [
+      say(`无法确认：可信数据已于 ${expired} 过期，请获取最新数据。`,
+        `Cannot confirm: trust data expired on ${expired}, fetch a fresh one.`),
+      ...outcome.reasons] };
+  }
+  return { ...outcome, reasons: [...outcome.reasons,
+    say("可信数据已过期，状态可能已变化。", `The trust data expired on ${expired}: statuses may be out of date.`)] };
+}
+
 // ---------------------------------------------------------------------------------------------
 // the page
 
@@ -604,10 +638,11 @@ const HEADLINES = {
   suspended: ["许可已暂停", "Suspended: signed while the license was suspended"],
   expired: ["许可或密钥已过期", "Expired: signed outside the license or key's validity"],
   malformed: ["不是有效的景德镇制溯源标签", "Not a valid Jingdezhen Zhi label"],
+  "stale-trust": ["无法确认：可信数据已过期", "Cannot confirm: the trust data is out of date"],
   unsupported: ["此浏览器无法验证", "This browser cannot verify labels"],
   error: ["无法验证", "Cannot verify"],
 };
-const ICONS = { genuine: "✓", suspended: "!", expired: "!", unsupported: "?", error: "?", idle: "▣" };
+const ICONS = { genuine: "✓", suspended: "!", expired: "!", "stale-trust": "!", unsupported: "?", error: "?", idle: "▣" };
 
 function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -738,11 +773,9 @@ async function main() {
       renderFacts({}, trust);
       return;
     }
-    const outcome = await judge(trust, label, now);
+    const outcome = confirmed(await judge(trust, label, now), trust, now);
     state = outcome.verdict;
-    const stale = now > trust.expiresAt
-      ? [say("可信数据已过期，状态可能已变化。", `The trust data expired on ${cstTime(trust.expiresAt)}: statuses may be out of date.`)] : [];
-    show(state, say(...HEADLINES[state]), null, [...outcome.reasons, ...stale]);
+    show(state, say(...HEADLINES[state]), null, outcome.reasons);
     renderFacts(outcome, trust);
   } catch (error) {
     const stop = error instanceof Stop ? error
@@ -754,4 +787,4 @@ async function main() {
   }
 }
 
-main();
+if (typeof document !== "undefined") main();
