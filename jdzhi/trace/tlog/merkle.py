@@ -81,7 +81,7 @@ def _pair_up(level: Sequence[bytes]) -> list[bytes]:
 
 
 def _fold_peaks(peaks: list[bytes]) -> bytes:
-    """MTH from the roots of the complete subtrees a tree splits into, smallest (rightmost) first."""
+    """MTH from the roots of the complete subtrees a tree splits into, rightmost first."""
     if not peaks:
         return EMPTY_ROOT
     result = peaks[0]
@@ -116,7 +116,7 @@ def _largest_power_of_two_below(n: int) -> int:
 
 
 class MerkleTree:
-    """A tree over leaf hashes that answers roots and proofs for its own size and every smaller one."""
+    """A tree over leaf hashes: roots and proofs for its own size and every smaller one."""
 
     def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
         _check_leaf_hashes(leaf_hashes)
