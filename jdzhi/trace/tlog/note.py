@@ -293,10 +293,10 @@ def verify_note(note: Note, verifiers: Sequence[NoteVerifier]) -> NoteCheck:
     verified: list[NoteSignature] = []
     unknown: list[NoteSignature] = []
     for signature in note.signatures:
-        verifier = known.get((signature.name, signature.key_id))
-        if verifier is None:
+        signer_key = known.get((signature.name, signature.key_id))
+        if signer_key is None:
             unknown.append(signature)
-        elif not verifier.verify(text, signature.signature):
+        elif not signer_key.verify(text, signature.signature):
             return NoteCheck(tuple(verified), tuple(unknown), "bad-signature",
                              f"the signature by {signature.name} "
                              f"({signature.key_id:08x}) does not verify")
