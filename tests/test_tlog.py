@@ -524,3 +524,45 @@ def test_a_note_signature_is_no_cosignature_and_back() -> None:
     assert not CosignatureVerifier(as_witness).verify(plain.text.encode(), future.signature)
     with pytest.raises(InvalidInput, match="2\\*\\*63"):
         cosignature_of(future)
+
+
+# --- the leaf data that docs/format.md specifies -------------------------------------------------
+
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b",
+                  "\f": "\\f"}
+_LEAF_FIELDS = ("action", "actor", "after_digest", "at", "before_digest", "details", "entity",
+                "prev_hash", "seq")
+
+
+def _documented_json(value: object) -> str:
+    """A JSON value written by the rules of docs/format.md (not by jdzhi's own code)."""
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    assert isinstance(value, str)
+    return '"' + "".join(_SHORT_ESCAPES.get(c) or (f"\\u{ord(c):04x}" if c < " " else c)
+                         for c in value) + '"'
+
+
+def test_the_documented_leaf_data_hashes_to_each_audit_entrys_hash(initialized: Any) -> None:
+    from jdzhi.registry import audit
+    from jdzhi.registry.db import open_registry, transaction
+
+    db = open_registry(initialized)
+    with transaction(db):
+        audit.append(db, action="note", entity="景德镇:\"quoted\"\\", before=None,
+                     after={"name": "青花\n瓷\x01\t"},
+                     details={"why": "控制 \x1f, \b\f\r and \u2028", "n": 7})
+    rows = list(db.query("SELECT * FROM audit_log ORDER BY seq"))
+    assert rows
+    leaves = []
+    for row in rows:
+        text = "{" + ",".join(f'"{name}":{_documented_json(row[name])}'
+                              for name in _LEAF_FIELDS) + "}"
+        assert hashlib.sha256(text.encode("utf-8")).hexdigest() == row["hash"]
+        leaves.append(leaf_hash(text.encode("utf-8")))
+    tree = MerkleTree(leaves)
+    last = len(leaves) - 1
+    assert verify_inclusion(leaves[last], last, len(leaves), tree.inclusion_proof(last),
+                            root(leaves)).ok
