@@ -211,6 +211,25 @@ def _malformed_hashes(hashes: Sequence[bytes], what: str) -> ProofCheck | None:
     return None
 
 
+def _sides(fn: int, sn: int, count: int, kind: str) -> list[bool] | ProofCheck:
+    """Walk RFC 9162's fn and sn over ``count`` proof hashes (§2.1.3.2 step 4, §2.1.4.2 step 6):
+    for each hash, whether it is the left child (``HASH(0x01 || hash || result)``), or why the
+    proof has the wrong length. The walk depends on the sizes alone, never on the hashes."""
+    sides: list[bool] = []
+    for _ in range(count):
+        if sn == 0:
+            return ProofCheck("wrong-proof-length", f"the {kind} proof is too long")
+        left = bool(fn & 1) or fn == sn
+        sides.append(left)
+        if left and not fn & 1:
+            while not (fn & 1 or fn == 0):
+                fn, sn = fn >> 1, sn >> 1
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:
+        return ProofCheck("wrong-proof-length", f"the {kind} proof is too short")
+    return sides
+
+
 def verify_inclusion(leaf: bytes, index: int, tree_size: int, proof: Sequence[bytes],
                      root_hash: bytes) -> ProofCheck:
     """Check that ``leaf`` (a leaf hash) is leaf ``index`` of the tree whose root is ``root_hash``.
@@ -224,22 +243,13 @@ def verify_inclusion(leaf: bytes, index: int, tree_size: int, proof: Sequence[by
     malformed = _malformed_hashes([leaf, root_hash, *proof], "the leaf, root or proof")
     if malformed:
         return malformed
-    fn, sn = index, tree_size - 1  # step 2
+    sides = _sides(index, tree_size - 1, len(proof), "inclusion")  # steps 2, 4 and 5 (sn = 0)
+    if isinstance(sides, ProofCheck):
+        return sides
     r = leaf  # step 3
-    for p in proof:  # step 4
-        if sn == 0:
-            return ProofCheck("wrong-proof-length", "the inclusion proof is too long")
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            if not fn & 1:
-                while not (fn & 1 or fn == 0):
-                    fn, sn = fn >> 1, sn >> 1
-        else:
-            r = node_hash(r, p)
-        fn, sn = fn >> 1, sn >> 1
-    if sn != 0:  # step 5
-        return ProofCheck("wrong-proof-length", "the inclusion proof is too short")
-    if r != root_hash:
+    for p, left in zip(proof, sides, strict=True):  # step 4
+        r = node_hash(p, r) if left else node_hash(r, p)
+    if r != root_hash:  # step 5
         return ProofCheck("mismatch", "the inclusion proof does not lead to the root hash")
     return _VERIFIED
 
@@ -277,21 +287,16 @@ def _verify_growth(first: int, second: int, first_hash: bytes, second_hash: byte
     fn, sn = first - 1, second - 1  # step 3
     while fn & 1:  # step 4
         fn, sn = fn >> 1, sn >> 1
+    sides = _sides(fn, sn, len(path) - 1, "consistency")  # steps 6 and 7 (sn = 0)
+    if isinstance(sides, ProofCheck):
+        return sides
     fr = sr = path[0]  # step 5
-    for c in path[1:]:  # step 6
-        if sn == 0:
-            return ProofCheck("wrong-proof-length", "the consistency proof is too long")
-        if fn & 1 or fn == sn:
+    for c, left in zip(path[1:], sides, strict=True):  # step 6
+        if left:
             fr, sr = node_hash(c, fr), node_hash(c, sr)
-            if not fn & 1:
-                while not (fn & 1 or fn == 0):
-                    fn, sn = fn >> 1, sn >> 1
         else:
             sr = node_hash(sr, c)
-        fn, sn = fn >> 1, sn >> 1
-    if sn != 0:  # step 7
-        return ProofCheck("wrong-proof-length", "the consistency proof is too short")
-    if fr != first_hash:
+    if fr != first_hash:  # step 7
         return ProofCheck("mismatch", "the consistency proof does not lead to the old root")
     if sr != second_hash:
         return ProofCheck("mismatch", "the consistency proof does not lead to the new root")
