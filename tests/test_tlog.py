@@ -322,6 +322,13 @@ def test_gos_notes_open_as_go_opens_them() -> None:
     assert nobody.failure == "no-known-signature" and len(nobody.unknown) == 2
     with pytest.raises(InvalidInput, match="two verifier keys"):
         verify_note(note, [_go_verifier("enoch"), _go_verifier(), _go_verifier("enoch")])
+    # same name or same key ID as a known key, but not both: another key, ignored
+    peter = note.signatures[0]
+    lookalikes = Note(note.text, (
+        peter, NoteSignature("PeterNeumann", peter.key_id ^ 1, bytes(64)),
+        NoteSignature("PeterNeumann2", peter.key_id, bytes(64))))
+    lookalike_check = verify_note(lookalikes, [_go_verifier()])
+    assert lookalike_check.ok and len(lookalike_check.unknown) == 2
     line = GO["peter_signature_line"]
     forged = parse_note((GO["text"] + "\n" + line[:60] + "ABCD" + line[60:]).encode())
     assert verify_note(forged, [_go_verifier()]).failure == "bad-signature"

@@ -69,8 +69,7 @@ class CosignatureVerifier:
     key: VerifierKey
 
     def __post_init__(self) -> None:
-        if self.key.signature_type is not SignatureType.COSIGNATURE_V1:
-            raise InvalidInput(f"key {self.key.name} is not a cosignature key (type 0x04)")
+        self.key.require(SignatureType.COSIGNATURE_V1)
 
     def verify(self, text: bytes, signature: bytes) -> bool:
         if len(signature) != _COSIGNATURE_LENGTH:

@@ -192,12 +192,14 @@ class MerkleTree:
 
 
 def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
-    """The inclusion proof of leaf ``index`` in the tree of all ``leaf_hashes``."""
+    """The inclusion proof of leaf ``index`` in the tree of all ``leaf_hashes`` (for many proofs,
+    build one :class:`MerkleTree` and ask it)."""
     return MerkleTree(leaf_hashes).inclusion_proof(index)
 
 
 def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes]:
-    """The consistency proof from the first ``old_size`` leaves to all ``leaf_hashes``."""
+    """The consistency proof from the first ``old_size`` leaves to all ``leaf_hashes`` (for many
+    proofs, build one :class:`MerkleTree` and ask it)."""
     return MerkleTree(leaf_hashes).consistency_proof(old_size)
 
 

@@ -75,6 +75,12 @@ def key_id(name: str, signature_type: SignatureType, public_key: bytes) -> int:
     return int.from_bytes(hashlib.sha256(material).digest()[:_KEY_ID_LENGTH], "big")
 
 
+def _check_key_name(name: str) -> None:
+    if not is_key_name(name):
+        raise MalformedNote(f"{name!r} is not a key name (empty, a space, a plus or a control "
+                            "character)")
+
+
 @dataclass(frozen=True)
 class NoteSignature:
     """One signature line: the key's name and ID and the signature bytes after the ID."""
@@ -84,9 +90,7 @@ class NoteSignature:
     signature: bytes
 
     def __post_init__(self) -> None:
-        if not is_key_name(self.name):
-            raise MalformedNote(f"{self.name!r} is not a key name (empty, a space, a plus or a "
-                                "control character)")
+        _check_key_name(self.name)
         if not 0 <= self.key_id < 2**32:
             raise MalformedNote(f"key ID {self.key_id} is not a 32-bit unsigned integer")
         if not self.signature:
@@ -160,8 +164,7 @@ class VerifierKey:
     public_key: bytes
 
     def __post_init__(self) -> None:
-        if not is_key_name(self.name):
-            raise MalformedNote(f"{self.name!r} is not a key name")
+        _check_key_name(self.name)
         if len(self.public_key) != ed25519.PUBLIC_KEY_LENGTH:
             raise MalformedNote(f"an Ed25519 public key is {ed25519.PUBLIC_KEY_LENGTH} bytes, "
                                 f"not {len(self.public_key)}")
@@ -174,6 +177,13 @@ class VerifierKey:
         """``<name>+<hex key ID>+<base64(type || public key)>``."""
         material = bytes([self.signature_type]) + self.public_key
         return f"{self.name}+{self.key_id:08x}+{encode_base64(material)}"
+
+    def require(self, signature_type: SignatureType) -> None:
+        """Refuse a key of another signature type than the one a verifier needs."""
+        if self.signature_type is not signature_type:
+            raise InvalidInput(f"key {self.name} is a {self.signature_type.name} key "
+                               f"(type {self.signature_type:#04x}), not {signature_type.name} "
+                               f"(type {signature_type:#04x})")
 
     @classmethod
     def of_secret(cls, name: str, signature_type: SignatureType, secret: bytes) -> VerifierKey:
@@ -226,8 +236,7 @@ class Ed25519NoteVerifier:
     key: VerifierKey
 
     def __post_init__(self) -> None:
-        if self.key.signature_type is not SignatureType.ED25519:
-            raise InvalidInput(f"key {self.key.name} is not an Ed25519 note key (type 0x01)")
+        self.key.require(SignatureType.ED25519)
 
     def verify(self, text: bytes, signature: bytes) -> bool:
         return ed25519.verify(self.key.public_key, signature, text)
