@@ -11,9 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -21,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, InvalidInput, InvalidState, NotFound
+from jdzhi.files import replace_atomically
 from jdzhi.inputs import read_text_file
 from jdzhi.registry import audit
 from jdzhi.registry.categories import Category, find_category, list_categories
@@ -682,17 +681,4 @@ def write_records(path: Path, records: Sequence[Mapping[str, Any]], *,
         for record in records:
             writer.writerow({**record, "categories": ";".join(record["categories"])})
         body = buffer.getvalue()
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as error:
-        raise InvalidInput(f"cannot write in {path.parent}: {error.strerror}") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(body)
-        os.replace(temporary, path)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise InvalidInput(f"cannot write {path}: {error.strerror}") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, body.encode("utf-8"))

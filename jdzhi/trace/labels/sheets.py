@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import os
 import re
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, InvalidInput
+from jdzhi.files import NewFile, write_new
 from jdzhi.inputs import read_text_file
 from jdzhi.trace.labels.qr import DEFAULT_LEVEL, MAX_VERSION, QUIET_ZONE, ErrorCorrection, QrSymbol
 
@@ -364,23 +364,11 @@ def render_labels(
             data = label_svg(label, symbol, spec).encode("utf-8")
         else:
             data = _png_bytes(label_image(label, symbol, spec), spec.dpi)
-        _write_new(target, data)
+        write_new(target, data)
         if progress is not None:
             progress(1)
     return LabelRun(out, image_format.value, len(labels), 0, tuple(targets), top_version,
                     spec.level.value)
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    """Write a file that must not exist yet (O_EXCL: a file that appeared meanwhile is kept)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        raise Conflict(f"{path} exists; jdzhi never overwrites") from None
-    except OSError as error:
-        raise InvalidInput(f"cannot write {path}: {error.strerror}") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
 
 
 def write_pdf(labels: Sequence[LabelData], symbols: Iterable[QrSymbol], out: Path,
@@ -405,8 +393,9 @@ def write_pdf(labels: Sequence[LabelData], symbols: Iterable[QrSymbol], out: Pat
     per_page = columns * rows
     # centre the grid across the page
     x_offset = (page_w - columns * spec.label_width - (columns - 1) * spec.gap) / 2
-    temporary = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    pdf = canvas.Canvas(str(temporary), pagesize=(page_w * POINTS_PER_MM, page_h * POINTS_PER_MM),
+    output = NewFile(out)  # reportlab writes its temporary file by name
+    pdf = canvas.Canvas(str(output.temporary),
+                        pagesize=(page_w * POINTS_PER_MM, page_h * POINTS_PER_MM),
                         pageCompression=1, invariant=1)
     pdf.setTitle("Jingdezhen Zhi traceability labels")
     pdf.setCreator("jdzhi")
@@ -415,7 +404,9 @@ def write_pdf(labels: Sequence[LabelData], symbols: Iterable[QrSymbol], out: Pat
     font = pdfmetrics.getFont(font_name)
     saved_a85 = rl_config.useA85
     rl_config.useA85 = 0  # binary streams: ASCII85 in pure Python would cost more than drawing
+    cleanup = contextlib.ExitStack()
     try:
+        cleanup.enter_context(output)
         for index, (label, symbol) in enumerate(zip(labels, symbols, strict=True)):
             slot = index % per_page
             if slot == 0 and index:
@@ -452,25 +443,13 @@ def write_pdf(labels: Sequence[LabelData], symbols: Iterable[QrSymbol], out: Pat
             if progress is not None:
                 progress(1)
         pdf.save()
-        _publish(temporary, out)
+        output.publish()
     except OSError as error:
         raise InvalidInput(f"cannot write {out}: {error.strerror}") from None
     finally:
         rl_config.useA85 = saved_a85
-        temporary.unlink(missing_ok=True)
+        cleanup.close()
     return pages
-
-
-def _publish(temporary: Path, out: Path) -> None:
-    """Move the finished file into place, never over a file that appeared meanwhile."""
-    try:
-        os.link(temporary, out)
-    except FileExistsError:
-        raise Conflict(f"{out} exists; jdzhi never overwrites") from None
-    except OSError:  # a file system without hard links
-        if out.exists():
-            raise Conflict(f"{out} exists; jdzhi never overwrites") from None
-        os.replace(temporary, out)
 
 
 def _draw_line(pdf: Any, font_name: str, line: TextLine, spec: SheetSpec) -> None:
