@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from jdzhi.errors import InvalidInput
-from jdzhi.registry.entries import check_output_path, write_records
+from jdzhi.registry.exchange import check_output_path, write_records
 from jdzhi.registry.schema import BUILTIN_CATEGORIES
 from jdzhi.registry.uscc import generate as generate_uscc
 from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time
