@@ -134,7 +134,7 @@ def read_csv(path: Path, *, max_bytes: int = MAX_TEXT_BYTES,
             if max_rows is not None and len(rows) > max_rows:
                 raise InvalidInput(f"{path} has more than {max_rows} rows; split it")
     except csv.Error as error:
-        raise InvalidInput(f"{path} row {end + 1}: not valid CSV ({error})") from None
+        raise InvalidInput(f"{path} is not valid CSV (row {end + 1}: {error})") from None
     return CsvTable(header, rows, encoding)
 
 

