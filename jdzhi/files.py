@@ -2,7 +2,8 @@
 
 Every file is written first to a temporary file beside its target, named ``.NAME.PID.partial``
 (created with its final mode from the first byte, so a key file is never readable by others),
-flushed to disk, and only then given its name:
+flushed to disk (unless it is one of many that can be made again), and only then given its
+name:
 
 - :func:`write_new` and :class:`NewFile` (streaming) link it to the target, which fails rather
   than overwrite a file that appeared meanwhile (outputs people asked for: jdzhi never
@@ -10,7 +11,8 @@ flushed to disk, and only then given its name:
 - :func:`replace_atomically` renames it over the target (exports with ``--force``, caches,
   pages): a reader sees the old file or the new one.
 
-A temporary file left by a process that died is removed by the next write to the same target.
+A temporary file left by a process that died is removed by the next :class:`NewFile` or
+:func:`replace_atomically` of the same target.
 """
 
 from __future__ import annotations
@@ -42,9 +44,6 @@ def _remove_stale_partials(path: Path) -> None:
         pid = partial.name[len(prefix):-len(".partial")]
         if not (pid.isascii() and pid.isdigit()):
             continue
-        if int(pid) == os.getpid():
-            partial.unlink(missing_ok=True)  # a dead process with our number: we hold no other
-            continue
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
@@ -57,16 +56,36 @@ def _cannot_write(path: Path, error: OSError) -> InvalidInput:
     return InvalidInput(f"cannot write {path}: {error.strerror}")
 
 
+def _create_partial(path: Path, mode: int) -> int:
+    """Create this process's temporary file of ``path`` with ``mode``; a file of that name
+    is stale (left by a dead process that had our number), as this process writes one target
+    at a time."""
+    temporary = partial_path(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    try:
+        return os.open(temporary, flags, mode)
+    except FileExistsError:
+        temporary.unlink(missing_ok=True)
+        return os.open(temporary, flags, mode)
+
+
 class NewFile:
     """A new file written as a stream: ``write`` what it holds, then :meth:`publish` it under
     its name (never over an existing file). Until then it is ``.NAME.PID.partial``, removed in
     every case when the ``with`` block ends; unpublished, nothing appears.
 
-    ``exists`` is the message of the :class:`Conflict` raised when the target exists."""
+    ``exists`` is the message of the :class:`Conflict` raised when the target exists;
+    ``durable=False`` skips waiting for the disk (a file that can be made again, one of
+    thousands: a crash still never leaves half a file under the name, a power cut may).
+    ``sweep`` first removes the temporary files of this name that dead processes left (a
+    scan of the folder: :func:`write_new`, done in a moment, leaves it out)."""
 
-    def __init__(self, path: Path, *, mode: int = 0o644, exists: str | None = None) -> None:
+    def __init__(self, path: Path, *, mode: int = 0o644, exists: str | None = None,
+                 durable: bool = True, sweep: bool = True) -> None:
         self.path = path
         self.mode = mode
+        self.durable = durable
+        self.sweep = sweep
         self.exists = exists or f"{path} exists; jdzhi never overwrites"
         #: where the content is written until it is published (writers that take a file name,
         #: such as a PDF canvas, may write here directly)
@@ -76,10 +95,10 @@ class NewFile:
     def __enter__(self) -> NewFile:
         if self.path.exists() or self.path.is_symlink():
             raise Conflict(self.exists)
-        _remove_stale_partials(self.path)
+        if self.sweep:
+            _remove_stale_partials(self.path)
         try:
-            descriptor = os.open(self.temporary,
-                                 os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, self.mode)
+            descriptor = _create_partial(self.path, self.mode)
         except OSError as error:
             raise _cannot_write(self.path, error) from None
         self._handle = os.fdopen(descriptor, "wb")
@@ -99,6 +118,8 @@ class NewFile:
         handle, self._handle = self._handle, None
         try:
             handle.close()  # flushes
+            if not self.durable:
+                return
             # by name, so that what a writer wrote to self.temporary directly reaches the disk too
             descriptor = os.open(self.temporary, os.O_RDONLY | os.O_CLOEXEC)
             try:
@@ -134,28 +155,33 @@ class NewFile:
         self.temporary.unlink(missing_ok=True)
 
 
-def write_new(path: Path, data: bytes, *, mode: int = 0o644, exists: str | None = None) -> None:
+def write_new(path: Path, data: bytes, *, mode: int = 0o644, exists: str | None = None,
+              durable: bool = True) -> None:
     """Write a file that must not exist yet, whole or not at all; ``mode`` applies from the
-    first byte (0o600 for secrets). :class:`Conflict` (message ``exists``) when it exists."""
-    with NewFile(path, mode=mode, exists=exists) as new:
+    first byte (0o600 for secrets). :class:`Conflict` (message ``exists``) when it exists;
+    ``durable`` as for :class:`NewFile`."""
+    with NewFile(path, mode=mode, exists=exists, durable=durable, sweep=False) as new:
         new.write(data)
         new.publish()
 
 
-def replace_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def replace_atomically(path: Path, data: bytes, *, mode: int = 0o644,
+                       durable: bool = True) -> None:
     """Write ``path`` whole, replacing any file of that name in one step: a reader sees the
-    old content or the new, never a mixture, even if the process dies midway."""
+    old content or the new, never a mixture, even if the process dies midway (``durable``
+    as for :class:`NewFile`)."""
     _remove_stale_partials(path)
     temporary = partial_path(path)
     try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        descriptor = _create_partial(path, mode)
     except OSError as error:
         raise InvalidInput(f"cannot write in {path.parent}: {error.strerror}") from None
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(temporary, path)
     except OSError as error:
         raise _cannot_write(path, error) from None

@@ -37,6 +37,13 @@ def test_write_new_refuses_an_existing_file_and_keeps_it(tmp_path: Path) -> None
     assert list(tmp_path.iterdir()) == [target]
 
 
+def test_a_temporary_file_left_under_this_process_number_is_stale(tmp_path: Path) -> None:
+    target = tmp_path / "trust.cbor"
+    partial_path(target).write_bytes(b"left by a dead process that had our number")
+    write_new(target, b"bundle", durable=False)
+    assert target.read_bytes() == b"bundle" and list(tmp_path.iterdir()) == [target]
+
+
 def test_a_secret_is_private_from_its_first_byte(tmp_path: Path) -> None:
     target = tmp_path / "key.pem"
     old_umask = os.umask(0)  # the widest umask: only the mode given protects the file

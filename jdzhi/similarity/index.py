@@ -160,7 +160,7 @@ def _save(db: sqlite_utils.Database, index: Any, stamp: bytes) -> None:
     if path is None:
         return
     try:
-        replace_atomically(path, faiss.serialize_index_binary(index).tobytes())
+        replace_atomically(path, faiss.serialize_index_binary(index).tobytes(), durable=False)
     except (InvalidInput, RuntimeError):
         return
     registry = _registry_file(db)

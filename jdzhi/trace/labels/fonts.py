@@ -135,7 +135,7 @@ def _write_cached(path: Path, data: bytes) -> None:
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        replace_atomically(path, hashlib.sha256(data).digest() + data)
+        replace_atomically(path, hashlib.sha256(data).digest() + data, durable=False)
     except (OSError, InvalidInput):
         return
     with contextlib.suppress(OSError):

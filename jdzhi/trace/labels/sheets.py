@@ -361,7 +361,7 @@ def render_labels(
             data = label_svg(label, symbol, spec).encode("utf-8")
         else:
             data = _png_bytes(label_image(label, symbol, spec), spec.dpi)
-        write_new(target, data)
+        write_new(target, data, durable=False)  # one of many, made again from SIGNED.jsonl
         if progress is not None:
             progress(1)
     return LabelRun(out, image_format.value, len(labels), 0, tuple(targets), top_version,
