@@ -30,7 +30,6 @@ from jdzhi.errors import InvalidInput
 
 __all__ = [
     "MAX_TEXT_BYTES",
-    "CsvRow",
     "CsvTable",
     "Encoding",
     "check_text",
@@ -87,21 +86,16 @@ def _read_spreadsheet_text(path: Path, max_bytes: int) -> tuple[str, Encoding]:
 
 
 @dataclass(frozen=True)
-class CsvRow:
-    """One record row of a CSV: the file line it begins on, and its stripped values (as many as
-    the row holds, which need not be as many as the header names)."""
-
-    number: int
-    values: list[str]
-
-
-@dataclass(frozen=True)
 class CsvTable:
     """A CSV file as read by :func:`read_csv`."""
 
     #: the header's names, stripped; empty for a file with no header line
     header: tuple[str, ...]
-    rows: list[CsvRow]
+    #: the record rows' stripped values (as many as a row holds: not always as many as the
+    #: header names)
+    rows: list[list[str]]
+    #: the row number of each row: the line of the file it begins on
+    numbers: list[int]
     #: how the file was encoded: ``gb18030`` means it was not UTF-8 (worth telling the user)
     encoding: Encoding
 
@@ -120,22 +114,26 @@ def read_csv(path: Path, *, max_bytes: int = MAX_TEXT_BYTES,
             break
         skipped += 1
     else:
-        return CsvTable((), [], encoding)
+        return CsvTable((), [], [], encoding)
     reader = csv.reader(lines)
-    rows: list[CsvRow] = []
-    end = skipped + 1  # the line the header ends on (a header cell holds no line break)
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    # the lines read before the reader's first: its line_num counts from there
+    before = skipped + 1  # (a header cell holds no line break)
+    end = before  # the line the last row read ends on
+    limit = len(text) if max_rows is None else max_rows  # fewer rows than characters
     try:
         header = tuple(name.strip() for name in next(csv.reader([header_line]), []))
         for values in reader:
-            start, end = end + 1, reader.line_num + skipped + 1
-            if not values:
-                continue
-            rows.append(CsvRow(start, [value.strip() for value in values]))
-            if max_rows is not None and len(rows) > max_rows:
-                raise InvalidInput(f"{path} has more than {max_rows} rows; split it")
+            start, end = end + 1, reader.line_num + before
+            if values:
+                rows.append([value.strip() for value in values])
+                numbers.append(start)
+                if len(rows) > limit:
+                    raise InvalidInput(f"{path} has more than {max_rows} rows; split it")
     except csv.Error as error:
         raise InvalidInput(f"{path} is not valid CSV (row {end + 1}: {error})") from None
-    return CsvTable(header, rows, encoding)
+    return CsvTable(header, rows, numbers, encoding)
 
 
 def parse_json(text: str) -> Any:

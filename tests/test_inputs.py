@@ -61,8 +61,8 @@ def test_read_csv_numbers_rows_by_their_first_line(tmp_path: Path) -> None:
     path.write_text('\n# note\na , b\n1,"two\nlines"\n\n3,x\n', encoding="utf-8")
     table = read_csv(path)
     assert table.header == ("a", "b") and table.encoding == "utf-8"
-    assert [(row.number, row.values) for row in table.rows] == [(4, ["1", "two\nlines"]),
-                                                                (7, ["3", "x"])]
+    assert list(zip(table.numbers, table.rows, strict=True)) == [(4, ["1", "two\nlines"]),
+                                                                 (7, ["3", "x"])]
     path.write_text("a,b\n1,2\n3," + "x" * 200_000 + "\n", encoding="utf-8")
     with pytest.raises(InvalidInput, match=r"is not valid CSV \(row 3: field larger than"):
         read_csv(path)

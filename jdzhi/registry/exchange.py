@@ -186,14 +186,14 @@ def _csv_records(path: Path) -> Records:
     if duplicated:
         raise InvalidInput(f"{path} repeats the column(s) {', '.join(duplicated)}")
     rows: list[tuple[int, dict[str, Any]]] = []
-    for row in table.rows:
-        if not any(row.values):
-            raise InvalidInput(f"{path}: row {row.number} is empty; nothing imported")
-        if len(row.values) != len(header):
-            raise InvalidInput(f"{path}: row {row.number} has {len(row.values)} fields, the "
+    for number, values in zip(table.numbers, table.rows, strict=True):
+        if not any(values):
+            raise InvalidInput(f"{path}: row {number} is empty; nothing imported")
+        if len(values) != len(header):
+            raise InvalidInput(f"{path}: row {number} has {len(values)} fields, the "
                                f"header {len(header)}; nothing imported")
-        rows.append((row.number, {name: restore_cell(value)
-                                  for name, value in zip(header, row.values, strict=True)}))
+        rows.append((number, {name: restore_cell(value)
+                              for name, value in zip(header, values, strict=True)}))
     return Records(rows, table.encoding)
 
 

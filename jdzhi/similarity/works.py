@@ -241,13 +241,13 @@ def read_import_csv(path: Path) -> ImportRows:
     at = {column: table.header.index(column) for column in CSV_COLUMNS}
     base = path.resolve().parent
     requests: list[WorkRequest] = []
-    for row in table.rows:
-        if len(row.values) != len(table.header):
-            raise InvalidInput(f"{path}: row {row.number} does not have {len(table.header)} "
+    for number, values in zip(table.numbers, table.rows, strict=True):
+        if len(values) != len(table.header):
+            raise InvalidInput(f"{path}: row {number} does not have {len(table.header)} "
                                "fields; nothing imported")
-        value = {column: row.values[index] for column, index in at.items()}
+        value = {column: values[index] for column, index in at.items()}
         if not value["image"]:
-            raise InvalidInput(f"{path}: row {row.number}: the image path is empty; "
+            raise InvalidInput(f"{path}: row {number}: the image path is empty; "
                                "nothing imported")
         image = Path(value["image"])
         if not image.is_absolute():
@@ -256,11 +256,11 @@ def read_import_csv(path: Path) -> ImportRows:
             requests.append(make_request(image, value["reg_no"], value["title"],
                                          value["owner"], value["creation_date"]))
         except InvalidInput as error:
-            raise InvalidInput(f"{path}: row {row.number}: {error.message}; nothing imported"
+            raise InvalidInput(f"{path}: row {number}: {error.message}; nothing imported"
                                ) from None
     if not requests:
         raise InvalidInput(f"{path}: no rows to import")
-    return ImportRows(requests, [row.number for row in table.rows], table.encoding)
+    return ImportRows(requests, table.numbers, table.encoding)
 
 
 def import_works(db: sqlite_utils.Database, path: Path, *,

@@ -141,10 +141,8 @@ def parse_results(path: Path, limits: Limits) -> tuple[ReleaseResult, ...]:
     at = {column: table.header.index(column) for column in ("ware_class", "pb", "cd")}
     results: list[ReleaseResult] = []
     seen: set[str] = set()
-    for row in table.rows:
-        ware, pb, cd = (row.values[index] if index < len(row.values) else ""
-                        for index in at.values())
-        number = row.number
+    for number, values in zip(table.numbers, table.rows, strict=True):
+        ware, pb, cd = (values[index] if index < len(values) else "" for index in at.values())
         if ware not in WARE_CLASSES:
             raise InvalidInput(f"{path} row {number}: ware class {ware!r} is not one of "
                                f"{', '.join(WARE_CLASSES)}")

@@ -49,17 +49,14 @@ def read_rows(path: Path) -> RecordRows:
     if len(set(header)) != len(header):
         raise InvalidInput(f"{path} names a column twice")
     width = len(header)
-    rows: list[list[str]] = []
-    for row in table.rows:
-        values = row.values
+    for index, values in enumerate(table.rows):
         if len(values) != width:
             if len(values) > width:
-                raise InvalidInput(f"{path} row {row.number}: more fields than columns")
+                raise InvalidInput(f"{path} row {table.numbers[index]}: more fields than columns")
             values += [""] * (width - len(values))
-        rows.append(values)
-    if not rows:
+    if not table.rows:
         raise InvalidInput(f"{path} holds no records")
-    return RecordRows(header, [row.number for row in table.rows], rows, table.encoding)
+    return RecordRows(header, table.numbers, table.rows, table.encoding)
 
 
 def _end_of_production_day(day: date, now: datetime) -> datetime:
