@@ -21,6 +21,8 @@ from jdzhi.registry.schema import BUILTIN_CATEGORIES
 from jdzhi.registry.uscc import generate as generate_uscc
 from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time
 
+__all__ = ["MAX_COUNT", "SampleResult", "sample_records", "write_sample"]
+
 MAX_COUNT = 2000
 
 #: (district code, weight, prefix of some registered names, roads)

@@ -21,6 +21,29 @@ from jdzhi.similarity.fingerprint import WorkFingerprint
 if TYPE_CHECKING:
     import sqlite_utils
 
+__all__ = [
+    "CSV_COLUMNS",
+    "MAX_TEXT",
+    "PROVINCES",
+    "REG_NO_PATTERN",
+    "ImportRows",
+    "PreparedWork",
+    "Work",
+    "WorkRequest",
+    "check_reg_no",
+    "get_work",
+    "import_works",
+    "list_works",
+    "make_request",
+    "prepare",
+    "prepare_all",
+    "read_import_csv",
+    "register_prepared",
+    "register_work",
+    "remove_work",
+    "work_thumbnail",
+]
+
 #: provinces' one-character abbreviations that head a provincial registration number
 PROVINCES = "京津沪渝冀晋辽吉黑苏浙皖闽赣鲁豫鄂湘粤琼川贵黔云滇陕秦甘陇青台蒙桂藏宁新港澳"
 #: ``国作登字-2024-F-00012345`` (national) or ``赣作登字-2024-F-00012345`` (provincial);

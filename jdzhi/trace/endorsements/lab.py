@@ -38,6 +38,30 @@ if TYPE_CHECKING:
 
     from jdzhi.home import Home
 
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_STANDARD",
+    "DEFAULT_WATER_ABSORPTION_LIMIT",
+    "WARE_CLASSES",
+    "EarlierEndorsement",
+    "EndorseResult",
+    "LabAdded",
+    "Limits",
+    "Outcome",
+    "add_lab",
+    "decode_endorsement",
+    "default_limits",
+    "endorse_batch",
+    "endorsement_json",
+    "endorsement_payload",
+    "load_limits",
+    "milli",
+    "outcome_of",
+    "parse_results",
+    "serial_ranges",
+    "show_milli",
+]
+
 #: an endorsement's outcome
 Outcome = Literal["pass", "fail"]
 
