@@ -107,6 +107,13 @@ def test_excel_csv_from_chinese_windows_is_read_as_gb18030(
     assert summary.source_encoding == "gb18030" and summary.batches == ("青花一批",)
     line = json.loads((tmp_path / "signed.jsonl").read_text(encoding="utf-8"))
     assert line["name"] == "青花瓷碗"
+    from jdzhi.trace.endorsements.lab import default_limits, parse_results
+
+    results = tmp_path / "results.csv"
+    results.write_bytes("ware_class,pb,cd,备注\nflat,0.1,0.01,青花盘\n".encode("gb18030"))
+    heard: list[str] = []
+    [flat] = parse_results(results, default_limits(), on_encoding=heard.append)
+    assert flat.ware_class == "flat" and heard == ["gb18030"]
     # UTF-8 (with Excel's BOM) is read as UTF-8 first
     records.write_bytes("\ufeffserial,batch\n1,青花\n".encode())
     assert read_csv(records).encoding == "utf-8"

@@ -13,7 +13,7 @@ signed bytes hold no floating-point numbers.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from jdzhi.errors import Conflict, IntegrityError, InvalidInput, NotFound
-from jdzhi.inputs import read_csv, read_json_file
+from jdzhi.inputs import Encoding, read_csv, read_json_file
 from jdzhi.trace.formats.common import (
     CONTENT_TYPES,
     FORMAT_VERSION,
@@ -156,10 +156,15 @@ def load_limits(path: Path | None) -> Limits:
                   else limits.water_absorption)
 
 
-def parse_results(path: Path, limits: Limits) -> tuple[ReleaseResult, ...]:
+def parse_results(path: Path, limits: Limits, *,
+                  on_encoding: Callable[[Encoding], None] | None = None,
+                  ) -> tuple[ReleaseResult, ...]:
     """Results CSV: columns ``ware_class, pb, cd`` (mg/dm² for flat ware, else mg/L); rows are
-    named by their line in the file (:func:`jdzhi.inputs.read_csv`)."""
+    named by their line in the file (:func:`jdzhi.inputs.read_csv`). ``on_encoding`` hears the
+    file's encoding."""
     table = read_csv(path)
+    if on_encoding is not None:
+        on_encoding(table.encoding)
     if not {"ware_class", "pb", "cd"} <= set(table.header):
         raise InvalidInput(f"results file {path} needs the columns ware_class, pb, cd")
     at = {column: table.header.index(column) for column in ("ware_class", "pb", "cd")}
@@ -320,6 +325,8 @@ class EndorseResult:
     records: int
     #: the batch's earlier endorsements, oldest first (all kept; this one now decides)
     earlier: tuple[EarlierEndorsement, ...] = ()
+    #: the results CSV's encoding: ``gb18030`` when it was not UTF-8 (worth a note)
+    results_encoding: Encoding = "utf-8"
 
     @property
     def previous_outcome(self) -> Outcome | None:
@@ -416,7 +423,8 @@ def endorse_batch(
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9/_.-]{0,63}", report_no):
         raise InvalidInput(f"report number {report_no!r}: use letters, digits, / _ . - (max 64)")
     limits = load_limits(limits_file)
-    results = parse_results(results_file, limits)
+    encodings: list[Encoding] = []
+    results = parse_results(results_file, limits, on_encoding=encodings.append)
     optional = _optional_results(water_absorption, thermal_shock, whiteness)
     enterprise = get_enterprise(db, enterprise_ref)
     serials, ware_classes = _batch_records(db, enterprise.id, enterprise.name, batch)
@@ -457,7 +465,8 @@ def endorse_batch(
                                 key=int(cursor.lastrowid or 0), before=None,
                                 details={"outcome": decoded.outcome, "records": len(serials),
                                          "earlier": [e.report_no for e in earlier]})
-    return EndorseResult(decoded, lab_name, enterprise.name, len(serials), earlier)
+    return EndorseResult(decoded, lab_name, enterprise.name, len(serials), earlier,
+                         results_encoding=encodings[0])
 
 
 def endorsement_json(e: Endorsement) -> dict[str, Any]:
