@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jdzhi.errors import Conflict, InvalidInput
+from jdzhi.files import replace_atomically
 from jdzhi.similarity.screen import Screening
 
 if TYPE_CHECKING:
@@ -77,11 +78,4 @@ def check_report_path(path: Path, *, force: bool) -> None:
 
 
 def write_report(db: sqlite_utils.Database, results: Sequence[Screening], path: Path) -> None:
-    text = render_report(db, results)
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise InvalidInput(f"cannot write report {path}: {error.strerror}") from None
+    replace_atomically(path, render_report(db, results).encode("utf-8"))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jdzhi.errors import Conflict, InvalidInput, KeyUnusable
-from jdzhi.files import write_new
+from jdzhi.files import replace_atomically, write_new
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -126,7 +126,7 @@ def write_public_key(path: Path, public_key: bytes) -> None:
 
     pem = Ed25519PublicKey.from_public_bytes(public_key).public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    path.write_bytes(pem)
+    replace_atomically(path, pem)
 
 
 def read_public_key(text: str) -> bytes:
