@@ -3,8 +3,9 @@
 All rows are checked before anything is signed: field formats, the serial rule
 (:data:`jdzhi.trace.formats.labels.SERIAL_PATTERN`), serials unique in the file and for the
 enterprise, the category covered by the key's license, and that license valid on the production
-date and now. Then every record is signed with one signing time, stored in one transaction with one audit
-entry for the batch, and SIGNED.jsonl appears (never overwriting a file) only after that commits.
+date and now. Then every record is signed with one signing time, stored in one transaction with
+one audit entry for the batch, and SIGNED.jsonl appears (never overwriting a file) only after
+that commits.
 With ``parallel``, worker processes (:mod:`jdzhi.parallel`) sign the rows already checked while
 later rows are still being checked; a bad row anywhere discards every signature made.
 
