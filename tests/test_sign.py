@@ -21,14 +21,9 @@ from jdzhi.trace.ed25519 import verify
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, decode_label_text
 from jdzhi.trace.formats.records import RecordFields, base64url, base64url_decode, decode_record
 from jdzhi.trace.keys.keyfile import from_seed
-from jdzhi.trace.signing.batch import (
-    ChunkRow,
-    RowContext,
-    SignedChunk,
-    SigningJob,
-    StoredRecord,
-    sign_chunk,
-)
+from jdzhi.trace.signing._chunks import ChunkRow, SignedChunk, SigningJob, sign_chunk
+from jdzhi.trace.signing._rows import RowContext
+from jdzhi.trace.signing._staging import StoredRecord
 
 
 @pytest.fixture
@@ -190,9 +185,9 @@ def test_one_bad_row_signs_and_stores_nothing(
     ("serial,batch,category,production_date\n", "holds no records"),
     ("serial,batch,category,production_date\n1,B,qinghua,2026-03-01,extra\n",
      "more fields than columns"),
-    # a short row's missing values are empty; blank lines are no rows
+    # a short row's missing values are empty; blank lines are no rows (a row is named by its line)
     ("serial,batch,category,production_date\n\n1,B,qinghua\n",
-     "row 2: production_date '' is not YYYY-MM-DD"),
+     "row 3: production_date '' is not YYYY-MM-DD"),
     ("serial,batch,category,production_date\n\n\n", "holds no records"),
 ])
 def test_malformed_csv_files(cli: Invoke, initialized: Home, tmp_path: Path, workshop: Path,
@@ -269,7 +264,7 @@ def _job() -> SigningJob:
 
 def _signed_rows(job: SigningJob, rows: list[ChunkRow]) -> SignedChunk:
     """Every row signed in chunks (on workers if JDZHI_WORKERS says so), the chunks joined."""
-    with ChunkRunner(sign_chunk, job, expected=len(rows), preload="jdzhi.trace.signing.batch",
+    with ChunkRunner(sign_chunk, job, expected=len(rows), preload="jdzhi.trace.signing._chunks",
                      parallel=False) as runner:
         for start in range(0, len(rows), runner.chunk_size):
             runner.add(rows[start:start + runner.chunk_size])

@@ -157,13 +157,13 @@ def test_import_registers_every_row_with_relative_and_absolute_paths(
 
 
 @pytest.mark.parametrize(("row", "code", "message"), [
-    ("img/2.png,国作登字-2024-F-00000001,重复,青云陶瓷,", 5, "row 2: registration number"),
-    ("img/missing.png,国作登字-2024-F-00000002,缺图,青云陶瓷,", 3, "row 2:"),
+    ("img/2.png,国作登字-2024-F-00000001,重复,青云陶瓷,", 5, "row 3: registration number"),
+    ("img/missing.png,国作登字-2024-F-00000002,缺图,青云陶瓷,", 3, "row 3:"),
     ("img/2.png,国作登字-2024-F-00000002,坏日期,青云陶瓷,2023-13-01", 3,
-     "row 2: creation date"),
-    ("img/2.png,bad-number,坏号,青云陶瓷,", 3, "row 2: registration number"),
-    ("img/bad.png,国作登字-2024-F-00000002,坏图,青云陶瓷,", 3, "row 2:"),
-    ("img/1.png,国作登字-2024-F-00000002,同图,青云陶瓷,", 5, "row 2:"),
+     "row 3: creation date"),
+    ("img/2.png,bad-number,坏号,青云陶瓷,", 3, "row 3: registration number"),
+    ("img/bad.png,国作登字-2024-F-00000002,坏图,青云陶瓷,", 3, "row 3:"),
+    ("img/1.png,国作登字-2024-F-00000002,同图,青云陶瓷,", 5, "row 3:"),
 ])
 def test_import_is_all_or_nothing_with_row_numbers(
         cli: Invoke, initialized: Home, tmp_path: Path, row: str, code: int,

@@ -195,7 +195,7 @@ def import_(
     Example: jdzhi registry sample --out sample.csv && jdzhi registry import sample.csv
     """
 
-    from jdzhi.registry.entries import import_file
+    from jdzhi.registry.exchange import import_file
 
     with registry_of(ctx) as db, progress_bar(quiet=as_json) as bar:
         task = bar.add_task("importing", total=None)
@@ -403,7 +403,7 @@ def export(
 
     The file holds each license's latest status; the full history stays in the registry.
     """
-    from jdzhi.registry.entries import export_file
+    from jdzhi.registry.exchange import export_file
 
     with registry_of(ctx) as db:
         count = export_file(db, file, overwrite=force)

@@ -60,7 +60,7 @@ def write_sample_registry(ctx: DemoContext) -> StepReport:
 
 
 def import_sample_registry(ctx: DemoContext) -> StepReport:
-    from jdzhi.registry.entries import import_file
+    from jdzhi.registry.exchange import import_file
 
     assert ctx.sample_path is not None, "the sample step runs first"
     with ctx.registry() as db:

@@ -17,9 +17,11 @@ from typing import Any
 
 from jdzhi.errors import InvalidInput
 from jdzhi.registry.categories import BUILTIN_CATEGORIES
-from jdzhi.registry.entries import check_output_path, write_records
+from jdzhi.registry.exchange import check_output_path, write_records
 from jdzhi.registry.uscc import generate as generate_uscc
 from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time
+
+__all__ = ["MAX_COUNT", "SampleResult", "sample_records", "write_sample"]
 
 MAX_COUNT = 2000
 

@@ -19,10 +19,12 @@ through a second, coarse level of cells when there are many.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from jdzhi.errors import InvalidInput
+from jdzhi.files import replace_atomically
 
 if TYPE_CHECKING:
     import numpy as np
@@ -157,13 +159,9 @@ def _save(db: sqlite_utils.Database, index: Any, stamp: bytes) -> None:
     path = index_file(db, stamp)
     if path is None:
         return
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        faiss.write_index_binary(index, str(temporary))
-        os.replace(temporary, path)
-    except (OSError, RuntimeError):
-        with contextlib.suppress(OSError):
-            temporary.unlink()
+        replace_atomically(path, faiss.serialize_index_binary(index).tobytes(), durable=False)
+    except (InvalidInput, RuntimeError):
         return
     registry = _registry_file(db)
     assert registry is not None

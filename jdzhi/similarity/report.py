@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jdzhi.errors import Conflict, InvalidInput
+from jdzhi.files import replace_atomically
 from jdzhi.similarity.screen import Match, Screening, ScreenVerdict, count_verdicts
 
 if TYPE_CHECKING:
@@ -127,11 +128,4 @@ def check_report_path(path: Path, *, force: bool) -> None:
 
 def write_report(db: sqlite_utils.Database, results: Sequence[Screening], path: Path, *,
                  top: int | None = None) -> None:
-    text = render_report(db, results, top=top)
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise InvalidInput(f"cannot write report {path}: {error.strerror}") from None
+    replace_atomically(path, render_report(db, results, top=top).encode("utf-8"))

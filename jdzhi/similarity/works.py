@@ -6,9 +6,7 @@ anything is written; the rows then go in one transaction with one audit entry ea
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -17,10 +15,34 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, InvalidInput, NotFound
+from jdzhi.inputs import Encoding, check_text, read_csv
 from jdzhi.similarity.fingerprint import WorkFingerprint
 
 if TYPE_CHECKING:
     import sqlite_utils
+
+__all__ = [
+    "CSV_COLUMNS",
+    "MAX_TEXT",
+    "PROVINCES",
+    "REG_NO_PATTERN",
+    "ImportRows",
+    "PreparedWork",
+    "Work",
+    "WorkRequest",
+    "check_reg_no",
+    "get_work",
+    "import_works",
+    "list_works",
+    "make_request",
+    "prepare",
+    "prepare_all",
+    "read_import_csv",
+    "register_prepared",
+    "register_work",
+    "remove_work",
+    "work_thumbnail",
+]
 
 #: provinces' one-character abbreviations that head a provincial registration number
 PROVINCES = "京津沪渝冀晋辽吉黑苏浙皖闽赣鲁豫鄂湘粤琼川贵黔云滇陕秦甘陇青台蒙桂藏宁新港澳"
@@ -89,13 +111,9 @@ def check_reg_no(text: str) -> str:
 
 
 def _check_text(value: str, what: str) -> str:
-    text = value.strip()
+    text = check_text(value, what, max_length=MAX_TEXT)
     if not text:
         raise InvalidInput(f"{what} is empty")
-    if len(text) > MAX_TEXT:
-        raise InvalidInput(f"{what} is longer than {MAX_TEXT} characters")
-    if any(not ch.isprintable() for ch in text):
-        raise InvalidInput(f"{what} contains a control character or line break")
     return text
 
 
@@ -226,57 +244,65 @@ def register_work(db: sqlite_utils.Database, request: WorkRequest) -> Work:
     return register_prepared(db, [prepare(request)])[0]
 
 
-def read_import_csv(path: Path) -> list[WorkRequest]:
-    """The rows of an import CSV as checked requests; errors name the row (header = row 0)."""
-    from jdzhi.inputs import read_text_file
+@dataclass(frozen=True)
+class ImportRows:
+    """The rows of an import CSV as checked requests, with the row number of each (the line
+    of the file it begins on: :func:`jdzhi.inputs.read_csv`)."""
 
-    text = read_text_file(path)
-    reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip() for name in (reader.fieldnames or [])]
-    missing = [column for column in CSV_COLUMNS if column not in header]
+    requests: list[WorkRequest]
+    numbers: list[int]
+    encoding: Encoding
+
+
+def read_import_csv(path: Path) -> ImportRows:
+    """The rows of an import CSV as checked requests; errors name the row."""
+    table = read_csv(path)
+    missing = [column for column in CSV_COLUMNS if column not in table.header]
     if missing:
         raise InvalidInput(f"{path}: the header lacks the column(s) {', '.join(missing)} "
                            f"(expected {','.join(CSV_COLUMNS)}); nothing imported")
-    reader.fieldnames = header
+    at = {column: table.header.index(column) for column in CSV_COLUMNS}
     base = path.resolve().parent
     requests: list[WorkRequest] = []
-    try:
-        for number, row in enumerate(reader, start=1):
-            if None in row or any(row.get(column) is None for column in CSV_COLUMNS):
-                raise InvalidInput(f"{path}: row {number} does not have {len(header)} fields; "
-                                   "nothing imported")
-            image_text = row["image"].strip()
-            if not image_text:
-                raise InvalidInput(f"{path}: row {number}: the image path is empty; "
-                                   "nothing imported")
-            image = Path(image_text)
-            if not image.is_absolute():
-                image = base / image
-            try:
-                requests.append(make_request(image, row["reg_no"], row["title"], row["owner"],
-                                             row["creation_date"]))
-            except InvalidInput as error:
-                raise InvalidInput(f"{path}: row {number}: {error.message}; nothing imported"
-                                   ) from None
-    except csv.Error as error:
-        raise InvalidInput(f"{path}: malformed CSV ({error}); nothing imported") from None
+    for number, values in zip(table.numbers, table.rows, strict=True):
+        if len(values) != len(table.header):
+            raise InvalidInput(f"{path}: row {number} does not have {len(table.header)} "
+                               "fields; nothing imported")
+        value = {column: values[index] for column, index in at.items()}
+        if not value["image"]:
+            raise InvalidInput(f"{path}: row {number}: the image path is empty; "
+                               "nothing imported")
+        image = Path(value["image"])
+        if not image.is_absolute():
+            image = base / image
+        try:
+            requests.append(make_request(image, value["reg_no"], value["title"],
+                                         value["owner"], value["creation_date"]))
+        except InvalidInput as error:
+            raise InvalidInput(f"{path}: row {number}: {error.message}; nothing imported"
+                               ) from None
     if not requests:
         raise InvalidInput(f"{path}: no rows to import")
-    return requests
+    return ImportRows(requests, table.numbers, table.encoding)
 
 
 def import_works(db: sqlite_utils.Database, path: Path, *,
                  progress: Callable[[int], None] | None = None,
-                 on_total: Callable[[int], None] | None = None) -> list[Work]:
-    """Register every row of ``path`` or none (``jdzhi works import``)."""
-    requests = read_import_csv(path)
+                 on_total: Callable[[int], None] | None = None,
+                 on_encoding: Callable[[Encoding], None] | None = None) -> list[Work]:
+    """Register every row of ``path`` or none (``jdzhi works import``); ``on_encoding`` hears
+    the CSV's encoding when it was not UTF-8 (``gb18030``)."""
+    rows = read_import_csv(path)
+    requests = rows.requests
+    if on_encoding is not None and rows.encoding != "utf-8":
+        on_encoding(rows.encoding)
     if on_total is not None:
         on_total(len(requests))
     try:
         prepared = prepare_all(requests, progress=progress)
     except InvalidInput as error:
         # name the row: find the first request whose image fails, in order
-        for number, request in enumerate(requests, start=1):
+        for number, request in zip(rows.numbers, requests, strict=True):
             try:
                 from jdzhi.similarity.images import load_image
 
@@ -287,7 +313,7 @@ def import_works(db: sqlite_utils.Database, path: Path, *,
         raise InvalidInput(f"{path}: {error.message}; nothing imported") from None
 
     def where(index: int) -> str:
-        return f"{path}: row {index + 1}: "
+        return f"{path}: row {rows.numbers[index]}: "
 
     try:
         return register_prepared(db, prepared, where)

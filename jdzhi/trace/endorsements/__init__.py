@@ -1,1 +1,1 @@
-"""TODO"""
+"""The testing center and its batch endorsements (:mod:`jdzhi.trace.endorsements.lab`)."""

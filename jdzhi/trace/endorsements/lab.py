@@ -12,19 +12,16 @@ signed bytes hold no floating-point numbers.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from jdzhi.errors import Conflict, IntegrityError, InvalidInput, NotFound
-from jdzhi.inputs import read_text_file
+from jdzhi.inputs import Encoding, read_csv, read_json_file
 from jdzhi.timeutil import unix_time
 from jdzhi.trace.formats.common import (
     CONTENT_TYPES,
@@ -40,6 +37,33 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from jdzhi.home import Home
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_STANDARD",
+    "DEFAULT_WATER_ABSORPTION_LIMIT",
+    "WARE_CLASSES",
+    "EarlierEndorsement",
+    "EndorseResult",
+    "LabAdded",
+    "Limits",
+    "Outcome",
+    "add_lab",
+    "decode_endorsement",
+    "default_limits",
+    "endorse_batch",
+    "endorsement_json",
+    "endorsement_payload",
+    "load_limits",
+    "milli",
+    "outcome_of",
+    "parse_results",
+    "serial_ranges",
+    "show_milli",
+]
+
+#: an endorsement's outcome
+Outcome = Literal["pass", "fail"]
 
 WARE_CLASSES = ("flat", "small-hollow", "large-hollow", "cups", "storage", "cookware")
 
@@ -98,44 +122,56 @@ def default_limits() -> Limits:
 
 def load_limits(path: Path | None) -> Limits:
     """Limits from a JSON file ``{"standard": ..., "limits": {"flat": {"pb": "0.8", "cd":
-    "0.07"}, ...}, "water_absorption": "0.5"}`` (classes not named keep their defaults)."""
+    "0.07"}, ...}, "water_absorption": "0.5"}`` (classes not named keep their defaults). A file
+    with any limit less strict than GB 4806.4-2016 must name the standard it comes from."""
     limits = default_limits()
     if path is None:
         return limits
-    try:
-        data = json.loads(read_text_file(path))
-    except ValueError as error:
-        raise InvalidInput(f"limits file {path} is not JSON: {error}") from None
+    data = read_json_file(path)
     if not isinstance(data, dict) or not isinstance(data.get("limits", {}), dict):
         raise InvalidInput(f"limits file {path} must be a JSON object with a 'limits' object")
+    standard = data.get("standard", limits.standard)
+    if not isinstance(standard, str) or not standard.strip():
+        raise InvalidInput(f"limits file {path}: 'standard' must name the standard")
+    standard = standard.strip()
     by_class = dict(limits.by_class)
     for ware, entry in data.get("limits", {}).items():
         if ware not in WARE_CLASSES:
             raise InvalidInput(f"limits file {path}: unknown ware class {ware!r}")
         if not isinstance(entry, dict) or not {"pb", "cd"} <= set(entry):
             raise InvalidInput(f"limits file {path}: {ware} needs 'pb' and 'cd'")
-        unit = by_class[ware][0]
+        unit, default_pb, default_cd = limits.by_class[ware]
         by_class[ware] = (unit, milli(str(entry["pb"]), what=f"{ware} Pb limit"),
                           milli(str(entry["cd"]), what=f"{ware} Cd limit"))
-    standard = data.get("standard", limits.standard)
-    if not isinstance(standard, str) or not standard.strip():
-        raise InvalidInput(f"limits file {path}: 'standard' must name the standard")
+        for metal, limit, default in (("Pb", by_class[ware][1], default_pb),
+                                      ("Cd", by_class[ware][2], default_cd)):
+            if limit > default and standard == DEFAULT_STANDARD:
+                raise InvalidInput(
+                    f"limits file {path}: the {ware} {metal} limit {show_milli(limit)} {unit} "
+                    f"is less strict than {DEFAULT_STANDARD} ({show_milli(default)} {unit}): "
+                    "name the standard it comes from in 'standard'")
     water = data.get("water_absorption")
-    return Limits(standard.strip(), by_class,
+    return Limits(standard, by_class,
                   milli(str(water), what="water absorption limit") if water is not None
                   else limits.water_absorption)
 
 
-def parse_results(path: Path, limits: Limits) -> tuple[ReleaseResult, ...]:
-    """Results CSV: columns ``ware_class, pb, cd`` (mg/dm² for flat ware, else mg/L)."""
-    text = read_text_file(path)
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or not {"ware_class", "pb", "cd"} <= set(reader.fieldnames):
+def parse_results(path: Path, limits: Limits, *,
+                  on_encoding: Callable[[Encoding], None] | None = None,
+                  ) -> tuple[ReleaseResult, ...]:
+    """Results CSV: columns ``ware_class, pb, cd`` (mg/dm² for flat ware, else mg/L); rows are
+    named by their line in the file (:func:`jdzhi.inputs.read_csv`). ``on_encoding`` hears the
+    file's encoding."""
+    table = read_csv(path)
+    if on_encoding is not None:
+        on_encoding(table.encoding)
+    if not {"ware_class", "pb", "cd"} <= set(table.header):
         raise InvalidInput(f"results file {path} needs the columns ware_class, pb, cd")
+    at = {column: table.header.index(column) for column in ("ware_class", "pb", "cd")}
     results: list[ReleaseResult] = []
     seen: set[str] = set()
-    for number, row in enumerate(reader, start=2):
-        ware = (row.get("ware_class") or "").strip()
+    for number, values in zip(table.numbers, table.rows, strict=True):
+        ware, pb, cd = (values[index] if index < len(values) else "" for index in at.values())
         if ware not in WARE_CLASSES:
             raise InvalidInput(f"{path} row {number}: ware class {ware!r} is not one of "
                                f"{', '.join(WARE_CLASSES)}")
@@ -145,8 +181,7 @@ def parse_results(path: Path, limits: Limits) -> tuple[ReleaseResult, ...]:
         unit, pb_limit, cd_limit = limits.by_class[ware]
         results.append(ReleaseResult(
             ware_class=ware, unit=unit,
-            pb=milli(row.get("pb") or "", what=f"row {number} pb"),
-            cd=milli(row.get("cd") or "", what=f"row {number} cd"),
+            pb=milli(pb, what=f"row {number} pb"), cd=milli(cd, what=f"row {number} cd"),
             pb_limit=pb_limit, cd_limit=cd_limit,
         ))
     if not results:
@@ -271,11 +306,89 @@ def add_lab(home: Home, db: sqlite_utils.Database, name: str, *, accreditation: 
 
 
 @dataclass(frozen=True)
+class EarlierEndorsement:
+    """An endorsement of the same batch recorded before: it stays recorded, and the latest
+    endorsement decides what verification shows."""
+
+    report_no: str
+    lab: str
+    outcome: Outcome
+    signed_at: str
+
+
+@dataclass(frozen=True)
 class EndorseResult:
     endorsement: Endorsement
     lab: str
     enterprise: str
     records: int
+    #: the batch's earlier endorsements, oldest first (all kept; this one now decides)
+    earlier: tuple[EarlierEndorsement, ...] = ()
+    #: the results CSV's encoding: ``gb18030`` when it was not UTF-8 (worth a note)
+    results_encoding: Encoding = "utf-8"
+
+    @property
+    def previous_outcome(self) -> Outcome | None:
+        """The outcome that decided the batch before this endorsement, if any."""
+        return self.earlier[-1].outcome if self.earlier else None
+
+    @property
+    def overturns_pass(self) -> bool:
+        """Whether this endorsement fails a batch whose latest endorsement had passed it."""
+        return self.previous_outcome == "pass" and self.endorsement.outcome == "fail"
+
+
+def _batch_records(db: sqlite_utils.Database, enterprise_id: int, enterprise_name: str,
+                   batch: str) -> tuple[list[int], set[str]]:
+    """The serials of a signed batch and the ware classes its records name."""
+    from jdzhi.trace.formats.records import decode_record
+
+    serials: list[int] = []
+    ware_classes: set[str] = set()
+    for serial, record in db.execute(
+        "SELECT serial, record FROM signed_records WHERE enterprise_id = ? AND batch = ?",
+        [enterprise_id, batch],
+    ).fetchall():
+        serials.append(int(serial))
+        ware_class = decode_record(bytes(record))[1].ware_class
+        if ware_class is not None:
+            ware_classes.add(ware_class)
+    if not serials:
+        raise NotFound(f"{enterprise_name} has no signed records in batch {batch!r}")
+    return serials, ware_classes
+
+
+def _check_coverage(results_file: Path, results: tuple[ReleaseResult, ...],
+                    ware_classes: set[str], batch: str) -> None:
+    missing = sorted(ware_classes - {result.ware_class for result in results})
+    if missing:
+        raise InvalidInput(f"results file {results_file} has no results for ware class(es) "
+                           f"{', '.join(missing)} of batch {batch}: every ware class the "
+                           "batch's records name must be tested")
+
+
+def _earlier_endorsements(db: sqlite_utils.Database, enterprise_id: int,
+                          batch: str) -> tuple[EarlierEndorsement, ...]:
+    return tuple(
+        EarlierEndorsement(report_no, lab, "pass" if outcome == "pass" else "fail", signed_at)
+        for report_no, lab, outcome, signed_at in db.execute(
+            "SELECT endorsements.report_no, labs.name, endorsements.outcome, "
+            "endorsements.signed_at FROM endorsements JOIN labs ON labs.id = endorsements.lab_id "
+            "WHERE endorsements.enterprise_id = ? AND endorsements.batch = ? "
+            "ORDER BY endorsements.signed_at, endorsements.id", [enterprise_id, batch],
+        ).fetchall())
+
+
+def _optional_results(water_absorption: str | None, thermal_shock: bool | None,
+                      whiteness: str | None) -> dict[str, int]:
+    optional: dict[str, int] = {}
+    if water_absorption is not None:
+        optional["wa"] = milli(water_absorption, what="water absorption")
+    if thermal_shock is not None:
+        optional["ts"] = int(thermal_shock)
+    if whiteness is not None:
+        optional["wh"] = milli(whiteness, what="whiteness")
+    return optional
 
 
 def endorse_batch(
@@ -293,7 +406,9 @@ def endorse_batch(
     thermal_shock: bool | None = None,
     whiteness: str | None = None,
 ) -> EndorseResult:
-    """Countersign a signed batch with the lab's results; the outcome follows the results."""
+    """Countersign a signed batch with the lab's results; the outcome follows the results.
+    Earlier endorsements of the batch stay recorded; the new one is the latest and decides
+    (:attr:`EndorseResult.overturns_pass` says when it fails a batch that had passed)."""
     from jdzhi.registry import audit
     from jdzhi.registry.db import transaction
     from jdzhi.registry.enterprises import get_enterprise
@@ -306,21 +421,12 @@ def endorse_batch(
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9/_.-]{0,63}", report_no):
         raise InvalidInput(f"report number {report_no!r}: use letters, digits, / _ . - (max 64)")
     limits = load_limits(limits_file)
-    results = parse_results(results_file, limits)
-    optional: dict[str, int] = {}
-    if water_absorption is not None:
-        optional["wa"] = milli(water_absorption, what="water absorption")
-    if thermal_shock is not None:
-        optional["ts"] = int(thermal_shock)
-    if whiteness is not None:
-        optional["wh"] = milli(whiteness, what="whiteness")
+    encodings: list[Encoding] = []
+    results = parse_results(results_file, limits, on_encoding=encodings.append)
+    optional = _optional_results(water_absorption, thermal_shock, whiteness)
     enterprise = get_enterprise(db, enterprise_ref)
-    serials = [int(serial) for (serial,) in db.execute(
-        "SELECT serial FROM signed_records WHERE enterprise_id = ? AND batch = ?",
-        [enterprise.id, batch],
-    ).fetchall()]
-    if not serials:
-        raise NotFound(f"{enterprise.name} has no signed records in batch {batch!r}")
+    serials, ware_classes = _batch_records(db, enterprise.id, enterprise.name, batch)
+    _check_coverage(results_file, results, ware_classes, batch)
     now = utc_now()
     if tested_at > now:
         raise InvalidInput("the test date lies in the future")
@@ -346,6 +452,7 @@ def endorse_batch(
                     external_aad=external_aad("endorsement"), sign=key.sign)
     decoded = decode_endorsement(message, trusted_keys(db))
     with transaction(db):
+        earlier = _earlier_endorsements(db, enterprise.id, batch)
         cursor = db.execute(
             "INSERT INTO endorsements (lab_id, key_id, enterprise_id, batch, outcome, report_no, "
             "tested_at, signed_at, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -354,8 +461,10 @@ def endorse_batch(
         )
         audit.record_row_change(db, action="lab.endorse", table="endorsements",
                                 key=int(cursor.lastrowid or 0), before=None,
-                                details={"outcome": decoded.outcome, "records": len(serials)})
-    return EndorseResult(decoded, lab_name, enterprise.name, len(serials))
+                                details={"outcome": decoded.outcome, "records": len(serials),
+                                         "earlier": [e.report_no for e in earlier]})
+    return EndorseResult(decoded, lab_name, enterprise.name, len(serials), earlier,
+                         results_encoding=encodings[0])
 
 
 def endorsement_json(e: Endorsement) -> dict[str, Any]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jdzhi.errors import Conflict, InvalidInput, KeyUnusable
+from jdzhi.files import replace_atomically, write_new
 from jdzhi.trace import ed25519
 
 if TYPE_CHECKING:
@@ -92,21 +92,8 @@ def check_new_key_path(path: Path) -> Path:
 
 def write_key(path: Path, key: SigningKey, passphrase: bytes) -> None:
     """Write the key encrypted, creating the file with mode 0600 (never a moment wider)."""
-    data = key.encrypted_pem(passphrase)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise Conflict(f"{path} already exists; jdzhi never overwrites a key file") from None
-    except OSError as error:
-        raise InvalidInput(f"cannot create key file {path}: {error.strerror}") from None
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as error:
-        path.unlink(missing_ok=True)
-        raise InvalidInput(f"cannot write key file {path}: {error.strerror}") from None
+    write_new(path, key.encrypted_pem(passphrase), mode=0o600,
+              exists=f"{path} already exists; jdzhi never overwrites a key file")
 
 
 def read_key_file(path: Path) -> bytes:
@@ -151,7 +138,7 @@ def write_public_key(path: Path, public_key: bytes) -> None:
 
     pem = Ed25519PublicKey.from_public_bytes(public_key).public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    path.write_bytes(pem)
+    replace_atomically(path, pem)
 
 
 def read_public_key(text: str) -> bytes:

@@ -130,21 +130,13 @@ def _write_cached(path: Path, data: bytes) -> None:
     """Cache ``data`` atomically (a temporary file renamed into place); failures are ignored."""
     import contextlib
     import hashlib
-    import os
-    import tempfile
+
+    from jdzhi.files import replace_atomically
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".font-", suffix=".partial")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(hashlib.sha256(data).digest() + data)
-        os.replace(temporary, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
+        replace_atomically(path, hashlib.sha256(data).digest() + data, durable=False)
+    except (OSError, InvalidInput):
         return
     with contextlib.suppress(OSError):
         entries = sorted((entry for entry in path.parent.iterdir()

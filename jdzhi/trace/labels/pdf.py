@@ -9,12 +9,12 @@ appeared meanwhile is never overwritten.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from jdzhi.errors import Conflict, InvalidInput
+from jdzhi.errors import InvalidInput
+from jdzhi.files import NewFile
 from jdzhi.trace.labels.layout import (
     MARK_EN,
     MARK_ZH,
@@ -40,21 +40,20 @@ def write_pdf(labels: Sequence[LabelData], symbols: Iterable[QrSymbol], out: Pat
     """Write the sheets; returns the number of pages."""
     from reportlab import rl_config
 
-    temporary = out.with_name(f".{out.name}.partial-{os.getpid()}")
     # reportlab has no per-document switch for ASCII85 streams, only this setting: binary
     # streams, as ASCII85 in pure Python would cost more than drawing (restored below)
     saved_a85 = rl_config.useA85
     rl_config.useA85 = 0
     try:
-        pdf = _new_canvas(labels, temporary, spec)
-        pages = _draw_labels(pdf, labels, symbols, spec, progress)
-        pdf.save()
-        _publish(temporary, out)
+        with NewFile(out) as output:  # reportlab writes the temporary file by its name
+            pdf = _new_canvas(labels, output.temporary, spec)
+            pages = _draw_labels(pdf, labels, symbols, spec, progress)
+            pdf.save()
+            output.publish()
     except OSError as error:
         raise InvalidInput(f"cannot write {out}: {error.strerror}") from None
     finally:
         rl_config.useA85 = saved_a85
-        temporary.unlink(missing_ok=True)
     return pages
 
 
@@ -163,15 +162,3 @@ def _inline_image(symbol: QrSymbol, x: float, y: float, side: float) -> str:
     data = np.packbits(light, axis=1).tobytes().hex()
     return (f"q {side:.3f} 0 0 {side:.3f} {x:.3f} {y:.3f} cm "
             f"BI /W {size} /H {size} /BPC 1 /CS /G /F /AHx ID {data}> EI Q")
-
-
-def _publish(temporary: Path, out: Path) -> None:
-    """Move the finished file into place, never over a file that appeared meanwhile."""
-    try:
-        os.link(temporary, out)
-    except FileExistsError:
-        raise Conflict(f"{out} exists; jdzhi never overwrites") from None
-    except OSError:  # a file system without hard links
-        if out.exists():
-            raise Conflict(f"{out} exists; jdzhi never overwrites") from None
-        os.replace(temporary, out)

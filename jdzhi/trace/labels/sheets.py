@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import os
 import re
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from jdzhi.errors import Conflict, InvalidInput
-from jdzhi.inputs import read_text_file
+from jdzhi.files import write_new
+from jdzhi.inputs import parse_json, read_jsonl_lines
 from jdzhi.trace.labels.layout import LabelData, SheetSpec
 from jdzhi.trace.labels.qr import ErrorCorrection, QrSymbol
 
@@ -58,14 +58,11 @@ _IMAGE_SUFFIXES = frozenset({".png", ".svg", ".jpg", ".jpeg", ".gif", ".tif", ".
 
 def read_signed(path: Path) -> list[LabelData]:
     """The labels of a SIGNED.jsonl file (``serial``, ``label``, enterprise and category fields)."""
-    text = read_text_file(path)
     labels: list[LabelData] = []
     seen: set[str] = set()
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in read_jsonl_lines(path):
         try:
-            entry = json.loads(line)
+            entry = parse_json(line)
         except json.JSONDecodeError:
             raise InvalidInput(f"{path} line {number}: not a JSON object") from None
         if not isinstance(entry, dict):
@@ -264,21 +261,9 @@ def _write_images(labels: Sequence[LabelData], symbols: Sequence[QrSymbol], out:
             data = label_svg(label, symbol, spec).encode("utf-8")
         else:
             data = label_png(label, symbol, spec)
-        _write_new(target, data)
+        write_new(target, data, durable=False)  # one of many, made again from SIGNED.jsonl
         if progress is not None:
             progress(1)
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    """Write a file that must not exist yet (O_EXCL: a file that appeared meanwhile is kept)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        raise Conflict(f"{path} exists; jdzhi never overwrites") from None
-    except OSError as error:
-        raise InvalidInput(f"cannot write {path}: {error.strerror}") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
 
 
 def label_file(signed: Path, out: Path, *, spec: SheetSpec | None = None,

@@ -15,7 +15,6 @@ with ``index.html`` (nginx: ``location /V/ { try_files /index.html =404; }``).
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jdzhi.errors import Conflict, InvalidInput
+from jdzhi.files import replace_atomically
 
 if TYPE_CHECKING:
     from jdzhi.home import Home
@@ -150,23 +150,12 @@ def export_page(
     }
     try:
         out.mkdir(exist_ok=True)
-        for name, content in contents.items():
-            _write_replacing(out / name, content)
     except OSError as error:
         raise InvalidInput(f"cannot write the page into {out}: {error.strerror}") from None
+    for name, content in contents.items():
+        replace_atomically(out / name, content)
     assert trust.expires_at is not None
     return ExportedPage(str(out), EXPORTED_FILES, len(data), from_unix(trust.issued_at),
                         from_unix(trust.expires_at), trust.bases, trust.authority_public_key)
 
 
-def _write_replacing(path: Path, content: bytes) -> None:
-    """Write next to ``path`` then rename over it, so a reader never sees half a file."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -9,13 +9,13 @@ encoding, structure, that the signer is the pinned authority key, the signature,
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, IntegrityError, InvalidInput, NotInitialized
+from jdzhi.files import write_new
 from jdzhi.registry.db import open_registry
 from jdzhi.timeutil import from_unix, unix_time, utc_now
 from jdzhi.trace.endorsements.lab import decode_endorsement
@@ -143,14 +143,7 @@ def export_bundle(home: Home, out: Path, passphrase: bytes, *,
                     kid=authority_kid(authority.public_key),
                     payload=dumps(bundle_payload(trust, issued_at=issued, expires_at=expires)),
                     external_aad=external_aad("bundle"), sign=authority.sign)
-    try:
-        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(message)
-    except FileExistsError:
-        raise Conflict(f"{out} already exists; choose another name") from None
-    except OSError as error:
-        raise InvalidInput(f"cannot write {out}: {error.strerror}") from None
+    write_new(out, message, exists=f"{out} already exists; choose another name")
     return Exported(str(out), len(message), from_unix(issued), from_unix(expires),
                     len(trust.keys), len(trust.enterprises), len(trust.endorsements),
                     authority_kid(authority.public_key).hex(), authority.public_key)

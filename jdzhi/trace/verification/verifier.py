@@ -20,7 +20,6 @@ A stale trust bundle also adds a reason to every other verdict (except ``malform
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from jdzhi.errors import InvalidInput
-from jdzhi.inputs import read_text_file
+from jdzhi.inputs import parse_json, read_jsonl_lines
 from jdzhi.parallel import map_chunks
 from jdzhi.registry.db import open_registry
 from jdzhi.timeutil import format_time, from_unix, unix_time, utc_now
@@ -256,7 +255,7 @@ class Verifier:
     def _signed_line(self, line: str, line_no: int | None = None) -> VerificationResult:
         where = f"line {line_no}: " if line_no is not None else ""
         try:
-            entry = json.loads(line)
+            entry = parse_json(line)
         except ValueError:
             return _malformed(f"{where}not a JSON object", "record")
         if not isinstance(entry, dict) or not all(
@@ -461,9 +460,7 @@ def verify_jsonl(path: Path, trust: Trust, now: datetime | None = None,
                  ) -> list[VerificationResult]:
     """Verify every line of a SIGNED.jsonl file (blank lines skipped); ``parallel`` verifies a
     big file on every core (:mod:`jdzhi.parallel`)."""
-    text = read_text_file(path)
-    numbered = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
-                if line.strip()]
+    numbered = read_jsonl_lines(path)
     if not numbered:
         raise InvalidInput(f"{path} holds no signed records")
     results = []
