@@ -115,7 +115,8 @@ def audit_problems(db: sqlite_utils.Database) -> list[str]:
         _, enterprise_id, signed_at = entity.split(":", 2)
         records = [record for (record,) in db.execute(
             "SELECT CAST(record AS BLOB) FROM signed_records "
-            "WHERE enterprise_id = ? AND signed_at = ? ORDER BY id", [int(enterprise_id), signed_at])]
+            "WHERE enterprise_id = ? AND signed_at = ? ORDER BY id",
+            [int(enterprise_id), signed_at])]
         start = 0
         for after, count in entries:
             part = records[start:start + count]
