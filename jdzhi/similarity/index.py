@@ -31,6 +31,25 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import sqlite_utils
 
+__all__ = [
+    "CELL_SIZE",
+    "DESCRIPTOR_BITS",
+    "EXACT_LIMIT",
+    "FLAT_QUANTIZER_LIMIT",
+    "KEYPOINT_BITS",
+    "PROBED_CELLS",
+    "RETRIEVAL_KEYPOINTS",
+    "build",
+    "index_file",
+    "labels_of",
+    "load",
+    "rebuild",
+    "retrieval_descriptors",
+    "stamp_of",
+    "update",
+    "work_of",
+]
+
 #: keypoints per work in the retrieval index (strongest first; see fingerprint.orb_keypoints)
 RETRIEVAL_KEYPOINTS = 64
 #: low bits of a label that number the keypoint within its work

@@ -10,6 +10,12 @@ keypoint index file beside the database is named after the stamp it was built fr
 
 from __future__ import annotations
 
+__all__ = [
+    "AUDITED_TABLES",
+    "COMPONENT",
+    "MIGRATIONS",
+]
+
 COMPONENT = "similarity"
 
 AUDITED_TABLES: dict[str, str] = {"works": "id"}
