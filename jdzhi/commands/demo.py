@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from jdzhi.commands._common import JsonOption, emit_json, err_console
+from jdzhi.commands import _common as common
 
 if TYPE_CHECKING:
     from jdzhi.demo.story import DemoResult, StepReport
@@ -21,7 +21,7 @@ def demo(
         file_okay=False,
     )] = None,
     seed: Annotated[int, typer.Option(help="Seed of the sample data.")] = 7,
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Run jdzhi end to end on SAMPLE data in a new folder, narrating each step.
 
@@ -45,18 +45,18 @@ def demo(
         if as_json:
             return
         if not started:  # after the first step: a refused folder prints only the error
-            err_console.print("[bold]jdzhi demo[/] — everything below runs on SAMPLE data")
+            common.err.print("[bold]jdzhi demo[/] — everything below runs on SAMPLE data")
         started.append(report)
-        err_console.print(f"\n[bold cyan]▸ {escape(report.title)}[/]", highlight=False)
+        common.err.print(f"\n[bold cyan]▸ {escape(report.title)}[/]", highlight=False)
         for line in report.lines:
-            err_console.print(f"  {escape(line)}", highlight=False)
+            common.err.print(f"  {escape(line)}", highlight=False)
 
     result = run_demo(folder, seed=seed, on_step=narrate)
     if as_json:
-        emit_json(result.to_json())
+        common.emit_json(result.to_json())
         return
     _print_summary(result)
-    err_console.print(
+    common.out.print(
         f"\n[green]Done.[/] The demo folder is [bold]{escape(str(result.folder))}[/]\n"
         f"  explore it: jdzhi --home {escape(str(result.home.path))} registry list",
         highlight=False,
@@ -74,9 +74,9 @@ def _print_summary(result: DemoResult) -> None:
         style = "green" if row.verdict == "genuine" else "yellow"
         table.add_row(row.step, escape(row.subject), escape(row.method),
                       f"[{style}]{escape(row.verdict)}[/]", mark)
-    err_console.print()
-    err_console.print(table)
-    err_console.print(f"\n[bold]Files written[/] (in {escape(str(result.folder))}):",
+    common.out.print()
+    common.out.print(table)
+    common.out.print(f"\n[bold]Files written[/] (in {escape(str(result.folder))}):",
                       highlight=False)
     for name in result.files:
-        err_console.print(f"  {escape(name)}", highlight=False)
+        common.out.print(f"  {escape(name)}", highlight=False)
