@@ -147,21 +147,23 @@ def _reflow(text: str) -> str:
                         else " ".join(paragraph.split()) for paragraph in paragraphs)
 
 
-def polish_help(command: Any) -> None:
+def polish_help(command: Any, ctx: Any = None) -> None:
     """Help that reads well, for a command and all its sub-commands: reflowed paragraphs, proper
-    metavars (Typer's own are Python types such as ``<bool>``), arguments by their metavar.
+    metavars (Typer's own are Python types such as ``<bool>``), arguments by their metavar; with
+    the root's ``ctx``, the ``-h/--help`` option too (Click makes it from the context's names).
 
     Typer builds parameters itself and takes no parameter class, so arguments get theirs here.
     """
     if command.help:
         command.help = _reflow(command.help)
-    for param in command.params:
+    help_option = command.get_help_option(ctx) if ctx is not None else None
+    for param in [*command.params, *([help_option] if help_option else [])]:
         if isinstance(param, TyperArgument):
             param.__class__ = _Argument
         elif param.metavar is None:
             param.metavar = _metavar(param)
     for sub in getattr(command, "commands", {}).values():
-        polish_help(sub)
+        polish_help(sub, ctx)
 
 
 @contextmanager
@@ -203,17 +205,15 @@ class JdzhiGroup(TyperGroup):
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         lazy = LAZY_COMMANDS.get(cmd_name)
-        if lazy is None:
-            command = super().get_command(ctx, cmd_name)
-            if command is not None:
-                polish_help(command)
-            return command
-        if self._listing_only:
+        if self._listing_only and lazy is not None:
             return TyperCommand(name=cmd_name, help=lazy.summary)
-        return load_command(cmd_name)
+        command = load_command(cmd_name) if lazy else super().get_command(ctx, cmd_name)
+        if command is not None:
+            polish_help(command, ctx)
+        return command
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
-        polish_help(self)
+        polish_help(self, ctx)
         self._listing_only = True
         try:
             super().format_help(ctx, formatter)

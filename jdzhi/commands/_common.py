@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ID_MAX", "AuthorityOption", "CliState", "JsonOption", "KeyPassphraseFileOption",
-    "PassphraseFileOption",
-    "VerifyTrustOption", "emit_json", "err", "escape", "home_of", "new_key_passphrases", "out", "plural",
-    "progress_bar", "read_passphrase", "registry_of", "warn",
+    "PassphraseFileOption", "VerifyTrustOption", "emit_json", "err", "home_of",
+    "new_key_passphrases", "out", "plural", "progress_bar", "read_passphrase", "registry_of",
+    "warn",
 ]
 
 PASSPHRASE_ENV = "JDZHI_PASSPHRASE"

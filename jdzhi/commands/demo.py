@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from jdzhi.demo.story import DemoResult, StepReport
 
 
+__all__ = ["demo"]
+
 def demo(
     folder: Annotated[Path | None, typer.Option(
         "--dir", metavar="DIR",

@@ -10,6 +10,8 @@ from rich.markup import escape
 
 from jdzhi.commands import _common as common
 
+__all__ = ["app"]
+
 app = typer.Typer(help="The ceramic testing center: register it with its certified key, and "
                        "countersign batches with test results.", no_args_is_help=True)
 

@@ -10,6 +10,8 @@ from rich.markup import escape
 
 from jdzhi.commands import _common as common
 
+__all__ = ["label"]
+
 
 def label(
     signed: Annotated[Path, typer.Argument(
@@ -69,10 +71,12 @@ def label(
     if as_json:
         common.emit_json(run.to_json())
     elif run.kind == "pdf":
-        common.out.print(f"[green]Printed[/] {run.labels} labels on {run.pages} "
-                          f"{spec.page.upper()} pages into {escape(str(run.out))} "
-                          f"(QR version ≤ {run.max_version}, level {run.level})")
+        common.out.print(f"[green]Printed[/] {common.plural(run.labels, 'label')} on "
+                         f"{common.plural(run.pages, spec.page.upper() + ' page')} into "
+                         f"{escape(str(run.out))} (QR version ≤ {run.max_version}, "
+                         f"level {run.level})", highlight=False)
     else:
-        common.out.print(f"[green]Wrote[/] {run.labels} {run.kind.upper()} labels into "
-                          f"{escape(str(run.out))} (QR version ≤ {run.max_version}, "
-                          f"level {run.level})")
+        common.out.print(f"[green]Wrote[/] "
+                         f"{common.plural(run.labels, run.kind.upper() + ' label')} into "
+                         f"{escape(str(run.out))} (QR version ≤ {run.max_version}, "
+                         f"level {run.level})", highlight=False)

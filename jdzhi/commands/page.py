@@ -15,6 +15,8 @@ from jdzhi.commands import _common as common
 if TYPE_CHECKING:
     from jdzhi.trace.page.export import ExportedPage
 
+__all__ = ["app", "serve"]
+
 app = typer.Typer(help="The phone verification page: a label's URL opens it, and it checks the "
                        "label's signature in the browser.", no_args_is_help=True)
 

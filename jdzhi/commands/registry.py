@@ -6,19 +6,19 @@ Enterprises and licenses are named by the enterprise id, the USCC or the license
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from jdzhi.commands import _common as common
+from jdzhi.commands import categories as category_commands
 from jdzhi.errors import ExitCode, JdzhiError
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-    from jdzhi.registry.categories import Category
     from jdzhi.registry.entries import EntryDetail, RegistryEntry
     from jdzhi.registry.licenses import StatusChange
 
@@ -30,11 +30,9 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-categories_app = typer.Typer(
-    help="Product categories a license may cover. Without a subcommand: list them.",
-    invoke_without_command=True,
-)
-app.add_typer(categories_app, name="categories")
+app.add_typer(category_commands.app, name="categories")
+
+__all__ = ["app"]
 
 _STATUS_STYLE = {"active": "green", "suspended": "yellow", "revoked": "red", "expired": "magenta",
                  "pending": "cyan"}
@@ -243,13 +241,15 @@ def _print_table(entries: tuple[RegistryEntry, ...], names: dict[str, str]) -> N
     if not entries:
         common.out.print("No enterprises match.")
         return
-    table = Table(title=f"{len(entries)} licensed enterprise(s)", title_justify="left")
+    table = Table(title=common.plural(len(entries), "licensed enterprise"),
+                  title_justify="left")
+    # identifiers stay whole; names and categories fold; short headers fit 80 columns
     table.add_column("id", justify="right", no_wrap=True)
-    table.add_column("license", no_wrap=True)
-    table.add_column("enterprise", overflow="fold")
+    table.add_column("license", no_wrap=True, min_width=16)
+    table.add_column("name", overflow="fold", min_width=8)
     table.add_column("district", no_wrap=True)
-    table.add_column("categories", overflow="fold")
-    table.add_column("valid to", no_wrap=True)
+    table.add_column("categories", overflow="fold", min_width=6)
+    table.add_column("valid to", no_wrap=True, min_width=10)
     table.add_column("status", no_wrap=True)
     for entry in entries:
         ent, lic = entry.enterprise, entry.license
@@ -296,8 +296,11 @@ def _print_detail(detail: EntryDetail, names: dict[str, str]) -> None:
         lines.append(f"earlier licenses: {escape(', '.join(detail.other_licenses))}")
     common.out.print("\n".join(lines), highlight=False)
     table = Table(title="status history", title_justify="left")
-    for column in ("effective (UTC)", "action", "status", "reason", "recorded by"):
-        table.add_column(column)
+    table.add_column("effective (UTC)", no_wrap=True, min_width=16)
+    table.add_column("action", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("reason", overflow="fold")
+    table.add_column("recorded by", overflow="fold")
     for event in detail.history:
         table.add_row(
             event.effective_at.strftime("%Y-%m-%d %H:%M"),
@@ -462,63 +465,3 @@ def sample(
             f"Wrote [bold]SAMPLE[/] registry of {result.count} fictitious enterprises to "
             f"{escape(result.path)} ({mix})"
         )
-
-
-@categories_app.callback()
-def categories_main(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
-    if ctx.invoked_subcommand is None:
-        _list_categories(ctx, as_json)
-
-
-@categories_app.command("list")
-def categories_list(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
-    """List the product categories."""
-    _list_categories(ctx, as_json)
-
-
-def _list_categories(ctx: typer.Context, as_json: bool) -> None:
-    from jdzhi.registry.categories import list_categories
-
-    with common.registry_of(ctx) as db:
-        found = list_categories(db)
-    if as_json:
-        common.emit_json([_category_json(category) for category in found])
-        return
-    table = Table(title="product categories", title_justify="left")
-    for column in ("code", "中文", "English", "label code"):
-        table.add_column(column)
-    for category in found:
-        table.add_row(category.code, category.name_zh, escape(category.name_en),
-                      str(category.label_code))
-    common.out.print(table)
-
-
-def _category_json(category: Category) -> dict[str, Any]:
-    return {"code": category.code, "name_zh": category.name_zh, "name_en": category.name_en,
-            "label_code": category.label_code}
-
-
-@categories_app.command("add")
-def categories_add(
-    ctx: typer.Context,
-    code: Annotated[str, typer.Argument(help="Short ASCII code, e.g. kehua.")],
-    name_zh: Annotated[str, typer.Option("--zh", help="Chinese name, e.g. 刻花.")],
-    name_en: Annotated[str, typer.Option("--en", help="English name, e.g. carved.")],
-    label_code: Annotated[int | None, typer.Option(
-        "--label-code", help="Number 1-255 carried on labels. Default: the next free one.")] = None,
-    as_json: common.JsonOption = False,
-) -> None:
-    """Add a product category licenses may cover.
-
-    Example: jdzhi registry categories add kehua --zh 刻花 --en carved
-    """
-    from jdzhi.registry.categories import add_category
-
-    with common.registry_of(ctx) as db:
-        category = add_category(db, code=code, name_zh=name_zh, name_en=name_en,
-                                label_code=label_code)
-    if as_json:
-        common.emit_json(_category_json(category))
-    else:
-        common.out.print(f"[green]Added[/] category {category.code} ({category.name_zh}, "
-                          f"{escape(category.name_en)}), label code {category.label_code}")

@@ -44,10 +44,10 @@ def scan(
         help="Where: a place name, or 'lat,lon' in degrees (enables the travel-speed check).",
     )] = "",
     max_scans: Annotated[int, typer.Option(
-        "--max-scans", min=1, max=common.ID_MAX,
+        "--max-scans",
         help="A serial seen more often than this within the window is a suspected clone.")] = 20,
     max_locations: Annotated[int, typer.Option(
-        "--max-locations", min=1, max=common.ID_MAX,
+        "--max-locations",
         help="... or at more distinct locations than this.")] = 3,
     window_days: Annotated[float, typer.Option(
         "--window-days", help="The clone-detection time window, in days.")] = 30.0,

@@ -11,6 +11,8 @@ from rich.markup import escape
 from jdzhi.commands import _common as common
 from jdzhi.errors import Conflict
 
+__all__ = ["app"]
+
 app = typer.Typer(help="The offline trust bundle: certified keys, enterprises, license "
                        "statuses and lab endorsements, signed by the authority.",
                   no_args_is_help=True)

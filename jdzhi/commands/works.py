@@ -13,7 +13,6 @@ from jdzhi.commands import _common as common
 from jdzhi.errors import ExitCode
 
 if TYPE_CHECKING:
-
     from jdzhi.similarity.works import Work
 
 app = typer.Typer(
@@ -25,6 +24,8 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
+
+__all__ = ["app"]
 
 _VERDICT_STYLE = {"copy": "bold red", "review": "yellow", "clear": "green", "error": "magenta"}
 
@@ -89,7 +90,8 @@ def import_(
     if as_json:
         common.emit_json([work.to_json() for work in works])
     else:
-        common.out.print(f"[green]Registered[/] {len(works)} works from {escape(str(file))}")
+        common.out.print(f"[green]Registered[/] {common.plural(len(works), 'work')} from "
+                         f"{escape(str(file))}")
 
 
 @app.command(name="list")
@@ -105,7 +107,14 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
     if not works:
         common.out.print("No registered works yet: `jdzhi works register` or `jdzhi works import`")
         return
-    table = Table("id", "registration no.", "title", "owner", "created", "registered")
+    table = Table(title=common.plural(len(works), "registered work"), title_justify="left")
+    # registration numbers stay whole (国作登字-2024-F-00012345 is 24 columns wide)
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("registration no.", no_wrap=True, min_width=24)
+    table.add_column("title", overflow="fold", min_width=6)
+    table.add_column("owner", overflow="fold", min_width=6)
+    table.add_column("created", no_wrap=True, min_width=10)
+    table.add_column("registered", overflow="fold", min_width=10)
     for work in works:
         table.add_row(str(work.id), escape(work.reg_no), escape(work.title), escape(work.owner),
                       work.creation_date or "", work.registered_at)
@@ -169,8 +178,9 @@ def screen(
 
     copy: near-certainly a registered work, possibly modified (mirrored, rotated, cropped,
     recoloured, bordered, re-photographed, pasted into another picture); review: a human should
-    look; clear: nothing close. Exit code 0 when every image is clear, 1 when any is copy or
-    review, 3 when an image could not be read (reported per image; the others are screened).
+    look; clear: nothing close. Exit code 1 when any image is copy or review (even if others
+    could not be read), else 3 when an image could not be read (each is listed; the others are
+    screened), else 0.
 
     Example: jdzhi works screen submissions/ --report screening.html
     """
@@ -204,8 +214,9 @@ def screen(
                         + (f" — {escape(match.modification)}" if match.modification else ""),
                         highlight=False)
         if report is not None:
-            common.out.print(f"Report written to {escape(str(report))}")
-    if any(result.verdict == "error" for result in results):
-        raise typer.Exit(int(ExitCode.INVALID_INPUT))
+            common.out.print(f"Report written to {escape(str(report))}", highlight=False)
+    # a copy is what screening is for, so it outranks a file that could not be read
     if any(result.verdict in ("copy", "review") for result in results):
         raise typer.Exit(int(ExitCode.CHECK_FAILED))
+    if any(result.verdict == "error" for result in results):
+        raise typer.Exit(int(ExitCode.INVALID_INPUT))
