@@ -110,7 +110,7 @@ def read_passphrase(passphrase_file: Path | None, *, confirm: bool, what: str) -
         # undecodable bytes arrive as surrogates (PEP 383): give the raw bytes back to decode
         text = _utf8(os.fsencode(os.environ[PASSPHRASE_ENV]), f"${PASSPHRASE_ENV}")
     elif not _interactive():
-        raise KeyUnusable(f"no passphrase for {what} and no terminal to ask on: {where}")
+        raise KeyUnusable(f"no passphrase given for {what} and no terminal to ask on: {where}")
     else:
         try:
             text = typer.prompt(f"Passphrase for {what}", hide_input=True,

@@ -194,7 +194,7 @@ def import_(
         common.emit_json({"path": result.path, "imported": result.count if result.stored else 0,
                    "checked": result.count, "warnings": list(result.warnings)})
     elif result.stored:
-        common.out.print(f"[green]Imported[/] {result.count} enterprises from "
+        common.out.print(f"[green]Imported[/] {common.plural(result.count, 'enterprise')} from "
                           f"{escape(result.path)}")
     else:
         common.out.print(f"[green]Checked[/] {escape(result.path)}: all {result.count} rows "
@@ -402,7 +402,8 @@ def export(
     if as_json:
         common.emit_json({"path": str(file), "exported": count})
     else:
-        common.out.print(f"[green]Exported[/] {count} enterprises to {escape(str(file))}")
+        common.out.print(f"[green]Exported[/] {common.plural(count, 'enterprise')} to "
+                         f"{escape(str(file))}")
 
 
 @app.command()
@@ -427,9 +428,8 @@ def audit(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
         for problem in report.problems:
             common.out.print(f"[red]✗[/] {escape(problem)}", highlight=False)
     if not report.ok:
-        raise JdzhiError(
-            f"the registry audit found {len(report.problems)} problem(s)", ExitCode.CHECK_FAILED
-        )
+        found = common.plural(len(report.problems), "problem")
+        raise JdzhiError(f"the registry audit found {found}", ExitCode.CHECK_FAILED)
 
 
 @app.command()
@@ -462,6 +462,7 @@ def sample(
     else:
         mix = ", ".join(f"{n} {status}" for status, n in result.statuses.items())
         common.out.print(
-            f"Wrote [bold]SAMPLE[/] registry of {result.count} fictitious enterprises to "
+            f"Wrote [bold]SAMPLE[/] registry of "
+            f"{common.plural(result.count, 'fictitious enterprise')} to "
             f"{escape(result.path)} ({mix})"
         )

@@ -79,7 +79,9 @@ def scan(
         pinned = read_public_key(authority)
     policy = ClonePolicy(max_scans=max_scans, max_locations=max_locations,
                          window_days=window_days, max_speed_kmh=max_speed)
-    files = expand_inputs(images)
+    # a folder stands for its images; a file goes as it is (scan names a missing or bad one)
+    files = [file for path in images
+             for file in (expand_inputs([path]) if path.is_dir() else [path])]
     with common.progress_bar(quiet=as_json) as bar:
         task = bar.add_task("scanning", total=len(files))
         run = run_scan(files, home=common.home_of(ctx), bundle=trust, authority=pinned,
