@@ -177,6 +177,11 @@ def _cli_edge() -> Iterator[None]:
         _fail("interrupted", ExitCode.INTERRUPTED)
     except BrokenPipeError:
         _reader_left()
+    except SystemExit as done:
+        # rich meets a closed stdout by pointing it at devnull and exiting 1: the reader left
+        if done.code == 1 and _stdout_is_devnull():
+            raise typer.Exit(int(ExitCode.OK)) from None
+        raise
     except (typer.Exit, typer.Abort):
         raise
     except typer.TyperException as error:  # Click's usage errors and bad parameter values
@@ -242,6 +247,14 @@ def _usage_error(error: typer.TyperException) -> NoReturn:
         raise typer.Exit(int(ExitCode.USAGE))
     hint = f"; try '{ctx.command_path} --help'" if ctx is not None else ""
     _fail(error.format_message().rstrip(".") + hint, getattr(error, "exit_code", ExitCode.USAGE))
+
+
+def _stdout_is_devnull() -> bool:
+    try:
+        stdout, devnull = os.fstat(sys.stdout.fileno()), os.stat(os.devnull)
+    except (OSError, ValueError):
+        return False
+    return (stdout.st_dev, stdout.st_ino) == (devnull.st_dev, devnull.st_ino)
 
 
 def _reader_left() -> NoReturn:
