@@ -114,10 +114,10 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
     table.add_column("title", overflow="fold", min_width=6)
     table.add_column("owner", overflow="fold", min_width=6)
     table.add_column("created", no_wrap=True, min_width=10)
-    table.add_column("registered", overflow="fold", min_width=10)
+    table.add_column("registered", no_wrap=True, min_width=10)  # the day; --json has the time
     for work in works:
         table.add_row(str(work.id), escape(work.reg_no), escape(work.title), escape(work.owner),
-                      work.creation_date or "", work.registered_at)
+                      work.creation_date or "", work.registered_at[:10])
     common.out.print(table)
 
 
