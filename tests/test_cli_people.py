@@ -208,7 +208,8 @@ def test_scan_wraps_reasons_at_80_columns_and_a_lab_fail_stands_out(tmp_path: Pa
     try:
         with common.out.capture() as captured:
             print_verdict("GENUINE", "genuine", "serial 1001", [reason],
-                          {"status": "fail", "lab": "国家日用陶瓷质量检验检测中心", "report_no": "R-1"})
+                          {"status": "fail", "lab": "国家日用陶瓷质量检验检测中心",
+                           "report_no": "R-1"})
     finally:
         common.out.width = width
     text = captured.get()
@@ -257,7 +258,8 @@ def test_huge_integers_are_usage_errors_not_crashes(cli: Invoke, initialized: Ho
                   "--label-code", str(10**30))):
         result = cli(*args)
         assert result.exit_code == ExitCode.USAGE, (args, result.output)
-        assert result.stderr.startswith("error: Invalid value for") and "try 'jdzhi" in result.stderr
+        assert result.stderr.startswith("error: Invalid value for")
+        assert "try 'jdzhi" in result.stderr
 
 
 def test_a_passphrase_that_is_not_utf8_is_a_key_error(

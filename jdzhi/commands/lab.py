@@ -100,8 +100,9 @@ def endorse(
         return
     style = "green" if done.endorsement.outcome == "pass" else "red"
     common.out.print(f"[{style}]{done.endorsement.outcome.upper()}[/] batch "
-                      f"{escape(batch)} of {escape(done.enterprise)} ({done.records} records), "
-                      f"report {escape(report_no)} by {escape(done.lab)}")
+                     f"{escape(batch)} of {escape(done.enterprise)} "
+                     f"({common.plural(done.records, 'record')}), "
+                     f"report {escape(report_no)} by {escape(done.lab)}")
     for result in done.endorsement.results:
         mark = "ok" if result.passed else "OVER LIMIT"
         common.out.print(f"  {result.ware_class}: Pb {result.pb / 1000:g} / "

@@ -197,8 +197,8 @@ def import_(
         common.out.print(f"[green]Imported[/] {common.plural(result.count, 'enterprise')} from "
                           f"{escape(result.path)}")
     else:
-        common.out.print(f"[green]Checked[/] {escape(result.path)}: all {result.count} rows "
-                          "would import; nothing was written")
+        common.out.print(f"[green]Checked[/] {escape(result.path)}: all "
+                         f"{common.plural(result.count, 'row')} would import; nothing was written")
 
 
 @app.command("list")
@@ -421,7 +421,8 @@ def audit(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
                    "problems": list(report.problems)})
     elif report.ok:
         common.out.print(
-            f"[green]Audit log intact[/]: {report.entries} entries, every row accounted for "
+            f"[green]Audit log intact[/]: {common.plural(report.entries, 'entry', 'entries')}, "
+            "every row accounted for "
             f"(head {report.head_hash[:16]}…)"
         )
     else:

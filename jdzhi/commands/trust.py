@@ -52,8 +52,9 @@ def export(
                    "authority_public_key": base64url(result.authority_public_key)})
         return
     common.out.print(
-        f"[green]Wrote[/] {escape(result.path)} ({result.size} bytes: {result.keys} keys, "
-        f"{result.enterprises} enterprises, {result.endorsements} endorsements), valid until "
+        f"[green]Wrote[/] {escape(result.path)} ({common.plural(result.size, 'byte')}: "
+        f"{common.plural(result.keys, 'key')}, {common.plural(result.enterprises, 'enterprise')}, "
+        f"{common.plural(result.endorsements, 'endorsement')}), valid until "
         f"{format_time(result.expires_at)}"
     )
     common.out.print(f"Authority public key: {base64url(result.authority_public_key)}")

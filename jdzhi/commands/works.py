@@ -210,7 +210,7 @@ def screen(
                     common.out.print(
                         f"        {escape(match.reg_no)} 《{escape(match.title)}》 score "
                         f"{match.score:.2f}, distance {match.distance}"
-                        + (f", {match.inliers} keypoints" if match.inliers else "")
+                        + (f", {common.plural(match.inliers, 'keypoint')}" if match.inliers else "")
                         + (f" — {escape(match.modification)}" if match.modification else ""),
                         highlight=False)
         if report is not None:
