@@ -336,12 +336,12 @@ def init(
     authority = result.authority
     if as_json:
         common.emit_json({"path": result.registry_path, "created": result.registry_created,
-                   "applied_migrations": list(result.applied_migrations),
-                   "authority_key_created": authority.created,
-                   "authority_key_path": authority.key_path,
-                   "authority_kid": authority_kid(authority.public_key).hex(),
-                   "authority_public_key": base64url(authority.public_key),
-                   "base_url": result.base_url})
+                          "applied_migrations": list(result.applied_migrations),
+                          "authority_key_created": authority.created,
+                          "authority_key_path": authority.key_path,
+                          "authority_kid": authority_kid(authority.public_key).hex(),
+                          "authority_public_key": base64url(authority.public_key),
+                          "base_url": result.base_url})
         return
     if result.registry_created:
         common.out.print(f"[green]Created[/] a new registry at {escape(result.registry_path)}")
@@ -353,10 +353,10 @@ def init(
         )
     if authority.created:
         common.out.print(f"[green]Created[/] the authority key {authority.kid} at "
-                          f"{escape(authority.key_path)} (encrypted; keep a backup)")
+                         f"{escape(authority.key_path)} (encrypted; keep a backup)")
     else:
         common.out.print(f"The authority key {authority.kid} exists at "
-                          f"{escape(authority.key_path)}; it was not changed")
+                         f"{escape(authority.key_path)}; it was not changed")
     common.out.print(f"Label base URL: {escape(result.base_url)}")
 
 

@@ -81,4 +81,4 @@ def categories_add(
         common.emit_json(_category_json(category))
     else:
         common.out.print(f"[green]Added[/] category {category.code} ({category.name_zh}, "
-                          f"{escape(category.name_en)}), label code {category.label_code}")
+                         f"{escape(category.name_en)}), label code {category.label_code}")

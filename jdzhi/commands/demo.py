@@ -79,6 +79,6 @@ def _print_summary(result: DemoResult) -> None:
     common.out.print()
     common.out.print(table)
     common.out.print(f"\n[bold]Files written[/] (in {escape(str(result.folder))}):",
-                      highlight=False)
+                     highlight=False)
     for name in result.files:
         common.out.print(f"  {escape(name)}", highlight=False)

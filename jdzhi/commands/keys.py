@@ -148,4 +148,4 @@ def revoke(
         common.emit_json(key.to_json())
     else:
         common.out.print(f"[red]Revoked[/] key {key.key_id} effective "
-                          f"{key.ended_at:%Y-%m-%d %H:%M:%S} UTC: {escape(key.end_reason)}")
+                         f"{key.ended_at:%Y-%m-%d %H:%M:%S} UTC: {escape(key.end_reason)}")

@@ -45,10 +45,10 @@ def add(
         db.close()
     if as_json:
         common.emit_json({"lab_id": added.lab_id, "name": added.name, "key_id": added.key_id,
-                   "key_file": added.key_path})
+                          "key_file": added.key_path})
     else:
         common.out.print(f"[green]Registered[/] {escape(added.name)} (lab {added.lab_id}) with "
-                          f"key {added.key_id} written to {escape(added.key_path)} (0600)")
+                         f"key {added.key_id} written to {escape(added.key_path)} (0600)")
 
 
 @app.command("endorse")
@@ -96,7 +96,7 @@ def endorse(
                              whiteness=whiteness)
     if as_json:
         common.emit_json({**endorsement_json(done.endorsement), "lab": done.lab,
-                   "enterprise": done.enterprise, "records": done.records})
+                          "enterprise": done.enterprise, "records": done.records})
         return
     style = "green" if done.endorsement.outcome == "pass" else "red"
     common.out.print(f"[{style}]{done.endorsement.outcome.upper()}[/] batch "
@@ -106,5 +106,5 @@ def endorse(
     for result in done.endorsement.results:
         mark = "ok" if result.passed else "OVER LIMIT"
         common.out.print(f"  {result.ware_class}: Pb {result.pb / 1000:g} / "
-                          f"{result.pb_limit / 1000:g}, Cd {result.cd / 1000:g} / "
-                          f"{result.cd_limit / 1000:g} {result.unit} {mark}")
+                         f"{result.pb_limit / 1000:g}, Cd {result.cd / 1000:g} / "
+                         f"{result.cd_limit / 1000:g} {result.unit} {mark}")

@@ -121,11 +121,11 @@ def serve(
             urls = [server.url + path for path in server.page.page_paths]
             if as_json:
                 common.emit_json({"url": server.url, "port": server.port, "dir": str(folder),
-                           "page_urls": urls,
-                           "bundle_expires_at": format_time(server.page.expires_at)})
+                                  "page_urls": urls,
+                                  "bundle_expires_at": format_time(server.page.expires_at)})
             else:
                 common.out.print(f"Serving the verification page from {escape(str(folder))} "
-                                  "(Ctrl-C stops)")
+                                 "(Ctrl-C stops)")
                 for url in urls:
                     common.out.print(f"  {escape(url)}<payload>")
             previous = signal.signal(signal.SIGTERM, _stop)  # `kill`, `docker stop`: clean up

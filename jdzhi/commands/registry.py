@@ -126,7 +126,7 @@ def update(
         common.emit_json({**enterprise.to_json(), "changed": list(changed)})
     else:
         common.out.print(f"[green]Updated[/] {escape(enterprise.name)} (id {enterprise.id}): "
-                          f"{', '.join(changed)}")
+                         f"{', '.join(changed)}")
 
 
 @app.command()
@@ -192,10 +192,10 @@ def import_(
     common.warn(result.warnings)
     if as_json:
         common.emit_json({"path": result.path, "imported": result.count if result.stored else 0,
-                   "checked": result.count, "warnings": list(result.warnings)})
+                          "checked": result.count, "warnings": list(result.warnings)})
     elif result.stored:
         common.out.print(f"[green]Imported[/] {common.plural(result.count, 'enterprise')} from "
-                          f"{escape(result.path)}")
+                         f"{escape(result.path)}")
     else:
         common.out.print(f"[green]Checked[/] {escape(result.path)}: all "
                          f"{common.plural(result.count, 'row')} would import; nothing was written")
@@ -329,7 +329,7 @@ def _report_change(change: StatusChange, as_json: bool) -> None:
     lic, event = change.license, change.event
     if as_json:
         common.emit_json({"license_id": lic.id, "license_no": lic.license_no,
-                   "previous_status": change.previous_status, **event.to_json()})
+                          "previous_status": change.previous_status, **event.to_json()})
         return
     verb = {"suspend": "Suspended", "revoke": "Revoked", "reinstate": "Reinstated",
             "renew": "Renewed"}[event.action]
@@ -418,7 +418,7 @@ def audit(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
         report = audit_registry(db)
     if as_json:
         common.emit_json({"ok": report.ok, "entries": report.entries, "head_hash": report.head_hash,
-                   "problems": list(report.problems)})
+                          "problems": list(report.problems)})
     elif report.ok:
         common.out.print(
             f"[green]Audit log intact[/]: {common.plural(report.entries, 'entry', 'entries')}, "
@@ -459,7 +459,7 @@ def sample(
     result = write_sample(out, count=count, seed=seed, as_of=day, overwrite=force)
     if as_json:
         common.emit_json({"path": result.path, "count": result.count, "seed": result.seed,
-                   "as_of": result.as_of.isoformat(), "statuses": result.statuses})
+                          "as_of": result.as_of.isoformat(), "statuses": result.statuses})
     else:
         mix = ", ".join(f"{n} {status}" for status, n in result.statuses.items())
         common.out.print(

@@ -45,11 +45,11 @@ def export(
     result = export_bundle(common.home_of(ctx), out, passphrase, valid_days=valid_days)
     if as_json:
         common.emit_json({"path": result.path, "bytes": result.size,
-                   "issued_at": format_time(result.issued_at),
-                   "expires_at": format_time(result.expires_at), "keys": result.keys,
-                   "enterprises": result.enterprises, "endorsements": result.endorsements,
-                   "authority_kid": result.authority_kid,
-                   "authority_public_key": base64url(result.authority_public_key)})
+                          "issued_at": format_time(result.issued_at),
+                          "expires_at": format_time(result.expires_at), "keys": result.keys,
+                          "enterprises": result.enterprises, "endorsements": result.endorsements,
+                          "authority_kid": result.authority_kid,
+                          "authority_public_key": base64url(result.authority_public_key)})
         return
     common.out.print(
         f"[green]Wrote[/] {escape(result.path)} ({common.plural(result.size, 'byte')}: "

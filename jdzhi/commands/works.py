@@ -32,8 +32,8 @@ _VERDICT_STYLE = {"copy": "bold red", "review": "yellow", "clear": "green", "err
 
 def _print_work(work: Work, verb: str) -> None:
     common.out.print(f"[green]{verb}[/] {escape(work.reg_no)} 《{escape(work.title)}》 "
-                      f"by {escape(work.owner)} (id {work.id}, {work.width} x {work.height})",
-                      highlight=False)
+                     f"by {escape(work.owner)} (id {work.id}, {work.width} x {work.height})",
+                     highlight=False)
 
 
 @app.command()
@@ -203,8 +203,8 @@ def screen(
         for result in results:
             style = _VERDICT_STYLE[result.verdict]
             common.out.print(f"[{style}]{result.verdict:6}[/] {escape(result.image)}"
-                              + (f": {escape(result.error)}" if result.error else ""),
-                              highlight=False)
+                             + (f": {escape(result.error)}" if result.error else ""),
+                             highlight=False)
             if result.verdict in ("copy", "review"):
                 for match in result.matches[:3]:
                     common.out.print(
