@@ -286,3 +286,10 @@ def test_init_without_a_terminal_names_the_passphrase_sources(tmp_path: Path) ->
     assert done.returncode == ExitCode.KEY_ERROR
     assert "GetPassWarning" not in done.stderr and len(done.stderr.splitlines()) == 1
     assert "--passphrase-file" in done.stderr and "$JDZHI_PASSPHRASE" in done.stderr
+
+
+def test_a_work_id_too_big_for_sqlite_is_not_found(cli: Invoke, initialized: Home) -> None:
+    for args in (("works", "show", str(10**30)), ("works", "remove", str(2**63), "--reason", "r")):
+        result = cli(*args)
+        assert result.exit_code == ExitCode.NOT_FOUND, (args, result.output)
+        assert result.stderr.startswith("error: no registered work")
