@@ -363,7 +363,7 @@ def test_audit_detects_a_tampered_entry(cli: Invoke, populated: Home) -> None:
         conn.execute("DROP TRIGGER audit_log_no_update")
         conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 13")
     result = cli("registry", "audit")
-    failed(result, ExitCode.CHECK_FAILED, "problem(s)")
+    failed(result, ExitCode.CHECK_FAILED, "found 1 problem")
     assert "audit entry 13 was altered after it was written" in result.stdout
 
 
