@@ -26,12 +26,13 @@ from jdzhi.home import Home, resolve_home
 if TYPE_CHECKING:
     import sqlite_utils
     from rich.progress import Progress
+    from rich.table import Table
 
 __all__ = [
     "ID_MAX", "AuthorityOption", "CliState", "JsonOption", "KeyPassphraseFileOption",
     "PassphraseFileOption", "VerifyTrustOption", "emit_json", "err", "home_of",
     "new_key_passphrases", "out", "plural", "progress_bar", "read_passphrase", "registry_of",
-    "warn",
+    "result_table", "warn",
 ]
 
 PASSPHRASE_ENV = "JDZHI_PASSPHRASE"
@@ -77,6 +78,17 @@ def progress_bar(*, quiet: bool = False) -> Progress:
     from rich.progress import Progress
 
     return Progress(console=err, transient=True, disable=quiet or not err.is_terminal)
+
+
+def result_table(title: str | None = None, **options: Any) -> Table:
+    """The look of every table of results: a rule under the header and no side borders, so that
+    seven columns with whole identifiers fit 80 columns; columns keep IDs whole with
+    ``no_wrap=True`` and let names fold."""
+    from rich import box
+    from rich.table import Table
+
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                 pad_edge=False, collapse_padding=True, **options)
 
 
 def emit_json(data: Any) -> None:

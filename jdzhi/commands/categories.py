@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from jdzhi.commands import _common as common
 
@@ -41,7 +40,7 @@ def _list_categories(ctx: typer.Context, as_json: bool) -> None:
     if as_json:
         common.emit_json([_category_json(category) for category in found])
         return
-    table = Table(title="product categories", title_justify="left")
+    table = common.result_table("product categories")
     table.add_column("code", no_wrap=True)
     table.add_column("中文", no_wrap=True)
     table.add_column("English", overflow="fold")

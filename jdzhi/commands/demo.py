@@ -66,9 +66,7 @@ def demo(
 
 
 def _print_summary(result: DemoResult) -> None:
-    from rich.table import Table
-
-    table = Table(title="Every verdict of the story", title_justify="left")
+    table = common.result_table("Every verdict of the story")
     for column in ("step", "what was checked", "how", "verdict", "expected"):
         table.add_column(column)
     for row in result.verdicts:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from jdzhi.commands import _common as common
 
@@ -108,7 +107,7 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
     if not keys:
         common.out.print("No keys yet: issue one with `jdzhi keys issue ENTERPRISE --out FILE`")
         return
-    table = Table(title=f"{common.plural(len(keys), 'certified key')}", title_justify="left")
+    table = common.result_table(f"{common.plural(len(keys), 'certified key')}")
     table.add_column("id", justify="right", no_wrap=True)
     table.add_column("role", no_wrap=True)
     table.add_column("holder", overflow="fold")

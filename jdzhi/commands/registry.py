@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from jdzhi.commands import _common as common
 from jdzhi.commands import categories as category_commands
@@ -241,8 +240,7 @@ def _print_table(entries: tuple[RegistryEntry, ...], names: dict[str, str]) -> N
     if not entries:
         common.out.print("No enterprises match.")
         return
-    table = Table(title=common.plural(len(entries), "licensed enterprise"),
-                  title_justify="left")
+    table = common.result_table(common.plural(len(entries), "licensed enterprise"))
     # identifiers stay whole; names and categories fold; short headers fit 80 columns
     table.add_column("id", justify="right", no_wrap=True)
     table.add_column("license", no_wrap=True, min_width=16)
@@ -295,7 +293,7 @@ def _print_detail(detail: EntryDetail, names: dict[str, str]) -> None:
     if detail.other_licenses:
         lines.append(f"earlier licenses: {escape(', '.join(detail.other_licenses))}")
     common.out.print("\n".join(lines), highlight=False)
-    table = Table(title="status history", title_justify="left")
+    table = common.result_table("status history")
     table.add_column("effective (UTC)", no_wrap=True, min_width=16)
     table.add_column("action", overflow="fold")
     table.add_column("status", no_wrap=True)

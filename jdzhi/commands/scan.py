@@ -110,8 +110,6 @@ def report(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
 
     Example: jdzhi scans report --json
     """
-    from rich.table import Table
-
     from jdzhi.trace.scanning.log import report as scan_report
 
     result = scan_report(common.home_of(ctx))
@@ -121,7 +119,7 @@ def report(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
     common.out.print(f"{common.plural(result.total, 'scan')}: " + (", ".join(
         f"{n} {v}" for v, n in result.verdicts.items()) or "none yet"))
     if result.enterprises:
-        table = Table(title="Scans per enterprise", title_justify="left")
+        table = common.result_table("Scans per enterprise")
         table.add_column("enterprise", overflow="fold")
         for column in ("scans", "serials"):
             table.add_column(column, justify="right", no_wrap=True)
@@ -131,7 +129,7 @@ def report(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
                           ", ".join(f"{n} {v}" for v, n in sorted(entry.verdicts.items())))
         common.out.print(table)
     if result.clones:
-        table = Table(title="Suspected clones", title_style="bold magenta", title_justify="left")
+        table = common.result_table("Suspected clones", title_style="bold magenta")
         table.add_column("enterprise", overflow="fold")
         table.add_column("serial", no_wrap=True, min_width=12)
         for column in ("flagged", "sightings"):

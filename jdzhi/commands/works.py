@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from jdzhi.commands import _common as common
 from jdzhi.errors import ExitCode
@@ -107,7 +106,7 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
     if not works:
         common.out.print("No registered works yet: `jdzhi works register` or `jdzhi works import`")
         return
-    table = Table(title=common.plural(len(works), "registered work"), title_justify="left")
+    table = common.result_table(common.plural(len(works), "registered work"))
     # registration numbers stay whole (国作登字-2024-F-00012345 is 24 columns wide)
     table.add_column("id", justify="right", no_wrap=True)
     table.add_column("registration no.", no_wrap=True, min_width=24)
