@@ -157,7 +157,7 @@ def test_tables_keep_identifiers_whole_at_80_columns(tmp_path: Path) -> None:
     for entry in exported:
         assert entry["license_no"] in listed.stdout
     header = next(line for line in listed.stdout.splitlines() if "status" in line)
-    for word in ("license", "name", "district", "valid to", "status"):
+    for word in ("license", "name", "district", "categories", "valid to", "status"):
         assert word in header, header
     assert max(cell_len(line) for line in listed.stdout.splitlines()) <= 80
 
