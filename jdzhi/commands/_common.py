@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 __all__ = [
-    "ID_MAX", "AuthorityOption", "CliState", "JsonOption", "KeyPassphraseFileOption",
+    "ID_MAX", "AuthorityOption", "CliState", "ColumnKind", "JsonOption", "KeyPassphraseFileOption",
     "PassphraseFileOption", "VerifyTrustOption", "emit_json", "err", "home_of",
     "new_key_passphrases", "out", "plural", "progress_bar", "read_passphrase", "registry_of",
     "result_table", "warn",
@@ -80,15 +80,24 @@ def progress_bar(*, quiet: bool = False) -> Progress:
     return Progress(console=err, transient=True, disable=quiet or not err.is_terminal)
 
 
-def result_table(title: str | None = None, **options: Any) -> Table:
-    """The look of every table of results: a rule under the header and no side borders, so that
-    seven columns with whole identifiers fit 80 columns; columns keep IDs whole with
-    ``no_wrap=True`` and let names fold."""
+#: a table column: ``whole`` (an identifier, a date: never wrapped), ``number`` (right-aligned,
+#: never wrapped) or ``fold`` (text that wraps, its header kept whole)
+ColumnKind = Literal["whole", "number", "fold"]
+
+
+def result_table(title: str | None, *columns: tuple[str, ColumnKind], **options: Any) -> Table:
+    """The one look of every table of results: a rule under the header and no side borders, so
+    that seven columns with whole identifiers and headers fit 80 columns."""
     from rich import box
+    from rich.cells import cell_len
     from rich.table import Table
 
-    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
-                 pad_edge=False, collapse_padding=True, **options)
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, collapse_padding=True, **options)
+    for header, kind in columns:
+        table.add_column(header, justify="right" if kind == "number" else "left",
+                         no_wrap=kind != "fold", overflow="fold", min_width=cell_len(header))
+    return table
 
 
 def emit_json(data: Any) -> None:

@@ -40,11 +40,8 @@ def _list_categories(ctx: typer.Context, as_json: bool) -> None:
     if as_json:
         common.emit_json([_category_json(category) for category in found])
         return
-    table = common.result_table("product categories")
-    table.add_column("code", no_wrap=True)
-    table.add_column("中文", no_wrap=True)
-    table.add_column("English", overflow="fold")
-    table.add_column("label code", justify="right", no_wrap=True)
+    table = common.result_table("product categories", ("code", "whole"), ("中文", "whole"),
+                                ("English", "fold"), ("label code", "number"))
     for category in found:
         table.add_row(category.code, category.name_zh, escape(category.name_en),
                       str(category.label_code))

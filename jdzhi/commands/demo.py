@@ -66,9 +66,9 @@ def demo(
 
 
 def _print_summary(result: DemoResult) -> None:
-    table = common.result_table("Every verdict of the story")
-    for column in ("step", "what was checked", "how", "verdict", "expected"):
-        table.add_column(column)
+    table = common.result_table("Every verdict of the story", ("step", "fold"),
+                                ("what was checked", "fold"), ("how", "fold"),
+                                ("verdict", "whole"), ("expected", "fold"))
     for row in result.verdicts:
         mark = "[green]✓[/]" if row.as_expected else f"[red]✗ {escape(row.expected)}[/]"
         style = "green" if row.verdict == "genuine" else "yellow"

@@ -107,13 +107,9 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
     if not keys:
         common.out.print("No keys yet: issue one with `jdzhi keys issue ENTERPRISE --out FILE`")
         return
-    table = common.result_table(f"{common.plural(len(keys), 'certified key')}")
-    table.add_column("id", justify="right", no_wrap=True)
-    table.add_column("role", no_wrap=True)
-    table.add_column("holder", overflow="fold")
-    table.add_column("license", no_wrap=True, min_width=16)
-    table.add_column("valid", overflow="fold", min_width=10)
-    table.add_column("status", no_wrap=True)
+    table = common.result_table(common.plural(len(keys), "certified key"), ("id", "number"),
+                                ("role", "whole"), ("holder", "fold"), ("license", "whole"),
+                                ("valid", "fold"), ("status", "whole"))
     for key in keys:
         status = key.status_at(now)
         holder = key.enterprise if key.role == "licensee" else key.lab

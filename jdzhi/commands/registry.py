@@ -240,15 +240,10 @@ def _print_table(entries: tuple[RegistryEntry, ...], names: dict[str, str]) -> N
     if not entries:
         common.out.print("No enterprises match.")
         return
-    table = common.result_table(common.plural(len(entries), "licensed enterprise"))
-    # identifiers stay whole; names and categories fold; short headers fit 80 columns
-    table.add_column("id", justify="right", no_wrap=True)
-    table.add_column("license", no_wrap=True, min_width=16)
-    table.add_column("name", overflow="fold", min_width=8)
-    table.add_column("district", no_wrap=True)
-    table.add_column("categories", overflow="fold", min_width=6)
-    table.add_column("valid to", no_wrap=True, min_width=10)
-    table.add_column("status", no_wrap=True)
+    table = common.result_table(common.plural(len(entries), "licensed enterprise"),
+                                ("id", "number"), ("license", "whole"), ("name", "fold"),
+                                ("district", "whole"), ("categories", "fold"),
+                                ("valid to", "whole"), ("status", "whole"))
     for entry in entries:
         ent, lic = entry.enterprise, entry.license
         table.add_row(
@@ -293,12 +288,9 @@ def _print_detail(detail: EntryDetail, names: dict[str, str]) -> None:
     if detail.other_licenses:
         lines.append(f"earlier licenses: {escape(', '.join(detail.other_licenses))}")
     common.out.print("\n".join(lines), highlight=False)
-    table = common.result_table("status history")
-    table.add_column("effective (UTC)", no_wrap=True, min_width=16)
-    table.add_column("action", overflow="fold")
-    table.add_column("status", no_wrap=True)
-    table.add_column("reason", overflow="fold")
-    table.add_column("recorded by", overflow="fold")
+    table = common.result_table("status history", ("effective (UTC)", "whole"),
+                                ("action", "fold"), ("status", "whole"), ("reason", "fold"),
+                                ("recorded by", "fold"))
     for event in detail.history:
         table.add_row(
             event.effective_at.strftime("%Y-%m-%d %H:%M"),

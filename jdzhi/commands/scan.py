@@ -119,23 +119,18 @@ def report(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
     common.out.print(f"{common.plural(result.total, 'scan')}: " + (", ".join(
         f"{n} {v}" for v, n in result.verdicts.items()) or "none yet"))
     if result.enterprises:
-        table = common.result_table("Scans per enterprise")
-        table.add_column("enterprise", overflow="fold")
-        for column in ("scans", "serials"):
-            table.add_column(column, justify="right", no_wrap=True)
-        table.add_column("verdicts", overflow="fold")
+        table = common.result_table("Scans per enterprise", ("enterprise", "fold"),
+                                    ("scans", "number"), ("serials", "number"),
+                                    ("verdicts", "fold"))
         for entry in result.enterprises:
             table.add_row(escape(entry.enterprise), str(entry.scans), str(entry.serials),
                           ", ".join(f"{n} {v}" for v, n in sorted(entry.verdicts.items())))
         common.out.print(table)
     if result.clones:
-        table = common.result_table("Suspected clones", title_style="bold magenta")
-        table.add_column("enterprise", overflow="fold")
-        table.add_column("serial", no_wrap=True, min_width=12)
-        for column in ("flagged", "sightings"):
-            table.add_column(column, justify="right", no_wrap=True)
-        table.add_column("locations", overflow="fold")
-        table.add_column("last seen", no_wrap=True)
+        table = common.result_table("Suspected clones", ("enterprise", "fold"),
+                                    ("serial", "whole"), ("flagged", "number"),
+                                    ("sightings", "number"), ("locations", "fold"),
+                                    ("last seen", "whole"), title_style="bold magenta")
         for clone in result.clones:
             table.add_row(escape(clone.enterprise), escape(clone.serial), str(clone.flagged),
                           str(clone.sightings), escape("; ".join(clone.locations)),

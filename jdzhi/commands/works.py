@@ -106,14 +106,10 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
     if not works:
         common.out.print("No registered works yet: `jdzhi works register` or `jdzhi works import`")
         return
-    table = common.result_table(common.plural(len(works), "registered work"))
-    # registration numbers stay whole (国作登字-2024-F-00012345 is 24 columns wide)
-    table.add_column("id", justify="right", no_wrap=True)
-    table.add_column("registration no.", no_wrap=True, min_width=24)
-    table.add_column("title", overflow="fold", min_width=6)
-    table.add_column("owner", overflow="fold", min_width=6)
-    table.add_column("created", no_wrap=True, min_width=10)
-    table.add_column("registered", no_wrap=True, min_width=10)  # the day; --json has the time
+    # the registered day (--json has the time), so that whole registration numbers fit 80 columns
+    table = common.result_table(common.plural(len(works), "registered work"), ("id", "number"),
+                                ("registration no.", "whole"), ("title", "fold"),
+                                ("owner", "fold"), ("created", "whole"), ("registered", "whole"))
     for work in works:
         table.add_row(str(work.id), escape(work.reg_no), escape(work.title), escape(work.owner),
                       work.creation_date or "", work.registered_at[:10])
