@@ -32,7 +32,7 @@ __all__ = [
     "ID_MAX", "AuthorityOption", "CliState", "ColumnKind", "JsonOption", "KeyPassphraseFileOption",
     "PassphraseFileOption", "VerifyTrustOption", "emit_json", "err", "home_of",
     "new_key_passphrases", "out", "plural", "progress_bar", "read_passphrase", "registry_of",
-    "result_table", "warn",
+    "result", "result_table", "warn",
 ]
 
 PASSPHRASE_ENV = "JDZHI_PASSPHRASE"
@@ -98,6 +98,14 @@ def result_table(title: str | None, *columns: tuple[str, ColumnKind], **options:
         table.add_column(header, justify="right" if kind == "number" else "left",
                          no_wrap=kind != "fold", overflow="fold", min_width=cell_len(header))
     return table
+
+
+def result(as_json: bool, data: Any, line: str) -> None:
+    """A command's result: ``data`` as JSON with --json, else ``line`` (rich markup) for people."""
+    if as_json:
+        emit_json(data)
+    else:
+        out.print(line, highlight=False)
 
 
 def emit_json(data: Any) -> None:

@@ -32,23 +32,17 @@ def add(
 
     Example: jdzhi lab add 国家日用陶瓷质量检验检测中心 --accreditation CNAS-L0000 --out lab.key
     """
-    from jdzhi.registry.db import open_registry
     from jdzhi.trace.endorsements.lab import add_lab
 
     home = common.home_of(ctx)
     authority, new = common.new_key_passphrases(out, passphrase_file, key_passphrase_file)
-    db = open_registry(home)
-    try:
+    with common.registry_of(ctx) as db:
         added = add_lab(home, db, name, accreditation=accreditation, out=out,
                         authority_passphrase=authority, key_passphrase=new)
-    finally:
-        db.close()
-    if as_json:
-        common.emit_json({"lab_id": added.lab_id, "name": added.name, "key_id": added.key_id,
-                          "key_file": added.key_path})
-    else:
-        common.out.print(f"[green]Registered[/] {escape(added.name)} (lab {added.lab_id}) with "
-                         f"key {added.key_id} written to {escape(added.key_path)} (0600)")
+    common.result(as_json, {"lab_id": added.lab_id, "name": added.name, "key_id": added.key_id,
+                            "key_file": added.key_path},
+                  f"[green]Registered[/] {escape(added.name)} (lab {added.lab_id}) with key "
+                  f"{added.key_id} written to {escape(added.key_path)} (0600)")
 
 
 @app.command("endorse")

@@ -90,13 +90,9 @@ def add(
     with common.registry_of(ctx) as db:
         entry, warnings = add_entry(db, fields)
     common.warn(warnings)
-    if as_json:
-        common.emit_json(entry.to_json())
-    else:
-        common.out.print(
-            f"[green]Registered[/] {escape(entry.enterprise.name)} (id {entry.enterprise.id}) "
-            f"with license {escape(entry.license.license_no)}, {_status(entry.status)}"
-        )
+    common.result(as_json, entry.to_json(),
+                  f"[green]Registered[/] {escape(entry.enterprise.name)} (id {entry.enterprise.id})"
+                  f" with license {escape(entry.license.license_no)}, {_status(entry.status)}")
 
 
 @app.command()
@@ -153,14 +149,10 @@ def issue(
               "valid_to": valid_to}
     with common.registry_of(ctx) as db:
         entry = issue_license(db, ref, fields)
-    if as_json:
-        common.emit_json(entry.to_json())
-    else:
-        common.out.print(
-            f"[green]Issued[/] license {escape(entry.license.license_no)} to "
-            f"{escape(entry.enterprise.name)} ({entry.license.valid_from} to "
-            f"{entry.license.valid_to}), {_status(entry.status)}"
-        )
+    common.result(as_json, entry.to_json(),
+                  f"[green]Issued[/] license {escape(entry.license.license_no)} to "
+                  f"{escape(entry.enterprise.name)} ({entry.license.valid_from} to "
+                  f"{entry.license.valid_to}), {_status(entry.status)}")
 
 
 @app.command("import")
