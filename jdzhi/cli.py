@@ -351,12 +351,10 @@ def init(
             + (f" (schema updated: {', '.join(result.applied_migrations)})"
                if result.applied_migrations else "")
         )
-    if authority.created:
-        common.out.print(f"[green]Created[/] the authority key {authority.kid} at "
-                         f"{escape(authority.key_path)} (encrypted; keep a backup)")
-    else:
-        common.out.print(f"The authority key {authority.kid} exists at "
-                         f"{escape(authority.key_path)}; it was not changed")
+    where = escape(authority.key_path)
+    common.out.print(f"[green]Created[/] the authority key {authority.kid} at {where} (encrypted; "
+                     "keep a backup)" if authority.created else
+                     f"The authority key {authority.kid} exists at {where}; it was not changed")
     common.out.print(f"Label base URL: {escape(result.base_url)}")
 
 
