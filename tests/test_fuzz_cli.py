@@ -59,6 +59,9 @@ def _templates(world: World, tmp: Path) -> list[list[str]]:
         encode(label).to_image(scale=3).save(photo)
     return [
         ["verify", "{}"],
+        ["verify", label, "{}"],
+        ["works", "show", "{}"],
+        ["works", "remove", "{}", "--reason", "{}"],
         ["verify", label, "--trust", str(world.bundle), "--authority", "{}"],
         ["registry", "show", "{}"],
         ["registry", "list", "--status", "{}"],
