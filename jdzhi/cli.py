@@ -7,29 +7,26 @@ the commands that need them, so that ``jdzhi --help`` starts fast.
 
 from __future__ import annotations
 
+import inspect
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from importlib import import_module
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.markup import escape
-from typer._click import Context as ClickContext  # Typer >= 0.29 vendors Click
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from jdzhi import __version__
-from jdzhi.commands._common import (
-    CliState,
-    JsonOption,
-    PassphraseFileOption,
-    emit_json,
-    err_console,
-    home_of,
-    read_passphrase,
-)
+from jdzhi.commands import _common as common
 from jdzhi.errors import ExitCode, JdzhiError
+
+__all__ = ["LAZY_COMMANDS", "JdzhiGroup", "LazyCommand", "app", "load_command", "main"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,7 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "The ceramic testing center: register it with its certified key, and countersign batches "
         "with test results."),
     "verify": LazyCommand(
-        "jdzhi.commands.sign", "verify",
+        "jdzhi.commands.verify", "verify",
         "Verify labels or signed records; exit 0 only when every one is genuine."),
     "scan": LazyCommand(
         "jdzhi.commands.scan", "scan",
@@ -107,13 +104,96 @@ def load_command(name: str) -> TyperCommand | TyperGroup:
         # a group even with one sub-command: `jdzhi trust export` keeps its two words
         command = typer.main.get_group(target)
     else:
-        single = typer.Typer()
+        single = typer.Typer(add_completion=False)  # completion options belong to `jdzhi` only
         single.command(name=name)(target)
         built = typer.main.get_command(single)
         assert isinstance(built, TyperCommand)
         command = built
     command.name = name
+    polish_help(command)
     return command
+
+
+class _Argument(TyperArgument):
+    """An argument shown by its metavar alone: ``IMAGE...`` rather than ``{IMAGE...}...`` in the
+    usage line and ``<list[Path]>`` beside it."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def get_usage_pieces(self, ctx: Any) -> list[str]:
+        name = self.metavar or (self.name or "").upper()
+        if self.nargs != 1 and not name.endswith("..."):
+            name += "..."
+        return [name if self.required else f"[{name}]"]
+
+
+def _metavar(param: Any) -> str:
+    """What an option's value looks like in help: TEXT, INTEGER, NUMBER, FILE, DIR or PATH; nothing
+    for a flag."""
+    if getattr(param, "is_flag", False):
+        return ""
+    described = param.type_descriptor
+    if described.is_path:
+        return str(described.path_type).upper()
+    return {int: "INTEGER", float: "NUMBER", bool: ""}.get(described.annotation, "TEXT")
+
+
+def _reflow(text: str) -> str:
+    """Docstring paragraphs as one line each, so that help wraps them to the terminal; indented
+    blocks (examples) keep their lines."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(paragraph if paragraph.startswith((" ", "\b"))
+                        else " ".join(paragraph.split()) for paragraph in paragraphs)
+
+
+def polish_help(command: Any, ctx: Any = None) -> None:
+    """Help that reads well, for a command and all its sub-commands: reflowed paragraphs, proper
+    metavars (Typer's own are Python types such as ``<bool>``), arguments by their metavar; with
+    the root's ``ctx``, the ``-h/--help`` option too (Click makes it from the context's names).
+
+    Typer builds parameters itself and takes no parameter class, so arguments get theirs here.
+    """
+    if command.help:
+        command.help = _reflow(command.help)
+    help_option = command.get_help_option(ctx) if ctx is not None else None
+    for param in [*command.params, *([help_option] if help_option else [])]:
+        if isinstance(param, TyperArgument):
+            param.__class__ = _Argument
+        elif param.metavar is None:
+            param.metavar = _metavar(param)
+    for sub in getattr(command, "commands", {}).values():
+        polish_help(sub, ctx)
+
+
+@contextmanager
+def _cli_edge() -> Iterator[None]:
+    """The one place where errors become a line on stderr and an exit code."""
+    try:
+        yield
+    except JdzhiError as error:
+        _fail(error.message, error.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        _reader_left()
+    except SystemExit as done:
+        # rich meets a closed stdout by pointing it at devnull and exiting 1: the reader left
+        if done.code == 1 and _stdout_is_devnull():
+            raise typer.Exit(int(ExitCode.OK)) from None
+        raise
+    except (typer.Exit, typer.Abort):
+        raise
+    except typer.TyperException as error:  # Click's usage errors and bad parameter values
+        _usage_error(error)
+    except Exception as error:
+        if os.environ.get("JDZHI_DEBUG"):
+            raise
+        _fail(
+            f"internal error ({type(error).__name__}: {error}); "
+            "set JDZHI_DEBUG=1 to see the traceback and please report it",
+            ExitCode.INTERNAL,
+        )
 
 
 class JdzhiGroup(TyperGroup):
@@ -125,47 +205,67 @@ class JdzhiGroup(TyperGroup):
 
     _listing_only = False
 
-    def list_commands(self, ctx: ClickContext) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *LAZY_COMMANDS]
 
-    def get_command(self, ctx: ClickContext, cmd_name: str) -> Any:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         lazy = LAZY_COMMANDS.get(cmd_name)
-        if lazy is None:
-            return super().get_command(ctx, cmd_name)
-        if self._listing_only:
+        if self._listing_only and lazy is not None:
             return TyperCommand(name=cmd_name, help=lazy.summary)
-        return load_command(cmd_name)
+        command = load_command(cmd_name) if lazy else super().get_command(ctx, cmd_name)
+        if command is not None:
+            polish_help(command, ctx)
+        return command
 
-    def format_help(self, ctx: ClickContext, formatter: Any) -> None:
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        polish_help(self, ctx)
         self._listing_only = True
         try:
             super().format_help(ctx, formatter)
         finally:
             self._listing_only = False
 
-    def invoke(self, ctx: ClickContext) -> Any:
-        try:
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None,
+                     **extra: Any) -> Any:
+        with _cli_edge():  # `jdzhi --help | head`, `jdzhi --bogus`
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _cli_edge():
             return super().invoke(ctx)
-        except JdzhiError as error:
-            _fail(error.message, error.exit_code)
-        except KeyboardInterrupt:
-            _fail("interrupted", ExitCode.INTERRUPTED)
-        except (typer.Exit, typer.Abort, typer.TyperException):
-            raise
-        except Exception as error:
-            if os.environ.get("JDZHI_DEBUG"):
-                raise
-            _fail(
-                f"internal error ({type(error).__name__}: {error}); "
-                "set JDZHI_DEBUG=1 to see the traceback and please report it",
-                ExitCode.INTERNAL,
-            )
 
 
-def _fail(message: str, code: ExitCode) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     one_line = " ".join(message.split())
-    err_console.print(f"[bold red]error:[/] {escape(one_line)}", highlight=False)
+    common.err.print(f"[bold red]error:[/] {escape(one_line)}", highlight=False)
     raise typer.Exit(int(code))
+
+
+def _usage_error(error: typer.TyperException) -> NoReturn:
+    ctx = getattr(error, "ctx", None)
+    if type(error).__name__ == "NoArgsIsHelpError":  # Typer printed the help already
+        raise typer.Exit(int(ExitCode.USAGE))
+    hint = f"; try '{ctx.command_path} --help'" if ctx is not None else ""
+    _fail(error.format_message().rstrip(".") + hint, getattr(error, "exit_code", ExitCode.USAGE))
+
+
+def _stdout_is_devnull() -> bool:
+    try:
+        stdout, devnull = os.fstat(sys.stdout.fileno()), os.stat(os.devnull)
+    except (OSError, ValueError):
+        return False
+    return (stdout.st_dev, stdout.st_ino) == (devnull.st_dev, devnull.st_ino)
+
+
+def _reader_left() -> NoReturn:
+    """The reader of stdout went away (`jdzhi ... | head`): as the Python docs advise, point
+    stdout at devnull so that the flush at exit cannot fail again, and end quietly with 0."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # a stdout without a file descriptor (tests) has no flush
+        pass
+    raise typer.Exit(int(ExitCode.OK))
 
 
 app = typer.Typer(
@@ -201,7 +301,7 @@ def root(
         "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
     )] = False,
 ) -> None:
-    ctx.obj = CliState(home_option=home)
+    ctx.obj = common.CliState(home_option=home)
 
 
 @app.command()
@@ -212,8 +312,8 @@ def init(
         help="Label base URL, uppercase, at most 30 characters "
              "(default HTTPS://TRACE.EXAMPLE.CN/V/); stored once, at the first init.",
     )] = None,
-    passphrase_file: PassphraseFileOption = None,
-    as_json: JsonOption = False,
+    passphrase_file: common.PassphraseFileOption = None,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Create the home: its registry database and the authority key of the service center.
 
@@ -227,38 +327,35 @@ def init(
     from jdzhi.trace.formats.records import base64url
     from jdzhi.trace.keys.home_setup import initialize_home
 
-    home = home_of(ctx)
+    home = common.home_of(ctx)
     passphrase = None
     if not home.authority_key_path.exists():
-        passphrase = read_passphrase(passphrase_file, confirm=True, what="the new authority key")
+        passphrase = common.read_passphrase(passphrase_file, confirm=True,
+                                            what="the new authority key")
     result = initialize_home(home, passphrase, base_url)
     authority = result.authority
     if as_json:
-        emit_json({"path": result.registry_path, "created": result.registry_created,
-                   "applied_migrations": list(result.applied_migrations),
-                   "authority_key_created": authority.created,
-                   "authority_key_path": authority.key_path,
-                   "authority_kid": authority_kid(authority.public_key).hex(),
-                   "authority_public_key": base64url(authority.public_key),
-                   "base_url": result.base_url})
+        common.emit_json({"path": result.registry_path, "created": result.registry_created,
+                          "applied_migrations": list(result.applied_migrations),
+                          "authority_key_created": authority.created,
+                          "authority_key_path": authority.key_path,
+                          "authority_kid": authority_kid(authority.public_key).hex(),
+                          "authority_public_key": base64url(authority.public_key),
+                          "base_url": result.base_url})
         return
     if result.registry_created:
-        err_console.print(f"[green]Created[/] a new registry at {escape(result.registry_path)}")
+        common.out.print(f"[green]Created[/] a new registry at {escape(result.registry_path)}")
     else:
-        err_console.print(
+        common.out.print(
             f"Registry at {escape(result.registry_path)} already exists; nothing was overwritten"
             + (f" (schema updated: {', '.join(result.applied_migrations)})"
                if result.applied_migrations else "")
         )
-    if authority.created:
-        err_console.print(f"[green]Created[/] the authority key {authority.kid} at "
-                          f"{escape(authority.key_path)} (encrypted; keep a backup)")
-    else:
-        err_console.print(f"The authority key {authority.kid} exists at "
-                          f"{escape(authority.key_path)}; it was not changed")
-    err_console.print(f"Label base URL: {escape(result.base_url)}")
-
-
+    where = escape(authority.key_path)
+    common.out.print(f"[green]Created[/] the authority key {authority.kid} at {where} (encrypted; "
+                     "keep a backup)" if authority.created else
+                     f"The authority key {authority.kid} exists at {where}; it was not changed")
+    common.out.print(f"Label base URL: {escape(result.base_url)}")
 
 
 def main() -> None:

@@ -96,10 +96,14 @@ def jdzhi_process(home: Path, *args: str, **more_env: str) -> subprocess.Popen[b
 
 
 def cases(count: int) -> settings:
-    """Hypothesis settings of the fuzz tests: ``count`` examples, no deadline (the volume of
-    each example, not its speed, is what they are about)."""
-    return settings(max_examples=count, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+    """Hypothesis settings of the fuzz tests: ``count`` examples (times JDZHI_FUZZ_EXPLORE under
+    `scripts/fuzz`), no deadline (the volume of each example, not its speed, is what they are
+    about). Whether the examples are fixed or random follows the profile tests/conftest.py
+    loads."""
+    scale = int(os.environ.get("JDZHI_FUZZ_EXPLORE") or 1)
+    return settings(max_examples=count * scale, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow,
+                                           HealthCheck.function_scoped_fixture])
 
 
 def bundle_world_fixtures(folder: str, now: datetime) -> tuple[Any, Any, Any]:

@@ -23,11 +23,11 @@ def test_init_creates_registry_and_is_safe_to_repeat(
     monkeypatch.setenv("JDZHI_PASSPHRASE", "a passphrase for the authority key")
     first = cli("init")
     assert first.exit_code == 0
-    assert "Created a new registry" in first.stderr
+    assert "Created a new registry" in first.stdout
     assert jdzhi_home.db_path.exists()
     second = cli("init")
     assert second.exit_code == 0
-    assert "already exists; nothing was overwritten" in second.stderr
+    assert "already exists; nothing was overwritten" in second.stdout
 
 
 def test_home_option_beats_environment(

@@ -107,7 +107,7 @@ def test_same_label_in_two_far_apart_places_is_a_suspected_clone(
             in clone["reasons"])
     assert fine["verdict"] == "genuine"
     human = cli("scan", str(photo), "--location", URUMQI)
-    assert human.exit_code == ExitCode.CHECK_FAILED and "SUSPECTED CLONE" in human.stderr
+    assert human.exit_code == ExitCode.CHECK_FAILED and "SUSPECTED CLONE" in human.stdout
 
     report = cli("scans", "report", "--json")
     assert report.exit_code == 0
@@ -121,7 +121,7 @@ def test_same_label_in_two_far_apart_places_is_a_suspected_clone(
     assert suspect["serial"] == "1001" and suspect["flagged"] == 2 and suspect["sightings"] == 3
     assert suspect["locations"] == ["29.26890,117.17840", "43.82560,87.61680"]
     human_report = cli("scans", "report")
-    assert "Suspected clones" in human_report.stderr and "1001" in human_report.stderr
+    assert "Suspected clones" in human_report.stdout and "1001" in human_report.stdout
 
 
 def test_limits_are_options(cli: Invoke, initialized: Home, tmp_path: Path,
@@ -148,7 +148,7 @@ def test_report_of_an_empty_log_and_the_log_is_append_only(
     assert empty.exit_code == 0
     assert json.loads(empty.stdout) == {"total": 0, "verdicts": {}, "enterprises": [],
                                         "suspected_clones": []}
-    assert "No suspected clones" in cli("scans", "report").stderr
+    assert "No suspected clones" in cli("scans", "report").stdout
     db = open_registry(initialized)
     try:
         db.execute("INSERT INTO scans (scanned_at, inspector, location, image, verdict, reasons)"

@@ -153,25 +153,26 @@ def test_demo_narrates_and_prints_its_folder(cli: Invoke, tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     result = cli("demo")
     assert result.exit_code == 0, result.output
-    assert result.stdout == ""  # people's output goes to stderr
+    # the narration goes to stderr, the story's result (verdicts, files) to stdout
     folder = tmp_path / "jdzhi-demo-20260601-100000"
     assert folder.is_dir()
     assert [path.name for path in tmp_path.iterdir()] == [folder.name]
-    err = result.stderr
+    err, out = result.stderr, result.stdout
     assert "SAMPLE data" in err
     assert "Imported 220 enterprises" in err
     assert "DEMO ONLY" in err
     for heading in ("It signs a batch", "It prints the labels",
                     "The testing center endorses the batch", "An inspector scans labelled pieces",
                     "The workshop's license is revoked", "One label, two places at once",
-                    "Offline: the trust bundle alone", "Every verdict of the story",
-                    "Files written"):
+                    "Offline: the trust bundle alone"):
         assert heading in err
-    assert "suspected-clone" in err and "revoked" in err and "tampered" in err
-    assert "✗" not in err  # no verdict other than the story's
-    assert "  photos/260003-urumqi.jpg\n" in err
-    assert f"The demo folder is {folder}" in err
-    assert DEMO_PASSPHRASE not in err  # named by its file, never printed
+    for heading in ("Every verdict of the story", "Files written"):
+        assert heading in out and heading not in err
+    assert "suspected-clone" in out and "revoked" in out and "tampered" in out
+    assert "✗" not in out  # no verdict other than the story's
+    assert "  photos/260003-urumqi.jpg\n" in out
+    assert f"The demo folder is {folder}" in out
+    assert DEMO_PASSPHRASE not in err + out  # named by its file, never printed
 
 
 def test_a_second_demo_in_the_same_second_gets_its_own_folder(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hardening_support import LICENSE_NO, World, build_world, environment
-from hypothesis import HealthCheck, given, settings
+from hardening_support import LICENSE_NO, World, build_world, cases, environment
+from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -59,6 +59,9 @@ def _templates(world: World, tmp: Path) -> list[list[str]]:
         encode(label).to_image(scale=3).save(photo)
     return [
         ["verify", "{}"],
+        ["verify", label, "{}"],
+        ["works", "show", "{}"],
+        ["works", "remove", "{}", "--reason", "{}"],
         ["verify", label, "--trust", str(world.bundle), "--authority", "{}"],
         ["registry", "show", "{}"],
         ["registry", "list", "--status", "{}"],
@@ -86,8 +89,7 @@ def _templates(world: World, tmp: Path) -> list[list[str]]:
 
 
 @pytest.mark.slow
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@cases(300)
 @given(st.data())
 def test_hostile_values_in_every_slot(world: World, tmp_path_factory: pytest.TempPathFactory,
                                       data: st.DataObject) -> None:

@@ -41,7 +41,7 @@ def test_init_creates_an_encrypted_0600_authority_key_once(
     assert load_key(key_file, TEST_PASSPHRASE.encode()).public_key.hex()
     second = cli("init")
     assert second.exit_code == 0
-    assert "exists" in second.stderr and "it was not changed" in second.stderr
+    assert "exists" in second.stdout and "it was not changed" in second.stdout
     assert key_file.read_bytes() == pem
     assert _count(jdzhi_home, "authority_keys") == 1
     for output in (first.stdout + first.stderr, second.stdout + second.stderr):
@@ -183,7 +183,7 @@ def test_rotate_supersedes_the_keys_in_use(
               json.loads(cli("keys", "list", "--json").stdout)}
     assert listed == {1: "superseded", 2: "active"}
     table = cli("keys", "list")
-    assert "superseded" in table.stderr and "active" in table.stderr
+    assert "superseded" in table.stdout and "active" in table.stdout
 
 
 def test_init_notices_a_missing_authority_key_file(cli: Invoke, initialized: Home) -> None:

@@ -76,7 +76,7 @@ def test_png_and_svg_folders_one_file_per_serial(
     pngs = tmp_path / "png"
     result = cli("label", str(signed), "--out", str(pngs), "--dpi", "300")
     assert result.exit_code == 0, result.output
-    assert "Wrote 3 PNG labels" in result.stderr
+    assert "Wrote 3 PNG labels" in result.stdout
     for entry in entries:
         image = Image.open(pngs / f"{entry['serial']}.png")
         assert image.size == (591, 295)  # 50 x 25 mm at 300 dpi

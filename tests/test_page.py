@@ -110,7 +110,7 @@ def test_export_writes_the_page_with_the_authority_pinned(
     assert trust.bases == (DEFAULT_BASE_URL,)
     human = cli("page", "export", str(tmp_path / "other"))
     assert human.exit_code == 0
-    assert "Wrote the verification page" in human.stderr and "/V/*" in human.stderr
+    assert "Wrote the verification page" in human.stdout and "/V/*" in human.stdout
 
 
 def test_export_publishes_an_existing_bundle_unchanged(

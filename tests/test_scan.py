@@ -90,8 +90,8 @@ def test_people_get_a_coloured_verdict_panel(cli: Invoke, batch: list[dict[str, 
     label_of(batch[0]).save(photo)
     result = cli("scan", str(photo))
     assert result.exit_code == 0
-    assert "GENUINE — a licensed Jingdezhen Zhi piece" in result.stderr
-    assert "serial 1001 — 景德镇市青云陶瓷有限公司" in result.stderr and result.stdout == ""
+    assert "GENUINE — a licensed Jingdezhen Zhi piece" in result.stdout
+    assert "serial 1001 — 景德镇市青云陶瓷有限公司" in result.stdout and result.stderr == ""
 
 
 def test_two_codes_in_one_photo_each_get_a_verdict(cli: Invoke, batch: list[dict[str, object]],

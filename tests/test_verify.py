@@ -64,7 +64,7 @@ def test_genuine_label_json_contract(cli: Invoke, tmp_path: Path, workshop: Path
     assert result["license_no"] == LICENSE_NO and result["key_id"] == 1
     assert isinstance(result["reasons"], list) and "valid signature" in result["reasons"][0]
     human = cli("verify", label)
-    assert human.exit_code == 0 and "GENUINE" in human.stderr
+    assert human.exit_code == 0 and "GENUINE" in human.stdout
 
 
 def test_license_revoked_later_and_signed_after_revocation(

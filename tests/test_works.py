@@ -61,7 +61,7 @@ def test_register_list_show_remove_with_audit(cli: Invoke, initialized: Home,
     assert json.loads(cli("works", "show", REG_1, "--json").stdout) == work
     assert json.loads(cli("works", "show", str(work["id"]), "--json").stdout) == work
     removed = cli("works", "remove", REG_1, "--reason", "withdrawn")
-    assert removed.exit_code == 0 and "Removed" in removed.stderr
+    assert removed.exit_code == 0 and "Removed" in removed.stdout
     assert json.loads(cli("works", "list", "--json").stdout) == []
     audit = cli("registry", "audit", "--json")
     assert audit.exit_code == 0, audit.output

@@ -1,20 +1,24 @@
-"""What every command shares: the home, the consoles, JSON output and passphrases.
+"""What every command shares: the home, the consoles, JSON output, passphrases and options.
 
-People read rich output on stderr; scripts read JSON on stdout (``--json``).
+Results go to stdout: what people read (tables, verdicts, what a command did) through ``out``,
+and JSON through ``emit_json`` with ``--json``. Everything else (progress, notes, warnings,
+errors) goes to stderr through ``err``. So `jdzhi registry list | grep 金祥` finds the row.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from jdzhi.errors import InvalidInput, KeyUnusable
 from jdzhi.home import Home, resolve_home
@@ -22,11 +26,23 @@ from jdzhi.home import Home, resolve_home
 if TYPE_CHECKING:
     import sqlite_utils
     from rich.progress import Progress
+    from rich.table import Table
+
+__all__ = [
+    "ID_MAX", "AuthorityOption", "CliState", "ColumnKind", "JsonOption", "KeyPassphraseFileOption",
+    "PassphraseFileOption", "VerifyTrustOption", "emit_json", "err", "home_of",
+    "new_key_passphrases", "out", "plural", "progress_bar", "read_passphrase", "registry_of",
+    "result", "result_table", "warn",
+]
 
 PASSPHRASE_ENV = "JDZHI_PASSPHRASE"
+#: the largest row id SQLite stores: every id people type is checked against it first
+ID_MAX = 2**63 - 1
 
-#: people's output; soft_wrap keeps every error message on one line whatever the terminal width
-err_console = Console(stderr=True, soft_wrap=True)
+#: results for people, on stdout; soft_wrap keeps a result line whole for grep (tables still fit)
+out = Console(soft_wrap=True)
+#: progress, notes, warnings and errors, on stderr; one error stays one line at any width
+err = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass(frozen=True)
@@ -61,8 +77,35 @@ def progress_bar(*, quiet: bool = False) -> Progress:
     not a terminal (a log file or a script must not collect its redraws)."""
     from rich.progress import Progress
 
-    return Progress(console=err_console, transient=True,
-                    disable=quiet or not err_console.is_terminal)
+    return Progress(console=err, transient=True, disable=quiet or not err.is_terminal)
+
+
+#: a table column: ``whole`` (an identifier, a date: never wrapped), ``number`` (right-aligned,
+#: never wrapped) or ``fold`` (text that wraps, its header kept whole)
+ColumnKind = Literal["whole", "number", "fold"]
+
+
+def result_table(title: str | None, *columns: tuple[str, ColumnKind], **options: Any) -> Table:
+    """The one look of every table of results: a rule under the header and no side borders, so
+    that seven columns with whole identifiers and headers fit 80 columns."""
+    from rich import box
+    from rich.cells import cell_len
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, collapse_padding=True, **options)
+    for header, kind in columns:
+        table.add_column(header, justify="right" if kind == "number" else "left",
+                         no_wrap=kind != "fold", overflow="fold", min_width=cell_len(header))
+    return table
+
+
+def result(as_json: bool, data: Any, line: str) -> None:
+    """A command's result: ``data`` as JSON with --json, else ``line`` (rich markup) for people."""
+    if as_json:
+        emit_json(data)
+    else:
+        out.print(line, highlight=False)
 
 
 def emit_json(data: Any) -> None:
@@ -70,17 +113,33 @@ def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
+def warn(warnings: Iterable[str]) -> None:
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 label``, ``10 labels``, ``2 enterprises`` (``nouns`` when adding "s" is wrong)."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def read_passphrase(passphrase_file: Path | None, *, confirm: bool, what: str) -> bytes:
-    """A passphrase from ``--passphrase-file``, else ``JDZHI_PASSPHRASE``, else a hidden prompt."""
+    """A passphrase from ``--passphrase-file``, else ``JDZHI_PASSPHRASE``, else a hidden prompt on
+    a terminal; without a terminal and without either source it is a one-line error."""
+    where = f"give it with --passphrase-file FILE or ${PASSPHRASE_ENV}"
     if passphrase_file is not None:
         try:
-            text = passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
+            raw = passphrase_file.read_bytes()
         except OSError as error:
             raise InvalidInput(
                 f"cannot read passphrase file {passphrase_file}: {error.strerror}"
             ) from None
+        text = _utf8(raw, f"the passphrase file {passphrase_file}").rstrip("\r\n")
     elif os.environ.get(PASSPHRASE_ENV):
-        text = os.environ[PASSPHRASE_ENV]
+        # undecodable bytes arrive as surrogates (PEP 383): give the raw bytes back to decode
+        text = _utf8(os.fsencode(os.environ[PASSPHRASE_ENV]), f"${PASSPHRASE_ENV}")
+    elif not _interactive():
+        raise KeyUnusable(f"no passphrase given for {what} and no terminal to ask on: {where}")
     else:
         try:
             text = typer.prompt(f"Passphrase for {what}", hide_input=True,
@@ -90,6 +149,34 @@ def read_passphrase(passphrase_file: Path | None, *, confirm: bool, what: str) -
     if not text:
         raise KeyUnusable(f"the passphrase for {what} is empty")
     return text.encode("utf-8")
+
+
+def new_key_passphrases(out: Path, passphrase_file: Path | None,
+                        key_passphrase_file: Path | None) -> tuple[bytes, bytes]:
+    """The authority key's passphrase and the new key's (asked twice), once ``out`` is known to be
+    free: an existing KEYFILE is refused before any prompt."""
+    from jdzhi.trace.keys.keyfile import check_new_key_path
+
+    check_new_key_path(out)
+    authority = read_passphrase(passphrase_file, confirm=False, what="the authority key")
+    return authority, read_passphrase(key_passphrase_file, confirm=True,
+                                      what=f"the new key ({out.name})")
+
+
+def _utf8(raw: bytes, source: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise KeyUnusable(f"{source} is not UTF-8 text; a passphrase must be") from None
+
+
+def _interactive() -> bool:
+    """Whether a hidden prompt can be shown: without a terminal getpass would read the
+    passphrase from stdin with a raw GetPassWarning."""
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):  # no stdin, or a closed one
+        return False
 
 
 #: options that many commands share, as Annotated types (``as_json: JsonOption = False``)
@@ -110,7 +197,11 @@ MaxAgeOption = Annotated[int | None, typer.Option(
          "expiry is later: a good signature then gets stale-trust. Default: the bundle's expiry.",
 )]
 PassphraseFileOption = Annotated[Path | None, typer.Option(
-    "--passphrase-file",
+    "--passphrase-file", metavar="FILE",
     help="Read the key's passphrase from this file (else $JDZHI_PASSPHRASE, else a prompt).",
     dir_okay=False,
+)]
+KeyPassphraseFileOption = Annotated[Path | None, typer.Option(
+    "--key-passphrase-file", metavar="FILE", dir_okay=False,
+    help="Passphrase for the NEW key from this file (else $JDZHI_PASSPHRASE, else a prompt).",
 )]

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from jdzhi.commands._common import JsonOption, emit_json, err_console
+from jdzhi.commands import _common as common
 
 if TYPE_CHECKING:
     from jdzhi.demo.context import DemoResult, StepReport
 
+
+__all__ = ["demo"]
 
 def demo(
     folder: Annotated[Path | None, typer.Option(
@@ -21,7 +23,7 @@ def demo(
         file_okay=False,
     )] = None,
     seed: Annotated[int, typer.Option(help="Seed of the sample data.")] = 7,
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Run jdzhi end to end on SAMPLE data in a new folder, narrating each step.
 
@@ -45,18 +47,18 @@ def demo(
         if as_json:
             return
         if not started:  # after the first step: a refused folder prints only the error
-            err_console.print("[bold]jdzhi demo[/] — everything below runs on SAMPLE data")
+            common.err.print("[bold]jdzhi demo[/] — everything below runs on SAMPLE data")
         started.append(report)
-        err_console.print(f"\n[bold cyan]▸ {escape(report.title)}[/]", highlight=False)
+        common.err.print(f"\n[bold cyan]▸ {escape(report.title)}[/]", highlight=False)
         for line in report.lines:
-            err_console.print(f"  {escape(line)}", highlight=False)
+            common.err.print(f"  {escape(line)}", highlight=False)
 
     result = run_demo(folder, seed=seed, on_step=narrate)
     if as_json:
-        emit_json(result.to_json())
+        common.emit_json(result.to_json())
         return
     _print_summary(result)
-    err_console.print(
+    common.out.print(
         f"\n[green]Done.[/] The demo folder is [bold]{escape(str(result.folder))}[/]\n"
         f"  explore it: jdzhi --home {escape(str(result.home.path))} registry list",
         highlight=False,
@@ -64,19 +66,17 @@ def demo(
 
 
 def _print_summary(result: DemoResult) -> None:
-    from rich.table import Table
-
-    table = Table(title="Every verdict of the story", title_justify="left")
-    for column in ("step", "what was checked", "how", "verdict", "expected"):
-        table.add_column(column)
+    table = common.result_table("Every verdict of the story", ("step", "fold"),
+                                ("what was checked", "fold"), ("how", "fold"),
+                                ("verdict", "whole"), ("expected", "fold"))
     for row in result.verdicts:
         mark = "[green]✓[/]" if row.as_expected else f"[red]✗ {escape(row.expected)}[/]"
         style = "green" if row.verdict == "genuine" else "yellow"
         table.add_row(row.step, escape(row.subject), escape(row.method),
                       f"[{style}]{escape(row.verdict)}[/]", mark)
-    err_console.print()
-    err_console.print(table)
-    err_console.print(f"\n[bold]Files written[/] (in {escape(str(result.folder))}):",
-                      highlight=False)
+    common.out.print()
+    common.out.print(table)
+    common.out.print(f"\n[bold]Files written[/] (in {escape(str(result.folder))}):",
+                     highlight=False)
     for name in result.files:
-        err_console.print(f"  {escape(name)}", highlight=False)
+        common.out.print(f"  {escape(name)}", highlight=False)

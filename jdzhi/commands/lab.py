@@ -8,15 +8,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from jdzhi.commands._common import (
-    JsonOption,
-    PassphraseFileOption,
-    emit_json,
-    err_console,
-    home_of,
-    read_passphrase,
-    registry_of,
-)
+from jdzhi.commands import _common as common
+
+__all__ = ["app"]
 
 app = typer.Typer(help="The ceramic testing center: register it with its certified key, and "
                        "countersign batches with test results.", no_args_is_help=True)
@@ -30,37 +24,25 @@ def add(
                                       help="Where to write its new private key (0600).")],
     accreditation: Annotated[str, typer.Option(
         "--accreditation", help="Accreditation, e.g. a CNAS number.")] = "",
-    passphrase_file: PassphraseFileOption = None,
-    key_passphrase_file: Annotated[Path | None, typer.Option(
-        "--key-passphrase-file", dir_okay=False,
-        help="Passphrase for the NEW key from this file (else $JDZHI_PASSPHRASE, else a "
-             "prompt).")] = None,
-    as_json: JsonOption = False,
+    passphrase_file: common.PassphraseFileOption = None,
+    key_passphrase_file: common.KeyPassphraseFileOption = None,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Register the testing center and certify its endorsement key.
 
     Example: jdzhi lab add 国家日用陶瓷质量检验检测中心 --accreditation CNAS-L0000 --out lab.key
     """
-    from jdzhi.registry.db import open_registry
     from jdzhi.trace.endorsements.lab import add_lab
-    from jdzhi.trace.keys.keyfile import check_new_key_path
 
-    home = home_of(ctx)
-    check_new_key_path(out)  # before any prompt: an existing KEYFILE is refused either way
-    authority = read_passphrase(passphrase_file, confirm=False, what="the authority key")
-    new = read_passphrase(key_passphrase_file, confirm=True, what=f"the new key ({out.name})")
-    db = open_registry(home)
-    try:
+    home = common.home_of(ctx)
+    authority, new = common.new_key_passphrases(out, passphrase_file, key_passphrase_file)
+    with common.registry_of(ctx) as db:
         added = add_lab(home, db, name, accreditation=accreditation, out=out,
                         authority_passphrase=authority, key_passphrase=new)
-    finally:
-        db.close()
-    if as_json:
-        emit_json({"lab_id": added.lab_id, "name": added.name, "key_id": added.key_id,
-                   "key_file": added.key_path})
-    else:
-        err_console.print(f"[green]Registered[/] {escape(added.name)} (lab {added.lab_id}) with "
-                          f"key {added.key_id} written to {escape(added.key_path)} (0600)")
+    common.result(as_json, {"lab_id": added.lab_id, "name": added.name, "key_id": added.key_id,
+                            "key_file": added.key_path},
+                  f"[green]Registered[/] {escape(added.name)} (lab {added.lab_id}) with key "
+                  f"{added.key_id} written to {escape(added.key_path)} (0600)")
 
 
 @app.command("endorse")
@@ -86,8 +68,8 @@ def endorse(
         "--thermal-shock-pass/--thermal-shock-fail", help="Thermal shock result.")] = None,
     whiteness: Annotated[str | None, typer.Option(
         "--whiteness", metavar="DEGREES", help="Whiteness (recorded, no limit).")] = None,
-    passphrase_file: PassphraseFileOption = None,
-    as_json: JsonOption = False,
+    passphrase_file: common.PassphraseFileOption = None,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Countersign a signed batch with test results; the outcome (pass or fail) follows from
     the results and the limits, never from the operator.
@@ -99,23 +81,24 @@ def endorse(
     from jdzhi.trace.endorsements.lab import endorse_batch, endorsement_json
 
     moment = parse_time(tested, what="--tested") if tested else utc_now()
-    passphrase = read_passphrase(passphrase_file, confirm=False, what=f"key {key.name}")
-    with registry_of(ctx) as db:
+    passphrase = common.read_passphrase(passphrase_file, confirm=False, what=f"key {key.name}")
+    with common.registry_of(ctx) as db:
         done = endorse_batch(db, key_file=key, passphrase=passphrase, enterprise_ref=enterprise,
                              batch=batch, results_file=results, report_no=report_no,
                              tested_at=moment, limits_file=limits,
                              water_absorption=water_absorption, thermal_shock=thermal_shock,
                              whiteness=whiteness)
     if as_json:
-        emit_json({**endorsement_json(done.endorsement), "lab": done.lab,
-                   "enterprise": done.enterprise, "records": done.records})
+        common.emit_json({**endorsement_json(done.endorsement), "lab": done.lab,
+                          "enterprise": done.enterprise, "records": done.records})
         return
     style = "green" if done.endorsement.outcome == "pass" else "red"
-    err_console.print(f"[{style}]{done.endorsement.outcome.upper()}[/] batch "
-                      f"{escape(batch)} of {escape(done.enterprise)} ({done.records} records), "
-                      f"report {escape(report_no)} by {escape(done.lab)}")
+    common.out.print(f"[{style}]{done.endorsement.outcome.upper()}[/] batch "
+                     f"{escape(batch)} of {escape(done.enterprise)} "
+                     f"({common.plural(done.records, 'record')}), "
+                     f"report {escape(report_no)} by {escape(done.lab)}")
     for result in done.endorsement.results:
         mark = "ok" if result.passed else "OVER LIMIT"
-        err_console.print(f"  {result.ware_class}: Pb {result.pb / 1000:g} / "
-                          f"{result.pb_limit / 1000:g}, Cd {result.cd / 1000:g} / "
-                          f"{result.cd_limit / 1000:g} {result.unit} {mark}")
+        common.out.print(f"  {result.ware_class}: Pb {result.pb / 1000:g} / "
+                         f"{result.pb_limit / 1000:g}, Cd {result.cd / 1000:g} / "
+                         f"{result.cd_limit / 1000:g} {result.unit} {mark}")

@@ -8,12 +8,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from jdzhi.commands._common import (
-    JsonOption,
-    emit_json,
-    err_console,
-    progress_bar,
-)
+from jdzhi.commands import _common as common
+
+__all__ = ["label"]
 
 
 def label(
@@ -41,7 +38,7 @@ def label(
                         "--max-version.")] = "M",
     max_version: Annotated[int, typer.Option(
         "--max-version", help="Largest QR version allowed (6 fits a 15 mm decal).")] = 6,
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Print QR traceability labels: PDF sheets, or one PNG/SVG per label.
 
@@ -68,17 +65,19 @@ def label(
     spec = SheetSpec(label_width=width, label_height=height, page=page.lower(), margin=margin,
                      gap=gap, columns=columns, rows=rows, dpi=dpi, level=chosen_level,
                      max_version=max_version)
-    with progress_bar(quiet=as_json) as bar:
+    with common.progress_bar(quiet=as_json) as bar:
         task = bar.add_task("labels", total=None)
         run = label_file(signed, out, spec=spec, image_format=chosen_format,
                          progress=lambda n: bar.advance(task, n), parallel=True)
     if as_json:
-        emit_json(run.to_json())
+        common.emit_json(run.to_json())
     elif run.kind == "pdf":
-        err_console.print(f"[green]Printed[/] {run.labels} labels on {run.pages} "
-                          f"{spec.page.upper()} pages into {escape(str(run.out))} "
-                          f"(QR version ≤ {run.max_version}, level {run.level})")
+        common.out.print(f"[green]Printed[/] {common.plural(run.labels, 'label')} on "
+                         f"{common.plural(run.pages, spec.page.upper() + ' page')} into "
+                         f"{escape(str(run.out))} (QR version ≤ {run.max_version}, "
+                         f"level {run.level})", highlight=False)
     else:
-        err_console.print(f"[green]Wrote[/] {run.labels} {run.kind.upper()} labels into "
-                          f"{escape(str(run.out))} (QR version ≤ {run.max_version}, "
-                          f"level {run.level})")
+        common.out.print(f"[green]Wrote[/] "
+                         f"{common.plural(run.labels, run.kind.upper() + ' label')} into "
+                         f"{escape(str(run.out))} (QR version ≤ {run.max_version}, "
+                         f"level {run.level})", highlight=False)

@@ -10,18 +10,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from jdzhi.commands._common import (
-    AuthorityOption,
-    JsonOption,
-    PassphraseFileOption,
-    emit_json,
-    err_console,
-    home_of,
-    read_passphrase,
-)
+from jdzhi.commands import _common as common
 
 if TYPE_CHECKING:
     from jdzhi.trace.page.export import ExportedPage
+
+__all__ = ["app", "serve"]
 
 app = typer.Typer(help="The phone verification page: a label's URL opens it, and it checks the "
                        "label's signature in the browser.", no_args_is_help=True)
@@ -40,9 +34,9 @@ def _export(ctx: typer.Context, out: Path, *, trust: Path | None, authority: str
     from jdzhi.trace.page.export import export_page
 
     pinned = read_public_key(authority) if authority else None
-    passphrase = None if trust is not None else read_passphrase(
+    passphrase = None if trust is not None else common.read_passphrase(
         passphrase_file, confirm=False, what="the authority key")
-    return export_page(home_of(ctx), out, passphrase=passphrase, bundle=trust,
+    return export_page(common.home_of(ctx), out, passphrase=passphrase, bundle=trust,
                        authority=pinned, valid_days=valid_days, force=force)
 
 
@@ -62,12 +56,12 @@ def export(
     out: Annotated[Path, typer.Argument(metavar="DIR", file_okay=False,
                                         help="Folder to write (created if missing).")],
     trust: TrustOption = None,
-    authority: AuthorityOption = None,
+    authority: common.AuthorityOption = None,
     valid_days: ValidDaysOption = 30,
     force: Annotated[bool, typer.Option(
         "--force", help="Write into a non-empty folder, replacing the page files in it.")] = False,
-    passphrase_file: PassphraseFileOption = None,
-    as_json: JsonOption = False,
+    passphrase_file: common.PassphraseFileOption = None,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Write the verification page and a trust bundle into DIR for static hosting.
 
@@ -82,14 +76,14 @@ def export(
     page = _export(ctx, out, trust=trust, authority=authority, valid_days=valid_days,
                    force=force, passphrase_file=passphrase_file)
     if as_json:
-        emit_json(_exported_json(page))
+        common.emit_json(_exported_json(page))
         return
-    err_console.print(
+    common.out.print(
         f"[green]Wrote[/] the verification page into {escape(page.path)} "
         f"({', '.join(page.files)}; bundle valid until {page.expires_at:%Y-%m-%d %H:%M} UTC)"
     )
     paths = ", ".join(f"{path}*" for path in page.page_paths)
-    err_console.print(f"Serve it so that {escape(paths)} answers with index.html.")
+    common.out.print(f"Serve it so that {escape(paths)} answers with index.html.")
 
 
 def serve(
@@ -100,10 +94,10 @@ def serve(
         "--dir", metavar="DIR", file_okay=False,
         help="Serve this folder from `jdzhi page export` as it is.")] = None,
     trust: TrustOption = None,
-    authority: AuthorityOption = None,
+    authority: common.AuthorityOption = None,
     valid_days: ValidDaysOption = 1,
-    passphrase_file: PassphraseFileOption = None,
-    as_json: JsonOption = False,
+    passphrase_file: common.PassphraseFileOption = None,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Serve the verification page on 127.0.0.1 for local use and testing, until Ctrl-C.
 
@@ -126,19 +120,19 @@ def serve(
         with start_server(folder, port) as server:
             urls = [server.url + path for path in server.page.page_paths]
             if as_json:
-                emit_json({"url": server.url, "port": server.port, "dir": str(folder),
-                           "page_urls": urls,
-                           "bundle_expires_at": format_time(server.page.expires_at)})
+                common.emit_json({"url": server.url, "port": server.port, "dir": str(folder),
+                                  "page_urls": urls,
+                                  "bundle_expires_at": format_time(server.page.expires_at)})
             else:
-                err_console.print(f"Serving the verification page from {escape(str(folder))} "
-                                  "(Ctrl-C stops)")
+                common.out.print(f"Serving the verification page from {escape(str(folder))} "
+                                 "(Ctrl-C stops)")
                 for url in urls:
-                    err_console.print(f"  {escape(url)}<payload>")
+                    common.out.print(f"  {escape(url)}<payload>")
             previous = signal.signal(signal.SIGTERM, _stop)  # `kill`, `docker stop`: clean up
             try:
                 threading.Event().wait()
             except KeyboardInterrupt:
-                err_console.print("Stopped.")
+                common.err.print("Stopped.")
             finally:
                 signal.signal(signal.SIGTERM, previous)
 

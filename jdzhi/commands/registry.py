@@ -6,25 +6,18 @@ Enterprises and licenses are named by the enterprise id, the USCC or the license
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from jdzhi.commands._common import (
-    JsonOption,
-    emit_json,
-    err_console,
-    progress_bar,
-    registry_of,
-)
+from jdzhi.commands import _common as common
+from jdzhi.commands import categories as category_commands
 from jdzhi.errors import ExitCode, JdzhiError
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-    from jdzhi.registry.categories import Category
     from jdzhi.registry.entries import EntryDetail, RegistryEntry
     from jdzhi.registry.licenses import StatusChange
 
@@ -36,11 +29,9 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-categories_app = typer.Typer(
-    help="Product categories a license may cover. Without a subcommand: list them.",
-    invoke_without_command=True,
-)
-app.add_typer(categories_app, name="categories")
+app.add_typer(category_commands.app, name="categories")
+
+__all__ = ["app"]
 
 _STATUS_STYLE = {"active": "green", "suspended": "yellow", "revoked": "red", "expired": "magenta",
                  "pending": "cyan"}
@@ -63,11 +54,6 @@ def _status(status: str) -> str:
     return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
 
-def _warn(warnings: tuple[str, ...]) -> None:
-    for warning in warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-
-
 @app.command()
 def add(
     ctx: typer.Context,
@@ -85,7 +71,7 @@ def add(
         "--short-name", help="Name for labels. Default: the name without city and 有限公司.")] = "",
     address: Annotated[str, typer.Option(help="Address.")] = "",
     contact: Annotated[str, typer.Option(help="Contact (phone, person).")] = "",
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Register an enterprise with its license (active from --valid-from).
 
@@ -101,16 +87,12 @@ def add(
               "district_code": district, "address": address, "contact": contact,
               "license_no": license_no, "categories": categories, "valid_from": valid_from,
               "valid_to": valid_to}
-    with registry_of(ctx) as db:
+    with common.registry_of(ctx) as db:
         entry, warnings = add_entry(db, fields)
-    _warn(warnings)
-    if as_json:
-        emit_json(entry.to_json())
-    else:
-        err_console.print(
-            f"[green]Registered[/] {escape(entry.enterprise.name)} (id {entry.enterprise.id}) "
-            f"with license {escape(entry.license.license_no)}, {_status(entry.status)}"
-        )
+    common.warn(warnings)
+    common.result(as_json, entry.to_json(),
+                  f"[green]Registered[/] {escape(entry.enterprise.name)} (id {entry.enterprise.id})"
+                  f" with license {escape(entry.license.license_no)}, {_status(entry.status)}")
 
 
 @app.command()
@@ -123,7 +105,7 @@ def update(
     district: Annotated[str | None, typer.Option(help="New district (code or name).")] = None,
     address: Annotated[str | None, typer.Option(help="New address.")] = None,
     contact: Annotated[str | None, typer.Option(help="New contact.")] = None,
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Change an enterprise's details (the USCC, its identity, stays).
 
@@ -133,13 +115,13 @@ def update(
 
     changes = {"name": name, "name_en": name_en, "short_name": short_name,
                "district_code": district, "address": address, "contact": contact}
-    with registry_of(ctx) as db:
+    with common.registry_of(ctx) as db:
         enterprise, changed = update_enterprise(db, ref, changes)
     if as_json:
-        emit_json({**enterprise.to_json(), "changed": list(changed)})
+        common.emit_json({**enterprise.to_json(), "changed": list(changed)})
     else:
-        err_console.print(f"[green]Updated[/] {escape(enterprise.name)} (id {enterprise.id}): "
-                          f"{', '.join(changed)}")
+        common.out.print(f"[green]Updated[/] {escape(enterprise.name)} (id {enterprise.id}): "
+                         f"{', '.join(changed)}")
 
 
 @app.command()
@@ -151,7 +133,7 @@ def issue(
         help="Licensed categories: codes or names separated by ';' or ','.")],
     valid_from: Annotated[str, typer.Option("--valid-from", help="First day (YYYY-MM-DD).")],
     valid_to: Annotated[str, typer.Option("--valid-to", help="Last day (YYYY-MM-DD).")],
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Issue a new license to a registered enterprise (after a revocation or a lapse).
 
@@ -165,16 +147,12 @@ def issue(
 
     fields = {"license_no": license_no, "categories": categories, "valid_from": valid_from,
               "valid_to": valid_to}
-    with registry_of(ctx) as db:
+    with common.registry_of(ctx) as db:
         entry = issue_license(db, ref, fields)
-    if as_json:
-        emit_json(entry.to_json())
-    else:
-        err_console.print(
-            f"[green]Issued[/] license {escape(entry.license.license_no)} to "
-            f"{escape(entry.enterprise.name)} ({entry.license.valid_from} to "
-            f"{entry.license.valid_to}), {_status(entry.status)}"
-        )
+    common.result(as_json, entry.to_json(),
+                  f"[green]Issued[/] license {escape(entry.license.license_no)} to "
+                  f"{escape(entry.enterprise.name)} ({entry.license.valid_from} to "
+                  f"{entry.license.valid_to}), {_status(entry.status)}")
 
 
 @app.command("import")
@@ -183,7 +161,7 @@ def import_(
     file: Annotated[Path, typer.Argument(help="CSV or JSON file (see `registry export`).")],
     check: Annotated[bool, typer.Option(
         "--check", help="Run every check, report, and write nothing.")] = False,
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Import enterprises and licenses from a CSV or JSON file: all rows or none.
 
@@ -197,21 +175,21 @@ def import_(
 
     from jdzhi.registry.exchange import import_file
 
-    with registry_of(ctx) as db, progress_bar(quiet=as_json) as bar:
+    with common.registry_of(ctx) as db, common.progress_bar(quiet=as_json) as bar:
         task = bar.add_task("importing", total=None)
         result = import_file(db, file, check_only=check,
                              progress=lambda done, total: bar.update(task, completed=done,
                                                                      total=total))
-    _warn(result.warnings)
+    common.warn(result.warnings)
     if as_json:
-        emit_json({"path": result.path, "imported": result.count if result.stored else 0,
-                   "checked": result.count, "warnings": list(result.warnings)})
+        common.emit_json({"path": result.path, "imported": result.count if result.stored else 0,
+                          "checked": result.count, "warnings": list(result.warnings)})
     elif result.stored:
-        err_console.print(f"[green]Imported[/] {result.count} enterprises from "
-                          f"{escape(result.path)}")
+        common.out.print(f"[green]Imported[/] {common.plural(result.count, 'enterprise')} from "
+                         f"{escape(result.path)}")
     else:
-        err_console.print(f"[green]Checked[/] {escape(result.path)}: all {result.count} rows "
-                          "would import; nothing was written")
+        common.out.print(f"[green]Checked[/] {escape(result.path)}: all "
+                         f"{common.plural(result.count, 'row')} would import; nothing was written")
 
 
 @app.command("list")
@@ -224,7 +202,7 @@ def list_(
         help="Only licenses covering this category (code or name).")] = None,
     at: Annotated[str | None, typer.Option(
         "--at", metavar="TIME", help="Statuses at this time instead of now (ISO 8601).")] = None,
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """List enterprises with their current license and its status now.
 
@@ -234,12 +212,12 @@ def list_(
     from jdzhi.timeutil import parse_time
 
     moment = parse_time(at, what="--at") if at is not None else None
-    with registry_of(ctx) as db:
+    with common.registry_of(ctx) as db:
         entries = list_entries(db, status=status, district=district, category=category,
                                moment=moment)
         names = _category_names(db)
     if as_json:
-        emit_json([entry.to_json() for entry in entries])
+        common.emit_json([entry.to_json() for entry in entries])
         return
     _print_table(entries, names)
 
@@ -252,16 +230,12 @@ def _category_names(db: sqlite_utils.Database) -> dict[str, str]:
 
 def _print_table(entries: tuple[RegistryEntry, ...], names: dict[str, str]) -> None:
     if not entries:
-        err_console.print("No enterprises match.")
+        common.out.print("No enterprises match.")
         return
-    table = Table(title=f"{len(entries)} licensed enterprise(s)", title_justify="left")
-    table.add_column("id", justify="right", no_wrap=True)
-    table.add_column("license", no_wrap=True)
-    table.add_column("enterprise", overflow="fold")
-    table.add_column("district", no_wrap=True)
-    table.add_column("categories", overflow="fold")
-    table.add_column("valid to", no_wrap=True)
-    table.add_column("status", no_wrap=True)
+    table = common.result_table(common.plural(len(entries), "licensed enterprise"),
+                                ("id", "number"), ("license", "whole"), ("name", "fold"),
+                                ("district", "whole"), ("categories", "fold"),
+                                ("valid to", "whole"), ("status", "whole"))
     for entry in entries:
         ent, lic = entry.enterprise, entry.license
         table.add_row(
@@ -269,22 +243,22 @@ def _print_table(entries: tuple[RegistryEntry, ...], names: dict[str, str]) -> N
             "、".join(names.get(code, code) for code in lic.categories),
             lic.valid_to.isoformat(), _status(entry.status),
         )
-    err_console.print(table)
+    common.out.print(table)
 
 
 @app.command()
-def show(ctx: typer.Context, ref: RefArgument, as_json: JsonOption = False) -> None:
+def show(ctx: typer.Context, ref: RefArgument, as_json: common.JsonOption = False) -> None:
     """Show one enterprise, its license and the license's whole status history.
 
     Example: jdzhi registry show JDZ-GI-2024-0012
     """
     from jdzhi.registry.entries import show_entry
 
-    with registry_of(ctx) as db:
+    with common.registry_of(ctx) as db:
         detail = show_entry(db, ref)
         names = _category_names(db)
     if as_json:
-        emit_json(detail.to_json())
+        common.emit_json(detail.to_json())
     else:
         _print_detail(detail, names)
 
@@ -305,17 +279,17 @@ def _print_detail(detail: EntryDetail, names: dict[str, str]) -> None:
     )
     if detail.other_licenses:
         lines.append(f"earlier licenses: {escape(', '.join(detail.other_licenses))}")
-    err_console.print("\n".join(lines), highlight=False)
-    table = Table(title="status history", title_justify="left")
-    for column in ("effective (UTC)", "action", "status", "reason", "recorded by"):
-        table.add_column(column)
+    common.out.print("\n".join(lines), highlight=False)
+    table = common.result_table("status history", ("effective (UTC)", "whole"),
+                                ("action", "fold"), ("status", "whole"), ("reason", "fold"),
+                                ("recorded by", "fold"))
     for event in detail.history:
         table.add_row(
             event.effective_at.strftime("%Y-%m-%d %H:%M"),
             event.action + (f" → {event.valid_to}" if event.valid_to else ""),
             _status(event.status), escape(event.reason), escape(event.actor),
         )
-    err_console.print(table)
+    common.out.print(table)
 
 
 def _change(ctx: typer.Context, ref: str, action: str, reason: str, effective: str | None,
@@ -325,7 +299,7 @@ def _change(ctx: typer.Context, ref: str, action: str, reason: str, effective: s
 
     effective_at = parse_time(effective, what="--effective") if effective is not None else None
     valid_to = parse_date(new_valid_to, what="--valid-to") if new_valid_to is not None else None
-    with registry_of(ctx) as db:
+    with common.registry_of(ctx) as db:
         change = change_status(db, ref, action, reason=reason, effective_at=effective_at,
                                new_valid_to=valid_to)
     _report_change(change, as_json)
@@ -336,13 +310,13 @@ def _report_change(change: StatusChange, as_json: bool) -> None:
 
     lic, event = change.license, change.event
     if as_json:
-        emit_json({"license_id": lic.id, "license_no": lic.license_no,
-                   "previous_status": change.previous_status, **event.to_json()})
+        common.emit_json({"license_id": lic.id, "license_no": lic.license_no,
+                          "previous_status": change.previous_status, **event.to_json()})
         return
     verb = {"suspend": "Suspended", "revoke": "Revoked", "reinstate": "Reinstated",
             "renew": "Renewed"}[event.action]
     until = f" until {lic.valid_to}" if event.action == "renew" else ""
-    err_console.print(
+    common.out.print(
         f"[bold]{verb}[/] license {escape(lic.license_no)}{until}: {_status(event.status)} "
         f"from {format_time(event.effective_at)} ({escape(event.reason)})",
         highlight=False,
@@ -351,7 +325,7 @@ def _report_change(change: StatusChange, as_json: bool) -> None:
 
 @app.command()
 def suspend(ctx: typer.Context, ref: RefArgument, reason: ReasonOption,
-            effective: EffectiveOption = None, as_json: JsonOption = False) -> None:
+            effective: EffectiveOption = None, as_json: common.JsonOption = False) -> None:
     """Suspend an active license (it can be reinstated).
 
     Example: jdzhi registry suspend JDZ-GI-2024-0012 --reason "spot check failed"
@@ -362,14 +336,14 @@ def suspend(ctx: typer.Context, ref: RefArgument, reason: ReasonOption,
 
 @app.command()
 def revoke(ctx: typer.Context, ref: RefArgument, reason: ReasonOption,
-           effective: EffectiveOption = None, as_json: JsonOption = False) -> None:
+           effective: EffectiveOption = None, as_json: common.JsonOption = False) -> None:
     """Revoke an active or suspended license, for good."""
     _change(ctx, ref, "revoke", reason, effective, as_json)
 
 
 @app.command()
 def reinstate(ctx: typer.Context, ref: RefArgument, reason: ReasonOption,
-              effective: EffectiveOption = None, as_json: JsonOption = False) -> None:
+              effective: EffectiveOption = None, as_json: common.JsonOption = False) -> None:
     """Reinstate a suspended license."""
     _change(ctx, ref, "reinstate", reason, effective, as_json)
 
@@ -383,7 +357,7 @@ def renew(
         help="The new last day (YYYY-MM-DD), after the current one.")],
     reason: ReasonOption,
     effective: EffectiveOption = None,
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Extend a license to a new end date (from --effective on; its status is kept).
 
@@ -397,7 +371,7 @@ def export(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Where to write: a .csv or .json file.")],
     force: ForceOption = False,
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Write every enterprise with its current license in the format `registry import` reads.
 
@@ -405,39 +379,40 @@ def export(
     """
     from jdzhi.registry.exchange import export_file
 
-    with registry_of(ctx) as db:
+    with common.registry_of(ctx) as db:
         count = export_file(db, file, overwrite=force)
     if as_json:
-        emit_json({"path": str(file), "exported": count})
+        common.emit_json({"path": str(file), "exported": count})
     else:
-        err_console.print(f"[green]Exported[/] {count} enterprises to {escape(str(file))}")
+        common.out.print(f"[green]Exported[/] {common.plural(count, 'enterprise')} to "
+                         f"{escape(str(file))}")
 
 
 @app.command()
-def audit(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def audit(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
     """Verify the audit log's hash chain and that every row matches its last audit entry.
 
     Exits 1 and lists the problems when a change was made behind jdzhi's back.
     """
     from jdzhi.registry.entries import audit_registry
 
-    with registry_of(ctx) as db:
+    with common.registry_of(ctx) as db:
         report = audit_registry(db)
     if as_json:
-        emit_json({"ok": report.ok, "entries": report.entries, "head_hash": report.head_hash,
-                   "problems": list(report.problems)})
+        common.emit_json({"ok": report.ok, "entries": report.entries, "head_hash": report.head_hash,
+                          "problems": list(report.problems)})
     elif report.ok:
-        err_console.print(
-            f"[green]Audit log intact[/]: {report.entries} entries, every row accounted for "
+        common.out.print(
+            f"[green]Audit log intact[/]: {common.plural(report.entries, 'entry', 'entries')}, "
+            "every row accounted for "
             f"(head {report.head_hash[:16]}…)"
         )
     else:
         for problem in report.problems:
-            err_console.print(f"[red]✗[/] {escape(problem)}", highlight=False)
+            common.out.print(f"[red]✗[/] {escape(problem)}", highlight=False)
     if not report.ok:
-        raise JdzhiError(
-            f"the registry audit found {len(report.problems)} problem(s)", ExitCode.CHECK_FAILED
-        )
+        found = common.plural(len(report.problems), "problem")
+        raise JdzhiError(f"the registry audit found {found}", ExitCode.CHECK_FAILED)
 
 
 @app.command()
@@ -449,7 +424,7 @@ def sample(
     as_of: Annotated[str | None, typer.Option(
         "--as-of", metavar="DATE", help="Date the statuses refer to. Default: today.")] = None,
     force: ForceOption = False,
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Write a realistic, clearly labelled SAMPLE registry that `registry import` reads.
 
@@ -465,71 +440,12 @@ def sample(
            else utc_now().astimezone(CHINA_STANDARD_TIME).date())
     result = write_sample(out, count=count, seed=seed, as_of=day, overwrite=force)
     if as_json:
-        emit_json({"path": result.path, "count": result.count, "seed": result.seed,
-                   "as_of": result.as_of.isoformat(), "statuses": result.statuses})
+        common.emit_json({"path": result.path, "count": result.count, "seed": result.seed,
+                          "as_of": result.as_of.isoformat(), "statuses": result.statuses})
     else:
         mix = ", ".join(f"{n} {status}" for status, n in result.statuses.items())
-        err_console.print(
-            f"Wrote [bold]SAMPLE[/] registry of {result.count} fictitious enterprises to "
+        common.out.print(
+            f"Wrote [bold]SAMPLE[/] registry of "
+            f"{common.plural(result.count, 'fictitious enterprise')} to "
             f"{escape(result.path)} ({mix})"
         )
-
-
-@categories_app.callback()
-def categories_main(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    if ctx.invoked_subcommand is None:
-        _list_categories(ctx, as_json)
-
-
-@categories_app.command("list")
-def categories_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List the product categories."""
-    _list_categories(ctx, as_json)
-
-
-def _list_categories(ctx: typer.Context, as_json: bool) -> None:
-    from jdzhi.registry.categories import list_categories
-
-    with registry_of(ctx) as db:
-        found = list_categories(db)
-    if as_json:
-        emit_json([_category_json(category) for category in found])
-        return
-    table = Table(title="product categories", title_justify="left")
-    for column in ("code", "中文", "English", "label code"):
-        table.add_column(column)
-    for category in found:
-        table.add_row(category.code, category.name_zh, escape(category.name_en),
-                      str(category.label_code))
-    err_console.print(table)
-
-
-def _category_json(category: Category) -> dict[str, Any]:
-    return {"code": category.code, "name_zh": category.name_zh, "name_en": category.name_en,
-            "label_code": category.label_code}
-
-
-@categories_app.command("add")
-def categories_add(
-    ctx: typer.Context,
-    code: Annotated[str, typer.Argument(help="Short ASCII code, e.g. kehua.")],
-    name_zh: Annotated[str, typer.Option("--zh", help="Chinese name, e.g. 刻花.")],
-    name_en: Annotated[str, typer.Option("--en", help="English name, e.g. carved.")],
-    label_code: Annotated[int | None, typer.Option(
-        "--label-code", help="Number 1-255 carried on labels. Default: the next free one.")] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Add a product category licenses may cover.
-
-    Example: jdzhi registry categories add kehua --zh 刻花 --en carved
-    """
-    from jdzhi.registry.categories import add_category
-
-    with registry_of(ctx) as db:
-        category = add_category(db, code=code, name_zh=name_zh, name_en=name_en,
-                                label_code=label_code)
-    if as_json:
-        emit_json(_category_json(category))
-    else:
-        err_console.print(f"[green]Added[/] category {category.code} ({category.name_zh}, "
-                          f"{escape(category.name_en)}), label code {category.label_code}")

@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from jdzhi.commands._common import (
-    AuthorityOption,
-    JsonOption,
-    MaxAgeOption,
-    VerifyTrustOption,
-    emit_json,
-    err_console,
-    home_of,
-    progress_bar,
-)
+from jdzhi.commands import _common as common
+from jdzhi.commands import _verdicts
 from jdzhi.errors import ExitCode
 
-if TYPE_CHECKING:
-    from jdzhi.trace.scanning.decode import ScanOutcome
+__all__ = ["scan", "scans_app"]
 
 scans_app = typer.Typer(help="The scan log: what inspectors scanned, and suspected clones.",
                         no_args_is_help=True)
 
-_STYLE = {"genuine": "green", "unreadable": "yellow", "suspected-clone": "magenta",
-          "revoked": "red", "suspended": "red", "expired": "red", "tampered": "red",
-          "unknown-key": "red", "malformed": "red", "stale-trust": "yellow"}
 _HEADLINE = {
     "genuine": "GENUINE — a licensed Jingdezhen Zhi piece",
     "suspected-clone": "SUSPECTED CLONE — this genuine label turns up too often or too far apart",
@@ -43,26 +31,14 @@ _HEADLINE = {
 }
 
 
-def _panel(outcome: ScanOutcome) -> None:
-    from rich.panel import Panel
-
-    style = _STYLE.get(outcome.verdict, "red")
-    lines = [f"[bold {style}]{escape(_HEADLINE.get(outcome.verdict, outcome.verdict.upper()))}[/]"]
-    if outcome.serial or outcome.enterprise:
-        lines.append(f"serial {escape(outcome.serial or '?')} — "
-                     f"{escape(outcome.enterprise or 'unknown enterprise')}")
-    lines += [f"• {escape(reason)}" for reason in outcome.reasons]
-    err_console.print(Panel("\n".join(lines), title=escape(outcome.image), title_align="left",
-                            border_style=style))
-
-
 def scan(
     ctx: typer.Context,
     images: Annotated[list[Path], typer.Argument(
-        metavar="IMAGE...", help="Photos or scanner images of labels (JPEG, PNG, ...).")],
-    trust: VerifyTrustOption = None,
-    authority: AuthorityOption = None,
-    max_age: MaxAgeOption = None,
+        metavar="IMAGE_OR_DIR...",
+        help="Photos or scanner images of labels (JPEG, PNG, ...), or folders of them.")],
+    trust: common.VerifyTrustOption = None,
+    authority: common.AuthorityOption = None,
+    max_age: common.MaxAgeOption = None,
     inspector: Annotated[str, typer.Option(
         "--inspector", metavar="ID", help="Who scans, for the scan log.")] = "",
     location: Annotated[str, typer.Option(
@@ -70,28 +46,31 @@ def scan(
         help="Where: a place name, or 'lat,lon' in degrees (enables the travel-speed check).",
     )] = "",
     max_scans: Annotated[int, typer.Option(
-        "--max-scans", help="A serial seen more often than this within the window is a "
-                            "suspected clone.")] = 20,
+        "--max-scans",
+        help="A serial seen more often than this within the window is a suspected clone.")] = 20,
     max_locations: Annotated[int, typer.Option(
-        "--max-locations", help="... or at more distinct locations than this.")] = 3,
+        "--max-locations",
+        help="... or at more distinct locations than this.")] = 3,
     window_days: Annotated[float, typer.Option(
         "--window-days", help="The clone-detection time window, in days.")] = 30.0,
     max_speed: Annotated[float, typer.Option(
         "--max-speed", help="Fastest plausible travel between two sightings, km/h.")] = 900.0,
     no_log: Annotated[bool, typer.Option(
         "--no-log", help="Do not record the scans (and skip clone detection).")] = False,
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Scan label photos: find every QR code, verify it, and check for cloned serials.
 
     Each code gets a verdict (genuine, tampered, unknown-key, revoked, suspended, expired,
-    malformed, stale-trust, suspected-clone); a photo with no readable code is unreadable. Every
-    scan is recorded in the home's scan log. Exit 0 only when every code is genuine.
+    malformed, stale-trust, suspected-clone); a photo with no readable code is unreadable. A
+    folder stands for its image files, in name order. Every scan is recorded in the home's scan
+    log. Exit 0 only when every code is genuine.
 
     Examples: jdzhi scan IMG_0412.jpg --inspector insp-07 --location "Jingdezhen";
-    jdzhi scan *.jpg --trust trust.cbor --location 29.27,117.18 --json
+    jdzhi scan photos/ --trust trust.cbor --location 29.27,117.18 --json
     """
 
+    from jdzhi.similarity.screen import expand_inputs
     from jdzhi.trace.scanning.log import ClonePolicy
     from jdzhi.trace.scanning.log import scan as run_scan
 
@@ -102,55 +81,63 @@ def scan(
         pinned = read_public_key(authority)
     policy = ClonePolicy(max_scans=max_scans, max_locations=max_locations,
                          window_days=window_days, max_speed_kmh=max_speed)
-    with progress_bar(quiet=as_json) as bar:
-        task = bar.add_task("scanning", total=len(images))
-        run = run_scan(images, home=home_of(ctx), bundle=trust, authority=pinned,
+    # a folder stands for its images; a file goes as it is (scan names a missing or bad one)
+    files = [file for path in images
+             for file in (expand_inputs([path]) if path.is_dir() else [path])]
+    with common.progress_bar(quiet=as_json) as bar:
+        task = bar.add_task("scanning", total=len(files))
+        run = run_scan(files, home=common.home_of(ctx), bundle=trust, authority=pinned,
                        max_age_days=max_age, inspector=inspector, location=location,
                        policy=policy, log=not no_log,
                        progress=lambda n: bar.advance(task, n))
-    for warning in run.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}")
+    common.warn(run.warnings)
     if as_json:
-        emit_json([outcome.to_json() for outcome in run.outcomes])
+        common.emit_json([outcome.to_json() for outcome in run.outcomes])
     else:
         for outcome in run.outcomes:
-            _panel(outcome)
+            common.out.print(f"[bold]{escape(outcome.image)}[/]", highlight=False)
+            subject = (f"serial {outcome.serial or '?'} — "
+                       f"{outcome.enterprise or 'unknown enterprise'}"
+                       if outcome.serial or outcome.enterprise else "")
+            _verdicts.print_verdict(_HEADLINE.get(outcome.verdict, outcome.verdict.upper()),
+                                    outcome.verdict, subject, outcome.reasons,
+                                    outcome.verification.get("endorsement", {}))
+        _verdicts.print_summary((outcome.verdict for outcome in run.outcomes), "code")
     if not run.all_genuine:
         raise typer.Exit(int(ExitCode.CHECK_FAILED))
 
 
 @scans_app.command("report")
-def report(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def report(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
     """Summarize the scan log per enterprise and list suspected clones.
 
     Example: jdzhi scans report --json
     """
-    from rich.table import Table
-
     from jdzhi.trace.scanning.log import report as scan_report
 
-    result = scan_report(home_of(ctx))
+    result = scan_report(common.home_of(ctx))
     if as_json:
-        emit_json(result.to_json())
+        common.emit_json(result.to_json())
         return
-    err_console.print(f"{result.total} scans: " + (", ".join(
+    common.out.print(f"{common.plural(result.total, 'scan')}: " + (", ".join(
         f"{n} {v}" for v, n in result.verdicts.items()) or "none yet"))
     if result.enterprises:
-        table = Table(title="Scans per enterprise")
-        for column in ("enterprise", "scans", "serials", "verdicts"):
-            table.add_column(column)
+        table = common.result_table("Scans per enterprise", ("enterprise", "fold"),
+                                    ("scans", "number"), ("serials", "number"),
+                                    ("verdicts", "fold"))
         for entry in result.enterprises:
             table.add_row(escape(entry.enterprise), str(entry.scans), str(entry.serials),
                           ", ".join(f"{n} {v}" for v, n in sorted(entry.verdicts.items())))
-        err_console.print(table)
+        common.out.print(table)
     if result.clones:
-        table = Table(title="Suspected clones", title_style="bold magenta")
-        for column in ("enterprise", "serial", "flagged", "sightings", "locations", "last seen"):
-            table.add_column(column)
+        table = common.result_table("Suspected clones", ("enterprise", "fold"),
+                                    ("serial", "whole"), ("flagged", "number"),
+                                    ("sightings", "number"), ("locations", "fold"),
+                                    ("last seen", "whole"), title_style="bold magenta")
         for clone in result.clones:
             table.add_row(escape(clone.enterprise), escape(clone.serial), str(clone.flagged),
                           str(clone.sightings), escape("; ".join(clone.locations)),
                           clone.last_seen)
-        err_console.print(table)
+        common.out.print(table)
     else:
-        err_console.print("No suspected clones.")
+        common.out.print("No suspected clones.")

@@ -1,34 +1,17 @@
-"""``jdzhi sign`` and ``jdzhi verify``: signed product records and their verdicts."""
+"""``jdzhi sign``: sign the product records of a CSV with a licensee key."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from jdzhi.commands._common import (
-    AuthorityOption,
-    JsonOption,
-    MaxAgeOption,
-    PassphraseFileOption,
-    VerifyTrustOption,
-    emit_json,
-    err_console,
-    home_of,
-    progress_bar,
-    read_passphrase,
-    registry_of,
-)
-from jdzhi.errors import Conflict, ExitCode, InvalidInput
+from jdzhi.commands import _common as common
+from jdzhi.errors import Conflict
 
-if TYPE_CHECKING:
-    from jdzhi.trace.verification.verifier import VerificationResult
-
-_STYLE = {"genuine": "bold green", "tampered": "bold red", "unknown-key": "bold red",
-          "revoked": "bold red", "suspended": "bold yellow", "expired": "bold magenta",
-          "malformed": "bold red", "stale-trust": "bold yellow"}
+__all__ = ["sign"]
 
 
 def sign(
@@ -47,8 +30,8 @@ def sign(
         "--base-url",
         help="Label base URL. Default: $JDZHI_BASE_URL, else the base stored at `jdzhi init`.",
     )] = None,
-    passphrase_file: PassphraseFileOption = None,
-    as_json: JsonOption = False,
+    passphrase_file: common.PassphraseFileOption = None,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Sign every record of a CSV with a licensee key, store them, and write SIGNED.jsonl.
 
@@ -56,6 +39,7 @@ def sign(
     enterprise; category covered by the license; license valid on the production date); one
     bad row stops everything with its row number, and nothing is signed or stored. Each line
     of SIGNED.jsonl has serial, record (the full COSE record, base64url) and label (the QR text).
+    Records an earlier run signed are written out as stored, not signed again.
 
     Example: jdzhi sign batch-0007.csv --key qingyun.key --out batch-0007.signed.jsonl
     """
@@ -65,78 +49,18 @@ def sign(
 
     if out.exists():
         raise Conflict(f"{out} already exists; choose another name")
-    passphrase = read_passphrase(passphrase_file, confirm=False, what=f"key {key.name}")
+    passphrase = common.read_passphrase(passphrase_file, confirm=False, what=f"key {key.name}")
     signing_key = load_key(key, passphrase)
-    with registry_of(ctx) as db, progress_bar(quiet=as_json) as bar:
+    with common.registry_of(ctx) as db, common.progress_bar(quiet=as_json) as bar:
         task = bar.add_task("signing", total=None)
         summary = sign_csv(db, records, key=signing_key, out=out, base_url=base_url,
                            progress=lambda n: bar.advance(task, n), parallel=True)
     if as_json:
-        emit_json(summary.to_json())
-    else:
-        err_console.print(
-            f"[green]Signed[/] {summary.count} records of {escape(summary.enterprise)} with key "
-            f"{summary.key_id} (license {escape(summary.license_no)}) into {escape(summary.out)}"
-        )
-
-
-def _render(result: VerificationResult) -> None:
-    style = _STYLE.get(str(result.verdict), "bold")
-    who = f" — {escape(result.enterprise)}" if result.enterprise else ""
-    err_console.print(f"[{style}]{str(result.verdict).upper()}[/] serial "
-                      f"{escape(result.serial or '?')}{who}")
-    for reason in result.reasons:
-        err_console.print(f"  • {escape(reason)}")
-    if result.endorsement.status != "none":
-        err_console.print(f"  testing center: {result.endorsement.status} "
-                          f"({escape(result.endorsement.lab or '')}, report "
-                          f"{escape(result.endorsement.report_no or '')})")
-
-
-def verify(
-    ctx: typer.Context,
-    value: Annotated[str, typer.Argument(
-        metavar="INPUT", help="A label text (the QR's URL) or a SIGNED.jsonl file.",
-    )],
-    trust: VerifyTrustOption = None,
-    authority: AuthorityOption = None,
-    max_age: MaxAgeOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Verify labels or signed records; exit 0 only when every one is genuine.
-
-    Verdicts: genuine, tampered, unknown-key, revoked, suspended, expired, malformed,
-    stale-trust (a good signature checked against an out-of-date --trust bundle). A record
-    signed while its license was valid stays genuine after a later revocation (a reason says
-    so); one signed after the effective time of a revocation or suspension is not.
-
-    Examples: jdzhi verify 'HTTPS://TRACE.EXAMPLE.CN/V/AE...' --json;
-    jdzhi verify batch.signed.jsonl --trust trust.cbor --authority tFaokx...
-    """
-    from jdzhi.trace.keys.keyfile import read_public_key
-    from jdzhi.trace.verification.verifier import load_trust, verify_input
-
-    if authority and trust is None:
-        raise InvalidInput("--authority pins the key of a --trust bundle; give --trust FILE too")
-    pinned = read_public_key(authority) if authority else None
-    home = home_of(ctx)
-    trust_source = load_trust(home=home, bundle=trust, authority=pinned, max_age_days=max_age)
-    for warning in trust_source.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}")
-    with progress_bar(quiet=as_json) as bar:
-        task = bar.add_task("verifying", total=None)
-        results = verify_input(value, trust_source, progress=lambda n: bar.advance(task, n),
-                               parallel=True)
-    if as_json:
-        emit_json([result.to_json() for result in results])
-    else:
-        for result in results[:50]:
-            _render(result)
-        if len(results) > 50:
-            err_console.print(f"... and {len(results) - 50} more")
-        counts: dict[str, int] = {}
-        for result in results:
-            counts[str(result.verdict)] = counts.get(str(result.verdict), 0) + 1
-        err_console.print("Summary: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
-    if not all(result.genuine for result in results):
-        raise typer.Exit(int(ExitCode.CHECK_FAILED))
+        common.emit_json(summary.to_json())
+        return
+    new = summary.count - summary.already_signed
+    done = (f"[green]Signed[/] {common.plural(new, 'record')}" if not summary.already_signed
+            else f"{new} new, {summary.already_signed} already signed")
+    common.out.print(
+        f"{done} of {escape(summary.enterprise)} with key {summary.key_id} (license "
+        f"{escape(summary.license_no)}) into {escape(summary.out)}", highlight=False)

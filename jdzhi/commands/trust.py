@@ -8,15 +8,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from jdzhi.commands._common import (
-    JsonOption,
-    PassphraseFileOption,
-    emit_json,
-    err_console,
-    home_of,
-    read_passphrase,
-)
+from jdzhi.commands import _common as common
 from jdzhi.errors import Conflict
+
+__all__ = ["app"]
 
 app = typer.Typer(help="The offline trust bundle: certified keys, enterprises, license "
                        "statuses and lab endorsements, signed by the authority.",
@@ -30,8 +25,8 @@ def export(
                                       help="Where to write the bundle (never overwritten).")],
     valid_days: Annotated[int, typer.Option(
         "--valid-days", help="Days until verifiers call the bundle stale.")] = 30,
-    passphrase_file: PassphraseFileOption = None,
-    as_json: JsonOption = False,
+    passphrase_file: common.PassphraseFileOption = None,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Sign a snapshot of the registry's trust for offline verification.
 
@@ -46,19 +41,20 @@ def export(
 
     if out.exists():
         raise Conflict(f"{out} already exists; choose another name")
-    passphrase = read_passphrase(passphrase_file, confirm=False, what="the authority key")
-    result = export_bundle(home_of(ctx), out, passphrase, valid_days=valid_days)
+    passphrase = common.read_passphrase(passphrase_file, confirm=False, what="the authority key")
+    result = export_bundle(common.home_of(ctx), out, passphrase, valid_days=valid_days)
     if as_json:
-        emit_json({"path": result.path, "bytes": result.size,
-                   "issued_at": format_time(result.issued_at),
-                   "expires_at": format_time(result.expires_at), "keys": result.keys,
-                   "enterprises": result.enterprises, "endorsements": result.endorsements,
-                   "authority_kid": result.authority_kid,
-                   "authority_public_key": base64url(result.authority_public_key)})
+        common.emit_json({"path": result.path, "bytes": result.size,
+                          "issued_at": format_time(result.issued_at),
+                          "expires_at": format_time(result.expires_at), "keys": result.keys,
+                          "enterprises": result.enterprises, "endorsements": result.endorsements,
+                          "authority_kid": result.authority_kid,
+                          "authority_public_key": base64url(result.authority_public_key)})
         return
-    err_console.print(
-        f"[green]Wrote[/] {escape(result.path)} ({result.size} bytes: {result.keys} keys, "
-        f"{result.enterprises} enterprises, {result.endorsements} endorsements), valid until "
+    common.out.print(
+        f"[green]Wrote[/] {escape(result.path)} ({common.plural(result.size, 'byte')}: "
+        f"{common.plural(result.keys, 'key')}, {common.plural(result.enterprises, 'enterprise')}, "
+        f"{common.plural(result.endorsements, 'endorsement')}), valid until "
         f"{format_time(result.expires_at)}"
     )
-    err_console.print(f"Authority public key: {base64url(result.authority_public_key)}")
+    common.out.print(f"Authority public key: {base64url(result.authority_public_key)}")

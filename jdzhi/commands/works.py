@@ -7,19 +7,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from jdzhi.commands._common import (
-    JsonOption,
-    emit_json,
-    err_console,
-    progress_bar,
-    registry_of,
-)
+from jdzhi.commands import _common as common
 from jdzhi.errors import ExitCode
 
 if TYPE_CHECKING:
-
     from jdzhi.similarity.works import Work
 
 app = typer.Typer(
@@ -32,13 +24,15 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+__all__ = ["app"]
+
 _VERDICT_STYLE = {"copy": "bold red", "review": "yellow", "clear": "green", "error": "magenta"}
 
 
 def _print_work(work: Work, verb: str) -> None:
-    err_console.print(f"[green]{verb}[/] {escape(work.reg_no)} 《{escape(work.title)}》 "
-                      f"by {escape(work.owner)} (id {work.id}, {work.width} x {work.height})",
-                      highlight=False)
+    common.out.print(f"[green]{verb}[/] {escape(work.reg_no)} 《{escape(work.title)}》 "
+                     f"by {escape(work.owner)} (id {work.id}, {work.width} x {work.height})",
+                     highlight=False)
 
 
 @app.command()
@@ -52,7 +46,7 @@ def register(
     owner: Annotated[str, typer.Option(help="Copyright owner.")],
     created: Annotated[str | None, typer.Option(
         "--created", metavar="DATE", help="Creation date (YYYY-MM-DD).")] = None,
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Register one protected work: check and fingerprint its image, store it, audit it.
 
@@ -62,10 +56,10 @@ def register(
     from jdzhi.similarity.works import make_request, register_work
 
     request = make_request(image, reg_no, title, owner, created)
-    with registry_of(ctx) as db:
+    with common.registry_of(ctx) as db:
         work = register_work(db, request)
     if as_json:
-        emit_json(work.to_json())
+        common.emit_json(work.to_json())
     else:
         _print_work(work, "Registered")
 
@@ -75,7 +69,7 @@ def import_(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV with columns image, reg_no, title, owner, "
                                          "creation_date.", dir_okay=False)],
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Register every work of a CSV, or none (the first bad row is named; nothing is stored).
 
@@ -88,52 +82,56 @@ def import_(
 
     from jdzhi.similarity.works import import_works
 
-    with registry_of(ctx) as db, progress_bar(quiet=as_json) as bar:
+    with common.registry_of(ctx) as db, common.progress_bar(quiet=as_json) as bar:
         task = bar.add_task("Fingerprinting", total=None)
         works = import_works(db, file, progress=lambda n: bar.advance(task, n),
                              on_total=lambda total: bar.update(task, total=total))
     if as_json:
-        emit_json([work.to_json() for work in works])
+        common.emit_json([work.to_json() for work in works])
     else:
-        err_console.print(f"[green]Registered[/] {len(works)} works from {escape(str(file))}")
+        common.out.print(f"[green]Registered[/] {common.plural(len(works), 'work')} from "
+                         f"{escape(str(file))}")
 
 
 @app.command(name="list")
-def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
     """List the registered works."""
     from jdzhi.similarity.works import list_works
 
-    with registry_of(ctx) as db:
+    with common.registry_of(ctx) as db:
         works = list_works(db)
     if as_json:
-        emit_json([work.to_json() for work in works])
+        common.emit_json([work.to_json() for work in works])
         return
     if not works:
-        err_console.print("No registered works yet: `jdzhi works register` or `jdzhi works import`")
+        common.out.print("No registered works yet: `jdzhi works register` or `jdzhi works import`")
         return
-    table = Table("id", "registration no.", "title", "owner", "created", "registered")
+    # the registered day (--json has the time), so that whole registration numbers fit 80 columns
+    table = common.result_table(common.plural(len(works), "registered work"), ("id", "number"),
+                                ("registration no.", "whole"), ("title", "fold"),
+                                ("owner", "fold"), ("created", "whole"), ("registered", "whole"))
     for work in works:
         table.add_row(str(work.id), escape(work.reg_no), escape(work.title), escape(work.owner),
-                      work.creation_date or "", work.registered_at)
-    err_console.print(table)
+                      work.creation_date or "", work.registered_at[:10])
+    common.out.print(table)
 
 
 @app.command()
 def show(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(metavar="WORK", help="Registration number or id.")],
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Show one registered work."""
     from jdzhi.similarity.works import get_work
 
-    with registry_of(ctx) as db:
+    with common.registry_of(ctx) as db:
         work = get_work(db, ref)
     if as_json:
-        emit_json(work.to_json())
+        common.emit_json(work.to_json())
         return
     for name, value in work.to_json().items():
-        err_console.print(f"[bold]{name}[/]: {escape(str(value))}", highlight=False)
+        common.out.print(f"[bold]{name}[/]: {escape(str(value))}", highlight=False)
 
 
 @app.command()
@@ -141,7 +139,7 @@ def remove(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(metavar="WORK", help="Registration number or id.")],
     reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")],
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Remove a registered work and its fingerprints (the audit log keeps the record).
 
@@ -149,10 +147,10 @@ def remove(
     """
     from jdzhi.similarity.works import remove_work
 
-    with registry_of(ctx) as db:
+    with common.registry_of(ctx) as db:
         work = remove_work(db, ref, reason)
     if as_json:
-        emit_json(work.to_json())
+        common.emit_json(work.to_json())
     else:
         _print_work(work, "Removed")
 
@@ -169,14 +167,15 @@ def screen(
         dir_okay=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the report if it exists.")
                      ] = False,
-    as_json: JsonOption = False,
+    as_json: common.JsonOption = False,
 ) -> None:
     """Screen submissions against every registered work: copy, review or clear.
 
     copy: near-certainly a registered work, possibly modified (mirrored, rotated, cropped,
     recoloured, bordered, re-photographed, pasted into another picture); review: a human should
-    look; clear: nothing close. Exit code 0 when every image is clear, 1 when any is copy or
-    review, 3 when an image could not be read (reported per image; the others are screened).
+    look; clear: nothing close. Exit code 1 when any image is copy or review (even if others
+    could not be read), else 3 when an image could not be read (each is listed; the others are
+    screened), else 0.
 
     Example: jdzhi works screen submissions/ --report screening.html
     """
@@ -187,31 +186,32 @@ def screen(
     if report is not None:
         check_report_path(report, force=force)
     files = expand_inputs(inputs)
-    with registry_of(ctx) as db:
-        with progress_bar(quiet=as_json or len(files) < 2) as bar:
+    with common.registry_of(ctx) as db:
+        with common.progress_bar(quiet=as_json or len(files) < 2) as bar:
             task = bar.add_task("Screening", total=len(files))
             results = screen_paths(db, files, top=top, progress=lambda n: bar.advance(task, n))
         if report is not None:
             write_report(db, results, report)
     if as_json:
-        emit_json([result.to_json() for result in results])
+        common.emit_json([result.to_json() for result in results])
     else:
         for result in results:
             style = _VERDICT_STYLE[result.verdict]
-            err_console.print(f"[{style}]{result.verdict:6}[/] {escape(result.image)}"
-                              + (f": {escape(result.error)}" if result.error else ""),
-                              highlight=False)
+            common.out.print(f"[{style}]{result.verdict:6}[/] {escape(result.image)}"
+                             + (f": {escape(result.error)}" if result.error else ""),
+                             highlight=False)
             if result.verdict in ("copy", "review"):
                 for match in result.matches[:3]:
-                    err_console.print(
+                    common.out.print(
                         f"        {escape(match.reg_no)} 《{escape(match.title)}》 score "
                         f"{match.score:.2f}, distance {match.distance}"
-                        + (f", {match.inliers} keypoints" if match.inliers else "")
+                        + (f", {common.plural(match.inliers, 'keypoint')}" if match.inliers else "")
                         + (f" — {escape(match.modification)}" if match.modification else ""),
                         highlight=False)
         if report is not None:
-            err_console.print(f"Report written to {escape(str(report))}")
-    if any(result.verdict == "error" for result in results):
-        raise typer.Exit(int(ExitCode.INVALID_INPUT))
+            common.out.print(f"Report written to {escape(str(report))}", highlight=False)
+    # a copy is what screening is for, so it outranks a file that could not be read
     if any(result.verdict in ("copy", "review") for result in results):
         raise typer.Exit(int(ExitCode.CHECK_FAILED))
+    if any(result.verdict == "error" for result in results):
+        raise typer.Exit(int(ExitCode.INVALID_INPUT))

@@ -340,7 +340,8 @@ def get_work(db: sqlite_utils.Database, ref: str) -> Work:
     from jdzhi.registry.db import rows
 
     found = rows(db, f"SELECT {_COLUMNS} FROM works WHERE reg_no = ?", [ref.strip()])
-    if not found and ref.strip().isascii() and ref.strip().isdigit():
+    # an id has at most 18 digits: SQLite's integers end below 2**63
+    if not found and ref.strip().isascii() and ref.strip().isdigit() and len(ref.strip()) <= 18:
         found = rows(db, f"SELECT {_COLUMNS} FROM works WHERE id = ?", [int(ref.strip())])
     if not found:
         raise NotFound(f"no registered work {ref!r}")
