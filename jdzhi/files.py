@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 from jdzhi.errors import Conflict, InvalidInput
 
-__all__ = ["NewFile", "partial_path", "replace_atomically", "write_new"]
+__all__ = ["NewFile", "check_target", "partial_path", "replace_atomically", "write_new"]
 
 #: link() errors of a file system without hard links: publishing falls back to a checked rename
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK})
@@ -187,3 +187,14 @@ def replace_atomically(path: Path, data: bytes, *, mode: int = 0o644,
         raise _cannot_write(path, error) from None
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def check_target(path: Path, *, replace: bool, what: str) -> None:
+    """Refuse, before any work is done, an output ``path`` that is a folder, that exists (unless
+    ``replace``: ``--force``) or whose folder does not exist; ``what`` names it in the message."""
+    if path.is_dir():
+        raise InvalidInput(f"{what} {path} is a folder; give a file name")
+    if path.exists() and not replace:
+        raise Conflict(f"{what} {path} exists; choose another name or pass --force to replace it")
+    if not path.parent.is_dir():
+        raise InvalidInput(f"{what} {path}: the folder {path.parent} does not exist")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import Conflict, InvalidInput
-from jdzhi.files import replace_atomically
+from jdzhi.files import check_target, replace_atomically
 from jdzhi.inputs import Encoding, read_csv, read_json_file
 from jdzhi.registry.categories import list_categories
 from jdzhi.registry.db import transaction
@@ -211,12 +211,7 @@ def check_output_path(path: Path, *, overwrite: bool, what: str) -> None:
     or an existing file unless ``overwrite``."""
     if path.suffix.lower() not in (".csv", ".json"):
         raise InvalidInput(f"{path}: the {what} file must end in .csv or .json")
-    if path.is_dir():
-        raise InvalidInput(f"{path} is a folder; give a file name")
-    if path.exists() and not overwrite:
-        raise Conflict(f"{path} exists; choose another name or pass --force to replace it")
-    if not path.parent.is_dir():
-        raise InvalidInput(f"the folder {path.parent} does not exist")
+    check_target(path, replace=overwrite, what=f"the {what} file")
 
 
 def record_of(entry: RegistryEntry) -> dict[str, Any]:

@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jdzhi.errors import Conflict, InvalidInput
-from jdzhi.files import replace_atomically
+from jdzhi.files import check_target, replace_atomically
 from jdzhi.similarity.screen import Match, Screening, ScreenVerdict, count_verdicts
 
 if TYPE_CHECKING:
@@ -118,12 +117,7 @@ def render_report(db: sqlite_utils.Database, results: Sequence[Screening], *,
 
 def check_report_path(path: Path, *, force: bool) -> None:
     """Refuse an existing file (without ``force``) or a missing folder before any screening."""
-    if path.is_dir():
-        raise InvalidInput(f"report {path} is a folder")
-    if path.exists() and not force:
-        raise Conflict(f"report {path} exists; pass --force to replace it")
-    if not path.parent.exists():
-        raise InvalidInput(f"report {path}: the folder {path.parent} does not exist")
+    check_target(path, replace=force, what="report")
 
 
 def write_report(db: sqlite_utils.Database, results: Sequence[Screening], path: Path, *,

@@ -46,19 +46,6 @@ __all__ = [
     "version_for_size",
 ]
 
-__all__ = [
-    "DEFAULT_LEVEL",
-    "MAX_VERSION",
-    "QUIET_ZONE",
-    "ErrorCorrection",
-    "QrSymbol",
-    "UnencodableText",
-    "best_masked",
-    "encode",
-    "encode_many",
-    "version_for_size",
-]
-
 #: the largest symbol a label may carry by default (41 x 41 modules)
 MAX_VERSION = 6
 #: modules of light margin the QR specification requires around a symbol
