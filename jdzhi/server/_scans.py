@@ -1,0 +1,186 @@
+"""Scans sent to the server: verified, judged for clones, counted and stored.
+
+Two kinds of scan, two kinds of evidence:
+
+* an **inspector** scan (authenticated by token) goes into the scan log (``scans``) and gets the
+  clone rules of `jdzhi scan` against the log's sightings: it can be ``suspected-clone``, the
+  verdict the registry acts on;
+* an anonymous **page** scan goes into ``page_scans``. It counts toward ``checks`` and shows the
+  registry's finding (a serial the log flagged is ``suspected-clone`` for everyone), but on its
+  own it can only raise a ``clone_warning``, and only from distinct clients: each client (a salted
+  hash, see :mod:`jdzhi.server._clients`) counts once per serial and day, at the first place it
+  claimed that day. One client claiming a hundred places is one sighting.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import sqlite_utils
+
+from jdzhi.registry.db import transaction
+from jdzhi.registry.enterprises import get_enterprise
+from jdzhi.server import _service as lib
+from jdzhi.timeutil import format_time, stored_time
+
+__all__ = ["ScanRequest", "TrustCache", "serial_status", "store_scans"]
+
+Source = Literal["page", "inspector"]
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    label: str
+    source: Source
+    #: the authenticated inspector's name ("" for a page scan)
+    inspector: str
+    where: lib.Location
+    #: the client's salted hash for ``day``
+    client: bytes
+    day: str
+
+
+class TrustCache:
+    """The registry's trust, rebuilt only when the audit log has grown (every change to keys,
+    licenses, enterprises or endorsements appends to it)."""
+
+    def __init__(self) -> None:
+        self._head: int | None = None
+        self._trust: lib.Trust | None = None
+
+    def get(self, db: sqlite_utils.Database) -> lib.Trust:
+        head = int(db.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0])
+        if self._trust is None or head != self._head:
+            self._trust, self._head = lib.trust_from_registry(db), head
+        return self._trust
+
+
+def store_scans(db: sqlite_utils.Database, trust: TrustCache, requests: list[ScanRequest],
+                now: datetime) -> list[dict[str, Any]]:
+    """Judge and store a batch of scans in one transaction (one commit for them all); the
+    answers are in the order of ``requests``."""
+    policy = lib.ClonePolicy()
+    check = lib.Verifier(trust.get(db), now)
+    with transaction(db):
+        return [_judge_and_store(db, check, request, now, policy) for request in requests]
+
+
+def _judge_and_store(db: sqlite_utils.Database, check: lib.Verifier, request: ScanRequest,
+                     now: datetime, policy: lib.ClonePolicy) -> dict[str, Any]:
+    outcome = lib.label_outcome(check, request.label)
+    enterprise_id = outcome.verification.get("enterprise_id")
+    serial, enterprise = outcome.serial, outcome.enterprise
+    moment = format_time(now)
+    warning: str | None = None
+    if outcome.genuine and serial is not None and enterprise is not None:
+        if request.source == "inspector":
+            reasons = lib.clone_reasons(now, request.where,
+                                        lib.earlier_sightings(db, enterprise, serial), policy)
+        else:
+            reasons = _flagged(db, enterprise, serial)
+            warning = _anonymous_warning(db, request, enterprise_id, serial, now, policy)
+        if reasons:
+            outcome = lib.as_suspected_clone(outcome, reasons)
+    if request.source == "inspector":
+        lib.log_scan(db, moment, request.inspector, request.where, outcome)
+    else:
+        db.execute(
+            "INSERT INTO page_scans (scanned_at, location, latitude, longitude, verdict, "
+            "enterprise_id, serial, label_text, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [moment, request.where.text, request.where.latitude, request.where.longitude,
+             outcome.verdict, enterprise_id, serial, request.label,
+             json.dumps(list(outcome.reasons), ensure_ascii=False)])
+        if enterprise_id is not None and serial is not None:
+            db.execute(
+                "INSERT INTO page_checks (enterprise_id, serial, checks, first_checked_at) "
+                "VALUES (?, ?, 1, ?) ON CONFLICT (enterprise_id, serial) "
+                "DO UPDATE SET checks = checks + 1", [enterprise_id, serial, moment])
+    answer = outcome.to_json()
+    answer.update(_checks(db, enterprise_id, enterprise, serial))
+    answer["clone_warning"] = warning
+    return answer
+
+
+def _latest_flag(db: sqlite_utils.Database, enterprise: str,
+                 serial: str) -> tuple[str, list[str]] | None:
+    """When the scan log last judged a serial a suspected clone, and the clone reasons then."""
+    found = db.execute(
+        "SELECT scanned_at, reasons FROM scans WHERE enterprise = ? AND serial = ? "
+        "AND verdict = 'suspected-clone' ORDER BY scanned_at DESC, id DESC LIMIT 1",
+        [enterprise, serial]).fetchone()
+    if found is None:
+        return None
+    return found[0], [r for r in json.loads(found[1]) if r.startswith("suspected clone")]
+
+
+def _flagged(db: sqlite_utils.Database, enterprise: str, serial: str) -> list[str]:
+    """The scan log's finding on a serial, for a page scan."""
+    flag = _latest_flag(db, enterprise, serial)
+    if flag is None:
+        return []
+    return [f"suspected clone: the registry's inspectors flagged this serial ({flag[0]})"]
+
+
+def _anonymous_warning(db: sqlite_utils.Database, request: ScanRequest,
+                       enterprise_id: int | None, serial: str, now: datetime,
+                       policy: lib.ClonePolicy) -> str | None:
+    """The clone rules over distinct clients' first places of the day, as a warning."""
+    moment = format_time(now)
+    db.execute(
+        "INSERT OR IGNORE INTO page_scan_clients (enterprise_id, serial, day, client, "
+        "scanned_at, location, latitude, longitude) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [enterprise_id, serial, request.day, request.client, moment, request.where.text,
+         request.where.latitude, request.where.longitude])
+    since = format_time(now - timedelta(days=policy.window_days))
+    here: lib.Location | None = None
+    others: list[lib.Sighting] = []
+    for day, client, at, text, latitude, longitude in db.execute(
+        "SELECT day, client, scanned_at, location, latitude, longitude FROM page_scan_clients "
+        "WHERE enterprise_id = ? AND serial = ? AND scanned_at >= ? ORDER BY scanned_at",
+        [enterprise_id, serial, since],
+    ).fetchall():
+        place = lib.Location(text, latitude, longitude)
+        if day == request.day and bytes(client) == request.client:
+            here = place
+        else:
+            others.append(lib.Sighting(stored_time(at), "", place, ""))
+    assert here is not None  # inserted above, or there since earlier today
+    reasons = lib.clone_reasons(now, here, others, policy)
+    if not reasons:
+        return None
+    # the first reason is the finding; the others would show other people's sightings
+    return "clone warning from anonymous page checks (each client once a day): " + (
+        reasons[0].removeprefix("suspected clone: "))
+
+
+def _checks(db: sqlite_utils.Database, enterprise_id: int | None, enterprise: str | None,
+            serial: str | None) -> dict[str, Any]:
+    """How often a serial has been checked (page and logged scans) and since when."""
+    if enterprise_id is None or serial is None:
+        return {"checks": None, "first_checked_at": None}
+    page = db.execute("SELECT checks, first_checked_at FROM page_checks "
+                      "WHERE enterprise_id = ? AND serial = ?", [enterprise_id, serial]).fetchone()
+    logged = db.execute("SELECT count(*), min(scanned_at) FROM scans "
+                        "WHERE enterprise = ? AND serial = ?", [enterprise, serial]).fetchone()
+    firsts = [at for at in (page[1] if page else None, logged[1]) if at is not None]
+    return {"checks": (page[0] if page else 0) + logged[0],
+            "first_checked_at": min(firsts) if firsts else None}
+
+
+def serial_status(db: sqlite_utils.Database, enterprise_ref: str, serial: str) -> dict[str, Any]:
+    """What the registry knows of one serial: signed, checks, and the clone finding."""
+    from jdzhi.errors import InvalidInput
+
+    if not (serial.isascii() and serial.isdigit()) or len(serial) > 20:
+        raise InvalidInput(f"serial {serial[:40]!r} is not a serial number")
+    serial = str(int(serial))
+    found = get_enterprise(db, enterprise_ref)
+    signed = db.execute("SELECT 1 FROM signed_records WHERE enterprise_id = ? AND serial = ?",
+                        [found.id, serial]).fetchone() is not None
+    flag = _latest_flag(db, found.name, serial)
+    return {"enterprise_id": found.id, "enterprise": found.name, "serial": serial,
+            "signed": signed, **_checks(db, found.id, found.name, serial),
+            "suspected_clone": flag is not None, "reasons": flag[1] if flag else []}
