@@ -76,3 +76,37 @@ def running_server(home: Path, *args: str, **env: str) -> Iterator[RunningServer
         yield server
     finally:
         server.stop()
+
+
+def copy_home(source: Path, target: Path) -> Path:
+    """A copy of a home's registry (SQLite's backup, consistent while it is in use): a signer's
+    or a lab's machine that knows the same keys, where records and endorsements are made."""
+    import sqlite3
+
+    target.mkdir(parents=True)
+    with sqlite3.connect(source / "registry.db") as origin, \
+            sqlite3.connect(target / "registry.db") as copy:
+        origin.backup(copy)
+    origin.close()
+    copy.close()
+    return target
+
+
+def stored_endorsement(home: Path, report_no: str) -> bytes:
+    """The COSE message of an endorsement `jdzhi lab endorse` stored in ``home``."""
+    import sqlite3
+
+    with sqlite3.connect(home / "registry.db") as db:
+        (message,) = db.execute("SELECT message FROM endorsements WHERE report_no = ?",
+                                [report_no]).fetchone()
+    db.close()
+    return bytes(message)
+
+
+def count(home: Path, sql: str, *params: Any) -> int:
+    import sqlite3
+
+    with sqlite3.connect(home / "registry.db") as db:
+        (value,) = db.execute(sql, params).fetchone()
+    db.close()
+    return int(value)
