@@ -51,7 +51,10 @@ def _checked_rows(db: sqlite_utils.Database, text: str, now: datetime
         if not line.strip():
             continue
         lines += 1
-        result = check.signed_line(line, number)
+        try:
+            result = check.signed_line(line, number)
+        except RecursionError:  # json.loads of deeply nested arrays, inside the verifier
+            raise InvalidInput(f"line {number} is nested too deeply; nothing was stored") from None
         if not result.genuine:
             reason = result.reasons[0] if result.reasons else str(result.verdict)
             raise InvalidInput(f"line {number} is {result.verdict}: "
