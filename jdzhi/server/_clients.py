@@ -14,6 +14,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 #: the environment variable that hands the secret from ``jdzhi server`` to its worker processes
 SECRET_ENV = "JDZHI_SERVER_CLIENT_SECRET"
@@ -31,10 +32,14 @@ def client_secret() -> bytes:
     return secret if len(secret) == 32 else secrets.token_bytes(32)
 
 
+@lru_cache(maxsize=4)
+def _salt(secret: bytes, day: str) -> bytes:
+    return hmac.new(secret, day.encode(), hashlib.sha256).digest()
+
+
 def client_id(secret: bytes, day: str, address: str) -> bytes:
     """The client's salted hash for ``day`` (YYYY-MM-DD): 16 bytes, the salt never stored."""
-    salt = hmac.new(secret, day.encode(), hashlib.sha256).digest()
-    return hmac.new(salt, address.encode(), hashlib.sha256).digest()[:16]
+    return hmac.digest(_salt(secret, day), address.encode(), "sha256")[:16]
 
 
 @dataclass
