@@ -179,7 +179,7 @@ def test_one_client_flooding_a_serial_from_many_claimed_places_raises_no_clone(
     label = world.lines()[2]["label"]
     cities = ["Beijing", "Shanghai", "Guangzhou", "Chengdu", "Xi'an", "Harbin", "Kunming",
               "39.90,116.40", "31.23,121.47", "23.13,113.26"]
-    for round_ in range(6):
+    for _ in range(6):
         for city in cities:
             answer = _scan(http, label, location=city)
             assert answer["verdict"] == "genuine", answer
