@@ -25,6 +25,7 @@ def server(world: World) -> Iterator[RunningServer]:
     yield running
     logged = running.stop()
     assert "Traceback" not in logged and "internal error" not in logged, logged[-2000:]
+    assert running.process.returncode == 0, logged[-2000:]  # Ctrl-C is a normal stop
 
 
 def _refused(response: httpx.Response, status: int, code: str) -> None:

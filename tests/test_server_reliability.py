@@ -47,6 +47,23 @@ def test_fifty_clients_sending_ten_thousand_scans_are_all_stored_and_counted(
     assert_registry_sound(world)
 
 
+def test_two_worker_processes_count_every_scan_exactly_once(tmp_path: Path) -> None:
+    world = build_world(tmp_path, count=4)
+    labels = [line["label"] for line in world.lines()]
+    bodies: list[bytes | None] = [json.dumps({"label": labels[i % 4], "source": "page"}).encode()
+                                  for i in range(400)]
+    with running_server(world.home.path, "--scan-rate-limit", "0", "--workers", "2") as server:
+        driven = drive(server.url, "POST", "/api/v1/scans", bodies,
+                       {"content-type": "application/json"}, concurrency=20)
+    assert Counter(driven.statuses) == {200: 400}
+    checks: dict[str, list[int]] = {}
+    for body in driven.answers:
+        answer = json.loads(body)
+        checks.setdefault(answer["serial"], []).append(answer["checks"])
+    assert sorted(checks) == ["1001", "1002", "1003", "1004"]
+    assert all(sorted(seen) == list(range(1, 101)) for seen in checks.values())
+
+
 @pytest.mark.slow
 def test_kill_9_during_record_uploads_loses_no_acknowledged_upload(tmp_path: Path) -> None:
     world = build_world(tmp_path, count=1)

@@ -45,17 +45,39 @@ class ScanRequest:
 
 class TrustCache:
     """The registry's trust, rebuilt only when the audit log has grown (every change to keys,
-    licenses, enterprises or endorsements appends to it)."""
+    licenses, enterprises or endorsements appends to it), and the verdicts on the label texts
+    scanned under it. A label scanned again within the same minute is not verified again: its
+    verdict depends on the trust alone, and only the reasons that say what happened since
+    signing (a later revocation) on the clock, which they follow to the minute."""
+
+    #: verdicts kept at most (a few kilobytes each)
+    MAX_OUTCOMES = 10_000
 
     def __init__(self) -> None:
         self._head: int | None = None
         self._trust: lib.Trust | None = None
+        self._minute: datetime | None = None
+        self._outcomes: dict[str, lib.ScanOutcome] = {}
 
-    def get(self, db: sqlite_utils.Database) -> lib.Trust:
+    def verifier(self, db: sqlite_utils.Database, now: datetime) -> lib.Verifier:
+        """A verifier at ``now`` under the registry's current trust."""
         head = int(db.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0])
-        if self._trust is None or head != self._head:
-            self._trust, self._head = lib.trust_from_registry(db), head
-        return self._trust
+        minute = now.replace(second=0, microsecond=0)
+        if self._trust is None or head != self._head or minute != self._minute:
+            if self._trust is None or head != self._head:
+                self._trust, self._head = lib.trust_from_registry(db), head
+            self._minute = minute
+            self._outcomes.clear()
+        return lib.Verifier(self._trust, now)
+
+    def outcome(self, check: lib.Verifier, text: str) -> lib.ScanOutcome:
+        """The verdict on a label text (``check`` from :meth:`verifier` of this moment)."""
+        found = self._outcomes.get(text)
+        if found is None:
+            if len(self._outcomes) >= self.MAX_OUTCOMES:
+                self._outcomes.clear()
+            found = self._outcomes[text] = lib.label_outcome(check, text)
+        return found
 
 
 def store_scans(db: sqlite_utils.Database, trust: TrustCache, requests: list[ScanRequest],
@@ -63,41 +85,50 @@ def store_scans(db: sqlite_utils.Database, trust: TrustCache, requests: list[Sca
     """Judge and store a batch of scans in one transaction (one commit for them all); the
     answers are in the order of ``requests``."""
     policy = lib.ClonePolicy()
-    check = lib.Verifier(trust.get(db), now)
+    check = trust.verifier(db, now)
+    moment = _Moment(now, format_time(now), format_time(now - timedelta(days=policy.window_days)))
     with transaction(db):
-        return [_judge_and_store(db, check, request, now, policy) for request in requests]
+        return [_judge_and_store(db, trust.outcome(check, request.label), request, moment,
+                                 policy) for request in requests]
 
 
-def _judge_and_store(db: sqlite_utils.Database, check: lib.Verifier, request: ScanRequest,
-                     now: datetime, policy: lib.ClonePolicy) -> dict[str, Any]:
-    outcome = lib.label_outcome(check, request.label)
+@dataclass(frozen=True)
+class _Moment:
+    """The time of a batch of scans, and as stored: it and the start of the clone window."""
+
+    now: datetime
+    text: str
+    window_start: str
+
+
+def _judge_and_store(db: sqlite_utils.Database, outcome: lib.ScanOutcome, request: ScanRequest,
+                     moment: _Moment, policy: lib.ClonePolicy) -> dict[str, Any]:
     enterprise_id = outcome.verification.get("enterprise_id")
     serial, enterprise = outcome.serial, outcome.enterprise
-    moment = format_time(now)
     warning: str | None = None
     if outcome.genuine and serial is not None and enterprise is not None:
         if request.source == "inspector":
-            reasons = lib.clone_reasons(now, request.where,
+            reasons = lib.clone_reasons(moment.now, request.where,
                                         lib.earlier_sightings(db, enterprise, serial), policy)
         else:
             reasons = _flagged(db, enterprise, serial)
-            warning = _anonymous_warning(db, request, enterprise_id, serial, now, policy)
+            warning = _anonymous_warning(db, request, enterprise_id, serial, moment, policy)
         if reasons:
             outcome = lib.as_suspected_clone(outcome, reasons)
     if request.source == "inspector":
-        lib.log_scan(db, moment, request.inspector, request.where, outcome)
+        lib.log_scan(db, moment.text, request.inspector, request.where, outcome)
     else:
         db.execute(
             "INSERT INTO page_scans (scanned_at, location, latitude, longitude, verdict, "
             "enterprise_id, serial, label_text, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [moment, request.where.text, request.where.latitude, request.where.longitude,
+            [moment.text, request.where.text, request.where.latitude, request.where.longitude,
              outcome.verdict, enterprise_id, serial, request.label,
              json.dumps(list(outcome.reasons), ensure_ascii=False)])
         if enterprise_id is not None and serial is not None:
             db.execute(
                 "INSERT INTO page_checks (enterprise_id, serial, checks, first_checked_at) "
                 "VALUES (?, ?, 1, ?) ON CONFLICT (enterprise_id, serial) "
-                "DO UPDATE SET checks = checks + 1", [enterprise_id, serial, moment])
+                "DO UPDATE SET checks = checks + 1", [enterprise_id, serial, moment.text])
     answer = outcome.to_json()
     answer.update(_checks(db, enterprise_id, enterprise, serial))
     answer["clone_warning"] = warning
@@ -125,22 +156,20 @@ def _flagged(db: sqlite_utils.Database, enterprise: str, serial: str) -> list[st
 
 
 def _anonymous_warning(db: sqlite_utils.Database, request: ScanRequest,
-                       enterprise_id: int | None, serial: str, now: datetime,
+                       enterprise_id: int | None, serial: str, moment: _Moment,
                        policy: lib.ClonePolicy) -> str | None:
     """The clone rules over distinct clients' first places of the day, as a warning."""
-    moment = format_time(now)
     db.execute(
         "INSERT OR IGNORE INTO page_scan_clients (enterprise_id, serial, day, client, "
         "scanned_at, location, latitude, longitude) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [enterprise_id, serial, request.day, request.client, moment, request.where.text,
+        [enterprise_id, serial, request.day, request.client, moment.text, request.where.text,
          request.where.latitude, request.where.longitude])
-    since = format_time(now - timedelta(days=policy.window_days))
     here: lib.Location | None = None
     others: list[lib.Sighting] = []
     for day, client, at, text, latitude, longitude in db.execute(
         "SELECT day, client, scanned_at, location, latitude, longitude FROM page_scan_clients "
         "WHERE enterprise_id = ? AND serial = ? AND scanned_at >= ? ORDER BY scanned_at",
-        [enterprise_id, serial, since],
+        [enterprise_id, serial, moment.window_start],
     ).fetchall():
         place = lib.Location(text, latitude, longitude)
         if day == request.day and bytes(client) == request.client:
@@ -148,7 +177,7 @@ def _anonymous_warning(db: sqlite_utils.Database, request: ScanRequest,
         else:
             others.append(lib.Sighting(stored_time(at), "", place, ""))
     assert here is not None  # inserted above, or there since earlier today
-    reasons = lib.clone_reasons(now, here, others, policy)
+    reasons = lib.clone_reasons(moment.now, here, others, policy)
     if not reasons:
         return None
     # the first reason is the finding; the others would show other people's sightings

@@ -62,5 +62,7 @@ def serve(settings: ServerSettings, *, host: str, port: int, workers: int,
             Multiprocess(config, sockets=[sock]).run()
         else:
             server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn has shut down gracefully and raised the signal again: a normal stop
     finally:
         sock.close()
