@@ -76,3 +76,38 @@ def test_the_client_hash_changes_with_the_day_and_never_is_the_address() -> None
     assert today != client_id(secret, "2026-03-11", "203.0.113.7")
     assert today != client_id(b"t" * 32, "2026-03-10", "203.0.113.7")
     assert b"203.0.113.7" not in today and len(today) == 16
+
+
+def test_the_exception_edge_answers_a_bug_with_a_bare_json_500() -> None:
+    import asyncio
+
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from jdzhi.errors import Conflict
+    from jdzhi.server.errors import EXCEPTION_HANDLERS
+
+    def bug(_request: Request) -> Response:
+        raise RuntimeError("secret detail /etc/passwd")
+
+    def conflict(_request: Request) -> Response:
+        raise Conflict("serial 7 is\nstored already")
+
+    app = Starlette(routes=[Route("/bug", bug), Route("/conflict", conflict)],
+                    exception_handlers=EXCEPTION_HANDLERS)
+
+    async def ask(path: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://jdzhi") as client:
+            return await client.get(path)
+
+    answer = asyncio.run(ask("/bug"))
+    assert answer.status_code == 500
+    assert answer.json() == {"error": "internal error in the server; it has been logged",
+                             "code": "internal"}
+    answer = asyncio.run(ask("/conflict"))
+    assert answer.status_code == 409
+    assert answer.json() == {"error": "serial 7 is stored already", "code": "conflict"}

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from jdzhi import __version__
-from jdzhi.errors import InvalidInput, JdzhiError
+from jdzhi.errors import InvalidInput
 from jdzhi.home import Home
 from jdzhi.registry.db import open_registry
 from jdzhi.server import _service as lib
@@ -28,7 +27,7 @@ from jdzhi.server._http import json_object, read_body, require_type, utf8_text
 from jdzhi.server._openapi import openapi
 from jdzhi.server._scans import ScanRequest, serial_status
 from jdzhi.server._uploads import current_bundle, publish_bundle, store_endorsement, store_records
-from jdzhi.server.errors import ApiError, handle_error
+from jdzhi.server.errors import EXCEPTION_HANDLERS, ApiError
 from jdzhi.server.inspectors import inspector_of_token
 from jdzhi.timeutil import utc_now
 
@@ -192,6 +191,5 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
         yield
         service.desk.close()
 
-    return Starlette(routes=service.routes(), lifespan=lifespan, exception_handlers={
-        ApiError: handle_error, JdzhiError: handle_error, HTTPException: handle_error,
-        Exception: handle_error})
+    return Starlette(routes=service.routes(), lifespan=lifespan,
+                     exception_handlers=EXCEPTION_HANDLERS)

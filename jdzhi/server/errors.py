@@ -2,12 +2,11 @@
 
 ``JdzhiError`` subclasses map to statuses and codes through :data:`STATUS_OF` (one table);
 :class:`ApiError` carries the HTTP-only failures (too large, rate-limited, unauthorized...);
-anything else is a bug: a JSON 500 without traceback text, the traceback logged to stderr.
+anything else is a bug: a JSON 500 without traceback text (Starlette raises the exception again
+once the answer is sent, and uvicorn logs its traceback to stderr).
 """
 
 from __future__ import annotations
-
-import logging
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,9 +24,7 @@ from jdzhi.errors import (
     NotInitialized,
 )
 
-__all__ = ["STATUS_OF", "ApiError", "error_response", "handle_error"]
-
-logger = logging.getLogger("jdzhi.server")
+__all__ = ["EXCEPTION_HANDLERS", "STATUS_OF", "ApiError", "error_response", "handle_error"]
 
 #: the library's errors as (HTTP status, machine code); the first matching class wins
 STATUS_OF: tuple[tuple[type[JdzhiError], int, str], ...] = (
@@ -74,5 +71,9 @@ def handle_error(_request: Request, error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return error_response(error.status_code,
                               _HTTP_CODES.get(error.status_code, "bad-request"), error.detail)
-    logger.error("internal error", exc_info=error)
     return error_response(500, "internal", "internal error in the server; it has been logged")
+
+
+#: the application's exception handlers: every exception goes through :func:`handle_error`
+EXCEPTION_HANDLERS = dict.fromkeys((ApiError, JdzhiError, HTTPException, Exception),
+                                   handle_error)
