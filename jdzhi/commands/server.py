@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from jdzhi.commands._common import JsonOption, emit_json, err_console, home_of
+from jdzhi.server import DEFAULT_SCAN_RATE_LIMIT
 
 
 def server(
@@ -23,7 +24,7 @@ def server(
     scan_rate_limit: Annotated[int, typer.Option(
         "--scan-rate-limit", metavar="PER_MINUTE", min=0,
         help="Scans one client may send per minute (per worker process); 0 for no limit.",
-    )] = 120,
+    )] = DEFAULT_SCAN_RATE_LIMIT,
     as_json: JsonOption = False,
 ) -> None:
     """Serve the registry online (the verification page, trust bundle, uploads, scans) until Ctrl-C.

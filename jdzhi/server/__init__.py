@@ -7,4 +7,7 @@ whose SHA-256 alone the registry keeps. The web framework is imported only by th
 only ``jdzhi server`` loads.
 """
 
-__all__: list[str] = []
+__all__ = ["DEFAULT_SCAN_RATE_LIMIT"]
+
+#: scans per client per minute unless `jdzhi server --scan-rate-limit` says otherwise (README)
+DEFAULT_SCAN_RATE_LIMIT = 120

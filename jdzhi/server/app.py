@@ -20,6 +20,7 @@ from jdzhi import __version__
 from jdzhi.errors import InvalidInput
 from jdzhi.home import Home
 from jdzhi.registry.db import open_registry
+from jdzhi.server import DEFAULT_SCAN_RATE_LIMIT
 from jdzhi.server import _service as lib
 from jdzhi.server._clients import RateLimiter, client_id, client_secret
 from jdzhi.server._desk import Desk
@@ -31,10 +32,8 @@ from jdzhi.server.errors import EXCEPTION_HANDLERS, ApiError
 from jdzhi.server.inspectors import inspector_of_token
 from jdzhi.timeutil import utc_now
 
-__all__ = ["DEFAULT_SCAN_RATE_LIMIT", "ServerSettings", "create_app"]
+__all__ = ["ServerSettings", "create_app"]
 
-#: scans per client per minute unless --scan-rate-limit says otherwise (README states it)
-DEFAULT_SCAN_RATE_LIMIT = 120
 SCAN_BODY_LIMIT = 1024 * 1024
 RECORDS_BODY_LIMIT = 32 * 1024 * 1024
 MESSAGE_BODY_LIMIT = 4 * 1024 * 1024
