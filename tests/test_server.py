@@ -241,3 +241,18 @@ def test_unknown_serials_and_enterprises(http: httpx.Client) -> None:
     assert http.get("/api/v1/serials/1/99999").json()["signed"] is False
     _error(http.get("/no/such/thing"), 404, "no-such-endpoint")
     _error(http.delete("/api/v1/scans"), 405, "method-not-allowed")
+
+
+def test_an_anonymous_warning_names_places_only_to_the_kilometre(
+        world: World, http: httpx.Client, tmp_path: Path) -> None:
+    signed = _sign_elsewhere(world, tmp_path, range(7001, 7002), "B8")
+    http.post("/api/v1/records", content=signed.read_bytes(), headers=NDJSON)
+    label = json.loads(signed.read_text(encoding="utf-8"))["label"]
+    first = _scan(http, label, location="29.271234,117.184567",
+                  headers={"X-Forwarded-For": "192.0.2.1"})
+    assert first["clone_warning"] is None
+    second = _scan(http, label, location="39.90,116.40", headers={"X-Forwarded-For": "192.0.2.2"})
+    warning = second["clone_warning"]
+    assert warning is not None and "impossible travel" in warning, second
+    assert "29.27,117.18" in warning and "29.2712" not in warning
+    assert second["verdict"] == "genuine"

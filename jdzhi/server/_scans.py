@@ -159,11 +159,12 @@ def _anonymous_warning(db: sqlite_utils.Database, request: ScanRequest,
                        enterprise_id: int | None, serial: str, moment: _Moment,
                        policy: lib.ClonePolicy) -> str | None:
     """The clone rules over distinct clients' first places of the day, as a warning."""
+    place = _coarse(request.where)
     db.execute(
         "INSERT OR IGNORE INTO page_scan_clients (enterprise_id, serial, day, client, "
         "scanned_at, location, latitude, longitude) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [enterprise_id, serial, request.day, request.client, moment.text, request.where.text,
-         request.where.latitude, request.where.longitude])
+        [enterprise_id, serial, request.day, request.client, moment.text, place.text,
+         place.latitude, place.longitude])
     here: lib.Location | None = None
     others: list[lib.Sighting] = []
     for day, client, at, text, latitude, longitude in db.execute(
@@ -183,6 +184,15 @@ def _anonymous_warning(db: sqlite_utils.Database, request: ScanRequest,
     # the first reason is the finding; the others would show other people's sightings
     return "clone warning from anonymous page checks (each client once a day): " + (
         reasons[0].removeprefix("suspected clone: "))
+
+
+def _coarse(where: lib.Location) -> lib.Location:
+    """Coordinates to 0.01 degree (about 1 km): a warning may name the place of a sighting, and
+    a page scan's sender is a member of the public (the clone rules count 25 km as one place)."""
+    if where.latitude is None or where.longitude is None:
+        return where
+    latitude, longitude = round(where.latitude, 2), round(where.longitude, 2)
+    return lib.Location(f"{latitude:.2f},{longitude:.2f}", latitude, longitude)
 
 
 def _checks(db: sqlite_utils.Database, enterprise_id: int | None, enterprise: str | None,
