@@ -83,6 +83,14 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "serve": LazyCommand(
         "jdzhi.commands.page", "serve",
         "Serve the verification page on 127.0.0.1 for local use and testing, until Ctrl-C."),
+    "server": LazyCommand(
+        "jdzhi.commands.server", "server",
+        "Serve the registry online (the verification page, trust bundle, uploads, scans) until "
+        "Ctrl-C."),
+    "inspectors": LazyCommand(
+        "jdzhi.commands.inspectors", "app",
+        "Inspectors of the online service center: add them (each gets a token once), list them, "
+        "revoke them."),
     "works": LazyCommand(
         "jdzhi.commands.works", "app",
         "Protected works (design images) and design-copy screening: register works one by one or "

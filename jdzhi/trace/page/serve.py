@@ -16,18 +16,25 @@ from pathlib import Path
 from jdzhi.errors import Conflict, InvalidInput
 from jdzhi.trace.page.export import BUNDLE_FILE, EXPORTED_FILES, ExportedPage, base_path
 
-__all__ = ["DEFAULT_PORT", "PageServer", "check_exported", "start_server"]
+__all__ = [
+    "CONTENT_TYPES",
+    "DEFAULT_PORT",
+    "SECURITY_HEADERS",
+    "PageServer",
+    "check_exported",
+    "start_server",
+]
 
 DEFAULT_PORT = 8000
 
-_CONTENT_TYPES = {
+CONTENT_TYPES = {
     "index.html": "text/html; charset=utf-8",
     "verify.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     BUNDLE_FILE: "application/cbor",
 }
 #: the page needs nothing from elsewhere; these headers say so again beside its own CSP meta tag
-_SECURITY_HEADERS = {
+SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
         "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -95,7 +102,7 @@ class _PageHandler(http.server.BaseHTTPRequestHandler):
         if not path.startswith("/"):
             self.send_error(400)
             return
-        if name not in _CONTENT_TYPES:
+        if name not in CONTENT_TYPES:
             # a label path (.../V/<payload>) or the bare folder: the page reads its address
             name = "index.html"
         try:
@@ -104,9 +111,9 @@ class _PageHandler(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         self.send_response(200)
-        self.send_header("Content-Type", _CONTENT_TYPES[name])
+        self.send_header("Content-Type", CONTENT_TYPES[name])
         self.send_header("Content-Length", str(len(body)))
-        for header, value in _SECURITY_HEADERS.items():
+        for header, value in SECURITY_HEADERS.items():
             self.send_header(header, value)
         self.end_headers()
         if with_body:

@@ -50,6 +50,8 @@ __all__ = [
     "clone_reasons",
     "distance_km",
     "earlier_sightings",
+    "enterprise_id_of",
+    "log_scan",
     "parse_location",
     "report",
     "scan",
@@ -232,10 +234,22 @@ def earlier_sightings(db: sqlite_utils.Database, enterprise_id: int,
             for at, inspector, location, lat, lon, image in cursor.fetchall()]
 
 
-def _enterprise_id(outcome: ScanOutcome) -> int | None:
+def enterprise_id_of(outcome: ScanOutcome) -> int | None:
     """The registry id of the enterprise whose key signed the scanned record (None: unknown)."""
     value = outcome.verification.get("enterprise_id")
     return value if isinstance(value, int) else None
+
+
+def log_scan(db: sqlite_utils.Database, scanned_at: str, inspector: str, where: Location,
+             outcome: ScanOutcome) -> None:
+    """Append one scan to the scan log (in the caller's transaction)."""
+    db.execute(
+        "INSERT INTO scans (scanned_at, inspector, location, latitude, longitude, image, verdict, "
+        "serial, enterprise, enterprise_id, label_text, reasons) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [scanned_at, inspector, where.text, where.latitude, where.longitude, outcome.image,
+         outcome.verdict, outcome.serial, outcome.enterprise, enterprise_id_of(outcome),
+         outcome.text, json.dumps(list(outcome.reasons), ensure_ascii=False)])
 
 
 @dataclass(frozen=True)
@@ -295,14 +309,7 @@ def scan(
                     found = [_judge_clone(db, outcome, moment, where, policy, SUSPECTED_CLONE)
                              for outcome in found]
                     for outcome in found:
-                        db.execute(
-                            "INSERT INTO scans (scanned_at, inspector, location, latitude, "
-                            "longitude, image, verdict, serial, enterprise, enterprise_id, "
-                            "label_text, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            [format_time(moment), inspector, where.text, where.latitude,
-                             where.longitude, outcome.image, outcome.verdict, outcome.serial,
-                             outcome.enterprise, _enterprise_id(outcome), outcome.text,
-                             json.dumps(list(outcome.reasons), ensure_ascii=False)])
+                        log_scan(db, format_time(moment), inspector, where, outcome)
             outcomes.extend(found)
             if progress is not None:
                 progress(1)
@@ -314,7 +321,7 @@ def scan(
 
 def _judge_clone(db: sqlite_utils.Database, outcome: ScanOutcome, moment: datetime,
                  where: Location, policy: ClonePolicy, clone_verdict: str) -> ScanOutcome:
-    enterprise_id = _enterprise_id(outcome)
+    enterprise_id = enterprise_id_of(outcome)
     if not outcome.genuine or outcome.serial is None or enterprise_id is None:
         return outcome
     reasons = clone_reasons(moment, where, earlier_sightings(db, enterprise_id, outcome.serial),

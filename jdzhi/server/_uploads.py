@@ -1,0 +1,172 @@
+"""What signers upload: signed records, lab endorsements and trust bundles. Each is checked
+against the keys the authority certified before anything is stored, and stored in one
+transaction with its audit entry; sending the same thing again changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from jdzhi.errors import Conflict, InvalidInput, NotFound
+from jdzhi.registry import audit
+from jdzhi.registry.db import transaction
+from jdzhi.registry.enterprises import enterprise_by_id
+from jdzhi.server import _service as lib
+from jdzhi.timeutil import format_time
+
+__all__ = ["RecordsStored", "current_bundle", "publish_bundle", "store_endorsement",
+           "store_records"]
+
+#: a signature time further ahead of the server's clock than this is refused
+CLOCK_SKEW = timedelta(minutes=5)
+
+#: a signed record's row in ``signed_records``, as `jdzhi sign` stores it
+_COLUMNS = ("enterprise_id", "serial", "key_id", "batch", "category_code", "production_date",
+            "signed_at", "record", "label")
+
+
+@dataclass(frozen=True)
+class RecordsStored:
+    stored: int
+    already_stored: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"stored": self.stored, "already_stored": self.already_stored}
+
+
+def _checked_rows(db: sqlite_utils.Database, text: str, now: datetime
+                  ) -> tuple[dict[tuple[int, str], tuple[int, tuple[Any, ...]]], int]:
+    """Every line verified as `jdzhi verify` does, as (line number, row) by (enterprise, serial),
+    and the number of lines; the first bad line stops everything."""
+    check = lib.Verifier(lib.trust_from_registry(db), now)
+    latest = now + CLOCK_SKEW
+    rows: dict[tuple[int, str], tuple[int, tuple[Any, ...]]] = {}
+    lines = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        lines += 1
+        try:
+            result = check.signed_line(line, number)
+        except RecursionError:  # json.loads of deeply nested arrays, inside the verifier
+            raise InvalidInput(f"line {number} is nested too deeply; nothing was stored") from None
+        if not result.genuine:
+            reason = result.reasons[0] if result.reasons else str(result.verdict)
+            raise InvalidInput(f"line {number} is {result.verdict}: "
+                               f"{reason.removeprefix(f'line {number}: ')}; nothing was stored")
+        if result.signed_at is not None and result.signed_at > latest:
+            raise InvalidInput(f"line {number} is signed in the future "
+                               f"({format_time(result.signed_at)}); nothing was stored")
+        entry = json.loads(line)
+        fields = lib.record_fields(entry["record"])
+        row = (fields.enterprise_id, str(fields.serial), fields.key_id, fields.batch,
+               fields.category_code, fields.production_date.isoformat(),
+               lib.unix_to_text(fields.signed_at), lib.base64url_decode(entry["record"]),
+               entry["label"])
+        earlier = rows.setdefault(row[:2], (number, row))
+        if earlier[1] != row:
+            raise Conflict(f"line {number}: serial {row[1]} is on line {earlier[0]} too, with "
+                           "other content; nothing was stored")
+    if not rows:
+        raise InvalidInput("the body holds no signed records")
+    return rows, lines
+
+
+def store_records(db: sqlite_utils.Database, text: str, now: datetime) -> RecordsStored:
+    """Store SIGNED.jsonl lines: all or none; lines stored before count as already stored."""
+    rows, lines = _checked_rows(db, text, now)
+    already = lines - len(rows)  # a line sent twice in one upload
+    stored_by_enterprise: dict[int, list[bytes]] = {}
+    insert = (f"INSERT INTO signed_records ({', '.join(_COLUMNS)}) "
+              f"VALUES ({', '.join('?' * len(_COLUMNS))})")
+    with transaction(db):
+        for (enterprise_id, serial), (number, row) in rows.items():
+            found = db.execute("SELECT record, label FROM signed_records "
+                               "WHERE enterprise_id = ? AND serial = ?",
+                               [enterprise_id, serial]).fetchone()
+            if found is None:
+                db.execute(insert, list(row))
+                stored_by_enterprise.setdefault(enterprise_id, []).append(row[7])
+            elif bytes(found[0]) == row[7] and found[1] == row[8]:
+                already += 1
+            else:
+                raise Conflict(f"line {number}: serial {serial} of enterprise {enterprise_id} is "
+                               "stored already with other content; nothing was stored")
+        for enterprise_id, records in stored_by_enterprise.items():
+            audit.append(db, action="records.upload",
+                         entity=f"signed_records:{enterprise_id}:{format_time(now)}",
+                         before=None, after={"count": len(records), "sha256": hashlib.sha256(
+                             b"".join(records)).hexdigest()},
+                         details={"count": len(records), "source": "jdzhi server"})
+    stored = sum(len(records) for records in stored_by_enterprise.values())
+    return RecordsStored(stored, already)
+
+
+def store_endorsement(db: sqlite_utils.Database, message: bytes, now: datetime
+                      ) -> tuple[dict[str, Any], bool]:
+    """Store a lab's endorsement checked against the lab's certified key; (its JSON, whether it
+    is new). The same endorsement again changes nothing; another under its report number is a
+    conflict."""
+    endorsement = lib.checked_endorsement(db, message)
+    if lib.from_unix(endorsement.signed_at) > now + CLOCK_SKEW:
+        raise InvalidInput("the endorsement is signed in the future")
+    enterprise = enterprise_by_id(db, endorsement.enterprise_id)
+    answer = {**lib.endorsement_json(endorsement), "enterprise": enterprise.name}
+    with transaction(db):
+        found = db.execute("SELECT message FROM endorsements WHERE lab_id = ? AND report_no = ?",
+                           [endorsement.lab_id, endorsement.report_no]).fetchone()
+        if found is not None:
+            if bytes(found[0]) == message:
+                return answer, False
+            raise Conflict(f"report {endorsement.report_no} of lab {endorsement.lab_id} is "
+                           "recorded already with other content")
+        cursor = db.execute(
+            "INSERT INTO endorsements (lab_id, key_id, enterprise_id, batch, outcome, report_no, "
+            "tested_at, signed_at, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [endorsement.lab_id, endorsement.key_id, endorsement.enterprise_id,
+             endorsement.batch, endorsement.outcome, endorsement.report_no,
+             lib.unix_to_text(endorsement.tested_at), lib.unix_to_text(endorsement.signed_at),
+             message])
+        audit.record_row_change(db, action="lab.endorse", table="endorsements",
+                                key=int(cursor.lastrowid or 0), before=None,
+                                details={"outcome": endorsement.outcome,
+                                         "source": "jdzhi server"})
+    return answer, True
+
+
+def publish_bundle(db: sqlite_utils.Database, data: bytes, now: datetime) -> dict[str, Any]:
+    """Make a bundle the current one: signed by this home's authority key, not expired, and
+    issued after the current one."""
+    trust = lib.checked_bundle(data, lib.authority_public_key(db), now)
+    assert trust.expires_at is not None
+    issued, expires = lib.unix_to_text(trust.issued_at), lib.unix_to_text(trust.expires_at)
+    if trust.stale_at(int(now.timestamp())):
+        raise InvalidInput(f"the bundle expired on {expires}: export a fresh one")
+    with transaction(db):
+        current = db.execute("SELECT max(issued_at) FROM published_bundles").fetchone()[0]
+        if current is not None and issued <= current:
+            raise Conflict(f"the bundle was issued {issued}, not after the current one "
+                           f"({current}): nothing changed")
+        cursor = db.execute(
+            "INSERT INTO published_bundles (issued_at, expires_at, published_at, sha256, bundle) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [issued, expires, format_time(now), hashlib.sha256(data).hexdigest(), data])
+        audit.record_row_change(db, action="trust.publish", table="published_bundles",
+                                key=int(cursor.lastrowid or 0), before=None)
+    return {"issued_at": issued, "expires_at": expires, "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(), "keys": len(trust.keys),
+            "enterprises": len(trust.enterprises), "endorsements": len(trust.endorsements)}
+
+
+def current_bundle(db: sqlite_utils.Database) -> bytes:
+    found = db.execute("SELECT bundle FROM published_bundles ORDER BY issued_at DESC "
+                       "LIMIT 1").fetchone()
+    if found is None:
+        raise NotFound("no trust bundle is published yet: POST one made by `jdzhi trust export` "
+                       "to /api/v1/trust")
+    return bytes(found[0])
