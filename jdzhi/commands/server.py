@@ -45,8 +45,9 @@ def server(
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         url = f"http://{shown}:{bound_port}"
         if as_json:
-            common.emit_json({"url": url, "host": bound_host, "port": bound_port, "workers": workers,
-                       "scan_rate_limit": scan_rate_limit, "home": str(home.path)})
+            common.emit_json({"url": url, "host": bound_host, "port": bound_port,
+                              "workers": workers, "scan_rate_limit": scan_rate_limit,
+                              "home": str(home.path)})
         else:
             common.err.print(f"Serving {escape(str(home.path))} on {url} with {workers} "
                               f"worker(s); Ctrl-C stops")

@@ -219,7 +219,8 @@ def _checks(db: sqlite_utils.Database, enterprise_id: int | None,
     page = db.execute("SELECT checks, first_checked_at FROM page_checks "
                       "WHERE enterprise_id = ? AND serial = ?", [enterprise_id, serial]).fetchone()
     logged = db.execute("SELECT count(*), min(scanned_at) FROM scans "
-                        "WHERE enterprise_id = ? AND serial = ?", [enterprise_id, serial]).fetchone()
+                        "WHERE enterprise_id = ? AND serial = ?",
+                        [enterprise_id, serial]).fetchone()
     firsts = [at for at in (page[1] if page else None, logged[1]) if at is not None]
     return {"checks": (page[0] if page else 0) + logged[0],
             "first_checked_at": min(firsts) if firsts else None}
