@@ -50,7 +50,7 @@ def test_scan_with_an_expired_bundle_is_stale_trust_and_logged_so(
     report = cli("scans", "report", "--json")
     assert report.exit_code == 0 and '"stale-trust": 1' in report.stdout
     text = cli("scan", str(photo), "--trust", str(bundle), "--no-log")
-    assert text.exit_code == ExitCode.CHECK_FAILED and "STALE TRUST" in text.stderr
+    assert text.exit_code == ExitCode.CHECK_FAILED and "STALE TRUST" in text.stdout
     # the registry itself is never out of date
     code, found, _ = scan_json(cli, str(photo), "--no-log")
     assert code == 0 and found[0]["verdict"] == "genuine"

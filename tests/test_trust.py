@@ -127,7 +127,7 @@ def test_a_stale_bundle_cannot_confirm_a_good_signature(
                                    "fetch a fresh one")
     assert first["enterprise"] is not None and "valid signature" in first["reasons"][1]
     text = cli("verify", str(signed), "--trust", str(bundle), "--authority", authority)
-    assert text.exit_code == ExitCode.CHECK_FAILED and "STALE-TRUST" in text.stderr
+    assert text.exit_code == ExitCode.CHECK_FAILED and "STALE-TRUST" in text.stdout
 
 
 def test_max_age_makes_a_bundle_stale_sooner_never_later(

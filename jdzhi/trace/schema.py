@@ -98,33 +98,62 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 
 def audit_problems(db: sqlite_utils.Database) -> list[str]:
-    """Signing batches whose stored records no longer match the count and SHA-256 their audit
-    entry recorded (a record deleted, altered or added outside jdzhi).
+    """Signed records that no longer match the count and SHA-256 their audit entries recorded (a
+    record deleted, altered or added outside jdzhi).
 
-    A batch's entity is ``signed_records:<enterprise id>:<signing time>``; runs that share a
-    second share the entity, and their rows follow in the order of their entries.
+    A signing run's entity is ``signed_records:<enterprise id>:<signing time>`` (action
+    ``records.sign``): its rows are those of that enterprise signed at that time, in id order
+    (runs that share a second share the entity and follow in the order of their entries). The
+    rows of an upload to `jdzhi server` (``records.upload``, the entity naming the upload time)
+    are the enterprise's remaining rows, in id order, in the order of the uploads.
     """
     problems: list[str] = []
-    batches: dict[str, list[tuple[str, int]]] = {}
-    for entity, after, details in db.execute(
-        "SELECT entity, after_digest, details FROM audit_log WHERE action = 'records.sign' "
-        "ORDER BY seq"
+    signed: dict[str, list[tuple[str, int]]] = {}
+    uploads: dict[int, list[tuple[str, str, int]]] = {}
+    for action, entity, after, details in db.execute(
+        "SELECT action, entity, after_digest, details FROM audit_log "
+        "WHERE action IN ('records.sign', 'records.upload') ORDER BY seq"
     ):
-        batches.setdefault(entity, []).append((after, int(json.loads(details)["count"])))
-    for entity, entries in batches.items():
-        _, enterprise_id, signed_at = entity.split(":", 2)
-        records = [record for (record,) in db.execute(
-            "SELECT CAST(record AS BLOB) FROM signed_records "
+        count = int(json.loads(details)["count"])
+        if action == "records.sign":
+            signed.setdefault(entity, []).append((after, count))
+        else:
+            uploads.setdefault(int(entity.split(":", 2)[1]), []).append((entity, after, count))
+    matched: set[int] = set()
+    for entity, entries in signed.items():
+        _, signer, signed_at = entity.split(":", 2)
+        rows = db.execute(
+            "SELECT id, CAST(record AS BLOB) FROM signed_records "
             "WHERE enterprise_id = ? AND signed_at = ? ORDER BY id",
-            [int(enterprise_id), signed_at])]
-        start = 0
-        for after, count in entries:
-            part = records[start:start + count]
-            start += count
-            recomputed = {"count": len(part), "sha256": hashlib.sha256(b"".join(part)).hexdigest()}
-            if digest(recomputed) != after:
-                problems.append(f"the records of signing batch {entity} differ from those its "
-                                "audit entry recorded (deleted or altered outside jdzhi)")
-        if start < len(records):
-            problems.append(f"{entity} holds records that no audit entry recorded")
+            [int(signer), signed_at]).fetchall()
+        problems.extend(_unmatched_batches(entity, entries, rows, matched))
+    enterprises: set[int] = {int(row[0]) for row in db.execute(
+        "SELECT DISTINCT enterprise_id FROM signed_records")}
+    for enterprise_id in sorted(enterprises | set(uploads)):
+        rows = [row for row in db.execute(
+            "SELECT id, CAST(record AS BLOB) FROM signed_records WHERE enterprise_id = ? "
+            "ORDER BY id", [enterprise_id]) if row[0] not in matched]
+        for upload, after, count in uploads.get(enterprise_id, []):
+            problems.extend(_unmatched_batches(upload, [(after, count)], rows, matched))
+            rows = [row for row in rows if row[0] not in matched]
+        if rows:
+            problems.append(f"enterprise {enterprise_id} holds {len(rows)} signed records that "
+                            "no audit entry recorded (added outside jdzhi)")
+    return problems
+
+
+def _unmatched_batches(entity: str, entries: list[tuple[str, int]],
+                       rows: list[tuple[int, bytes]], matched: set[int]) -> list[str]:
+    """Match ``entries`` (after-digest, count) to ``rows`` in order, marking the rows taken."""
+    problems = []
+    start = 0
+    for after, count in entries:
+        part = rows[start:start + count]
+        start += count
+        records = [record for _, record in part]
+        recomputed = {"count": len(part), "sha256": hashlib.sha256(b"".join(records)).hexdigest()}
+        matched.update(row_id for row_id, _ in part)  # by position: its rows, altered or not
+        if digest(recomputed) != after:
+            problems.append(f"the records of signing batch {entity} differ from those its "
+                            "audit entry recorded (deleted or altered outside jdzhi)")
     return problems
