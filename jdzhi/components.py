@@ -15,4 +15,5 @@ COMPONENT_MODULES = (
     "jdzhi.trace.schema",
     "jdzhi.trace.scanning.log",
     "jdzhi.similarity.schema",
+    "jdzhi.trace.tlog.schema",
 )

@@ -13,6 +13,7 @@ from jdzhi.commands._common import (
     JsonOption,
     MaxAgeOption,
     VerifyTrustOption,
+    WitnessOption,
     emit_json,
     err_console,
     home_of,
@@ -63,6 +64,7 @@ def scan(
     trust: VerifyTrustOption = None,
     authority: AuthorityOption = None,
     max_age: MaxAgeOption = None,
+    witness: WitnessOption = None,
     inspector: Annotated[str, typer.Option(
         "--inspector", metavar="ID", help="Who scans, for the scan log.")] = "",
     location: Annotated[str, typer.Option(
@@ -105,7 +107,8 @@ def scan(
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task("scanning", total=len(images))
         run = run_scan(images, home=home_of(ctx), bundle=trust, authority=pinned,
-                       max_age_days=max_age, inspector=inspector, location=location,
+                       max_age_days=max_age, witnesses=witness or (), inspector=inspector,
+                       location=location,
                        policy=policy, log=not no_log,
                        progress=lambda n: bar.advance(task, n))
     for warning in run.warnings:

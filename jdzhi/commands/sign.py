@@ -14,6 +14,7 @@ from jdzhi.commands._common import (
     MaxAgeOption,
     PassphraseFileOption,
     VerifyTrustOption,
+    WitnessOption,
     emit_json,
     err_console,
     home_of,
@@ -101,6 +102,7 @@ def verify(
     trust: VerifyTrustOption = None,
     authority: AuthorityOption = None,
     max_age: MaxAgeOption = None,
+    witness: WitnessOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Verify labels or signed records; exit 0 only when every one is genuine.
@@ -120,7 +122,8 @@ def verify(
         raise InvalidInput("--authority pins the key of a --trust bundle; give --trust FILE too")
     pinned = read_public_key(authority) if authority else None
     home = home_of(ctx)
-    trust_source = load_trust(home=home, bundle=trust, authority=pinned, max_age_days=max_age)
+    trust_source = load_trust(home=home, bundle=trust, authority=pinned, max_age_days=max_age,
+                              witnesses=witness or ())
     for warning in trust_source.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}")
     with progress_bar(quiet=as_json) as bar:

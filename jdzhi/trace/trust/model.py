@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from jdzhi.trace.trust.status import (
     KeyEndKind,
@@ -24,18 +24,26 @@ from jdzhi.trace.trust.status import (
     license_status_at,
 )
 
+if TYPE_CHECKING:
+    from jdzhi.trace.tlog.bundle_log import BundleLog
+
 __all__ = [
     "Endorsement",
     "EndorsementOutcome",
     "LicenseStatusEvent",
     "ReleaseResult",
+    "SerialRanges",
     "Trust",
     "TrustedCategory",
     "TrustedEnterprise",
     "TrustedKey",
     "TrustedLab",
     "TrustedLicense",
+    "revocation_time",
 ]
+
+#: serials as sorted, disjoint inclusive ranges
+SerialRanges = tuple[tuple[int, int], ...]
 
 #: a testing center's finding on a batch
 EndorsementOutcome = Literal["pass", "fail"]
@@ -139,6 +147,15 @@ class Endorsement:
         return any(low <= serial <= high for low, high in self.serial_ranges)
 
 
+def revocation_time(key: TrustedKey, lic: TrustedLicense | None) -> int | None:
+    """When a licensee key's revocation, or its license's, first took effect, if ever."""
+    times = [event.effective_at for event in lic.events if event.status == "revoked"] \
+        if lic else []
+    if key.end_kind == "revoked" and key.ended_at is not None:
+        times.append(key.ended_at)
+    return min(times, default=None)
+
+
 @dataclass(frozen=True)
 class Trust:
     """Everything verification needs; ``source`` says where it came from."""
@@ -155,6 +172,22 @@ class Trust:
     issued_at: int
     expires_at: int | None = None
     warnings: tuple[str, ...] = ()
+    #: the bundle's checkpoint of the registry's log (None: the registry, or an unlogged bundle)
+    log: BundleLog | None = None
+    #: for each licensee key revoked (itself or by its license), the serials of its records that
+    #: the registry logged in time, before the revocation took effect; None: not known
+    logged: Mapping[int, SerialRanges] | None = None
+
+    def revoked_from(self, key: TrustedKey) -> int | None:
+        lic = self.licenses.get(key.license_id) if key.license_id is not None else None
+        return revocation_time(key, lic)
+
+    def logged_in_time(self, key_id: int, serial: int) -> bool:
+        """False for a record of a revoked key that the registry did not log before the
+        revocation took effect (back-dated with the key after it was stolen)."""
+        if self.logged is None or key_id not in self.logged:
+            return True
+        return any(low <= serial <= high for low, high in self.logged[key_id])
 
     @cached_property
     def _endorsements_by_enterprise(self) -> dict[int, list[Endorsement]]:
