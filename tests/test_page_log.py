@@ -20,7 +20,8 @@ from jdzhi.trace.page.export import export_page
 from jdzhi.trace.page.serve import start_server
 from jdzhi.trace.tlog.merkle import MerkleTree, verify_consistency
 
-VERIFY_JS = Path(__file__).resolve().parents[1] / "jdzhi" / "trace" / "page" / "static" / "verify.js"
+VERIFY_JS = (Path(__file__).resolve().parents[1] / "jdzhi" / "trace" / "page" / "static"
+             / "verify.js")
 
 RUNNER = """
 import { readFileSync } from "node:fs";
@@ -46,7 +47,7 @@ def _cases() -> list[tuple[int, int, str, str, list[str]]]:
             cases.append(good)
             if proof:  # one bit of the proof changed, or the proof of another old size
                 bad = bytes([proof[0][0] ^ 1]) + proof[0][1:]
-                cases.append((m, n, good[2], good[3], [bad.hex()] + good[4][1:]))
+                cases.append((m, n, good[2], good[3], [bad.hex(), *good[4][1:]]))
             if m > 1:
                 cases.append((m - 1, n, tree.root(m - 1).hex(), good[3], good[4]))
     return cases
@@ -108,8 +109,8 @@ def test_the_page_remembers_the_newest_log_and_refuses_a_rollback(
     older = (site / "trust.cbor").read_bytes()
     label = world.lines()[0]["label"]
     ok(run(world.home.path, "registry", "add", "--uscc", "91360203MA35AAAA0H", "--name",
-           "景德镇市己窑有限公司", "--district", "珠山区", "--license-no", "JDZ-GI-2026-0009", "--categories",
-           "qinghua", "--valid-from", "2026-01-01", "--valid-to", "2030-12-31"))
+           "景德镇市己窑有限公司", "--district", "珠山区", "--license-no", "JDZ-GI-2026-0009",
+           "--categories", "qinghua", "--valid-from", "2026-01-01", "--valid-to", "2030-12-31"))
     newer = world.bundle.parent / "newer.cbor"
     ok(run(world.home.path, "trust", "export", "--out", str(newer)))
     with start_server(site, 0) as server:

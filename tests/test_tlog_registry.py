@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from datetime import datetime
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 

@@ -5,8 +5,9 @@ key, signs a checkpoint of the whole log (docs/format.md, "Transparency log").
 Each checkpoint is kept in the database (``log_checkpoints``) and in files beside the authority
 key, in ``<home>/keys/checkpoints/``: ``<size>.note`` for each, ``latest.note`` for the newest
 (written atomically, 0644), and ``leaves``: the leaf hashes the newest one covers, 32 bytes each,
-in order. The leaves name the first entry that differs when history was rewritten; they cost
-32 MB of disk and a read of that much at 1,000,000 entries (``benchmarks/bench_tlog_export.py``).
+in order. The leaves name the first entry that differs when history was rewritten; at 1,000,000
+entries they take 32 MB, and checking the log against them adds about 0.6 s of CPU to an export of
+8.3 s (``benchmarks/bench_tlog_export.py``).
 A database writer can delete the table's rows but not these files, so the files come first.
 """
 

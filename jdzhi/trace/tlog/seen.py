@@ -2,8 +2,9 @@
 
 ``jdzhi verify --trust`` and ``jdzhi scan --trust`` keep, per authority key, the newest accepted
 checkpoint and bundle issue time in ``<JDZHI_HOME>/trust-seen.json`` (made on first use when the
-home folder exists; no registry needed) and refuse a bundle that goes back (rollback) or whose log is not a consistent
-extension of what they saw (two histories). docs/format.md, "What a verifier remembers".
+home folder exists; no registry needed) and refuse a bundle that goes back (rollback) or whose
+log is not a consistent extension of what they saw (two histories); docs/format.md, "What a
+verifier remembers".
 """
 
 from __future__ import annotations
