@@ -255,3 +255,14 @@ def test_a_back_dated_label_of_a_revoked_key_is_revoked(world: World, tmp_path: 
         assert "not logged in time" in result["reasons"][0]
     payload = _payload(world.bundle.parent / "after.cbor")
     assert payload["logged"] == [{"k": fields.key_id, "ser": [[1001, 1003]]}]
+
+
+def test_a_damaged_memory_file_is_a_clear_error(world: World, tmp_path: Path) -> None:
+    verify = _verifier(world, tmp_path)
+    ok(verify("trust.cbor"))
+    memory = tmp_path / "inspector" / "trust-seen.json"
+    entry = next(iter(json.loads(memory.read_text()).values()))
+    assert entry["note"].startswith("jdzhi/") and entry["iat"] > 0
+    memory.write_text(json.dumps({key: {"iat": "soon"} for key in json.loads(memory.read_text())}))
+    damaged = verify("trust.cbor")
+    assert damaged.exit_code == ExitCode.INVALID_INPUT and "move it away" in damaged.output

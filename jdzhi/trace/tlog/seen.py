@@ -23,6 +23,7 @@ from jdzhi.trace.tlog.bundle_log import log_key
 from jdzhi.trace.tlog.checkpoint import Checkpoint, open_checkpoint
 from jdzhi.trace.tlog.merkle import verify_consistency
 from jdzhi.trace.tlog.note import VerifierKey
+from jdzhi.trace.tlog.witness import witness_keys_of
 
 if TYPE_CHECKING:
     from jdzhi.home import Home
@@ -54,11 +55,17 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
-def _seen(data: dict[str, Any], kid: str) -> _Seen | None:
+def _seen(data: dict[str, Any], kid: str, path: Path) -> _Seen | None:
     entry = data.get(kid)
     if entry is None:
         return None
-    return _Seen(int(entry["iat"]), entry.get("note"))
+    try:
+        note = entry["note"]
+        if note is not None and not isinstance(note, str):
+            raise TypeError("note")
+        return _Seen(int(entry["iat"]), note)
+    except (KeyError, TypeError, ValueError):
+        raise InvalidInput(f"{path} is damaged; move it away to start afresh") from None
 
 
 def _check_log(trust: Trust, seen: _Seen) -> None:
@@ -116,18 +123,19 @@ def _check_witnesses(trust: Trust, witnesses: Sequence[VerifierKey]) -> None:
                              f"{', '.join(missing)}: refused")
 
 
-def accept_bundle(home: Home, trust: Trust, witnesses: Sequence[VerifierKey] = ()) -> Trust:
-    """Check a bundle's log against the home's memory (and the witnesses required), then
-    remember it when it is the newest seen. Raises IntegrityError (exit 8) for a rollback, a
-    log that is not a consistent extension, or a missing cosignature."""
-    _check_witnesses(trust, witnesses)
+def accept_bundle(home: Home | None, trust: Trust, witnesses: Sequence[str] = ()) -> Trust:
+    """Check a bundle's log against the home's memory and its cosignatures by the
+    ``witnesses`` (:func:`jdzhi.trace.tlog.witness.witness_keys_of`), then remember it when it
+    is the newest seen. Raises IntegrityError (exit 8) for a rollback, a log that is not a
+    consistent extension, or a missing cosignature."""
+    _check_witnesses(trust, witness_keys_of(witnesses, trust.keys))
     notes = () if trust.log is not None else (UNLOGGED_NOTE,)
-    if not home.path.is_dir():  # a verifier with no home at all: nothing is made for it
+    if home is None or not home.path.is_dir():  # no home at all: nothing is made for it
         return replace(trust, warnings=(*trust.warnings, *notes, NO_MEMORY_NOTE))
     path = home.path / SEEN_FILE
     data = _load(path)
     kid = authority_kid(trust.authority_public_key).hex()
-    seen = _seen(data, kid)
+    seen = _seen(data, kid, path)
     if seen is not None:
         if trust.issued_at < seen.issued_at:
             raise IntegrityError(

@@ -14,6 +14,7 @@ from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
+from jdzhi.timeutil import format_time, from_unix
 from jdzhi.trace.trust.status import (
     KeyEndKind,
     KeyRole,
@@ -25,6 +26,7 @@ from jdzhi.trace.trust.status import (
 )
 
 if TYPE_CHECKING:
+    from jdzhi.trace.formats.labels import LabelFields
     from jdzhi.trace.tlog.bundle_log import BundleLog
 
 __all__ = [
@@ -182,12 +184,17 @@ class Trust:
         lic = self.licenses.get(key.license_id) if key.license_id is not None else None
         return revocation_time(key, lic)
 
-    def logged_in_time(self, key_id: int, serial: int) -> bool:
-        """False for a record of a revoked key that the registry did not log before the
-        revocation took effect (back-dated with the key after it was stolen)."""
-        if self.logged is None or key_id not in self.logged:
-            return True
-        return any(low <= serial <= high for low, high in self.logged[key_id])
+    def unlogged_reason(self, key: TrustedKey, fields: LabelFields) -> str | None:
+        """Why a record the other rules find genuine is revoked after all: its key (or license)
+        is revoked and the registry did not log it before that took effect, so it may be
+        back-dated with a stolen key. None when it was logged in time, or nothing is known."""
+        ranges = None if self.logged is None else self.logged.get(key.key_id)
+        if ranges is None or any(low <= fields.serial <= high for low, high in ranges):
+            return None
+        since = format_time(from_unix(self.revoked_from(key) or fields.signed_at))
+        return (f"signed {format_time(from_unix(fields.signed_at))}, before the revocation of "
+                f"key {key.key_id} (effective {since}), but not logged in time: the registry did "
+                "not log this record before then, so it may be back-dated with a stolen key")
 
     @cached_property
     def _endorsements_by_enterprise(self) -> dict[int, list[Endorsement]]:

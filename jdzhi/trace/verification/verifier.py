@@ -40,7 +40,6 @@ from jdzhi.trace.formats.cose import verify_sign1
 from jdzhi.trace.formats.labels import LabelFields, decode_label_text
 from jdzhi.trace.formats.records import base64url_decode, decode_record
 from jdzhi.trace.tlog.seen import accept_bundle
-from jdzhi.trace.tlog.witness import witness_keys_of
 from jdzhi.trace.trust.bundle import read_bundle
 from jdzhi.trace.trust.from_registry import trust_from_registry
 from jdzhi.trace.trust.model import (
@@ -171,15 +170,12 @@ def load_trust(
 
     ``authority`` pins the authority's raw public key for a bundle; without it, the home's
     authority key is used when the home has one. A stale bundle loads with a warning; with
-    ``max_age_days`` a bundle is stale that many days after it was issued, if not before. A
-    bundle's log must extend the newest one the home accepted, and be cosigned by each of the
-    ``witnesses`` (:func:`jdzhi.trace.tlog.seen.accept_bundle`).
+    ``max_age_days`` a bundle is stale that many days after it was issued, if not before.
+    Its log and cosignatures by the ``witnesses`` are then checked (:func:`accept_bundle`).
     """
     if bundle is not None:
-        trust = read_bundle(bundle, authority=authority, home=home, now=now or utc_now(),
-                            max_age_days=max_age_days)
-        required = witness_keys_of(witnesses, trust.keys)
-        return trust if home is None else accept_bundle(home, trust, required)
+        return accept_bundle(home, read_bundle(bundle, authority=authority, home=home,
+                             now=now or utc_now(), max_age_days=max_age_days), witnesses)
     if witnesses:
         raise InvalidInput("--witness applies to a --trust bundle; give --trust FILE too")
     if home is None:
@@ -329,20 +325,14 @@ class Verifier:
         if ruling is None:
             ruling = self._rulings[which] = self._rule(key, fields, enterprise_claim)
         verdict, reasons, ruled = ruling
-        if verdict is Verdict.GENUINE and not self.trust.logged_in_time(key.key_id, fields.serial):
-            verdict, reasons = Verdict.REVOKED, (self._not_logged(key, fields.signed_at),)
+        if verdict is Verdict.GENUINE and (late := self.trust.unlogged_reason(key, fields)):
+            verdict, reasons = Verdict.REVOKED, (late,)
         named = dict(ruled)
         if named:  # a licensee's key: the lab's word on this record's batch
             named["endorsement"] = _endorsement_status(
                 self.trust, self.trust.endorsement_for(named["enterprise_id"], fields.serial))
         return VerificationResult(verdict, serial, named.pop("enterprise", None), reasons,
                                   **base, **named)
-
-    def _not_logged(self, key: TrustedKey, signed_at: int) -> str:
-        since = self.trust.revoked_from(key)
-        return (f"signed {_when(signed_at)}, before the revocation of key {key.key_id} "
-                f"(effective {_when(since or signed_at)}), but not logged in time: the registry "
-                "did not log this record before then, so it may be back-dated with a stolen key")
 
     def _rule(self, key: TrustedKey, fields: LabelFields,
               enterprise_claim: int | None) -> _Ruling:
