@@ -16,4 +16,5 @@ COMPONENT_MODULES = (
     "jdzhi.trace.scanning.log",
     "jdzhi.similarity.schema",
     "jdzhi.server.schema",
+    "jdzhi.trace.tlog.schema",
 )

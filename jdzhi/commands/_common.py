@@ -191,6 +191,12 @@ VerifyTrustOption = Annotated[Path | None, typer.Option(
     help="Verify offline against this trust bundle (`jdzhi trust export`) instead of the "
          "registry.",
 )]
+WitnessOption = Annotated[list[str] | None, typer.Option(
+    "--witness", metavar="KEY",
+    help="Require a cosignature of the --trust bundle's log checkpoint by this witness (a "
+         "testing center): its vkey, or its lab public key (base64url, hex or a PEM file). "
+         "Repeat for more witnesses.",
+)]
 MaxAgeOption = Annotated[int | None, typer.Option(
     "--max-age", metavar="DAYS", min=0,
     help="Treat a --trust bundle as out of date DAYS days after it was issued, if its own "

@@ -102,3 +102,41 @@ def endorse(
         common.out.print(f"  {result.ware_class}: Pb {result.pb / 1000:g} / "
                          f"{result.pb_limit / 1000:g}, Cd {result.cd / 1000:g} / "
                          f"{result.cd_limit / 1000:g} {result.unit} {mark}")
+
+
+@app.command("witness")
+def witness(
+    ctx: typer.Context,
+    bundle: Annotated[Path, typer.Argument(metavar="BUNDLE", dir_okay=False,
+                                           help="The trust bundle whose checkpoint to cosign.")],
+    key: Annotated[Path, typer.Option("--key", metavar="KEYFILE", dir_okay=False,
+                                      help="The testing center's certified key file.")],
+    authority: common.AuthorityOption = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", metavar="FILE", dir_okay=False,
+        help="Write the cosignature line here (never overwritten). Default: stdout.")] = None,
+    passphrase_file: common.PassphraseFileOption = None,
+) -> None:
+    """Cosign the bundle's log checkpoint as a witness (C2SP tlog-cosignature).
+
+    The checkpoint must extend every one this home accepted before (exit 8 if not). Give the
+    line to the service center: `jdzhi trust export --cosignature FILE` carries it, and
+    verifiers can then require it with `--witness`.
+
+    Example: jdzhi lab witness trust-2026-11.cbor --key lab.key --out lab.cosig
+    """
+    from jdzhi.errors import Conflict
+    from jdzhi.trace.keys.keyfile import read_public_key
+    from jdzhi.trace.tlog.lab_witness import witness_bundle
+
+    if out is not None and out.exists():
+        raise Conflict(f"{out} already exists; choose another name")
+    pinned = read_public_key(authority) if authority else None
+    passphrase = common.read_passphrase(passphrase_file, confirm=False, what=f"key {key.name}")
+    line = witness_bundle(common.home_of(ctx), bundle, key_file=key, passphrase=passphrase,
+                          authority=pinned, out=out)
+    if out is None:
+        common.out.print(line, end="", highlight=False, markup=False)
+    else:
+        common.err.print(f"[green]Cosigned[/] the checkpoint of {escape(str(bundle))}: "
+                         f"{escape(str(out))}")

@@ -39,6 +39,7 @@ def scan(
     trust: common.VerifyTrustOption = None,
     authority: common.AuthorityOption = None,
     max_age: common.MaxAgeOption = None,
+    witness: common.WitnessOption = None,
     inspector: Annotated[str, typer.Option(
         "--inspector", metavar="ID", help="Who scans, for the scan log.")] = "",
     location: Annotated[str, typer.Option(
@@ -87,7 +88,8 @@ def scan(
     with common.progress_bar(quiet=as_json) as bar:
         task = bar.add_task("scanning", total=len(files))
         run = run_scan(files, home=common.home_of(ctx), bundle=trust, authority=pinned,
-                       max_age_days=max_age, inspector=inspector, location=location,
+                       max_age_days=max_age, witnesses=witness or (), inspector=inspector,
+                       location=location,
                        policy=policy, log=not no_log,
                        progress=lambda n: bar.advance(task, n))
     common.warn(run.warnings)

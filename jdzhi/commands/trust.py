@@ -25,13 +25,19 @@ def export(
                                       help="Where to write the bundle (never overwritten).")],
     valid_days: Annotated[int, typer.Option(
         "--valid-days", help="Days until verifiers call the bundle stale.")] = 30,
+    cosignature: Annotated[list[Path] | None, typer.Option(
+        "--cosignature", metavar="FILE", dir_okay=False,
+        help="A testing center's cosignature of the log checkpoint (`jdzhi lab witness`) to "
+             "carry in the bundle; the log must not have changed since. Repeatable.")] = None,
     passphrase_file: common.PassphraseFileOption = None,
     as_json: common.JsonOption = False,
 ) -> None:
-    """Sign a snapshot of the registry's trust for offline verification.
+    """Sign a checkpoint of the registry's audit log and a snapshot of its trust for offline
+    verification.
 
     Give verifiers the file and the authority public key this prints; then
-    `jdzhi verify LABEL --trust FILE --authority KEY` needs no registry at all.
+    `jdzhi verify LABEL --trust FILE --authority KEY` needs no registry at all. Exit 8 when the
+    audit log does not extend the checkpoint signed last (history cut or rewritten).
 
     Example: jdzhi trust export --out trust-2026-11.cbor
     """
@@ -42,14 +48,16 @@ def export(
     if out.exists():
         raise Conflict(f"{out} already exists; choose another name")
     passphrase = common.read_passphrase(passphrase_file, confirm=False, what="the authority key")
-    result = export_bundle(common.home_of(ctx), out, passphrase, valid_days=valid_days)
+    result = export_bundle(common.home_of(ctx), out, passphrase, valid_days=valid_days,
+                           cosignatures=cosignature or ())
     if as_json:
         common.emit_json({"path": result.path, "bytes": result.size,
                           "issued_at": format_time(result.issued_at),
                           "expires_at": format_time(result.expires_at), "keys": result.keys,
                           "enterprises": result.enterprises, "endorsements": result.endorsements,
                           "authority_kid": result.authority_kid,
-                          "authority_public_key": base64url(result.authority_public_key)})
+                          "authority_public_key": base64url(result.authority_public_key),
+                          "log_origin": result.log_origin, "log_size": result.log_size})
         return
     common.out.print(
         f"[green]Wrote[/] {escape(result.path)} ({common.plural(result.size, 'byte')}: "
@@ -58,3 +66,5 @@ def export(
         f"{format_time(result.expires_at)}"
     )
     common.out.print(f"Authority public key: {base64url(result.authority_public_key)}")
+    common.out.print(f"Log checkpoint: {escape(result.log_origin)}, "
+                     f"{common.plural(result.log_size, 'entry', 'entries')}")

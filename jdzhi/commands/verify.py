@@ -31,6 +31,7 @@ def verify(
     trust: common.VerifyTrustOption = None,
     authority: common.AuthorityOption = None,
     max_age: common.MaxAgeOption = None,
+    witness: common.WitnessOption = None,
     as_json: common.JsonOption = False,
 ) -> None:
     """Verify labels or signed records; exit 0 only when every one is genuine.
@@ -53,7 +54,7 @@ def verify(
         _refuse_image(value)
     pinned = read_public_key(authority) if authority else None
     trust_source = load_trust(home=common.home_of(ctx), bundle=trust, authority=pinned,
-                              max_age_days=max_age)
+                              max_age_days=max_age, witnesses=witness or ())
     common.warn(trust_source.warnings)
     with common.progress_bar(quiet=as_json) as bar:
         task = bar.add_task("verifying", total=None)

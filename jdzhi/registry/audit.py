@@ -34,6 +34,7 @@ __all__ = [
     "current_actor",
     "digest",
     "entity_key",
+    "leaf_data",
     "record_row_change",
     "snapshot",
     "verify",
@@ -113,12 +114,19 @@ class AuditEntry:
     hash: str
 
 
+_HASHED_FIELDS = ("seq", "at", "actor", "action", "entity", "before_digest", "after_digest",
+                  "details", "prev_hash")
+
+
+def leaf_data(entry: Mapping[str, Any]) -> bytes:
+    """The bytes an audit entry (a row of ``audit_log``) contributes to the registry's
+    transparency log: the canonical JSON of its hashed fields, whose SHA-256 is its ``hash``
+    (docs/format.md, "Leaf data"). ``details`` is the stored text, not the decoded map."""
+    return canonical_json({key: entry[key] for key in _HASHED_FIELDS}).encode()
+
+
 def _entry_hash(fields: Mapping[str, Any]) -> str:
-    hashed = {key: fields[key] for key in (
-        "seq", "at", "actor", "action", "entity", "before_digest", "after_digest", "details",
-        "prev_hash",
-    )}
-    return hashlib.sha256(canonical_json(hashed).encode()).hexdigest()
+    return hashlib.sha256(leaf_data(fields)).hexdigest()
 
 
 def entity_key(table: str, key: object) -> str:

@@ -272,6 +272,7 @@ def scan(
     bundle: Path | None = None,
     authority: bytes | None = None,
     max_age_days: int | None = None,
+    witnesses: Sequence[str] = (),
     inspector: str = "",
     location: str | None = None,
     policy: ClonePolicy | None = None,
@@ -298,7 +299,7 @@ def scan(
     check_images(images)
     moment = now or utc_now()
     trust: Trust = load_trust(home=home, bundle=bundle, authority=authority, now=moment,
-                              max_age_days=max_age_days)
+                              max_age_days=max_age_days, witnesses=witnesses)
     db = open_registry(home) if log else None
     outcomes: list[ScanOutcome] = []
     try:

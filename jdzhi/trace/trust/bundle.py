@@ -9,6 +9,7 @@ encoding, structure, that the signer is the pinned authority key, the signature,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -38,6 +39,9 @@ from jdzhi.trace.formats.cose import (
 )
 from jdzhi.trace.formats.labels import check_base_url
 from jdzhi.trace.keys.authority import authority_public_key, load_authority
+from jdzhi.trace.tlog.bundle_log import BundleLog, open_bundle_log, proofs_payload
+from jdzhi.trace.tlog.registry_log import SignedCheckpoint, sign_checkpoint
+from jdzhi.trace.tlog.witness import add_cosignatures
 from jdzhi.trace.trust.from_registry import trust_from_registry
 from jdzhi.trace.trust.model import (
     Trust,
@@ -70,7 +74,10 @@ __all__ = [
 DEFAULT_VALID_DAYS = 30
 
 
-def bundle_payload(trust: Trust, *, issued_at: int, expires_at: int) -> dict[str, Any]:
+def bundle_payload(trust: Trust, *, issued_at: int, expires_at: int,
+                   log: SignedCheckpoint | None = None) -> dict[str, Any]:
+    """The bundle's map; with ``log``, its checkpoint (``ckpt``), consistency proofs (``cprf``)
+    and the serials of revoked keys logged in time (``logged``)."""
     keys = []
     for key in trust.keys.values():
         entry: dict[str, Any] = {"k": key.key_id, "pk": key.public_key, "role": key.role,
@@ -105,6 +112,17 @@ def bundle_payload(trust: Trust, *, issued_at: int, expires_at: int) -> dict[str
         "labs": [{"id": lab.id, "name": lab.name, "acc": lab.accreditation}
                  for lab in trust.labs.values()],
         "ends": [e.message for e in trust.endorsements],
+        **({} if log is None else _log_payload(trust, log)),
+    }
+
+
+def _log_payload(trust: Trust, log: SignedCheckpoint) -> dict[str, Any]:
+    logged = trust.logged or {}
+    return {
+        "ckpt": log.note.decode("utf-8"),
+        "cprf": proofs_payload(log.proofs),
+        "logged": [{"k": key_id, "ser": [list(r) for r in logged[key_id]]}
+                   for key_id in sorted(logged)],
     }
 
 
@@ -119,34 +137,44 @@ class Exported:
     endorsements: int
     authority_kid: str
     authority_public_key: bytes
+    log_origin: str
+    log_size: int
 
 
 def export_bundle(home: Home, out: Path, passphrase: bytes, *,
-                  valid_days: int = DEFAULT_VALID_DAYS, now: datetime | None = None) -> Exported:
-    """Sign the registry's current trust as a bundle and write it to ``out`` (never overwritten)."""
+                  valid_days: int = DEFAULT_VALID_DAYS, now: datetime | None = None,
+                  cosignatures: Sequence[Path] = ()) -> Exported:
+    """Sign a checkpoint of the registry's log and its current trust as a bundle, and write it
+    to ``out`` (never overwritten); ``cosignatures`` are witnesses' lines for that checkpoint
+    (:func:`jdzhi.trace.tlog.witness.add_cosignatures`)."""
     if not 1 <= valid_days <= 366:
         raise InvalidInput("a bundle is valid for 1 to 366 days")
     if out.exists():
         raise Conflict(f"{out} already exists; choose another name")
     if not out.parent.is_dir():
         raise InvalidInput(f"folder {out.parent} does not exist")
+    moment = now or utc_now()
     db = open_registry(home)
     try:
-        trust = trust_from_registry(db)
         authority = load_authority(home, db, passphrase)
+        log = sign_checkpoint(home, db, authority, moment)
+        trust = trust_from_registry(db)
     finally:
         db.close()
-    moment = now or utc_now()
+    if cosignatures:
+        log = replace(log, note=add_cosignatures(log.note, cosignatures, trust.keys))
     issued = unix_time(moment)
     expires = unix_time(moment + timedelta(days=valid_days))
     message = sign1(content_type=CONTENT_TYPES["bundle"],
                     kid=authority_kid(authority.public_key),
-                    payload=dumps(bundle_payload(trust, issued_at=issued, expires_at=expires)),
+                    payload=dumps(bundle_payload(trust, issued_at=issued, expires_at=expires,
+                                                 log=log)),
                     external_aad=external_aad("bundle"), sign=authority.sign)
     write_new(out, message, exists=f"{out} already exists; choose another name")
     return Exported(str(out), len(message), from_unix(issued), from_unix(expires),
                     len(trust.keys), len(trust.enterprises), len(trust.endorsements),
-                    authority_kid(authority.public_key).hex(), authority.public_key)
+                    authority_kid(authority.public_key).hex(), authority.public_key,
+                    log.checkpoint.origin, log.checkpoint.size)
 
 
 def _pinned_authority(home: Home | None, authority: bytes | None) -> bytes:
@@ -201,6 +229,7 @@ def decode_bundle(data: bytes, pinned: bytes, *, now: datetime, source: str = "b
         payload = loads_canonical(message.payload, what="trust bundle payload")
         trust = _trust_from_payload(payload, pinned, source)
         endorsements = tuple(decode_endorsement(item, trust.keys) for item in payload["ends"])
+        trust = replace(trust, log=_bundle_log(payload, pinned), logged=_logged(payload))
     except (CoseError, AttributeError, KeyError, TypeError, ValueError) as error:
         raise IntegrityError(f"the signed trust bundle has an invalid field: {error}") from None
     if max_age_days is not None and trust.expires_at is not None:
@@ -270,6 +299,29 @@ def _trust_from_payload(payload: Any, pinned: bytes, source: str) -> Trust:
         enterprises=enterprises, licenses=licenses, categories=categories, labs=labs,
         endorsements=(), issued_at=as_int(payload["iat"]), expires_at=as_int(payload["exp"]),
     )
+
+
+def _bundle_log(payload: dict[str, Any], pinned: bytes) -> BundleLog | None:
+    if "ckpt" not in payload:
+        if "cprf" in payload:
+            raise ValueError("cprf without ckpt")
+        return None
+    try:
+        return open_bundle_log(payload["ckpt"], payload.get("cprf", []), pinned)
+    except InvalidInput as error:  # text that is no signed checkpoint
+        raise ValueError(f"ckpt: {error.message}") from None
+
+
+def _logged(payload: dict[str, Any]) -> dict[int, tuple[tuple[int, int], ...]] | None:
+    if "logged" not in payload:
+        return None
+    logged: dict[int, tuple[tuple[int, int], ...]] = {}
+    for item in payload["logged"]:
+        ranges = tuple((as_int(low), as_int(high)) for low, high in item["ser"])
+        if any(low > high for low, high in ranges) or as_int(item["k"]) in logged:
+            raise ValueError("a logged serial range is malformed")
+        logged[as_int(item["k"])] = ranges
+    return logged
 
 
 def _event_status(value: Any) -> LicenseEventStatus:

@@ -15,6 +15,7 @@ from jdzhi.trace.formats.common import FormatError
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, check_base_url
 from jdzhi.trace.keys.authority import authority_public_key
 from jdzhi.trace.keys.certified import trusted_keys
+from jdzhi.trace.tlog.logged import logged_serials
 from jdzhi.trace.trust.model import (
     Endorsement,
     LicenseStatusEvent,
@@ -120,16 +121,19 @@ def trust_from_registry(db: sqlite_utils.Database) -> Trust:
             endorsements.append(decode_endorsement(bytes(message), keys))
         except IntegrityError as error:  # e.g. its lab key was revoked from before it
             warnings.append(f"{error.message}; it is ignored")
+    licenses = trusted_licenses(db)
+    now = unix_time(utc_now())
     return Trust(
         source="registry",
         authority_public_key=authority_public_key(db),
         bases=accepted_bases(db),
         keys=keys,
         enterprises=enterprises,
-        licenses=trusted_licenses(db),
+        licenses=licenses,
         categories=categories,
         labs=labs,
         endorsements=tuple(endorsements),
-        issued_at=unix_time(utc_now()),
+        issued_at=now,
         warnings=tuple(warnings),
+        logged=logged_serials(db, keys, licenses, now),
     )

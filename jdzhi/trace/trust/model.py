@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from jdzhi.timeutil import format_time, from_unix
 from jdzhi.trace.trust.status import (
     KeyEndKind,
     KeyRole,
@@ -24,18 +25,27 @@ from jdzhi.trace.trust.status import (
     license_status_at,
 )
 
+if TYPE_CHECKING:
+    from jdzhi.trace.formats.labels import LabelFields
+    from jdzhi.trace.tlog.bundle_log import BundleLog
+
 __all__ = [
     "Endorsement",
     "EndorsementOutcome",
     "LicenseStatusEvent",
     "ReleaseResult",
+    "SerialRanges",
     "Trust",
     "TrustedCategory",
     "TrustedEnterprise",
     "TrustedKey",
     "TrustedLab",
     "TrustedLicense",
+    "revocation_time",
 ]
+
+#: serials as sorted, disjoint inclusive ranges
+SerialRanges = tuple[tuple[int, int], ...]
 
 #: a testing center's finding on a batch
 EndorsementOutcome = Literal["pass", "fail"]
@@ -139,6 +149,15 @@ class Endorsement:
         return any(low <= serial <= high for low, high in self.serial_ranges)
 
 
+def revocation_time(key: TrustedKey, lic: TrustedLicense | None) -> int | None:
+    """When a licensee key's revocation, or its license's, first took effect, if ever."""
+    times = [event.effective_at for event in lic.events if event.status == "revoked"] \
+        if lic else []
+    if key.end_kind == "revoked" and key.ended_at is not None:
+        times.append(key.ended_at)
+    return min(times, default=None)
+
+
 @dataclass(frozen=True)
 class Trust:
     """Everything verification needs; ``source`` says where it came from."""
@@ -155,6 +174,27 @@ class Trust:
     issued_at: int
     expires_at: int | None = None
     warnings: tuple[str, ...] = ()
+    #: the bundle's checkpoint of the registry's log (None: the registry, or an unlogged bundle)
+    log: BundleLog | None = None
+    #: for each licensee key revoked (itself or by its license), the serials of its records that
+    #: the registry logged in time, before the revocation took effect; None: not known
+    logged: Mapping[int, SerialRanges] | None = None
+
+    def revoked_from(self, key: TrustedKey) -> int | None:
+        lic = self.licenses.get(key.license_id) if key.license_id is not None else None
+        return revocation_time(key, lic)
+
+    def unlogged_reason(self, key: TrustedKey, fields: LabelFields) -> str | None:
+        """Why a record the other rules find genuine is revoked after all: its key (or license)
+        is revoked and the registry did not log it before that took effect, so it may be
+        back-dated with a stolen key. None when it was logged in time, or nothing is known."""
+        ranges = None if self.logged is None else self.logged.get(key.key_id)
+        if ranges is None or any(low <= fields.serial <= high for low, high in ranges):
+            return None
+        since = format_time(from_unix(self.revoked_from(key) or fields.signed_at))
+        return (f"signed {format_time(from_unix(fields.signed_at))}, before the revocation of "
+                f"key {key.key_id} (effective {since}), but not logged in time: the registry did "
+                "not log this record before then, so it may be back-dated with a stolen key")
 
     @cached_property
     def _endorsements_by_enterprise(self) -> dict[int, list[Endorsement]]:

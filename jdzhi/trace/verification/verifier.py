@@ -38,6 +38,7 @@ from jdzhi.trace.formats.common import LabelError, external_aad
 from jdzhi.trace.formats.cose import verify_sign1
 from jdzhi.trace.formats.labels import LabelFields, decode_label_text
 from jdzhi.trace.formats.records import base64url_decode, decode_record
+from jdzhi.trace.tlog.seen import accept_bundle
 from jdzhi.trace.trust.bundle import read_bundle
 from jdzhi.trace.trust.from_registry import trust_from_registry
 from jdzhi.trace.trust.model import (
@@ -162,16 +163,20 @@ def load_trust(
     authority: bytes | None = None,
     now: datetime | None = None,
     max_age_days: int | None = None,
+    witnesses: Sequence[str] = (),
 ) -> Trust:
     """Trust from a bundle file (checked against the authority key) or else the home's registry.
 
     ``authority`` pins the authority's raw public key for a bundle; without it, the home's
     authority key is used when the home has one. A stale bundle loads with a warning; with
     ``max_age_days`` a bundle is stale that many days after it was issued, if not before.
+    Its log and cosignatures by the ``witnesses`` are then checked (:func:`accept_bundle`).
     """
     if bundle is not None:
-        return read_bundle(bundle, authority=authority, home=home, now=now or utc_now(),
-                           max_age_days=max_age_days)
+        return accept_bundle(home, read_bundle(bundle, authority=authority, home=home,
+                             now=now or utc_now(), max_age_days=max_age_days), witnesses)
+    if witnesses:
+        raise InvalidInput("--witness applies to a --trust bundle; give --trust FILE too")
     if home is None:
         raise InvalidInput("nothing to trust: give a jdzhi home or a trust bundle")
     db = open_registry(home)
@@ -319,6 +324,8 @@ class Verifier:
         if ruling is None:
             ruling = self._rulings[which] = self._rule(key, fields, enterprise_claim)
         verdict, reasons, ruled = ruling
+        if verdict is Verdict.GENUINE and (late := self.trust.unlogged_reason(key, fields)):
+            verdict, reasons = Verdict.REVOKED, (late,)
         named = dict(ruled)
         if named:  # a licensee's key: the lab's word on this record's batch
             named["endorsement"] = _endorsement_status(

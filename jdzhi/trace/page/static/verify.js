@@ -479,10 +479,135 @@ async function trustFromPayload(payload, authority) {
     if (!(item instanceof Uint8Array)) throw new Error("an endorsement is not a byte string");
     endorsements.push(await decodeEndorsement(item, keys));
   }
+  const logged = new Map();
+  for (const item of field(payload, "logged", "list", true) ?? []) {
+    logged.set(field(item, "k", "int"), field(item, "ser", "list").map(([low, high]) => {
+      if (!Number.isSafeInteger(low) || !Number.isSafeInteger(high) || low > high) throw new Error("a logged range is malformed");
+      return [low, high];
+    }));
+  }
   return {
     keys, enterprises, licenses, categories, labs, endorsements, bases,
     issuedAt: field(payload, "iat", "int"), expiresAt: field(payload, "exp", "int"),
+    log: await logOfPayload(payload, authority), logged,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// the registry's transparency log (docs/format.md, "Transparency log", "What a verifier remembers")
+
+function base64Decode(text) {
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) {
+    throw new Error("not canonical base64");
+  }
+  const bytes = Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  if (btoa(String.fromCharCode(...bytes)) !== text) throw new Error("not canonical base64");
+  return bytes;
+}
+
+const half = (n) => Math.floor(n / 2);
+const nodeHash = (left, right) => sha256(concat(new Uint8Array([1]), left, right));
+
+/** RFC 9162 §2.1.4.2, step by step; equal sizes need an empty proof and equal roots. */
+export async function verifyConsistency(m, n, oldRoot, newRoot, proof) {
+  if (!(Number.isSafeInteger(m) && Number.isSafeInteger(n) && m > 0 && m <= n)) return false;
+  if (m === n) return proof.length === 0 && equalBytes(oldRoot, newRoot);
+  if (proof.length === 0 || proof.length > 64) return false;
+  let odd = m;
+  while (odd % 2 === 0) odd /= 2;
+  const path = odd === 1 ? [oldRoot, ...proof] : [...proof];  // m a power of two: old root first
+  let fn = m - 1;
+  let sn = n - 1;
+  while (fn % 2 === 1) { fn = half(fn); sn = half(sn); }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = await nodeHash(c, fr);
+      sr = await nodeHash(c, sr);
+      while (fn % 2 === 0 && fn !== 0) { fn = half(fn); sn = half(sn); }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    fn = half(fn);
+    sn = half(sn);
+  }
+  return sn === 0 && equalBytes(fr, oldRoot) && equalBytes(sr, newRoot);
+}
+
+/** A bundle's `ckpt` (its log signature checked under the authority key) and `cprf`. */
+async function logOfPayload(payload, authority) {
+  const note = field(payload, "ckpt", "text", true);
+  if (note === undefined) return null;
+  const split = note.lastIndexOf("\n\n");
+  if (split < 0 || !note.endsWith("\n")) throw new Error("ckpt is not a signed note");
+  const text = note.slice(0, split + 1);
+  const [origin, size, root] = text.slice(0, -1).split("\n");
+  if (!origin.startsWith("jdzhi/") || !/^(0|[1-9][0-9]{0,15})$/.test(size ?? "")) {
+    throw new Error("ckpt is not a jdzhi checkpoint");
+  }
+  const rootHash = base64Decode(root ?? "");
+  if (rootHash.length !== 32 || !Number.isSafeInteger(Number(size))) throw new Error("ckpt is malformed");
+  const id = (await sha256(concat(utf8.encode(`${origin}\n`), new Uint8Array([1]), authority))).slice(0, 4);
+  let signed = false;
+  for (const line of note.slice(split + 2, -1).split("\n")) {
+    const [dash, name, encoded, extra] = line.split(" ");
+    const raw = base64Decode(encoded ?? "");
+    if (dash !== "—" || extra !== undefined || raw.length <= 4) throw new Error("ckpt has a malformed signature line");
+    if (name !== origin || !equalBytes(raw.slice(0, 4), id)) continue;  // a witness's, or unknown
+    if (!await ed25519Verify(authority, raw.slice(4), utf8.encode(text))) throw new Error("ckpt signature");
+    signed = true;
+  }
+  if (!signed) throw new Error("ckpt is not signed by the authority");
+  const proofs = field(payload, "cprf", "list").map((item) => ({
+    m: field(item, "m", "int"), n: field(item, "n", "int"), p: field(item, "p", "list"),
+  }));
+  if (!proofs.every((p) => p.n === Number(size) && p.p.every((h) => h instanceof Uint8Array && h.length === 32))) {
+    throw new Error("cprf is malformed");
+  }
+  return { origin, size: Number(size), root: rootHash, proofs };
+}
+
+/** Refuse a bundle older than, or not a consistent extension of, the newest one this browser
+ * accepted before; then remember it if it is newer. Returns true when the bundle is unlogged. */
+export async function checkLogMemory(trust, authority, storage = globalThis.localStorage) {
+  const slot = `jdzhi-log-${Array.from((await sha256(authority)).slice(0, 8), (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  let seen = null;
+  try {
+    seen = JSON.parse(storage.getItem(slot) ?? "null");
+  } catch {
+    seen = null;  // no storage here (a private window): nothing to compare with
+  }
+  const log = trust.log;
+  const refuse = (zh, en) => new Stop("error", zh, en);
+  if (seen !== null && trust.issuedAt < seen.iat) {
+    throw refuse("可信数据比本机之前接受的更旧（回滚），已拒绝。",
+      `The trust data is older than the one this browser accepted before (issued ${cstTime(seen.iat)}): rollback refused.`);
+  }
+  if (seen !== null && seen.size !== null) {
+    if (log === null || log.origin !== seen.origin || log.size < seen.size) {
+      throw refuse("可信数据的日志比本机之前接受的更旧（回滚），已拒绝。",
+        `The trust data's log is older than the one this browser accepted before (${seen.size} entries): rollback refused.`);
+    }
+    const proof = log.size === seen.size ? [] : log.proofs.find((p) => p.m === seen.size)?.p;
+    if (proof === undefined || !await verifyConsistency(seen.size, log.size, base64Decode(seen.root), log.root, proof)) {
+      throw refuse("可信数据的日志与本机之前接受的历史不一致，已拒绝。",
+        `The trust data's log is not a consistent extension of the one this browser accepted before (${seen.size} entries): refused.`);
+    }
+  }
+  const newer = seen === null || trust.issuedAt > seen.iat
+    || (log !== null && (seen.size === null || log.size > seen.size));
+  if (newer) {
+    const entry = log === null ? { iat: trust.issuedAt, origin: null, size: null, root: null }
+      : { iat: trust.issuedAt, origin: log.origin, size: log.size, root: btoa(String.fromCharCode(...log.root)) };
+    try {
+      storage.setItem(slot, JSON.stringify(entry));
+    } catch {
+      // storage full or forbidden: the page still verifies, it just cannot remember
+    }
+  }
+  return log === null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -609,6 +734,11 @@ async function judge(trust, label, now) {
   } else if (later === "expired") {
     reasons.push(say("许可证此后已过期；本标签签发在此之前。", "The license has since expired; this label was signed before."));
   }
+  const ranges = trust.logged.get(label.keyId);
+  if (ranges !== undefined && !ranges.some(([low, high]) => low <= label.serial && label.serial <= high)) {
+    return result("revoked", [say(`签发于 ${signed}，早于密钥 ${label.keyId} 的吊销，但未及时登记入日志：可能是被盗密钥倒签的。`,
+      `Signed ${signed}, before the revocation of key ${label.keyId}, but not logged in time: the registry did not log this label before then, so it may be back-dated with a stolen key.`)], named);
+  }
   return result("genuine", reasons, named);
 }
 
@@ -695,7 +825,7 @@ function renderFacts(outcome, trust) {
   list.hidden = list.children.length === 0;
 }
 
-function renderTrust(trust, now) {
+function renderTrust(trust, now, unlogged = false) {
   const box = document.getElementById("trust");
   box.replaceChildren();
   const days = Math.max(0, Math.floor((now - trust.issuedAt) / 86400));
@@ -707,6 +837,11 @@ function renderTrust(trust, now) {
       "注意：可信数据已过期，此后的吊销或暂停可能未反映在结果中。",
       "Warning: the trust data has expired; revocations or suspensions since then may not be reflected."),
     { class: "stale", role: "note", "data-stale": "true" }));
+  }
+  if (unlogged) {
+    box.append(bilingual("p", say("注意：可信数据没有登记日志的检查点（旧版本），无法核对其历史。",
+      "Note: the trust data carries no checkpoint of the registry's log (unlogged, an older version): its history cannot be checked."),
+    { role: "note", "data-unlogged": "true" }));
   }
   box.hidden = false;
 }
@@ -761,8 +896,9 @@ async function main() {
       throw new Stop("error", "本页面缺少认证中心公钥，无法验证。", "This page has no authority public key: it cannot verify anything.");
     }
     const trust = await loadTrust(authority);
+    const unlogged = await checkLogMemory(trust, authority);
     const now = Math.floor(Date.now() / 1000);
-    renderTrust(trust, now);
+    renderTrust(trust, now, unlogged);
     let label;
     try {
       label = decodeLabel(text);
