@@ -12,6 +12,7 @@ import json
 from typing import TYPE_CHECKING
 
 from jdzhi.registry.audit import digest
+from jdzhi.trace.keys.certified import certificate_problems
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -98,13 +99,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 
 def audit_problems(db: sqlite_utils.Database) -> list[str]:
-    """Signing batches whose stored records no longer match the count and SHA-256 their audit
+    """Keys whose certificate does not vouch for their row (:func:`certificate_problems`), and
+    signing batches whose stored records no longer match the count and SHA-256 their audit
     entry recorded (a record deleted, altered or added outside jdzhi).
 
     A batch's entity is ``signed_records:<enterprise id>:<signing time>``; runs that share a
     second share the entity, and their rows follow in the order of their entries.
     """
-    problems: list[str] = []
+    problems = certificate_problems(db)
     batches: dict[str, list[tuple[str, int]]] = {}
     for entity, after, details in db.execute(
         "SELECT entity, after_digest, details FROM audit_log WHERE action = 'records.sign' "

@@ -37,8 +37,9 @@ from jdzhi.trace.formats.cose import (
     verify_sign1,
 )
 from jdzhi.trace.formats.labels import check_base_url
-from jdzhi.trace.keys.authority import authority_public_key, load_authority
-from jdzhi.trace.trust.from_registry import trust_from_registry
+from jdzhi.trace.keys.authority import load_authority
+from jdzhi.trace.keys.certified import registry_authority_key
+from jdzhi.trace.trust.from_registry import require_every_key_trusted, trust_from_registry
 from jdzhi.trace.trust.model import (
     Trust,
     TrustedCategory,
@@ -133,6 +134,7 @@ def export_bundle(home: Home, out: Path, passphrase: bytes, *,
     db = open_registry(home)
     try:
         trust = trust_from_registry(db)
+        require_every_key_trusted(trust)
         authority = load_authority(home, db, passphrase)
     finally:
         db.close()
@@ -162,7 +164,7 @@ def _pinned_authority(home: Home | None, authority: bytes | None) -> bytes:
     if home is not None and home.db_path.exists():
         db = open_registry(home)
         try:
-            return authority_public_key(db)
+            return registry_authority_key(db)
         except NotInitialized:
             pass
         finally:

@@ -155,6 +155,8 @@ class Trust:
     issued_at: int
     expires_at: int | None = None
     warnings: tuple[str, ...] = ()
+    #: keys the source holds but does not trust (a certificate that fails), with why
+    refused_keys: Mapping[int, str] = field(default_factory=dict)
 
     @cached_property
     def _endorsements_by_enterprise(self) -> dict[int, list[Endorsement]]:
