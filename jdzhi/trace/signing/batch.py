@@ -213,7 +213,7 @@ class _RowRules:
                  enterprise_id: int, license_no: str, licensed: frozenset[str],
                  categories: tuple[Category, ...], now: datetime,
                  status_on: Callable[[datetime], str]) -> None:
-        from jdzhi.trace.endorsements.lab import WARE_CLASSES
+        from jdzhi.trace.formats.common import WARE_CLASSES
 
         self.serial_at = columns.index("serial")
         self.at = {column: columns.index(column) for column in columns}

@@ -307,6 +307,23 @@ def _trusted_license(item: Any) -> TrustedLicense:
     )
 
 
+def _check_references(keys: dict[int, TrustedKey], enterprises: dict[int, TrustedEnterprise],
+                      licenses: dict[int, TrustedLicense]) -> None:
+    """Every licensee key's license is in ``lics`` and of the key's enterprise, and every
+    license's enterprise in ``ents``: a bundle that names what it does not hold is refused."""
+    for lic in licenses.values():
+        if lic.enterprise_id not in enterprises:
+            raise ValueError(f"license {lic.id} is of enterprise {lic.enterprise_id}, which the "
+                             "bundle does not list")
+    for key in keys.values():
+        if key.license_id is None:
+            continue
+        held = licenses.get(key.license_id)
+        if held is None or held.enterprise_id != key.enterprise_id:
+            raise ValueError(f"key {key.key_id}'s license {key.license_id} of enterprise "
+                             f"{key.enterprise_id} is not in the bundle")
+
+
 def _iso_date(value: Any) -> date:
     text = as_text(value)
     day = date.fromisoformat(text)
@@ -339,6 +356,7 @@ def _trust_from_payload(payload: Any, pinned: bytes, source: str) -> Trust:
                                                    as_text(lab["acc"]))
             for lab in (_map(lab, "a lab", frozenset({"id", "name", "acc"}))
                         for lab in payload["labs"])}
+    _check_references(keys, enterprises, licenses)
     bases = tuple(check_base_url(as_text(base)) for base in payload["bases"])
     if not bases:
         raise ValueError("the bundle names no label base")

@@ -2,7 +2,8 @@
 
 The rules (docs/format.md, "Verdicts") in the order they apply:
 
-1. ``malformed``: the text or bytes are not a canonical version-1 label or record;
+1. ``malformed``: the text or bytes are not a canonical version-1 label or record, or a record's
+   ``cat`` is not the code of its category ``c`` in the trust;
 2. ``unknown-key``: the key id was never certified by the authority (or its certificate does not
    verify under the authority key: never trusted), is not a licensee key, was not yet certified
    at the signing time, or is not certified for the enterprise / category;
@@ -248,6 +249,11 @@ class Verifier:
             message, fields = decode_record(data)
         except LabelError as error:
             return _malformed(f"not a jdzhi record: {error}", "record")
+        category = self.trust.categories.get(fields.category)
+        if category is not None and category.code != fields.category_code:
+            return _malformed(f"the record's category {fields.category_code!r} contradicts its "
+                              f"category code {fields.category} ({category.code})", "record",
+                              str(fields.serial))
         aad = external_aad("record")
         return self._judge(
             fields.label_fields, lambda public_key: verify_sign1(message, public_key, aad),
