@@ -103,6 +103,17 @@ def test_of_two_bases_one_a_prefix_of_the_other_the_longer_decides() -> None:
     assert Verifier(both, NOW).label_text(text).genuine
 
 
+def test_the_authority_key_text_forms() -> None:
+    from jdzhi.errors import InvalidInput
+    from jdzhi.trace.keys.keyfile import read_public_key
+
+    forms = VECTORS["authority_key_text"]
+    assert read_public_key(forms["base64url"]) == AUTHORITY == read_public_key(forms["hex"])
+    for text in forms["refused"]:
+        with pytest.raises(InvalidInput):
+            read_public_key(text)
+
+
 RUNNER = """
 import { readFileSync } from "node:fs";
 import { decodeBundle, ed25519Verify, hasSmallOrder } from "./verify.mjs";

@@ -293,6 +293,12 @@ def jsonl_cases(licensee: SigningKey, fields: RecordFields) -> list[dict[str, An
     ]
 
 
+def _spare_bits_set(text: str) -> str:
+    """The same 32 bytes with the last character's 2 spare bits set: not the canonical text."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return text[:-1] + alphabet[alphabet.index(text[-1]) | 1]
+
+
 def settled(trust: Trust, authority: SigningKey, licensee: SigningKey,
             fields: RecordFields) -> dict[str, Any]:
     """The vectors of the rules settled after an independent verifier found the spec silent."""
@@ -328,6 +334,13 @@ def settled(trust: Trust, authority: SigningKey, licensee: SigningKey,
         "bundle_cases": bundle_cases(wider, authority),
         "record_cases": record_cases(licensee, fields),
         "signed_jsonl_cases": jsonl_cases(licensee, fields),
+        "authority_key_text": {
+            "base64url": base64url(authority.public_key),
+            "hex": authority.public_key.hex(),
+            "refused": [_spare_bits_set(base64url(authority.public_key)),
+                        base64url(authority.public_key) + "=",
+                        base64url(authority.public_key)[:-1]],
+        },
         "small_order_forgery": {
             "about": "R = identity, S = 0 under the identity point as public key: verifiers "
                      "MUST reject (lenient ones, e.g. OpenSSL, accept)",

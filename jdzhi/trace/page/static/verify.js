@@ -65,7 +65,8 @@ function compareBytes(a, b) {
 }
 
 function base64urlDecode(text) {
-  if (!/^[A-Za-z0-9_-]{43}$/.test(text)) throw new Error("not a 32-byte base64url key");
+  // 43 characters, the last one's 2 spare bits zero: the one canonical text of 32 bytes
+  if (!/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/.test(text)) throw new Error("not a 32-byte base64url key");
   const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "=");
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
