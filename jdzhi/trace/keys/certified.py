@@ -246,6 +246,8 @@ def trusted_keys(db: sqlite_utils.Database) -> dict[int, TrustedKey]:
 def certificate_problems(db: sqlite_utils.Database) -> list[str]:
     """What `registry audit` reports of certificates: the authority key file that disagrees with
     the registry, or each key whose certificate does not vouch for its row."""
+    if db.execute("SELECT 1 FROM trust_keys LIMIT 1").fetchone() is None:
+        return []  # no key yet, nothing trusted: a registry before `jdzhi init` made its authority
     try:
         refused = certified_keys(db).refused
     except (IntegrityError, NotInitialized) as error:
