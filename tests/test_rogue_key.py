@@ -178,3 +178,14 @@ def test_the_rogue_key_cannot_sign_through_jdzhi(world: World, tmp_path: Path) -
     assert result.exit_code == ExitCode.INTEGRITY
     assert f"key {ROGUE_ID}'s certificate is not signed by the authority" in result.stderr
     assert not (tmp_path / "more.jsonl").exists()
+
+
+def test_without_the_authority_key_file_nothing_is_trusted(world: World, tmp_path: Path) -> None:
+    attacked = _fresh(world, tmp_path)
+    (attacked.home.keys_dir / "authority.pub").unlink()
+    result = run(attacked.home.path, "verify", attacked.lines()[0]["label"])
+    assert result.exit_code == ExitCode.INTEGRITY
+    assert "authority.pub is missing" in result.stderr
+    audit = run(attacked.home.path, "registry", "audit")
+    assert audit.exit_code == ExitCode.CHECK_FAILED
+    assert "authority.pub is missing" in audit.stdout + audit.stderr
