@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from jdzhi.trace.ed25519 import verify
 from jdzhi.trace.formats import cose
 from jdzhi.trace.formats.base32 import base32_decode, base32_encode
-from jdzhi.trace.formats.common import FormatError, LabelError, parse_serial
+from jdzhi.trace.formats.common import WARE_CLASSES, FormatError, LabelError, parse_serial
 from jdzhi.trace.formats.labels import (
     DEFAULT_BASE_URL,
     LABEL_PAYLOAD_CHARS,
@@ -299,7 +299,9 @@ def test_decoding_any_text_fails_only_cleanly(text: str) -> None:
     signed_at=st.integers(0, 0xFFFFFFFF), category=st.integers(1, 255),
     batch=st.text(min_size=1, max_size=20), name=st.none() | st.text(max_size=30),
     day=st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)),
-    others=st.tuples(*[st.none() | st.text(max_size=64)] * 3),
+    # ware class (a closed list: docs/format.md), report number, work registration number
+    others=st.tuples(st.none() | st.sampled_from(WARE_CLASSES),
+                     *[st.none() | st.text(max_size=64)] * 2),
 )
 @settings(max_examples=60, deadline=None)
 def test_sign_and_decode_round_trip(key_id: int, serial: int, signed_at: int, category: int,

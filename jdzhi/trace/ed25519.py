@@ -17,6 +17,7 @@ __all__ = [
     "PUBLIC_KEY_LENGTH",
     "SECRET_KEY_LENGTH",
     "SIGNATURE_LENGTH",
+    "has_small_order",
     "secret_key",
     "sign",
     "signer",
@@ -26,6 +27,26 @@ __all__ = [
 PUBLIC_KEY_LENGTH = 32
 SECRET_KEY_LENGTH = 64
 SIGNATURE_LENGTH = 64
+
+
+#: every encoding of a point of order 1, 2, 4 or 8, ignoring the sign bit (libsodium's list:
+#: the identity, the points of order 4 and 8, and the non-canonical y = p - 1, p, p + 1)
+_SMALL_ORDER_ENCODINGS = tuple(bytes.fromhex(text) for text in (
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+))
+
+
+def has_small_order(point: bytes) -> bool:
+    """Whether a 32-byte point encoding (a public key, or the R half of a signature) is one of a
+    small-order point: under such a key, forgeries verify in lenient verifiers (docs/format.md)."""
+    masked = point[:31] + bytes([point[31] & 0x7F]) if len(point) == 32 else point
+    return masked in _SMALL_ORDER_ENCODINGS
 
 
 def secret_key(seed: bytes, public_key: bytes) -> bytes:

@@ -12,6 +12,7 @@ import json
 from typing import TYPE_CHECKING
 
 from jdzhi.registry.audit import digest
+from jdzhi.trace.keys.certified import certificate_problems
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -98,7 +99,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 
 def audit_problems(db: sqlite_utils.Database) -> list[str]:
-    """Signed records that no longer match the count and SHA-256 their audit entries recorded (a
+    """Keys whose certificate does not vouch for their row (:func:`certificate_problems`), and
+    signed records that no longer match the count and SHA-256 their audit entries recorded (a
     record deleted, altered or added outside jdzhi).
 
     A signing run's entity is ``signed_records:<enterprise id>:<signing time>`` (action
@@ -107,7 +109,7 @@ def audit_problems(db: sqlite_utils.Database) -> list[str]:
     rows of an upload to `jdzhi server` (``records.upload``, the entity naming the upload time)
     are the enterprise's remaining rows, in id order, in the order of the uploads.
     """
-    problems: list[str] = []
+    problems = certificate_problems(db)
     signed: dict[str, list[tuple[str, int]]] = {}
     uploads: dict[int, list[tuple[str, str, int]]] = {}
     for action, entity, after, details in db.execute(

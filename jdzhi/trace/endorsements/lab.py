@@ -26,6 +26,7 @@ from jdzhi.timeutil import unix_time
 from jdzhi.trace.formats.common import (
     CONTENT_TYPES,
     FORMAT_VERSION,
+    WARE_CLASSES,
     as_int,
     as_text,
     external_aad,
@@ -64,8 +65,6 @@ __all__ = [
 
 #: an endorsement's outcome
 Outcome = Literal["pass", "fail"]
-
-WARE_CLASSES = ("flat", "small-hollow", "large-hollow", "cups", "storage", "cookware")
 
 #: default limits: GB 4806.4-2016 (食品安全国家标准 陶瓷制品), table of lead and cadmium migration
 #: limits, with ware classes as defined in its §2 (flat: depth <= 25 mm; small hollow: < 1.1 L;

@@ -17,6 +17,7 @@ __all__ = [
     "MAX_SERIAL",
     "MAX_SIGNED_AT",
     "SERIAL_PATTERN",
+    "WARE_CLASSES",
     "FormatError",
     "LabelError",
     "as_int",
@@ -72,6 +73,10 @@ MAX_CATEGORY_CODE = 0xFF
 
 
 MAX_SIGNED_AT = 0xFFFF_FFFF
+
+
+#: the ware classes of GB 4806.4-2016: a record's ``w`` and an endorsement result's ``w``
+WARE_CLASSES = ("flat", "small-hollow", "large-hollow", "cups", "storage", "cookware")
 
 
 def parse_serial(text: str) -> int:

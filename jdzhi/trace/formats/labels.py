@@ -145,10 +145,13 @@ def decode_label_payload(payload: bytes) -> Label:
 
 
 def split_label_text(text: str, bases: tuple[str, ...]) -> tuple[str, str]:
-    """Split a label text into (base, payload text); the base must be one of ``bases``."""
-    for base in bases:
-        if text.startswith(base):
-            return base, text[len(base):]
+    """Split a label text into (base, payload text); the base is the longest of ``bases`` the
+    text starts with (a payload holds no ``/``, so of two bases one a prefix of the other, only
+    the longer can leave a payload)."""
+    matching = [base for base in bases if text.startswith(base)]
+    if matching:
+        base = max(matching, key=len)
+        return base, text[len(base):]
     shown = text if len(text) <= 60 else text[:57] + "..."
     raise LabelError(f"{shown!r} does not start with a known label base ({', '.join(bases)})")
 

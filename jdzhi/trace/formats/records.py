@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from jdzhi.trace.formats.common import (
     CONTENT_TYPES,
     FORMAT_VERSION,
+    WARE_CLASSES,
     LabelError,
     external_aad,
     key_kid,
@@ -109,6 +110,10 @@ class RecordFields:
             raise LabelError("a record's numeric field is not an integer")
         if not all(isinstance(data[key], str) for key in texts):
             raise LabelError("a record's text field is not a text string")
+        if data["e"] < 0:
+            raise LabelError(f"enterprise id {data['e']} is negative")
+        if data.get("w", WARE_CLASSES[0]) not in WARE_CLASSES:
+            raise LabelError(f"ware class {data['w']!r} is not one of {', '.join(WARE_CLASSES)}")
         try:
             production = date.fromisoformat(data["d"])
         except ValueError:

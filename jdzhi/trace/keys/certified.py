@@ -5,43 +5,69 @@ authority-signed certificate; it ends by revocation (with an effective time that
 past, or up to a year ahead) or when a rotation supersedes it. A revocation effective now or
 earlier always goes through, replacing a revocation dated later (the audit log keeps both).
 Its status at a moment is :func:`jdzhi.trace.trust.status.key_status_at`.
+
+A key is trusted only when its certificate verifies under the authority public key of the home's
+key file and certifies exactly what its row says (:func:`certified_keys`): a row that anyone
+who can write the database could add or change is never enough.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jdzhi.errors import InvalidInput, InvalidState, KeyUnusable, NotFound
+from jdzhi.errors import (
+    IntegrityError,
+    InvalidInput,
+    InvalidState,
+    KeyUnusable,
+    NotFound,
+    NotInitialized,
+)
+from jdzhi.home import Home
 from jdzhi.registry import audit
 from jdzhi.registry.db import rows, transaction
 from jdzhi.registry.enterprises import get_enterprise
 from jdzhi.registry.licenses import current_license, effective_status
 from jdzhi.timeutil import end_of_cst_day, format_time, stored_time, unix_time, utc_now
-from jdzhi.trace.formats.certs import CertFields, sign_cert
+from jdzhi.trace.formats.certs import CertFields, certificate_problem, sign_cert
 from jdzhi.trace.formats.common import MAX_KEY_ID
 from jdzhi.trace.formats.records import base64url
-from jdzhi.trace.keys.authority import load_authority
-from jdzhi.trace.keys.keyfile import SigningKey, check_new_key_path, generate, write_key
+from jdzhi.trace.keys.authority import (
+    authority_public_key,
+    authority_public_path,
+    load_authority,
+)
+from jdzhi.trace.keys.keyfile import (
+    MAX_KEY_FILE_BYTES,
+    SigningKey,
+    check_new_key_path,
+    generate,
+    write_key,
+)
 from jdzhi.trace.trust.model import TrustedKey
 from jdzhi.trace.trust.status import KeyEndKind, KeyRole, KeyStatus, check_notice, key_status_at
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-    from jdzhi.home import Home
-
 __all__ = [
     "DEFAULT_KEY_YEARS",
+    "CertifiedKeys",
     "IssuedKey",
     "KeyInfo",
+    "certificate_problems",
+    "certified_keys",
     "get_key",
     "issue_lab_key",
     "issue_licensee_key",
     "key_by_public_key",
     "list_keys",
+    "registry_authority_key",
     "revoke_key",
     "trusted_keys",
 ]
@@ -120,29 +146,139 @@ def get_key(db: sqlite_utils.Database, key_id: int) -> KeyInfo:
 
 
 def key_by_public_key(db: sqlite_utils.Database, public_key: bytes) -> KeyInfo:
+    """The certified key of a key file's public key; IntegrityError when its certificate does
+    not vouch for it (a row added or changed outside jdzhi)."""
     found = rows(db, f"{_KEY_QUERY} WHERE k.public_key = ?", [public_key])
     if not found:
         # a damaged key file can still decrypt, to another key: say so beside the usual cause
         raise KeyUnusable("this key was never certified by this registry's authority "
                           "(a key file of another registry, or a damaged one)")
+    problem = _certificate_problem(found[0], registry_authority_key(db))
+    if problem is not None:
+        raise IntegrityError(f"{problem}: the key is not trusted (its row was written outside "
+                             "jdzhi); run `jdzhi registry audit`")
     return _key_info(found[0])
 
 
-def trusted_keys(db: sqlite_utils.Database) -> dict[int, TrustedKey]:
-    """Every certified key as verification reads it."""
-    def unix(text: str) -> int:
-        return unix_time(stored_time(text))
+def registry_authority_key(db: sqlite_utils.Database) -> bytes:
+    """The authority public key that certificates are checked against: the home's key file
+    (``keys/authority.pub``, written by `jdzhi init`), which the registry's ``authority_keys``
+    row must equal. IntegrityError when the file is missing or the two differ."""
+    stored = authority_public_key(db)
+    path = authority_public_path(_home_of(db))
+    if not path.is_file():
+        raise IntegrityError(f"the authority public key file {path} is missing: restore it from "
+                             "its backup (keys cannot be checked without it)")
+    on_file = _pem_public_key(path)
+    if on_file != stored:
+        raise IntegrityError(f"the registry's authority key differs from {path}: the database "
+                             "(or the key file) was replaced; nothing in it is trusted")
+    return on_file
 
-    return {
-        row["key_id"]: TrustedKey(
-            key_id=row["key_id"], public_key=bytes(row["public_key"]), role=row["role"],
-            not_before=unix(row["not_before"]), not_after=unix(row["not_after"]),
-            enterprise_id=row["enterprise_id"], license_id=row["license_id"],
-            lab_id=row["lab_id"], ended_at=unix(row["ended_at"]) if row["ended_at"] else None,
+
+#: RFC 8410: the DER SubjectPublicKeyInfo of every Ed25519 public key, up to its 32 raw bytes
+_ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
+_PEM_BEGIN, _PEM_END = b"-----BEGIN PUBLIC KEY-----", b"-----END PUBLIC KEY-----"
+
+
+def _pem_public_key(path: Path) -> bytes:
+    """The raw key of an Ed25519 PEM public key file, read by its fixed RFC 8410 form: loading
+    ``cryptography`` for it would add a tenth of a second to every `jdzhi verify`."""
+    pem = path.read_bytes()[:MAX_KEY_FILE_BYTES].strip()
+    try:
+        if not (pem.startswith(_PEM_BEGIN) and pem.endswith(_PEM_END)):
+            raise ValueError("no PEM public key")
+        der = base64.b64decode(b"".join(pem[len(_PEM_BEGIN):-len(_PEM_END)].split()),
+                               validate=True)
+    except (ValueError, binascii.Error):
+        der = b""
+    if len(der) != len(_ED25519_SPKI_PREFIX) + 32 or not der.startswith(_ED25519_SPKI_PREFIX):
+        raise IntegrityError(f"{path} is not the authority's Ed25519 PEM public key file")
+    return der[len(_ED25519_SPKI_PREFIX):]
+
+
+def _home_of(db: sqlite_utils.Database) -> Home:
+    for _, name, file in db.execute("PRAGMA database_list").fetchall():
+        if name == "main" and file:
+            return Home(Path(file).parent)
+    raise NotInitialized("this registry is not in a jdzhi home: no authority key file to check "
+                         "its keys against")
+
+
+@dataclass(frozen=True)
+class CertifiedKeys:
+    """The registry's keys split by their certificates: ``trusted`` as verification reads them,
+    ``refused`` the ids of the others with why (``key 3's certificate is not signed by ...``),
+    both under ``authority_public_key``."""
+
+    authority_public_key: bytes
+    trusted: dict[int, TrustedKey]
+    refused: dict[int, str]
+
+
+def certified_keys(db: sqlite_utils.Database) -> CertifiedKeys:
+    """Every key of the registry, its certificate checked once, against the authority key of
+    :func:`registry_authority_key`."""
+    authority = registry_authority_key(db)
+    trusted: dict[int, TrustedKey] = {}
+    refused: dict[int, str] = {}
+    for row in rows(db, "SELECT * FROM trust_keys ORDER BY key_id"):
+        problem = _certificate_problem(row, authority)
+        if problem is not None:
+            refused[row["key_id"]] = problem
+            continue
+        fields = _cert_fields(row)
+        trusted[fields.key_id] = TrustedKey(
+            key_id=fields.key_id, public_key=fields.public_key, role=row["role"],
+            not_before=fields.not_before, not_after=fields.not_after,
+            enterprise_id=fields.enterprise_id, license_id=fields.license_id,
+            lab_id=fields.lab_id, ended_at=_unix(row["ended_at"]) if row["ended_at"] else None,
             end_kind=row["end_kind"], end_reason=row["end_reason"],
         )
-        for row in rows(db, "SELECT * FROM trust_keys ORDER BY key_id")
-    }
+    return CertifiedKeys(authority, trusted, refused)
+
+
+def trusted_keys(db: sqlite_utils.Database) -> dict[int, TrustedKey]:
+    """Every key whose certificate vouches for it, as verification reads it."""
+    return certified_keys(db).trusted
+
+
+def certificate_problems(db: sqlite_utils.Database) -> list[str]:
+    """What `registry audit` reports of certificates: the authority key file that disagrees with
+    the registry, or each key whose certificate does not vouch for its row."""
+    if db.execute("SELECT 1 FROM trust_keys LIMIT 1").fetchone() is None:
+        return []  # no key yet, nothing trusted: a registry before `jdzhi init` made its authority
+    try:
+        refused = certified_keys(db).refused
+    except (IntegrityError, NotInitialized) as error:
+        return [error.message]
+    return [f"{problem}: the key is not trusted" for problem in refused.values()]
+
+
+def _unix(text: str) -> int:
+    return unix_time(stored_time(text))
+
+
+def _cert_fields(row: dict[str, Any]) -> CertFields:
+    """What a ``trust_keys`` row says its certificate certifies."""
+    return CertFields(
+        key_id=row["key_id"], public_key=bytes(row["public_key"]), role=row["role"],
+        not_before=_unix(row["not_before"]), not_after=_unix(row["not_after"]),
+        enterprise_id=row["enterprise_id"], license_id=row["license_id"], lab_id=row["lab_id"])
+
+
+def _certificate_problem(row: dict[str, Any], authority: bytes) -> str | None:
+    """``key N's certificate ...`` when the row's certificate does not vouch for the row."""
+    what = f"key {row['key_id']}'s certificate"
+    certificate = row["certificate"]
+    if not isinstance(certificate, bytes) or not isinstance(row["public_key"], bytes):
+        return f"{what} is not a certificate (damaged or made up)"
+    try:
+        expected = _cert_fields(row)
+    except (TypeError, ValueError):
+        return f"{what} cannot match its row, whose dates are not in the stored form"
+    problem = certificate_problem(certificate, expected, authority)
+    return None if problem is None else f"{what} {problem}"
 
 
 def _window(now: datetime, valid_until: date | None) -> tuple[datetime, datetime]:

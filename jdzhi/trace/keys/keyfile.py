@@ -6,7 +6,6 @@ no log or traceback can carry the secret.
 
 from __future__ import annotations
 
-import base64
 import binascii
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING
 from jdzhi.errors import Conflict, InvalidInput, KeyUnusable
 from jdzhi.files import replace_atomically, write_new
 from jdzhi.trace import ed25519
+from jdzhi.trace.formats.records import base64url_decode
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -151,7 +151,7 @@ def read_public_key(text: str) -> bytes:
             pass
     if len(value) == 43:
         try:
-            raw = base64.urlsafe_b64decode(value + "=")
+            raw = base64url_decode(value)  # the canonical text only (docs/format.md)
             if len(raw) == 32:
                 return raw
         except (binascii.Error, ValueError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +20,13 @@ from jdzhi.errors import Conflict, IntegrityError, InvalidInput, NotInitialized
 from jdzhi.files import write_new
 from jdzhi.registry.db import open_registry
 from jdzhi.timeutil import from_unix, unix_time, utc_now
+from jdzhi.trace.ed25519 import PUBLIC_KEY_LENGTH, has_small_order
 from jdzhi.trace.endorsements.lab import decode_endorsement
 from jdzhi.trace.formats.common import (
     CONTENT_TYPES,
     FORMAT_VERSION,
+    MAX_CATEGORY_CODE,
+    MAX_KEY_ID,
     as_int,
     as_text,
     authority_kid,
@@ -38,11 +42,12 @@ from jdzhi.trace.formats.cose import (
     verify_sign1,
 )
 from jdzhi.trace.formats.labels import check_base_url
-from jdzhi.trace.keys.authority import authority_public_key, load_authority
+from jdzhi.trace.keys.authority import load_authority
+from jdzhi.trace.keys.certified import registry_authority_key
 from jdzhi.trace.tlog.bundle_log import BundleLog, open_bundle_log, proofs_payload
 from jdzhi.trace.tlog.registry_log import SignedCheckpoint, sign_checkpoint
 from jdzhi.trace.tlog.witness import add_cosignatures
-from jdzhi.trace.trust.from_registry import trust_from_registry
+from jdzhi.trace.trust.from_registry import require_every_key_trusted, trust_from_registry
 from jdzhi.trace.trust.model import (
     Trust,
     TrustedCategory,
@@ -63,7 +68,9 @@ if TYPE_CHECKING:
     from jdzhi.home import Home
 
 __all__ = [
+    "BUNDLE_KEYS",
     "DEFAULT_VALID_DAYS",
+    "OPTIONAL_BUNDLE_KEYS",
     "Exported",
     "bundle_payload",
     "decode_bundle",
@@ -156,6 +163,8 @@ def export_bundle(home: Home, out: Path, passphrase: bytes, *,
     moment = now or utc_now()
     db = open_registry(home)
     try:
+        trust = trust_from_registry(db)
+        require_every_key_trusted(trust)
         authority = load_authority(home, db, passphrase)
         log = sign_checkpoint(home, db, authority, moment)
         trust = trust_from_registry(db)
@@ -183,7 +192,7 @@ def _pinned_authority(home: Home | None, authority: bytes | None) -> bytes:
     if home is not None and home.db_path.exists():
         db = open_registry(home)
         try:
-            return authority_public_key(db)
+            return registry_authority_key(db)
         except NotInitialized:
             pass
         finally:
@@ -242,62 +251,143 @@ def decode_bundle(data: bytes, pinned: bytes, *, now: datetime, source: str = "b
     return replace(trust, endorsements=endorsements, warnings=warnings)
 
 
+#: the top-level keys of a version-1 bundle: all required, plus the optional ones the spec
+#: reserves (transparency-log checkpoint and consistency proof, logged serials of revoked keys,
+#: recalls), accepted here and read by their own modules; any other key refuses the bundle
+BUNDLE_KEYS = frozenset({"v", "iat", "exp", "apk", "bases", "keys", "ents", "lics", "cats",
+                         "labs", "ends"})
+OPTIONAL_BUNDLE_KEYS = frozenset({"ckpt", "cprf", "logged", "rcl"})
+_KEY_ENTRY = {"licensee": frozenset({"k", "pk", "role", "nb", "na", "e", "l"}),
+              "lab": frozenset({"k", "pk", "role", "nb", "na", "lab"})}
+
+
+def _map(value: Any, what: str, required: frozenset[str],
+         optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A bundle map holding every ``required`` key and nothing but them and ``optional`` ones."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} is not a map")
+    missing, unknown = required - value.keys(), value.keys() - required - optional
+    if missing or unknown:
+        raise ValueError(f"{what} lacks {sorted(missing)} or carries unknown keys "
+                         f"{sorted(map(str, unknown))}")
+    return value
+
+
+def _uint(value: Any, what: str, low: int = 0, high: int | None = None) -> int:
+    number = as_int(value)
+    if number < low or (high is not None and number > high):
+        raise ValueError(f"{what} {number} is out of range")
+    return number
+
+
+def _trusted_key(item: Any) -> TrustedKey:
+    role = as_text(item.get("role")) if isinstance(item, dict) else ""
+    if not is_key_role(role):
+        raise ValueError(f"a key has the unknown role {role!r}")
+    item = _map(item, "a key", _KEY_ENTRY[role], frozenset({"end"}))
+    key_id = _uint(item["k"], "key id", 1, MAX_KEY_ID)
+    public_key = item["pk"]
+    if (not isinstance(public_key, bytes) or len(public_key) != PUBLIC_KEY_LENGTH
+            or has_small_order(public_key)):
+        raise ValueError(f"key {key_id}'s public key is not a usable Ed25519 key")
+    end = (_map(item["end"], f"key {key_id}'s end", frozenset({"at", "kind", "r"}))
+           if "end" in item else None)
+    end_kind = as_text(end["kind"]) if end else None
+    if end_kind is not None and not is_key_end_kind(end_kind):
+        raise ValueError(f"key {key_id} ended in the unknown way {end_kind!r}")
+    not_before, not_after = _uint(item["nb"], "nb"), _uint(item["na"], "na")
+    if not_after <= not_before:
+        raise ValueError(f"key {key_id}'s window ends before it starts")
+    return TrustedKey(
+        key_id=key_id, public_key=public_key, role=role, not_before=not_before,
+        not_after=not_after,
+        enterprise_id=_uint(item["e"], "enterprise id") if role == "licensee" else None,
+        license_id=_uint(item["l"], "license id") if role == "licensee" else None,
+        lab_id=_uint(item["lab"], "lab id") if role == "lab" else None,
+        ended_at=_uint(end["at"], "end time") if end else None,
+        end_kind=end_kind, end_reason=as_text(end["r"]) if end else "",
+    )
+
+
+def _trusted_license(item: Any) -> TrustedLicense:
+    item = _map(item, "a license", frozenset({"id", "e", "no", "from", "cats", "ev"}))
+    events = tuple(
+        LicenseStatusEvent(_event_status(ev["s"]), _uint(ev["at"], "event time"),
+                           as_text(ev["r"]),
+                           date.fromisoformat(as_text(ev["to"])) if "to" in ev else None)
+        for ev in (_map(ev, "a license event", frozenset({"s", "at", "r"}), frozenset({"to"}))
+                   for ev in item["ev"])
+    )
+    if any(later.effective_at < earlier.effective_at
+           for earlier, later in pairwise(events)):
+        raise ValueError(f"license {item['id']!r} lists its events out of effective order")
+    return TrustedLicense(
+        id=_uint(item["id"], "license id"), enterprise_id=_uint(item["e"], "enterprise id"),
+        license_no=as_text(item["no"]), valid_from=_iso_date(item["from"]),
+        categories=frozenset(_uint(code, "category code", 1, MAX_CATEGORY_CODE)
+                             for code in item["cats"]),
+        events=events,
+    )
+
+
+def _check_references(keys: dict[int, TrustedKey], enterprises: dict[int, TrustedEnterprise],
+                      licenses: dict[int, TrustedLicense]) -> None:
+    """Every licensee key's license is in ``lics`` and of the key's enterprise, and every
+    license's enterprise in ``ents``: a bundle that names what it does not hold is refused."""
+    for lic in licenses.values():
+        if lic.enterprise_id not in enterprises:
+            raise ValueError(f"license {lic.id} is of enterprise {lic.enterprise_id}, which the "
+                             "bundle does not list")
+    for key in keys.values():
+        if key.license_id is None:
+            continue
+        held = licenses.get(key.license_id)
+        if held is None or held.enterprise_id != key.enterprise_id:
+            raise ValueError(f"key {key.key_id}'s license {key.license_id} of enterprise "
+                             f"{key.enterprise_id} is not in the bundle")
+
+
+def _iso_date(value: Any) -> date:
+    text = as_text(value)
+    day = date.fromisoformat(text)
+    if day.isoformat() != text:
+        raise ValueError(f"{text!r} is not a date YYYY-MM-DD")
+    return day
+
+
 def _trust_from_payload(payload: Any, pinned: bytes, source: str) -> Trust:
     if not isinstance(payload, dict) or payload.get("v") != FORMAT_VERSION:
         raise ValueError("unsupported bundle version")
+    _map(payload, "the bundle", BUNDLE_KEYS, OPTIONAL_BUNDLE_KEYS)
     if payload["apk"] != pinned:
         raise ValueError("the bundle names another authority key")
-    keys: dict[int, TrustedKey] = {}
-    for item in payload["keys"]:
-        end = item.get("end")
-        role = as_text(item["role"])
-        end_kind = as_text(end["kind"]) if end else None
-        if (not is_key_role(role) or not isinstance(item["pk"], bytes)
-                or (end_kind is not None and not is_key_end_kind(end_kind))):
-            raise ValueError(f"key {item.get('k')!r} is malformed")
-        key = TrustedKey(
-            key_id=as_int(item["k"]), public_key=item["pk"], role=role,
-            not_before=as_int(item["nb"]), not_after=as_int(item["na"]),
-            enterprise_id=as_int(item["e"]) if role == "licensee" else None,
-            license_id=as_int(item["l"]) if role == "licensee" else None,
-            lab_id=as_int(item["lab"]) if role == "lab" else None,
-            ended_at=as_int(end["at"]) if end else None,
-            end_kind=end_kind,
-            end_reason=as_text(end["r"]) if end else "",
-        )
-        keys[key.key_id] = key
+    keys = {key.key_id: key for key in map(_trusted_key, payload["keys"])}
     enterprises = {
-        as_int(e["id"]): TrustedEnterprise(as_int(e["id"]), as_text(e["name"]), as_text(e["short"]),
-                                         as_text(e["uscc"]))
-        for e in payload["ents"]
+        _uint(e["id"], "enterprise id"): TrustedEnterprise(
+            e["id"], as_text(e["name"]), as_text(e["short"]), as_text(e["uscc"]))
+        for e in (_map(e, "an enterprise", frozenset({"id", "name", "short", "uscc"}))
+                  for e in payload["ents"])
     }
-    licenses = {}
-    for item in payload["lics"]:
-        events = tuple(
-            LicenseStatusEvent(_event_status(ev["s"]), as_int(ev["at"]), as_text(ev["r"]),
-                               date.fromisoformat(as_text(ev["to"])) if "to" in ev else None)
-            for ev in item["ev"]
-        )
-        licenses[as_int(item["id"])] = TrustedLicense(
-            id=as_int(item["id"]), enterprise_id=as_int(item["e"]), license_no=as_text(item["no"]),
-            valid_from=date.fromisoformat(as_text(item["from"])),
-            categories=frozenset(as_int(code) for code in item["cats"]), events=events,
-        )
+    licenses = {lic.id: lic for lic in map(_trusted_license, payload["lics"])}
     categories = {
-        as_int(c["c"]): TrustedCategory(as_int(c["c"]), as_text(c["code"]), as_text(c["zh"]),
-                                      as_text(c["en"]))
-        for c in payload["cats"]
+        _uint(c["c"], "category code", 1, MAX_CATEGORY_CODE): TrustedCategory(
+            c["c"], as_text(c["code"]), as_text(c["zh"]), as_text(c["en"]))
+        for c in (_map(c, "a category", frozenset({"c", "code", "zh", "en"}))
+                  for c in payload["cats"])
     }
-    labs = {as_int(lab["id"]): TrustedLab(as_int(lab["id"]), as_text(lab["name"]),
-                                          as_text(lab["acc"]))
-            for lab in payload["labs"]}
+    labs = {_uint(lab["id"], "lab id"): TrustedLab(lab["id"], as_text(lab["name"]),
+                                                   as_text(lab["acc"]))
+            for lab in (_map(lab, "a lab", frozenset({"id", "name", "acc"}))
+                        for lab in payload["labs"])}
+    _check_references(keys, enterprises, licenses)
     bases = tuple(check_base_url(as_text(base)) for base in payload["bases"])
     if not bases:
         raise ValueError("the bundle names no label base")
     return Trust(
         source=source, authority_public_key=pinned, bases=bases, keys=keys,
         enterprises=enterprises, licenses=licenses, categories=categories, labs=labs,
-        endorsements=(), issued_at=as_int(payload["iat"]), expires_at=as_int(payload["exp"]),
+        endorsements=(), issued_at=_uint(payload["iat"], "iat"),
+        expires_at=_uint(payload["exp"], "exp"),
     )
 
 

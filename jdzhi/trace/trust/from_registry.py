@@ -13,8 +13,7 @@ from jdzhi.timeutil import unix_time, utc_now
 from jdzhi.trace.endorsements.lab import decode_endorsement
 from jdzhi.trace.formats.common import FormatError
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, check_base_url
-from jdzhi.trace.keys.authority import authority_public_key
-from jdzhi.trace.keys.certified import trusted_keys
+from jdzhi.trace.keys.certified import certified_keys
 from jdzhi.trace.tlog.logged import logged_serials
 from jdzhi.trace.trust.model import (
     Endorsement,
@@ -35,6 +34,7 @@ __all__ = [
     "accepted_bases",
     "given_base_url",
     "registry_base_url",
+    "require_every_key_trusted",
     "setting",
     "trust_from_registry",
     "trusted_licenses",
@@ -99,8 +99,11 @@ def trusted_licenses(db: sqlite_utils.Database) -> dict[int, TrustedLicense]:
 
 
 def trust_from_registry(db: sqlite_utils.Database) -> Trust:
-    """Everything the registry trusts now, as verification and the trust bundle use it."""
-    keys = trusted_keys(db)
+    """Everything the registry trusts now, as verification and the trust bundle use it: keys
+    only as their certificates vouch for them, under the home's authority key file (a key whose
+    certificate fails is in ``refused_keys``, never in ``keys``)."""
+    certified = certified_keys(db)
+    keys = certified.trusted
     enterprises = {
         row["id"]: TrustedEnterprise(row["id"], row["name"], row["short_name"], row["uscc"])
         for row in rows(db, "SELECT id, name, short_name, uscc FROM enterprises ORDER BY id")
@@ -125,7 +128,7 @@ def trust_from_registry(db: sqlite_utils.Database) -> Trust:
     now = unix_time(utc_now())
     return Trust(
         source="registry",
-        authority_public_key=authority_public_key(db),
+        authority_public_key=certified.authority_public_key,
         bases=accepted_bases(db),
         keys=keys,
         enterprises=enterprises,
@@ -136,4 +139,13 @@ def trust_from_registry(db: sqlite_utils.Database) -> Trust:
         issued_at=now,
         warnings=tuple(warnings),
         logged=logged_serials(db, keys, licenses, now),
+        refused_keys=certified.refused,
     )
+
+
+def require_every_key_trusted(trust: Trust) -> None:
+    """Refuse (IntegrityError, naming the key) to publish a registry's trust while it holds a key
+    whose certificate fails: signing a bundle is where a rogue row would become trusted."""
+    for reason in trust.refused_keys.values():
+        raise IntegrityError(f"{reason}: refused, nothing was signed (a key row was written "
+                             "outside jdzhi; see `jdzhi registry audit`)")

@@ -174,6 +174,8 @@ class Trust:
     issued_at: int
     expires_at: int | None = None
     warnings: tuple[str, ...] = ()
+    #: keys the source holds but does not trust (a certificate that fails), with why
+    refused_keys: Mapping[int, str] = field(default_factory=dict)
     #: the bundle's checkpoint of the registry's log (None: the registry, or an unlogged bundle)
     log: BundleLog | None = None
     #: for each licensee key revoked (itself or by its license), the serials of its records that

@@ -2,9 +2,11 @@
 
 The rules (docs/format.md, "Verdicts") in the order they apply:
 
-1. ``malformed``: the text or bytes are not a canonical version-1 label or record;
-2. ``unknown-key``: the key id was never certified by the authority, is not a licensee key, was
-   not yet certified at the signing time, or is not certified for the enterprise / category;
+1. ``malformed``: the text or bytes are not a canonical version-1 label or record, or a record's
+   ``cat`` is not the code of its category ``c`` in the trust;
+2. ``unknown-key``: the key id was never certified by the authority (or its certificate does not
+   verify under the authority key: never trusted), is not a licensee key, was not yet certified
+   at the signing time, or is not certified for the enterprise / category;
 3. ``tampered``: the signature does not verify under the certified key;
 4. ``revoked`` / ``expired``: signed at or after the effective time of the key's revocation /
    replacement, or after the key's validity window;
@@ -251,6 +253,11 @@ class Verifier:
             message, fields = decode_record(data)
         except LabelError as error:
             return _malformed(f"not a jdzhi record: {error}", "record")
+        category = self.trust.categories.get(fields.category)
+        if category is not None and category.code != fields.category_code:
+            return _malformed(f"the record's category {fields.category_code!r} contradicts its "
+                              f"category code {fields.category} ({category.code})", "record",
+                              str(fields.serial))
         aad = external_aad("record")
         return self._judge(
             fields.label_fields, lambda public_key: verify_sign1(message, public_key, aad),
@@ -311,9 +318,10 @@ class Verifier:
                                 "production_date": production_date}
         key = self.trust.keys.get(fields.key_id)
         if key is None:
-            return VerificationResult(
-                Verdict.UNKNOWN_KEY, serial, None,
-                (f"key {fields.key_id} was never certified by the authority",), **base)
+            refused = self.trust.refused_keys.get(fields.key_id)
+            why = (f"key {fields.key_id} was never certified by the authority" if refused is None
+                   else f"{refused}: the key is not trusted")
+            return VerificationResult(Verdict.UNKNOWN_KEY, serial, None, (why,), **base)
         if not signature_ok(key.public_key):
             return VerificationResult(
                 Verdict.TAMPERED, serial, None,

@@ -65,7 +65,8 @@ function compareBytes(a, b) {
 }
 
 function base64urlDecode(text) {
-  if (!/^[A-Za-z0-9_-]{43}$/.test(text)) throw new Error("not a 32-byte base64url key");
+  // 43 characters, the last one's 2 spare bits zero: the one canonical text of 32 bytes
+  if (!/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/.test(text)) throw new Error("not a 32-byte base64url key");
   const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "=");
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
@@ -274,8 +275,28 @@ function sigStructure(message, aad) {
 
 const keyCache = new Map();
 
-async function ed25519Verify(publicKey, signature, message) {
-  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32 || signature.length !== 64) {
+/** Every encoding of a point of order 1, 2, 4 or 8, sign bit cleared (jdzhi/trace/ed25519.py). */
+const SMALL_ORDER = [
+  "0000000000000000000000000000000000000000000000000000000000000000",
+  "0100000000000000000000000000000000000000000000000000000000000000",
+  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+  "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+];
+
+/** Whether 32 bytes encode a small-order point: docs/format.md says verifiers MUST reject such
+ * a public key or R, and WebCrypto implementations need not. */
+export function hasSmallOrder(point) {
+  const masked = Array.from(point, (byte, i) => (i === 31 ? byte & 0x7f : byte));
+  const hex = masked.map((byte) => byte.toString(16).padStart(2, "0")).join("");
+  return SMALL_ORDER.includes(hex);
+}
+
+export async function ed25519Verify(publicKey, signature, message) {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32 || signature.length !== 64
+    || hasSmallOrder(publicKey) || hasSmallOrder(signature.subarray(0, 32))) {
     return false;
   }
   const id = Array.from(publicKey).join(",");
@@ -393,82 +414,123 @@ async function loadTrust(authority) {
   const refuse = (why) => new Stop("error",
     "可信数据未通过认证中心签名校验，已拒绝使用，无法验证此标签。",
     `The trust data is not validly signed by the certification authority (${why}): refused, so the label cannot be checked.`);
-  let message;
   try {
-    if (bytes.length > MAX_BUNDLE_BYTES) throw new Error("too large");
-    message = decodeSign1(bytes, "trust bundle");
-  } catch (error) {
-    throw refuse(error.message);
-  }
-  const kid = (await sha256(authority)).slice(0, 8);
-  if (message.contentType !== CONTENT_TYPES.bundle || !equalBytes(message.kid, kid)
-    || !await ed25519Verify(authority, message.signature,
-      sigStructure(message, utf8.encode("jdzhi/bundle/1")))) {
-    throw refuse("signature");
-  }
-  try {
-    return await trustFromPayload(decodeCbor(message.payload, "trust bundle payload"), authority);
+    return await decodeBundle(bytes, authority);
   } catch (error) {
     throw refuse(error.message);
   }
 }
 
+/** A bundle's trust, checked as docs/format.md says; an Error saying why it is refused. */
+export async function decodeBundle(bytes, authority) {
+  if (bytes.length > MAX_BUNDLE_BYTES) throw new Error("too large");
+  const message = decodeSign1(bytes, "trust bundle");
+  const kid = (await sha256(authority)).slice(0, 8);
+  if (message.contentType !== CONTENT_TYPES.bundle || !equalBytes(message.kid, kid)
+    || !await ed25519Verify(authority, message.signature,
+      sigStructure(message, utf8.encode("jdzhi/bundle/1")))) {
+    throw new Error("signature");
+  }
+  return trustFromPayload(decodeCbor(message.payload, "trust bundle payload"), authority);
+}
+
+/** The keys of a bundle's maps (docs/format.md): each listed one required unless optional,
+ * nothing else allowed. */
+const BUNDLE_KEYS = ["v", "iat", "exp", "apk", "bases", "keys", "ents", "lics", "cats", "labs", "ends"];
+const OPTIONAL_BUNDLE_KEYS = ["ckpt", "cprf", "logged", "rcl"];
+const KEY_ENTRY_KEYS = {
+  licensee: ["k", "pk", "role", "nb", "na", "e", "l"], lab: ["k", "pk", "role", "nb", "na", "lab"],
+};
+
+function exactKeys(map, what, required, optional = []) {
+  if (!(map instanceof Map)) throw new Error(`${what} is not a map`);
+  for (const key of required) if (!map.has(key)) throw new Error(`${what} lacks ${key}`);
+  for (const key of map.keys()) {
+    if (!required.includes(key) && !optional.includes(key)) {
+      throw new Error(`${what} carries the unknown key ${JSON.stringify(String(key))}`);
+    }
+  }
+  return map;
+}
+
+function inRange(value, what, low, high) {
+  if (!Number.isSafeInteger(value) || value < low || value > high) throw new Error(`${what} is out of range`);
+  return value;
+}
+
 async function trustFromPayload(payload, authority) {
   if (!(payload instanceof Map) || payload.get("v") !== 1) throw new Error("unsupported bundle version");
+  exactKeys(payload, "the bundle", BUNDLE_KEYS, OPTIONAL_BUNDLE_KEYS);
   if (!equalBytes(field(payload, "apk", "bytes"), authority)) throw new Error("another authority key");
   const keys = new Map();
   for (const item of field(payload, "keys", "list")) {
     const role = field(item, "role", "text");
     if (role !== "licensee" && role !== "lab") throw new Error("a key has an unknown role");
+    exactKeys(item, "a key", KEY_ENTRY_KEYS[role], ["end"]);
     const end = field(item, "end", "map", true);
+    if (end !== undefined) exactKeys(end, "a key's end", ["at", "kind", "r"]);
     if (end !== undefined && !["revoked", "superseded"].includes(field(end, "kind", "text"))) {
       throw new Error("a key has an unknown kind of end");
     }
     const key = {
-      k: field(item, "k", "int"), pk: field(item, "pk", "bytes"), role,
-      nb: field(item, "nb", "int"), na: field(item, "na", "int"),
-      e: role === "licensee" ? field(item, "e", "int") : null,
-      l: role === "licensee" ? field(item, "l", "int") : null,
-      lab: role === "lab" ? field(item, "lab", "int") : null,
+      k: inRange(field(item, "k", "int"), "a key id", 1, 0xffff), pk: field(item, "pk", "bytes"), role,
+      nb: field(item, "nb", "uint"), na: field(item, "na", "uint"),
+      e: role === "licensee" ? field(item, "e", "uint") : null,
+      l: role === "licensee" ? field(item, "l", "uint") : null,
+      lab: role === "lab" ? field(item, "lab", "uint") : null,
       end: end === undefined ? null
-        : { at: field(end, "at", "int"), kind: field(end, "kind", "text"), r: field(end, "r", "text") },
+        : { at: field(end, "at", "uint"), kind: field(end, "kind", "text"), r: field(end, "r", "text") },
     };
+    if (key.pk.length !== 32 || hasSmallOrder(key.pk)) throw new Error(`key ${key.k} is not a usable Ed25519 key`);
+    if (key.na <= key.nb) throw new Error(`key ${key.k}'s window ends before it starts`);
     keys.set(key.k, key);
   }
   const enterprises = new Map();
   for (const item of field(payload, "ents", "list")) {
-    enterprises.set(field(item, "id", "int"), {
+    exactKeys(item, "an enterprise", ["id", "name", "short", "uscc"]);
+    enterprises.set(field(item, "id", "uint"), {
       name: field(item, "name", "text"), short: field(item, "short", "text"),
       uscc: field(item, "uscc", "text"),
     });
   }
   const licenses = new Map();
   for (const item of field(payload, "lics", "list")) {
-    licenses.set(field(item, "id", "int"), {
-      e: field(item, "e", "int"), no: field(item, "no", "text"),
+    exactKeys(item, "a license", ["id", "e", "no", "from", "cats", "ev"]);
+    const license = {
+      e: field(item, "e", "uint"), no: field(item, "no", "text"),
       from: isoDate(field(item, "from", "text")),
-      cats: new Set(field(item, "cats", "list").map((code) => {
-        if (!Number.isSafeInteger(code)) throw new Error("a license category is not an integer");
-        return code;
-      })),
+      cats: new Set(field(item, "cats", "list").map((code) => inRange(code, "a license category", 1, 255))),
       events: field(item, "ev", "list").map((ev) => {
+        exactKeys(ev, "a license event", ["s", "at", "r"], ["to"]);
         const to = field(ev, "to", "text", true);
         const s = field(ev, "s", "text");
         if (!["active", "suspended", "revoked"].includes(s)) throw new Error("a license event has an unknown status");
-        return { s, at: field(ev, "at", "int"), r: field(ev, "r", "text"),
+        return { s, at: field(ev, "at", "uint"), r: field(ev, "r", "text"),
           to: to === undefined ? null : isoDate(to) };
       }),
-    });
+    };
+    if (license.events.some((ev, i) => i > 0 && ev.at < license.events[i - 1].at)) {
+      throw new Error("a license lists its events out of effective order");
+    }
+    if (!enterprises.has(license.e)) throw new Error("a license's enterprise is not in the bundle");
+    licenses.set(field(item, "id", "uint"), license);
+  }
+  for (const key of keys.values()) {
+    if (key.role === "licensee" && (!licenses.has(key.l) || licenses.get(key.l).e !== key.e)) {
+      throw new Error(`key ${key.k}'s license is not in the bundle`);
+    }
   }
   const categories = new Map();
   for (const item of field(payload, "cats", "list")) {
-    categories.set(field(item, "c", "int"), {
+    exactKeys(item, "a category", ["c", "code", "zh", "en"]);
+    categories.set(inRange(field(item, "c", "int"), "a category code", 1, 255), {
       code: field(item, "code", "text"), zh: field(item, "zh", "text"), en: field(item, "en", "text"),
     });
   }
   const labs = new Map();
   for (const item of field(payload, "labs", "list")) {
-    labs.set(field(item, "id", "int"), { name: field(item, "name", "text"), acc: field(item, "acc", "text") });
+    exactKeys(item, "a lab", ["id", "name", "acc"]);
+    labs.set(field(item, "id", "uint"), { name: field(item, "name", "text"), acc: field(item, "acc", "text") });
   }
   const bases = field(payload, "bases", "list");
   if (bases.length === 0 || !bases.every((b) => typeof b === "string" && b.length <= 30 && BASE_PATTERN.test(b))) {
@@ -488,7 +550,7 @@ async function trustFromPayload(payload, authority) {
   }
   return {
     keys, enterprises, licenses, categories, labs, endorsements, bases,
-    issuedAt: field(payload, "iat", "int"), expiresAt: field(payload, "exp", "int"),
+    issuedAt: field(payload, "iat", "uint"), expiresAt: field(payload, "exp", "uint"),
     log: await logOfPayload(payload, authority), logged,
   };
 }
