@@ -110,6 +110,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     runner = CliRunner()
     with pytest.MonkeyPatch.context() as env:
         env.setenv("JDZHI_PASSPHRASE", TEST_PASSPHRASE)
+        env.setenv("JDZHI_KEY_PASSPHRASE", TEST_PASSPHRASE)
         env.setenv("JDZHI_ACTOR", "test-operator")
         env.setenv("JDZHI_NOW", T0)
         _run(runner, home, "init")

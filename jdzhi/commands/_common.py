@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 PASSPHRASE_ENV = "JDZHI_PASSPHRASE"
+#: the passphrase for a key issued to a workshop or lab, in scripts
+KEY_PASSPHRASE_ENV = "JDZHI_KEY_PASSPHRASE"
 
 #: people's output; soft_wrap keeps every error message on one line whatever the terminal width
 err_console = Console(stderr=True, soft_wrap=True)
@@ -71,25 +74,63 @@ def emit_json(data: Any) -> None:
 
 
 def read_passphrase(passphrase_file: Path | None, *, confirm: bool, what: str) -> bytes:
-    """A passphrase from ``--passphrase-file``, else ``JDZHI_PASSPHRASE``, else a hidden prompt."""
+    """A passphrase from ``--passphrase-file``, else ``JDZHI_PASSPHRASE``, else a hidden prompt.
+
+    ``confirm`` is for a passphrase that creates a key: asked twice at a prompt, and refused when
+    shorter than :data:`~jdzhi.trace.keys.keyfile.MIN_PASSPHRASE_CHARS`.
+    """
     if passphrase_file is not None:
-        try:
-            text = passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as error:
-            raise InvalidInput(
-                f"cannot read passphrase file {passphrase_file}: {error.strerror}"
-            ) from None
+        text = _passphrase_from_file(passphrase_file)
     elif os.environ.get(PASSPHRASE_ENV):
         text = os.environ[PASSPHRASE_ENV]
     else:
-        try:
-            text = typer.prompt(f"Passphrase for {what}", hide_input=True,
-                                confirmation_prompt=confirm, err=True)
-        except typer.Abort:
-            raise KeyUnusable(f"no passphrase given for {what}") from None
+        text = _prompt_passphrase(what, confirm=confirm)
+    return _checked(text, what=what, new_key=confirm)
+
+
+def read_key_passphrase(key_passphrase_file: Path | None, *, what: str) -> bytes:
+    """The passphrase of a key handed to a workshop or lab: ``--key-passphrase-file``, else
+    ``JDZHI_KEY_PASSPHRASE``, else a prompt on a terminal; never the authority's
+    ``JDZHI_PASSPHRASE``, which the workshop would then have to be told."""
+    if key_passphrase_file is not None:
+        text = _passphrase_from_file(key_passphrase_file)
+    elif os.environ.get(KEY_PASSPHRASE_ENV):
+        text = os.environ[KEY_PASSPHRASE_ENV]
+    elif sys.stdin.isatty():
+        text = _prompt_passphrase(what, confirm=True)
+    else:
+        raise KeyUnusable(
+            f"no passphrase for {what}: give --key-passphrase-file or set {KEY_PASSPHRASE_ENV} "
+            f"(a key handed out never gets the authority's {PASSPHRASE_ENV})"
+        )
+    return _checked(text, what=what, new_key=True)
+
+
+def _passphrase_from_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as error:
+        raise InvalidInput(f"cannot read passphrase file {path}: {error.strerror}") from None
+
+
+def _prompt_passphrase(what: str, *, confirm: bool) -> str:
+    try:
+        text: str = typer.prompt(f"Passphrase for {what}", hide_input=True,
+                                 confirmation_prompt=confirm, err=True)
+    except typer.Abort:
+        raise KeyUnusable(f"no passphrase given for {what}") from None
+    return text
+
+
+def _checked(text: str, *, what: str, new_key: bool) -> bytes:
     if not text:
         raise KeyUnusable(f"the passphrase for {what} is empty")
-    return text.encode("utf-8")
+    passphrase = text.encode("utf-8")
+    if new_key:
+        from jdzhi.trace.keys.keyfile import check_new_passphrase
+
+        check_new_passphrase(passphrase, what=what)
+    return passphrase
 
 
 #: options that many commands share, as Annotated types (``as_json: JsonOption = False``)
@@ -113,4 +154,9 @@ PassphraseFileOption = Annotated[Path | None, typer.Option(
     "--passphrase-file",
     help="Read the key's passphrase from this file (else $JDZHI_PASSPHRASE, else a prompt).",
     dir_okay=False,
+)]
+KeyPassphraseFileOption = Annotated[Path | None, typer.Option(
+    "--key-passphrase-file", dir_okay=False,
+    help="Passphrase for the NEW key, at least 12 characters, from this file (else "
+         "$JDZHI_KEY_PASSPHRASE, else a prompt; never the authority's $JDZHI_PASSPHRASE).",
 )]

@@ -2,7 +2,8 @@
 
 A key file is Ed25519 in encrypted PKCS#8 PEM, created 0600; jdzhi never overwrites one. Issuing
 asks for two passphrases: the authority key's, then one for the new key (``--passphrase-file``
-and ``--key-passphrase-file``; ``JDZHI_PASSPHRASE`` serves both in scripts).
+and ``--key-passphrase-file``; in scripts ``JDZHI_PASSPHRASE`` and ``JDZHI_KEY_PASSPHRASE``: the
+workshop is told its own passphrase, never the authority's).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from rich.table import Table
 
 from jdzhi.commands._common import (
     JsonOption,
+    KeyPassphraseFileOption,
     PassphraseFileOption,
     emit_json,
     err_console,
     home_of,
+    read_key_passphrase,
     read_passphrase,
     registry_of,
 )
@@ -37,10 +40,6 @@ app = typer.Typer(
 OutOption = Annotated[Path, typer.Option(
     "--out", metavar="KEYFILE", dir_okay=False,
     help="Where to write the new private key (encrypted, mode 0600; never overwritten).",
-)]
-KeyPassphraseFileOption = Annotated[Path | None, typer.Option(
-    "--key-passphrase-file", dir_okay=False,
-    help="Passphrase for the NEW key from this file (else $JDZHI_PASSPHRASE, else a prompt).",
 )]
 ValidUntilOption = Annotated[str | None, typer.Option(
     "--valid-until", metavar="DATE", help="Last day of the key's validity (default: 3 years).",
@@ -60,7 +59,7 @@ def _issue(ctx: typer.Context, enterprise: str, out: Path, passphrase_file: Path
     home = home_of(ctx)
     check_new_key_path(out)  # before any prompt: an existing KEYFILE is refused either way
     authority = read_passphrase(passphrase_file, confirm=False, what="the authority key")
-    new = read_passphrase(key_passphrase_file, confirm=True, what=f"the new key ({out.name})")
+    new = read_key_passphrase(key_passphrase_file, what=f"the new key ({out.name})")
     with registry_of(ctx) as db:
         issued = issue_licensee_key(home, db, enterprise, out=out, authority_passphrase=authority,
                                     key_passphrase=new, valid_until=until, rotate=rotate)

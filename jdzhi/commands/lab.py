@@ -10,10 +10,12 @@ from rich.markup import escape
 
 from jdzhi.commands._common import (
     JsonOption,
+    KeyPassphraseFileOption,
     PassphraseFileOption,
     emit_json,
     err_console,
     home_of,
+    read_key_passphrase,
     read_passphrase,
     registry_of,
 )
@@ -31,10 +33,7 @@ def add(
     accreditation: Annotated[str, typer.Option(
         "--accreditation", help="Accreditation, e.g. a CNAS number.")] = "",
     passphrase_file: PassphraseFileOption = None,
-    key_passphrase_file: Annotated[Path | None, typer.Option(
-        "--key-passphrase-file", dir_okay=False,
-        help="Passphrase for the NEW key from this file (else $JDZHI_PASSPHRASE, else a "
-             "prompt).")] = None,
+    key_passphrase_file: KeyPassphraseFileOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register the testing center and certify its endorsement key.
@@ -48,7 +47,7 @@ def add(
     home = home_of(ctx)
     check_new_key_path(out)  # before any prompt: an existing KEYFILE is refused either way
     authority = read_passphrase(passphrase_file, confirm=False, what="the authority key")
-    new = read_passphrase(key_passphrase_file, confirm=True, what=f"the new key ({out.name})")
+    new = read_key_passphrase(key_passphrase_file, what=f"the new key ({out.name})")
     db = open_registry(home)
     try:
         added = add_lab(home, db, name, accreditation=accreditation, out=out,
