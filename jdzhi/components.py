@@ -14,5 +14,6 @@ COMPONENT_MODULES = (
     "jdzhi.registry.schema",
     "jdzhi.trace.schema",
     "jdzhi.trace.scanning.log",
+    "jdzhi.trace.recalls.schema",
     "jdzhi.similarity.schema",
 )

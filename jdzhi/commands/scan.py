@@ -28,7 +28,7 @@ scans_app = typer.Typer(help="The scan log: what inspectors scanned, and suspect
 
 _STYLE = {"genuine": "green", "unreadable": "yellow", "suspected-clone": "magenta",
           "revoked": "red", "suspended": "red", "expired": "red", "tampered": "red",
-          "unknown-key": "red", "malformed": "red", "stale-trust": "yellow"}
+          "unknown-key": "red", "malformed": "red", "stale-trust": "yellow", "recalled": "red"}
 _HEADLINE = {
     "genuine": "GENUINE — a licensed Jingdezhen Zhi piece",
     "suspected-clone": "SUSPECTED CLONE — this genuine label turns up too often or too far apart",
@@ -40,6 +40,7 @@ _HEADLINE = {
     "expired": "EXPIRED — signed outside the license's validity",
     "malformed": "MALFORMED — not a Jingdezhen Zhi label",
     "stale-trust": "STALE TRUST — cannot confirm: the trust data is out of date",
+    "recalled": "RECALLED — the registry withdrew this item",
 }
 
 
@@ -85,8 +86,9 @@ def scan(
     """Scan label photos: find every QR code, verify it, and check for cloned serials.
 
     Each code gets a verdict (genuine, tampered, unknown-key, revoked, suspended, expired,
-    malformed, stale-trust, suspected-clone); a photo with no readable code is unreadable. Every
-    scan is recorded in the home's scan log. Exit 0 only when every code is genuine.
+    malformed, stale-trust, recalled, suspected-clone); a photo with no readable code is
+    unreadable. Every scan is recorded in the home's scan log. Exit 0 only when every code is
+    genuine.
 
     Examples: jdzhi scan IMG_0412.jpg --inspector insp-07 --location "Jingdezhen";
     jdzhi scan *.jpg --trust trust.cbor --location 29.27,117.18 --json

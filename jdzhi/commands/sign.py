@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 _STYLE = {"genuine": "bold green", "tampered": "bold red", "unknown-key": "bold red",
           "revoked": "bold red", "suspended": "bold yellow", "expired": "bold magenta",
-          "malformed": "bold red", "stale-trust": "bold yellow"}
+          "malformed": "bold red", "stale-trust": "bold yellow", "recalled": "bold red"}
 
 
 def sign(
@@ -106,7 +106,8 @@ def verify(
     """Verify labels or signed records; exit 0 only when every one is genuine.
 
     Verdicts: genuine, tampered, unknown-key, revoked, suspended, expired, malformed,
-    stale-trust (a good signature checked against an out-of-date --trust bundle). A record
+    stale-trust (a good signature checked against an out-of-date --trust bundle), recalled (an
+    item the registry recalled: `jdzhi recall`). A record
     signed while its license was valid stays genuine after a later revocation (a reason says
     so); one signed after the effective time of a revocation or suspension is not.
 

@@ -38,6 +38,7 @@ from jdzhi.trace.formats.cose import (
 )
 from jdzhi.trace.formats.labels import check_base_url
 from jdzhi.trace.keys.authority import authority_public_key, load_authority
+from jdzhi.trace.recalls.compact import decode_recalls, encode_recalls
 from jdzhi.trace.trust.from_registry import trust_from_registry
 from jdzhi.trace.trust.model import (
     Trust,
@@ -93,7 +94,7 @@ def bundle_payload(trust: Trust, *, issued_at: int, expires_at: int) -> dict[str
         licenses.append({"id": lic.id, "e": lic.enterprise_id, "no": lic.license_no,
                          "from": lic.valid_from.isoformat(), "cats": sorted(lic.categories),
                          "ev": events})
-    return {
+    payload: dict[str, Any] = {
         "v": FORMAT_VERSION, "iat": issued_at, "exp": expires_at,
         "apk": trust.authority_public_key, "bases": list(trust.bases),
         "keys": keys,
@@ -106,6 +107,9 @@ def bundle_payload(trust: Trust, *, issued_at: int, expires_at: int) -> dict[str
                  for lab in trust.labs.values()],
         "ends": [e.message for e in trust.endorsements],
     }
+    if trust.recalls:  # only then: a bundle without recalls keeps its bytes
+        payload["rcl"] = encode_recalls(trust.recalls)
+    return payload
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,7 @@ def decode_bundle(data: bytes, pinned: bytes, *, now: datetime, source: str = "b
         payload = loads_canonical(message.payload, what="trust bundle payload")
         trust = _trust_from_payload(payload, pinned, source)
         endorsements = tuple(decode_endorsement(item, trust.keys) for item in payload["ends"])
+        recalls = decode_recalls(payload.get("rcl", []))
     except (CoseError, AttributeError, KeyError, TypeError, ValueError) as error:
         raise IntegrityError(f"the signed trust bundle has an invalid field: {error}") from None
     if max_age_days is not None and trust.expires_at is not None:
@@ -217,7 +222,7 @@ def decode_bundle(data: bytes, pinned: bytes, *, now: datetime, source: str = "b
     if trust.expires_at is not None and trust.stale_at(unix_time(now)):
         warnings = (f"the trust bundle expired on {from_unix(trust.expires_at):%Y-%m-%d %H:%M} "
                     "UTC: statuses may be out of date; get a fresh one",)
-    return replace(trust, endorsements=endorsements, warnings=warnings)
+    return replace(trust, endorsements=endorsements, warnings=warnings, recalls=recalls)
 
 
 def _trust_from_payload(payload: Any, pinned: bytes, source: str) -> Trust:

@@ -15,6 +15,7 @@ from jdzhi.trace.formats.common import FormatError
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, check_base_url
 from jdzhi.trace.keys.authority import authority_public_key
 from jdzhi.trace.keys.certified import trusted_keys
+from jdzhi.trace.recalls.store import trusted_recalls
 from jdzhi.trace.trust.model import (
     Endorsement,
     LicenseStatusEvent,
@@ -132,4 +133,5 @@ def trust_from_registry(db: sqlite_utils.Database) -> Trust:
         endorsements=tuple(endorsements),
         issued_at=unix_time(utc_now()),
         warnings=tuple(warnings),
+        recalls=trusted_recalls(db),
     )

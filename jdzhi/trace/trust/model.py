@@ -8,6 +8,7 @@ bundle, and the browser page. Times are Unix seconds (UTC) throughout, as in the
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,6 +28,7 @@ from jdzhi.trace.trust.status import (
 __all__ = [
     "Endorsement",
     "EndorsementOutcome",
+    "ItemRecall",
     "LicenseStatusEvent",
     "ReleaseResult",
     "Trust",
@@ -140,6 +142,31 @@ class Endorsement:
 
 
 @dataclass(frozen=True)
+class ItemRecall:
+    """Items the registry recalled (a cloned serial, a failed batch, stolen labels): whatever
+    key signed them, and whenever, they are ``recalled`` from ``effective_at`` on."""
+
+    recall_id: int
+    enterprise_id: int
+    #: sorted, disjoint, inclusive; a batch recall's are the batch's serials the registry holds
+    serial_ranges: tuple[tuple[int, int], ...]
+    reason: str
+    effective_at: int
+    batch: str | None = None
+
+    @cached_property
+    def _lows(self) -> list[int]:
+        return [low for low, _ in self.serial_ranges]
+
+    def covers(self, serial: int, batch: str | None = None) -> bool:
+        """Whether it recalls this serial (or, for a record, which carries it, this batch)."""
+        if batch is not None and batch == self.batch:
+            return True
+        at = bisect_right(self._lows, serial) - 1
+        return at >= 0 and serial <= self.serial_ranges[at][1]
+
+
+@dataclass(frozen=True)
 class Trust:
     """Everything verification needs; ``source`` says where it came from."""
 
@@ -155,6 +182,7 @@ class Trust:
     issued_at: int
     expires_at: int | None = None
     warnings: tuple[str, ...] = ()
+    recalls: tuple[ItemRecall, ...] = ()
 
     @cached_property
     def _endorsements_by_enterprise(self) -> dict[int, list[Endorsement]]:
@@ -173,6 +201,21 @@ class Trust:
             ):
                 found = endorsement
         return found
+
+    @cached_property
+    def _recalls_by_enterprise(self) -> dict[int, list[ItemRecall]]:
+        by_enterprise: dict[int, list[ItemRecall]] = {}
+        for recall in sorted(self.recalls, key=lambda r: (r.effective_at, r.recall_id)):
+            by_enterprise.setdefault(recall.enterprise_id, []).append(recall)
+        return by_enterprise
+
+    def recall_of(self, enterprise_id: int, serial: int, moment: int,
+                  batch: str | None = None) -> ItemRecall | None:
+        """The earliest recall in effect at ``moment`` of this enterprise's item, if any."""
+        for recall in self._recalls_by_enterprise.get(enterprise_id, ()):
+            if recall.effective_at <= moment and recall.covers(serial, batch):
+                return recall
+        return None
 
     def stale_at(self, moment: int) -> bool:
         return self.expires_at is not None and moment > self.expires_at
