@@ -13,7 +13,7 @@ from conftest import Invoke
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from label_support import label_of, qr_image, scan_json, signed_batch
-from trace_support import LICENSE_NO, add_enterprise, issue_key, lines, records, sign
+from trace_support import LICENSE_NO, lines, records, sign
 
 from jdzhi.errors import ExitCode, InvalidInput
 from jdzhi.home import Home
