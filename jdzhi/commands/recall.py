@@ -26,7 +26,8 @@ _RECALL_COMMAND = "items"
 
 
 class _RecallGroup(TyperGroup):
-    """``jdzhi recall ENTERPRISE ...`` runs the hidden ``items`` command; ``list`` lists."""
+    """``jdzhi recall ENTERPRISE ...`` runs the ``items`` command (the word may be left out);
+    ``list`` lists."""
 
     def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
@@ -45,7 +46,7 @@ app = typer.Typer(
 )
 
 
-@app.command(_RECALL_COMMAND, hidden=True)
+@app.command(_RECALL_COMMAND)
 def items(
     ctx: typer.Context,
     enterprise: Annotated[str, typer.Argument(
@@ -63,7 +64,8 @@ def items(
              "UTC+08:00). Default: now.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Recall serials or a batch of an enterprise.
+    """Recall serials or a batch of an enterprise (`items` may be left out: `jdzhi recall
+    ENTERPRISE --serials 12,13-20 --reason TEXT`).
 
     Example: jdzhi recall JDZ-GI-2026-0001 --batch B07 --reason "lead above the limit"
     """
