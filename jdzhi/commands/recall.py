@@ -16,8 +16,6 @@ from typer.core import TyperGroup
 from jdzhi.commands._common import JsonOption, emit_json, err_console, registry_of
 
 if TYPE_CHECKING:
-    from typer._click import Context as ClickContext  # as in jdzhi.cli
-
     from jdzhi.trace.recalls.store import Recall
 
 __all__ = ["app"]
@@ -29,7 +27,8 @@ class _RecallGroup(TyperGroup):
     """``jdzhi recall ENTERPRISE ...`` runs the ``items`` command (the word may be left out);
     ``list`` lists."""
 
-    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+    # ``Any``: Click's Context type lives in a private module of Typer
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = [_RECALL_COMMAND, *args]
         result: list[str] = super().parse_args(ctx, args)
@@ -38,10 +37,12 @@ class _RecallGroup(TyperGroup):
 
 app = typer.Typer(
     cls=_RecallGroup,
-    help="Recall items: `jdzhi recall ENTERPRISE (--serials 12,13-20 | --batch B07) --reason "
-         "TEXT [--effective TIME]`, and `jdzhi recall list`. A recalled item verifies as "
-         "`recalled` with the reason (verify, scan, the phone page through the next trust "
-         "bundle), whatever key signed it and whenever.",
+    help="Recall items (serials or a whole batch) so that every verifier calls them recalled; "
+         "list the recalls.\n\n"
+         "`jdzhi recall ENTERPRISE (--serials 12,13-20 | --batch B07) --reason TEXT "
+         "[--effective TIME]`, and `jdzhi recall list`. A recalled item verifies as `recalled` "
+         "with the reason (verify, scan, and the phone page through the next trust bundle), "
+         "whatever key signed it and whenever.",
     no_args_is_help=True,
 )
 

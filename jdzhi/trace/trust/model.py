@@ -15,6 +15,7 @@ from datetime import date
 from functools import cached_property
 from typing import Literal
 
+from jdzhi.timeutil import format_time, from_unix
 from jdzhi.trace.trust.status import (
     KeyEndKind,
     KeyRole,
@@ -157,6 +158,12 @@ class ItemRecall:
     @cached_property
     def _lows(self) -> list[int]:
         return [low for low, _ in self.serial_ranges]
+
+    def said(self) -> str:
+        """The reason a verifier gives."""
+        what = f"batch {self.batch}" if self.batch is not None else "this serial"
+        effective = format_time(from_unix(self.effective_at))
+        return f"recalled: {self.reason} ({what}, effective {effective})"
 
     def covers(self, serial: int, batch: str | None = None) -> bool:
         """Whether it recalls this serial (or, for a record, which carries it, this batch)."""

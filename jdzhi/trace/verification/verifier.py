@@ -10,9 +10,8 @@ The rules (docs/format.md, "Verdicts") in the order they apply:
    replacement, or after the key's validity window;
 5. ``revoked`` / ``suspended`` / ``expired``: the license of the key was not active at the
    signing time (status in force at that moment; ``expired`` also past the license's end date);
-   a verdict of rule 4 or 5 on a recalled item also names the recall;
-6. ``recalled``: all of the above passed, but the registry recalled the item (its serial, or for a
-   record its batch) effective at or before now, whatever key signed it and whenever;
+6. ``recalled``: all of the above passed, but the item is recalled by now, whoever signed it and
+   whenever (:meth:`Trust.recall_of`); a verdict of rule 4 or 5 names the recall too;
 7. ``stale-trust``: all of the above passed, but the trust bundle is past its expiry (or the
    verifier's ``max_age_days``), so a revocation since then could be missing: it cannot confirm;
 8. ``genuine``; a later revocation or suspension of the key or license does not change that, and
@@ -47,7 +46,6 @@ from jdzhi.trace.trust.from_registry import trust_from_registry
 from jdzhi.trace.trust.model import (
     Endorsement,
     EndorsementOutcome,
-    ItemRecall,
     Trust,
     TrustedKey,
     TrustedLicense,
@@ -82,7 +80,6 @@ class Verdict(StrEnum):
     MALFORMED = "malformed"
     #: the signature and every rule pass, but the trust data is out of date: cannot confirm
     STALE_TRUST = "stale-trust"
-    #: a genuine item the registry recalled (a cloned serial, a failed batch, stolen labels)
     RECALLED = "recalled"
 
 
@@ -330,9 +327,11 @@ class Verifier:
         if named:  # a licensee's key: the lab's word on this record's batch, and any recall
             named["endorsement"] = _endorsement_status(
                 self.trust, self.trust.endorsement_for(named["enterprise_id"], fields.serial))
-            verdict, reasons = _recall_rule(
-                verdict, reasons,
-                self.trust.recall_of(named["enterprise_id"], fields.serial, self.now, batch))
+            recall = self.trust.recall_of(named["enterprise_id"], fields.serial, self.now, batch)
+            if recall is not None and verdict is not Verdict.UNKNOWN_KEY:
+                verdict, reasons = ((Verdict.RECALLED, (recall.said(), *reasons))
+                                    if verdict is Verdict.GENUINE
+                                    else (verdict, (*reasons, f"also {recall.said()}")))
         return VerificationResult(verdict, serial, named.pop("enterprise", None), reasons,
                                   **base, **named)
 
@@ -425,20 +424,6 @@ def _since(key: TrustedKey, lic: TrustedLicense, moment: int) -> list[str]:
     return said
 
 
-
-
-def _recall_rule(verdict: Verdict, reasons: tuple[str, ...],
-                 recall: ItemRecall | None) -> tuple[Verdict, tuple[str, ...]]:
-    """A recall makes a genuine item ``recalled`` (its reason first) and is named beside a
-    revoked, suspended or expired one; unknown keys and forgeries keep their verdicts."""
-    if recall is None or verdict not in (Verdict.GENUINE, Verdict.REVOKED, Verdict.SUSPENDED,
-                                         Verdict.EXPIRED):
-        return verdict, reasons
-    what = f"batch {recall.batch}" if recall.batch is not None else "this serial"
-    said = f"recalled: {recall.reason} ({what}, effective {_when(recall.effective_at)})"
-    if verdict is Verdict.GENUINE:
-        return Verdict.RECALLED, (said, *reasons)
-    return verdict, (*reasons, f"also {said}")
 
 
 def _endorsement_status(trust: Trust, endorsement: Endorsement | None) -> EndorsementStatus:
