@@ -72,6 +72,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "scans": LazyCommand(
         "jdzhi.commands.scan", "scans_app",
         "The scan log: what inspectors scanned, and suspected clones."),
+    "recall": LazyCommand(
+        "jdzhi.commands.recall", "app",
+        "Recall items (serials or a whole batch) so that every verifier calls them recalled; "
+        "list the recalls."),
     "trust": LazyCommand(
         "jdzhi.commands.trust", "app",
         "The offline trust bundle: certified keys, enterprises, license statuses and lab "

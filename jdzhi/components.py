@@ -14,6 +14,7 @@ COMPONENT_MODULES = (
     "jdzhi.registry.schema",
     "jdzhi.trace.schema",
     "jdzhi.trace.scanning.log",
+    "jdzhi.trace.recalls.schema",
     "jdzhi.similarity.schema",
     "jdzhi.server.schema",
     "jdzhi.trace.tlog.schema",

@@ -23,8 +23,8 @@ settings.register_profile("ci", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile("explore" if FUZZ_EXPLORE else "ci")
 
-_CLEARED_ENV = ("JDZHI_PASSPHRASE", "JDZHI_NOW", "JDZHI_DEBUG", "JDZHI_ACTOR", "JDZHI_BASE_URL",
-                "JDZHI_WORKERS")
+_CLEARED_ENV = ("JDZHI_PASSPHRASE", "JDZHI_KEY_PASSPHRASE", "JDZHI_NOW", "JDZHI_DEBUG",
+                "JDZHI_ACTOR", "JDZHI_BASE_URL", "JDZHI_WORKERS")
 
 
 @pytest.fixture(scope="session")
@@ -65,11 +65,13 @@ TEST_PASSPHRASE = "correct horse battery staple"
 
 @pytest.fixture
 def initialized(cli: Invoke, jdzhi_home: Home, monkeypatch: pytest.MonkeyPatch) -> Home:
-    """A home after `jdzhi init`, with JDZHI_PASSPHRASE set to TEST_PASSPHRASE.
+    """A home after `jdzhi init`, with JDZHI_PASSPHRASE and JDZHI_KEY_PASSPHRASE (the keys it
+    issues) set to TEST_PASSPHRASE.
 
     The home is made on 2026-01-01 (unless the test set its clock first), before any moment the
     tests move the clock to, so that the audit log's times never run backwards."""
     monkeypatch.setenv("JDZHI_PASSPHRASE", TEST_PASSPHRASE)
+    monkeypatch.setenv("JDZHI_KEY_PASSPHRASE", TEST_PASSPHRASE)
     clock = os.environ.get("JDZHI_NOW")
     monkeypatch.setenv("JDZHI_NOW", clock or "2026-01-01T00:00:00+08:00")
     result = cli("init")

@@ -44,7 +44,8 @@ def environment(home: Path, **more: str) -> dict[str, str]:
     """The environment of a jdzhi process of these tests."""
     env = {name: value for name, value in os.environ.items()
            if not name.startswith("JDZHI_") or name == "JDZHI_CACHE_DIR"}
-    env.update(JDZHI_HOME=str(home), JDZHI_PASSPHRASE=PASSPHRASE, JDZHI_NOW=NOW,
+    env.update(JDZHI_HOME=str(home), JDZHI_PASSPHRASE=PASSPHRASE,
+               JDZHI_KEY_PASSPHRASE=PASSPHRASE, JDZHI_NOW=NOW,
                JDZHI_ACTOR="hardening-test", **more)
     return env
 

@@ -99,7 +99,8 @@ def test_a_reader_closing_the_pipe_early_is_not_an_error(tmp_path: Path) -> None
     import subprocess
     import sys
 
-    env = {**os.environ, "JDZHI_HOME": str(tmp_path / "home"), "JDZHI_PASSPHRASE": "pipe test"}
+    env = {**os.environ, "JDZHI_HOME": str(tmp_path / "home"),
+           "JDZHI_PASSPHRASE": "pipe test passphrase"}
     jdzhi = [sys.executable, "-m", "jdzhi"]
     subprocess.run([*jdzhi, "init"], env=env, check=True, capture_output=True)
     sample = tmp_path / "sample.csv"

@@ -51,8 +51,9 @@ HEADLINES = {
     "genuine": "Genuine", "tampered": "Tampered or forged", "unknown-key": "Unknown signing key",
     "revoked": "Revoked", "suspended": "Suspended", "expired": "Expired",
     "malformed": "Not a valid Jingdezhen Zhi label", "unsupported": "cannot verify",
-    "error": "Cannot verify",
+    "error": "Cannot verify", "recalled": "Recalled",
 }
+RECALL_REASON = "cloned serial found on market stalls"
 
 
 # --- the registry, built once through the CLI ------------------------------------------------
@@ -110,6 +111,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     runner = CliRunner()
     with pytest.MonkeyPatch.context() as env:
         env.setenv("JDZHI_PASSPHRASE", TEST_PASSPHRASE)
+        env.setenv("JDZHI_KEY_PASSPHRASE", TEST_PASSPHRASE)
         env.setenv("JDZHI_ACTOR", "test-operator")
         env.setenv("JDZHI_NOW", T0)
         _run(runner, home, "init")
@@ -122,6 +124,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             keys[name] = root / f"{name}.key"
             _run(runner, home, "keys", "issue", license_no, "--out", str(keys[name]))
         genuine = _sign(runner, home, keys["a"], 1001, "B1")
+        recalled_old_key = _sign(runner, home, keys["a"], 1006, "B1")
         endorsed = _sign(runner, home, keys["a"], 1002, "B2")
         lab_key = root / "lab.key"
         _run(runner, home, "lab", "add", "国家日用陶瓷质量检验检测中心", "--accreditation",
@@ -142,6 +145,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         keys["a2"] = root / "a2.key"  # key 1 is replaced now: it must not sign from now on
         _run(runner, home, "keys", "rotate", "JDZ-GI-2026-0001", "--out", str(keys["a2"]))
         rotated = _sign(runner, home, keys["a2"], 1003, "B3")
+        recalled = _sign(runner, home, keys["a2"], 1004, "B4")
+        recalled_batch = _sign(runner, home, keys["a2"], 1005, "B5")
+        _run(runner, home, "recall", "JDZ-GI-2026-0001", "--serials", "1004,1006", "--reason",
+             RECALL_REASON)
+        _run(runner, home, "recall", "JDZ-GI-2026-0001", "--batch", "B5", "--reason",
+             "lead release above the limit")
     workshop = load_key(keys["a"], TEST_PASSPHRASE.encode())
     stranger = from_seed(bytes(range(32)))
     late = unix_time(datetime(2031, 6, 1, tzinfo=UTC))
@@ -161,6 +170,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                              "unknown-key"),
         "replaced-key-used-after": (_label(workshop, 1, 1011, recent), "expired"),
         "genuine-new-key": (rotated, "genuine"),
+        "recalled-serial": (recalled, "recalled"),
+        "recalled-batch": (recalled_batch, "recalled"),
+        "recalled-signed-by-a-replaced-key": (recalled_old_key, "recalled"),
+        "recalled-but-tampered": (_changed(recalled, 40), "tampered"),
         "impostor": (_label(stranger, 1, 1001, recent), "tampered"),
         **{f"tampered-char-{index}": (_changed(genuine, index), "tampered")
            for index in (10, 40, 77, 111)},
@@ -274,7 +287,8 @@ def _cli_verdict(cli: Invoke, world: World, label: str, *extra: str) -> tuple[st
 CASE_NAMES = [
     "genuine", "genuine-endorsed", "revoked-signed-before", "revoked-signed-after", "suspended",
     "expired-key-used-late", "replaced-key-used-after", "genuine-new-key", "unknown-key",
-    "unknown-category", "impostor",
+    "unknown-category", "impostor", "recalled-serial", "recalled-batch",
+    "recalled-signed-by-a-replaced-key", "recalled-but-tampered",
     "tampered-char-10", "tampered-char-40", "tampered-char-77", "tampered-char-111",
     "malformed-short", "malformed-long", "malformed-lowercase", "malformed-padding",
     "malformed-truncated", "malformed-spare-bits", "malformed-version-2", "malformed-key-id-0",
@@ -299,6 +313,25 @@ def test_page_gives_the_verdict_of_jdzhi_verify(case: str, cli: Invoke, world: W
     # facts from a label whose signature did not verify are shown as claims, never as facts
     unverified = expected == "tampered" or case == "unknown-key"  # no certified key checked it
     assert ("What the label claims" in opened.text) == unverified
+
+
+def test_a_recalled_label_shows_the_reason_styled_like_revoked(
+        world: World, server: PageServer, phone: Any) -> None:
+    label, _ = world.cases["recalled-serial"]
+    colours: list[str] = []
+
+    def background(page: Any) -> None:
+        colours.append(page.eval_on_selector(
+            "#verdict", "node => getComputedStyle(node).backgroundColor"))
+
+    revoked = _open(phone, server.label_url(world.cases["revoked-signed-after"][0],
+                                            DEFAULT_BASE_URL), "revoked-colour", check=background)
+    opened = _open(phone, server.label_url(label, DEFAULT_BASE_URL), "recalled-reason",
+                   check=background)
+    assert revoked.verdict == "revoked" and opened.verdict == "recalled"
+    assert f"Recalled: {RECALL_REASON} (this serial, effective" in opened.text
+    assert f"已召回：{RECALL_REASON}" in opened.text
+    assert colours[0] == colours[1]
 
 
 def test_every_case_built_is_checked(world: World) -> None:

@@ -38,6 +38,8 @@ __all__ = [
 PASSPHRASE_ENV = "JDZHI_PASSPHRASE"
 #: the largest row id SQLite stores: every id people type is checked against it first
 ID_MAX = 2**63 - 1
+#: the passphrase for a key issued to a workshop or lab, in scripts
+KEY_PASSPHRASE_ENV = "JDZHI_KEY_PASSPHRASE"
 
 #: results for people, on stdout; soft_wrap keeps a result line whole for grep (tables still fit)
 out = Console(soft_wrap=True)
@@ -125,30 +127,68 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
 
 def read_passphrase(passphrase_file: Path | None, *, confirm: bool, what: str) -> bytes:
     """A passphrase from ``--passphrase-file``, else ``JDZHI_PASSPHRASE``, else a hidden prompt on
-    a terminal; without a terminal and without either source it is a one-line error."""
+    a terminal; without a terminal and without either source it is a one-line error.
+
+    ``confirm`` is for a passphrase that creates a key: asked twice at a prompt, and refused when
+    shorter than :data:`~jdzhi.trace.keys.keyfile.MIN_PASSPHRASE_CHARS`.
+    """
     where = f"give it with --passphrase-file FILE or ${PASSPHRASE_ENV}"
     if passphrase_file is not None:
-        try:
-            raw = passphrase_file.read_bytes()
-        except OSError as error:
-            raise InvalidInput(
-                f"cannot read passphrase file {passphrase_file}: {error.strerror}"
-            ) from None
-        text = _utf8(raw, f"the passphrase file {passphrase_file}").rstrip("\r\n")
+        text = _passphrase_from_file(passphrase_file)
     elif os.environ.get(PASSPHRASE_ENV):
         # undecodable bytes arrive as surrogates (PEP 383): give the raw bytes back to decode
         text = _utf8(os.fsencode(os.environ[PASSPHRASE_ENV]), f"${PASSPHRASE_ENV}")
     elif not _interactive():
         raise KeyUnusable(f"no passphrase given for {what} and no terminal to ask on: {where}")
     else:
-        try:
-            text = typer.prompt(f"Passphrase for {what}", hide_input=True,
-                                confirmation_prompt=confirm, err=True)
-        except typer.Abort:
-            raise KeyUnusable(f"no passphrase given for {what}") from None
+        text = _prompt_passphrase(what, confirm=confirm)
+    return _checked(text, what=what, new_key=confirm)
+
+
+def read_key_passphrase(key_passphrase_file: Path | None, *, what: str) -> bytes:
+    """The passphrase of a key handed to a workshop or lab: ``--key-passphrase-file``, else
+    ``JDZHI_KEY_PASSPHRASE``, else a prompt on a terminal; never the authority's
+    ``JDZHI_PASSPHRASE``, which the workshop would then have to be told."""
+    if key_passphrase_file is not None:
+        text = _passphrase_from_file(key_passphrase_file)
+    elif os.environ.get(KEY_PASSPHRASE_ENV):
+        text = _utf8(os.fsencode(os.environ[KEY_PASSPHRASE_ENV]), f"${KEY_PASSPHRASE_ENV}")
+    elif _interactive():
+        text = _prompt_passphrase(what, confirm=True)
+    else:
+        raise KeyUnusable(
+            f"no passphrase for {what}: give --key-passphrase-file or set {KEY_PASSPHRASE_ENV} "
+            f"(a key handed out never gets the authority's {PASSPHRASE_ENV})"
+        )
+    return _checked(text, what=what, new_key=True)
+
+
+def _passphrase_from_file(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise InvalidInput(f"cannot read passphrase file {path}: {error.strerror}") from None
+    return _utf8(raw, f"the passphrase file {path}").rstrip("\r\n")
+
+
+def _prompt_passphrase(what: str, *, confirm: bool) -> str:
+    try:
+        text: str = typer.prompt(f"Passphrase for {what}", hide_input=True,
+                                 confirmation_prompt=confirm, err=True)
+    except typer.Abort:
+        raise KeyUnusable(f"no passphrase given for {what}") from None
+    return text
+
+
+def _checked(text: str, *, what: str, new_key: bool) -> bytes:
     if not text:
         raise KeyUnusable(f"the passphrase for {what} is empty")
-    return text.encode("utf-8")
+    passphrase = text.encode("utf-8")
+    if new_key:
+        from jdzhi.trace.keys.keyfile import check_new_passphrase
+
+        check_new_passphrase(passphrase, what=what)
+    return passphrase
 
 
 def new_key_passphrases(out: Path, passphrase_file: Path | None,
@@ -159,8 +199,7 @@ def new_key_passphrases(out: Path, passphrase_file: Path | None,
 
     check_new_key_path(out)
     authority = read_passphrase(passphrase_file, confirm=False, what="the authority key")
-    return authority, read_passphrase(key_passphrase_file, confirm=True,
-                                      what=f"the new key ({out.name})")
+    return authority, read_key_passphrase(key_passphrase_file, what=f"the new key ({out.name})")
 
 
 def _utf8(raw: bytes, source: str) -> str:
@@ -209,5 +248,6 @@ PassphraseFileOption = Annotated[Path | None, typer.Option(
 )]
 KeyPassphraseFileOption = Annotated[Path | None, typer.Option(
     "--key-passphrase-file", metavar="FILE", dir_okay=False,
-    help="Passphrase for the NEW key from this file (else $JDZHI_PASSPHRASE, else a prompt).",
+    help="Passphrase for the NEW key, at least 12 characters, from this file (else "
+         "$JDZHI_KEY_PASSPHRASE, else a prompt; never the authority's $JDZHI_PASSPHRASE).",
 )]

@@ -15,7 +15,7 @@ from jdzhi.commands import _common as common
 STYLE = {"genuine": "bold green", "tampered": "bold red", "unknown-key": "bold red",
          "revoked": "bold red", "suspended": "bold yellow", "expired": "bold magenta",
          "malformed": "bold red", "suspected-clone": "bold magenta", "unreadable": "bold yellow",
-         "stale-trust": "bold yellow"}
+         "stale-trust": "bold yellow", "recalled": "bold red"}
 
 
 def print_verdict(headline: str, verdict: str, subject: str, reasons: Iterable[str],

@@ -28,6 +28,7 @@ _HEADLINE = {
     "expired": "EXPIRED — signed outside the license's validity",
     "malformed": "MALFORMED — not a Jingdezhen Zhi label",
     "stale-trust": "STALE TRUST — cannot confirm: the trust data is out of date",
+    "recalled": "RECALLED — the registry withdrew this item",
 }
 
 
@@ -63,9 +64,9 @@ def scan(
     """Scan label photos: find every QR code, verify it, and check for cloned serials.
 
     Each code gets a verdict (genuine, tampered, unknown-key, revoked, suspended, expired,
-    malformed, stale-trust, suspected-clone); a photo with no readable code is unreadable. A
-    folder stands for its image files, in name order. Every scan is recorded in the home's scan
-    log. Exit 0 only when every code is genuine.
+    malformed, stale-trust, recalled, suspected-clone); a photo with no readable code is
+    unreadable. A folder stands for its image files, in name order. Every scan is recorded in the
+    home's scan log. Exit 0 only when every code is genuine.
 
     Examples: jdzhi scan IMG_0412.jpg --inspector insp-07 --location "Jingdezhen";
     jdzhi scan photos/ --trust trust.cbor --location 29.27,117.18 --json

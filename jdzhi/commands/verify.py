@@ -37,7 +37,8 @@ def verify(
     """Verify labels or signed records; exit 0 only when every one is genuine.
 
     Verdicts: genuine, tampered, unknown-key, revoked, suspended, expired, malformed,
-    stale-trust (a good signature checked against an out-of-date --trust bundle). A record
+    stale-trust (a good signature checked against an out-of-date --trust bundle), recalled (an
+    item the registry recalled: `jdzhi recall`). A record
     signed while its license was valid stays genuine after a later revocation (a reason says
     so); one signed after the effective time of a revocation or suspension is not. A typed label
     one character away from a valid one is called tampered with the hint "may be a typo".

@@ -1,5 +1,9 @@
 """Private key files: Ed25519 in encrypted PKCS#8 PEM, created 0600, never shown.
 
+New files use PBKDF2-HMAC-SHA256 at 600,000 iterations (:mod:`._pkcs8`); files written by older
+jdzhi (2,048 iterations) still load. A new key's passphrase has at least
+:data:`MIN_PASSPHRASE_CHARS` characters.
+
 A :class:`SigningKey` wraps a loaded private key; its ``repr`` shows only the public key, so that
 no log or traceback can carry the secret.
 """
@@ -15,14 +19,17 @@ from jdzhi.errors import Conflict, InvalidInput, KeyUnusable
 from jdzhi.files import replace_atomically, write_new
 from jdzhi.trace import ed25519
 from jdzhi.trace.formats.records import base64url_decode
+from jdzhi.trace.keys._pkcs8 import encrypt_pkcs8_pem
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 __all__ = [
     "MAX_KEY_FILE_BYTES",
+    "MIN_PASSPHRASE_CHARS",
     "SigningKey",
     "check_new_key_path",
+    "check_new_passphrase",
     "from_seed",
     "generate",
     "load_key",
@@ -34,6 +41,9 @@ __all__ = [
 
 #: a PEM key file is a few hundred bytes; anything much larger is not one
 MAX_KEY_FILE_BYTES = 64 * 1024
+#: the shortest passphrase a new key file accepts (NIST SP 800-63B asks at least 8; a key file
+#: can be attacked offline, so more)
+MIN_PASSPHRASE_CHARS = 12
 
 
 @dataclass(frozen=True)
@@ -56,10 +66,12 @@ class SigningKey:
     def encrypted_pem(self, passphrase: bytes) -> bytes:
         from cryptography.hazmat.primitives import serialization
 
-        return self._private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(passphrase),
+        check_new_passphrase(passphrase, what="a new key")
+        return encrypt_pkcs8_pem(
+            self._private.private_bytes(serialization.Encoding.DER,
+                                        serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()),
+            passphrase,
         )
 
 
@@ -79,6 +91,16 @@ def from_seed(seed: bytes) -> SigningKey:
 def _signing_key(private: Ed25519PrivateKey) -> SigningKey:
     public = private.public_key().public_bytes_raw()
     return SigningKey(public, private, ed25519.secret_key(private.private_bytes_raw(), public))
+
+
+def check_new_passphrase(passphrase: bytes, *, what: str) -> bytes:
+    """Refuse a passphrase too short to protect a new key file."""
+    if len(passphrase.decode("utf-8", errors="replace")) < MIN_PASSPHRASE_CHARS:
+        raise KeyUnusable(
+            f"the passphrase for {what} is too short: a new key needs at least "
+            f"{MIN_PASSPHRASE_CHARS} characters"
+        )
+    return passphrase
 
 
 def check_new_key_path(path: Path) -> Path:

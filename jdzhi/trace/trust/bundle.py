@@ -44,6 +44,7 @@ from jdzhi.trace.formats.cose import (
 from jdzhi.trace.formats.labels import check_base_url
 from jdzhi.trace.keys.authority import load_authority
 from jdzhi.trace.keys.certified import registry_authority_key
+from jdzhi.trace.recalls.compact import decode_recalls, encode_recalls
 from jdzhi.trace.tlog.bundle_log import BundleLog, open_bundle_log, proofs_payload
 from jdzhi.trace.tlog.registry_log import SignedCheckpoint, sign_checkpoint
 from jdzhi.trace.tlog.witness import add_cosignatures
@@ -107,7 +108,7 @@ def bundle_payload(trust: Trust, *, issued_at: int, expires_at: int,
         licenses.append({"id": lic.id, "e": lic.enterprise_id, "no": lic.license_no,
                          "from": lic.valid_from.isoformat(), "cats": sorted(lic.categories),
                          "ev": events})
-    return {
+    payload: dict[str, Any] = {
         "v": FORMAT_VERSION, "iat": issued_at, "exp": expires_at,
         "apk": trust.authority_public_key, "bases": list(trust.bases),
         "keys": keys,
@@ -121,6 +122,9 @@ def bundle_payload(trust: Trust, *, issued_at: int, expires_at: int,
         "ends": [e.message for e in trust.endorsements],
         **({} if log is None else _log_payload(trust, log)),
     }
+    if trust.recalls:  # only then: a bundle without recalls keeps its bytes
+        payload["rcl"] = encode_recalls(trust.recalls)
+    return payload
 
 
 def _log_payload(trust: Trust, log: SignedCheckpoint) -> dict[str, Any]:
@@ -239,6 +243,7 @@ def decode_bundle(data: bytes, pinned: bytes, *, now: datetime, source: str = "b
         trust = _trust_from_payload(payload, pinned, source)
         endorsements = tuple(decode_endorsement(item, trust.keys) for item in payload["ends"])
         trust = replace(trust, log=_bundle_log(payload, pinned), logged=_logged(payload))
+        recalls = decode_recalls(payload.get("rcl", []))
     except (CoseError, AttributeError, KeyError, TypeError, ValueError) as error:
         raise IntegrityError(f"the signed trust bundle has an invalid field: {error}") from None
     if max_age_days is not None and trust.expires_at is not None:
@@ -248,7 +253,7 @@ def decode_bundle(data: bytes, pinned: bytes, *, now: datetime, source: str = "b
     if trust.expires_at is not None and trust.stale_at(unix_time(now)):
         warnings = (f"the trust bundle expired on {from_unix(trust.expires_at):%Y-%m-%d %H:%M} "
                     "UTC: statuses may be out of date; get a fresh one",)
-    return replace(trust, endorsements=endorsements, warnings=warnings)
+    return replace(trust, endorsements=endorsements, warnings=warnings, recalls=recalls)
 
 
 #: the top-level keys of a version-1 bundle: all required, plus the optional ones the spec

@@ -14,6 +14,7 @@ from jdzhi.trace.endorsements.lab import decode_endorsement
 from jdzhi.trace.formats.common import FormatError
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, check_base_url
 from jdzhi.trace.keys.certified import certified_keys
+from jdzhi.trace.recalls.store import trusted_recalls
 from jdzhi.trace.tlog.logged import logged_serials
 from jdzhi.trace.trust.model import (
     Endorsement,
@@ -140,6 +141,7 @@ def trust_from_registry(db: sqlite_utils.Database) -> Trust:
         warnings=tuple(warnings),
         logged=logged_serials(db, keys, licenses, now),
         refused_keys=certified.refused,
+        recalls=trusted_recalls(db),
     )
 
 

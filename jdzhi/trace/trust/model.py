@@ -8,6 +8,7 @@ bundle, and the browser page. Times are Unix seconds (UTC) throughout, as in the
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Endorsement",
     "EndorsementOutcome",
+    "ItemRecall",
     "LicenseStatusEvent",
     "ReleaseResult",
     "SerialRanges",
@@ -159,6 +161,37 @@ def revocation_time(key: TrustedKey, lic: TrustedLicense | None) -> int | None:
 
 
 @dataclass(frozen=True)
+class ItemRecall:
+    """Items the registry recalled (a cloned serial, a failed batch, stolen labels): whatever
+    key signed them, and whenever, they are ``recalled`` from ``effective_at`` on."""
+
+    recall_id: int
+    enterprise_id: int
+    #: sorted, disjoint, inclusive; a batch recall's are the batch's serials the registry holds
+    serial_ranges: tuple[tuple[int, int], ...]
+    reason: str
+    effective_at: int
+    batch: str | None = None
+
+    @cached_property
+    def _lows(self) -> list[int]:
+        return [low for low, _ in self.serial_ranges]
+
+    def said(self) -> str:
+        """The reason a verifier gives."""
+        what = f"batch {self.batch}" if self.batch is not None else "this serial"
+        effective = format_time(from_unix(self.effective_at))
+        return f"recalled: {self.reason} ({what}, effective {effective})"
+
+    def covers(self, serial: int, batch: str | None = None) -> bool:
+        """Whether it recalls this serial (or, for a record, which carries it, this batch)."""
+        if batch is not None and batch == self.batch:
+            return True
+        at = bisect_right(self._lows, serial) - 1
+        return at >= 0 and serial <= self.serial_ranges[at][1]
+
+
+@dataclass(frozen=True)
 class Trust:
     """Everything verification needs; ``source`` says where it came from."""
 
@@ -174,6 +207,7 @@ class Trust:
     issued_at: int
     expires_at: int | None = None
     warnings: tuple[str, ...] = ()
+    recalls: tuple[ItemRecall, ...] = ()
     #: keys the source holds but does not trust (a certificate that fails), with why
     refused_keys: Mapping[int, str] = field(default_factory=dict)
     #: the bundle's checkpoint of the registry's log (None: the registry, or an unlogged bundle)
@@ -215,6 +249,21 @@ class Trust:
             ):
                 found = endorsement
         return found
+
+    @cached_property
+    def _recalls_by_enterprise(self) -> dict[int, list[ItemRecall]]:
+        by_enterprise: dict[int, list[ItemRecall]] = {}
+        for recall in sorted(self.recalls, key=lambda r: (r.effective_at, r.recall_id)):
+            by_enterprise.setdefault(recall.enterprise_id, []).append(recall)
+        return by_enterprise
+
+    def recall_of(self, enterprise_id: int, serial: int, moment: int,
+                  batch: str | None = None) -> ItemRecall | None:
+        """The earliest recall in effect at ``moment`` of this enterprise's item, if any."""
+        for recall in self._recalls_by_enterprise.get(enterprise_id, ()):
+            if recall.effective_at <= moment and recall.covers(serial, batch):
+                return recall
+        return None
 
     def stale_at(self, moment: int) -> bool:
         return self.expires_at is not None and moment > self.expires_at

@@ -12,9 +12,11 @@ The rules (docs/format.md, "Verdicts") in the order they apply:
    replacement, or after the key's validity window;
 5. ``revoked`` / ``suspended`` / ``expired``: the license of the key was not active at the
    signing time (status in force at that moment; ``expired`` also past the license's end date);
-6. ``stale-trust``: all of the above passed, but the trust bundle is past its expiry (or the
+6. ``recalled``: all of the above passed, but the item is recalled by now, whoever signed it and
+   whenever (:meth:`Trust.recall_of`); a verdict of rule 4 or 5 names the recall too;
+7. ``stale-trust``: all of the above passed, but the trust bundle is past its expiry (or the
    verifier's ``max_age_days``), so a revocation since then could be missing: it cannot confirm;
-7. ``genuine``; a later revocation or suspension of the key or license does not change that, and
+8. ``genuine``; a later revocation or suspension of the key or license does not change that, and
    adds a reason saying so.
 
 A stale trust bundle also adds a reason to every other verdict (except ``malformed``).
@@ -80,6 +82,7 @@ class Verdict(StrEnum):
     MALFORMED = "malformed"
     #: the signature and every rule pass, but the trust data is out of date: cannot confirm
     STALE_TRUST = "stale-trust"
+    RECALLED = "recalled"
 
 
 @dataclass(frozen=True)
@@ -335,9 +338,14 @@ class Verifier:
         if verdict is Verdict.GENUINE and (late := self.trust.unlogged_reason(key, fields)):
             verdict, reasons = Verdict.REVOKED, (late,)
         named = dict(ruled)
-        if named:  # a licensee's key: the lab's word on this record's batch
+        if named:  # a licensee's key: the lab's word on this record's batch, and any recall
             named["endorsement"] = _endorsement_status(
                 self.trust, self.trust.endorsement_for(named["enterprise_id"], fields.serial))
+            recall = self.trust.recall_of(named["enterprise_id"], fields.serial, self.now, batch)
+            if recall is not None and verdict is not Verdict.UNKNOWN_KEY:
+                verdict, reasons = ((Verdict.RECALLED, (recall.said(), *reasons))
+                                    if verdict is Verdict.GENUINE
+                                    else (verdict, (*reasons, f"also {recall.said()}")))
         return VerificationResult(verdict, serial, named.pop("enterprise", None), reasons,
                                   **base, **named)
 

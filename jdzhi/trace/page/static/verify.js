@@ -552,7 +552,31 @@ async function trustFromPayload(payload, authority) {
     keys, enterprises, licenses, categories, labs, endorsements, bases,
     issuedAt: field(payload, "iat", "uint"), expiresAt: field(payload, "exp", "uint"),
     log: await logOfPayload(payload, authority), logged,
+    recalls: decodeRecalls(field(payload, "rcl", "list", true) || []),
   };
+}
+
+/** The bundle's item recalls (`rcl`, jdzhi/trace/recalls/compact.py): serial ranges coded as
+ * differences, each range its low minus the previous high, then its high minus its low. */
+function decodeRecalls(items) {
+  return items.map((item) => {
+    const flat = field(item, "s", "list");
+    if (flat.length % 2 !== 0) throw new Error("a recall's serial ranges are not pairs");
+    const ranges = [];
+    let previous = 0;
+    for (let at = 0; at < flat.length; at += 2) {
+      const [gap, span] = [flat[at], flat[at + 1]];
+      if (!Number.isSafeInteger(gap) || !Number.isSafeInteger(span) || gap < 1 || span < 0
+        || previous + gap + span > MAX_SERIAL) {
+        throw new Error("a recall's serial ranges are out of order or out of range");
+      }
+      ranges.push([previous + gap, previous + gap + span]);
+      previous += gap + span;
+    }
+    const batch = field(item, "b", "text", true);
+    return { id: field(item, "id", "int"), e: field(item, "e", "int"), at: field(item, "at", "int"),
+      r: field(item, "r", "text"), b: batch === undefined ? null : batch, ranges };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -804,6 +828,27 @@ async function judge(trust, label, now) {
   return result("genuine", reasons, named);
 }
 
+/** The recall rule (verifier.py `_recall_rule`): the earliest recall in effect now of the
+ * label's serial makes a genuine label "recalled" and is named beside a revoked, suspended or
+ * expired one; unknown keys and forgeries keep their verdicts. A recall is about the item, so
+ * whenever and by whichever key of the enterprise it was signed. */
+function recalled(outcome, trust, now) {
+  const key = trust.keys.get(outcome.keyId);
+  if (!["genuine", "revoked", "suspended", "expired"].includes(outcome.verdict)
+    || key === undefined || key.e === null) return outcome;
+  const serial = Number(outcome.serial);
+  const found = trust.recalls
+    .filter((r) => r.e === key.e && r.at <= now
+      && r.ranges.some(([low, high]) => low <= serial && serial <= high))
+    .sort((a, b) => a.at - b.at || a.id - b.id)[0];
+  if (found === undefined) return outcome;
+  const what = found.b === null ? say("此序列号", "this serial") : say(`批次 ${found.b}`, `batch ${found.b}`);
+  const reason = say(`已召回：${found.r}（${what.zh}，${cstTime(found.at)} 生效）`,
+    `Recalled: ${found.r} (${what.en}, effective ${cstTime(found.at)})`);
+  if (outcome.verdict === "genuine") return { ...outcome, verdict: "recalled", reasons: [reason, ...outcome.reasons] };
+  return { ...outcome, reasons: [...outcome.reasons, say(`另：${reason.zh}`, `Also ${reason.en}`)] };
+}
+
 /** The outcome as out-of-date trust data can vouch for it (verifier.py `_confirmed`): a good
  * signature is stale-trust, and other verdicts say the data is old. */
 function confirmed(outcome, trust, now) {
@@ -831,6 +876,7 @@ const HEADLINES = {
   expired: ["许可或密钥已过期", "Expired: signed outside the license or key's validity"],
   malformed: ["不是有效的景德镇制溯源标签", "Not a valid Jingdezhen Zhi label"],
   "stale-trust": ["无法确认：可信数据已过期", "Cannot confirm: the trust data is out of date"],
+  recalled: ["已召回：此件已被登记中心召回", "Recalled: the registry withdrew this item"],
   unsupported: ["此浏览器无法验证", "This browser cannot verify labels"],
   error: ["无法验证", "Cannot verify"],
 };
@@ -971,7 +1017,7 @@ async function main() {
       renderFacts({}, trust);
       return;
     }
-    const outcome = confirmed(await judge(trust, label, now), trust, now);
+    const outcome = confirmed(recalled(await judge(trust, label, now), trust, now), trust, now);
     state = outcome.verdict;
     show(state, say(...HEADLINES[state]), null, outcome.reasons);
     renderFacts(outcome, trust);
