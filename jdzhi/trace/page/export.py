@@ -4,9 +4,9 @@ The page (``jdzhi/trace/page/static/``: index.html, verify.js, style.css) verifi
 reads the payload from its own address (the label URL's path, ``.../V/<payload>``), fetches the
 authority-signed trust bundle ``trust.cbor`` next to its script, checks the bundle against the
 authority public key pinned in the page at export, and applies the verdict rules of
-``jdzhi verify`` with WebCrypto Ed25519.
+``jdzhi verify`` with WebCrypto Ed25519 (noble-ed25519.js where a browser has none).
 
-An exported folder holds the three page files and ``trust.cbor``. The page refers to them as
+An exported folder holds the page files and ``trust.cbor``. The page refers to them as
 ``../verify.js`` and so on, so the folder is served at the parent path of the label base's folder
 (``/`` for the base ``HTTPS://TRACE.EXAMPLE.CN/V/``), and every ``/V/<payload>`` is answered
 with ``index.html`` (nginx: ``location /V/ { try_files /index.html =404; }``).
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from jdzhi.home import Home
     from jdzhi.trace.trust.model import Trust
 
-PAGE_FILES = ("index.html", "verify.js", "style.css")
+PAGE_FILES = ("index.html", "verify.js", "style.css", "noble-ed25519.js")
 BUNDLE_FILE = "trust.cbor"
 EXPORTED_FILES = (*PAGE_FILES, BUNDLE_FILE)
 AUTHORITY_PLACEHOLDER = "__JDZHI_AUTHORITY_PUBLIC_KEY__"
@@ -39,6 +39,7 @@ _CONTENT_TYPES = {
     "index.html": "text/html; charset=utf-8",
     "verify.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
+    "noble-ed25519.js": "text/javascript; charset=utf-8",
     BUNDLE_FILE: "application/cbor",
 }
 #: the page needs nothing from elsewhere; these headers say so again beside its own CSP meta tag
@@ -134,7 +135,7 @@ def export_page(
     The bundle is either ``bundle`` (an existing file, checked against ``authority`` or the
     home's authority key) or signed now from the registry with the authority key's
     ``passphrase``. The authority public key is pinned in ``index.html``. A non-empty ``out`` is
-    refused unless ``force`` (then only the four page files in it are replaced).
+    refused unless ``force`` (then only the page files in it are replaced).
     """
     from jdzhi.timeutil import utc_now
     from jdzhi.trace.formats.common import from_unix
@@ -153,8 +154,7 @@ def export_page(
     contents = {
         "index.html": index.replace(AUTHORITY_PLACEHOLDER,
                                     base64url(trust.authority_public_key)).encode("utf-8"),
-        "verify.js": page_source("verify.js"),
-        "style.css": page_source("style.css"),
+        **{name: page_source(name) for name in PAGE_FILES if name != "index.html"},
         BUNDLE_FILE: data,
     }
     try:
@@ -186,7 +186,7 @@ def _write_replacing(path: Path, content: bytes) -> None:
 
 
 def check_exported(folder: Path, now: datetime | None = None) -> ExportedPage:
-    """Check an exported folder (all four files, its bundle signed by the key pinned in its page)
+    """Check an exported folder (every file, its bundle signed by the key pinned in its page)
     so that the server never serves a half or inconsistent page; say what it holds."""
     import re
 
