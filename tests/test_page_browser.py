@@ -579,7 +579,8 @@ def test_the_vendored_verifier_is_the_recorded_release() -> None:
 FIELD = 2**255 - 19
 ORDER = 2**252 + 27742317777372353535851937790883648493
 CURVE_D = -121665 * pow(121666, -1, FIELD) % FIELD
-BASE = (0x216936D3CD6E53FEC0A4E231FDD6DC5C692CC7609525A7B2C9562D608F25D51A, 4 * pow(5, -1, FIELD) % FIELD)
+BASE = (0x216936D3CD6E53FEC0A4E231FDD6DC5C692CC7609525A7B2C9562D608F25D51A,
+        4 * pow(5, -1, FIELD) % FIELD)
 #: a point of order 8
 TORSION = (0x1FD5B9A006394A28E933993238DE4ABB5C193C7013E5E238DEA14646C545D14A,
            0x7A03AC9277FDC74EC6CC392CFA53202A0F67100D760B3CBA4FD84D3D706A17C7)
@@ -631,52 +632,54 @@ def forged(world: World, tmp_path_factory: pytest.TempPathFactory) -> Forged:
     honest = _point_times(scalar, BASE)
     assert _point_bytes(honest) == from_seed(seed).public_key
     mixed = _point_sum(honest, TORSION)
-    small = {f"small-order-key-{n}": _point_bytes(_point_times(n, TORSION)) for n in range(8)}
-    keys = {**small, "small-order-key-signed-identity": (1 | 1 << 255).to_bytes(32, "little"),
-            "non-canonical-key-p": FIELD.to_bytes(32, "little"),
-            "non-canonical-key-p+1": (FIELD + 1).to_bytes(32, "little"),
-            "genuine-control": _point_bytes(honest), "torsion-in-r": _point_bytes(honest),
-            "mixed-order-key": _point_bytes(mixed)}
+    refused_keys = {
+        **{f"small-order-key-{n}": _point_bytes(_point_times(n, TORSION)) for n in range(8)},
+        "small-order-key-signed-identity": (1 | 1 << 255).to_bytes(32, "little"),
+        "non-canonical-key-p": FIELD.to_bytes(32, "little"),
+        "non-canonical-key-p+1": (FIELD + 1).to_bytes(32, "little"),
+    }
+    keys = {**refused_keys, "genuine-control": _point_bytes(honest),
+            "torsion-in-r": _point_bytes(honest), "mixed-order-key": _point_bytes(mixed)}
     key_ids = {name: 900 + number for number, name in enumerate(keys)}
     signed_at = unix_time(datetime(2026, 3, 15, tzinfo=UTC))
 
-    def label(name: str, make: Any) -> str:
-        fields = LabelFields(key_ids[name], 2000 + key_ids[name], signed_at, 1)
-        return Label(fields, make(fields.signing_input())).text(DEFAULT_BASE_URL)
+    def fields(name: str) -> LabelFields:
+        return LabelFields(key_ids[name], 2000 + key_ids[name], signed_at, 1)
 
-    def signed(public: CurvePoint, nonce: CurvePoint, r: int) -> Any:
-        def make(message: bytes) -> bytes:
-            k = _challenge(_point_bytes(nonce), _point_bytes(public), message)
-            return _point_bytes(nonce) + ((r + k * scalar) % ORDER).to_bytes(32, "little")
-        return make
+    def message(name: str) -> bytes:
+        return fields(name).signing_input()
+
+    def label(name: str, signature: bytes) -> str:
+        return Label(fields(name), signature).text(DEFAULT_BASE_URL)
+
+    def signature(name: str, public: CurvePoint, r: int, added: CurvePoint = (0, 1)) -> bytes:
+        """R = [r]B + added, S = r + k * scalar: the honest signature when nothing is added."""
+        nonce = _point_bytes(_point_sum(_point_times(r, BASE), added))
+        k = _challenge(nonce, _point_bytes(public), message(name))
+        return nonce + ((r + k * scalar) % ORDER).to_bytes(32, "little")
 
     # the classic forgery: R the identity, S = 0; [S]B = R + [k]A whenever [k]A is the identity
     identity_zero = (1).to_bytes(32, "little") + bytes(32)
-    cases = {name: label(name, lambda _: identity_zero) for name in (
-        *small, "small-order-key-signed-identity", "non-canonical-key-p", "non-canonical-key-p+1")}
-    cases["genuine-control"] = label("genuine-control", signed(honest, _point_times(77, BASE), 77))
+    cases = {name: label(name, identity_zero) for name in refused_keys}
+    cases["genuine-control"] = label("genuine-control", signature("genuine-control", honest, 77))
     # the key holder adds a point of order 8 to R: [8]R = [8]([S]B - [k]A) still holds
-    cases["torsion-in-r"] = label("torsion-in-r", signed(
-        honest, _point_sum(_point_times(78, BASE), TORSION), 78))
-    # a key with a component of order 8, k not a multiple of 8: only the cofactored check holds
-    nonce = next(r for r in range(79, 200) if _challenge(
-        _point_bytes(_point_times(r, BASE)), _point_bytes(mixed),
-        LabelFields(key_ids["mixed-order-key"], 2000 + key_ids["mixed-order-key"], signed_at,
-                    1).signing_input()) % 8)
-    cases["mixed-order-key"] = label("mixed-order-key", signed(mixed, _point_times(nonce, BASE), nonce))
+    cases["torsion-in-r"] = label("torsion-in-r",
+                                  signature("torsion-in-r", honest, 78, added=TORSION))
+    # a key with a component of order 8 and k not a multiple of 8: only [8]R = ... holds
+    r = next(r for r in range(79, 200) if _challenge(
+        _point_bytes(_point_times(r, BASE)), _point_bytes(mixed), message("mixed-order-key")) % 8)
+    cases["mixed-order-key"] = label("mixed-order-key", signature("mixed-order-key", mixed, r))
     genuine, _ = world.cases["genuine"]
-    payload = base32_decode(genuine[len(DEFAULT_BASE_URL):])
-    s_plus_l = int.from_bytes(payload[45:], "little") + ORDER
-    cases["s-plus-l"] = _with_payload(payload[:45] + s_plus_l.to_bytes(32, "little"))
+    signed_label = base32_decode(genuine[len(DEFAULT_BASE_URL):])
+    s_plus_l = int.from_bytes(signed_label[45:], "little") + ORDER
+    cases["s-plus-l"] = _with_payload(signed_label[:45] + s_plus_l.to_bytes(32, "little"))
 
-    fields = cbor2.loads(decode_sign1((world.site / "trust.cbor").read_bytes()).payload)
-    (template,) = (entry for entry in fields["keys"] if entry["k"] == 1)
-    fields["keys"] += [{**template, "k": key_ids[name], "pk": public}
-                       for name, public in keys.items()]
-    fields["keys"] = [{k: v for k, v in entry.items() if k != "end"} if entry["k"] >= 900
-                      else entry for entry in fields["keys"]]
+    payload = cbor2.loads(decode_sign1((world.site / "trust.cbor").read_bytes()).payload)
+    (template,) = (entry for entry in payload["keys"] if entry["k"] == 1)
+    payload["keys"] += [{**template, "k": key_ids[name], "pk": public}
+                        for name, public in keys.items()]
     bundle = root / "forged.cbor"
-    bundle.write_bytes(_authority_signed(world, dumps(fields)))
+    bundle.write_bytes(_authority_signed(world, dumps(payload)))
     site = root / "site"
     export_page(Home(world.home), site, bundle=bundle)
     return Forged(site, cases)
