@@ -1,10 +1,11 @@
 """The phone verification page: exporting it for static hosting and serving it on 127.0.0.1.
 
 The page (``jdzhi/trace/page/static/``: index.html, verify.js, style.css, noble-ed25519.js)
-verifies a label in the browser: it reads the payload from its own address (the label URL's path, ``.../V/<payload>``), fetches the
-authority-signed trust bundle ``trust.cbor`` next to its script, checks the bundle against the
-authority public key pinned in the page at export, and applies the verdict rules of
-``jdzhi verify`` with WebCrypto Ed25519 (noble-ed25519.js where a browser has none).
+verifies a label in the browser: it reads the payload from its own address (the label URL's
+path, ``.../V/<payload>``), fetches the authority-signed trust bundle ``trust.cbor`` next to its
+script, checks the bundle against the authority public key pinned in the page at export, and
+applies the verdict rules of ``jdzhi verify`` with WebCrypto Ed25519 (noble-ed25519.js where a
+browser has none).
 
 An exported folder holds the page files and ``trust.cbor``. The page refers to them as
 ``../verify.js`` and so on, so the folder is served at the parent path of the label base's folder
