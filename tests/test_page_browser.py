@@ -4,15 +4,19 @@ One registry (built once for the module through the real CLI: enterprises, keys,
 lab endorsement, a license revoked and one suspended after the fact) and one browser; each case
 opens its own page at the label's own path on a `jdzhi.trace.page.export` server, waits for
 `data-verdict`, compares it with `jdzhi verify --json` on the same label text, and saves a
-screenshot under test-artifacts/page/.
+screenshot under test-artifacts/page/. Every verdict is checked twice: with Chromium's WebCrypto
+Ed25519, and with it removed (as in browsers before it), where the page falls back to the vendored
+noble-ed25519.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import random
+import re
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +45,17 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "page"
+STATIC = Path(__file__).resolve().parents[1] / "jdzhi" / "trace" / "page" / "static"
+#: the page's Ed25519 verifiers (`<html data-ed25519>`): WebCrypto's, or the vendored one
+VERIFIERS = ("webcrypto", "noble-ed25519")
+#: an init script making WebCrypto refuse Ed25519 as browsers without it do (older Safari and
+#: Android WebViews, Chrome before 137)
+REFUSE_WEBCRYPTO_ED25519 = (
+    "const importKey = crypto.subtle.importKey.bind(crypto.subtle);"
+    "crypto.subtle.importKey = (format, data, algorithm, ...rest) =>"
+    " (algorithm && (algorithm === 'Ed25519' || algorithm.name === 'Ed25519'))"
+    " ? Promise.reject(new DOMException('Unrecognized name', 'NotSupportedError'))"
+    " : importKey(format, data, algorithm, ...rest);")
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "format-v1.json").read_text("utf-8"))
 
 T0 = "2026-03-10T09:00:00+08:00"
@@ -238,6 +253,7 @@ class Opened:
     headline: str
     errors: list[str]
     endorsement: str | None = None
+    verifier: str | None = None
 
 
 @pytest.fixture(scope="module")
@@ -246,6 +262,20 @@ def phone(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
     yield context
     context.close()
+
+
+@pytest.fixture(scope="module")
+def phone_without_webcrypto_ed25519(browser: Any) -> Iterator[Any]:
+    """A phone whose WebCrypto refuses Ed25519: the page must verify with noble-ed25519."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    context.add_init_script(REFUSE_WEBCRYPTO_ED25519)
+    yield context
+    context.close()
+
+
+def _phone(request: pytest.FixtureRequest, verifier: str) -> Any:
+    return request.getfixturevalue(
+        "phone" if verifier == "webcrypto" else "phone_without_webcrypto_ed25519")
 
 
 def _open(context: Any, url: str, shot: str, *, check: Any = None,
@@ -268,7 +298,8 @@ def _open(context: Any, url: str, shot: str, *, check: Any = None,
                         headline.is_visible() and headline.bounding_box() is not None,
                         headline.inner_text(), errors,
                         page.get_attribute("[data-endorsement]", "data-endorsement")
-                        if page.locator("[data-endorsement]").count() else None)
+                        if page.locator("[data-endorsement]").count() else None,
+                        page.get_attribute("html", "data-ed25519"))
         if check is not None:
             check(page)
         return opened
@@ -296,16 +327,20 @@ CASE_NAMES = [
 ]
 
 
+@pytest.mark.parametrize("verifier", VERIFIERS)
 @pytest.mark.parametrize("case", CASE_NAMES)
-def test_page_gives_the_verdict_of_jdzhi_verify(case: str, cli: Invoke, world: World,
-                                               server: PageServer, phone: Any) -> None:
+def test_page_gives_the_verdict_of_jdzhi_verify(case: str, verifier: str, cli: Invoke,
+                                               world: World, server: PageServer,
+                                               request: pytest.FixtureRequest) -> None:
     label, expected = world.cases[case]
     verdict, endorsement = _cli_verdict(cli, world, label)
     assert verdict == expected
     # the bundle the page uses, verified offline by the CLI
     assert _cli_verdict(cli, world, label, "--trust", str(world.site / "trust.cbor")) == (
         verdict, endorsement)
-    opened = _open(phone, server.label_url(label, DEFAULT_BASE_URL), case)
+    opened = _open(_phone(request, verifier), server.label_url(label, DEFAULT_BASE_URL),
+                   f"{case}-{verifier}")
+    assert opened.verifier == verifier
     assert opened.verdict == expected
     assert (opened.endorsement or "none") == endorsement
     assert opened.headline_visible and HEADLINES[expected] in opened.headline
@@ -430,18 +465,24 @@ def test_the_published_known_answers(phone: Any, tmp_path: Path) -> None:
             assert opened.verdict == case["verdict"], case["name"]
 
 
-def test_without_webcrypto_ed25519_the_page_says_so(world: World, server: PageServer,
-                                                    browser: Any) -> None:
-    # a browser whose WebCrypto has no Ed25519 (older Safari, Chrome before 137)
-    refuse = ("const importKey = crypto.subtle.importKey.bind(crypto.subtle);"
-              "crypto.subtle.importKey = (format, data, algorithm, ...rest) =>"
-              " (algorithm && (algorithm === 'Ed25519' || algorithm.name === 'Ed25519'))"
-              " ? Promise.reject(new DOMException('Unrecognized name', 'NotSupportedError'))"
-              " : importKey(format, data, algorithm, ...rest);")
+def test_without_webcrypto_ed25519_the_page_verifies_in_javascript(
+    world: World, server: PageServer, phone_without_webcrypto_ed25519: Any
+) -> None:
+    label, _ = world.cases["genuine"]
+    opened = _open(phone_without_webcrypto_ed25519, server.label_url(label, DEFAULT_BASE_URL),
+                   "noble-ed25519")
+    assert (opened.verdict, opened.verifier) == ("genuine", "noble-ed25519")
+    assert "cannot check" not in opened.text and opened.errors == []
+
+
+def test_without_webcrypto_at_all_the_page_says_so(world: World, server: PageServer,
+                                                   browser: Any) -> None:
+    # no crypto.subtle: no SHA-512 for noble-ed25519 either
     label, _ = world.cases["genuine"]
     context = browser.new_context(viewport={"width": 390, "height": 844})
     try:
-        context.add_init_script(refuse)
+        context.add_init_script(
+            "Object.defineProperty(Crypto.prototype, 'subtle', { get: () => undefined });")
         opened = _open(context, server.label_url(label, DEFAULT_BASE_URL), "unsupported")
     finally:
         context.close()
@@ -572,3 +613,147 @@ def test_the_bare_page_explains_what_to_do(server: PageServer, phone: Any) -> No
         assert page.locator("[lang=en]").count() > 0
     finally:
         page.close()
+
+
+def test_the_vendored_verifier_is_the_recorded_release() -> None:
+    """noble-ed25519.js is @noble/ed25519's index.js as VENDORED.md records it, unedited, and
+    like the rest of the page it needs nothing from elsewhere (its links are in comments)."""
+    record = (STATIC / "VENDORED.md").read_text(encoding="utf-8")
+    script = (STATIC / "noble-ed25519.js").read_bytes()
+    assert f"| SHA-256 of `noble-ed25519.js` | `{hashlib.sha256(script).hexdigest()}` |" in record
+    text = script.decode("utf-8")
+    assert "| version | 2.3.0 |" in record and text.startswith("/*! noble-ed25519 - MIT License")
+    code = re.sub(r"/\*.*?\*/|//[^\n]*", "", text, flags=re.DOTALL)
+    assert "https://" in text and not re.search(r"(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", code)
+    assert not re.search(r"\b(fetch|XMLHttpRequest|WebSocket|importScripts|import)\b", code)
+
+
+# --- signatures libsodium refuses though an equation may hold ---------------------------------
+# Enough edwards25519 arithmetic (affine, RFC 8032 §5.1) to make them: small-order points, and
+# signatures whose R or key carries a small-order component, which no honest signer makes.
+
+FIELD = 2**255 - 19
+ORDER = 2**252 + 27742317777372353535851937790883648493
+CURVE_D = -121665 * pow(121666, -1, FIELD) % FIELD
+BASE = (0x216936D3CD6E53FEC0A4E231FDD6DC5C692CC7609525A7B2C9562D608F25D51A,
+        4 * pow(5, -1, FIELD) % FIELD)
+#: a point of order 8
+TORSION = (0x1FD5B9A006394A28E933993238DE4ABB5C193C7013E5E238DEA14646C545D14A,
+           0x7A03AC9277FDC74EC6CC392CFA53202A0F67100D760B3CBA4FD84D3D706A17C7)
+CurvePoint = tuple[int, int]
+
+
+def _point_sum(p: CurvePoint, q: CurvePoint) -> CurvePoint:
+    t = CURVE_D * p[0] * q[0] * p[1] * q[1] % FIELD
+    return ((p[0] * q[1] + q[0] * p[1]) * pow(1 + t, -1, FIELD) % FIELD,
+            (p[1] * q[1] + p[0] * q[0]) * pow(1 - t, -1, FIELD) % FIELD)
+
+
+def _point_times(n: int, point: CurvePoint) -> CurvePoint:
+    result = (0, 1)
+    while n:
+        if n & 1:
+            result = _point_sum(result, point)
+        point, n = _point_sum(point, point), n >> 1
+    return result
+
+
+def _point_bytes(point: CurvePoint) -> bytes:
+    return (point[1] | (point[0] & 1) << 255).to_bytes(32, "little")
+
+
+def _challenge(r: bytes, public_key: bytes, message: bytes) -> int:
+    return int.from_bytes(hashlib.sha512(r + public_key + message).digest(), "little") % ORDER
+
+
+@dataclass(frozen=True)
+class Forged:
+    site: Path
+    #: case name -> label text; `jdzhi verify` calls each one tampered but "genuine-control"
+    cases: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def forged(world: World, tmp_path_factory: pytest.TempPathFactory) -> Forged:
+    """A bundle (signed by the real authority, as a hostile exporter holding its key could) that
+    certifies small-order keys and a key with a small-order component, and labels under them."""
+    import cbor2
+
+    from jdzhi.trace.formats.cose import decode_sign1, dumps
+
+    root = tmp_path_factory.mktemp("forged")
+    seed = bytes(range(40, 72))
+    scalar = int.from_bytes(hashlib.sha512(seed).digest()[:32], "little")
+    scalar = scalar & ~7 & ((1 << 254) - 1) | 1 << 254  # RFC 8032 §5.1.5 clamping
+    honest = _point_times(scalar, BASE)
+    assert _point_bytes(honest) == from_seed(seed).public_key
+    mixed = _point_sum(honest, TORSION)
+    refused_keys = {
+        **{f"small-order-key-{n}": _point_bytes(_point_times(n, TORSION)) for n in range(8)},
+        "small-order-key-signed-identity": (1 | 1 << 255).to_bytes(32, "little"),
+        "non-canonical-key-p": FIELD.to_bytes(32, "little"),
+        "non-canonical-key-p+1": (FIELD + 1).to_bytes(32, "little"),
+    }
+    keys = {**refused_keys, "genuine-control": _point_bytes(honest),
+            "torsion-in-r": _point_bytes(honest), "mixed-order-key": _point_bytes(mixed)}
+    key_ids = {name: 900 + number for number, name in enumerate(keys)}
+    signed_at = unix_time(datetime(2026, 3, 15, tzinfo=UTC))
+
+    def fields(name: str) -> LabelFields:
+        return LabelFields(key_ids[name], 2000 + key_ids[name], signed_at, 1)
+
+    def message(name: str) -> bytes:
+        return fields(name).signing_input()
+
+    def label(name: str, signature: bytes) -> str:
+        return Label(fields(name), signature).text(DEFAULT_BASE_URL)
+
+    def signature(name: str, public: CurvePoint, r: int, added: CurvePoint = (0, 1)) -> bytes:
+        """R = [r]B + added, S = r + k * scalar: the honest signature when nothing is added."""
+        nonce = _point_bytes(_point_sum(_point_times(r, BASE), added))
+        k = _challenge(nonce, _point_bytes(public), message(name))
+        return nonce + ((r + k * scalar) % ORDER).to_bytes(32, "little")
+
+    # the classic forgery: R the identity, S = 0; [S]B = R + [k]A whenever [k]A is the identity
+    identity_zero = (1).to_bytes(32, "little") + bytes(32)
+    cases = {name: label(name, identity_zero) for name in refused_keys}
+    cases["genuine-control"] = label("genuine-control", signature("genuine-control", honest, 77))
+    # the key holder adds a point of order 8 to R: [8]R = [8]([S]B - [k]A) still holds
+    cases["torsion-in-r"] = label("torsion-in-r",
+                                  signature("torsion-in-r", honest, 78, added=TORSION))
+    # a key with a component of order 8 and k not a multiple of 8: only [8]R = ... holds
+    r = next(r for r in range(79, 200) if _challenge(
+        _point_bytes(_point_times(r, BASE)), _point_bytes(mixed), message("mixed-order-key")) % 8)
+    cases["mixed-order-key"] = label("mixed-order-key", signature("mixed-order-key", mixed, r))
+    genuine, _ = world.cases["genuine"]
+    signed_label = base32_decode(genuine[len(DEFAULT_BASE_URL):])
+    s_plus_l = int.from_bytes(signed_label[45:], "little") + ORDER
+    cases["s-plus-l"] = _with_payload(signed_label[:45] + s_plus_l.to_bytes(32, "little"))
+
+    payload = cbor2.loads(decode_sign1((world.site / "trust.cbor").read_bytes()).payload)
+    (template,) = (entry for entry in payload["keys"] if entry["k"] == 1)
+    payload["keys"] += [{**template, "k": key_ids[name], "pk": public}
+                        for name, public in keys.items()]
+    bundle = root / "forged.cbor"
+    bundle.write_bytes(_authority_signed(world, dumps(payload)))
+    site = root / "site"
+    export_page(Home(world.home), site, bundle=bundle)
+    return Forged(site, cases)
+
+
+@pytest.mark.parametrize("verifier", VERIFIERS)
+def test_what_libsodium_refuses_the_page_refuses(verifier: str, cli: Invoke, world: World,
+                                                 forged: Forged,
+                                                 request: pytest.FixtureRequest) -> None:
+    """Small-order and non-canonical keys and R points, S >= L, a small-order component in R or
+    in the key: `jdzhi verify` (libsodium) calls each tampered, and so does the page, with
+    WebCrypto (Chromium's accepts some) and with noble-ed25519 (cofactored: it accepts some)."""
+    trust = ("--trust", str(forged.site / "trust.cbor"))
+    phone = _phone(request, verifier)
+    with start_server(forged.site, 0) as running:
+        for name, label in forged.cases.items():
+            expected = "genuine" if name == "genuine-control" else "tampered"
+            assert _cli_verdict(cli, world, label, *trust)[0] == expected, name
+            opened = _open(phone, running.label_url(label, DEFAULT_BASE_URL),
+                           f"forged-{name}-{verifier}")
+            assert (opened.verdict, opened.verifier) == (expected, verifier), name

@@ -1,13 +1,14 @@
 """The phone verification page: exporting it for static hosting (:mod:`.serve` serves it on
 127.0.0.1).
 
-The page (``jdzhi/trace/page/static/``: index.html, verify.js, style.css) verifies a label in the
-browser: it reads the payload from its own address (the label URL's path, ``.../V/<payload>``),
-fetches the authority-signed trust bundle ``trust.cbor`` next to its script, checks the bundle
-against the authority public key pinned in the page at export, and applies the verdict rules of
-``jdzhi verify`` with WebCrypto Ed25519.
+The page (``jdzhi/trace/page/static/``: index.html, verify.js, style.css, noble-ed25519.js)
+verifies a label in the browser: it reads the payload from its own address (the label URL's
+path, ``.../V/<payload>``), fetches the authority-signed trust bundle ``trust.cbor`` next to its
+script, checks the bundle against the authority public key pinned in the page at export, and
+applies the verdict rules of ``jdzhi verify`` with WebCrypto Ed25519 (noble-ed25519.js where a
+browser has none).
 
-An exported folder holds the three page files and ``trust.cbor``. The page refers to them as
+An exported folder holds the page files and ``trust.cbor``. The page refers to them as
 ``../verify.js`` and so on, so the folder is served at the parent path of the label base's folder
 (``/`` for the base ``HTTPS://TRACE.EXAMPLE.CN/V/``), and every ``/V/<payload>`` is answered
 with ``index.html`` (nginx: ``location /V/ { try_files /index.html =404; }``).
@@ -39,7 +40,7 @@ __all__ = [
     "page_source",
 ]
 
-PAGE_FILES = ("index.html", "verify.js", "style.css")
+PAGE_FILES = ("index.html", "verify.js", "style.css", "noble-ed25519.js")
 BUNDLE_FILE = "trust.cbor"
 EXPORTED_FILES = (*PAGE_FILES, BUNDLE_FILE)
 AUTHORITY_PLACEHOLDER = "__JDZHI_AUTHORITY_PUBLIC_KEY__"
@@ -126,7 +127,7 @@ def export_page(
     The bundle is either ``bundle`` (an existing file, checked against ``authority`` or the
     home's authority key) or signed now from the registry with the authority key's
     ``passphrase``. The authority public key is pinned in ``index.html``. A non-empty ``out`` is
-    refused unless ``force`` (then only the four page files in it are replaced).
+    refused unless ``force`` (then only the page files in it are replaced).
     """
     from jdzhi.timeutil import from_unix, utc_now
     from jdzhi.trace.formats.records import base64url
@@ -144,8 +145,7 @@ def export_page(
     contents = {
         "index.html": index.replace(AUTHORITY_PLACEHOLDER,
                                     base64url(trust.authority_public_key)).encode("utf-8"),
-        "verify.js": page_source("verify.js"),
-        "style.css": page_source("style.css"),
+        **{name: page_source(name) for name in PAGE_FILES if name != "index.html"},
         BUNDLE_FILE: data,
     }
     try:

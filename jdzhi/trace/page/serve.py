@@ -31,6 +31,7 @@ CONTENT_TYPES = {
     "index.html": "text/html; charset=utf-8",
     "verify.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
+    "noble-ed25519.js": "text/javascript; charset=utf-8",
     BUNDLE_FILE: "application/cbor",
 }
 #: the page needs nothing from elsewhere; these headers say so again beside its own CSP meta tag

@@ -271,9 +271,34 @@ function sigStructure(message, aad) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Ed25519 through WebCrypto
+// Ed25519: WebCrypto, or where it has none the vendored noble-ed25519 (VENDORED.md); either way
+// with libsodium's rules, so that the page refuses what `jdzhi verify` refuses
 
-const keyCache = new Map();
+const CURVE_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n; // L
+const FIELD_PRIME = 2n ** 255n - 19n; // p
+/** The y coordinates (sign bit aside) of the points of order 1, 2, 4 and 8, with p and p + 1
+ * (non-canonical 0 and 1): the small-order encodings libsodium refuses as a key or as R. */
+const SMALL_ORDER_Y = [0n, 1n, FIELD_PRIME - 1n, FIELD_PRIME, FIELD_PRIME + 1n,
+  0x05fc536d880238b13933c6d305acdfd5f098eff289f4c345b027b2c28f95e826n,
+  0x7a03ac9277fdc74ec6cc392cfa53202a0f67100d760b3cba4fd84d3d706a17c7n];
+
+/** The noble-ed25519 module once checkEd25519Support has found WebCrypto without Ed25519. */
+let noble = null;
+const cryptoKeys = new Map();
+const torsionFreeKeys = new Map();
+
+function littleEndian(bytes) {
+  return bytes.reduceRight((number, byte) => (number << 8n) | BigInt(byte), 0n);
+}
+
+/** libsodium's checks before its equation: S < L, a canonical key, no small-order key or R.
+ * WebCrypto leaves some open (Chromium verifies S = 0 with R and the key both the identity). */
+function refusedByLibsodium(publicKey, signature) {
+  const y = (point) => littleEndian(point) & ((1n << 255n) - 1n);
+  const smallOrder = (point) => SMALL_ORDER_Y.includes(y(point));
+  return littleEndian(signature.subarray(32)) >= CURVE_ORDER || y(publicKey) >= FIELD_PRIME
+    || smallOrder(publicKey) || smallOrder(signature.subarray(0, 32));
+}
 
 /** Every encoding of a point of order 1, 2, 4 or 8, sign bit cleared (jdzhi/trace/ed25519.py). */
 const SMALL_ORDER = [
@@ -296,24 +321,49 @@ export function hasSmallOrder(point) {
 
 export async function ed25519Verify(publicKey, signature, message) {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32 || signature.length !== 64
-    || hasSmallOrder(publicKey) || hasSmallOrder(signature.subarray(0, 32))) {
+    || hasSmallOrder(publicKey) || hasSmallOrder(signature.subarray(0, 32))
+    || refusedByLibsodium(publicKey, signature)) {
     return false;
   }
+  return (noble === null ? webCryptoVerify : nobleVerify)(publicKey, signature, message);
+}
+
+async function webCryptoVerify(publicKey, signature, message) {
   const id = Array.from(publicKey).join(",");
-  let key = keyCache.get(id);
+  let key = cryptoKeys.get(id);
   if (key === undefined) {
     try {
       key = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
     } catch {
       key = null; // not a valid Ed25519 public key: nothing verifies under it
     }
-    keyCache.set(id, key);
+    cryptoKeys.set(id, key);
   }
   if (key === null) return false;
   return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
 }
 
-/** RFC 8032 §7.1 test 1: WebCrypto must accept the right signature and refuse a changed one. */
+/** noble's strict mode checks [8]R = [8]([S]B - [k]A), libsodium R = [S]B - [k]A: the two agree
+ * when neither R nor the key has a small-order component, so anything with one is refused. (Only
+ * a key with such a component, which no jdzhi key is, can make libsodium accept what this
+ * refuses; nothing makes it refuse what this accepts.) SHA-512 is noble's default,
+ * crypto.subtle.digest, which every browser has where it offers WebCrypto at all. */
+async function nobleVerify(publicKey, signature, message) {
+  const torsionFree = (encoded) => {
+    try {
+      return noble.Point.fromHex(encoded, false).isTorsionFree();
+    } catch {
+      return false; // not a canonical point encoding
+    }
+  };
+  if (!await noble.verifyAsync(signature, message, publicKey, { zip215: false })) return false;
+  const id = Array.from(publicKey).join(",");
+  if (!torsionFreeKeys.has(id)) torsionFreeKeys.set(id, torsionFree(publicKey));
+  return torsionFreeKeys.get(id) && torsionFree(signature.subarray(0, 32));
+}
+
+/** RFC 8032 §7.1 test 1: the verifier to use (WebCrypto's, else noble-ed25519) must accept the
+ * right signature and refuse a changed one. Says which one the page uses. */
 async function checkEd25519Support() {
   const hex = (text) => Uint8Array.from(text.match(/../g), (pair) => parseInt(pair, 16));
   const publicKey = hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
@@ -327,17 +377,27 @@ async function checkEd25519Support() {
     throw new Stop("unsupported", "本页面未通过 HTTPS 打开，浏览器不允许在此验证签名。请使用 https:// 地址。",
       "This page was not opened over HTTPS, where browsers refuse to check signatures: use the https:// address.");
   }
+  // without crypto.subtle there is no SHA-512 for noble either; a browser that runs this page
+  // (ES modules, BigInt) has it in every secure context
   if (!globalThis.crypto || !crypto.subtle) throw unsupported;
-  try {
-    const key = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
-    const good = await crypto.subtle.verify({ name: "Ed25519" }, key, signature, new Uint8Array(0));
+  const passes = async (verify) => {
     const changed = signature.slice();
     changed[0] ^= 1;
-    const bad = await crypto.subtle.verify({ name: "Ed25519" }, key, changed, new Uint8Array(0));
-    if (good !== true || bad !== false) throw unsupported;
-  } catch (error) {
-    throw error instanceof Stop ? error : unsupported;
+    try {
+      return await verify(publicKey, signature, new Uint8Array(0)) === true
+        && await verify(publicKey, changed, new Uint8Array(0)) === false;
+    } catch {
+      return false;
+    }
+  };
+  if (await passes(webCryptoVerify)) return "webcrypto";
+  try {
+    noble = await import("./noble-ed25519.js");
+  } catch {
+    throw unsupported;
   }
+  if (await passes(nobleVerify)) return "noble-ed25519";
+  throw unsupported;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -995,7 +1055,7 @@ async function main() {
   }
   let state = "error";
   try {
-    await checkEd25519Support();
+    document.documentElement.setAttribute("data-ed25519", await checkEd25519Support());
     const meta = document.querySelector('meta[name="jdzhi-authority"]');
     let authority;
     try {
