@@ -29,6 +29,7 @@ from conftest import TEST_PASSPHRASE, Invoke
 from typer.testing import CliRunner
 
 from jdzhi.cli import app
+from jdzhi.errors import ExitCode
 from jdzhi.home import Home
 from jdzhi.registry.uscc import generate
 from jdzhi.timeutil import unix_time
@@ -36,7 +37,7 @@ from jdzhi.trace.formats.base32 import base32_decode, base32_encode
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, Label, LabelFields
 from jdzhi.trace.formats.records import base64url
 from jdzhi.trace.keys.keyfile import from_seed, load_key
-from jdzhi.trace.page.export import export_page
+from jdzhi.trace.page.export import PAGE_FILES, export_page
 from jdzhi.trace.page.serve import PageServer, start_server
 from jdzhi.trace.verification.verifier import load_trust, verify_label_text
 
@@ -671,6 +672,10 @@ class Forged:
     site: Path
     #: case name -> label text; `jdzhi verify` calls each one tampered but "genuine-control"
     cases: dict[str, str]
+    #: a page whose bundle certifies small-order and non-canonical keys (docs/format.md: such a
+    #: bundle is invalid), and the classic forgery under each of those keys
+    refused_site: Path
+    refused_cases: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -716,7 +721,8 @@ def forged(world: World, tmp_path_factory: pytest.TempPathFactory) -> Forged:
 
     # the classic forgery: R the identity, S = 0; [S]B = R + [k]A whenever [k]A is the identity
     identity_zero = (1).to_bytes(32, "little") + bytes(32)
-    cases = {name: label(name, identity_zero) for name in refused_keys}
+    refused_cases = {name: label(name, identity_zero) for name in refused_keys}
+    cases = {}
     cases["genuine-control"] = label("genuine-control", signature("genuine-control", honest, 77))
     # the key holder adds a point of order 8 to R: [8]R = [8]([S]B - [k]A) still holds
     cases["torsion-in-r"] = label("torsion-in-r",
@@ -730,15 +736,22 @@ def forged(world: World, tmp_path_factory: pytest.TempPathFactory) -> Forged:
     s_plus_l = int.from_bytes(signed_label[45:], "little") + ORDER
     cases["s-plus-l"] = _with_payload(signed_label[:45] + s_plus_l.to_bytes(32, "little"))
 
-    payload = cbor2.loads(decode_sign1((world.site / "trust.cbor").read_bytes()).payload)
-    (template,) = (entry for entry in payload["keys"] if entry["k"] == 1)
-    payload["keys"] += [{**template, "k": key_ids[name], "pk": public}
-                        for name, public in keys.items()]
-    bundle = root / "forged.cbor"
-    bundle.write_bytes(_authority_signed(world, dumps(payload)))
+    def bundle_certifying(names: list[str], bundle: Path) -> Path:
+        payload = cbor2.loads(decode_sign1((world.site / "trust.cbor").read_bytes()).payload)
+        (template,) = (entry for entry in payload["keys"] if entry["k"] == 1)
+        payload["keys"] += [{**template, "k": key_ids[name], "pk": keys[name]} for name in names]
+        bundle.write_bytes(_authority_signed(world, dumps(payload)))
+        return bundle
+
     site = root / "site"
-    export_page(Home(world.home), site, bundle=bundle)
-    return Forged(site, cases)
+    export_page(Home(world.home), site, bundle=bundle_certifying(
+        [name for name in keys if name not in refused_keys], root / "forged.cbor"))
+    # export_page refuses an invalid bundle: this page is the valid one with the bundle swapped
+    (root / "refused").mkdir()
+    for name in PAGE_FILES:
+        (root / "refused" / name).write_bytes((site / name).read_bytes())
+    bundle_certifying(list(refused_keys), root / "refused" / "trust.cbor")
+    return Forged(site, cases, root / "refused", refused_cases)
 
 
 @pytest.mark.parametrize("verifier", VERIFIERS)
@@ -757,3 +770,20 @@ def test_what_libsodium_refuses_the_page_refuses(verifier: str, cli: Invoke, wor
             opened = _open(phone, running.label_url(label, DEFAULT_BASE_URL),
                            f"forged-{name}-{verifier}")
             assert (opened.verdict, opened.verifier) == (expected, verifier), name
+
+
+def test_a_bundle_certifying_a_small_order_key_is_refused(cli: Invoke, world: World,
+                                                          forged: Forged) -> None:
+    """docs/format.md: a bundle that certifies a small-order (or non-canonically encoded
+    small-order) key is invalid, so the classic forgery under such a key never gets a verdict:
+    `jdzhi verify` refuses the bundle and `jdzhi serve` will not serve a page with it (the page's
+    own refusal is checked in Node by tests/test_vectors_settled.py)."""
+    from jdzhi.errors import IntegrityError
+
+    trust = ("--trust", str(forged.refused_site / "trust.cbor"))
+    for name, label in forged.refused_cases.items():
+        result = cli("--home", str(world.home), "verify", label, "--json", *trust)
+        assert result.exit_code == ExitCode.INTEGRITY, name
+        assert "not a usable Ed25519 key" in result.stderr, name
+    with pytest.raises(IntegrityError, match="not a usable Ed25519 key"):
+        start_server(forged.refused_site, 0)

@@ -199,7 +199,7 @@ def test_scan_gives_recalled(cli: Invoke, signed: tuple[Path, list[dict[str, Any
     assert any(CLONED in reason for reason in results[0]["reasons"])
     assert results[1]["verdict"] != "recalled"
     people = cli("scan", str(photo), "--no-log")
-    assert "RECALLED" in people.stderr
+    assert "RECALLED" in people.stdout
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
