@@ -27,7 +27,8 @@ def jdzhi(home: Path, *args: str, columns: int = 80,
           **popen: Any) -> subprocess.CompletedProcess[str]:
     """``python -m jdzhi ARGS`` in its own process, on a pipe, at ``columns`` columns."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("JDZHI_")}
-    env.update(JDZHI_HOME=str(home), JDZHI_PASSPHRASE="people test passphrase", COLUMNS=str(columns),
+    env.update(JDZHI_HOME=str(home), JDZHI_PASSPHRASE="people test passphrase",
+               COLUMNS=str(columns),
                **{name: os.environ[name] for name in ("JDZHI_CACHE_DIR",) if name in os.environ})
     popen.setdefault("stdout", subprocess.PIPE)
     popen.setdefault("stderr", subprocess.PIPE)

@@ -35,7 +35,8 @@ from jdzhi.trace.formats.records import (
 )
 from jdzhi.trace.keys.keyfile import from_seed
 from jdzhi.trace.trust.bundle import decode_bundle
-from jdzhi.trace.verification.verifier import Verdict, verify_label_text, verify_record
+from jdzhi.trace.verification.result import Verdict
+from jdzhi.trace.verification.verifier import verify_label_text, verify_record
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "format-v1.json").read_text("utf-8"))
 NOW = datetime(2026, 7, 2, tzinfo=UTC)

@@ -27,8 +27,8 @@ from jdzhi.trace.formats.common import CONTENT_TYPES, LabelError, authority_kid,
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, LABEL_PAYLOAD_LENGTH, decode_label_payload
 from jdzhi.trace.trust.bundle import decode_bundle
 from jdzhi.trace.trust.model import Trust
+from jdzhi.trace.verification.result import Verdict
 from jdzhi.trace.verification.verifier import (
-    Verdict,
     verify_jsonl,
     verify_label_text,
     verify_record,

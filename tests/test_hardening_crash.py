@@ -25,7 +25,8 @@ from hardening_support import (
 )
 
 from jdzhi.errors import ExitCode
-from jdzhi.trace.verification.verifier import Verdict, load_trust, verify_label_text, verify_record
+from jdzhi.trace.verification.result import Verdict
+from jdzhi.trace.verification.verifier import load_trust, verify_label_text, verify_record
 
 
 @pytest.fixture

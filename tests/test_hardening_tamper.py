@@ -17,7 +17,8 @@ from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, LABEL_PAYLOAD_LENGTH
 from jdzhi.trace.formats.records import base64url_decode
 from jdzhi.trace.trust.bundle import decode_bundle
 from jdzhi.trace.trust.model import Trust
-from jdzhi.trace.verification.verifier import Verdict, verify_label_text, verify_record
+from jdzhi.trace.verification.result import Verdict
+from jdzhi.trace.verification.verifier import verify_label_text, verify_record
 
 NOW = datetime(2026, 3, 11, tzinfo=UTC)
 

@@ -35,7 +35,8 @@ from jdzhi.trace.page.export import (
 )
 from jdzhi.trace.page.serve import start_server
 from jdzhi.trace.trust.bundle import decode_bundle
-from jdzhi.trace.verification.verifier import Verdict, verify_label_text
+from jdzhi.trace.verification.result import Verdict
+from jdzhi.trace.verification.verifier import verify_label_text
 
 NOW = "2026-03-10T09:00:00+08:00"
 

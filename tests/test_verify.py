@@ -18,8 +18,8 @@ from jdzhi.trace.formats.base32 import base32_decode, base32_encode
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, Label, LabelFields
 from jdzhi.trace.formats.records import RecordFields, base64url, sign_record
 from jdzhi.trace.keys.keyfile import from_seed, load_key
+from jdzhi.trace.verification.result import Verdict
 from jdzhi.trace.verification.verifier import (
-    Verdict,
     load_trust,
     verify_jsonl,
     verify_label_text,

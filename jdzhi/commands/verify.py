@@ -13,7 +13,7 @@ from jdzhi.errors import ExitCode, InvalidInput
 
 if TYPE_CHECKING:
     from jdzhi.trace.trust.model import Trust
-    from jdzhi.trace.verification.verifier import VerificationResult
+    from jdzhi.trace.verification.result import VerificationResult
 
 __all__ = ["verify"]
 

@@ -34,7 +34,8 @@ from jdzhi.trace.scanning.log import (
 from jdzhi.trace.trust.bundle import decode_bundle
 from jdzhi.trace.trust.from_registry import accepted_bases, trust_from_registry
 from jdzhi.trace.trust.model import Endorsement, Trust
-from jdzhi.trace.verification.verifier import VerificationResult, Verifier
+from jdzhi.trace.verification.result import VerificationResult
+from jdzhi.trace.verification.verifier import Verifier
 
 if TYPE_CHECKING:
     from datetime import datetime

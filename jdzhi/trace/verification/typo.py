@@ -7,7 +7,8 @@ from datetime import datetime
 
 from jdzhi.trace.formats.labels import split_label_text
 from jdzhi.trace.trust.model import Trust
-from jdzhi.trace.verification.verifier import Verdict, Verifier
+from jdzhi.trace.verification.result import Verdict
+from jdzhi.trace.verification.verifier import Verifier
 
 __all__ = ["one_character_away"]
 
