@@ -29,10 +29,31 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 __all__ = [
-    "ID_MAX", "AuthorityOption", "CliState", "ColumnKind", "JsonOption", "KeyPassphraseFileOption",
-    "PassphraseFileOption", "VerifyTrustOption", "emit_json", "err", "home_of",
-    "new_key_passphrases", "out", "plural", "progress_bar", "read_passphrase", "registry_of",
-    "result", "result_table", "warn",
+    "ID_MAX",
+    "KEY_PASSPHRASE_ENV",
+    "AuthorityOption",
+    "CliState",
+    "ColumnKind",
+    "JsonOption",
+    "KeyPassphraseFileOption",
+    "MaxAgeOption",
+    "PassphraseFileOption",
+    "VerifyTrustOption",
+    "WitnessOption",
+    "emit_json",
+    "err",
+    "home_of",
+    "new_key_passphrases",
+    "note_encoding",
+    "out",
+    "plural",
+    "progress_bar",
+    "read_key_passphrase",
+    "read_passphrase",
+    "registry_of",
+    "result",
+    "result_table",
+    "warn",
 ]
 
 PASSPHRASE_ENV = "JDZHI_PASSPHRASE"
@@ -118,6 +139,14 @@ def emit_json(data: Any) -> None:
 def warn(warnings: Iterable[str]) -> None:
     for warning in warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+
+
+def note_encoding(path: object, encoding: str) -> None:
+    """The note people get when a CSV was read as GB18030 (Excel's "CSV" on Chinese Windows)."""
+    if encoding != "utf-8":
+        err.print(f"note: {escape(str(path))} is not UTF-8; read it as {encoding.upper()} "
+                  "(Excel's CSV on Chinese Windows). Save as \"CSV UTF-8\" to avoid the guess.",
+                  highlight=False)
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:

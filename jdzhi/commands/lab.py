@@ -88,9 +88,13 @@ def endorse(
                              tested_at=moment, limits_file=limits,
                              water_absorption=water_absorption, thermal_shock=thermal_shock,
                              whiteness=whiteness)
+    common.note_encoding(results, done.results_encoding)
+    earlier = [{"report_no": e.report_no, "lab": e.lab, "outcome": e.outcome,
+                "signed_at": e.signed_at} for e in done.earlier]
     if as_json:
         common.emit_json({**endorsement_json(done.endorsement), "lab": done.lab,
-                          "enterprise": done.enterprise, "records": done.records})
+                          "enterprise": done.enterprise, "records": done.records,
+                          "earlier": earlier, "overturns_pass": done.overturns_pass})
         return
     style = "green" if done.endorsement.outcome == "pass" else "red"
     common.out.print(f"[{style}]{done.endorsement.outcome.upper()}[/] batch "
@@ -102,6 +106,13 @@ def endorse(
         common.out.print(f"  {result.ware_class}: Pb {result.pb / 1000:g} / "
                          f"{result.pb_limit / 1000:g}, Cd {result.cd / 1000:g} / "
                          f"{result.cd_limit / 1000:g} {result.unit} {mark}")
+    if done.overturns_pass:
+        common.out.print(f"[bold red]This FAIL overturns the earlier PASS[/] of batch "
+                         f"{escape(batch)} (report {escape(done.earlier[-1].report_no)}); both are "
+                         "kept, and verifiers now show the FAIL.")
+    elif done.earlier:
+        common.out.print(f"{common.plural(len(done.earlier), 'earlier endorsement')} of the batch "
+                         "kept; this one now decides.")
 
 
 @app.command("witness")

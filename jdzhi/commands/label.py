@@ -38,6 +38,9 @@ def label(
                         "--max-version.")] = "M",
     max_version: Annotated[int, typer.Option(
         "--max-version", help="Largest QR version allowed (6 fits a 15 mm decal).")] = 6,
+    cut_marks: Annotated[bool, typer.Option(
+        "--cut-marks", help="Draw a thin grey outline around each label of a PDF, to cut along.")
+    ] = False,
     as_json: common.JsonOption = False,
 ) -> None:
     """Print QR traceability labels: PDF sheets, or one PNG/SVG per label.
@@ -64,7 +67,7 @@ def label(
         raise InvalidInput(f"--level {level!r} is not one of L, M, Q, H") from None
     spec = SheetSpec(label_width=width, label_height=height, page=page.lower(), margin=margin,
                      gap=gap, columns=columns, rows=rows, dpi=dpi, level=chosen_level,
-                     max_version=max_version)
+                     max_version=max_version, cut_marks=cut_marks)
     with common.progress_bar(quiet=as_json) as bar:
         task = bar.add_task("labels", total=None)
         run = label_file(signed, out, spec=spec, image_format=chosen_format,

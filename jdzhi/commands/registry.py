@@ -180,6 +180,7 @@ def import_(
         result = import_file(db, file, check_only=check,
                              progress=lambda done, total: bar.update(task, completed=done,
                                                                      total=total))
+    common.note_encoding(result.path, result.encoding)
     common.warn(result.warnings)
     if as_json:
         common.emit_json({"path": result.path, "imported": result.count if result.stored else 0,

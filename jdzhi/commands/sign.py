@@ -55,6 +55,7 @@ def sign(
         task = bar.add_task("signing", total=None)
         summary = sign_csv(db, records, key=signing_key, out=out, base_url=base_url,
                            progress=lambda n: bar.advance(task, n), parallel=True)
+    common.note_encoding(records, summary.source_encoding)
     if as_json:
         common.emit_json(summary.to_json())
         return

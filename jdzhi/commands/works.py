@@ -85,7 +85,8 @@ def import_(
     with common.registry_of(ctx) as db, common.progress_bar(quiet=as_json) as bar:
         task = bar.add_task("Fingerprinting", total=None)
         works = import_works(db, file, progress=lambda n: bar.advance(task, n),
-                             on_total=lambda total: bar.update(task, total=total))
+                             on_total=lambda total: bar.update(task, total=total),
+                             on_encoding=lambda encoding: common.note_encoding(file, encoding))
     if as_json:
         common.emit_json([work.to_json() for work in works])
     else:
@@ -191,7 +192,7 @@ def screen(
             task = bar.add_task("Screening", total=len(files))
             results = screen_paths(db, files, top=top, progress=lambda n: bar.advance(task, n))
         if report is not None:
-            write_report(db, results, report)
+            write_report(db, results, report, top=top)
     if as_json:
         common.emit_json([result.to_json() for result in results])
     else:
@@ -201,7 +202,7 @@ def screen(
                              + (f": {escape(result.error)}" if result.error else ""),
                              highlight=False)
             if result.verdict in ("copy", "review"):
-                for match in result.matches[:3]:
+                for match in result.matches[:top]:
                     common.out.print(
                         f"        {escape(match.reg_no)} 《{escape(match.title)}》 score "
                         f"{match.score:.2f}, distance {match.distance}"

@@ -120,11 +120,14 @@ def _check_text(value: str, what: str) -> str:
 def make_request(image: Path, reg_no: str, title: str, owner: str,
                  creation_date: str | None) -> WorkRequest:
     """Check the texts of one registration (raises :class:`InvalidInput`)."""
-    from jdzhi.timeutil import parse_date
+    from jdzhi.timeutil import cst_date, parse_date, unix_time, utc_now
 
     created = None
     if creation_date is not None and creation_date.strip():
-        created = parse_date(creation_date, what="creation date").isoformat()
+        day = parse_date(creation_date, what="creation date")
+        if day > cst_date(unix_time(utc_now())):
+            raise InvalidInput(f"creation date {day.isoformat()} lies in the future")
+        created = day.isoformat()
     return WorkRequest(image=image, reg_no=check_reg_no(reg_no),
                        title=_check_text(title, "title"), owner=_check_text(owner, "owner"),
                        creation_date=created)

@@ -300,6 +300,12 @@ def scan(
     moment = now or utc_now()
     trust: Trust = load_trust(home=home, bundle=bundle, authority=authority, now=moment,
                               max_age_days=max_age_days, witnesses=witnesses)
+    warnings = list(trust.warnings)
+    if log and bundle is not None and not home.db_path.exists():
+        # an inspector's own home: the bundle is all the trust it needs, and there is no log
+        log = False
+        warnings.append(f"no registry in {home.path}: these scans are not logged, so no clone "
+                        "check against earlier scans")
     db = open_registry(home) if log else None
     outcomes: list[ScanOutcome] = []
     try:
@@ -317,7 +323,7 @@ def scan(
     finally:
         if db is not None:
             db.close()
-    return ScanRun(tuple(outcomes), tuple(trust.warnings), db is not None)
+    return ScanRun(tuple(outcomes), tuple(warnings), db is not None)
 
 
 def _judge_clone(db: sqlite_utils.Database, outcome: ScanOutcome, moment: datetime,
