@@ -85,6 +85,14 @@ class LabelArt:
 
     image: Image.Image
     symbol: tuple[tuple[float, float], ...]
+    modules: int  # modules per side of the symbol
+
+    def finder_centres(self) -> tuple[tuple[float, float], ...]:
+        """The centres of the top-left, top-right and bottom-left finder patterns."""
+        (x0, y0), (x1, y1), _, (x3, y3) = self.symbol
+        near, far = 3.5 / self.modules, 1 - 3.5 / self.modules
+        return tuple((x0 + a * (x1 - x0) + b * (x3 - x0), y0 + a * (y1 - y0) + b * (y3 - y0))
+                     for a, b in ((near, near), (far, near), (near, far)))
 
     @property
     def symbol_side(self) -> float:
@@ -105,12 +113,14 @@ def label_art(image: Image.Image) -> LabelArt:
     corners = tuple((float(p.x), float(p.y)) for p in (position.top_left, position.top_right,
                                                       position.bottom_right,
                                                       position.bottom_left))
-    return LabelArt(gray, corners)
+    return LabelArt(gray, corners, 17 + 4 * int(found[0].extra["Version"]))
 
 
 @dataclass(frozen=True)
 class FieldPhoto:
-    """One simulated photo: its JPEG file and the values drawn for it."""
+    """One simulated photo: its JPEG file and the values drawn for it (``symbol_corners``: where
+    the QR symbol's corners are in the frame, clockwise from its top left; ``finder_centres``:
+    its top-left, top-right and bottom-left finder patterns' centres)."""
 
     jpeg: bytes
     params: dict[str, Any]
@@ -204,8 +214,8 @@ def field_photo(art: LabelArt, band: Band, seed: int,
     else:
         scene = _generated_scene(width, height, rng)
         background_name = "generated"
-    scene, symbol_centre = _paste_label(scene, art, draw)
-    scene = _light(scene, symbol_centre, draw, rng)
+    scene, symbol = _paste_label(scene, art, draw)
+    scene = _light(scene, (float(symbol[:4, 0].mean()), float(symbol[:4, 1].mean())), draw, rng)
     scene = _camera(scene, draw, rng)
     rgb = cv2.cvtColor(scene, cv2.COLOR_BGR2RGB)
     from PIL import Image
@@ -213,7 +223,9 @@ def field_photo(art: LabelArt, band: Band, seed: int,
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="JPEG", quality=draw.jpeg_quality)
     params = asdict(draw)
-    params.update(band=band.name, seed=seed, background=background_name)
+    params.update(band=band.name, seed=seed, background=background_name,
+                  symbol_corners=[(round(float(x), 1), round(float(y), 1)) for x, y in symbol[:4]],
+                  finder_centres=[(round(float(x), 1), round(float(y), 1)) for x, y in symbol[4:]])
     return FieldPhoto(buffer.getvalue(), params)
 
 
@@ -291,10 +303,10 @@ def _label_mapping(art: LabelArt, draw: _Draw) -> tuple[Any, Any, float, float]:
 
 
 def _paste_label(scene: npt.NDArray[np.float32], art: LabelArt,
-                 draw: _Draw) -> tuple[npt.NDArray[np.float32], tuple[float, float]]:
+                 draw: _Draw) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
     """The label (ink on decal paper) mapped into the scene through cylinder and perspective,
     sampled at twice the frame's resolution and averaged down (no aliasing); and where the
-    symbol's centre lands in the frame."""
+    symbol's corners and finder centres land in the frame."""
     import cv2
     import numpy as np
 
@@ -304,13 +316,9 @@ def _paste_label(scene: npt.NDArray[np.float32], art: LabelArt,
     x0, y0 = np.floor(corners.min(axis=0) - 2).astype(int).clip(0, None)
     x1, y1 = np.ceil(corners.max(axis=0) + 2).astype(int)
     x1, y1 = min(x1, scene.shape[1]), min(y1, scene.shape[0])
-    u = float(np.mean([corner[0] for corner in art.symbol])) - w / 2
-    plane_x = radius * (math.sin(facing + u / radius) - math.sin(facing)) if radius else u
-    centre = cv2.perspectiveTransform(np.array([[[plane_x, np.mean(
-        [corner[1] for corner in art.symbol])]]], dtype=np.float64), matrix)[0, 0]
-    symbol_centre = (float(centre[0]), float(centre[1]))
+    symbol = _to_frame(np.array(art.symbol + art.finder_centres()), matrix, radius, facing, w)
     if x1 <= x0 or y1 <= y0:
-        return scene, symbol_centre
+        return scene, symbol
     oversample = 2
     ys, xs = np.mgrid[0:(y1 - y0) * oversample, 0:(x1 - x0) * oversample].astype(np.float64)
     frame_points = np.dstack([x0 + (xs + 0.5) / oversample - 0.5,
@@ -345,7 +353,19 @@ def _paste_label(scene: npt.NDArray[np.float32], art: LabelArt,
     paper_tint = np.array([1.0, 0.99, 0.97], dtype=np.float32)  # BGR: warm paper
     scene[y0:y1, x0:x1] = (region * (1 - mask[..., None])
                            + grey[..., None] * paper_tint[None, None, :])
-    return scene, symbol_centre
+    return scene, symbol
+
+
+def _to_frame(points: npt.NDArray[np.float64], matrix: Any, radius: float, facing: float,
+              width: int) -> npt.NDArray[np.float64]:
+    """Label pixels (x, y) to frame pixels, through the cylinder and the homography."""
+    import cv2
+    import numpy as np
+
+    arc = points[:, 0] - width / 2
+    plane_x = radius * (np.sin(facing + arc / radius) - math.sin(facing)) if radius else arc
+    plane = np.dstack([plane_x, points[:, 1]]).astype(np.float64)
+    return np.asarray(cv2.perspectiveTransform(plane, matrix)[0], dtype=np.float64)
 
 
 def _light(scene: npt.NDArray[np.float32], symbol_centre: tuple[float, float], draw: _Draw,

@@ -149,6 +149,8 @@ def decode_gray(gray: npt.NDArray[np.uint8]) -> list[Decoded]:
     import numpy as np
     import zxingcpp
 
+    from jdzhi.trace._qr_rescue import rescue
+
     if max(gray.shape) > WORKING_SIDE:
         factor = WORKING_SIDE / max(gray.shape)
         # at least one pixel each way: a 1 x 5000 image must not shrink to an empty one
@@ -156,16 +158,21 @@ def decode_gray(gray: npt.NDArray[np.uint8]) -> list[Decoded]:
         gray = np.asarray(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
     formats = zxingcpp.barcode_formats_from_str("QRCode")
 
-    def read(image: Any) -> list[str]:
+    def read(image: Any, **options: Any) -> list[str]:
         found: list[str] = []
-        for barcode in zxingcpp.read_barcodes(image, formats=formats):
+        for barcode in zxingcpp.read_barcodes(image, formats=formats, **options):
             if barcode.valid and barcode.text not in found:
                 found.append(barcode.text)
         return found
 
-    texts = read(gray)
+    # symbols zxing-cpp locates but cannot decode are where the rescue passes look first
+    direct = zxingcpp.read_barcodes(gray, formats=formats, return_errors=True)
+    texts = list(dict.fromkeys(barcode.text for barcode in direct if barcode.valid))
     if texts:
         return [Decoded(text, "direct") for text in texts]
+    rescued = rescue(gray, [barcode for barcode in direct if not barcode.valid], read)
+    if rescued:
+        return [Decoded(text, name) for text, name in rescued]
     for name, prepare in _passes(gray):
         texts = read(prepare())
         if texts:

@@ -1,0 +1,366 @@
+"""Reading a QR symbol module by module, for photos zxing-cpp's own sampler cannot read.
+
+zxing-cpp binarizes the whole photo and then samples the symbol on a grid it guesses from the
+finder patterns as a flat square seen in perspective. A decal bent round a vase is no such
+square, and heavy blur leaves its binarizer little to work with. Here the grid is fitted to the
+photo instead: starting from rough centres of the three finder patterns, the symbol's corners
+and its bend round a cylinder are adjusted (Levenberg-Marquardt) until the photo's grey levels
+at the module centres match the modules every symbol of that size has (finders, separators,
+timing and alignment patterns and the quiet zone), then again against all modules (the data
+modules as first read). The modules are then read off that grid, the blur between neighbouring
+modules undone on the grid itself, and the clean symbol redrawn for zxing-cpp to decode. What it
+decodes is checked by the symbol's Reed-Solomon code and then by the label's signature, so a
+misread grid can only fail to decode.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
+
+#: modules of quiet zone around the symbol whose lightness the fit relies on
+QUIET_RING = 1
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where a symbol of ``size`` modules lies in an image.
+
+    The unit square of the symbol (module coordinates over ``size``) is first warped along each
+    axis by a cubic that keeps its ends, which is how a decal bent round a cylinder (or a bulging
+    body) spreads its modules: ``bend`` holds, for columns then rows, the coefficients of
+    a (a - 1) (lopsided: the body turns away on one side) and a (a - 1/2) (a - 1) (symmetric: it
+    turns away on both). The homography that takes its corners to ``corners`` (top left, top
+    right, bottom right, bottom left, in pixels) then places it in the image.
+    """
+
+    size: int
+    corners: FloatArray
+    bend: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+    def to_image(self, u: FloatArray, v: FloatArray) -> FloatArray:
+        """Image points (n, 2) of module coordinates ``u`` (columns) and ``v`` (rows)."""
+        import numpy as np
+
+        a, b = u / self.size, v / self.size
+        a = a + a * (a - 1) * (self.bend[0] + self.bend[1] * (a - 0.5))
+        b = b + b * (b - 1) * (self.bend[2] + self.bend[3] * (b - 0.5))
+        h = _unit_square_homography(self.corners)
+        w = h[2, 0] * a + h[2, 1] * b + h[2, 2]
+        x = (h[0, 0] * a + h[0, 1] * b + h[0, 2]) / w
+        y = (h[1, 0] * a + h[1, 1] * b + h[1, 2]) / w
+        return np.stack([x, y], axis=-1)
+
+    def with_params(self, params: FloatArray) -> Geometry:
+        return Geometry(self.size, params[:8].reshape(4, 2),
+                        (float(params[8]), float(params[9]), float(params[10]),
+                         float(params[11])))
+
+    @property
+    def params(self) -> FloatArray:
+        import numpy as np
+
+        return np.concatenate([self.corners.ravel(), self.bend])
+
+
+def _unit_square_homography(corners: FloatArray) -> FloatArray:
+    """The homography taking (0,0), (1,0), (1,1), (0,1) to ``corners``."""
+    import numpy as np
+
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = corners
+    dx1, dx2, dx3 = x1 - x2, x3 - x2, x0 - x1 + x2 - x3
+    dy1, dy2, dy3 = y1 - y2, y3 - y2, y0 - y1 + y2 - y3
+    det = dx1 * dy2 - dx2 * dy1
+    if abs(det) < 1e-12:
+        g = h = 0.0
+    else:
+        g = (dx3 * dy2 - dx2 * dy3) / det
+        h = (dx1 * dy3 - dx3 * dy1) / det
+    return np.array([[x1 - x0 + g * x1, x3 - x0 + h * x3, x0],
+                     [y1 - y0 + g * y1, y3 - y0 + h * y3, y0],
+                     [g, h, 1.0]])
+
+
+@lru_cache(maxsize=8)
+def function_modules(size: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(rows, columns, lightness) of the modules every symbol of ``size`` has: finder patterns
+    with their separators, timing patterns, alignment patterns, the always-dark module and a
+    ring of quiet zone (rows and columns -1 and ``size``), lightness 0 dark, 1 light."""
+    import numpy as np
+
+    from jdzhi.trace.qr import _alignment_centres, version_for_size
+
+    known = np.zeros((size + 2, size + 2), dtype=bool)  # index + 1: the quiet ring at 0
+    light = np.ones((size + 2, size + 2), dtype=bool)
+    known[0, :] = known[-1, :] = known[:, 0] = known[:, -1] = True
+
+    def put(row: int, col: int, dark: bool) -> None:
+        known[row + 1, col + 1] = True
+        light[row + 1, col + 1] = not dark
+
+    for top, left in ((0, 0), (0, size - 7), (size - 7, 0)):
+        for i in range(-1, 8):
+            for j in range(-1, 8):
+                row, col = top + i, left + j
+                if 0 <= row < size and 0 <= col < size:
+                    ring = max(abs(i - 3), abs(j - 3))
+                    put(row, col, ring in (0, 1, 3))
+    for k in range(8, size - 8):
+        put(6, k, k % 2 == 0)
+        put(k, 6, k % 2 == 0)
+    centres = _alignment_centres(version_for_size(size))
+    for row in centres:
+        for col in centres:
+            if (row < 9 and col < 9) or (row < 9 and col > size - 10) or (
+                    row > size - 10 and col < 9):
+                continue
+            for i in range(-2, 3):
+                for j in range(-2, 3):
+                    put(row + i, col + j, max(abs(i), abs(j)) != 1)
+    put(size - 8, 8, True)
+    rows, cols = np.nonzero(known)
+    return (rows.astype(float) - 1, cols.astype(float) - 1,
+            light[rows, cols].astype(float))
+
+
+def sample(image: FloatArray, points: FloatArray) -> FloatArray:
+    """Bilinear samples of ``image`` at ``points`` (n, 2); outside the image reads as NaN."""
+    import cv2
+    import numpy as np
+
+    xy = points.astype(np.float32).reshape(1, -1, 2)
+    values = cv2.remap(image, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=float("nan"))
+    return np.asarray(values.ravel(), dtype=np.float64)
+
+
+def _residuals(image: FloatArray, geometry: Geometry, rows: FloatArray, cols: FloatArray,
+               light: FloatArray) -> FloatArray:
+    """How far the samples at the module centres are from the best straight-line fit of the
+    expected lightness (contrast and offset are free: glare and exposure vary)."""
+    import numpy as np
+
+    values = sample(image, geometry.to_image(cols + 0.5, rows + 0.5))
+    if not np.all(np.isfinite(values)):
+        return np.full_like(values, 1e3)
+    design = np.stack([np.ones_like(light), light], axis=1)
+    coef, *_ = np.linalg.lstsq(design, values, rcond=None)
+    scale = max(float(coef[1]), 1e-3)  # light must be lighter than dark
+    return np.asarray((values - design @ coef) / scale)
+
+
+def refine(image: FloatArray, geometry: Geometry, rows: FloatArray, cols: FloatArray,
+           light: FloatArray, *, iterations: int = 12, fit_bend: bool = True
+           ) -> tuple[Geometry, float]:
+    """The geometry adjusted to match ``light`` at the modules (rows, cols), and its residual
+    (mean square, in units of the fitted contrast)."""
+    import numpy as np
+
+    steps = np.array([0.3] * 8 + [0.01] * 4)
+    free = np.arange(12 if fit_bend else 8)
+    params = geometry.params
+    current = _residuals(image, geometry, rows, cols, light)
+    cost = float(current @ current)
+    damping = 1e-2
+    for _ in range(iterations):
+        jacobian = np.empty((len(current), len(free)))
+        for column, index in enumerate(free):
+            moved = params.copy()
+            moved[index] += steps[index]
+            jacobian[:, column] = (_residuals(image, geometry.with_params(moved), rows, cols,
+                                              light) - current) / steps[index]
+        normal = jacobian.T @ jacobian
+        gradient = jacobian.T @ current
+        improved = False
+        for _ in range(4):
+            try:
+                delta = np.linalg.solve(normal + damping * np.diag(np.diag(normal) + 1e-9),
+                                        -gradient)
+            except np.linalg.LinAlgError:
+                break
+            trial = params.copy()
+            trial[free] += delta
+            trial[8:] = trial[8:].clip(-0.6, 0.6)  # beyond, the warp folds over
+            candidate = geometry.with_params(trial)
+            residual = _residuals(image, candidate, rows, cols, light)
+            trial_cost = float(residual @ residual)
+            if trial_cost < cost:
+                params, geometry, current, cost = trial, candidate, residual, trial_cost
+                damping = max(damping / 3, 1e-4)
+                improved = True
+                break
+            damping *= 4
+        if not improved:
+            break
+    return geometry, cost / max(len(current), 1)
+
+
+def from_finders(size: int, top_left: FloatArray, top_right: FloatArray,
+                 bottom_left: FloatArray) -> Geometry:
+    """The flat geometry whose finder centres are the three given points (an affine map)."""
+    import numpy as np
+
+    near, far = 3.5 / size, 1 - 3.5 / size
+    # the affine map (a, b) -> origin + a * across + b * down through the three centres
+    across = (top_right - top_left) / (far - near)
+    down = (bottom_left - top_left) / (far - near)
+    origin = top_left - near * across - near * down
+    corners = np.array([origin, origin + across, origin + across + down, origin + down])
+    return Geometry(size, corners)
+
+
+def module_values(image: FloatArray, geometry: Geometry) -> FloatArray:
+    """The grey level at every module centre (size x size)."""
+    import numpy as np
+
+    n = geometry.size
+    rows, cols = np.mgrid[0:n, 0:n].astype(float)
+    values = sample(image, geometry.to_image(cols.ravel() + 0.5, rows.ravel() + 0.5))
+    return values.reshape(n, n)
+
+
+def search_far_corner(image: FloatArray, geometry: Geometry, rows: FloatArray,
+                      cols: FloatArray, light: FloatArray, *, reach: int = 6,
+                      keep: int = 4) -> list[Geometry]:
+    """The geometry with its bottom-right corner moved to the best ``keep`` of a grid of
+    positions up to ``reach`` modules away: three finder centres say nothing of perspective, and
+    the fit finds the alignment pattern only from within a module or two of it."""
+    import numpy as np
+
+    corners = geometry.corners
+    across = (corners[1] - corners[0]) / geometry.size
+    down = (corners[3] - corners[0]) / geometry.size
+    scored: list[tuple[float, int, Geometry]] = []
+    for i in range(-reach, reach + 1):
+        for j in range(-reach, reach + 1):
+            moved = corners.copy()
+            moved[2] = corners[2] + i * across + j * down
+            candidate = Geometry(geometry.size, moved, geometry.bend)
+            residual = _residuals(image, candidate, rows, cols, light)
+            scored.append((float(residual @ residual), len(scored), candidate))
+    scored.sort(key=lambda entry: entry[:2])
+    return [candidate for _, _, candidate in scored[:keep]]
+
+
+def symbol_sizes(module: float, top_left: FloatArray, top_right: FloatArray,
+                 bottom_left: FloatArray) -> list[int]:
+    """Symbol sizes (modules per side) that fit finder centres this far apart for modules of
+    about ``module`` pixels, the likeliest first."""
+    import numpy as np
+
+    between = float(np.mean([np.hypot(*(top_right - top_left)),
+                             np.hypot(*(bottom_left - top_left))])) / module
+    estimate = between + 7
+    sizes = sorted(range(21, 178, 4), key=lambda size: abs(size - estimate))
+    return [size for size in sizes[:2] if abs(size - estimate) < 0.2 * estimate + 2]
+
+
+def fit(image: FloatArray, module: float, start: Geometry, *, search: bool = True
+        ) -> tuple[Geometry, float]:
+    """The symbol's geometry in ``image`` (normalised: dark modules negative) and its residual,
+    from a ``start`` within a module or so at the finder patterns.
+
+    Coarse to fine: the start is first adjusted on an image blurred by a module (a wide catch),
+    the far corner is searched (with ``search``: a start from three finder centres knows
+    nothing of perspective) on one blurred by half a module and the bend fitted there, and the
+    best few fits are finished against all modules at full sharpness, the data modules as read
+    at each step.
+    """
+    import cv2
+    import numpy as np
+
+    size = start.size
+    rows, cols, light = function_modules(size)
+    coarse = cv2.GaussianBlur(image, (0, 0), module)
+    medium = cv2.GaussianBlur(image, (0, 0), 0.5 * module)
+    start, _ = refine(coarse, start, rows, cols, light, fit_bend=False)
+    starts = search_far_corner(medium, start, rows, cols, light) if search else [start]
+    fits = sorted((refine(medium, candidate, rows, cols, light) for candidate in starts),
+                  key=lambda entry: entry[1])
+    all_rows, all_cols = (axis.ravel().astype(float) for axis in np.mgrid[0:size, 0:size])
+    best = (start, math.inf)
+    for geometry, _ in fits[:2]:
+        cost = math.inf
+        for _ in range(2):
+            values = module_values(image, geometry).ravel()
+            geometry, cost = refine(image, geometry, all_rows, all_cols,
+                                    (values > 0).astype(float), iterations=6)
+        if cost < best[1]:
+            best = (geometry, cost)
+    return best
+
+
+def readings(values: FloatArray) -> list[npt.NDArray[np.bool_]]:
+    """Candidate dark-module matrices from the grey levels at the module centres: as they are
+    (dark where below the middle) and with the blur between neighbours undone; each with the
+    function patterns drawn in as every symbol has them."""
+    import numpy as np
+
+    size = values.shape[0]
+    rows, cols, light = function_modules(size)
+    inside = (rows >= 0) & (rows < size) & (cols >= 0) & (cols < size)
+    known_rows, known_cols = rows[inside].astype(int), cols[inside].astype(int)
+    known_dark = light[inside] < 0.5
+    found = []
+    for dark in (values < 0, _deblurred(values) < 0.5):
+        dark = dark.copy()
+        dark[known_rows, known_cols] = known_dark
+        found.append(dark)
+    return found
+
+
+def _deblurred(values: FloatArray) -> FloatArray:
+    """Each module's lightness (0 dark, 1 light) with its neighbours' blur taken out.
+
+    Blur mixes a module's grey level with its eight neighbours'. The mix (one weight for the
+    module, one for each edge neighbour, one for each corner neighbour, and an offset) is
+    measured on the modules whose neighbourhoods are all known (finders, separators, the quiet
+    zone), then undone module by module, a few sweeps, each lightness kept within 0..1.
+    """
+    import numpy as np
+
+    size = values.shape[0]
+    rows, cols, light = function_modules(size)
+    known = np.full((size + 2, size + 2), np.nan)
+    known[rows.astype(int) + 1, cols.astype(int) + 1] = light
+    grey = np.pad(values, 1, constant_values=np.nan)
+
+    def neighbours(image: FloatArray) -> tuple[FloatArray, FloatArray]:
+        padded = np.pad(image, 1, constant_values=1.0)  # beyond the quiet ring: light
+        edge = padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
+        corner = padded[:-2, :-2] + padded[:-2, 2:] + padded[2:, :-2] + padded[2:, 2:]
+        return edge, corner
+
+    edge, corner = neighbours(known)
+    usable = np.isfinite(edge) & np.isfinite(corner) & np.isfinite(known) & np.isfinite(grey)
+    if usable.sum() < 20:
+        return np.asarray((values > 0).astype(float))
+    design = np.stack([np.ones(usable.sum()), known[usable], edge[usable], corner[usable]], 1)
+    (offset, own, edge_weight, corner_weight), *_ = np.linalg.lstsq(design, grey[usable],
+                                                                    rcond=None)
+    if own <= 1e-6:
+        return np.asarray((values > 0).astype(float))
+    unknown = ~np.isfinite(known)
+    filled = np.nan_to_num(grey, nan=0.0)
+    lightness = np.where(unknown, filled > 0, known).astype(float)
+    for _ in range(8):
+        edge, corner = neighbours(lightness)
+        estimate = (filled - offset - edge_weight * edge - corner_weight * corner) / own
+        lightness[unknown] = np.clip(estimate[unknown], 0.0, 1.0)
+    return np.asarray(lightness[1:-1, 1:-1])
+
+
+def rendered(dark: npt.NDArray[np.bool_], scale: int = 4) -> npt.NDArray[np.uint8]:
+    """The symbol drawn clean: ``scale`` pixels per module and a four-module quiet zone."""
+    import numpy as np
+
+    light = np.pad(~dark, 4, constant_values=True)
+    return np.asarray(light.repeat(scale, 0).repeat(scale, 1), dtype=np.uint8) * np.uint8(255)
