@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
     FloatArray = npt.NDArray[np.float64]
 
-#: modules of quiet zone around the symbol whose lightness the fit relies on
-QUIET_RING = 1
 
 
 @dataclass(frozen=True)
@@ -46,18 +44,18 @@ class Geometry:
     corners: FloatArray
     bend: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
-    def to_image(self, u: FloatArray, v: FloatArray) -> FloatArray:
-        """Image points (n, 2) of module coordinates ``u`` (columns) and ``v`` (rows)."""
+    def to_image(self, modules: FloatArray) -> FloatArray:
+        """Image points (n, 2) of points in module coordinates (n, 2: column, row)."""
+        import cv2
         import numpy as np
 
-        a, b = u / self.size, v / self.size
-        a = a + a * (a - 1) * (self.bend[0] + self.bend[1] * (a - 0.5))
-        b = b + b * (b - 1) * (self.bend[2] + self.bend[3] * (b - 0.5))
-        h = _unit_square_homography(self.corners)
-        w = h[2, 0] * a + h[2, 1] * b + h[2, 2]
-        x = (h[0, 0] * a + h[0, 1] * b + h[0, 2]) / w
-        y = (h[1, 0] * a + h[1, 1] * b + h[1, 2]) / w
-        return np.stack([x, y], axis=-1)
+        unit = modules / self.size
+        if any(self.bend):
+            a, b = unit[:, 0], unit[:, 1]
+            unit = np.stack([a + a * (a - 1) * (self.bend[0] + self.bend[1] * (a - 0.5)),
+                             b + b * (b - 1) * (self.bend[2] + self.bend[3] * (b - 0.5))], 1)
+        homography = _unit_square_homography(self.corners)
+        return np.asarray(cv2.perspectiveTransform(unit.reshape(1, -1, 2), homography)[0])
 
     def with_params(self, params: FloatArray) -> Geometry:
         return Geometry(self.size, params[:8].reshape(4, 2),
@@ -75,7 +73,7 @@ def _unit_square_homography(corners: FloatArray) -> FloatArray:
     """The homography taking (0,0), (1,0), (1,1), (0,1) to ``corners``."""
     import numpy as np
 
-    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = corners
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = corners.tolist()
     dx1, dx2, dx3 = x1 - x2, x3 - x2, x0 - x1 + x2 - x3
     dy1, dy2, dy3 = y1 - y2, y3 - y2, y0 - y1 + y2 - y3
     det = dx1 * dy2 - dx2 * dy1
@@ -89,11 +87,35 @@ def _unit_square_homography(corners: FloatArray) -> FloatArray:
                      [g, h, 1.0]])
 
 
+@dataclass(frozen=True)
+class Pattern:
+    """Modules whose lightness the fit expects: their centres (n, 2: column, row, in module
+    coordinates) and lightness (0 dark, 1 light), centred on its mean."""
+
+    centres: FloatArray
+    centred: FloatArray
+    spread: float
+
+    @classmethod
+    def of(cls, rows: FloatArray, cols: FloatArray, light: FloatArray) -> Pattern:
+        import numpy as np
+
+        centred = light - light.mean()
+        return cls(np.stack([cols + 0.5, rows + 0.5], axis=1), centred,
+                   max(float(centred @ centred), 1e-9))
+
+
+@lru_cache(maxsize=8)
+def function_pattern(size: int) -> Pattern:
+    """The modules every symbol of ``size`` has: finder patterns with their separators, timing
+    patterns, alignment patterns, the always-dark module and a ring of quiet zone."""
+    return Pattern.of(*function_modules(size))
+
+
 @lru_cache(maxsize=8)
 def function_modules(size: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(rows, columns, lightness) of the modules every symbol of ``size`` has: finder patterns
-    with their separators, timing patterns, alignment patterns, the always-dark module and a
-    ring of quiet zone (rows and columns -1 and ``size``), lightness 0 dark, 1 light."""
+    """(rows, columns, lightness) of the modules every symbol of ``size`` has (see
+    :func:`function_pattern`; the quiet ring is rows and columns -1 and ``size``)."""
     import numpy as np
 
     from jdzhi.trace.qr import _alignment_centres, version_for_size
@@ -111,8 +133,7 @@ def function_modules(size: int) -> tuple[FloatArray, FloatArray, FloatArray]:
             for j in range(-1, 8):
                 row, col = top + i, left + j
                 if 0 <= row < size and 0 <= col < size:
-                    ring = max(abs(i - 3), abs(j - 3))
-                    put(row, col, ring in (0, 1, 3))
+                    put(row, col, max(abs(i - 3), abs(j - 3)) in (0, 1, 3))
     for k in range(8, size - 8):
         put(6, k, k % 2 == 0)
         put(k, 6, k % 2 == 0)
@@ -121,7 +142,7 @@ def function_modules(size: int) -> tuple[FloatArray, FloatArray, FloatArray]:
         for col in centres:
             if (row < 9 and col < 9) or (row < 9 and col > size - 10) or (
                     row > size - 10 and col < 9):
-                continue
+                continue  # where a finder pattern is
             for i in range(-2, 3):
                 for j in range(-2, 3):
                     put(row + i, col + j, max(abs(i), abs(j)) != 1)
@@ -137,37 +158,38 @@ def sample(image: FloatArray, points: FloatArray) -> FloatArray:
     import numpy as np
 
     xy = points.astype(np.float32).reshape(1, -1, 2)
-    values = cv2.remap(image, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=float("nan"))
+    values = cv2.remap(image, xy, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                       borderValue=float("nan"))
     return np.asarray(values.ravel(), dtype=np.float64)
 
 
-def _residuals(image: FloatArray, geometry: Geometry, rows: FloatArray, cols: FloatArray,
-               light: FloatArray) -> FloatArray:
-    """How far the samples at the module centres are from the best straight-line fit of the
-    expected lightness (contrast and offset are free: glare and exposure vary)."""
+def _residuals(image: FloatArray, geometry: Geometry, pattern: Pattern) -> FloatArray:
+    """How far the samples at the modules are from the best straight-line fit of the expected
+    lightness (offset and contrast are free: glare and exposure vary), in units of contrast."""
     import numpy as np
 
-    values = sample(image, geometry.to_image(cols + 0.5, rows + 0.5))
-    if not np.all(np.isfinite(values)):
+    values = sample(image, geometry.to_image(pattern.centres))
+    if not np.isfinite(values.sum()):
         return np.full_like(values, 1e3)
-    design = np.stack([np.ones_like(light), light], axis=1)
-    coef, *_ = np.linalg.lstsq(design, values, rcond=None)
-    scale = max(float(coef[1]), 1e-3)  # light must be lighter than dark
-    return np.asarray((values - design @ coef) / scale)
+    slope = max(float(pattern.centred @ values) / pattern.spread, 1e-3)  # light above dark
+    return np.asarray((values - values.mean()) / slope - pattern.centred)
 
 
-def refine(image: FloatArray, geometry: Geometry, rows: FloatArray, cols: FloatArray,
-           light: FloatArray, *, iterations: int = 12, fit_bend: bool = True
-           ) -> tuple[Geometry, float]:
-    """The geometry adjusted to match ``light`` at the modules (rows, cols), and its residual
-    (mean square, in units of the fitted contrast)."""
+def _cost(image: FloatArray, geometry: Geometry, pattern: Pattern) -> float:
+    residual = _residuals(image, geometry, pattern)
+    return float(residual @ residual) / len(residual)
+
+
+def refine(image: FloatArray, geometry: Geometry, pattern: Pattern, *, iterations: int = 12,
+           fit_bend: bool = True) -> tuple[Geometry, float]:
+    """The geometry adjusted (Levenberg-Marquardt, numerical derivatives) to match ``pattern``
+    in ``image``, and its cost (mean square residual, in units of the fitted contrast)."""
     import numpy as np
 
     steps = np.array([0.3] * 8 + [0.01] * 4)
     free = np.arange(12 if fit_bend else 8)
     params = geometry.params
-    current = _residuals(image, geometry, rows, cols, light)
+    current = _residuals(image, geometry, pattern)
     cost = float(current @ current)
     damping = 1e-2
     for _ in range(iterations):
@@ -175,11 +197,10 @@ def refine(image: FloatArray, geometry: Geometry, rows: FloatArray, cols: FloatA
         for column, index in enumerate(free):
             moved = params.copy()
             moved[index] += steps[index]
-            jacobian[:, column] = (_residuals(image, geometry.with_params(moved), rows, cols,
-                                              light) - current) / steps[index]
+            jacobian[:, column] = (_residuals(image, geometry.with_params(moved), pattern)
+                                   - current) / steps[index]
         normal = jacobian.T @ jacobian
         gradient = jacobian.T @ current
-        improved = False
         for _ in range(4):
             try:
                 delta = np.linalg.solve(normal + damping * np.diag(np.diag(normal) + 1e-9),
@@ -190,16 +211,15 @@ def refine(image: FloatArray, geometry: Geometry, rows: FloatArray, cols: FloatA
             trial[free] += delta
             trial[8:] = trial[8:].clip(-0.6, 0.6)  # beyond, the warp folds over
             candidate = geometry.with_params(trial)
-            residual = _residuals(image, candidate, rows, cols, light)
+            residual = _residuals(image, candidate, pattern)
             trial_cost = float(residual @ residual)
             if trial_cost < cost:
                 params, geometry, current, cost = trial, candidate, residual, trial_cost
                 damping = max(damping / 3, 1e-4)
-                improved = True
                 break
             damping *= 4
-        if not improved:
-            break
+        else:
+            break  # no step helps: converged
     return geometry, cost / max(len(current), 1)
 
 
@@ -209,7 +229,6 @@ def from_finders(size: int, top_left: FloatArray, top_right: FloatArray,
     import numpy as np
 
     near, far = 3.5 / size, 1 - 3.5 / size
-    # the affine map (a, b) -> origin + a * across + b * down through the three centres
     across = (top_right - top_left) / (far - near)
     down = (bottom_left - top_left) / (far - near)
     origin = top_left - near * across - near * down
@@ -223,29 +242,34 @@ def module_values(image: FloatArray, geometry: Geometry) -> FloatArray:
 
     n = geometry.size
     rows, cols = np.mgrid[0:n, 0:n].astype(float)
-    values = sample(image, geometry.to_image(cols.ravel() + 0.5, rows.ravel() + 0.5))
-    return values.reshape(n, n)
+    centres = np.stack([cols.ravel() + 0.5, rows.ravel() + 0.5], axis=1)
+    return sample(image, geometry.to_image(centres)).reshape(n, n)
 
 
-def search_far_corner(image: FloatArray, geometry: Geometry, rows: FloatArray,
-                      cols: FloatArray, light: FloatArray, *, reach: int = 6,
-                      keep: int = 4) -> list[Geometry]:
-    """The geometry with its bottom-right corner moved to the best ``keep`` of a grid of
-    positions up to ``reach`` modules away: three finder centres say nothing of perspective, and
-    the fit finds the alignment pattern only from within a module or two of it."""
+#: bends tried while searching for the far corner: flat, and bent either way along either axis
+#: (about what a decal covering 45 degrees of a body's turn shows)
+_SEARCH_BENDS = ((0.0, 0.0, 0.0, 0.0), (0.12, 0.0, 0.0, 0.0), (-0.12, 0.0, 0.0, 0.0),
+                 (0.0, 0.0, 0.12, 0.0), (0.0, 0.0, -0.12, 0.0))
+
+
+def search_far_corner(image: FloatArray, geometry: Geometry, pattern: Pattern, *,
+                      reach: int = 5, keep: int = 4) -> list[Geometry]:
+    """The ``keep`` best of the geometry with its bottom-right corner moved up to ``reach``
+    modules each way and bent in a few ways: three finder centres say nothing of perspective or
+    bend, and the fit finds the alignment pattern only from within a module or so."""
     import numpy as np
 
     corners = geometry.corners
     across = (corners[1] - corners[0]) / geometry.size
     down = (corners[3] - corners[0]) / geometry.size
     scored: list[tuple[float, int, Geometry]] = []
-    for i in range(-reach, reach + 1):
-        for j in range(-reach, reach + 1):
-            moved = corners.copy()
-            moved[2] = corners[2] + i * across + j * down
-            candidate = Geometry(geometry.size, moved, geometry.bend)
-            residual = _residuals(image, candidate, rows, cols, light)
-            scored.append((float(residual @ residual), len(scored), candidate))
+    for bend in _SEARCH_BENDS:
+        for i in range(-reach, reach + 1):
+            for j in range(-reach, reach + 1):
+                moved = corners.copy()
+                moved[2] = corners[2] + i * across + j * down
+                candidate = Geometry(geometry.size, moved, bend)
+                scored.append((_cost(image, candidate, pattern), len(scored), candidate))
     scored.sort(key=lambda entry: entry[:2])
     return [candidate for _, _, candidate in scored[:keep]]
 
@@ -269,30 +293,31 @@ def fit(image: FloatArray, module: float, start: Geometry, *, search: bool = Tru
     from a ``start`` within a module or so at the finder patterns.
 
     Coarse to fine: the start is first adjusted on an image blurred by a module (a wide catch),
-    the far corner is searched (with ``search``: a start from three finder centres knows
-    nothing of perspective) on one blurred by half a module and the bend fitted there, and the
-    best few fits are finished against all modules at full sharpness, the data modules as read
+    the far corner and bend are searched (with ``search``: a start from three finder centres
+    knows nothing of perspective) on one blurred by half a module and fitted there, and the
+    best two fits are finished against all modules at full sharpness, the data modules as read
     at each step.
     """
     import cv2
     import numpy as np
 
     size = start.size
-    rows, cols, light = function_modules(size)
+    pattern = function_pattern(size)
     coarse = cv2.GaussianBlur(image, (0, 0), module)
     medium = cv2.GaussianBlur(image, (0, 0), 0.5 * module)
-    start, _ = refine(coarse, start, rows, cols, light, fit_bend=False)
-    starts = search_far_corner(medium, start, rows, cols, light) if search else [start]
-    fits = sorted((refine(medium, candidate, rows, cols, light) for candidate in starts),
+    start, _ = refine(coarse, start, pattern, fit_bend=False)
+    starts = search_far_corner(medium, start, pattern) if search else [start]
+    fits = sorted((refine(medium, candidate, pattern) for candidate in starts),
                   key=lambda entry: entry[1])
-    all_rows, all_cols = (axis.ravel().astype(float) for axis in np.mgrid[0:size, 0:size])
+    rows, cols = (axis.ravel().astype(float) for axis in np.mgrid[0:size, 0:size])
     best = (start, math.inf)
     for geometry, _ in fits[:2]:
         cost = math.inf
         for _ in range(2):
             values = module_values(image, geometry).ravel()
-            geometry, cost = refine(image, geometry, all_rows, all_cols,
-                                    (values > 0).astype(float), iterations=6)
+            geometry, cost = refine(image, geometry,
+                                    Pattern.of(rows, cols, (values > 0).astype(float)),
+                                    iterations=6)
         if cost < best[1]:
             best = (geometry, cost)
     return best
@@ -317,13 +342,20 @@ def readings(values: FloatArray) -> list[npt.NDArray[np.bool_]]:
     return found
 
 
+RADIUS = 1
+#: neighbour pairs whose blur is measured and undone: a motion blur mixes a module with its
+#: neighbours along the shake more than with those across it, so each direction has its weight
+_PAIRS = tuple(((dy, dx), (-dy, -dx)) for dy in range(0, RADIUS + 1)
+               for dx in range(-RADIUS, RADIUS + 1) if (dy, dx) > (0, 0))
+
+
 def _deblurred(values: FloatArray) -> FloatArray:
     """Each module's lightness (0 dark, 1 light) with its neighbours' blur taken out.
 
-    Blur mixes a module's grey level with its eight neighbours'. The mix (one weight for the
-    module, one for each edge neighbour, one for each corner neighbour, and an offset) is
-    measured on the modules whose neighbourhoods are all known (finders, separators, the quiet
-    zone), then undone module by module, a few sweeps, each lightness kept within 0..1.
+    Blur mixes a module's grey level with its eight neighbours'. The mix (a weight for the
+    module itself, one for each pair of opposite neighbours, and an offset) is measured on the
+    modules whose neighbourhoods are all known (finders, separators, the quiet zone), then
+    undone module by module, a few sweeps, each lightness kept within 0..1.
     """
     import numpy as np
 
@@ -333,27 +365,34 @@ def _deblurred(values: FloatArray) -> FloatArray:
     known[rows.astype(int) + 1, cols.astype(int) + 1] = light
     grey = np.pad(values, 1, constant_values=np.nan)
 
-    def neighbours(image: FloatArray) -> tuple[FloatArray, FloatArray]:
-        padded = np.pad(image, 1, constant_values=1.0)  # beyond the quiet ring: light
-        edge = padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
-        corner = padded[:-2, :-2] + padded[:-2, 2:] + padded[2:, :-2] + padded[2:, 2:]
-        return edge, corner
+    def pair_sums(image: FloatArray) -> list[FloatArray]:
+        padded = np.pad(image, RADIUS, constant_values=1.0)  # beyond the quiet ring: light
+        n = size + 2
 
-    edge, corner = neighbours(known)
-    usable = np.isfinite(edge) & np.isfinite(corner) & np.isfinite(known) & np.isfinite(grey)
-    if usable.sum() < 20:
+        def shifted(dy: int, dx: int) -> FloatArray:
+            return np.asarray(padded[RADIUS + dy:RADIUS + dy + n, RADIUS + dx:RADIUS + dx + n])
+
+        return [shifted(*first) + shifted(*second) for first, second in _PAIRS]
+
+    sums = pair_sums(known)
+    usable = np.isfinite(known) & np.isfinite(grey)
+    for total in sums:
+        usable &= np.isfinite(total)
+    if usable.sum() < 30:
         return np.asarray((values > 0).astype(float))
-    design = np.stack([np.ones(usable.sum()), known[usable], edge[usable], corner[usable]], 1)
-    (offset, own, edge_weight, corner_weight), *_ = np.linalg.lstsq(design, grey[usable],
-                                                                    rcond=None)
+    design = np.stack([np.ones(int(usable.sum())), known[usable],
+                       *(total[usable] for total in sums)], axis=1)
+    weights, *_ = np.linalg.lstsq(design, grey[usable], rcond=None)
+    offset, own, neighbour_weights = weights[0], weights[1], weights[2:]
     if own <= 1e-6:
         return np.asarray((values > 0).astype(float))
     unknown = ~np.isfinite(known)
     filled = np.nan_to_num(grey, nan=0.0)
     lightness = np.where(unknown, filled > 0, known).astype(float)
     for _ in range(8):
-        edge, corner = neighbours(lightness)
-        estimate = (filled - offset - edge_weight * edge - corner_weight * corner) / own
+        mixed = sum(weight * total for weight, total in zip(neighbour_weights,
+                                                            pair_sums(lightness), strict=True))
+        estimate = (filled - offset - mixed) / own
         lightness[unknown] = np.clip(estimate[unknown], 0.0, 1.0)
     return np.asarray(lightness[1:-1, 1:-1])
 
