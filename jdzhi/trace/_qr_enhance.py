@@ -52,14 +52,29 @@ def normalised(gray: Gray, sigma: float) -> FloatImage:
     the modules; dividing them out leaves dark modules negative and light ones positive across
     the whole symbol, where one global threshold would lose the glared part.
     """
-    import cv2
     import numpy as np
 
     image = gray.astype(np.float32)
-    mean = cv2.GaussianBlur(image, (0, 0), sigma)
-    deviation = image - mean
-    variance = cv2.GaussianBlur(deviation * deviation, (0, 0), sigma)
+    deviation = image - smooth(image, sigma)
+    variance = smooth(deviation * deviation, sigma)
     return np.asarray(deviation / np.sqrt(variance + FLAT_VARIANCE), dtype=np.float32)
+
+
+def smooth(image: FloatImage, sigma: float) -> FloatImage:
+    """A Gaussian blur of ``sigma`` pixels; a wide one is taken at reduced scale (it keeps no
+    detail finer than sigma anyway), which keeps its cost that of a narrow one."""
+    import cv2
+    import numpy as np
+
+    reduction = int(sigma // 3)
+    if reduction < 2:
+        return np.asarray(cv2.GaussianBlur(image, (0, 0), sigma), dtype=np.float32)
+    height, width = image.shape
+    small = cv2.resize(image, (max(1, width // reduction), max(1, height // reduction)),
+                       interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / reduction)
+    return np.asarray(cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR),
+                      dtype=np.float32)
 
 
 def sharpened(image: FloatImage, sigma: float, amount: float) -> FloatImage:

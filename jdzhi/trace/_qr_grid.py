@@ -16,6 +16,7 @@ misread grid can only fail to decode.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -246,32 +247,45 @@ def module_values(image: FloatArray, geometry: Geometry) -> FloatArray:
     return sample(image, geometry.to_image(centres)).reshape(n, n)
 
 
+#: far-corner positions given a few steps of fitting each
+SEARCH_KEEP = 8
 #: bends tried while searching for the far corner: flat, and bent either way along either axis
 #: (about what a decal covering 45 degrees of a body's turn shows)
 _SEARCH_BENDS = ((0.0, 0.0, 0.0, 0.0), (0.12, 0.0, 0.0, 0.0), (-0.12, 0.0, 0.0, 0.0),
                  (0.0, 0.0, 0.12, 0.0), (0.0, 0.0, -0.12, 0.0))
 
 
-def search_far_corner(image: FloatArray, geometry: Geometry, pattern: Pattern, *,
-                      reach: int = 5, keep: int = 4) -> list[Geometry]:
+def search_far_corner(coarse: FloatArray, medium: FloatArray, geometry: Geometry,
+                      pattern: Pattern, *, reach: int = 8, keep: int = 4) -> list[Geometry]:
     """The ``keep`` best of the geometry with its bottom-right corner moved up to ``reach``
     modules each way and bent in a few ways: three finder centres say nothing of perspective or
-    bend, and the fit finds the alignment pattern only from within a module or so."""
+    bend, and the fit finds the alignment pattern only from within a module or so.
+
+    Every second module on ``coarse`` (blurred by a module: the quiet zone's edges and the
+    alignment pattern still show), then every module around the best of those on ``medium``.
+    """
     import numpy as np
 
     corners = geometry.corners
     across = (corners[1] - corners[0]) / geometry.size
     down = (corners[3] - corners[0]) / geometry.size
-    scored: list[tuple[float, int, Geometry]] = []
-    for bend in _SEARCH_BENDS:
-        for i in range(-reach, reach + 1):
-            for j in range(-reach, reach + 1):
-                moved = corners.copy()
-                moved[2] = corners[2] + i * across + j * down
-                candidate = Geometry(geometry.size, moved, bend)
-                scored.append((_cost(image, candidate, pattern), len(scored), candidate))
-    scored.sort(key=lambda entry: entry[:2])
-    return [candidate for _, _, candidate in scored[:keep]]
+
+    def moved(i: int, j: int, bend: tuple[float, float, float, float]) -> Geometry:
+        shifted = corners.copy()
+        shifted[2] = corners[2] + i * across + j * down
+        return Geometry(geometry.size, shifted, bend)
+
+    def best(image: FloatArray, offsets: Iterable[tuple[int, int, int]], count: int
+             ) -> list[tuple[int, int, int]]:
+        scored = sorted((_cost(image, moved(i, j, _SEARCH_BENDS[b]), pattern), (i, j, b))
+                        for i, j, b in offsets)
+        return [offset for _, offset in scored[:count]]
+
+    steps = range(-reach, reach + 1, 2)
+    rough = best(coarse, ((i, j, b) for b in range(len(_SEARCH_BENDS)) for i in steps
+                          for j in steps), 4 * keep)
+    near = {(i + di, j + dj, b) for i, j, b in rough for di in (-1, 0, 1) for dj in (-1, 0, 1)}
+    return [moved(i, j, _SEARCH_BENDS[b]) for i, j, b in best(medium, sorted(near), keep)]
 
 
 def symbol_sizes(module: float, top_left: FloatArray, top_right: FloatArray,
@@ -306,7 +320,13 @@ def fit(image: FloatArray, module: float, start: Geometry, *, search: bool = Tru
     coarse = cv2.GaussianBlur(image, (0, 0), module)
     medium = cv2.GaussianBlur(image, (0, 0), 0.5 * module)
     start, _ = refine(coarse, start, pattern, fit_bend=False)
-    starts = search_far_corner(medium, start, pattern) if search else [start]
+    if search:  # a few steps from each of the best starts, then the best of those in full
+        trials = sorted((refine(medium, candidate, pattern, iterations=3) for candidate in
+                         search_far_corner(coarse, medium, start, pattern, keep=SEARCH_KEEP)),
+                        key=lambda entry: entry[1])
+        starts = [geometry for geometry, _ in trials[:2]]
+    else:
+        starts = [start]
     fits = sorted((refine(medium, candidate, pattern) for candidate in starts),
                   key=lambda entry: entry[1])
     rows, cols = (axis.ravel().astype(float) for axis in np.mgrid[0:size, 0:size])

@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 
 #: texture regions proposed per photo (each costs a crop's worth of work when nothing reads)
 TEXTURE_REGIONS = 3
-#: the texture detector looks at the frame at this scale (a module of 2.4-7 px becomes 0.6-1.8)
-TEXTURE_SCALE = 0.25
-#: smallest and largest side, in frame pixels, of the square cut around a region
-MIN_CROP, MAX_CROP = 160.0, 900.0
+#: the texture detector sums at this scale, over windows of this many pixels (84 in the frame)
+TEXTURE_SCALE, TEXTURE_WINDOW = 0.25, 21
+#: the share of the frame's long side around a texture region where no other is proposed
+TEXTURE_REACH = 0.15
 
 
 Corners = tuple[tuple[float, float], ...]
@@ -82,7 +82,9 @@ def texture_regions(gray: Gray, count: int = TEXTURE_REGIONS) -> list[Region]:
 
     A straight edge (a rim, a brush stroke, the label's border) is strong in one direction
     only; the geometric mean of the horizontal and vertical gradients keeps the corners and
-    checkers that fill a QR symbol. Measured at half scale, summed over windows at a quarter.
+    checkers that fill a QR symbol. Measured at half scale, summed over windows of about a
+    small symbol at a quarter; each patch found blanks a disc of :data:`TEXTURE_REACH` of the
+    frame's long side around it.
     """
     import cv2
     import numpy as np
@@ -94,20 +96,15 @@ def texture_regions(gray: Gray, count: int = TEXTURE_REGIONS) -> list[Region]:
     small_size = (max(1, round(gray.shape[1] * TEXTURE_SCALE)),
                   max(1, round(gray.shape[0] * TEXTURE_SCALE)))
     density = cv2.boxFilter(cv2.resize(both, small_size, interpolation=cv2.INTER_AREA), -1,
-                            (9, 9))
+                            (TEXTURE_WINDOW, TEXTURE_WINDOW))
+    reach = TEXTURE_REACH * max(gray.shape)
     regions: list[Region] = []
     for _ in range(count):
         _, peak, _, (x, y) = cv2.minMaxLoc(density)
         if peak <= 0:
             break
-        # the patch: what stays above half the peak around it
-        mask = np.zeros((density.shape[0] + 2, density.shape[1] + 2), dtype=np.uint8)
-        flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (255 << 8)
-        _, _, _, (bx, by, bw, bh) = cv2.floodFill(density, mask, (x, y), 0, peak / 2, peak,
-                                                  flags)
-        side = max(bw, bh) / TEXTURE_SCALE
-        regions.append(Region((x / TEXTURE_SCALE, y / TEXTURE_SCALE), side, "texture"))
-        density[mask[1:-1, 1:-1] > 0] = 0
+        regions.append(Region((x / TEXTURE_SCALE, y / TEXTURE_SCALE), 2 * reach, "texture"))
+        cv2.circle(density, (x, y), max(1, round(reach * TEXTURE_SCALE)), 0.0, -1)
     return regions
 
 
@@ -118,8 +115,3 @@ def merged(regions: Iterable[Region]) -> list[Region]:
         if not any(region.overlaps(other) for other in kept):
             kept.append(region)
     return kept
-
-
-def crop_side(region: Region) -> float:
-    """The side of the square cut around a region: the symbol with a margin for a poor guess."""
-    return min(max(1.6 * region.side, MIN_CROP), MAX_CROP)

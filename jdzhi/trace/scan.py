@@ -158,9 +158,9 @@ def decode_gray(gray: npt.NDArray[np.uint8]) -> list[Decoded]:
         gray = np.asarray(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
     formats = zxingcpp.barcode_formats_from_str("QRCode")
 
-    def read(image: Any, **options: Any) -> list[str]:
+    def read(image: Any) -> list[str]:
         found: list[str] = []
-        for barcode in zxingcpp.read_barcodes(image, formats=formats, **options):
+        for barcode in zxingcpp.read_barcodes(image, formats=formats):
             if barcode.valid and barcode.text not in found:
                 found.append(barcode.text)
         return found
@@ -170,7 +170,7 @@ def decode_gray(gray: npt.NDArray[np.uint8]) -> list[Decoded]:
     texts = list(dict.fromkeys(barcode.text for barcode in direct if barcode.valid))
     if texts:
         return [Decoded(text, "direct") for text in texts]
-    rescued = rescue(gray, [barcode for barcode in direct if not barcode.valid], read)
+    rescued = rescue(gray, [barcode for barcode in direct if not barcode.valid])
     if rescued:
         return [Decoded(text, name) for text, name in rescued]
     for name, prepare in _passes(gray):
