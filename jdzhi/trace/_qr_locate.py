@@ -53,7 +53,7 @@ def from_positions(barcodes: Iterable[Any]) -> list[Region]:
     the largest first (a symbol's finder pattern is sometimes also taken for a Micro QR one)."""
     regions = []
     for barcode in barcodes:
-        version = str(barcode.extra.get("Version", ""))
+        version = str((barcode.extra or {}).get("Version", ""))
         if not version.isdigit():  # Micro QR and rMQR versions read M1-M4, R...
             continue
         position = barcode.position

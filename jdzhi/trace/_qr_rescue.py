@@ -122,7 +122,7 @@ def _region_passes(gray: Gray, region: Region) -> Iterator[tuple[str, list[str]]
             yield name, texts
             for found in locate_symbols(located):
                 starts.append(_located_start(*found))
-    starts += _finder_starts(list(views.values()))
+    starts += _finder_starts(list(views.values())[:1])
     for start in _distinct(starts)[:MAX_STARTS]:
         image = enhance.normalised(scaled, 3 * start.module)
         geometry, _ = grid.fit(image, start.module, start.geometry, search=start.search)

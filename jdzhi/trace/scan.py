@@ -1,9 +1,10 @@
 """Finding and decoding the QR codes in photos, then verifying each one.
 
-zxing-cpp reads most phone photos as they are. When the first pass finds nothing, the photo is
-tried again after preprocessing that rescues the usual field failures, cheapest first: upscaling a
-code that is small in the frame, local contrast (CLAHE) for glare and low contrast, sharpening for
-slight blur, and Otsu binarization. Huge frames are downscaled first.
+zxing-cpp reads most phone photos as they are. When it finds nothing, the rescue passes
+(:mod:`jdzhi.trace._qr_rescue`) look where a symbol may be, clean up that crop and, failing
+that, fit the symbol's module grid to the photo and read it module by module; a label bent
+further round a body than that grid follows is then unwrapped as a cylinder. Huge frames are
+downscaled first.
 
 Images are untrusted input: a decompression bomb (more than :data:`MAX_PIXELS` pixels), a
 truncated file or a file that is no image gives a clean ``unreadable`` outcome with its reason,
@@ -13,7 +14,7 @@ never a crash.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 MAX_PIXELS = 100_000_000
 #: frames larger than this on their long side are downscaled before decoding
 WORKING_SIDE = 2400
-#: frames up to this size on their long side are also tried upscaled
+#: the cylinder pass works on frames at most this large on their long side
 SMALL_SIDE = 1600
 #: image files larger than this are refused before they are read
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -113,38 +114,9 @@ def load_gray(path: Path) -> npt.NDArray[np.uint8]:
             f"damaged or truncated image ({' '.join(str(error).split())[:120]})") from None
 
 
-def _passes(gray: npt.NDArray[np.uint8]) -> list[tuple[str, Callable[[], Any]]]:
-    import cv2
-
-    def unsharp(image: Any, sigma: float, amount: float) -> Any:
-        return cv2.addWeighted(image, amount, cv2.GaussianBlur(image, (0, 0), sigma),
-                               1 - amount, 0)
-
-    def upscaled() -> Any:
-        return cv2.resize(gray, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
-
-    def upscaled_sharpened() -> Any:
-        return unsharp(upscaled(), 3.0, 1.8)
-
-    def clahe() -> Any:
-        return cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(gray)
-
-    def sharpened() -> Any:
-        return unsharp(gray, 2.0, 2.5)
-
-    def otsu() -> Any:
-        return cv2.threshold(cv2.GaussianBlur(gray, (3, 3), 0), 0, 255,
-                             cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1]
-
-    passes: list[tuple[str, Callable[[], Any]]] = [("clahe", clahe), ("sharpened", sharpened)]
-    if max(gray.shape) <= SMALL_SIDE:  # a code small in a modest frame: give it more pixels
-        passes += [("upscaled", upscaled), ("upscaled-sharpened", upscaled_sharpened)]
-    passes.append(("otsu", otsu))
-    return passes
-
-
 def decode_gray(gray: npt.NDArray[np.uint8]) -> list[Decoded]:
-    """Every QR code zxing-cpp finds, trying the preprocessing passes until one finds some."""
+    """Every QR code found in ``gray``: by zxing-cpp as it is, else by the first rescue pass
+    that reads one."""
     import cv2
     import numpy as np
     import zxingcpp
@@ -173,10 +145,6 @@ def decode_gray(gray: npt.NDArray[np.uint8]) -> list[Decoded]:
     rescued = rescue(gray, [barcode for barcode in direct if not barcode.valid])
     if rescued:
         return [Decoded(text, name) for text, name in rescued]
-    for name, prepare in _passes(gray):
-        texts = read(prepare())
-        if texts:
-            return [Decoded(text, name) for text in texts]
     for unwrapped in cylinder_unwraps(gray):
         texts = read(unwrapped)
         if texts:
