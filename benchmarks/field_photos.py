@@ -414,7 +414,7 @@ def _camera(scene: npt.NDArray[np.float32], draw: _Draw,
     if draw.blur_sigma > 0:
         scene = cv2.GaussianBlur(scene, (0, 0), draw.blur_sigma)
     if draw.motion_px >= 1:
-        size = int(math.ceil(draw.motion_px)) | 1
+        size = math.ceil(draw.motion_px) | 1
         kernel = np.zeros((size * 2 + 1, size * 2 + 1), dtype=np.float32)
         half = draw.motion_px / 2
         dx, dy = math.cos(draw.motion_angle) * half, math.sin(draw.motion_angle) * half

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     FloatArray = npt.NDArray[np.float64]
+    FloatImage = npt.NDArray[np.float32]
 
 
 
@@ -153,7 +154,7 @@ def function_modules(size: int) -> tuple[FloatArray, FloatArray, FloatArray]:
             light[rows, cols].astype(float))
 
 
-def sample(image: FloatArray, points: FloatArray) -> FloatArray:
+def sample(image: FloatImage, points: FloatArray) -> FloatArray:
     """Bilinear samples of ``image`` at ``points`` (n, 2); outside the image reads as NaN."""
     import cv2
     import numpy as np
@@ -164,7 +165,7 @@ def sample(image: FloatArray, points: FloatArray) -> FloatArray:
     return np.asarray(values.ravel(), dtype=np.float64)
 
 
-def _residuals(image: FloatArray, geometry: Geometry, pattern: Pattern) -> FloatArray:
+def _residuals(image: FloatImage, geometry: Geometry, pattern: Pattern) -> FloatArray:
     """How far the samples at the modules are from the best straight-line fit of the expected
     lightness (offset and contrast are free: glare and exposure vary), in units of contrast."""
     import numpy as np
@@ -176,12 +177,12 @@ def _residuals(image: FloatArray, geometry: Geometry, pattern: Pattern) -> Float
     return np.asarray((values - values.mean()) / slope - pattern.centred)
 
 
-def _cost(image: FloatArray, geometry: Geometry, pattern: Pattern) -> float:
+def _cost(image: FloatImage, geometry: Geometry, pattern: Pattern) -> float:
     residual = _residuals(image, geometry, pattern)
     return float(residual @ residual) / len(residual)
 
 
-def refine(image: FloatArray, geometry: Geometry, pattern: Pattern, *, iterations: int = 12,
+def refine(image: FloatImage, geometry: Geometry, pattern: Pattern, *, iterations: int = 12,
            fit_bend: bool = True) -> tuple[Geometry, float]:
     """The geometry adjusted (Levenberg-Marquardt, numerical derivatives) to match ``pattern``
     in ``image``, and its cost (mean square residual, in units of the fitted contrast)."""
@@ -237,7 +238,7 @@ def from_finders(size: int, top_left: FloatArray, top_right: FloatArray,
     return Geometry(size, corners)
 
 
-def module_values(image: FloatArray, geometry: Geometry) -> FloatArray:
+def module_values(image: FloatImage, geometry: Geometry) -> FloatArray:
     """The grey level at every module centre (size x size)."""
     import numpy as np
 
@@ -255,7 +256,7 @@ _SEARCH_BENDS = ((0.0, 0.0, 0.0, 0.0), (0.12, 0.0, 0.0, 0.0), (-0.12, 0.0, 0.0, 
                  (0.0, 0.0, 0.12, 0.0), (0.0, 0.0, -0.12, 0.0))
 
 
-def search_far_corner(coarse: FloatArray, medium: FloatArray, geometry: Geometry,
+def search_far_corner(coarse: FloatImage, medium: FloatImage, geometry: Geometry,
                       pattern: Pattern, *, reach: int = 8, keep: int = 4) -> list[Geometry]:
     """The ``keep`` best of the geometry with its bottom-right corner moved up to ``reach``
     modules each way and bent in a few ways: three finder centres say nothing of perspective or
@@ -264,8 +265,6 @@ def search_far_corner(coarse: FloatArray, medium: FloatArray, geometry: Geometry
     Every second module on ``coarse`` (blurred by a module: the quiet zone's edges and the
     alignment pattern still show), then every module around the best of those on ``medium``.
     """
-    import numpy as np
-
     corners = geometry.corners
     across = (corners[1] - corners[0]) / geometry.size
     down = (corners[3] - corners[0]) / geometry.size
@@ -275,7 +274,7 @@ def search_far_corner(coarse: FloatArray, medium: FloatArray, geometry: Geometry
         shifted[2] = corners[2] + i * across + j * down
         return Geometry(geometry.size, shifted, bend)
 
-    def best(image: FloatArray, offsets: Iterable[tuple[int, int, int]], count: int
+    def best(image: FloatImage, offsets: Iterable[tuple[int, int, int]], count: int
              ) -> list[tuple[int, int, int]]:
         scored = sorted((_cost(image, moved(i, j, _SEARCH_BENDS[b]), pattern), (i, j, b))
                         for i, j, b in offsets)
@@ -301,7 +300,7 @@ def symbol_sizes(module: float, top_left: FloatArray, top_right: FloatArray,
     return [size for size in sizes[:2] if abs(size - estimate) < 0.2 * estimate + 2]
 
 
-def fit(image: FloatArray, module: float, start: Geometry, *, search: bool = True
+def fit(image: FloatImage, module: float, start: Geometry, *, search: bool = True
         ) -> tuple[Geometry, float]:
     """The symbol's geometry in ``image`` (normalised: dark modules negative) and its residual,
     from a ``start`` within a module or so at the finder patterns.
@@ -317,8 +316,8 @@ def fit(image: FloatArray, module: float, start: Geometry, *, search: bool = Tru
 
     size = start.size
     pattern = function_pattern(size)
-    coarse = cv2.GaussianBlur(image, (0, 0), module)
-    medium = cv2.GaussianBlur(image, (0, 0), 0.5 * module)
+    coarse, medium, fine = (np.asarray(cv2.GaussianBlur(image, (0, 0), blur * module),
+                                       dtype=np.float32) for blur in (1.0, 0.5, 0.25))
     start, _ = refine(coarse, start, pattern, fit_bend=False)
     if search:  # a few steps from each of the best starts, then the best of those in full
         trials = sorted((refine(medium, candidate, pattern, iterations=3) for candidate in
@@ -335,7 +334,7 @@ def fit(image: FloatArray, module: float, start: Geometry, *, search: bool = Tru
         cost = math.inf
         for _ in range(2):
             values = module_values(image, geometry).ravel()
-            geometry, cost = refine(image, geometry,
+            geometry, cost = refine(fine, geometry,
                                     Pattern.of(rows, cols, (values > 0).astype(float)),
                                     iterations=6)
         if cost < best[1]:
@@ -347,8 +346,6 @@ def readings(values: FloatArray) -> list[npt.NDArray[np.bool_]]:
     """Candidate dark-module matrices from the grey levels at the module centres: as they are
     (dark where below the middle) and with the blur between neighbours undone; each with the
     function patterns drawn in as every symbol has them."""
-    import numpy as np
-
     size = values.shape[0]
     rows, cols, light = function_modules(size)
     inside = (rows >= 0) & (rows < size) & (cols >= 0) & (cols < size)

@@ -89,8 +89,8 @@ def texture_regions(gray: Gray, count: int = TEXTURE_REGIONS) -> list[Region]:
     import cv2
     import numpy as np
 
-    half = cv2.resize(gray, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-    half = half.astype(np.float32)
+    half_size = (max(1, gray.shape[1] // 2), max(1, gray.shape[0] // 2))
+    half = cv2.resize(gray, half_size, interpolation=cv2.INTER_AREA).astype(np.float32)
     both = np.sqrt(np.abs(cv2.Sobel(half, cv2.CV_32F, 1, 0))
                    * np.abs(cv2.Sobel(half, cv2.CV_32F, 0, 1)))
     small_size = (max(1, round(gray.shape[1] * TEXTURE_SCALE)),

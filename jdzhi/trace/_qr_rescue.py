@@ -55,6 +55,8 @@ def rescue(gray: Gray, located: Sequence[Any]) -> list[tuple[str, str]]:
     from jdzhi.trace import _qr_locate as locate
     from jdzhi.trace.scan import _finder_triples, finder_patterns
 
+    if min(gray.shape) < 21:  # not even a version-1 symbol's width
+        return []
     triples = [tuple(pattern.center for pattern in trio)
                for trio in _finder_triples(finder_patterns(gray))]
     regions = locate.merged([*locate.from_positions(located), *locate.from_finders(triples),
@@ -73,7 +75,8 @@ def _read(image: Gray, **options: Any) -> tuple[list[str], list[Any]]:
 
     texts: list[str] = []
     located = []
-    for barcode in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode,
+    for barcode in zxingcpp.read_barcodes(image,
+                                          formats=zxingcpp.barcode_formats_from_str("QRCode"),
                                           return_errors=True, **options):
         if barcode.valid:
             if barcode.text not in texts:
