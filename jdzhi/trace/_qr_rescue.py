@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     Gray = npt.NDArray[np.uint8]
 
 #: regions worked on per photo, strongest source first
-MAX_REGIONS = 4
+MAX_REGIONS = 3
 #: grid fits per region (symbols zxing-cpp located first, then finder triples)
 MAX_STARTS = 3
 #: a located symbol is scaled to about this many pixels across (5-6 per module of a version-6
