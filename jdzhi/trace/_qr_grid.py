@@ -333,9 +333,9 @@ def fit(image: FloatImage, module: float, start: Geometry, *, search: bool = Tru
     for geometry, _ in fits[:2]:
         cost = math.inf
         for _ in range(2):
-            values = module_values(image, geometry).ravel()
+            lightness = _deblurred(module_values(image, geometry)).ravel()
             geometry, cost = refine(fine, geometry,
-                                    Pattern.of(rows, cols, (values > 0).astype(float)),
+                                    Pattern.of(rows, cols, (lightness > 0.5).astype(float)),
                                     iterations=6)
         if cost < best[1]:
             best = (geometry, cost)
