@@ -52,10 +52,10 @@ class Geometry:
         import numpy as np
 
         unit = modules / self.size
-        if any(self.bend):
-            a, b = unit[:, 0], unit[:, 1]
-            unit = np.stack([a + a * (a - 1) * (self.bend[0] + self.bend[1] * (a - 0.5)),
-                             b + b * (b - 1) * (self.bend[2] + self.bend[3] * (b - 0.5))], 1)
+        for axis, (lopsided, symmetric) in enumerate((self.bend[:2], self.bend[2:])):
+            if lopsided or symmetric:
+                a = unit[:, axis]
+                unit[:, axis] = a + a * (a - 1) * (lopsided + symmetric * (a - 0.5))
         homography = _unit_square_homography(self.corners)
         return np.asarray(cv2.perspectiveTransform(unit.reshape(1, -1, 2), homography)[0])
 
@@ -73,20 +73,11 @@ class Geometry:
 
 def _unit_square_homography(corners: FloatArray) -> FloatArray:
     """The homography taking (0,0), (1,0), (1,1), (0,1) to ``corners``."""
+    import cv2
     import numpy as np
 
-    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = corners.tolist()
-    dx1, dx2, dx3 = x1 - x2, x3 - x2, x0 - x1 + x2 - x3
-    dy1, dy2, dy3 = y1 - y2, y3 - y2, y0 - y1 + y2 - y3
-    det = dx1 * dy2 - dx2 * dy1
-    if abs(det) < 1e-12:
-        g = h = 0.0
-    else:
-        g = (dx3 * dy2 - dx2 * dy3) / det
-        h = (dx1 * dy3 - dx3 * dy1) / det
-    return np.array([[x1 - x0 + g * x1, x3 - x0 + h * x3, x0],
-                     [y1 - y0 + g * y1, y3 - y0 + h * y3, y0],
-                     [g, h, 1.0]])
+    unit = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=np.float32)
+    return np.asarray(cv2.getPerspectiveTransform(unit, corners.astype(np.float32)))
 
 
 @dataclass(frozen=True)
@@ -171,10 +162,11 @@ def _residuals(image: FloatImage, geometry: Geometry, pattern: Pattern) -> Float
     import numpy as np
 
     values = sample(image, geometry.to_image(pattern.centres))
-    if not np.isfinite(values.sum()):
+    total = float(values.sum())
+    if not math.isfinite(total):
         return np.full_like(values, 1e3)
     slope = max(float(pattern.centred @ values) / pattern.spread, 1e-3)  # light above dark
-    return np.asarray((values - values.mean()) / slope - pattern.centred)
+    return np.asarray((values - total / len(values)) / slope - pattern.centred)
 
 
 def _cost(image: FloatImage, geometry: Geometry, pattern: Pattern) -> float:

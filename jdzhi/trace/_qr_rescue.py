@@ -12,7 +12,7 @@ grid starts), not by a clock, so a photo gives the same answer on every machine.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.trace._qr_locate import Region
@@ -27,16 +27,28 @@ if TYPE_CHECKING:
 
 #: regions worked on per photo, strongest source first
 MAX_REGIONS = 3
-#: grid fits per region (symbols zxing-cpp located first, then finder triples)
-MAX_STARTS = 3
+#: grid fits per region (symbols zxing-cpp located first, then finder triples) and per photo
+#: (on the development photos every symbol the grid read was read by a photo's first fit)
+MAX_STARTS, MAX_FITS = 3, 2
 #: a located symbol is scaled to about this many pixels across (5-6 per module of a version-6
 #: symbol), at most this many times up
 SYMBOL_PIXELS, MAX_UPSCALE = 240.0, 3.0
 #: a texture region (no size known) is cut as this share of the frame's long side (within the
 #: bounds) and scaled to about this many pixels across, at most this many times up
-TEXTURE_SHARE, TEXTURE_BOUNDS, TEXTURE_PIXELS, TEXTURE_UPSCALE = 0.3, (320.0, 640.0), 900.0, 2.5
+TEXTURE_SHARE, TEXTURE_BOUNDS, TEXTURE_PIXELS, TEXTURE_UPSCALE = 0.3, (320.0, 640.0), 720.0, 2.5
 
 GRID_PASS = "grid"
+
+
+@dataclass
+class _Budget:
+    """Grid fits (the costly pass, some 60 ms each) left for a photo."""
+
+    fits: int = field(default=MAX_FITS)
+
+    def take(self) -> bool:
+        self.fits -= 1
+        return self.fits >= 0
 
 
 @dataclass(frozen=True)
@@ -61,8 +73,9 @@ def rescue(gray: Gray, located: Sequence[Any]) -> list[tuple[str, str]]:
                for trio in _finder_triples(finder_patterns(gray))]
     regions = locate.merged([*locate.from_positions(located), *locate.from_finders(triples),
                              *locate.texture_regions(gray)])
+    budget = _Budget()
     for region in regions[:MAX_REGIONS]:
-        for name, texts in _region_passes(gray, region):
+        for name, texts in _region_passes(gray, region, budget):
             if texts:
                 return [(text, name) for text in texts]
     return []
@@ -96,7 +109,8 @@ def _framing(region: Region, shape: tuple[int, ...]) -> tuple[float, float]:
     return 1.6 * region.side + 40, factor
 
 
-def _region_passes(gray: Gray, region: Region) -> Iterator[tuple[str, list[str]]]:
+def _region_passes(gray: Gray, region: Region, budget: _Budget
+                   ) -> Iterator[tuple[str, list[str]]]:
     """(pass name, texts read) for one region, cheapest pass first, lazily."""
     import numpy as np
     import zxingcpp
@@ -127,6 +141,8 @@ def _region_passes(gray: Gray, region: Region) -> Iterator[tuple[str, list[str]]
                 starts.append(_located_start(*found))
     starts += _finder_starts(list(views.values())[:1])
     for start in _distinct(starts)[:MAX_STARTS]:
+        if not budget.take():
+            return
         image = enhance.normalised(scaled, 3 * start.module)
         geometry, _ = grid.fit(image, start.module, start.geometry, search=start.search)
         for dark in grid.readings(grid.module_values(image, geometry)):
