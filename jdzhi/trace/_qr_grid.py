@@ -292,16 +292,16 @@ def symbol_sizes(module: float, top_left: FloatArray, top_right: FloatArray,
     return [size for size in sizes[:2] if abs(size - estimate) < 0.2 * estimate + 2]
 
 
-def fit(image: FloatImage, module: float, start: Geometry, *, search: bool = True
-        ) -> tuple[Geometry, float]:
+def fit(image: FloatImage, module: float, start: Geometry) -> tuple[Geometry, float]:
     """The symbol's geometry in ``image`` (normalised: dark modules negative) and its residual,
     from a ``start`` within a module or so at the finder patterns.
 
     Coarse to fine: the start is first adjusted on an image blurred by a module (a wide catch),
-    the far corner and bend are searched (with ``search``: a start from three finder centres
-    knows nothing of perspective) on one blurred by half a module and fitted there, and the
-    best two fits are finished against all modules at full sharpness, the data modules as read
-    at each step.
+    the far corner and bend are searched (three finder centres say nothing of perspective, and
+    zxing-cpp's far corner is what it got wrong when it could not decode) and fitted on one
+    blurred by half a module, and the best two fits are finished against all modules on one
+    blurred by a quarter (flat module interiors would leave the fit no slope to follow), the
+    modules as read at each step with the blur undone.
     """
     import cv2
     import numpy as np
@@ -311,18 +311,15 @@ def fit(image: FloatImage, module: float, start: Geometry, *, search: bool = Tru
     coarse, medium, fine = (np.asarray(cv2.GaussianBlur(image, (0, 0), blur * module),
                                        dtype=np.float32) for blur in (1.0, 0.5, 0.25))
     start, _ = refine(coarse, start, pattern, fit_bend=False)
-    if search:  # a few steps from each of the best starts, then the best of those in full
-        trials = sorted((refine(medium, candidate, pattern, iterations=3) for candidate in
-                         search_far_corner(coarse, medium, start, pattern, keep=SEARCH_KEEP)),
-                        key=lambda entry: entry[1])
-        starts = [geometry for geometry, _ in trials[:2]]
-    else:
-        starts = [start]
-    fits = sorted((refine(medium, candidate, pattern) for candidate in starts),
+    # a few steps from each of the best far corners, then the best two of those in full
+    trials = sorted((refine(medium, candidate, pattern, iterations=3) for candidate in
+                     search_far_corner(coarse, medium, start, pattern, keep=SEARCH_KEEP)),
+                    key=lambda entry: entry[1])
+    fits = sorted((refine(medium, candidate, pattern) for candidate, _ in trials[:2]),
                   key=lambda entry: entry[1])
     rows, cols = (axis.ravel().astype(float) for axis in np.mgrid[0:size, 0:size])
     best = (start, math.inf)
-    for geometry, _ in fits[:2]:
+    for geometry, _ in fits:
         cost = math.inf
         for _ in range(2):
             lightness = _deblurred(module_values(image, geometry)).ravel()

@@ -12,7 +12,7 @@ grid starts), not by a clock, so a photo gives the same answer on every machine.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.trace._qr_locate import Region
@@ -44,7 +44,7 @@ GRID_PASS = "grid"
 class _Budget:
     """Grid fits (the costly pass, some 60 ms each) left for a photo."""
 
-    fits: int = field(default=MAX_FITS)
+    fits: int = MAX_FITS
 
     def take(self) -> bool:
         self.fits -= 1
@@ -53,12 +53,10 @@ class _Budget:
 
 @dataclass(frozen=True)
 class _Start:
-    """Where a grid fit starts: a rough geometry, the module size in pixels, and whether the far
-    corner is unknown (a start from finder centres) or known (a symbol zxing-cpp located)."""
+    """Where a grid fit starts: a rough geometry and the module size in pixels."""
 
     geometry: Geometry
     module: float
-    search: bool
 
 
 def rescue(gray: Gray, located: Sequence[Any]) -> list[tuple[str, str]]:
@@ -137,19 +135,19 @@ def _region_passes(gray: Gray, region: Region, budget: _Budget
         for binarizer in (zxingcpp.Binarizer.LocalAverage, zxingcpp.Binarizer.GlobalHistogram):
             texts, located = _read(view, binarizer=binarizer)
             yield name, texts
-            for found in locate_symbols(located):
+            for found in _symbols_of(located):
                 starts.append(_located_start(*found))
     starts += _finder_starts(list(views.values())[:1])
     for start in _distinct(starts)[:MAX_STARTS]:
         if not budget.take():
             return
         image = enhance.normalised(scaled, 3 * start.module)
-        geometry, _ = grid.fit(image, start.module, start.geometry, search=start.search)
+        geometry, _ = grid.fit(image, start.module, start.geometry)
         for dark in grid.readings(grid.module_values(image, geometry)):
             yield GRID_PASS, _read(grid.rendered(dark), is_pure=True)[0]
 
 
-def locate_symbols(located: Sequence[Any]) -> list[tuple[Any, int]]:
+def _symbols_of(located: Sequence[Any]) -> list[tuple[Any, int]]:
     """(corners, size in modules) of the QR symbols among zxing-cpp's undecoded results."""
     from jdzhi.trace._qr_locate import from_positions
 
@@ -164,7 +162,7 @@ def _located_start(corners: Any, size: int) -> _Start:
 
     corners = np.asarray(corners, dtype=float)
     module = float(np.hypot(*(corners[1] - corners[0]))) / size
-    return _Start(Geometry(size, corners), module, search=True)
+    return _Start(Geometry(size, corners), module)
 
 
 def _finder_starts(views: list[Gray]) -> list[_Start]:
@@ -189,7 +187,7 @@ def _finder_starts(views: list[Gray]) -> list[_Start]:
                                 for f in trio])) / 7
         for size in grid.symbol_sizes(module, top_left, top_right, bottom_left):
             starts.append(_Start(grid.from_finders(size, top_left, top_right, bottom_left),
-                                 module, search=True))
+                                 module))
     return starts
 
 
