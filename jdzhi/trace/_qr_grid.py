@@ -348,11 +348,10 @@ def readings(values: FloatArray) -> list[npt.NDArray[np.bool_]]:
     return found
 
 
-RADIUS = 1
 #: neighbour pairs whose blur is measured and undone: a motion blur mixes a module with its
 #: neighbours along the shake more than with those across it, so each direction has its weight
-_PAIRS = tuple(((dy, dx), (-dy, -dx)) for dy in range(0, RADIUS + 1)
-               for dx in range(-RADIUS, RADIUS + 1) if (dy, dx) > (0, 0))
+#: (a wider neighbourhood, measured on the few modules around which all are known, overfits)
+_PAIRS = (((0, 1), (0, -1)), ((1, 0), (-1, 0)), ((1, 1), (-1, -1)), ((1, -1), (-1, 1)))
 
 
 def _deblurred(values: FloatArray) -> FloatArray:
@@ -372,11 +371,11 @@ def _deblurred(values: FloatArray) -> FloatArray:
     grey = np.pad(values, 1, constant_values=np.nan)
 
     def pair_sums(image: FloatArray) -> list[FloatArray]:
-        padded = np.pad(image, RADIUS, constant_values=1.0)  # beyond the quiet ring: light
+        padded = np.pad(image, 1, constant_values=1.0)  # beyond the quiet ring: light
         n = size + 2
 
         def shifted(dy: int, dx: int) -> FloatArray:
-            return np.asarray(padded[RADIUS + dy:RADIUS + dy + n, RADIUS + dx:RADIUS + dx + n])
+            return np.asarray(padded[1 + dy:1 + dy + n, 1 + dx:1 + dx + n])
 
         return [shifted(*first) + shifted(*second) for first, second in _PAIRS]
 
