@@ -106,7 +106,8 @@ def label_art(image: Image.Image) -> LabelArt:
     import zxingcpp
 
     gray = image.convert("L")
-    found = zxingcpp.read_barcodes(np.asarray(gray), formats=zxingcpp.BarcodeFormat.QRCode)
+    found = zxingcpp.read_barcodes(np.asarray(gray),
+                                   formats=zxingcpp.barcode_formats_from_str("QRCode"))
     if not found:
         raise ValueError("the label has no readable QR code")
     position = found[0].position
@@ -124,12 +125,6 @@ class FieldPhoto:
 
     jpeg: bytes
     params: dict[str, Any]
-
-    def gray(self) -> npt.NDArray[np.uint8]:
-        import numpy as np
-        from PIL import Image
-
-        return np.asarray(Image.open(io.BytesIO(self.jpeg)).convert("L"), dtype=np.uint8)
 
 
 @dataclass(frozen=True)

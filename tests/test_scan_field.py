@@ -7,6 +7,7 @@ porcelain photos when present (generated glazes otherwise). Fixed seeds, 12 phot
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 from conftest import Invoke
 from label_support import label_of, scan_json, signed_batch
+from PIL import Image
 
 from benchmarks.field_photos import BANDS, field_photo, label_art, porcelain_photos
 from jdzhi.home import Home
@@ -176,3 +178,31 @@ def test_rescue_on_images_without_a_symbol_finds_nothing(shape: tuple[int, int])
     rng = np.random.default_rng(1)
     for image in (np.zeros(shape, np.uint8), rng.integers(0, 256, shape, dtype=np.uint8)):
         assert rescue(image, []) == []
+
+
+def test_the_regions_looked_at_hold_the_symbol_in_hard_field_photos() -> None:
+    import zxingcpp
+
+    from jdzhi.trace import _qr_rescue
+    from jdzhi.trace.labels import LabelData, SheetSpec, label_image
+    from jdzhi.trace.scan import _finder_triples, finder_patterns
+
+    label = LabelData("1001", TEXT, "样本陶瓷", "青花")
+    art = label_art(label_image(label, encode(TEXT), SheetSpec()))
+    held = 0
+    for seed in range(FIRST_SEED, FIRST_SEED + 6):
+        photo = field_photo(art, BANDS["hard"], seed, [])
+        gray = np.asarray(Image.open(io.BytesIO(photo.jpeg)).convert("L"))
+        located = [b for b in zxingcpp.read_barcodes(gray, return_errors=True) if not b.valid]
+        triples = [tuple(p.center for p in trio)
+                   for trio in _finder_triples(finder_patterns(gray))]
+        regions = locate.merged([*locate.from_positions(located), *locate.from_finders(triples),
+                                 *locate.texture_regions(gray)])[:_qr_rescue.MAX_REGIONS]
+        corners = np.array(photo.params["symbol_corners"])
+        for region in regions:
+            side, _ = _qr_rescue._framing(region, gray.shape)
+            _, origin = enhance.crop(gray, region.centre, side)
+            if np.all(corners >= origin) and np.all(corners <= np.array(origin) + side):
+                held += 1
+                break
+    assert held >= 5, held
