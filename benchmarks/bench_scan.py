@@ -121,7 +121,7 @@ def curvature_rows(quick: bool) -> list[Row]:
         if wrong:
             cells.append(f"{wrong} FALSE READS at {curvature:g}")
     return [Row("curved labels read (before -> after)", "; ".join(cells),
-                "zxing-cpp and the preprocessing passes alone: the 'before' counts",
+                "zxing-cpp and the rescue passes alone: the 'before' counts",
                 "simulated photos, curvature = half the angle round the body the decal covers "
                 "(radians); ms = decode CPU per photo")]
 

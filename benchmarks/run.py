@@ -43,6 +43,9 @@ COMPONENT_FIGURES = {
     "verify/s": "bench_sign_verify",
     "labels/s to PDF": "bench_labels",
     "scan + verify per photo": "bench_scan",
+    "field scan, mild band": "bench_field_scan",
+    "field scan, medium band": "bench_field_scan",
+    "field scan, hard band": "bench_field_scan",
     "register works/s": "bench_similarity",
     "screen latency at 1 M works": "bench_similarity",
 }

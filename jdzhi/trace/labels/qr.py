@@ -244,7 +244,7 @@ def _mask_flips(size: int) -> npt.NDArray[np.bool_]:
     function = np.zeros((size, size), dtype=bool)
     for top, left in ((0, 0), (0, size - 8), (size - 8, 0)):  # finders with separators
         function[top:top + 8, left:left + 8] = True
-    centres = _alignment_centres(version)
+    centres = alignment_centres(version)
     for row in centres:
         for col in centres:
             if not function[row, col]:  # alignment patterns never overlap the finders
@@ -268,7 +268,7 @@ def _mask_flips(size: int) -> npt.NDArray[np.bool_]:
     return np.asarray(patterns ^ patterns[0], dtype=bool)
 
 
-def _alignment_centres(version: int) -> list[int]:
+def alignment_centres(version: int) -> list[int]:
     """Row (and column) centres of the alignment patterns (ISO/IEC 18004 annex E)."""
     if version == 1:
         return []
