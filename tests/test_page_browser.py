@@ -281,8 +281,8 @@ def _phone(request: pytest.FixtureRequest, verifier: str) -> Any:
 
 def _open(context: Any, url: str, shot: str, *, check: Any = None,
           now: datetime | None = None) -> Opened:
-    """Open ``url`` in a new page (its clock fixed at ``now`` if given), wait for the verdict,
-    screenshot it."""
+    """Open ``url`` in a new page (the clock of its whole context fixed at ``now`` if given: give
+    such a context to no other test), wait for the verdict, screenshot it."""
     page = context.new_page()
     try:
         if now is not None:
@@ -449,8 +449,10 @@ def test_a_stale_bundle_cannot_confirm_a_good_label(
     assert "fetch a fresh one" in opened.text
 
 
-def test_the_published_known_answers(phone: Any, tmp_path: Path) -> None:
-    """docs/format.md's vectors (another implementation's bundle and labels) in the page."""
+def test_the_published_known_answers(browser: Any, tmp_path: Path) -> None:
+    """docs/format.md's vectors (another implementation's bundle and labels) in the page, in a
+    context of its own: a page's fixed clock is its whole context's (Playwright)."""
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
     bundle = tmp_path / "vectors.cbor"
     bundle.write_bytes(bytes.fromhex(VECTORS["bundle"]["cose_sign1_hex"]))
     site = tmp_path / "site"
@@ -464,6 +466,7 @@ def test_the_published_known_answers(phone: Any, tmp_path: Path) -> None:
             opened = _open(phone, url, f"vector-{number}",
                            now=datetime.fromisoformat(case["now"]))
             assert opened.verdict == case["verdict"], case["name"]
+    phone.close()
 
 
 def test_without_webcrypto_ed25519_the_page_verifies_in_javascript(
