@@ -120,17 +120,19 @@ def serve(
                     force=False, passphrase_file=passphrase_file)
         with start_server(folder, port) as server:
             urls = [server.url + path for path in server.page.page_paths]
-            if as_json:
-                common.emit_json({"url": server.url, "port": server.port, "dir": str(folder),
-                                  "page_urls": urls,
-                                  "bundle_expires_at": format_time(server.page.expires_at)})
-            else:
-                common.out.print(f"Serving the verification page from {escape(str(folder))} "
-                                 "(Ctrl-C stops)")
-                for url in urls:
-                    common.out.print(f"  {escape(url)}<payload>")
+            # the handlers are in place before anyone is told the address: a Ctrl-C or `kill`
+            # right after it stops the server cleanly, as any later one does
             previous = signal.signal(signal.SIGTERM, _stop)  # `kill`, `docker stop`: clean up
             try:
+                if as_json:
+                    common.emit_json({"url": server.url, "port": server.port,
+                                      "dir": str(folder), "page_urls": urls,
+                                      "bundle_expires_at": format_time(server.page.expires_at)})
+                else:
+                    common.out.print(f"Serving the verification page from {escape(str(folder))} "
+                                     "(Ctrl-C stops)")
+                    for url in urls:
+                        common.out.print(f"  {escape(url)}<payload>")
                 threading.Event().wait()
             except KeyboardInterrupt:
                 common.err.print("Stopped.")

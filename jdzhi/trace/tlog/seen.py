@@ -10,13 +10,13 @@ verifier remembers".
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi.errors import IntegrityError, InvalidInput
+from jdzhi.files import replace_atomically
 from jdzhi.timeutil import format_time, from_unix
 from jdzhi.trace.formats.common import authority_kid
 from jdzhi.trace.tlog.bundle_log import log_key
@@ -35,8 +35,8 @@ SEEN_FILE = "trust-seen.json"
 UNLOGGED_NOTE = ("the trust bundle carries no checkpoint of the registry's log (unlogged, from "
                  "an older jdzhi): its history cannot be checked")
 
-NO_MEMORY_NOTE = ("the jdzhi home does not exist, so this bundle is not remembered: an older "
-                  "or forked bundle shown later cannot be detected (create the home folder)")
+NO_MEMORY_NOTE = ("no jdzhi home, so this bundle is not remembered: an older or forked bundle "
+                  "shown later cannot be detected")
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def accept_bundle(home: Home | None, trust: Trust, witnesses: Sequence[str] = ()
     consistent extension, or a missing cosignature."""
     _check_witnesses(trust, witness_keys_of(witnesses, trust.keys))
     notes = () if trust.log is not None else (UNLOGGED_NOTE,)
-    if home is None or not home.path.is_dir():  # no home at all: nothing is made for it
+    if home is None:  # a library caller without a home: nothing to remember in
         return replace(trust, warnings=(*trust.warnings, *notes, NO_MEMORY_NOTE))
     path = home.path / SEEN_FILE
     data = _load(path)
@@ -151,14 +151,10 @@ def accept_bundle(home: Home | None, trust: Trust, witnesses: Sequence[str] = ()
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
+    """Remember, in the home (made on first use, as the verifier's own memory)."""
     try:
-        with open(partial, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise InvalidInput(f"cannot remember the trust bundle in {path}: "
-                           f"{error.strerror}") from None
+        raise InvalidInput(f"cannot make the jdzhi home {path.parent}: {error.strerror}") from None
+    text = json.dumps(data, indent=1, sort_keys=True)
+    replace_atomically(path, text.encode("utf-8"))
