@@ -125,7 +125,8 @@ def test_demo_json_summary(cli: Invoke, demo_run: DemoRun) -> None:
             "submissions/look-alike-meiping-banana-leaf-7.png"} <= set(on_disk)
     assert len([name for name in on_disk if name.startswith("works/")
                 and name.endswith(".png")]) == 6
-    assert not (folder / "no-registry").exists()  # the offline scans opened no registry
+    # the offline scans opened no registry: the inspector's home only remembers the bundle
+    assert [p.name for p in (folder / "inspector-phone").iterdir()] == ["trust-seen.json"]
     assert (folder / "labels/sheet-DEMO-2026-A.pdf").read_bytes().startswith(b"%PDF-")
     for key in ("keys/workshop.key", "keys/lab.key", "home/keys/authority.key"):
         assert (folder / key).stat().st_mode & 0o777 == 0o600

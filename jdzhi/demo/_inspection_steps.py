@@ -73,9 +73,9 @@ def _scan(ctx: DemoContext, step: str, sighting: Sighting, *, place: tuple[str, 
                    location=place[1], now=moment)
         method = f"photo at {place[0]}, registry"
     else:
-        # an inspector's phone with no registry at all: a home that does not exist is never
-        # opened when nothing is logged and the authority key is pinned
-        run = scan([sighting.photo], home=Home(ctx.folder / "no-registry"), bundle=bundle,
+        # an inspector's phone with no registry at all: its home only remembers the bundles it
+        # accepted (a rollback check); nothing is logged and the authority key is pinned
+        run = scan([sighting.photo], home=Home(ctx.folder / "inspector-phone"), bundle=bundle,
                    authority=ctx.facts["authority_public_key"], log=False, now=moment)
         method = "photo, trust bundle only"
     outcome = run.outcomes[0]
