@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -113,7 +114,8 @@ def server_process(home: Path, *args: str) -> Iterator[str]:
 def _signed_elsewhere(home: Path, key: Path, folder: Path, count: int) -> Path:
     """SIGNED.jsonl signed on a copy of the registry, so that uploading it stores new rows."""
     copy = folder / "workshop"
-    copy.mkdir()
+    (copy / "keys").mkdir(parents=True)  # the registry's keys are checked against this file
+    shutil.copy(home / "keys" / "authority.pub", copy / "keys" / "authority.pub")
     with sqlite3.connect(home / "registry.db") as origin, \
             sqlite3.connect(copy / "registry.db") as target:
         origin.backup(target)
