@@ -21,8 +21,8 @@ def add(
 ) -> None:
     """Add an inspector and print its token, once (only its hash is stored).
 
-    The inspector sends it as `Authorization: Bearer TOKEN` (`jdzhi scan --server` reads it from
-    $JDZHI_INSPECTOR_TOKEN). The token is printed on stdout; keep it secret.
+    The inspector sends it to `jdzhi server` as `Authorization: Bearer TOKEN` with each scan
+    (POST /api/v1/scans). The token is printed on stdout; keep it secret.
 
     Example: jdzhi inspectors add insp-07 --json
     """
