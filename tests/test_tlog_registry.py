@@ -266,3 +266,25 @@ def test_a_damaged_memory_file_is_a_clear_error(world: World, tmp_path: Path) ->
     memory.write_text(json.dumps({key: {"iat": "soon"} for key in json.loads(memory.read_text())}))
     damaged = verify("trust.cbor")
     assert damaged.exit_code == ExitCode.INVALID_INPUT and "move it away" in damaged.output
+
+
+@pytest.mark.parametrize("content", [None, "junk\n", "— jdzhi/lab/77 AAAA\n"])
+def test_a_bad_cosignature_file_signs_no_checkpoint(world: World, tmp_path: Path,
+                                                    content: str | None) -> None:
+    """A missing, malformed or foreign cosignature file is refused before a checkpoint is
+    signed: no bundle, no new checkpoint in the database or beside the authority key."""
+    cosignature = tmp_path / "lab.cosig"
+    if content is not None:
+        cosignature.write_text(content, encoding="utf-8")
+    _add_enterprise(world, 41, "景德镇市后来陶瓷有限公司")  # the log grew: a new checkpoint is due
+    checkpoints = world.home.path / "keys" / "checkpoints"
+    files_before = sorted(p.name for p in checkpoints.iterdir())
+    with sqlite3.connect(world.home.db_path) as conn:
+        stored_before = conn.execute("SELECT count(*) FROM log_checkpoints").fetchone()
+    result = _export(world, "refused.cbor", "--cosignature", str(cosignature))
+    assert result.exit_code == ExitCode.INVALID_INPUT, result.output
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert not (world.bundle.parent / "refused.cbor").exists()
+    assert sorted(p.name for p in checkpoints.iterdir()) == files_before
+    with sqlite3.connect(world.home.db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM log_checkpoints").fetchone() == stored_before

@@ -28,7 +28,13 @@ from jdzhi.trace.tlog.note import (
 )
 from jdzhi.trace.trust.model import TrustedKey
 
-__all__ = ["add_cosignatures", "cosignature_line", "witness_key", "witness_keys_of"]
+__all__ = [
+    "add_cosignatures",
+    "cosignature_line",
+    "read_cosignatures",
+    "witness_key",
+    "witness_keys_of",
+]
 
 _NAME_PREFIX = "jdzhi/lab/"
 
@@ -53,30 +59,43 @@ def _lab_key_named(name: str, keys: Mapping[int, TrustedKey]) -> TrustedKey | No
     return key if key is not None and key.role == "lab" else None
 
 
-def add_cosignatures(note: bytes, files: Sequence[Path],
-                     keys: Mapping[int, TrustedKey]) -> bytes:
-    """``note`` with the cosignature lines of ``files`` (from ``jdzhi lab witness``) added; each
-    must be by a certified lab key and verify over this very checkpoint."""
-    opened = parse_note(note)
-    added: list[NoteSignature] = []
+#: a stand-in checkpoint text, to read cosignature lines before the checkpoint is signed
+_ANY_TEXT = "checkpoint to come\n"
+
+
+def read_cosignatures(files: Sequence[Path], keys: Mapping[int, TrustedKey]
+                      ) -> tuple[tuple[Path, NoteSignature], ...]:
+    """The cosignature lines of ``files`` (from ``jdzhi lab witness``), each by a certified lab
+    key: read and checked before anything is signed (whether each is of the new checkpoint is
+    :func:`add_cosignatures`'s to say)."""
+    lines: list[tuple[Path, NoteSignature]] = []
     for path in files:
         text = read_text_file(path)
         try:
-            lines = parse_note((opened.text + "\n" + text).encode()).signatures
+            found = parse_note((_ANY_TEXT + "\n" + text).encode()).signatures
         except MalformedNote as error:
             raise InvalidInput(f"{path} is not a cosignature line: {error.message}") from None
-        for line in lines:
-            lab_key = _lab_key_named(line.name, keys)
-            if lab_key is None:
+        for line in found:
+            if _lab_key_named(line.name, keys) is None:
                 raise InvalidInput(f"{path}: {line.name} is not a certified testing-center key")
-            if not CosignatureVerifier(witness_key(lab_key)).verify(opened.text.encode(),
-                                                                    line.signature):
-                raise InvalidInput(
-                    f"{path}: the cosignature by {line.name} is not of this checkpoint (the "
-                    "log has grown since it was witnessed): export, have the new bundle "
-                    "witnessed, and export again before the registry changes")
-            added.append(line)
-    return Note(opened.text, opened.signatures + tuple(added)).encode()
+            lines.append((path, line))
+    return tuple(lines)
+
+
+def add_cosignatures(note: bytes, lines: Sequence[tuple[Path, NoteSignature]],
+                     keys: Mapping[int, TrustedKey]) -> bytes:
+    """``note`` with the cosignature ``lines`` (:func:`read_cosignatures`) added; each must
+    verify over this very checkpoint."""
+    opened = parse_note(note)
+    for path, line in lines:
+        lab_key = _lab_key_named(line.name, keys)
+        if lab_key is None or not CosignatureVerifier(witness_key(lab_key)).verify(
+                opened.text.encode(), line.signature):
+            raise InvalidInput(
+                f"{path}: the cosignature by {line.name} is not of this checkpoint (the "
+                "log has grown since it was witnessed): export, have the new bundle "
+                "witnessed, and export again before the registry changes")
+    return Note(opened.text, opened.signatures + tuple(line for _, line in lines)).encode()
 
 
 def witness_keys_of(texts: Sequence[str], keys: Mapping[int, TrustedKey]) -> list[VerifierKey]:

@@ -47,7 +47,7 @@ from jdzhi.trace.keys.certified import registry_authority_key
 from jdzhi.trace.recalls.compact import decode_recalls, encode_recalls
 from jdzhi.trace.tlog.bundle_log import BundleLog, open_bundle_log, proofs_payload
 from jdzhi.trace.tlog.registry_log import SignedCheckpoint, sign_checkpoint
-from jdzhi.trace.tlog.witness import add_cosignatures
+from jdzhi.trace.tlog.witness import add_cosignatures, read_cosignatures
 from jdzhi.trace.trust.from_registry import require_every_key_trusted, trust_from_registry
 from jdzhi.trace.trust.model import (
     Trust,
@@ -169,13 +169,14 @@ def export_bundle(home: Home, out: Path, passphrase: bytes, *,
     try:
         trust = trust_from_registry(db)
         require_every_key_trusted(trust)
+        witnessed = read_cosignatures(cosignatures, trust.keys)  # before anything is signed
         authority = load_authority(home, db, passphrase)
         log = sign_checkpoint(home, db, authority, moment)
         trust = trust_from_registry(db)
     finally:
         db.close()
-    if cosignatures:
-        log = replace(log, note=add_cosignatures(log.note, cosignatures, trust.keys))
+    if witnessed:
+        log = replace(log, note=add_cosignatures(log.note, witnessed, trust.keys))
     issued = unix_time(moment)
     expires = unix_time(moment + timedelta(days=valid_days))
     message = sign1(content_type=CONTENT_TYPES["bundle"],
