@@ -171,8 +171,8 @@ def export_bundle(home: Home, out: Path, passphrase: bytes, *,
         require_every_key_trusted(trust)
         witnessed = read_cosignatures(cosignatures, trust.keys)  # before anything is signed
         authority = load_authority(home, db, passphrase)
+        # the trust read above stands: signing only records the log's origin and checkpoint
         log = sign_checkpoint(home, db, authority, moment)
-        trust = trust_from_registry(db)
     finally:
         db.close()
     if witnessed:
