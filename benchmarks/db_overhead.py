@@ -2,9 +2,11 @@
 
     .venv/bin/python -m benchmarks.db_overhead [--rounds N]
 
-Three ways to send the same SQL to the same SQLite file (WAL, synchronous=FULL, as the registry
-opens it): ``sqlite3`` itself, SQLAlchemy's ``Connection.exec_driver_sql`` (the statement and its
-``?`` parameters handed to the driver as they are) and SQLAlchemy ``text()`` with named binds.
+Four ways to send the same SQL to the same SQLite file (WAL, synchronous=FULL, as the registry
+opens it): ``sqlite3`` itself, jdzhi's :class:`~jdzhi.registry.db.Database` (a SQLAlchemy Core
+connection whose statements go to the driver's connection under it), SQLAlchemy's
+``Connection.exec_driver_sql`` (the statement and its ``?`` parameters handed to the driver as they
+are) and SQLAlchemy ``text()`` with named binds.
 Each times three paths, statements in one transaction per batch as the code runs them:
 
 - ``page scan``: the server's five statements for one phone scan (count and clone flag of the
@@ -132,26 +134,29 @@ class _Core:
         self.engine.dispose()
 
 
-class _Driver(_Raw):
-    """SQLAlchemy opens the connection (URL, dialect, pool); statements go to its driver's
-    connection through one method, as :class:`jdzhi.registry.db.Database` does."""
+class _Jdzhi:
+    """jdzhi's handle (:func:`jdzhi.registry.db.connect`): SQLAlchemy opens the connection, the
+    statements go to the driver's connection under it."""
 
     def __init__(self, path: Path) -> None:
-        self.engine = sqlalchemy.create_engine(f"sqlite:///{path}", isolation_level="AUTOCOMMIT",
-                                               poolclass=sqlalchemy.NullPool)
-        self.core = self.engine.connect()
-        driver = self.core.connection.driver_connection
-        assert isinstance(driver, sqlite3.Connection)
-        self.conn = driver
-        self.plain("PRAGMA journal_mode = WAL")
-        self.plain("PRAGMA synchronous = FULL")
+        from jdzhi.registry.db import connect
+
+        self.db = connect(f"sqlite:///{path}")
+
+    def run(self, sql: str, names: tuple[str, ...], values: dict[str, Any]) -> list[Any]:
+        return self.db.execute(sql, [values[n] for n in names]).fetchall()
+
+    def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        self.db.executemany(sql, rows)
+
+    def plain(self, sql: str) -> None:
+        self.db.execute(sql)
 
     def close(self) -> None:
-        self.core.close()
-        self.engine.dispose()
+        self.db.close()
 
 
-Handle = _Raw | _Core
+Handle = _Raw | _Jdzhi | _Core
 
 
 def _page_scans(db: Handle, count: int) -> None:
@@ -213,7 +218,7 @@ def main() -> None:
     rounds = parser.parse_args().rounds
     makers: dict[str, Callable[[Path], Handle]] = {
         "sqlite3": _Raw,
-        "driver under Core": _Driver,
+        "jdzhi Database": _Jdzhi,
         "exec_driver_sql": lambda path: _Core(path, named=False),
         "text()": lambda path: _Core(path, named=True),
     }
