@@ -40,7 +40,7 @@ from jdzhi.trace.verification.verifier import Verifier
 if TYPE_CHECKING:
     from datetime import datetime
 
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "SUSPECTED_CLONE",
@@ -94,7 +94,7 @@ def record_fields(record_base64: str) -> RecordFields:
     return decode_record(base64url_decode(record_base64))[1]
 
 
-def checked_endorsement(db: sqlite_utils.Database, message: bytes) -> Endorsement:
+def checked_endorsement(db: Database, message: bytes) -> Endorsement:
     """An endorsement checked against its lab's certified key (IntegrityError if it fails)."""
     return decode_endorsement(message, trusted_keys(db))
 
@@ -123,7 +123,7 @@ def page_headers() -> tuple[dict[str, str], dict[str, str]]:
     return dict(page_serve.CONTENT_TYPES), dict(page_serve.SECURITY_HEADERS)
 
 
-def page_prefixes(db: sqlite_utils.Database) -> tuple[str, tuple[str, ...]]:
+def page_prefixes(db: Database) -> tuple[str, tuple[str, ...]]:
     """(the folder the page's files are served from, the label paths that open the page)."""
     paths = tuple(dict.fromkeys(page_export.base_path(base) for base in accepted_bases(db)))
     return paths[0].rstrip("/").rpartition("/")[0] + "/", paths
