@@ -24,7 +24,12 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile("explore" if FUZZ_EXPLORE else "ci")
 
 _CLEARED_ENV = ("JDZHI_PASSPHRASE", "JDZHI_KEY_PASSPHRASE", "JDZHI_NOW", "JDZHI_DEBUG",
-                "JDZHI_ACTOR", "JDZHI_BASE_URL", "JDZHI_WORKERS")
+                "JDZHI_ACTOR", "JDZHI_BASE_URL", "JDZHI_WORKERS", "JDZHI_DATABASE_URL")
+
+#: the registry's two homes; a module (``pytestmark = BOTH_BACKENDS``) or a test marked with it
+#: runs once on each: the home's SQLite file, and a fresh PostgreSQL database
+BOTH_BACKENDS = pytest.mark.parametrize("registry_backend", ["sqlite", "postgresql"],
+                                        indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +38,18 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("jdzhi-cache")
 
 
+@pytest.fixture
+def registry_backend(request: pytest.FixtureRequest) -> str:
+    """Where the test's registry lives: ``sqlite`` (the home's file, unless the test is
+    parametrized with :data:`BOTH_BACKENDS`) or ``postgresql`` (``JDZHI_DATABASE_URL`` set to a
+    fresh database of the test cluster)."""
+    backend: str = getattr(request, "param", "sqlite")
+    return backend
+
+
 @pytest.fixture(autouse=True)
-def jdzhi_home(tmp_path: Path, cache_dir: Path,
+def jdzhi_home(tmp_path: Path, cache_dir: Path, registry_backend: str,
+               request: pytest.FixtureRequest,
                monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     for name in _CLEARED_ENV:
         monkeypatch.delenv(name, raising=False)
@@ -42,7 +57,11 @@ def jdzhi_home(tmp_path: Path, cache_dir: Path,
     monkeypatch.setenv("JDZHI_HOME", str(path))
     monkeypatch.setenv("JDZHI_ACTOR", "test-operator")
     monkeypatch.setenv("JDZHI_CACHE_DIR", str(cache_dir))
-    yield Home(path)
+    database_url = None
+    if registry_backend == "postgresql":
+        database_url = request.getfixturevalue("postgres_url")
+        monkeypatch.setenv("JDZHI_DATABASE_URL", database_url)
+    yield Home(path, database_url)
 
 
 Invoke = Callable[..., Result]

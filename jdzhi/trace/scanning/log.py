@@ -300,7 +300,7 @@ def scan(
     trust: Trust = load_trust(home=home, bundle=bundle, authority=authority, now=moment,
                               max_age_days=max_age_days, witnesses=witnesses)
     warnings = list(trust.warnings)
-    if log and bundle is not None and not home.db_path.exists():
+    if log and bundle is not None and not home.has_registry:
         # an inspector's own home: the bundle is all the trust it needs, and there is no log
         log = False
         warnings.append(f"no registry in {home.path}: these scans are not logged, so no clone "
