@@ -28,3 +28,10 @@ def drop_trigger(db: Database, name: str, table: str) -> None:
 def count_rows(home: Home, table: str) -> int:
     with raw_database(home) as db:
         return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def temporary_tables(db: Database) -> int:
+    """How many temporary tables the connection holds."""
+    query = ("SELECT COUNT(*) FROM temp.sqlite_master" if db.dialect == "sqlite" else
+             "SELECT COUNT(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema()")
+    return int(db.execute(query).fetchone()[0])

@@ -221,10 +221,25 @@ def _sqlite_schema() -> tuple[str, ...]:
         db.close()
 
 
+def _rows_of_migrations() -> dict[str, list[tuple[Any, ...]]]:
+    """The rows that the migrations write (``schema_migrations``, ``works_state``'s stamp), as
+    a new SQLite registry holds them."""
+    db = in_memory()
+    try:
+        tables = [row[0] for row in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
+        found = {table: [tuple(row) for row in db.execute(f'SELECT * FROM "{table}"')]
+                 for table in tables}
+    finally:
+        db.close()
+    return {table: rows_of_table for table, rows_of_table in found.items() if rows_of_table}
+
+
 def _make_postgresql_schema(db: Database) -> tuple[str, ...]:
-    """A new PostgreSQL registry gets today's schema whole, in one transaction (translated from
-    SQLite's by :mod:`jdzhi.registry._postgresql_schema`); a PostgreSQL schema of another version
-    is refused until its migrations exist."""
+    """A new PostgreSQL registry gets today's schema whole, in one transaction: the tables
+    (translated from SQLite's by :mod:`jdzhi.registry._postgresql_schema`) and the rows the
+    migrations write. A PostgreSQL schema of another version is refused until its migrations
+    exist."""
     from jdzhi.registry._postgresql_schema import postgresql_schema
 
     versions = {module.COMPONENT: len(module.MIGRATIONS) for module in components()}
@@ -239,10 +254,9 @@ def _make_postgresql_schema(db: Database) -> tuple[str, ...]:
                 return ()
             for statement in postgresql_schema(list(_sqlite_schema())):
                 db.execute(statement)
-            now = format_time(utc_now())
-            db.executemany("INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                           [(name, version, now) for name, latest in versions.items()
-                            for version in range(1, latest + 1)])
+            for table, rows_of_table in _rows_of_migrations().items():
+                marks = ", ".join("?" * len(rows_of_table[0]))
+                db.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows_of_table)
     except db.driver_error as error:
         raise db.translate(error) from None
     return tuple(f"{name}:{version}" for name, latest in versions.items()
