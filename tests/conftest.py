@@ -32,6 +32,16 @@ BOTH_BACKENDS = pytest.mark.parametrize("registry_backend", ["sqlite", "postgres
                                         indirect=True)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked ``sqlite_only`` runs on SQLite only (its PostgreSQL case is deselected)."""
+    dropped = [item for item in items if item.get_closest_marker("sqlite_only")
+               and getattr(item, "callspec", None) is not None
+               and item.callspec.params.get("registry_backend") == "postgresql"]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cache folder (prepared fonts) per test process, never the user's own."""

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from typer.testing import CliRunner, Result
 
 from jdzhi.cli import app
-from jdzhi.home import Home
+from jdzhi.home import Home, resolve_home
 from jdzhi.registry.uscc import generate
 
 PASSPHRASE = "hardening: correct horse battery staple"
@@ -83,7 +83,7 @@ def build_world(folder: Path, *, count: int = 3) -> World:
     ok(run(home, "sign", str(source), "--key", str(key), "--out", str(signed)))
     bundle = folder / "trust.cbor"
     exported = json.loads(ok(run(home, "trust", "export", "--out", str(bundle), "--json")).stdout)
-    return World(Home(home), key, signed, bundle, exported["authority_public_key"])
+    return World(resolve_home(home), key, signed, bundle, exported["authority_public_key"])
 
 
 def jdzhi_process(home: Path, *args: str, **more_env: str) -> subprocess.Popen[bytes]:
