@@ -10,8 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import BOTH_BACKENDS
 from hardening_support import World, build_world, csv_text, ok, run
 from server_support import RunningServer, copy_home, count, running_server, stored_endorsement
+
+pytestmark = BOTH_BACKENDS
 
 NDJSON = {"content-type": "application/x-ndjson"}
 CBOR = {"content-type": "application/cbor"}
