@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -117,11 +118,11 @@ def porcelain_dir() -> Path:
     return PORCELAIN_DIR
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty database on the test's PostgreSQL cluster (``scripts/with-postgres``, which
-    ``scripts/test`` runs pytest under), dropped after the test. Without a cluster the test skips,
-    except in CI, where it fails."""
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """The URL of a fresh, empty database on the test's PostgreSQL cluster
+    (``scripts/with-postgres``, which ``scripts/test`` runs pytest under), dropped afterwards.
+    Without a cluster the test skips, except in CI, where it fails."""
     server = os.environ.get("JDZHI_TEST_DATABASE_URL")
     if not server:
         if os.environ.get("CI") == "true":
@@ -141,6 +142,13 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database for the test (:func:`postgres_database`)."""
+    with postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

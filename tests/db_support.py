@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from jdzhi.home import Home
-from jdzhi.registry.db import Database, connect
+from jdzhi.registry.db import Database, connect, migrate, transaction
 
 
 @contextmanager
@@ -35,3 +35,27 @@ def temporary_tables(db: Database) -> int:
     query = ("SELECT COUNT(*) FROM temp.sqlite_master" if db.dialect == "sqlite" else
              "SELECT COUNT(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema()")
     return int(db.execute(query).fetchone()[0])
+
+
+def copy_registry(source: Home, target: Home) -> None:
+    """Copy the registry of ``source`` (either backend) into a new SQLite file in ``target``,
+    in one read transaction of the source (a consistent copy while it is in use)."""
+    copy = connect(f"sqlite:///{target.db_path}", home=target)
+    try:
+        migrate(copy)
+        tables = [row[0] for row in copy.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'schema_migrations'"
+            " ORDER BY rowid")]
+        with raw_database(source) as origin, transaction(copy):
+            origin.execute("BEGIN")
+            if origin.dialect == "postgresql":
+                origin.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            for table in tables:
+                rows = [tuple(row) for row in origin.execute(f'SELECT * FROM "{table}"')]
+                copy.execute(f'DELETE FROM "{table}"')
+                if rows:
+                    marks = ", ".join("?" * len(rows[0]))
+                    copy.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
+            origin.execute("ROLLBACK")
+    finally:
+        copy.close()

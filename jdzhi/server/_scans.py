@@ -150,7 +150,7 @@ def _page_scan(db: Database, outcome: lib.ScanOutcome, request: ScanRequest,
         checks, first = db.execute(
             "INSERT INTO page_checks (enterprise_id, serial, checks, first_checked_at) "
             "VALUES (?, ?, 1, ?) ON CONFLICT (enterprise_id, serial) "
-            "DO UPDATE SET checks = checks + 1 RETURNING checks, first_checked_at",
+            "DO UPDATE SET checks = page_checks.checks + 1 RETURNING checks, first_checked_at",
             [enterprise_id, serial, moment.text]).fetchone()
         counts = {"checks": checks + logged[0],
                   "first_checked_at": min(at for at in (first, logged[1]) if at is not None)}
