@@ -149,7 +149,7 @@ def bundle_world_fixtures(folder: str, now: datetime) -> tuple[Any, Any, Any]:
 
 
 def assert_registry_sound(world: World) -> None:
-    """SQLite's integrity check and `jdzhi registry audit` (the hash chain) both pass."""
+    """The database's integrity check and `jdzhi registry audit` (the hash chain) both pass."""
     from jdzhi.registry.db import integrity_check, open_registry
 
     db = open_registry(world.home)
