@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["CACHE_ENV", "DATABASE_URL_ENV", "HOME_ENV", "Home", "cache_dir", "resolve_home"]
@@ -23,7 +23,8 @@ class Home:
     (``postgresql://…``); key files, checkpoints and caches stay in the home folder either way."""
 
     path: Path
-    database_url: str | None = None
+    #: may hold a password: kept out of the repr
+    database_url: str | None = field(default=None, repr=False)
 
     @property
     def has_registry(self) -> bool:
