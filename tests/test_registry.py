@@ -11,6 +11,7 @@ import sqlite_utils
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jdzhi._format.registry import entry_detail_json
 from jdzhi.errors import Conflict, InvalidInput, InvalidState, NotFound
 from jdzhi.home import Home
 from jdzhi.registry import audit
@@ -221,7 +222,7 @@ def test_show_has_the_history(db: sqlite_utils.Database) -> None:
     add_entry(db, fields())
     change_status(db, USCC, "suspend", reason="x", effective_at=utc("2025-05-01T00:00:00"))
     detail = show_entry(db, "JDZ-GI-2024-0001", moment=utc("2025-06-01T00:00:00"))
-    data = detail.to_json()
+    data = entry_detail_json(detail)
     assert data["status"] == "suspended"
     assert [event["action"] for event in data["history"]] == ["issue", "suspend"]
     assert data["history"][1]["effective_at"] == "2025-05-01T00:00:00Z"

@@ -43,13 +43,6 @@ class Enterprise:
     def district_name(self) -> str:
         return DISTRICTS.get(self.district_code, self.district_code)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "uscc": self.uscc, "name": self.name, "name_en": self.name_en,
-            "short_name": self.short_name, "district_code": self.district_code,
-            "district": self.district_name, "address": self.address, "contact": self.contact,
-        }
-
 
 def get_enterprise(db: sqlite_utils.Database, ref: str) -> Enterprise:
     """The enterprise whose id, USCC or license number is ``ref``."""

@@ -76,20 +76,6 @@ class RegistryEntry:
     license: License
     status: str
 
-    def to_json(self) -> dict[str, Any]:
-        lic = self.license
-        return {
-            **self.enterprise.to_json(),
-            "license_id": lic.id,
-            "license_no": lic.license_no,
-            "status": self.status,
-            "status_reason": lic.status_reason,
-            "status_effective_at": format_time(lic.status_effective_at),
-            "categories": list(lic.categories),
-            "valid_from": lic.valid_from.isoformat(),
-            "valid_to": lic.valid_to.isoformat(),
-        }
-
 
 @dataclass(frozen=True)
 class EntryDetail:
@@ -98,13 +84,6 @@ class EntryDetail:
     entry: RegistryEntry
     history: tuple[LicenseEvent, ...]
     other_licenses: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **self.entry.to_json(),
-            "history": [event.to_json() for event in self.history],
-            "other_licenses": list(self.other_licenses),
-        }
 
 
 # ---------------------------------------------------------------- validating rows
