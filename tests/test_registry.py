@@ -252,7 +252,7 @@ def test_files_round_trip_any_text(tmp_path_factory: pytest.TempPathFactory, nam
     categories = (Category("qinghua", "青花", "blue-and-white", 1),
                   Category("fencai", "粉彩", "famille-rose", 3))
     registration = registration_from_fields(read, categories)
-    assert (registration.name, registration.name_en, registration.address,
-            registration.contact) == (name, name_en, address, contact)
+    ent = registration.enterprise
+    assert (ent.name, ent.name_en, ent.address, ent.contact) == (name, name_en, address, contact)
     assert registration.status_reason == f"reason, {name}"
     assert registration.categories == ("qinghua", "fencai")

@@ -176,11 +176,10 @@ def check_not_registered(db: sqlite_utils.Database, registrations: Sequence[Regi
     numbers = row_numbers or range(1, len(registrations) + 1)
     for number, registration in zip(numbers, registrations, strict=True):
         where = f"row {number}: " if len(registrations) > 1 else ""
-        if registration.uscc in usccs:
-            raise Conflict(
-                f"{where}an enterprise with USCC {registration.uscc} is already registered "
-                f"(id {usccs[registration.uscc]})"
-            )
+        uscc = registration.enterprise.uscc
+        if uscc in usccs:
+            raise Conflict(f"{where}an enterprise with USCC {uscc} is already registered "
+                           f"(id {usccs[uscc]})")
         if registration.license_no in taken:
             raise Conflict(f"{where}license number {registration.license_no} is already taken")
 
@@ -188,12 +187,12 @@ def check_not_registered(db: sqlite_utils.Database, registrations: Sequence[Regi
 def store_registration(db: sqlite_utils.Database, registration: Registration, *,
                        source: str) -> int:
     """Store a checked registration: the enterprise and its license, audited."""
+    ent = registration.enterprise
     cursor = db.execute(
         "INSERT INTO enterprises (uscc, name, name_en, short_name, district_code, address, "
         "contact, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [registration.uscc, registration.name, registration.name_en, registration.short_name,
-         registration.district_code, registration.address, registration.contact,
-         format_time(utc_now())],
+        [ent.uscc, ent.name, ent.name_en, ent.short_name, ent.district_code, ent.address,
+         ent.contact, format_time(utc_now())],
     )
     enterprise_id = int(cursor.lastrowid or 0)
     audit.record_row_change(db, action="enterprise.add", table="enterprises", key=enterprise_id,
