@@ -49,8 +49,7 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
 
     with common.registry_of(ctx) as db:
         found = list_inspectors(db)
-    if as_json:
-        common.emit_json([inspector_json(inspector) for inspector in found])
+    if common.listing(as_json, found, inspector_json):
         return
     if not found:
         common.err.print("No inspectors yet: `jdzhi inspectors add NAME`.")

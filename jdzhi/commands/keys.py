@@ -102,8 +102,7 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
     with common.registry_of(ctx) as db:
         keys = list_keys(db)
     now = utc_now()
-    if as_json:
-        common.emit_json([key_json(key, now) for key in keys])
+    if common.listing(as_json, keys, lambda key: key_json(key, now)):
         return
     if not keys:
         common.out.print("No keys yet: issue one with `jdzhi keys issue ENTERPRISE --out FILE`")

@@ -95,10 +95,8 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
 
     with common.registry_of(ctx) as db:
         recalls = list_recalls(db)
-    if as_json:
-        common.emit_json([recall_json(recall) for recall in recalls])
-        return
-    _render(recalls)
+    if not common.listing(as_json, recalls, recall_json):
+        _render(recalls)
 
 
 def _render(recalls: tuple[Recall, ...]) -> None:

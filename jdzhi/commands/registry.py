@@ -223,10 +223,8 @@ def list_(
         entries = list_entries(db, status=status, district=district, category=category,
                                moment=moment)
         names = _category_names(db)
-    if as_json:
-        common.emit_json([entry_json(entry) for entry in entries])
-        return
-    _print_table(entries, names)
+    if not common.listing(as_json, entries, entry_json):
+        _print_table(entries, names)
 
 
 def _category_names(db: sqlite_utils.Database) -> dict[str, str]:

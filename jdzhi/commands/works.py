@@ -88,9 +88,7 @@ def import_(
         works = import_works(db, file, progress=lambda n: bar.advance(task, n),
                              on_total=lambda total: bar.update(task, total=total),
                              on_encoding=lambda encoding: common.note_encoding(file, encoding))
-    if as_json:
-        common.emit_json([work_json(work) for work in works])
-    else:
+    if not common.listing(as_json, works, work_json):
         common.out.print(f"[green]Registered[/] {common.plural(len(works), 'work')} from "
                          f"{escape(str(file))}")
 
@@ -102,8 +100,7 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
 
     with common.registry_of(ctx) as db:
         works = list_works(db)
-    if as_json:
-        common.emit_json([work_json(work) for work in works])
+    if common.listing(as_json, works, work_json):
         return
     if not works:
         common.out.print("No registered works yet: `jdzhi works register` or `jdzhi works import`")
@@ -194,9 +191,7 @@ def screen(
             results = screen_paths(db, files, top=top, progress=lambda n: bar.advance(task, n))
         if report is not None:
             write_report(db, results, report, top=top)
-    if as_json:
-        common.emit_json([screening_json(result) for result in results])
-    else:
+    if not common.listing(as_json, results, screening_json):
         for result in results:
             style = _VERDICT_STYLE[result.verdict]
             common.out.print(f"[{style}]{result.verdict:6}[/] {escape(result.image)}"
