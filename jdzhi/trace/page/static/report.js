@@ -142,8 +142,8 @@ function showAnswer(box, answer, serial) {
 }
 
 function showUnavailable(box, why) {
-  box.replaceChildren(bilingual("p", say("暂时无法获取查询次数（未能连接溯源中心）；上面的验证结果由本机得出，不受影响。",
-    "The check count is unavailable (the traceability center could not be reached); the result above was reached on this device and stands."),
+  box.replaceChildren(bilingual("p", say("暂时无法获取查询次数（溯源中心未答复）；上面的验证结果由本机得出，不受影响。",
+    "The check count is unavailable (no answer from the traceability center); the result above was reached on this device and stands."),
   { class: "count offline" }));
   box.setAttribute("data-center", "unavailable");
   box.setAttribute("data-why", why);

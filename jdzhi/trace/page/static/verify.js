@@ -8,7 +8,9 @@
 // jdzhi/trace/trust/status.py over generated cases (in Node.js: hence the exports, and main()
 // only where there is a document).
 // Nothing here trusts a server: the bundle is checked against the authority key pinned in the
-// page (<meta name="jdzhi-authority">), and every signature is checked here.
+// page (<meta name="jdzhi-authority">), and every signature is checked here. Nothing here sends
+// anything either: report.js, where `jdzhi server` serves the page, reports the verdict this file
+// exports (`checked`) once it is shown.
 "use strict";
 
 const BUNDLE_FILE = "trust.cbor";
@@ -1045,8 +1047,8 @@ function payloadText() {
   return afterOrigin.slice(location.pathname.lastIndexOf("/") + 1);
 }
 
-/** The label's own text (its base and the payload) for a label opened at this page's address:
- * the base of the bundle's whose path is this page's folder. */
+/** The label's own text for the payload opened at this page's address: the payload after the
+ * bundle's label base whose path is this page's folder. */
 function labelText(trust, payload) {
   const folder = location.pathname.slice(0, location.pathname.lastIndexOf("/") + 1);
   const base = trust.bases.find((b) => b.slice(b.indexOf("/", b.indexOf("//") + 2)) === folder);
