@@ -15,7 +15,7 @@ from jdzhi.errors import IntegrityError
 from jdzhi.timeutil import format_time, from_unix
 from jdzhi.trace.endorsements.lab import decode_endorsement, endorsement_json
 from jdzhi.trace.formats.cose import MAX_MESSAGE_BYTES
-from jdzhi.trace.formats.records import RecordFields, base64url, base64url_decode, decode_record
+from jdzhi.trace.formats.records import RecordFields, base64url_decode, decode_record
 from jdzhi.trace.keys.authority import authority_public_key
 from jdzhi.trace.keys.certified import trusted_keys
 from jdzhi.trace.page import export as page_export
@@ -110,12 +110,10 @@ def unix_to_text(seconds: int) -> str:
     return format_time(from_unix(seconds))
 
 
-def page_files(authority: bytes) -> dict[str, bytes]:
-    """The page's files as `jdzhi page export` writes them, the authority key pinned."""
-    files = {name: page_export.page_source(name) for name in page_export.PAGE_FILES}
-    files["index.html"] = files["index.html"].decode("utf-8").replace(
-        page_export.AUTHORITY_PLACEHOLDER, base64url(authority)).encode("utf-8")
-    return files
+def page_files(authority: bytes, scans_url: str) -> dict[str, bytes]:
+    """The page's files as `jdzhi page export` writes them, the authority key pinned, reporting
+    each check to ``scans_url`` (the page online)."""
+    return page_export.page_contents(authority, scans_url=scans_url)
 
 
 def page_headers() -> tuple[dict[str, str], dict[str, str]]:
