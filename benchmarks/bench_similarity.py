@@ -70,7 +70,7 @@ def rows(quick: bool) -> list[Row]:
         csv_file.write_text("image,reg_no,title,owner,creation_date\n" + "".join(
             f"{photo},国作登字-2024-F-{i + 1:08d},work {photo.stem},benchmark,\n"
             for i, photo in enumerate(photos)), encoding="utf-8")
-        open_registry(home).conn.close()  # migrated: the size of an empty registry
+        open_registry(home).close()  # migrated: the size of an empty registry
         empty_bytes = _registry_bytes(home)
         cpu = _cpu_seconds()
         import_seconds = _jdzhi(home.path, "works", "import", str(csv_file))

@@ -43,7 +43,7 @@ def _fill(home: Home, count: int) -> None:
                           "prev_hash": prev}
                 prev = hashlib.sha256(audit.leaf_data(fields)).hexdigest()
                 rows.append((*fields.values(), prev))
-            db.conn.executemany(
+            db.executemany(
                 "INSERT INTO audit_log (seq, at, actor, action, entity, before_digest, "
                 "after_digest, details, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
     finally:

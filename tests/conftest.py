@@ -86,3 +86,38 @@ def porcelain_dir() -> Path:
     if not PORCELAIN_DIR.is_dir():
         pytest.skip("../shared/data/porcelain-dev is not present on this machine")
     return PORCELAIN_DIR
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database on the test's PostgreSQL cluster (``scripts/with-postgres``, which
+    ``scripts/test`` runs pytest under), dropped after the test. Without a cluster the test skips,
+    except in CI, where it fails."""
+    server = os.environ.get("JDZHI_TEST_DATABASE_URL")
+    if not server:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI runs the PostgreSQL tests: JDZHI_TEST_DATABASE_URL is not set")
+        pytest.skip("no PostgreSQL test cluster (run pytest under scripts/with-postgres)")
+    import uuid
+
+    import psycopg
+    import sqlalchemy
+
+    name = f"jdzhi_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield sqlalchemy.make_url(server).set(database=name).render_as_string(
+            hide_password=False)
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database of each kind: a SQLite file, a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-import sqlite_utils
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +15,7 @@ from jdzhi.errors import Conflict, InvalidInput, InvalidState, NotFound
 from jdzhi.home import Home
 from jdzhi.registry import audit
 from jdzhi.registry.categories import Category, add_category, get_category, list_categories
-from jdzhi.registry.db import initialize, open_registry
+from jdzhi.registry.db import Database, initialize, open_registry
 from jdzhi.registry.enterprises import get_enterprise
 from jdzhi.registry.entries import add_entry, list_entries, registration_from_fields, show_entry
 from jdzhi.registry.exchange import read_records, write_records
@@ -37,7 +36,7 @@ def utc(text: str) -> datetime:
 
 
 @pytest.fixture
-def db(jdzhi_home: Home) -> Iterator[sqlite_utils.Database]:
+def db(jdzhi_home: Home) -> Iterator[Database]:
     initialize(jdzhi_home)
     database = open_registry(jdzhi_home)
     yield database
@@ -51,20 +50,20 @@ def fields(**overrides: Any) -> dict[str, Any]:
     return {**base, **overrides}
 
 
-def test_init_seeds_builtin_categories_with_audit_entries(db: sqlite_utils.Database) -> None:
+def test_init_seeds_builtin_categories_with_audit_entries(db: Database) -> None:
     codes = [category.code for category in list_categories(db)]
     assert codes[:4] == ["qinghua", "linglong", "fencai", "yanseyou"]
     report = audit.verify(db)
     assert report.ok and report.entries == len(codes)  # one entry per built-in category
 
 
-def test_seeding_again_changes_nothing(jdzhi_home: Home, db: sqlite_utils.Database) -> None:
+def test_seeding_again_changes_nothing(jdzhi_home: Home, db: Database) -> None:
     before = audit.verify(db).entries
     initialize(jdzhi_home)
     assert audit.verify(db).entries == before
 
 
-def test_category_by_code_chinese_or_english_name(db: sqlite_utils.Database) -> None:
+def test_category_by_code_chinese_or_english_name(db: Database) -> None:
     assert get_category(db, "青花").code == "qinghua"
     assert get_category(db, "Famille-Rose").code == "fencai"
     assert get_category(db, " yanseyou ").name_zh == "颜色釉"
@@ -72,7 +71,7 @@ def test_category_by_code_chinese_or_english_name(db: sqlite_utils.Database) -> 
         get_category(db, "刻花")
 
 
-def test_add_category_and_its_refusals(db: sqlite_utils.Database) -> None:
+def test_add_category_and_its_refusals(db: Database) -> None:
     added = add_category(db, code="kehua", name_zh="刻花", name_en="carved")
     assert added.label_code == 12
     assert get_category(db, "carved") == added
@@ -85,7 +84,7 @@ def test_add_category_and_its_refusals(db: sqlite_utils.Database) -> None:
     assert audit.verify(db).ok
 
 
-def test_enterprise_by_id_uscc_or_license_number(db: sqlite_utils.Database) -> None:
+def test_enterprise_by_id_uscc_or_license_number(db: Database) -> None:
     entry, warnings = add_entry(db, fields())
     assert warnings == (
         "USCC 91350100M000100Y43 was issued in division 350100, outside Jingdezhen (3602xx)",
@@ -98,7 +97,7 @@ def test_enterprise_by_id_uscc_or_license_number(db: sqlite_utils.Database) -> N
         get_enterprise(db, "99")
 
 
-def test_adding_twice_conflicts_and_stores_nothing(db: sqlite_utils.Database) -> None:
+def test_adding_twice_conflicts_and_stores_nothing(db: Database) -> None:
     add_entry(db, fields())
     entries_before = audit.verify(db).entries
     with pytest.raises(Conflict, match="already registered"):
@@ -109,7 +108,7 @@ def test_adding_twice_conflicts_and_stores_nothing(db: sqlite_utils.Database) ->
     assert len(list_entries(db)) == 1
 
 
-def test_past_effective_suspension_changes_status_only_after_it(db: sqlite_utils.Database) -> None:
+def test_past_effective_suspension_changes_status_only_after_it(db: Database) -> None:
     entry, _ = add_entry(db, fields())
     lic = entry.license
     change = change_status(db, "JDZ-GI-2024-0001", "suspend", reason="spot check failed",
@@ -128,7 +127,7 @@ def test_past_effective_suspension_changes_status_only_after_it(db: sqlite_utils
     assert is_valid_at(db, lic.id, utc("2023-12-31T16:00:00"))
 
 
-def test_reinstate_revoke_and_the_history(db: sqlite_utils.Database) -> None:
+def test_reinstate_revoke_and_the_history(db: Database) -> None:
     entry, _ = add_entry(db, fields())
     license_id = entry.license.id
     change_status(db, USCC, "suspend", reason="r1", effective_at=utc("2025-01-01T00:00:00"))
@@ -154,7 +153,7 @@ def test_reinstate_revoke_and_the_history(db: sqlite_utils.Database) -> None:
     (("revoke",), "suspend", "is revoked, which is final: it cannot be suspended"),
 ])
 def test_status_changes_refused_in_the_wrong_state(
-    db: sqlite_utils.Database, setup: tuple[str, ...], action: str, message: str
+    db: Database, setup: tuple[str, ...], action: str, message: str
 ) -> None:
     add_entry(db, fields())
     for step in setup:
@@ -165,7 +164,7 @@ def test_status_changes_refused_in_the_wrong_state(
     assert audit.verify(db).entries == entries_before
 
 
-def test_a_change_cannot_take_effect_before_the_latest_one(db: sqlite_utils.Database) -> None:
+def test_a_change_cannot_take_effect_before_the_latest_one(db: Database) -> None:
     add_entry(db, fields())
     change_status(db, USCC, "suspend", reason="x", effective_at=utc("2025-05-01T00:00:00"))
     with pytest.raises(InvalidState, match="already has a change \\(suspend\\) effective at "
@@ -173,14 +172,14 @@ def test_a_change_cannot_take_effect_before_the_latest_one(db: sqlite_utils.Data
         change_status(db, USCC, "revoke", reason="y", effective_at=utc("2025-04-01T00:00:00"))
 
 
-def test_a_reason_is_required(db: sqlite_utils.Database) -> None:
+def test_a_reason_is_required(db: Database) -> None:
     add_entry(db, fields())
     with pytest.raises(InvalidInput, match="a reason is needed to suspend a license"):
         change_status(db, USCC, "suspend", reason="   ")
 
 
 def test_expiry_and_renewal_extend_validity_from_the_renewal_on(
-    db: sqlite_utils.Database,
+    db: Database,
 ) -> None:
     entry, _ = add_entry(db, fields(valid_from="2020-01-01", valid_to="2024-12-31"))
     license_id = entry.license.id
@@ -201,7 +200,7 @@ def test_expiry_and_renewal_extend_validity_from_the_renewal_on(
         change_status(db, USCC, "renew", reason="x")
 
 
-def test_list_filters_and_status_now(db: sqlite_utils.Database) -> None:
+def test_list_filters_and_status_now(db: Database) -> None:
     add_entry(db, fields())
     add_entry(db, fields(uscc="914403001922038216", license_no="JDZ-GI-2019-0002",
                          district_code="浮梁县", categories="颜色釉",
@@ -218,7 +217,7 @@ def test_list_filters_and_status_now(db: sqlite_utils.Database) -> None:
         list_entries(db, status="gone")
 
 
-def test_show_has_the_history(db: sqlite_utils.Database) -> None:
+def test_show_has_the_history(db: Database) -> None:
     add_entry(db, fields())
     change_status(db, USCC, "suspend", reason="x", effective_at=utc("2025-05-01T00:00:00"))
     detail = show_entry(db, "JDZ-GI-2024-0001", moment=utc("2025-06-01T00:00:00"))

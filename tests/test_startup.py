@@ -9,9 +9,9 @@ import sys
 from conftest import Invoke
 
 HEAVY_MODULES = (
-    "sqlite_utils", "cryptography", "nacl", "numpy", "PIL", "cv2", "faiss", "qrcode", "zxingcpp",
-    "reportlab", "cbor2", "pdqhash", "platformdirs", "numba", "starlette", "uvicorn", "fastapi",
-    "httpx", "anyio",
+    "sqlalchemy", "psycopg", "alembic", "sqlite_utils", "cryptography", "nacl", "numpy", "PIL",
+    "cv2", "faiss", "qrcode", "zxingcpp", "reportlab", "cbor2", "pdqhash", "platformdirs", "numba",
+    "starlette", "uvicorn", "fastapi", "httpx", "anyio",
 )
 
 

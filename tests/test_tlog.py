@@ -555,13 +555,14 @@ def _documented_json(value: object) -> str:
 def test_the_documented_leaf_data_hashes_to_each_audit_entrys_hash(initialized: Any) -> None:
     from jdzhi.registry import audit
     from jdzhi.registry.db import open_registry, transaction
+    from jdzhi.registry.db import rows as db_rows
 
     db = open_registry(initialized)
     with transaction(db):
         audit.append(db, action="note", entity="景德镇:\"quoted\"\\", before=None,
                      after={"name": "青花\n瓷\x01\t"},
                      details={"why": "控制 \x1f, \b\f\r and \u2028", "n": 7})
-    rows = list(db.query("SELECT * FROM audit_log ORDER BY seq"))
+    rows = db_rows(db, "SELECT * FROM audit_log ORDER BY seq")
     assert rows
     leaves = []
     for row in rows:

@@ -23,7 +23,7 @@ def db(initialized: Home) -> Iterator[object]:
 
     database = open_registry(initialized)
     yield database
-    database.conn.close()
+    database.close()
 
 
 def index_files(home: Home) -> list[Path]:

@@ -24,9 +24,10 @@ from jdzhi.errors import InvalidInput, KeyUnusable
 from jdzhi.home import Home, resolve_home
 
 if TYPE_CHECKING:
-    import sqlite_utils
     from rich.progress import Progress
     from rich.table import Table
+
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "ID_MAX",
@@ -87,7 +88,7 @@ def home_of(ctx: typer.Context) -> Home:
 
 
 @contextmanager
-def registry_of(ctx: typer.Context) -> Iterator[sqlite_utils.Database]:
+def registry_of(ctx: typer.Context) -> Iterator[Database]:
     """The home's registry, open for the length of a command."""
     from jdzhi.registry.db import open_registry
 

@@ -22,8 +22,7 @@ from jdzhi.commands import categories as category_commands
 from jdzhi.errors import ExitCode, JdzhiError
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
+    from jdzhi.registry.db import Database
     from jdzhi.registry.entries import EntryDetail, RegistryEntry
     from jdzhi.registry.licenses import StatusChange
 
@@ -227,7 +226,7 @@ def list_(
         _print_table(entries, names)
 
 
-def _category_names(db: sqlite_utils.Database) -> dict[str, str]:
+def _category_names(db: Database) -> dict[str, str]:
     from jdzhi.registry.categories import list_categories
 
     return {category.code: category.name_zh for category in list_categories(db)}

@@ -12,8 +12,7 @@ from jdzhi.demo.context import DEMO_PASSPHRASE, PASSPHRASE_FILE, DemoContext, St
 from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
+    from jdzhi.registry.db import Database
     from jdzhi.registry.entries import RegistryEntry
 
 SAMPLE_COUNT = 220
@@ -151,5 +150,5 @@ def audit_registry_step(ctx: DemoContext) -> StepReport:
     )
 
 
-def _audit_entries(db: sqlite_utils.Database) -> int:
+def _audit_entries(db: Database) -> int:
     return int(db.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0])

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from jdzhi.home import Home
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "DEFAULT_SEED",
@@ -55,7 +55,7 @@ class DemoContext:
     facts: dict[str, Any] = field(default_factory=dict)
 
     @contextmanager
-    def registry(self) -> Iterator[sqlite_utils.Database]:
+    def registry(self) -> Iterator[Database]:
         from jdzhi.registry.db import open_registry
 
         db = open_registry(self.home)

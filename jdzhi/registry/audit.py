@@ -17,8 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
+from jdzhi.registry.db import Database
 from jdzhi.timeutil import format_time, stored_time, utc_now
 
 __all__ = [
@@ -134,7 +133,7 @@ def entity_key(table: str, key: object) -> str:
 
 
 def append(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     action: str,
     entity: str,
@@ -143,7 +142,7 @@ def append(
     details: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     """Append one entry; call it inside the transaction that makes the change."""
-    assert db.conn.in_transaction, "audit entries are written in the change's own transaction"
+    assert db.in_transaction, "audit entries are written in the change's own transaction"
     last = db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     fields: dict[str, Any] = {
@@ -168,7 +167,7 @@ def append(
 
 
 def record_row_change(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     action: str,
     table: str,
@@ -183,7 +182,7 @@ def record_row_change(
                   details=details)
 
 
-def snapshot(db: sqlite_utils.Database, table: str, key: object) -> dict[str, Any] | None:
+def snapshot(db: Database, table: str, key: object) -> dict[str, Any] | None:
     """A row as the audit log digests it, or None when it does not exist."""
     return _row(db, table, _audited_pk(table), key)
 
@@ -194,8 +193,8 @@ def _audited_pk(table: str) -> str:
     return audited_tables()[table]
 
 
-def _row(db: sqlite_utils.Database, table: str, pk: str, key: object) -> dict[str, Any] | None:
-    cursor = db.execute(f"SELECT * FROM [{table}] WHERE [{pk}] = ?", [key])
+def _row(db: Database, table: str, pk: str, key: object) -> dict[str, Any] | None:
+    cursor = db.execute(f'SELECT * FROM "{table}" WHERE "{pk}" = ?', [key])
     row = cursor.fetchone()
     if row is None:
         return None
@@ -227,7 +226,7 @@ def _time_problem(seq: int, at: object, latest: str) -> str | None:
     return None
 
 
-def verify(db: sqlite_utils.Database) -> AuditReport:
+def verify(db: Database) -> AuditReport:
     """Check the chain and its times, that every audited row matches the last digest the log holds
     for it, and each component's own ``audit_problems(db)`` (what rows alone cannot show)."""
     from jdzhi.registry.db import audited_tables, components
@@ -262,7 +261,7 @@ def verify(db: sqlite_utils.Database) -> AuditReport:
         last_digest[entry["entity"]] = entry["after_digest"]
     for table, pk in audited_tables().items():
         seen: set[str] = set()
-        cursor = db.execute(f"SELECT * FROM [{table}]")
+        cursor = db.execute(f'SELECT * FROM "{table}"')
         columns = [c[0] for c in cursor.description]
         for raw in cursor:
             row = dict(zip(columns, raw, strict=True))

@@ -15,7 +15,7 @@ from jdzhi.registry import audit
 from jdzhi.registry.db import rows, transaction
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "BUILTIN_CATEGORIES",
@@ -53,7 +53,7 @@ class Category:
     label_code: int
 
 
-def list_categories(db: sqlite_utils.Database) -> tuple[Category, ...]:
+def list_categories(db: Database) -> tuple[Category, ...]:
     """Every category, in label-code order."""
     return tuple(
         Category(**row) for row in rows(
@@ -72,7 +72,7 @@ def find_category(categories: tuple[Category, ...], code_or_name: str) -> Catego
     return None
 
 
-def get_category(db: sqlite_utils.Database, code_or_name: str) -> Category:
+def get_category(db: Database, code_or_name: str) -> Category:
     """The category named by its code, Chinese name or English name."""
     categories = list_categories(db)
     found = find_category(categories, code_or_name)
@@ -83,7 +83,7 @@ def get_category(db: sqlite_utils.Database, code_or_name: str) -> Category:
 
 
 def add_category(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     code: str,
     name_zh: str,
@@ -125,7 +125,7 @@ def add_category(
     return category
 
 
-def seed_builtin(db: sqlite_utils.Database) -> tuple[Category, ...]:
+def seed_builtin(db: Database) -> tuple[Category, ...]:
     """Insert the built-in categories that the registry lacks (with audit entries)."""
     added: list[Category] = []
     with transaction(db):
@@ -143,7 +143,7 @@ def seed_builtin(db: sqlite_utils.Database) -> tuple[Category, ...]:
     return tuple(added)
 
 
-def _insert(db: sqlite_utils.Database, category: Category, *, reason: str) -> None:
+def _insert(db: Database, category: Category, *, reason: str) -> None:
     db.execute(
         "INSERT INTO categories (code, name_zh, name_en, label_code) VALUES (?, ?, ?, ?)",
         [category.code, category.name_zh, category.name_en, category.label_code],

@@ -1,9 +1,17 @@
-"""Opening the registry database, its schema migrations and its transactions.
+"""The registry database: the handle every module uses, its migrations and its transactions.
 
-Every component keeps its tables in one SQLite file (``registry.db`` in the home). A component is a
-module with three names: ``COMPONENT`` (its name), ``MIGRATIONS`` (a tuple of versions, each a tuple
-of SQL statements, applied in order and recorded in ``schema_migrations``) and ``AUDITED_TABLES``
-(table name to primary-key column, for rows that the audit log must account for).
+Every component keeps its tables in one database: the home's SQLite file (``registry.db``), the
+embedded default. A component is a module with three names: ``COMPONENT`` (its name),
+``MIGRATIONS`` (a tuple of versions, each a tuple of SQL statements, applied in order and recorded
+in ``schema_migrations``) and ``AUDITED_TABLES`` (table name to primary-key column, for rows that
+the audit log must account for).
+
+:class:`Database` is the one place where SQL dialects differ. SQLAlchemy Core opens the connection
+(URL, dialect, driver); statements go straight to the driver's connection under it, because
+SQLAlchemy's own execution costs 20-90 µs a statement, three times what SQLite takes for the
+server's scan statements (``benchmarks/db_overhead.py``). Modules write ``?`` placeholders and
+dialect-neutral SQL (``ON CONFLICT DO NOTHING``, ``RETURNING id``); for PostgreSQL (psycopg 3)
+:class:`Database` translates the placeholders once per statement text.
 """
 
 from __future__ import annotations
@@ -13,12 +21,11 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import import_module
+from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from jdzhi.components import COMPONENT_MODULES
 from jdzhi.errors import (
@@ -33,12 +40,19 @@ from jdzhi.errors import (
 from jdzhi.home import Home
 from jdzhi.timeutil import format_time, utc_now
 
+if TYPE_CHECKING:
+    import sqlalchemy
+
 __all__ = [
     "BUSY_TIMEOUT_SECONDS",
     "ClockKind",
+    "Cursor",
+    "Database",
+    "Dialect",
     "InitResult",
     "audited_tables",
     "components",
+    "connect",
     "in_memory",
     "initialize",
     "integrity_check",
@@ -50,9 +64,185 @@ __all__ = [
 ]
 
 ClockKind = Literal["real", "simulated"]
+Dialect = Literal["sqlite", "postgresql"]
 
 #: how long a writer waits for another process's write transaction before giving up
 BUSY_TIMEOUT_SECONDS = 60.0
+#: the PostgreSQL advisory lock that write transactions take: one writer at a time, as SQLite's
+#: ``BEGIN IMMEDIATE`` (the audit log is one hash chain; every check-then-write stays sound)
+WRITE_LOCK_KEY = 0x6A647A68  # "jdzh"
+#: the oldest SQLite with ``RETURNING`` (3.35) and ``ON CONFLICT DO NOTHING`` (3.24)
+MIN_SQLITE = (3, 35, 0)
+
+
+class Cursor(Protocol):
+    """What a statement gives back: the driver's own cursor (PEP 249), rows as tuples."""
+
+    @property
+    def description(self) -> Any: ...
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Database:
+    """An open registry: one connection, SQLite or PostgreSQL, and what differs between them.
+
+    ``home`` is the jdzhi home the registry belongs to (its key files), None for a registry in
+    memory; ``file`` is the SQLite file, None in memory or on a server."""
+
+    def __init__(self, connection: sqlalchemy.Connection, *, home: Home | None,
+                 file: Path | None, location: str) -> None:
+        self.core = connection
+        name = connection.dialect.name
+        if name not in ("sqlite", "postgresql"):
+            raise InvalidState(f"jdzhi keeps its registry in SQLite or PostgreSQL, not {name}")
+        self.dialect: Dialect = "sqlite" if name == "sqlite" else "postgresql"
+        self.home = home
+        self.file = file
+        self.location = location
+        self._driver: Any = connection.connection.driver_connection
+        self._savepoints = 0
+        if self.dialect == "sqlite":
+            self.driver_error: type[Exception] = sqlite3.Error
+        else:
+            import psycopg
+
+            self.driver_error = psycopg.Error
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        """Run one statement with ``?`` placeholders; its cursor."""
+        if self.dialect == "sqlite":
+            return self._driver.execute(sql, params)  # type: ignore[no-any-return]
+        return self._driver.execute(_postgresql_sql(sql), params)  # type: ignore[no-any-return]
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each of ``rows``."""
+        if self.dialect == "sqlite":
+            self._driver.executemany(sql, rows)
+        else:
+            self._driver.cursor().executemany(_postgresql_sql(sql), rows)
+
+    @property
+    def in_transaction(self) -> bool:
+        if self.dialect == "sqlite":
+            return bool(self._driver.in_transaction)
+        from psycopg.pq import TransactionStatus
+
+        return bool(self._driver.info.transaction_status != TransactionStatus.IDLE)
+
+    def begin_write(self) -> None:
+        """Start a write transaction that holds the registry's write lock until it ends."""
+        if self.dialect == "sqlite":
+            self._driver.execute("BEGIN IMMEDIATE")
+        else:
+            self._driver.execute("BEGIN")
+            self._driver.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+
+    def next_savepoint(self) -> str:
+        self._savepoints += 1
+        return f"jdzhi_{self._savepoints}"
+
+    def has_table(self, name: str) -> bool:
+        if self.dialect == "sqlite":
+            query = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+        else:
+            query = "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() " \
+                    "AND tablename = ?"
+        return bool(self.execute(query, [name]).fetchone()[0])
+
+    def is_unique_violation(self, error: BaseException) -> bool:
+        if self.dialect == "sqlite":
+            return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
+        import psycopg.errors
+
+        return isinstance(error, psycopg.errors.UniqueViolation)
+
+    def translate(self, error: BaseException) -> JdzhiError:
+        """A driver's error as jdzhi's: busy, unreadable, or an error of the database."""
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if self.dialect == "postgresql":
+            import psycopg.errors
+
+            if isinstance(error, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
+                return Busy(f"the registry at {self.location} stayed locked: try again")
+            return IntegrityError(f"registry database error: {text}")
+        return _translate(error, self.location)
+
+    def close(self) -> None:
+        self.core.close()
+
+
+@lru_cache(maxsize=4096)
+def _postgresql_sql(sql: str) -> str:
+    """``?`` placeholders as psycopg's ``%s`` (``%`` doubled), string literals and quoted names
+    left alone."""
+    out: list[str] = []
+    quote = ""
+    for char in sql:
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "?":
+            out.append("%s")
+            continue
+        out.append("%%" if char == "%" else char)
+    return "".join(out)
+
+
+@lru_cache(maxsize=64)
+def _engine(url: str) -> sqlalchemy.Engine:
+    import sqlalchemy
+
+    if url.startswith("sqlite"):
+        return sqlalchemy.create_engine(
+            url, poolclass=sqlalchemy.NullPool, isolation_level="AUTOCOMMIT",
+            connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
+    # one connection per handle; every transaction is begun and ended by transaction()
+    driver_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return sqlalchemy.create_engine(driver_url, poolclass=sqlalchemy.NullPool,
+                                    isolation_level="AUTOCOMMIT")
+
+
+def connect(url: str, *, home: Home | None = None) -> Database:
+    """Open the database at ``url`` (``sqlite:///PATH``, ``sqlite://`` in memory or
+    ``postgresql://…``) without migrating it."""
+    import sqlalchemy
+
+    file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    location = str(file) if file else sqlalchemy.make_url(url).render_as_string(
+        hide_password=True) if not url.startswith("sqlite") else "(in memory)"
+    try:
+        connection = _engine(url).connect()
+    except sqlalchemy.exc.DBAPIError as error:
+        raise _translate(error.orig or error, location) from None
+    db = Database(connection, home=home, file=file, location=location)
+    try:
+        if db.dialect == "sqlite":
+            if sqlite3.sqlite_version_info < MIN_SQLITE:
+                raise InvalidState(f"jdzhi needs SQLite 3.35 or newer; Python's is "
+                                   f"{sqlite3.sqlite_version}")
+            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            if file is not None:
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = FULL")
+            db.execute("PRAGMA foreign_keys = ON")
+    except db.driver_error as error:
+        db.close()
+        raise db.translate(error) from None
+    except BaseException:
+        db.close()
+        raise
+    return db
+
 
 @cache
 def components() -> tuple[ModuleType, ...]:
@@ -76,21 +266,7 @@ class InitResult:
     applied_migrations: tuple[str, ...]
 
 
-def _connect(path: str) -> sqlite_utils.Database:
-    try:
-        # isolation_level=None: no implicit transactions; every write goes through transaction()
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        db = sqlite_utils.Database(conn, execute_plugins=False)
-    except sqlite3.DatabaseError as error:
-        raise _translate(error, path) from None
-    return db
-
-
-def _translate(error: sqlite3.Error, path: str = "the registry") -> JdzhiError:
+def _translate(error: BaseException, path: str = "the registry") -> JdzhiError:
     text = str(error)
     if "locked" in text or "busy" in text:
         return Busy(
@@ -102,15 +278,23 @@ def _translate(error: sqlite3.Error, path: str = "the registry") -> JdzhiError:
     return IntegrityError(f"registry database error: {text}")
 
 
-def open_registry(home: Home) -> sqlite_utils.Database:
+def _open_file(home: Home) -> Database:
+    return connect(f"sqlite:///{home.db_path}", home=home)
+
+
+def open_registry(home: Home) -> Database:
     """Open the registry of ``home``, applying pending migrations; it must exist already.
 
     ``JDZHI_NOW`` would let anyone back-date signatures and registry changes, so only a home made
     on a simulated clock (by the test suite or ``jdzhi demo``) opens while it is set."""
     if not home.db_path.exists():
         raise NotInitialized(f"no registry at {home.path}: run `jdzhi init` first")
-    db = _connect(str(home.db_path))
-    migrate(db)
+    db = _open_file(home)
+    try:
+        migrate(db)
+    except BaseException:
+        db.close()
+        raise
     if os.environ.get("JDZHI_NOW") and _clock_of(db) != "simulated":
         db.close()
         raise JdzhiError(
@@ -128,14 +312,14 @@ def initialize(home: Home, *, simulated_clock: bool = False) -> InitResult:
     ``simulated_clock`` (a demo's home); that choice is made once, when the home is made."""
     created = not home.db_path.exists()
     home.path.mkdir(parents=True, exist_ok=True)
-    db = _connect(str(home.db_path))
+    db = _open_file(home)
     try:
         applied = migrate(db)
         if _clock_of(db) is None:
             simulated = simulated_clock or bool(os.environ.get("JDZHI_NOW"))
             with transaction(db):
-                db.execute("INSERT OR IGNORE INTO home_clock (id, kind, recorded_at) "
-                           "VALUES (1, ?, ?)",
+                db.execute("INSERT INTO home_clock (id, kind, recorded_at) VALUES (1, ?, ?) "
+                           "ON CONFLICT DO NOTHING",
                            ["simulated" if simulated else "real", format_time(utc_now())])
         seed(db)
     finally:
@@ -143,7 +327,7 @@ def initialize(home: Home, *, simulated_clock: bool = False) -> InitResult:
     return InitResult(path=str(home.db_path), created=created, applied_migrations=applied)
 
 
-def _clock_of(db: sqlite_utils.Database) -> ClockKind | None:
+def _clock_of(db: Database) -> ClockKind | None:
     """The clock a home was made on; None before `jdzhi init` finished making it."""
     row = db.execute("SELECT kind FROM home_clock WHERE id = 1").fetchone()
     if row is None:
@@ -151,7 +335,7 @@ def _clock_of(db: sqlite_utils.Database) -> ClockKind | None:
     return "simulated" if row[0] == "simulated" else "real"
 
 
-def seed(db: sqlite_utils.Database) -> None:
+def seed(db: Database) -> None:
     """Run each component's optional ``seed(db)`` hook (built-in rows, written with audit
     entries); hooks insert only what is missing, so running them again changes nothing."""
     for module in components():
@@ -160,16 +344,14 @@ def seed(db: sqlite_utils.Database) -> None:
             hook(db)
 
 
-def in_memory() -> sqlite_utils.Database:
+def in_memory() -> Database:
     """A migrated registry in memory, for tests and dry runs."""
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    conn.execute("PRAGMA foreign_keys = ON")
-    db = sqlite_utils.Database(conn, execute_plugins=False)
+    db = connect("sqlite://")
     migrate(db)
     return db
 
 
-def migrate(db: sqlite_utils.Database) -> tuple[str, ...]:
+def migrate(db: Database) -> tuple[str, ...]:
     """Apply every migration that the database lacks, each version in its own transaction."""
     applied: list[str] = []
     try:
@@ -177,7 +359,7 @@ def migrate(db: sqlite_utils.Database) -> tuple[str, ...]:
             "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, "
             "version INTEGER NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (component, version))"
         )
-        if not db["home_clock"].exists():
+        if not db.has_table("home_clock"):
             # which clock the home runs on (see initialize); a home made before this table existed
             # has history, and was made on the real clock
             with transaction(db):
@@ -185,9 +367,9 @@ def migrate(db: sqlite_utils.Database) -> tuple[str, ...]:
                     "CREATE TABLE IF NOT EXISTS home_clock (id INTEGER PRIMARY KEY CHECK (id = 1), "
                     "kind TEXT NOT NULL CHECK (kind IN ('real', 'simulated')), "
                     "recorded_at TEXT NOT NULL)")
-                if db["schema_migrations"].count:
-                    db.execute("INSERT OR IGNORE INTO home_clock VALUES (1, 'real', ?)",
-                               [format_time(utc_now())])
+                if db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]:
+                    db.execute("INSERT INTO home_clock VALUES (1, 'real', ?) "
+                               "ON CONFLICT DO NOTHING", [format_time(utc_now())])
         for module in components():
             name: str = module.COMPONENT
             migrations: Sequence[Sequence[str]] = module.MIGRATIONS
@@ -209,12 +391,12 @@ def migrate(db: sqlite_utils.Database) -> tuple[str, ...]:
                         [name, version, format_time(utc_now())],
                     )
                 applied.append(f"{name}:{version}")
-    except sqlite3.Error as error:
-        raise _translate(error) from None
+    except db.driver_error as error:
+        raise db.translate(error) from None
     return tuple(applied)
 
 
-def _schema_version(db: sqlite_utils.Database, component: str) -> int:
+def _schema_version(db: Database, component: str) -> int:
     row = db.execute(
         "SELECT MAX(version) FROM schema_migrations WHERE component = ?", [component]
     ).fetchone()
@@ -222,49 +404,65 @@ def _schema_version(db: sqlite_utils.Database, component: str) -> int:
 
 
 @contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+def transaction(db: Database) -> Iterator[Database]:
     """One all-or-nothing write transaction.
 
-    ``BEGIN IMMEDIATE`` takes the write lock up front, so that two writers queue on the busy timeout
-    instead of one failing when it upgrades a read lock. sqlite-utils' own writes nest inside as
-    savepoints. Any exception rolls everything back.
+    It takes the registry's write lock up front (SQLite's ``BEGIN IMMEDIATE``, PostgreSQL's
+    advisory lock), so that two writers queue instead of one failing when it upgrades a read
+    lock. Inside a transaction it is a savepoint. Any exception rolls everything back.
     """
-    if db.conn.in_transaction:
-        with db.atomic():
+    if db.in_transaction:
+        with _savepoint(db):
             yield db
         return
     try:
-        db.conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as error:
-        raise _translate(error) from None
+        db.begin_write()
+    except db.driver_error as error:
+        raise db.translate(error) from None
     try:
         yield db
     except BaseException as error:
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
-        if isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error):
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        if db.is_unique_violation(error):
             # another process wrote the same key between our checks and our insert
             raise Conflict(
                 f"a concurrent change got there first ({error}); nothing was written"
             ) from None
         raise
     try:
-        db.conn.execute("COMMIT")
-    except sqlite3.Error as error:
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
-        raise _translate(error) from None
+        db.execute("COMMIT")
+    except db.driver_error as error:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise db.translate(error) from None
 
 
-def rows(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+@contextmanager
+def _savepoint(db: Database) -> Iterator[None]:
+    name = db.next_savepoint()
+    db.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        db.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        db.execute(f"RELEASE SAVEPOINT {name}")
+        raise
+    db.execute(f"RELEASE SAVEPOINT {name}")
+
+
+def rows(db: Database, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
     """Run a query and return its rows as dicts."""
     cursor = db.execute(sql, list(params))
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def integrity_check(db: sqlite_utils.Database) -> list[str]:
-    """SQLite's own integrity and foreign-key checks; an empty list means the file is sound."""
+def integrity_check(db: Database) -> list[str]:
+    """SQLite's own integrity and foreign-key checks; an empty list means the file is sound.
+    (A PostgreSQL server keeps its pages and foreign keys sound itself.)"""
+    if db.dialect != "sqlite":
+        return []
     problems = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
     problems = [p for p in problems if p != "ok"]
     problems += [

@@ -15,7 +15,7 @@ from jdzhi.registry.schema import DISTRICTS
 from jdzhi.registry.uscc import normalize
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "Enterprise",
@@ -53,7 +53,7 @@ class Enterprise(EnterpriseDetails):
     id: int
 
 
-def get_enterprise(db: sqlite_utils.Database, ref: str) -> Enterprise:
+def get_enterprise(db: Database, ref: str) -> Enterprise:
     """The enterprise whose id, USCC or license number is ``ref``."""
     found = find_enterprise(db, ref)
     if found is None:
@@ -64,7 +64,7 @@ def get_enterprise(db: sqlite_utils.Database, ref: str) -> Enterprise:
     return found
 
 
-def find_enterprise(db: sqlite_utils.Database, ref: str) -> Enterprise | None:
+def find_enterprise(db: Database, ref: str) -> Enterprise | None:
     text = ref.strip()
     if not text:
         return None
@@ -84,14 +84,14 @@ def find_enterprise(db: sqlite_utils.Database, ref: str) -> Enterprise | None:
     return Enterprise(**found[0]) if found else None
 
 
-def enterprise_by_id(db: sqlite_utils.Database, enterprise_id: int) -> Enterprise:
+def enterprise_by_id(db: Database, enterprise_id: int) -> Enterprise:
     found = rows(db, f"SELECT {_COLUMNS} FROM enterprises WHERE id = ?", [enterprise_id])
     if not found:
         raise NotFound(f"no enterprise with id {enterprise_id}")
     return Enterprise(**found[0])
 
 
-def list_enterprises(db: sqlite_utils.Database) -> tuple[Enterprise, ...]:
+def list_enterprises(db: Database) -> tuple[Enterprise, ...]:
     return tuple(
         Enterprise(**row) for row in rows(db, f"SELECT {_COLUMNS} FROM enterprises ORDER BY id")
     )

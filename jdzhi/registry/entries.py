@@ -47,7 +47,7 @@ from jdzhi.registry.registration import (
 from jdzhi.timeutil import format_time, utc_now
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "COLUMNS",
@@ -92,7 +92,7 @@ class EntryDetail:
 # ---------------------------------------------------------------- storing
 
 
-def add_entry(db: sqlite_utils.Database, fields: Mapping[str, Any]) -> tuple[RegistryEntry,
+def add_entry(db: Database, fields: Mapping[str, Any]) -> tuple[RegistryEntry,
                                                                              tuple[str, ...]]:
     """Register one enterprise with its license; returns the entry and warnings."""
     registration = registration_from_fields(fields, list_categories(db))
@@ -102,7 +102,7 @@ def add_entry(db: sqlite_utils.Database, fields: Mapping[str, Any]) -> tuple[Reg
     return entry_of(db, enterprise_id), registration.warnings
 
 
-def issue_license(db: sqlite_utils.Database, ref: str,
+def issue_license(db: Database, ref: str,
                   fields: Mapping[str, Any]) -> RegistryEntry:
     """Issue a new license to a registered enterprise (e.g. after a revocation or a lapse).
 
@@ -134,7 +134,7 @@ def issue_license(db: sqlite_utils.Database, ref: str,
 UPDATABLE_FIELDS = ("name", "name_en", "short_name", "district_code", "address", "contact")
 
 
-def update_enterprise(db: sqlite_utils.Database, ref: str,
+def update_enterprise(db: Database, ref: str,
                       changes: Mapping[str, str | None]) -> tuple[Enterprise, tuple[str, ...]]:
     """Change an enterprise's details; returns it and the names of the fields that changed.
     ``None`` values are left alone; an empty ``name_en``, ``address`` or ``contact`` clears it."""
@@ -167,7 +167,7 @@ def update_enterprise(db: sqlite_utils.Database, ref: str,
     return enterprise_by_id(db, enterprise.id), changed
 
 
-def check_not_registered(db: sqlite_utils.Database, registrations: Sequence[Registration],
+def check_not_registered(db: Database, registrations: Sequence[Registration],
                          row_numbers: Sequence[int] = ()) -> None:
     """Conflict when the registry holds an enterprise's USCC or a license number already,
     naming the row (from ``row_numbers``) when there are several."""
@@ -184,24 +184,24 @@ def check_not_registered(db: sqlite_utils.Database, registrations: Sequence[Regi
             raise Conflict(f"{where}license number {registration.license_no} is already taken")
 
 
-def store_registration(db: sqlite_utils.Database, registration: Registration, *,
+def store_registration(db: Database, registration: Registration, *,
                        source: str) -> int:
     """Store a checked registration: the enterprise and its license, audited."""
     ent = registration.enterprise
     cursor = db.execute(
         "INSERT INTO enterprises (uscc, name, name_en, short_name, district_code, address, "
-        "contact, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "contact, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         [ent.uscc, ent.name, ent.name_en, ent.short_name, ent.district_code, ent.address,
          ent.contact, format_time(utc_now())],
     )
-    enterprise_id = int(cursor.lastrowid or 0)
+    enterprise_id = int(cursor.fetchone()[0])
     audit.record_row_change(db, action="enterprise.add", table="enterprises", key=enterprise_id,
                             before=None, details={"source": source})
     _store_license(db, enterprise_id, registration, source=source)
     return enterprise_id
 
 
-def _store_license(db: sqlite_utils.Database, enterprise_id: int, registration: Registration,
+def _store_license(db: Database, enterprise_id: int, registration: Registration,
                    *, source: str) -> int:
     now = utc_now()
     stamp = format_time(now)
@@ -225,22 +225,23 @@ def _store_license(db: sqlite_utils.Database, enterprise_id: int, registration: 
     latest = events[-1]
     cursor = db.execute(
         "INSERT INTO licenses (license_no, enterprise_id, valid_from, valid_to, status, "
-        "status_reason, status_effective_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "status_reason, status_effective_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING id",
         [registration.license_no, enterprise_id, registration.valid_from.isoformat(),
          registration.valid_to.isoformat(), latest.status, latest.reason,
          format_time(latest.effective_at), stamp],
     )
-    license_id = int(cursor.lastrowid or 0)
+    license_id = int(cursor.fetchone()[0])
     audit.record_row_change(db, action="license.add", table="licenses", key=license_id,
                             before=None, details={**details,
                                                   "license_no": registration.license_no})
     for code in registration.categories:
         cursor = db.execute(
-            "INSERT INTO license_categories (license_id, category_code) VALUES (?, ?)",
+            "INSERT INTO license_categories (license_id, category_code) VALUES (?, ?) RETURNING id",
             [license_id, code],
         )
         audit.record_row_change(db, action="license_category.add", table="license_categories",
-                                key=int(cursor.lastrowid or 0), before=None, details=details)
+                                key=int(cursor.fetchone()[0]), before=None, details=details)
     for event in events:
         insert_event(db, replace(event, license_id=license_id))
     return license_id
@@ -249,7 +250,7 @@ def _store_license(db: sqlite_utils.Database, enterprise_id: int, registration: 
 # ---------------------------------------------------------------- reading
 
 
-def entry_of(db: sqlite_utils.Database, enterprise_id: int,
+def entry_of(db: Database, enterprise_id: int,
              moment: datetime | None = None) -> RegistryEntry:
     lic = current_license(db, enterprise_id)
     status = effective_status_from(history(db, lic.id), lic.valid_from, moment or utc_now())
@@ -258,7 +259,7 @@ def entry_of(db: sqlite_utils.Database, enterprise_id: int,
 
 
 def list_entries(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     status: str | None = None,
     district: str | None = None,
@@ -298,7 +299,7 @@ def list_entries(
     return tuple(entries)
 
 
-def show_entry(db: sqlite_utils.Database, ref: str,
+def show_entry(db: Database, ref: str,
                moment: datetime | None = None) -> EntryDetail:
     """One entry (named by enterprise id, USCC or license number) with its status history."""
     lic = find_license(db, ref)
@@ -312,7 +313,7 @@ def show_entry(db: sqlite_utils.Database, ref: str,
     return EntryDetail(entry=entry, history=events, other_licenses=others)
 
 
-def audit_registry(db: sqlite_utils.Database) -> audit.AuditReport:
+def audit_registry(db: Database) -> audit.AuditReport:
     """SQLite's own integrity checks, the audit log's hash chain, and every audited row against
     the last digest the log holds for it."""
     from jdzhi.registry.db import integrity_check

@@ -45,7 +45,7 @@ from jdzhi.registry.registration import (
 from jdzhi.timeutil import format_time
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "MAX_IMPORT_BYTES",
@@ -94,7 +94,7 @@ class Records:
     encoding: Encoding = "utf-8"
 
 
-def import_file(db: sqlite_utils.Database, path: Path, *, check_only: bool = False,
+def import_file(db: Database, path: Path, *, check_only: bool = False,
                 progress: Callable[[int, int], None] | None = None) -> ImportResult:
     """Import every row of a CSV or JSON file, or none: the first bad row stops the import with
     its row number and reason, before anything is written. ``check_only`` runs every check and
@@ -200,7 +200,7 @@ def _csv_records(path: Path) -> Records:
     return Records(rows, table.encoding)
 
 
-def export_file(db: sqlite_utils.Database, path: Path, *, overwrite: bool = False) -> int:
+def export_file(db: Database, path: Path, *, overwrite: bool = False) -> int:
     """Write every enterprise with its current license in the format :func:`import_file`
     reads (CSV or JSON by the file's suffix); returns the number of rows."""
     check_output_path(path, overwrite=overwrite, what="export")

@@ -37,7 +37,7 @@ from jdzhi.trace.trust.status import (
 )
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "TRANSITIONS",
@@ -132,7 +132,7 @@ _EVENT_COLUMNS = (
 )
 
 
-def _license(db: sqlite_utils.Database, row: dict[str, Any]) -> License:
+def _license(db: Database, row: dict[str, Any]) -> License:
     categories = tuple(
         code for (code,) in db.execute(
             "SELECT lc.category_code FROM license_categories lc "
@@ -174,14 +174,14 @@ def _events(found: list[dict[str, Any]]) -> list[LicenseEvent]:
     ) for row in found]
 
 
-def get_license(db: sqlite_utils.Database, license_id: int) -> License:
+def get_license(db: Database, license_id: int) -> License:
     found = rows(db, f"SELECT {_LICENSE_COLUMNS} FROM licenses WHERE id = ?", [license_id])
     if not found:
         raise NotFound(f"no license with id {license_id}")
     return _license(db, found[0])
 
 
-def licenses_of(db: sqlite_utils.Database, enterprise_id: int) -> tuple[License, ...]:
+def licenses_of(db: Database, enterprise_id: int) -> tuple[License, ...]:
     """An enterprise's licenses, the most recently started first."""
     return tuple(
         _license(db, row) for row in rows(
@@ -193,7 +193,7 @@ def licenses_of(db: sqlite_utils.Database, enterprise_id: int) -> tuple[License,
     )
 
 
-def current_licenses(db: sqlite_utils.Database) -> dict[int, License]:
+def current_licenses(db: Database) -> dict[int, License]:
     """Every enterprise's current license (the one that started last), read in two queries."""
     categories: dict[int, list[str]] = {}
     for row in rows(db, "SELECT lc.license_id, lc.category_code FROM license_categories lc "
@@ -205,7 +205,7 @@ def current_licenses(db: sqlite_utils.Database) -> dict[int, License]:
     return current
 
 
-def current_license(db: sqlite_utils.Database, enterprise_id: int) -> License:
+def current_license(db: Database, enterprise_id: int) -> License:
     """The enterprise's license that started last."""
     found = licenses_of(db, enterprise_id)
     if not found:
@@ -213,7 +213,7 @@ def current_license(db: sqlite_utils.Database, enterprise_id: int) -> License:
     return found[0]
 
 
-def find_license(db: sqlite_utils.Database, ref: str) -> License:
+def find_license(db: Database, ref: str) -> License:
     """The license named by its number, or the current license of the enterprise named by its
     id or USCC."""
     text = ref.strip()
@@ -231,7 +231,7 @@ def find_license(db: sqlite_utils.Database, ref: str) -> License:
     return current_license(db, enterprise.id)
 
 
-def history(db: sqlite_utils.Database, license_id: int) -> tuple[LicenseEvent, ...]:
+def history(db: Database, license_id: int) -> tuple[LicenseEvent, ...]:
     """Every status event of a license, in effective order (ties: in recorded order), the
     superseded ones included."""
     return tuple(_events(rows(
@@ -246,7 +246,7 @@ def _counted(events: Iterable[LicenseEvent]) -> tuple[LicenseStatusEvent, ...]:
     return tuple(event.status_event() for event in events if not event.superseded)
 
 
-def status_at(db: sqlite_utils.Database, license_id: int, moment: datetime) -> LicenseEvent | None:
+def status_at(db: Database, license_id: int, moment: datetime) -> LicenseEvent | None:
     """The event in force at ``moment`` (see :func:`license_status_at`)."""
     counted = [event for event in history(db, license_id) if not event.superseded]
     lic = get_license(db, license_id)
@@ -270,19 +270,19 @@ def _window_end(events: Iterable[LicenseEvent]) -> date | None:
     return end
 
 
-def effective_status(db: sqlite_utils.Database, license_id: int,
+def effective_status(db: Database, license_id: int,
                      moment: datetime) -> LicenseStatus:
     """``active``, ``suspended``, ``revoked``, ``expired`` or ``pending`` at ``moment``."""
     lic = get_license(db, license_id)
     return effective_status_from(history(db, license_id), lic.valid_from, moment)
 
 
-def is_valid_at(db: sqlite_utils.Database, license_id: int, moment: datetime) -> bool:
+def is_valid_at(db: Database, license_id: int, moment: datetime) -> bool:
     """Whether the license was active and inside its window at ``moment``."""
     return effective_status(db, license_id, moment) == "active"
 
 
-def event_history_by_license(db: sqlite_utils.Database) -> dict[int, list[LicenseEvent]]:
+def event_history_by_license(db: Database) -> dict[int, list[LicenseEvent]]:
     """Every license's events in effective order, read in one query (for listings)."""
     grouped: dict[int, list[dict[str, Any]]] = {}
     for row in rows(db, f"SELECT {_EVENT_COLUMNS} FROM license_events ORDER BY effective_at, id"):
@@ -291,7 +291,7 @@ def event_history_by_license(db: sqlite_utils.Database) -> dict[int, list[Licens
 
 
 def change_status(
-    db: sqlite_utils.Database,
+    db: Database,
     ref: str,
     action: str,
     *,
@@ -385,17 +385,17 @@ def _refusal(action: StatusAction, license_no: str, status: str) -> str:
     return f"license {license_no} is already {status}"
 
 
-def insert_event(db: sqlite_utils.Database, event: LicenseEvent) -> int:
+def insert_event(db: Database, event: LicenseEvent) -> int:
     """Store one event with its audit entry (inside the caller's transaction)."""
     cursor = db.execute(
         "INSERT INTO license_events (license_id, action, status, reason, effective_at, valid_to, "
-        "recorded_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "recorded_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         [event.license_id, event.action, event.status, event.reason,
          format_time(event.effective_at),
          event.valid_to.isoformat() if event.valid_to else None,
          format_time(event.recorded_at), event.actor],
     )
-    event_id = int(cursor.lastrowid or 0)
+    event_id = int(cursor.fetchone()[0])
     audit.record_row_change(db, action=f"license_event.{event.action}", table="license_events",
                             key=event_id, before=None, details={"license_id": event.license_id})
     return event_id

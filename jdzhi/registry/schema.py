@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from jdzhi.registry.categories import seed_builtin
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "AUDITED_TABLES",
@@ -106,6 +106,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def seed(db: sqlite_utils.Database) -> None:
+def seed(db: Database) -> None:
     """Add the built-in categories a registry lacks (``jdzhi init`` calls this)."""
     seed_builtin(db)

@@ -14,10 +14,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-import sqlite_utils
-
 from jdzhi.home import Home
-from jdzhi.registry.db import open_registry
+from jdzhi.registry.db import Database, open_registry
 from jdzhi.server._scans import ScanRequest, TrustCache, store_scans
 from jdzhi.timeutil import utc_now
 
@@ -33,12 +31,12 @@ class Desk:
     def __init__(self, home: Home) -> None:
         self.home = home
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="jdzhi-registry")
-        self._db: sqlite_utils.Database | None = None
+        self._db: Database | None = None
         self._trust = TrustCache()
         self._waiting: list[tuple[ScanRequest, asyncio.Future[dict[str, Any]]]] = []
         self._storing: asyncio.Task[None] | None = None
 
-    def _registry(self) -> sqlite_utils.Database:
+    def _registry(self) -> Database:
         # opened on the database thread: an sqlite3 connection stays on its thread
         if self._db is None:
             self._db = open_registry(self.home)

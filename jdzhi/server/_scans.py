@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import sqlite_utils
-
-from jdzhi.registry.db import transaction
+from jdzhi.registry.db import Database, transaction
 from jdzhi.registry.enterprises import get_enterprise
 from jdzhi.server import _service as lib
 from jdzhi.timeutil import format_time, stored_time
@@ -59,7 +57,7 @@ class TrustCache:
         self._minute: datetime | None = None
         self._outcomes: dict[str, lib.ScanOutcome] = {}
 
-    def verifier(self, db: sqlite_utils.Database, now: datetime) -> lib.Verifier:
+    def verifier(self, db: Database, now: datetime) -> lib.Verifier:
         """A verifier at ``now`` under the registry's current trust."""
         head = int(db.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0])
         minute = now.replace(second=0, microsecond=0)
@@ -80,7 +78,7 @@ class TrustCache:
         return found
 
 
-def store_scans(db: sqlite_utils.Database, trust: TrustCache, requests: list[ScanRequest],
+def store_scans(db: Database, trust: TrustCache, requests: list[ScanRequest],
                 now: datetime) -> list[dict[str, Any]]:
     """Judge and store a batch of scans in one transaction (one commit for them all); the
     answers are in the order of ``requests``."""
@@ -101,14 +99,14 @@ class _Moment:
     window_start: str
 
 
-def _judge_and_store(db: sqlite_utils.Database, outcome: lib.ScanOutcome, request: ScanRequest,
+def _judge_and_store(db: Database, outcome: lib.ScanOutcome, request: ScanRequest,
                      moment: _Moment, policy: lib.ClonePolicy) -> dict[str, Any]:
     if request.source == "inspector":
         return _inspector_scan(db, outcome, request, moment, policy)
     return _page_scan(db, outcome, request, moment, policy)
 
 
-def _inspector_scan(db: sqlite_utils.Database, outcome: lib.ScanOutcome, request: ScanRequest,
+def _inspector_scan(db: Database, outcome: lib.ScanOutcome, request: ScanRequest,
                     moment: _Moment, policy: lib.ClonePolicy) -> dict[str, Any]:
     """The clone rules of `jdzhi scan` against the scan log, and the scan logged."""
     serial, enterprise_id = outcome.serial, lib.enterprise_id_of(outcome)
@@ -122,7 +120,7 @@ def _inspector_scan(db: sqlite_utils.Database, outcome: lib.ScanOutcome, request
     return {**outcome.to_json(), **counts, "clone_warning": None}
 
 
-def _page_scan(db: sqlite_utils.Database, outcome: lib.ScanOutcome, request: ScanRequest,
+def _page_scan(db: Database, outcome: lib.ScanOutcome, request: ScanRequest,
                moment: _Moment, policy: lib.ClonePolicy) -> dict[str, Any]:
     """The scan log's finding shown, a warning from distinct clients, the scan counted. (The
     hot path of the server: five statements.)"""
@@ -159,7 +157,7 @@ def _page_scan(db: sqlite_utils.Database, outcome: lib.ScanOutcome, request: Sca
     return {**outcome.to_json(), **counts, "clone_warning": warning}
 
 
-def _latest_flag(db: sqlite_utils.Database, enterprise_id: int,
+def _latest_flag(db: Database, enterprise_id: int,
                  serial: str) -> tuple[str, list[str]] | None:
     """When the scan log last judged a serial a suspected clone, and the clone reasons then."""
     found = db.execute(
@@ -171,14 +169,15 @@ def _latest_flag(db: sqlite_utils.Database, enterprise_id: int,
     return found[0], [r for r in json.loads(found[1]) if r.startswith("suspected clone")]
 
 
-def _anonymous_warning(db: sqlite_utils.Database, request: ScanRequest,
+def _anonymous_warning(db: Database, request: ScanRequest,
                        enterprise_id: int | None, serial: str, moment: _Moment,
                        policy: lib.ClonePolicy) -> str | None:
     """The clone rules over distinct clients' first places of the day, as a warning."""
     place = _coarse(request.where)
     db.execute(
-        "INSERT OR IGNORE INTO page_scan_clients (enterprise_id, serial, day, client, "
-        "scanned_at, location, latitude, longitude) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO page_scan_clients (enterprise_id, serial, day, client, "
+        "scanned_at, location, latitude, longitude) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
         [enterprise_id, serial, request.day, request.client, moment.text, place.text,
          place.latitude, place.longitude])
     here: lib.Location | None = None
@@ -211,7 +210,7 @@ def _coarse(where: lib.Location) -> lib.Location:
     return lib.Location(f"{latitude:.2f},{longitude:.2f}", latitude, longitude)
 
 
-def _checks(db: sqlite_utils.Database, enterprise_id: int | None,
+def _checks(db: Database, enterprise_id: int | None,
             serial: str | None) -> dict[str, Any]:
     """How often a serial has been checked (page and logged scans) and since when."""
     if enterprise_id is None or serial is None:
@@ -226,7 +225,7 @@ def _checks(db: sqlite_utils.Database, enterprise_id: int | None,
             "first_checked_at": min(firsts) if firsts else None}
 
 
-def serial_status(db: sqlite_utils.Database, enterprise_ref: str, serial: str) -> dict[str, Any]:
+def serial_status(db: Database, enterprise_ref: str, serial: str) -> dict[str, Any]:
     """What the registry knows of one serial: signed, checks, and the clone finding."""
     from jdzhi.errors import InvalidInput
 

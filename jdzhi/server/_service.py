@@ -15,7 +15,7 @@ from jdzhi.errors import IntegrityError
 from jdzhi.timeutil import format_time, from_unix
 from jdzhi.trace.endorsements.lab import decode_endorsement, endorsement_json
 from jdzhi.trace.formats.cose import MAX_MESSAGE_BYTES
-from jdzhi.trace.formats.records import RecordFields, base64url, base64url_decode, decode_record
+from jdzhi.trace.formats.records import RecordFields, base64url_decode, decode_record
 from jdzhi.trace.keys.authority import authority_public_key
 from jdzhi.trace.keys.certified import trusted_keys
 from jdzhi.trace.page import export as page_export
@@ -40,7 +40,7 @@ from jdzhi.trace.verification.verifier import Verifier
 if TYPE_CHECKING:
     from datetime import datetime
 
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "SUSPECTED_CLONE",
@@ -94,7 +94,7 @@ def record_fields(record_base64: str) -> RecordFields:
     return decode_record(base64url_decode(record_base64))[1]
 
 
-def checked_endorsement(db: sqlite_utils.Database, message: bytes) -> Endorsement:
+def checked_endorsement(db: Database, message: bytes) -> Endorsement:
     """An endorsement checked against its lab's certified key (IntegrityError if it fails)."""
     return decode_endorsement(message, trusted_keys(db))
 
@@ -110,12 +110,10 @@ def unix_to_text(seconds: int) -> str:
     return format_time(from_unix(seconds))
 
 
-def page_files(authority: bytes) -> dict[str, bytes]:
-    """The page's files as `jdzhi page export` writes them, the authority key pinned."""
-    files = {name: page_export.page_source(name) for name in page_export.PAGE_FILES}
-    files["index.html"] = files["index.html"].decode("utf-8").replace(
-        page_export.AUTHORITY_PLACEHOLDER, base64url(authority)).encode("utf-8")
-    return files
+def page_files(authority: bytes, scans_url: str) -> dict[str, bytes]:
+    """The page's files as `jdzhi page export` writes them, the authority key pinned, reporting
+    each check to ``scans_url`` (the page online)."""
+    return page_export.page_contents(authority, scans_url=scans_url)
 
 
 def page_headers() -> tuple[dict[str, str], dict[str, str]]:
@@ -123,7 +121,7 @@ def page_headers() -> tuple[dict[str, str], dict[str, str]]:
     return dict(page_serve.CONTENT_TYPES), dict(page_serve.SECURITY_HEADERS)
 
 
-def page_prefixes(db: sqlite_utils.Database) -> tuple[str, tuple[str, ...]]:
+def page_prefixes(db: Database) -> tuple[str, tuple[str, ...]]:
     """(the folder the page's files are served from, the label paths that open the page)."""
     paths = tuple(dict.fromkeys(page_export.base_path(base) for base in accepted_bases(db)))
     return paths[0].rstrip("/").rpartition("/")[0] + "/", paths

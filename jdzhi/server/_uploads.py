@@ -10,11 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlite_utils
-
 from jdzhi.errors import Conflict, InvalidInput, NotFound
 from jdzhi.registry import audit
-from jdzhi.registry.db import transaction
+from jdzhi.registry.db import Database, transaction
 from jdzhi.registry.enterprises import enterprise_by_id
 from jdzhi.server import _service as lib
 from jdzhi.timeutil import format_time
@@ -39,7 +37,7 @@ class RecordsStored:
         return {"stored": self.stored, "already_stored": self.already_stored}
 
 
-def _checked_rows(db: sqlite_utils.Database, text: str, now: datetime
+def _checked_rows(db: Database, text: str, now: datetime
                   ) -> tuple[dict[tuple[int, str], tuple[int, tuple[Any, ...]]], int]:
     """Every line verified as `jdzhi verify` does, as (line number, row) by (enterprise, serial),
     and the number of lines; the first bad line stops everything."""
@@ -77,7 +75,7 @@ def _checked_rows(db: sqlite_utils.Database, text: str, now: datetime
     return rows, lines
 
 
-def store_records(db: sqlite_utils.Database, text: str, now: datetime) -> RecordsStored:
+def store_records(db: Database, text: str, now: datetime) -> RecordsStored:
     """Store SIGNED.jsonl lines: all or none; lines stored before count as already stored."""
     rows, lines = _checked_rows(db, text, now)
     already = lines - len(rows)  # a line sent twice in one upload
@@ -107,7 +105,7 @@ def store_records(db: sqlite_utils.Database, text: str, now: datetime) -> Record
     return RecordsStored(stored, already)
 
 
-def store_endorsement(db: sqlite_utils.Database, message: bytes, now: datetime
+def store_endorsement(db: Database, message: bytes, now: datetime
                       ) -> tuple[dict[str, Any], bool]:
     """Store a lab's endorsement checked against the lab's certified key; (its JSON, whether it
     is new). The same endorsement again changes nothing; another under its report number is a
@@ -127,19 +125,19 @@ def store_endorsement(db: sqlite_utils.Database, message: bytes, now: datetime
                            "recorded already with other content")
         cursor = db.execute(
             "INSERT INTO endorsements (lab_id, key_id, enterprise_id, batch, outcome, report_no, "
-            "tested_at, signed_at, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "tested_at, signed_at, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [endorsement.lab_id, endorsement.key_id, endorsement.enterprise_id,
              endorsement.batch, endorsement.outcome, endorsement.report_no,
              lib.unix_to_text(endorsement.tested_at), lib.unix_to_text(endorsement.signed_at),
              message])
         audit.record_row_change(db, action="lab.endorse", table="endorsements",
-                                key=int(cursor.lastrowid or 0), before=None,
+                                key=int(cursor.fetchone()[0]), before=None,
                                 details={"outcome": endorsement.outcome,
                                          "source": "jdzhi server"})
     return answer, True
 
 
-def publish_bundle(db: sqlite_utils.Database, data: bytes, now: datetime) -> dict[str, Any]:
+def publish_bundle(db: Database, data: bytes, now: datetime) -> dict[str, Any]:
     """Make a bundle the current one: signed by this home's authority key, not expired, and
     issued after the current one."""
     trust = lib.checked_bundle(data, lib.authority_public_key(db), now)
@@ -154,16 +152,16 @@ def publish_bundle(db: sqlite_utils.Database, data: bytes, now: datetime) -> dic
                            f"({current}): nothing changed")
         cursor = db.execute(
             "INSERT INTO published_bundles (issued_at, expires_at, published_at, sha256, bundle) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?) RETURNING id",
             [issued, expires, format_time(now), hashlib.sha256(data).hexdigest(), data])
         audit.record_row_change(db, action="trust.publish", table="published_bundles",
-                                key=int(cursor.lastrowid or 0), before=None)
+                                key=int(cursor.fetchone()[0]), before=None)
     return {"issued_at": issued, "expires_at": expires, "size": len(data),
             "sha256": hashlib.sha256(data).hexdigest(), "keys": len(trust.keys),
             "enterprises": len(trust.enterprises), "endorsements": len(trust.endorsements)}
 
 
-def current_bundle(db: sqlite_utils.Database) -> bytes:
+def current_bundle(db: Database) -> bytes:
     found = db.execute("SELECT bundle FROM published_bundles ORDER BY issued_at DESC "
                        "LIMIT 1").fetchone()
     if found is None:

@@ -38,6 +38,8 @@ SCAN_BODY_LIMIT = 1024 * 1024
 RECORDS_BODY_LIMIT = 32 * 1024 * 1024
 MESSAGE_BODY_LIMIT = 4 * 1024 * 1024
 MAX_LABEL_CHARS = 2000
+#: where scans are posted; the page served here reports its checks to it (the page online)
+SCANS_PATH = "/api/v1/scans"
 #: the environment variable that hands the settings to uvicorn's worker processes
 SETTINGS_ENV = "JDZHI_SERVER_SETTINGS"
 
@@ -69,7 +71,7 @@ class _Service:
             self.page_folder, self.page_paths = lib.page_prefixes(db)
         finally:
             db.close()
-        self.page_files = lib.page_files(authority)
+        self.page_files = lib.page_files(authority, SCANS_PATH)
         self.content_types, self.page_headers = lib.page_headers()
         self.openapi = openapi(__version__, scan_limit=SCAN_BODY_LIMIT,
                                records_limit=RECORDS_BODY_LIMIT, message_limit=MESSAGE_BODY_LIMIT)
@@ -175,7 +177,7 @@ class _Service:
             Route("/api/v1/trust", self.post_trust, methods=["POST"]),
             Route("/api/v1/records", self.post_records, methods=["POST"]),
             Route("/api/v1/endorsements", self.post_endorsement, methods=["POST"]),
-            Route("/api/v1/scans", self.post_scan, methods=["POST"]),
+            Route(SCANS_PATH, self.post_scan, methods=["POST"]),
             Route("/api/v1/serials/{enterprise}/{serial}", self.get_serial),
             *page,
         ]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from jdzhi.errors import Conflict, InvalidInput, InvalidState, NotFound
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = ["Inspector", "NewInspector", "add_inspector", "inspector_of_token",
            "list_inspectors", "revoke_inspector"]
@@ -49,7 +49,7 @@ def _clean_name(name: str) -> str:
     return cleaned
 
 
-def add_inspector(db: sqlite_utils.Database, name: str) -> NewInspector:
+def add_inspector(db: Database, name: str) -> NewInspector:
     """Register an inspector and make its token (returned once, stored as a hash)."""
     from jdzhi.registry import audit
     from jdzhi.registry.db import transaction
@@ -62,20 +62,20 @@ def add_inspector(db: sqlite_utils.Database, name: str) -> NewInspector:
         if db.execute("SELECT 1 FROM inspectors WHERE name = ?", [name]).fetchone():
             raise Conflict(f"inspector {name!r} exists already")
         cursor = db.execute(
-            "INSERT INTO inspectors (name, token_sha256, created_at) VALUES (?, ?, ?)",
+            "INSERT INTO inspectors (name, token_sha256, created_at) VALUES (?, ?, ?) RETURNING id",
             [name, _token_hash(token), created])
-        inspector_id = int(cursor.lastrowid or 0)
+        inspector_id = int(cursor.fetchone()[0])
         audit.record_row_change(db, action="inspector.add", table="inspectors",
                                 key=inspector_id, before=None)
     return NewInspector(Inspector(inspector_id, name, created, None), token)
 
 
-def list_inspectors(db: sqlite_utils.Database) -> tuple[Inspector, ...]:
+def list_inspectors(db: Database) -> tuple[Inspector, ...]:
     return tuple(Inspector(*row) for row in db.execute(
         "SELECT id, name, created_at, revoked_at FROM inspectors ORDER BY id").fetchall())
 
 
-def revoke_inspector(db: sqlite_utils.Database, name: str) -> Inspector:
+def revoke_inspector(db: Database, name: str) -> Inspector:
     """End an inspector's token for good (the inspector's earlier scans stay in the log)."""
     from jdzhi.registry import audit
     from jdzhi.registry.db import transaction
@@ -97,7 +97,7 @@ def revoke_inspector(db: sqlite_utils.Database, name: str) -> Inspector:
     return next(i for i in list_inspectors(db) if i.id == found[0])
 
 
-def inspector_of_token(db: sqlite_utils.Database, token: str) -> str | None:
+def inspector_of_token(db: Database, token: str) -> str | None:
     """The name of the active inspector whose token this is, or None."""
     if not token or len(token) > _MAX_TOKEN_CHARS:
         return None

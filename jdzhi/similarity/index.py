@@ -29,7 +29,8 @@ from jdzhi.files import replace_atomically
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
-    import sqlite_utils
+
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "CELL_SIZE",
@@ -140,14 +141,11 @@ def _outgrown(index: Any) -> bool:
     return bool(index.ntotal > EXACT_LIMIT)
 
 
-def _registry_file(db: sqlite_utils.Database) -> Path | None:
-    for row in db.execute("PRAGMA database_list").fetchall():
-        if row[1] == "main" and row[2]:
-            return Path(row[2])
-    return None  # an in-memory database: no file beside it
+def _registry_file(db: Database) -> Path | None:
+    return db.file  # None: a registry in memory or on a server, no file beside it
 
 
-def index_file(db: sqlite_utils.Database, stamp: bytes) -> Path | None:
+def index_file(db: Database, stamp: bytes) -> Path | None:
     """Where the index of the works at ``stamp`` is kept (None for an in-memory registry)."""
     registry = _registry_file(db)
     if registry is None:
@@ -155,7 +153,7 @@ def index_file(db: sqlite_utils.Database, stamp: bytes) -> Path | None:
     return registry.with_name(f"{registry.name}.works-{stamp.hex()}{_SUFFIX}")
 
 
-def stamp_of(db: sqlite_utils.Database) -> bytes:
+def stamp_of(db: Database) -> bytes:
     return bytes(db.execute("SELECT stamp FROM works_state WHERE id = 1").fetchone()[0])
 
 
@@ -170,7 +168,7 @@ def _read(path: Path | None) -> Any | None:
         return None
 
 
-def _save(db: sqlite_utils.Database, index: Any, stamp: bytes) -> None:
+def _save(db: Database, index: Any, stamp: bytes) -> None:
     """Write the index for ``stamp`` (complete or not at all) and drop older files; a folder
     that cannot be written only costs a rebuild next time."""
     import faiss
@@ -203,7 +201,7 @@ def _from_rows(rows: Iterable[tuple[int, bytes]]) -> Any:
                  np.concatenate(labels) if labels else np.zeros(0, np.int64))
 
 
-def rebuild(db: sqlite_utils.Database) -> Any:
+def rebuild(db: Database) -> Any:
     """The index of every registered work, read from SQLite (one consistent snapshot), saved
     beside the registry for its stamp."""
     db.execute("BEGIN")
@@ -217,7 +215,7 @@ def rebuild(db: sqlite_utils.Database) -> Any:
     return index
 
 
-def load(db: sqlite_utils.Database, stamp: bytes) -> Any:
+def load(db: Database, stamp: bytes) -> Any:
     """The index of the works at ``stamp`` (the caller read it in the snapshot it screens
     against): the file when there is one for that very stamp, else rebuilt from SQLite."""
     index = _read(index_file(db, stamp))
@@ -229,18 +227,16 @@ def load(db: sqlite_utils.Database, stamp: bytes) -> Any:
     return index
 
 
-def update(db: sqlite_utils.Database, before: bytes, after: bytes,
+def update(db: Database, before: bytes, after: bytes,
            added: Sequence[tuple[int, bytes]] = (), removed: Sequence[int] = ()) -> None:
     """Bring the index file from the works at ``before`` to those at ``after`` (a change just
     committed): in place when the file for ``before`` is there, else rebuilt. Never raises for
     the file's sake: a file left behind is only ever used for its own stamp."""
-    import sqlite3
-
-    with contextlib.suppress(sqlite3.Error, RuntimeError, OSError):
+    with contextlib.suppress(db.driver_error, RuntimeError, OSError):
         _update(db, before, after, added, removed)
 
 
-def _update(db: sqlite_utils.Database, before: bytes, after: bytes,
+def _update(db: Database, before: bytes, after: bytes,
             added: Sequence[tuple[int, bytes]], removed: Sequence[int]) -> None:
     import faiss
     import numpy as np

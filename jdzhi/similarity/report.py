@@ -18,7 +18,7 @@ from jdzhi.files import check_target, replace_atomically
 from jdzhi.similarity.screen import Match, Screening, ScreenVerdict, count_verdicts
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = ["check_report_path", "render_report", "write_report"]
 
@@ -55,12 +55,11 @@ def _img(data: bytes | None, alt: str) -> str:
     return f'<img src="data:image/jpeg;base64,{encoded}" alt="{html.escape(alt)}">'
 
 
-def _header(db: sqlite_utils.Database, results: Sequence[Screening]) -> str:
+def _header(db: Database, results: Sequence[Screening]) -> str:
     from jdzhi.registry.audit import current_actor
     from jdzhi.timeutil import format_time, utc_now
 
-    registry = next((row[2] for row in db.execute("PRAGMA database_list")
-                     if row[1] == "main"), "") or "(in memory)"
+    registry = db.location
     works = db.execute("SELECT COUNT(*) FROM works").fetchone()[0]
     counts = " · ".join(f"{count} {verdict}" for verdict, count in count_verdicts(results).items())
     facts = (("Screened", format_time(utc_now())), ("Operator", current_actor()),
@@ -79,7 +78,7 @@ def _caption(match: Match, *, matched: bool) -> str:
             + (f"<br><i>{html.escape(match.modification)}</i>" if match.modification else ""))
 
 
-def _submission(db: sqlite_utils.Database, result: Screening, top: int | None) -> str:
+def _submission(db: Database, result: Screening, top: int | None) -> str:
     from jdzhi.similarity.works import work_thumbnail
 
     colour = _COLOURS[result.verdict]
@@ -103,7 +102,7 @@ def _submission(db: sqlite_utils.Database, result: Screening, top: int | None) -
     return "".join(parts)
 
 
-def render_report(db: sqlite_utils.Database, results: Sequence[Screening], *,
+def render_report(db: Database, results: Sequence[Screening], *,
                   top: int | None = None) -> str:
     """The report's HTML; ``top``: the matches shown per submission (the command's own count;
     None: every match screened)."""
@@ -120,6 +119,6 @@ def check_report_path(path: Path, *, force: bool) -> None:
     check_target(path, replace=force, what="report")
 
 
-def write_report(db: sqlite_utils.Database, results: Sequence[Screening], path: Path, *,
+def write_report(db: Database, results: Sequence[Screening], path: Path, *,
                  top: int | None = None) -> None:
     replace_atomically(path, render_report(db, results, top=top).encode("utf-8"))

@@ -35,7 +35,7 @@ from jdzhi.similarity.work_index import (
 )
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -249,7 +249,7 @@ def expand_inputs(paths: Sequence[Path]) -> list[Path]:
     return expanded
 
 
-def screen_paths(db: sqlite_utils.Database, paths: Sequence[Path], *, top: int = 5,
+def screen_paths(db: Database, paths: Sequence[Path], *, top: int = 5,
                  progress: Callable[[int], None] | None = None) -> list[Screening]:
     """Screen files and folders against every registered work (``jdzhi works screen``)."""
     if not 1 <= top <= 100:

@@ -15,8 +15,8 @@ from jdzhi.similarity.fingerprint import WORK_VIEWS, Keypoints
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
-    import sqlite_utils
 
+    from jdzhi.registry.db import Database
     from jdzhi.similarity.hamming import HashHalves
 
 __all__ = [
@@ -143,7 +143,7 @@ def _details_of(rows: Sequence[Any]) -> dict[int, WorkDetails]:
 
 
 @contextmanager
-def read_snapshot(db: sqlite_utils.Database) -> Iterator[None]:
+def read_snapshot(db: Database) -> Iterator[None]:
     """One consistent view of the registry while screening (WAL readers block no writer)."""
     db.execute("BEGIN")
     try:
@@ -152,7 +152,7 @@ def read_snapshot(db: sqlite_utils.Database) -> Iterator[None]:
         db.execute("COMMIT")
 
 
-def load_index(db: sqlite_utils.Database, *, preload: bool = False) -> WorkIndex:
+def load_index(db: Database, *, preload: bool = False) -> WorkIndex:
     """Every registered work of ``db`` as a :class:`WorkIndex`; call it inside
     :func:`read_snapshot` and screen in that same snapshot (candidates' details are read on
     demand), or with ``preload`` to read every work's details now."""

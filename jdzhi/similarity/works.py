@@ -19,7 +19,7 @@ from jdzhi.inputs import Encoding, check_text, read_csv
 from jdzhi.similarity.fingerprint import WorkFingerprint
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "CSV_COLUMNS",
@@ -171,7 +171,7 @@ def prepare_all(requests: Sequence[WorkRequest], *, workers: int | None = None,
     return results
 
 
-def _store(db: sqlite_utils.Database, work: PreparedWork, registered_at: str) -> int:
+def _store(db: Database, work: PreparedWork, registered_at: str) -> int:
     from jdzhi.registry import audit
 
     request = work.request
@@ -179,11 +179,11 @@ def _store(db: sqlite_utils.Database, work: PreparedWork, registered_at: str) ->
     cursor = db.execute(
         "INSERT INTO works (reg_no, title, owner, creation_date, image_name, image_sha256, "
         "width, height, pdq, pdq_quality, chroma_a, chroma_b, thumbnail, registered_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         [request.reg_no, request.title, request.owner, request.creation_date,
          request.image.name, work.sha256, work.width, work.height, work.fingerprint.pdq,
          work.fingerprint.quality, work.chroma[0], work.chroma[1], work.thumbnail, registered_at])
-    work_id = int(cursor.lastrowid or 0)
+    work_id = int(cursor.fetchone()[0])
     db.execute("INSERT INTO work_features (work_id, points, descriptors) VALUES (?, ?, ?)",
                [work_id, keypoint_points, keypoint_descriptors])
     audit.record_row_change(db, action="work.register", table="works", key=work_id, before=None,
@@ -191,7 +191,7 @@ def _store(db: sqlite_utils.Database, work: PreparedWork, registered_at: str) ->
     return work_id
 
 
-def _check_conflicts(db: sqlite_utils.Database, prepared: Sequence[PreparedWork],
+def _check_conflicts(db: Database, prepared: Sequence[PreparedWork],
                      where: Callable[[int], str]) -> None:
     from jdzhi.registry.db import rows
 
@@ -217,7 +217,7 @@ def _check_conflicts(db: sqlite_utils.Database, prepared: Sequence[PreparedWork]
         seen_images[work.sha256] = index
 
 
-def register_prepared(db: sqlite_utils.Database, prepared: Sequence[PreparedWork],
+def register_prepared(db: Database, prepared: Sequence[PreparedWork],
                       where: Callable[[int], str] = lambda _: "") -> list[Work]:
     """Store prepared works in one transaction, refusing duplicates before writing anything."""
     from jdzhi.registry.db import transaction
@@ -236,7 +236,7 @@ def register_prepared(db: sqlite_utils.Database, prepared: Sequence[PreparedWork
     return [get_work(db, str(work_id)) for work_id in ids]
 
 
-def register_work(db: sqlite_utils.Database, request: WorkRequest) -> Work:
+def register_work(db: Database, request: WorkRequest) -> Work:
     """Register one work (``jdzhi works register``)."""
     return register_prepared(db, [prepare(request)])[0]
 
@@ -283,7 +283,7 @@ def read_import_csv(path: Path) -> ImportRows:
     return ImportRows(requests, table.numbers, table.encoding)
 
 
-def import_works(db: sqlite_utils.Database, path: Path, *,
+def import_works(db: Database, path: Path, *,
                  progress: Callable[[int], None] | None = None,
                  on_total: Callable[[int], None] | None = None,
                  on_encoding: Callable[[Encoding], None] | None = None) -> list[Work]:
@@ -326,13 +326,13 @@ def _work(row: dict[str, Any]) -> Work:
     return Work(**row)
 
 
-def list_works(db: sqlite_utils.Database) -> list[Work]:
+def list_works(db: Database) -> list[Work]:
     from jdzhi.registry.db import rows
 
     return [_work(row) for row in rows(db, f"SELECT {_COLUMNS} FROM works ORDER BY id")]
 
 
-def get_work(db: sqlite_utils.Database, ref: str) -> Work:
+def get_work(db: Database, ref: str) -> Work:
     """A work by its registration number or its id."""
     from jdzhi.registry.db import rows
 
@@ -345,14 +345,14 @@ def get_work(db: sqlite_utils.Database, ref: str) -> Work:
     return _work(found[0])
 
 
-def work_thumbnail(db: sqlite_utils.Database, work_id: int) -> bytes:
+def work_thumbnail(db: Database, work_id: int) -> bytes:
     row = db.execute("SELECT thumbnail FROM works WHERE id = ?", [work_id]).fetchone()
     if row is None:
         raise NotFound(f"no registered work with id {work_id}")
     return bytes(row[0])
 
 
-def remove_work(db: sqlite_utils.Database, ref: str, reason: str) -> Work:
+def remove_work(db: Database, ref: str, reason: str) -> Work:
     """Remove a work and its fingerprints (``jdzhi works remove``), audited with the reason."""
     from jdzhi.registry import audit
     from jdzhi.registry.db import transaction

@@ -15,7 +15,7 @@ from jdzhi.registry.audit import digest
 from jdzhi.trace.keys.certified import certificate_problems
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = ["AUDITED_TABLES", "COMPONENT", "MIGRATIONS", "audit_problems"]
 
@@ -98,7 +98,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def audit_problems(db: sqlite_utils.Database) -> list[str]:
+def audit_problems(db: Database) -> list[str]:
     """Keys whose certificate does not vouch for their row (:func:`certificate_problems`), and
     signed records that no longer match the count and SHA-256 their audit entries recorded (a
     record deleted, altered or added outside jdzhi).

@@ -35,9 +35,8 @@ from jdzhi.trace.formats.common import (
 from jdzhi.trace.trust.model import Endorsement, EndorsementOutcome, ReleaseResult, TrustedKey
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
     from jdzhi.home import Home
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -276,7 +275,7 @@ class LabAdded:
     key_path: str
 
 
-def add_lab(home: Home, db: sqlite_utils.Database, name: str, *, accreditation: str, out: Path,
+def add_lab(home: Home, db: Database, name: str, *, accreditation: str, out: Path,
             authority_passphrase: bytes, key_passphrase: bytes,
             valid_until: date | None = None) -> LabAdded:
     """Register a testing center and certify its endorsement key (written to ``out``)."""
@@ -295,9 +294,9 @@ def add_lab(home: Home, db: sqlite_utils.Database, name: str, *, accreditation: 
         raise Conflict(f"testing center {name!r} is registered already")
     authority = load_authority(home, db, authority_passphrase)
     with transaction(db):
-        cursor = db.execute("INSERT INTO labs (name, accreditation, created_at) VALUES (?, ?, ?)",
-                            [name, accreditation.strip(), format_time(utc_now())])
-        lab_id = int(cursor.lastrowid or 0)
+        cursor = db.execute("INSERT INTO labs (name, accreditation, created_at) VALUES (?, ?, ?) "
+                            "RETURNING id", [name, accreditation.strip(), format_time(utc_now())])
+        lab_id = int(cursor.fetchone()[0])
         audit.record_row_change(db, action="lab.add", table="labs", key=lab_id, before=None)
         key = issue_lab_key(home, db, lab_id, out=out, authority=authority,
                             key_passphrase=key_passphrase, valid_until=valid_until)
@@ -337,7 +336,7 @@ class EndorseResult:
         return self.previous_outcome == "pass" and self.endorsement.outcome == "fail"
 
 
-def _batch_records(db: sqlite_utils.Database, enterprise_id: int, enterprise_name: str,
+def _batch_records(db: Database, enterprise_id: int, enterprise_name: str,
                    batch: str) -> tuple[list[int], set[str]]:
     """The serials of a signed batch and the ware classes its records name."""
     from jdzhi.trace.formats.records import decode_record
@@ -366,7 +365,7 @@ def _check_coverage(results_file: Path, results: tuple[ReleaseResult, ...],
                            "batch's records name must be tested")
 
 
-def _earlier_endorsements(db: sqlite_utils.Database, enterprise_id: int,
+def _earlier_endorsements(db: Database, enterprise_id: int,
                           batch: str) -> tuple[EarlierEndorsement, ...]:
     return tuple(
         EarlierEndorsement(report_no, lab, "pass" if outcome == "pass" else "fail", signed_at)
@@ -391,7 +390,7 @@ def _optional_results(water_absorption: str | None, thermal_shock: bool | None,
 
 
 def endorse_batch(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     key_file: Path,
     passphrase: bytes,
@@ -454,12 +453,12 @@ def endorse_batch(
         earlier = _earlier_endorsements(db, enterprise.id, batch)
         cursor = db.execute(
             "INSERT INTO endorsements (lab_id, key_id, enterprise_id, batch, outcome, report_no, "
-            "tested_at, signed_at, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "tested_at, signed_at, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [info.lab_id, info.key_id, enterprise.id, batch, decoded.outcome, report_no,
              format_time(tested_at), format_time(now), message],
         )
         audit.record_row_change(db, action="lab.endorse", table="endorsements",
-                                key=int(cursor.lastrowid or 0), before=None,
+                                key=int(cursor.fetchone()[0]), before=None,
                                 details={"outcome": decoded.outcome, "records": len(serials),
                                          "earlier": [e.report_no for e in earlier]})
     return EndorseResult(decoded, lab_name, enterprise.name, len(serials), earlier,

@@ -18,9 +18,8 @@ from jdzhi.trace.formats.common import authority_kid
 from jdzhi.trace.keys.keyfile import SigningKey, generate, load_key, write_key, write_public_key
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
     from jdzhi.home import Home
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "AuthorityResult",
@@ -43,7 +42,7 @@ def authority_public_path(home: Home) -> Path:
     return home.keys_dir / "authority.pub"
 
 
-def authority_public_key(db: sqlite_utils.Database) -> bytes:
+def authority_public_key(db: Database) -> bytes:
     """The registry's authority public key (raw, 32 bytes)."""
     found = db.execute(
         "SELECT public_key FROM authority_keys ORDER BY created_at DESC LIMIT 1"
@@ -53,7 +52,7 @@ def authority_public_key(db: sqlite_utils.Database) -> bytes:
     return bytes(found[0])
 
 
-def ensure_authority(home: Home, db: sqlite_utils.Database,
+def ensure_authority(home: Home, db: Database,
                      passphrase: bytes | None) -> AuthorityResult:
     """Create the authority key unless the home has one; ``passphrase`` is needed to create it."""
     key_path = home.authority_key_path
@@ -89,7 +88,7 @@ def ensure_authority(home: Home, db: sqlite_utils.Database,
     return AuthorityResult(True, kid, key.public_key, str(key_path))
 
 
-def load_authority(home: Home, db: sqlite_utils.Database, passphrase: bytes) -> SigningKey:
+def load_authority(home: Home, db: Database, passphrase: bytes) -> SigningKey:
     """The authority's private key, checked against the public key the registry holds."""
     expected = authority_public_key(db)
     key = load_key(home.authority_key_path, passphrase)

@@ -52,7 +52,7 @@ from jdzhi.trace.trust.model import TrustedKey
 from jdzhi.trace.trust.status import KeyEndKind, KeyRole, KeyStatus, check_notice, key_status_at
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "DEFAULT_KEY_YEARS",
@@ -121,18 +121,18 @@ def _key_info(row: dict[str, Any]) -> KeyInfo:
     )
 
 
-def list_keys(db: sqlite_utils.Database) -> tuple[KeyInfo, ...]:
+def list_keys(db: Database) -> tuple[KeyInfo, ...]:
     return tuple(_key_info(row) for row in rows(db, f"{_KEY_QUERY} ORDER BY k.key_id"))
 
 
-def get_key(db: sqlite_utils.Database, key_id: int) -> KeyInfo:
+def get_key(db: Database, key_id: int) -> KeyInfo:
     found = rows(db, f"{_KEY_QUERY} WHERE k.key_id = ?", [key_id])
     if not found:
         raise NotFound(f"no certified key with id {key_id} (see `jdzhi keys list`)")
     return _key_info(found[0])
 
 
-def key_by_public_key(db: sqlite_utils.Database, public_key: bytes) -> KeyInfo:
+def key_by_public_key(db: Database, public_key: bytes) -> KeyInfo:
     """The certified key of a key file's public key; IntegrityError when its certificate does
     not vouch for it (a row added or changed outside jdzhi)."""
     found = rows(db, f"{_KEY_QUERY} WHERE k.public_key = ?", [public_key])
@@ -147,7 +147,7 @@ def key_by_public_key(db: sqlite_utils.Database, public_key: bytes) -> KeyInfo:
     return _key_info(found[0])
 
 
-def registry_authority_key(db: sqlite_utils.Database) -> bytes:
+def registry_authority_key(db: Database) -> bytes:
     """The authority public key that certificates are checked against: the home's key file
     (``keys/authority.pub``, written by `jdzhi init`), which the registry's ``authority_keys``
     row must equal. IntegrityError when the file is missing or the two differ."""
@@ -184,10 +184,9 @@ def _pem_public_key(path: Path) -> bytes:
     return der[len(_ED25519_SPKI_PREFIX):]
 
 
-def _home_of(db: sqlite_utils.Database) -> Home:
-    for _, name, file in db.execute("PRAGMA database_list").fetchall():
-        if name == "main" and file:
-            return Home(Path(file).parent)
+def _home_of(db: Database) -> Home:
+    if db.home is not None:
+        return db.home
     raise NotInitialized("this registry is not in a jdzhi home: no authority key file to check "
                          "its keys against")
 
@@ -203,7 +202,7 @@ class CertifiedKeys:
     refused: dict[int, str]
 
 
-def certified_keys(db: sqlite_utils.Database) -> CertifiedKeys:
+def certified_keys(db: Database) -> CertifiedKeys:
     """Every key of the registry, its certificate checked once, against the authority key of
     :func:`registry_authority_key`."""
     authority = registry_authority_key(db)
@@ -225,12 +224,12 @@ def certified_keys(db: sqlite_utils.Database) -> CertifiedKeys:
     return CertifiedKeys(authority, trusted, refused)
 
 
-def trusted_keys(db: sqlite_utils.Database) -> dict[int, TrustedKey]:
+def trusted_keys(db: Database) -> dict[int, TrustedKey]:
     """Every key whose certificate vouches for it, as verification reads it."""
     return certified_keys(db).trusted
 
 
-def certificate_problems(db: sqlite_utils.Database) -> list[str]:
+def certificate_problems(db: Database) -> list[str]:
     """What `registry audit` reports of certificates: the authority key file that disagrees with
     the registry, or each key whose certificate does not vouch for its row."""
     if db.execute("SELECT 1 FROM trust_keys LIMIT 1").fetchone() is None:
@@ -281,7 +280,7 @@ def _window(now: datetime, valid_until: date | None) -> tuple[datetime, datetime
     return now, not_after
 
 
-def _next_key_id(db: sqlite_utils.Database) -> int:
+def _next_key_id(db: Database) -> int:
     (highest,) = db.execute("SELECT COALESCE(MAX(key_id), 0) FROM trust_keys").fetchone()
     if highest >= MAX_KEY_ID:
         raise InvalidState(f"all {MAX_KEY_ID} key ids are used")
@@ -296,7 +295,7 @@ class IssuedKey:
 
 
 def _certify(
-    db: sqlite_utils.Database,
+    db: Database,
     authority: SigningKey,
     *,
     role: str,
@@ -334,7 +333,7 @@ def _certify(
 
 def issue_licensee_key(
     home: Home,
-    db: sqlite_utils.Database,
+    db: Database,
     enterprise_ref: str,
     *,
     out: Path,
@@ -380,7 +379,7 @@ def issue_licensee_key(
     return IssuedKey(info, str(out), tuple(superseded))
 
 
-def _end_for_rotation(db: sqlite_utils.Database, old: KeyInfo, now: datetime) -> None:
+def _end_for_rotation(db: Database, old: KeyInfo, now: datetime) -> None:
     """End a key in use now, for a rotation (inside its transaction). A pending revocation stays
     a revocation, with its reason, brought forward to now; the audit entry keeps its date."""
     before = audit.snapshot(db, "trust_keys", old.key_id)
@@ -398,7 +397,7 @@ def _end_for_rotation(db: sqlite_utils.Database, old: KeyInfo, now: datetime) ->
                             before=before, details=details)
 
 
-def revoke_key(db: sqlite_utils.Database, key_id: int, *, reason: str,
+def revoke_key(db: Database, key_id: int, *, reason: str,
                effective_at: datetime | None = None) -> KeyInfo:
     """Revoke a key from ``effective_at`` (default now; may lie in the past, or up to a year
     ahead). A revocation effective now or earlier replaces one still pending."""
@@ -436,7 +435,7 @@ def revoke_key(db: sqlite_utils.Database, key_id: int, *, reason: str,
 
 def issue_lab_key(
     home: Home,
-    db: sqlite_utils.Database,
+    db: Database,
     lab_id: int,
     *,
     out: Path,

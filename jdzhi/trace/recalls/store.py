@@ -21,7 +21,7 @@ from jdzhi.trace.trust.model import ItemRecall
 from jdzhi.trace.trust.status import check_notice
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = ["MAX_REASON_CHARS", "Recall", "list_recalls", "recall_items", "trusted_recalls"]
 
@@ -45,7 +45,7 @@ class Recall:
     signed: int
 
 
-def recall_items(db: sqlite_utils.Database, enterprise_ref: str, *, serials: str | None = None,
+def recall_items(db: Database, enterprise_ref: str, *, serials: str | None = None,
                  batch: str | None = None, reason: str,
                  effective_at: datetime | None = None) -> Recall:
     """Recall serials (``12,13-20``) or a whole batch of an enterprise, from ``effective_at``
@@ -67,10 +67,10 @@ def recall_items(db: sqlite_utils.Database, enterprise_ref: str, *, serials: str
             raise NotFound(f"{enterprise.name} has no signed record in batch {batch!r}")
         cursor = db.execute(
             "INSERT INTO item_recalls (enterprise_id, serials, batch, reason, effective_at, "
-            "recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "recorded_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             [enterprise.id, None if ranges is None else format_ranges(ranges), batch, reason,
              format_time(moment), format_time(now)])
-        recall_id = cursor.lastrowid
+        recall_id = int(cursor.fetchone()[0])
         details = {"enterprise_id": enterprise.id, "reason": reason,
                    **({"batch": batch} if batch is not None else {})}
         audit.record_row_change(db, action="item.recall", table="item_recalls", key=recall_id,
@@ -79,7 +79,7 @@ def recall_items(db: sqlite_utils.Database, enterprise_ref: str, *, serials: str
     return stored
 
 
-def list_recalls(db: sqlite_utils.Database, *, recall_id: int | None = None
+def list_recalls(db: Database, *, recall_id: int | None = None
                  ) -> tuple[Recall, ...]:
     """Every recall (or the one with ``recall_id``), oldest first."""
     found = []
@@ -94,7 +94,7 @@ def list_recalls(db: sqlite_utils.Database, *, recall_id: int | None = None
     return tuple(found)
 
 
-def trusted_recalls(db: sqlite_utils.Database) -> tuple[ItemRecall, ...]:
+def trusted_recalls(db: Database) -> tuple[ItemRecall, ...]:
     """Every recall as verification and the trust bundle use it."""
     return tuple(
         ItemRecall(row["id"], row["enterprise_id"], _ranges_of(db, row), row["reason"],
@@ -103,19 +103,19 @@ def trusted_recalls(db: sqlite_utils.Database) -> tuple[ItemRecall, ...]:
     )
 
 
-def _ranges_of(db: sqlite_utils.Database, row: dict[str, Any]) -> Ranges:
+def _ranges_of(db: Database, row: dict[str, Any]) -> Ranges:
     if row["batch"] is not None:
         return _batch_serials(db, row["enterprise_id"], row["batch"])
     return parse_serials(row["serials"])
 
 
-def _batch_serials(db: sqlite_utils.Database, enterprise_id: int, batch: str) -> Ranges:
+def _batch_serials(db: Database, enterprise_id: int, batch: str) -> Ranges:
     return merge((serial, serial) for (serial,) in db.execute(
         "SELECT CAST(serial AS INTEGER) FROM signed_records WHERE enterprise_id = ? "
         "AND batch = ?", [enterprise_id, batch]).fetchall())
 
 
-def _signed_count(db: sqlite_utils.Database, enterprise_id: int, ranges: Ranges) -> int:
+def _signed_count(db: Database, enterprise_id: int, ranges: Ranges) -> int:
     # serials are stored as text: read them once as numbers rather than query range by range
     signed = sorted(serial for (serial,) in db.execute(
         "SELECT CAST(serial AS INTEGER) FROM signed_records WHERE enterprise_id = ?",

@@ -29,9 +29,8 @@ from typing import TYPE_CHECKING, Any
 from jdzhi.errors import InvalidInput
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
     from jdzhi.home import Home
+    from jdzhi.registry.db import Database
     from jdzhi.trace.scanning.decode import ScanOutcome
     from jdzhi.trace.trust.model import Trust
 
@@ -223,7 +222,7 @@ def _distinct_places(locations: Sequence[Location], policy: ClonePolicy) -> int:
     return len(names) + len(points)
 
 
-def earlier_sightings(db: sqlite_utils.Database, enterprise_id: int,
+def earlier_sightings(db: Database, enterprise_id: int,
                       serial: str) -> list[Sighting]:
     from jdzhi.timeutil import stored_time
 
@@ -240,7 +239,7 @@ def enterprise_id_of(outcome: ScanOutcome) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def log_scan(db: sqlite_utils.Database, scanned_at: str, inspector: str, where: Location,
+def log_scan(db: Database, scanned_at: str, inspector: str, where: Location,
              outcome: ScanOutcome) -> None:
     """Append one scan to the scan log (in the caller's transaction)."""
     db.execute(
@@ -326,7 +325,7 @@ def scan(
     return ScanRun(tuple(outcomes), tuple(warnings), db is not None)
 
 
-def _judge_clone(db: sqlite_utils.Database, outcome: ScanOutcome, moment: datetime,
+def _judge_clone(db: Database, outcome: ScanOutcome, moment: datetime,
                  where: Location, policy: ClonePolicy, clone_verdict: str) -> ScanOutcome:
     enterprise_id = enterprise_id_of(outcome)
     if not outcome.genuine or outcome.serial is None or enterprise_id is None:
@@ -406,7 +405,7 @@ def report(home: Home) -> ScanReport:
 _ENTERPRISE_GROUP = "COALESCE('id ' || enterprise_id, 'name ' || enterprise, '')"
 
 
-def _enterprise_totals(db: sqlite_utils.Database) -> tuple[EnterpriseScans, ...]:
+def _enterprise_totals(db: Database) -> tuple[EnterpriseScans, ...]:
     from jdzhi.registry.db import rows
 
     names = {r["g"]: r["enterprise"] for r in rows(
@@ -425,7 +424,7 @@ def _enterprise_totals(db: sqlite_utils.Database) -> tuple[EnterpriseScans, ...]
         key=lambda e: (-e.scans, e.enterprise)))
 
 
-def _suspected_clones(db: sqlite_utils.Database) -> tuple[SuspectedClone, ...]:
+def _suspected_clones(db: Database) -> tuple[SuspectedClone, ...]:
     from jdzhi.registry.db import rows
 
     flagged = rows(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from jdzhi.trace.formats.records import RecordFields, decode_record
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 #: the columns of a new signed record: those of its row context (RowContext.stored), then its own
 RECORD_COLUMNS = ("enterprise_id, key_id, batch, category_code, production_date, signed_at, "
@@ -26,7 +26,7 @@ class StoredRecord:
     signed_at: str
 
 
-def stored_records(db: sqlite_utils.Database, enterprise_id: int,
+def stored_records(db: Database, enterprise_id: int,
                    serials: list[str]) -> dict[str, StoredRecord]:
     """The records of ``serials`` that the registry holds for the enterprise."""
     stored: dict[str, StoredRecord] = {}
@@ -54,7 +54,7 @@ class Staging:
     the run is signed: adding them costs most of what storing them does, and needs no lock on
     the registry. The table is dropped when the ``with`` block ends."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self._moved = 0  # the staged rows up to this rowid are in the registry
 
@@ -68,12 +68,12 @@ class Staging:
         # cost of a transaction per row, and no lock on the registry
         insert = (f"INSERT INTO temp.signing_stage ({RECORD_COLUMNS}) "
                   f"VALUES ({', '.join('?' * 9)})")
-        if self.db.conn.in_transaction:  # the caller's
-            self.db.conn.executemany(insert, rows)
+        if self.db.in_transaction:  # the caller's
+            self.db.executemany(insert, rows)
             return
         self.db.execute("BEGIN")
         try:
-            self.db.conn.executemany(insert, rows)
+            self.db.executemany(insert, rows)
         except BaseException:
             self.db.execute("ROLLBACK")
             raise

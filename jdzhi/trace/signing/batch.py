@@ -35,9 +35,8 @@ from jdzhi.trace.signing._rows import REQUIRED_COLUMNS, RecordRows, RowContext, 
 from jdzhi.trace.signing._staging import Staging, StoredRecord, same_content, stored_records
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
     from jdzhi.parallel import ChunkRunner
+    from jdzhi.registry.db import Database
     from jdzhi.registry.enterprises import Enterprise
     from jdzhi.registry.licenses import License, LicenseEvent
     from jdzhi.trace.keys.certified import KeyInfo
@@ -76,7 +75,7 @@ class SignSummary:
         }
 
 
-def resolve_base_url(db: sqlite_utils.Database, option: str | None) -> str:
+def resolve_base_url(db: Database, option: str | None) -> str:
     """``--base-url``, else ``JDZHI_BASE_URL``, else the base stored at ``jdzhi init``."""
     from jdzhi.trace.trust.from_registry import BASE_URL_ENV, given_base_url, registry_base_url
 
@@ -98,7 +97,7 @@ class _Signer:
     events: tuple[LicenseEvent, ...]
 
 
-def _signer(db: sqlite_utils.Database, key: SigningKey, now: datetime) -> _Signer:
+def _signer(db: Database, key: SigningKey, now: datetime) -> _Signer:
     from jdzhi.registry.enterprises import enterprise_by_id
     from jdzhi.registry.licenses import effective_status_from, get_license, history
     from jdzhi.trace.keys.certified import key_by_public_key
@@ -134,7 +133,7 @@ class _Plan:
     new_serials: list[str] = field(default_factory=list)
 
 
-def _check_and_send(db: sqlite_utils.Database, table: RecordRows, rules: RowRules,
+def _check_and_send(db: Database, table: RecordRows, rules: RowRules,
                     runner: ChunkRunner[SigningJob, ChunkRow, SignedChunk]) -> _Plan:
     """Check every row in order, handing the checked ones to the workers chunk by chunk."""
     plan = _Plan()
@@ -182,7 +181,7 @@ def _publish(output: NewFile) -> None:
                            "again to write them") from None
 
 
-def _store_and_write(db: sqlite_utils.Database, runner: ChunkRunner[SigningJob, ChunkRow,
+def _store_and_write(db: Database, runner: ChunkRunner[SigningJob, ChunkRow,
                                                                     SignedChunk],
                      plan: _Plan, out: Path, audit_entry: Callable[[str], None],
                      progress: Callable[[int], None] | None) -> str:
@@ -232,7 +231,7 @@ def _store_and_write(db: sqlite_utils.Database, runner: ChunkRunner[SigningJob, 
 
 
 def sign_csv(
-    db: sqlite_utils.Database,
+    db: Database,
     records_csv: Path,
     *,
     key: SigningKey,

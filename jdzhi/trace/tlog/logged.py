@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 from jdzhi.timeutil import stored_time, unix_time
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
+    from jdzhi.registry.db import Database
     from jdzhi.trace.trust.model import SerialRanges, TrustedKey, TrustedLicense
 
 __all__ = ["as_ranges", "logged_serials"]
@@ -34,7 +33,7 @@ def as_ranges(serials: Iterable[int]) -> SerialRanges:
     return tuple(ranges)
 
 
-def logged_serials(db: sqlite_utils.Database, keys: Mapping[int, TrustedKey],
+def logged_serials(db: Database, keys: Mapping[int, TrustedKey],
                    licenses: Mapping[int, TrustedLicense], now: int) -> dict[int, SerialRanges]:
     """For each licensee key whose revocation (or its license's) is in effect at ``now``: the
     serials it signed in batches logged no later than the revocation took effect."""

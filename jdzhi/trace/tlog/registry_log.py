@@ -30,9 +30,8 @@ from jdzhi.trace.tlog.merkle import HASH_LENGTH, MerkleTree, leaf_hash
 from jdzhi.trace.tlog.note import Ed25519NoteSigner, sign_note
 
 if TYPE_CHECKING:
-    import sqlite_utils
-
     from jdzhi.home import Home
+    from jdzhi.registry.db import Database
     from jdzhi.trace.keys.keyfile import SigningKey
 
 __all__ = [
@@ -70,13 +69,13 @@ def checkpoints_dir(home: Home) -> Path:
     return home.keys_dir / "checkpoints"
 
 
-def log_origin(db: sqlite_utils.Database) -> str | None:
+def log_origin(db: Database) -> str | None:
     found = db.execute("SELECT value FROM trace_settings WHERE name = ?",
                        [ORIGIN_SETTING]).fetchone()
     return None if found is None else str(found[0])
 
 
-def ensure_origin(db: sqlite_utils.Database, authority_public_key: bytes) -> str:
+def ensure_origin(db: Database, authority_public_key: bytes) -> str:
     """The log's origin, chosen at the first export and never changed:
     ``jdzhi/<host of the label base, lowercase>/<authority kid, hex>``."""
     from jdzhi.trace.trust.from_registry import registry_base_url
@@ -94,7 +93,7 @@ def ensure_origin(db: sqlite_utils.Database, authority_public_key: bytes) -> str
     return origin
 
 
-def registry_leaf_hashes(db: sqlite_utils.Database) -> list[bytes]:
+def registry_leaf_hashes(db: Database) -> list[bytes]:
     """The leaf hash of every audit entry, in ``seq`` order."""
     cursor = db.execute(f"SELECT {', '.join(_HASHED_COLUMNS)} FROM audit_log ORDER BY seq")
     return [leaf_hash(audit.leaf_data(dict(zip(_HASHED_COLUMNS, row, strict=True))))
@@ -111,7 +110,7 @@ class _Previous:
     leaves: bytes | None
 
 
-def _previous(home: Home | None, db: sqlite_utils.Database, origin: str,
+def _previous(home: Home | None, db: Database, origin: str,
               public_key: bytes) -> _Previous | None:
     key = log_key(origin, public_key)
     latest = None if home is None else checkpoints_dir(home) / _LATEST
@@ -152,17 +151,14 @@ def _departure(previous: _Previous, leaves: list[bytes]) -> str | None:
     return None
 
 
-def history_problems(db: sqlite_utils.Database) -> list[str]:
+def history_problems(db: Database) -> list[str]:
     """``registry audit``'s check of the log against the newest checkpoint signed of it."""
-    from jdzhi.home import Home
     from jdzhi.trace.keys.authority import authority_public_key
 
     origin = log_origin(db)
     if origin is None:
         return []
-    file = next((str(row[2]) for row in db.execute("PRAGMA database_list") if row[1] == "main"),
-                "")
-    home = Home(Path(file).parent) if file else None  # the home holds the registry's file
+    home = db.home
     try:
         previous = _previous(home, db, origin, authority_public_key(db))
     except (IntegrityError, InvalidInput) as error:
@@ -171,7 +167,7 @@ def history_problems(db: sqlite_utils.Database) -> list[str]:
     return [] if problem is None else [problem]
 
 
-def sign_checkpoint(home: Home, db: sqlite_utils.Database, authority: SigningKey,
+def sign_checkpoint(home: Home, db: Database, authority: SigningKey,
                     moment: datetime) -> SignedCheckpoint:
     """Check that the log extends the last checkpoint signed (from its file beside the authority
     key, else the database), then sign and keep a checkpoint of the whole log.
@@ -196,8 +192,8 @@ def sign_checkpoint(home: Home, db: sqlite_utils.Database, authority: SigningKey
         proofs = tuple(ConsistencyProof(old, tree.size, tuple(tree.consistency_proof(old)))
                        for old in earlier)
         _write_files(checkpoints_dir(home), previous, leaves, note, tree.size)
-        db.execute("INSERT OR IGNORE INTO log_checkpoints (size, root_hash, note, signed_at) "
-                   "VALUES (?, ?, ?, ?)",
+        db.execute("INSERT INTO log_checkpoints (size, root_hash, note, signed_at) "
+                   "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                    [tree.size, checkpoint.root_hash, note.decode(), format_time(moment)])
     return SignedCheckpoint(checkpoint, note, proofs)
 

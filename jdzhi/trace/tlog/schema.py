@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = ["AUDITED_TABLES", "COMPONENT", "MIGRATIONS", "audit_problems"]
 
@@ -30,7 +30,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def audit_problems(db: sqlite_utils.Database) -> list[str]:
+def audit_problems(db: Database) -> list[str]:
     """Where the audit log departs from the newest checkpoint the authority signed of it."""
     from jdzhi.trace.tlog.registry_log import history_problems
 

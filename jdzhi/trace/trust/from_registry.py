@@ -27,7 +27,7 @@ from jdzhi.trace.trust.model import (
 )
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from jdzhi.registry.db import Database
 
 __all__ = [
     "BASE_URL_ENV",
@@ -45,7 +45,7 @@ BASE_URL_ENV = "JDZHI_BASE_URL"
 BASE_URL_SETTING = "base_url"
 
 
-def setting(db: sqlite_utils.Database, name: str) -> str | None:
+def setting(db: Database, name: str) -> str | None:
     found = db.execute("SELECT value FROM trace_settings WHERE name = ?", [name]).fetchone()
     return None if found is None else str(found[0])
 
@@ -58,12 +58,12 @@ def given_base_url(text: str) -> str:
         raise InvalidInput(str(error)) from None
 
 
-def registry_base_url(db: sqlite_utils.Database) -> str:
+def registry_base_url(db: Database) -> str:
     """The label base stored at ``jdzhi init`` (else the default)."""
     return setting(db, BASE_URL_SETTING) or DEFAULT_BASE_URL
 
 
-def accepted_bases(db: sqlite_utils.Database) -> tuple[str, ...]:
+def accepted_bases(db: Database) -> tuple[str, ...]:
     """Label bases a registry verifier accepts: the stored base, then ``JDZHI_BASE_URL``."""
     bases = [registry_base_url(db)]
     from_env = os.environ.get(BASE_URL_ENV)
@@ -72,7 +72,7 @@ def accepted_bases(db: sqlite_utils.Database) -> tuple[str, ...]:
     return tuple(bases)
 
 
-def trusted_licenses(db: sqlite_utils.Database) -> dict[int, TrustedLicense]:
+def trusted_licenses(db: Database) -> dict[int, TrustedLicense]:
     """Every license with the events that count (superseded ones left out)."""
     categories: dict[int, set[int]] = {}
     for license_id, label_code in db.execute(
@@ -99,7 +99,7 @@ def trusted_licenses(db: sqlite_utils.Database) -> dict[int, TrustedLicense]:
     return licenses
 
 
-def trust_from_registry(db: sqlite_utils.Database) -> Trust:
+def trust_from_registry(db: Database) -> Trust:
     """Everything the registry trusts now, as verification and the trust bundle use it: keys
     only as their certificates vouch for them, under the home's authority key file (a key whose
     certificate fails is in ``refused_keys``, never in ``keys``)."""
