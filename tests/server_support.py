@@ -78,24 +78,6 @@ def running_server(home: Path, *args: str, **env: str) -> Iterator[RunningServer
         server.stop()
 
 
-def copy_home(source: Path, target: Path) -> Path:
-    """A copy of a home's registry (SQLite's backup, consistent while it is in use) and of the
-    authority's public key file (the registry's keys are checked against it): a signer's or a
-    lab's machine that knows the same keys, where records and endorsements are made."""
-    import shutil
-    import sqlite3
-
-    target.mkdir(parents=True)
-    (target / "keys").mkdir()
-    shutil.copy(source / "keys" / "authority.pub", target / "keys" / "authority.pub")
-    with sqlite3.connect(source / "registry.db") as origin, \
-            sqlite3.connect(target / "registry.db") as copy:
-        origin.backup(copy)
-    origin.close()
-    copy.close()
-    return target
-
-
 def stored_endorsement(home: Path, report_no: str) -> bytes:
     """The COSE message of an endorsement `jdzhi lab endorse` stored in ``home``."""
     import sqlite3

@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from hardening_support import World, build_world, csv_text, ok, run
-from server_support import RunningServer, copy_home, count, running_server, stored_endorsement
+from server_support import RunningServer, count, running_server, stored_endorsement
+
+from benchmarks.run import copy_home
 
 NDJSON = {"content-type": "application/x-ndjson"}
 CBOR = {"content-type": "application/cbor"}

@@ -10,9 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 from hardening_support import assert_registry_sound, build_world, csv_text, ok, run
-from server_support import copy_home, count, running_server, start_server
+from server_support import count, running_server, start_server
 
 from benchmarks.bench_server import drive
+from benchmarks.run import copy_home
 
 SERIALS = 100
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -44,6 +44,7 @@ __all__ = [
     "emit_json",
     "err",
     "home_of",
+    "listing",
     "new_key_passphrases",
     "note_encoding",
     "out",
@@ -56,6 +57,8 @@ __all__ = [
     "result_table",
     "warn",
 ]
+
+T = TypeVar("T")
 
 PASSPHRASE_ENV = "JDZHI_PASSPHRASE"
 #: the largest row id SQLite stores: every id people type is checked against it first
@@ -130,6 +133,14 @@ def result(as_json: bool, data: Any, line: str) -> None:
         emit_json(data)
     else:
         out.print(line, highlight=False)
+
+
+def listing(as_json: bool, items: Iterable[T], to_json: Callable[[T], Any]) -> bool:
+    """A list of results with --json: every item through its renderer, as one JSON array, and
+    True (nothing more to print); without --json, False: the command prints its table."""
+    if as_json:
+        emit_json([to_json(item) for item in items])
+    return as_json
 
 
 def emit_json(data: Any) -> None:

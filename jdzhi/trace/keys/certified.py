@@ -36,7 +36,6 @@ from jdzhi.registry.licenses import current_license, effective_status
 from jdzhi.timeutil import end_of_cst_day, format_time, stored_time, unix_time, utc_now
 from jdzhi.trace.formats.certs import CertFields, certificate_problem, sign_cert
 from jdzhi.trace.formats.common import MAX_KEY_ID
-from jdzhi.trace.formats.records import base64url
 from jdzhi.trace.keys.authority import (
     authority_public_key,
     authority_public_path,
@@ -102,18 +101,6 @@ class KeyInfo:
     def revocation_pending(self, now: datetime) -> bool:
         """Whether a revocation is recorded that takes effect after ``now``."""
         return self.end_kind == "revoked" and self.ended_at is not None and self.ended_at > now
-
-    def to_json(self, now: datetime | None = None) -> dict[str, Any]:
-        return {
-            "key_id": self.key_id, "role": self.role, "public_key": base64url(self.public_key),
-            "status": self.status_at(now or utc_now()),
-            "not_before": format_time(self.not_before), "not_after": format_time(self.not_after),
-            "issued_at": format_time(self.issued_at), "enterprise_id": self.enterprise_id,
-            "enterprise": self.enterprise, "license_no": self.license_no, "lab_id": self.lab_id,
-            "lab": self.lab,
-            "ended_at": format_time(self.ended_at) if self.ended_at else None,
-            "end_kind": self.end_kind, "end_reason": self.end_reason or None,
-        }
 
 
 _KEY_QUERY = (
