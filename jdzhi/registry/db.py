@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from importlib import import_module
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
@@ -26,6 +27,7 @@ from jdzhi.errors import (
     Conflict,
     ExitCode,
     IntegrityError,
+    InvalidInput,
     InvalidState,
     JdzhiError,
     NotInitialized,
@@ -44,6 +46,7 @@ __all__ = [
     "integrity_check",
     "migrate",
     "open_registry",
+    "open_store",
     "rows",
     "seed",
     "transaction",
@@ -111,6 +114,31 @@ def open_registry(home: Home) -> sqlite_utils.Database:
         raise NotInitialized(f"no registry at {home.path}: run `jdzhi init` first")
     db = _connect(str(home.db_path))
     migrate(db)
+    return _on_its_clock(db)
+
+
+def open_store(path: Path, modules: Sequence[ModuleType]) -> sqlite_utils.Database:
+    """Open a home's own database other than the registry (a workshop's store of what it
+    signed), made on first use, as the registry is opened: WAL, busy timeout, the migrations of
+    its component ``modules``, and the home's clock (made on a simulated clock when
+    ``JDZHI_NOW`` is set then, refusing ``JDZHI_NOW`` later otherwise)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InvalidInput(f"cannot make the jdzhi home {path.parent}: {error.strerror}") from None
+    db = _connect(str(path))
+    try:
+        migrate(db, modules)
+        if _clock_of(db) is None:
+            _record_clock(db, simulated=bool(os.environ.get("JDZHI_NOW")))
+    except BaseException:
+        db.close()
+        raise
+    return _on_its_clock(db)
+
+
+def _on_its_clock(db: sqlite_utils.Database) -> sqlite_utils.Database:
+    """``db``, unless JDZHI_NOW is set and its home runs on the real clock (then closed)."""
     if os.environ.get("JDZHI_NOW") and _clock_of(db) != "simulated":
         db.close()
         raise JdzhiError(
@@ -119,6 +147,12 @@ def open_registry(home: Home) -> sqlite_utils.Database:
             ExitCode.USAGE,
         )
     return db
+
+
+def _record_clock(db: sqlite_utils.Database, *, simulated: bool) -> None:
+    with transaction(db):
+        db.execute("INSERT OR IGNORE INTO home_clock (id, kind, recorded_at) VALUES (1, ?, ?)",
+                   ["simulated" if simulated else "real", format_time(utc_now())])
 
 
 def initialize(home: Home, *, simulated_clock: bool = False) -> InitResult:
@@ -132,11 +166,7 @@ def initialize(home: Home, *, simulated_clock: bool = False) -> InitResult:
     try:
         applied = migrate(db)
         if _clock_of(db) is None:
-            simulated = simulated_clock or bool(os.environ.get("JDZHI_NOW"))
-            with transaction(db):
-                db.execute("INSERT OR IGNORE INTO home_clock (id, kind, recorded_at) "
-                           "VALUES (1, ?, ?)",
-                           ["simulated" if simulated else "real", format_time(utc_now())])
+            _record_clock(db, simulated=simulated_clock or bool(os.environ.get("JDZHI_NOW")))
         seed(db)
     finally:
         db.close()
@@ -169,8 +199,10 @@ def in_memory() -> sqlite_utils.Database:
     return db
 
 
-def migrate(db: sqlite_utils.Database) -> tuple[str, ...]:
-    """Apply every migration that the database lacks, each version in its own transaction."""
+def migrate(db: sqlite_utils.Database,
+            modules: Sequence[ModuleType] | None = None) -> tuple[str, ...]:
+    """Apply every migration that the database lacks, each version in its own transaction, of
+    the registry's components or else of ``modules`` (:func:`open_store`)."""
     applied: list[str] = []
     try:
         db.execute(
@@ -188,7 +220,7 @@ def migrate(db: sqlite_utils.Database) -> tuple[str, ...]:
                 if db["schema_migrations"].count:
                     db.execute("INSERT OR IGNORE INTO home_clock VALUES (1, 'real', ?)",
                                [format_time(utc_now())])
-        for module in components():
+        for module in components() if modules is None else modules:
             name: str = module.COMPONENT
             migrations: Sequence[Sequence[str]] = module.MIGRATIONS
             current = _schema_version(db, name)
