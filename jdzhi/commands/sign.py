@@ -93,6 +93,7 @@ def sign(
                                bundle=bundle, base_url=base_url,
                                progress=lambda n: bar.advance(task, n), parallel=True)
     common.note_encoding(records, summary.source_encoding)
+    common.warn(summary.warnings)
     if as_json:
         common.emit_json(summary.to_json())
         return

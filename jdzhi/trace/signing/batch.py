@@ -79,6 +79,8 @@ class SignSummary:
     trust: str = "registry"
     #: where the records are stored: ``registry`` or ``workshop`` (the home's workshop.db)
     stored_in: str = "registry"
+    #: what the trust bundle's checks noted (an unlogged bundle, no memory of bundles)
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -388,7 +390,8 @@ def sign_csv(
                        lic.license_no, now, setup.base, batches, records_sha256,
                        already_signed=count - len(plan.new_serials), source_encoding=encoding,
                        trust=setup.trust.source,
-                       stored_in="workshop" if setup.workshop else "registry")
+                       stored_in="workshop" if setup.workshop else "registry",
+                       warnings=setup.trust.warnings)
 
 
 def _run_recorder(db: sqlite_utils.Database, setup: _Setup, signed_time: str,
