@@ -281,3 +281,64 @@ def test_jdzhi_now_moves_the_clock_only_of_a_workshop_home_made_with_it(
     assert not out.exists()
     made_with_it, _ = kiln.sign(cli, records(1), "simulated")
     assert made_with_it.exit_code == 0, made_with_it.output
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_workshop_run_then_rerun(tmp_path: Path) -> None:
+    """SIGKILL while the output is being written (the commit comes next): the workshop store
+    holds all of the batch or none of it, no output file, and the same command completes it."""
+    import os
+    import signal
+    import time
+    from collections import Counter
+
+    from hardening_support import build_world, csv_text, jdzhi_process, ok, run
+
+    world = build_world(tmp_path / "center")
+    workshop = tmp_path / "workshop-home"
+    count = 10_000
+    source = tmp_path / "big.csv"
+    source.write_text(csv_text(range(100_001, 100_001 + count)), encoding="utf-8")
+    out = tmp_path / "big.jsonl"
+    args = ("sign", str(source), "--key", str(world.key), "--out", str(out), "--trust",
+            str(world.bundle), "--authority", world.authority_public_key, "--json")
+    process = jdzhi_process(workshop, *args)
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline:
+        if any(tmp_path.glob(".big.jsonl.*.partial")):
+            os.killpg(process.pid, signal.SIGKILL)
+            break
+        time.sleep(0.002)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL, "the command finished before the kill"
+    stored = Kiln(world.home, world.key, world.bundle, tmp_path, workshop, tmp_path).stored
+    assert len(stored()) in (0, count) and not out.exists()
+    rerun = json.loads(ok(run(workshop, *args)).stdout)
+    assert rerun["signed"] == count and len(stored()) == count
+    assert not [serial for serial, n in Counter(s for s, _ in stored()).items() if n > 1]
+    assert len(out.read_text(encoding="utf-8").splitlines()) == count
+    assert not list(tmp_path.glob(".big.jsonl.*.partial"))
+    # exit 0 only when every record is genuine
+    ok(run(workshop, "verify", str(out), "--trust", str(world.bundle), "--authority",
+           world.authority_public_key))
+
+
+def test_records_of_two_authorities_never_share_a_store(
+    cli: Invoke, kiln: Kiln, tmp_path: Path
+) -> None:
+    """Enterprise and key ids are those of one registry: a workshop home that signed under one
+    authority refuses a bundle of another, and a registry home refuses a bundle not its own."""
+    from hardening_support import build_world, run
+
+    assert kiln.sign(cli, records(1), "first")[0].exit_code == 0
+    other = build_world(tmp_path / "other-center")
+    source = write_csv(tmp_path / "other.csv", records(1, start=5001))
+    args = ("sign", str(source), "--key", str(other.key), "--out", str(tmp_path / "o.jsonl"),
+            "--trust", str(other.bundle), "--authority", other.authority_public_key)
+    _refused(run(kiln.workshop, *args), ExitCode.INVALID_STATE, "signed under another authority")
+    at_center = cli("sign", str(source), "--key", str(kiln.key), "--out", str(tmp_path / "c.jsonl"),
+                    "--trust", str(other.bundle), "--authority", other.authority_public_key)
+    _refused(at_center, ExitCode.INVALID_STATE, "another authority than this home's registry")
+    assert kiln.stored() == [("1001", "B1")] and not list(tmp_path.glob("?.jsonl"))
+    fresh = tmp_path / "fresh-workshop"
+    assert run(fresh, *args).exit_code == 0

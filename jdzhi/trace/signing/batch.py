@@ -180,24 +180,30 @@ def _setup(db: sqlite_utils.Database, key: SigningKey, base_url: str | None,
         trust = signing_trust(db, key.public_key)
         return _Setup(resolve_signer(trust, key.public_key, now), base, trust, workshop=False)
     base = bundle_base_url(trust, base_url)
-    signer = resolve_signer(trust, key.public_key, now)
     workshop = is_workshop_store(db)
     if workshop:
         _check_workshop_authority(db, trust)
     else:
-        _check_registry_holds(db, trust, signer)
+        _check_registry_authority(db, trust)
+    signer = resolve_signer(trust, key.public_key, now)
+    if not workshop:
+        _check_registry_holds(db, signer)
     return _Setup(signer, base, trust, workshop)
 
 
-def _check_registry_holds(db: sqlite_utils.Database, trust: Trust, signer: Signer) -> None:
-    """A bundle given in a home that has a registry: the records go to that registry, so the
-    bundle must be of its authority and its key one the registry holds."""
+def _check_registry_authority(db: sqlite_utils.Database, trust: Trust) -> None:
+    """A bundle given in a home that has a registry: the records go to that registry (its ids of
+    enterprises and keys), so the bundle must be of the registry's authority."""
     from jdzhi.trace.keys.certified import registry_authority_key
 
     if trust.authority_public_key != registry_authority_key(db):
         raise InvalidState("the trust bundle is of another authority than this home's registry, "
                            "where the records would be stored: sign in a home without a "
                            "registry (a workshop's); nothing was signed")
+
+
+def _check_registry_holds(db: sqlite_utils.Database, signer: Signer) -> None:
+    """The key the bundle certifies is one the registry holds (else it is an older copy)."""
     held = db.execute("SELECT public_key FROM trust_keys WHERE key_id = ?",
                       [signer.key.key_id]).fetchone()
     if held is None or bytes(held[0]) != signer.key.public_key:
