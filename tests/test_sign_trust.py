@@ -342,3 +342,30 @@ def test_records_of_two_authorities_never_share_a_store(
     assert kiln.stored() == [("1001", "B1")] and not list(tmp_path.glob("?.jsonl"))
     fresh = tmp_path / "fresh-workshop"
     assert run(fresh, *args).exit_code == 0
+
+
+def test_a_workshop_store_is_never_signed_into_without_a_bundle(kiln: Kiln) -> None:
+    from conftest import TEST_PASSPHRASE
+
+    from jdzhi.errors import InvalidInput
+    from jdzhi.trace.keys.keyfile import load_key
+    from jdzhi.trace.signing._workshop_store import open_workshop_store
+    from jdzhi.trace.signing.batch import sign_csv
+
+    db = open_workshop_store(Home(kiln.workshop))
+    try:
+        with pytest.raises(InvalidInput, match="only against a trust bundle"):
+            sign_csv(db, write_csv(kiln.tmp / "lib.csv", records(1)),
+                     key=load_key(kiln.key, TEST_PASSPHRASE.encode()), out=kiln.tmp / "lib.jsonl")
+    finally:
+        db.close()
+    assert kiln.stored() == [] and not (kiln.tmp / "lib.jsonl").exists()
+
+
+def test_a_required_witness_is_checked_as_verify_checks_it(cli: Invoke, kiln: Kiln) -> None:
+    result, out = kiln.sign(cli, records(1), "witness", "--witness", str(kiln.authority))
+    _refused(result, ExitCode.INVALID_INPUT, "is not a testing-center key this trust certifies")
+    assert not out.exists() and kiln.stored() == []
+    alone = cli("--home", str(kiln.workshop), "sign", str(kiln.tmp / "witness.csv"), "--key",
+                str(kiln.key), "--out", str(out), "--authority", str(kiln.authority))
+    _refused(alone, ExitCode.INVALID_INPUT, "give --trust FILE too")

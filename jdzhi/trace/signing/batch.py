@@ -175,12 +175,14 @@ def _setup(db: sqlite_utils.Database, key: SigningKey, base_url: str | None,
     from jdzhi.trace.signing._workshop_store import is_workshop_store
     from jdzhi.trace.trust.from_registry import signing_trust
 
+    workshop = is_workshop_store(db)
     if trust is None:
+        if workshop:
+            raise InvalidInput("a workshop store signs only against a trust bundle: give one")
         base = resolve_base_url(db, base_url)
         trust = signing_trust(db, key.public_key)
         return _Setup(resolve_signer(trust, key.public_key, now), base, trust, workshop=False)
     base = bundle_base_url(trust, base_url)
-    workshop = is_workshop_store(db)
     if workshop:
         _check_workshop_authority(db, trust)
     else:
