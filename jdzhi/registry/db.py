@@ -33,6 +33,7 @@ from jdzhi.errors import (
     Conflict,
     ExitCode,
     IntegrityError,
+    InvalidInput,
     InvalidState,
     JdzhiError,
     NotInitialized,
@@ -58,6 +59,7 @@ __all__ = [
     "integrity_check",
     "migrate",
     "open_registry",
+    "open_store",
     "rows",
     "seed",
     "transaction",
@@ -289,12 +291,34 @@ def open_registry(home: Home) -> Database:
     on a simulated clock (by the test suite or ``jdzhi demo``) opens while it is set."""
     if not home.db_path.exists():
         raise NotInitialized(f"no registry at {home.path}: run `jdzhi init` first")
-    db = _open_file(home)
+    return _migrated(_open_file(home))
+
+
+def open_store(path: Path, modules: Sequence[ModuleType]) -> Database:
+    """Open (made on first use) a home's database other than the registry, e.g. a workshop's
+    store, as the registry is opened: the migrations of ``modules``, the home's clock rule."""
     try:
-        migrate(db)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InvalidInput(f"cannot make the jdzhi home {path.parent}: {error.strerror}") from None
+    return _migrated(connect(f"sqlite:///{path}"), modules, record_clock=True)
+
+
+def _migrated(db: Database, modules: Sequence[ModuleType] | None = None, *,
+              record_clock: bool = False) -> Database:
+    """``db`` migrated (its clock recorded if asked and new), on its clock; closed on failure."""
+    try:
+        migrate(db, modules)
+        if record_clock and _clock_of(db) is None:
+            _record_clock(db, simulated=bool(os.environ.get("JDZHI_NOW")))
     except BaseException:
         db.close()
         raise
+    return _on_its_clock(db)
+
+
+def _on_its_clock(db: Database) -> Database:
+    """``db``, unless JDZHI_NOW is set and its home runs on the real clock (then closed)."""
     if os.environ.get("JDZHI_NOW") and _clock_of(db) != "simulated":
         db.close()
         raise JdzhiError(
@@ -303,6 +327,13 @@ def open_registry(home: Home) -> Database:
             ExitCode.USAGE,
         )
     return db
+
+
+def _record_clock(db: Database, *, simulated: bool) -> None:
+    with transaction(db):
+        db.execute("INSERT INTO home_clock (id, kind, recorded_at) VALUES (1, ?, ?) "
+                   "ON CONFLICT DO NOTHING",
+                   ["simulated" if simulated else "real", format_time(utc_now())])
 
 
 def initialize(home: Home, *, simulated_clock: bool = False) -> InitResult:
@@ -316,11 +347,7 @@ def initialize(home: Home, *, simulated_clock: bool = False) -> InitResult:
     try:
         applied = migrate(db)
         if _clock_of(db) is None:
-            simulated = simulated_clock or bool(os.environ.get("JDZHI_NOW"))
-            with transaction(db):
-                db.execute("INSERT INTO home_clock (id, kind, recorded_at) VALUES (1, ?, ?) "
-                           "ON CONFLICT DO NOTHING",
-                           ["simulated" if simulated else "real", format_time(utc_now())])
+            _record_clock(db, simulated=simulated_clock or bool(os.environ.get("JDZHI_NOW")))
         seed(db)
     finally:
         db.close()
@@ -351,8 +378,9 @@ def in_memory() -> Database:
     return db
 
 
-def migrate(db: Database) -> tuple[str, ...]:
-    """Apply every migration that the database lacks, each version in its own transaction."""
+def migrate(db: Database, modules: Sequence[ModuleType] | None = None) -> tuple[str, ...]:
+    """Apply every migration that the database lacks, each version in its own transaction, of
+    the registry's components or else of ``modules`` (:func:`open_store`)."""
     applied: list[str] = []
     try:
         db.execute(
@@ -370,7 +398,7 @@ def migrate(db: Database) -> tuple[str, ...]:
                 if db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]:
                     db.execute("INSERT INTO home_clock VALUES (1, 'real', ?) "
                                "ON CONFLICT DO NOTHING", [format_time(utc_now())])
-        for module in components():
+        for module in components() if modules is None else modules:
             name: str = module.COMPONENT
             migrations: Sequence[Sequence[str]] = module.MIGRATIONS
             current = _schema_version(db, name)

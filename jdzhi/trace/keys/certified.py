@@ -60,6 +60,7 @@ __all__ = [
     "IssuedKey",
     "KeyInfo",
     "certificate_problems",
+    "certified_key",
     "certified_keys",
     "get_key",
     "issue_lab_key",
@@ -135,6 +136,15 @@ def get_key(db: Database, key_id: int) -> KeyInfo:
 def key_by_public_key(db: Database, public_key: bytes) -> KeyInfo:
     """The certified key of a key file's public key; IntegrityError when its certificate does
     not vouch for it (a row added or changed outside jdzhi)."""
+    return _key_info(_certified_row(db, public_key))
+
+
+def certified_key(db: Database, public_key: bytes) -> TrustedKey:
+    """:func:`key_by_public_key`, as verification reads a key (:func:`certified_keys`)."""
+    return _trusted_key(_certified_row(db, public_key))
+
+
+def _certified_row(db: Database, public_key: bytes) -> dict[str, Any]:
     found = rows(db, f"{_KEY_QUERY} WHERE k.public_key = ?", [public_key])
     if not found:
         # a damaged key file can still decrypt, to another key: say so beside the usual cause
@@ -144,7 +154,7 @@ def key_by_public_key(db: Database, public_key: bytes) -> KeyInfo:
     if problem is not None:
         raise IntegrityError(f"{problem}: the key is not trusted (its row was written outside "
                              "jdzhi); run `jdzhi registry audit`")
-    return _key_info(found[0])
+    return found[0]
 
 
 def registry_authority_key(db: Database) -> bytes:
@@ -213,15 +223,21 @@ def certified_keys(db: Database) -> CertifiedKeys:
         if problem is not None:
             refused[row["key_id"]] = problem
             continue
-        fields = _cert_fields(row)
-        trusted[fields.key_id] = TrustedKey(
-            key_id=fields.key_id, public_key=fields.public_key, role=row["role"],
-            not_before=fields.not_before, not_after=fields.not_after,
-            enterprise_id=fields.enterprise_id, license_id=fields.license_id,
-            lab_id=fields.lab_id, ended_at=_unix(row["ended_at"]) if row["ended_at"] else None,
-            end_kind=row["end_kind"], end_reason=row["end_reason"],
-        )
+        key = _trusted_key(row)
+        trusted[key.key_id] = key
     return CertifiedKeys(authority, trusted, refused)
+
+
+def _trusted_key(row: dict[str, Any]) -> TrustedKey:
+    """A ``trust_keys`` row whose certificate vouches for it, as verification reads it."""
+    fields = _cert_fields(row)
+    return TrustedKey(
+        key_id=fields.key_id, public_key=fields.public_key, role=row["role"],
+        not_before=fields.not_before, not_after=fields.not_after,
+        enterprise_id=fields.enterprise_id, license_id=fields.license_id,
+        lab_id=fields.lab_id, ended_at=_unix(row["ended_at"]) if row["ended_at"] else None,
+        end_kind=row["end_kind"], end_reason=row["end_reason"],
+    )
 
 
 def trusted_keys(db: Database) -> dict[int, TrustedKey]:
