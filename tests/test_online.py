@@ -17,8 +17,8 @@ from label_support import label_of
 from server_support import RunningServer, copy_home, count, running_server
 from typer.testing import Result
 
-from jdzhi.errors import ExitCode, InvalidInput
-from jdzhi.online.client import USER_AGENT, check_server_url
+from jdzhi.errors import ExitCode, InvalidInput, Unreachable
+from jdzhi.online.client import USER_AGENT, check_server_url, open_center
 from jdzhi.online.uploads import PushPlan, push_records
 
 #: the server's clock (the world's JDZHI_NOW, 2026-03-10T09:00:00+08:00) as it stores times
@@ -158,6 +158,22 @@ def test_an_unreachable_center_is_exit_11_in_one_line(
     assert "its host name is not known" in unknown
 
 
+def test_tls_to_a_plain_server_and_a_silent_server_are_unreachable(
+        world: World, server: RunningServer, tmp_path: Path) -> None:
+    tls = server.url.replace("http://", "https://")
+    line = _one_error_line(run(tmp_path / "c", "push", str(world.signed), "--server", tls),
+                           ExitCode.UNREACHABLE)
+    assert line.startswith(f"error: cannot reach the center at {tls}: TLS failed ("), line
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with open_center(url) as center, pytest.raises(Unreachable) as waited:
+            center.call("GET", "/healthz", what="a health check", timeout=0.5)
+    assert waited.value.message == f"the center at {url} did not answer within 0.5 s"
+    assert waited.value.exit_code == ExitCode.UNREACHABLE
+
+
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1/", "file:///tmp/x", "127.0.0.1:8000",
                                  "http://", "http://user:secret@127.0.0.1:8000",
                                  "http://127.0.0.1:99999", "https://center.example/?a=b",
@@ -174,7 +190,7 @@ def test_a_server_that_is_not_jdzhi_is_unreachable(world: World, tmp_path: Path)
     seen: list[str] = []
 
     class Proxy(BaseHTTPRequestHandler):  # a proxy whose jdzhi server is down
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             seen.append(self.headers.get("user-agent", ""))
             body = b"<html><body>502 Bad Gateway</body></html>"
             self.send_response(502)
