@@ -17,7 +17,7 @@ from label_support import label_of
 from server_support import RunningServer, copy_home, count, running_server
 from typer.testing import Result
 
-from jdzhi.errors import ExitCode, InvalidInput, Unreachable
+from jdzhi.errors import ExitCode, InvalidInput, JdzhiError, Unreachable
 from jdzhi.online.client import USER_AGENT, check_server_url, open_center
 from jdzhi.online.uploads import PushPlan, push_records
 
@@ -113,11 +113,11 @@ def test_a_big_file_goes_in_parts_each_all_or_none_and_a_rerun_completes_it(
     longest = max(len(line.encode()) + 1
                   for line in (*good.splitlines(), *signed.read_text("utf-8").splitlines()))
     plans: list[PushPlan] = []
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(JdzhiError) as refused:
         push_records(server.url, signed, max_request_bytes=2 * longest, planned=plans.append)
     assert plans == [PushPlan(lines=6, parts=3)]
-    assert refused.value.exit_code == ExitCode.CHECK_FAILED  # type: ignore[attr-defined]
-    message = refused.value.message  # type: ignore[attr-defined]
+    assert refused.value.exit_code == ExitCode.CHECK_FAILED
+    message = refused.value.message
     assert ": line 5 is tampered: " in message, message  # the file's line, not the part's
     assert f"lines 1-4 of {signed} were sent before and are stored" in message
     assert f"`jdzhi push {signed} --server {server.url}` again" in message
