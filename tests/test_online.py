@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from label_support import label_of
 from server_support import RunningServer, copy_home, count, running_server
 from typer.testing import Result
 
-from jdzhi.errors import ExitCode, InvalidInput, JdzhiError, Unreachable
+from jdzhi.errors import Busy, ExitCode, InvalidInput, JdzhiError, Unreachable
 from jdzhi.online.client import USER_AGENT, check_server_url, open_center
 from jdzhi.online.uploads import PushPlan, push_records
 
@@ -186,35 +187,64 @@ def test_an_address_that_is_not_http_is_exit_3(world: World, tmp_path: Path, url
         check_server_url(url)
 
 
-def test_a_server_that_is_not_jdzhi_is_unreachable(world: World, tmp_path: Path) -> None:
-    seen: list[str] = []
+@contextmanager
+def _answering(*answers: tuple[int, str, bytes, dict[str, str]]) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 giving these (status, content type, body, headers) answers
+    in turn: a proxy, or a center's rate limit, as the client meets them."""
+    queue = list(answers)
 
-    class Proxy(BaseHTTPRequestHandler):  # a proxy whose jdzhi server is down
+    class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            seen.append(self.headers.get("user-agent", ""))
-            body = b"<html><body>502 Bad Gateway</body></html>"
-            self.send_response(502)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
+            assert self.headers.get("user-agent") == USER_AGENT
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            status, kind, body, headers = queue.pop(0)
+            self.send_response(status)
+            for name, value in {"Content-Type": kind, "Content-Length": str(len(body)),
+                                **headers}.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
             pass
 
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
-    thread.start()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{proxy.server_address[1]}"
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert queue == []
+
+
+def test_a_server_that_is_not_jdzhi_is_unreachable(world: World, tmp_path: Path) -> None:
+    bad_gateway = (502, "text/html", b"<html><body>502 Bad Gateway</body></html>", {})
+    with _answering(bad_gateway) as url:  # a proxy whose jdzhi server is down
         line = _one_error_line(run(tmp_path / "c", "push", str(world.signed), "--server", url),
                                ExitCode.UNREACHABLE)
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
     assert line == (f"error: {url} did not answer as a jdzhi server does (HTTP 502, "
                     "text/html): is --server the center's address?")
-    assert seen == [USER_AGENT]
+
+
+def test_a_rate_limited_scan_waits_as_told_and_a_proxys_413_says_what_to_raise() -> None:
+    limited = (429, "application/json",
+               b'{"error": "too many scans from this client: retry in 1 s", '
+               b'"code": "rate-limited"}', {"Retry-After": "1"})
+    with _answering(limited, (200, "application/json", b'{"verdict": "genuine"}', {})) as url, \
+            open_center(url) as center:
+        assert center.call("POST", "/api/v1/scans", what="the scan", content=b"{}",
+                           patient=True) == (200, {"verdict": "genuine"})
+    with _answering(limited) as url, open_center(url) as center, pytest.raises(Busy) as busy:
+        center.call("POST", "/api/v1/scans", what="the scan", content=b"{}")
+    assert busy.value.message == (f"the center at {url} refused the scan: too many scans from "
+                                  "this client: retry in 1 s")
+    with _answering((413, "text/html", b"<html>413</html>", {})) as url, \
+            open_center(url) as center, pytest.raises(Unreachable) as refused:
+        center.call("POST", "/api/v1/records", what="x", content=b"x" * 2000)
+    assert refused.value.message == (f"a proxy in front of {url} refused a request of 2000 bytes "
+                                     "(HTTP 413): raise its body limit to the center's (nginx: "
+                                     "client_max_body_size 32m)")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ __all__ = [
     "CONNECT_TIMEOUT",
     "ERROR_OF",
     "INSPECTOR_TOKEN_ENV",
+    "MAX_WAIT",
     "UPLOAD_TIMEOUT",
     "USER_AGENT",
     "Center",
@@ -68,6 +69,8 @@ INSPECTOR_TOKEN_ENV = "JDZHI_INSPECTOR_TOKEN"
 USER_AGENT = f"jdzhi/{__version__}"
 CONNECT_TIMEOUT = 10.0
 ANSWER_TIMEOUT = 60.0
+#: the longest wait a rate-limited scan sits out before it is sent again
+MAX_WAIT = 60
 #: a records upload: the center verifies every line (two signatures each) before it answers
 UPLOAD_TIMEOUT = 600.0
 
@@ -141,10 +144,14 @@ class Center:
 
     def call(self, method: str, path: str, *, what: str, content: bytes | None = None,
              content_type: str | None = None, token: str | None = None,
-             params: dict[str, str] | None = None,
-             timeout: float = ANSWER_TIMEOUT) -> tuple[int, Any]:
+             params: dict[str, str] | None = None, timeout: float = ANSWER_TIMEOUT,
+             patient: bool = False) -> tuple[int, Any]:
         """(status, JSON answer) of a request the center accepted; its refusal as the error of
-        its code (message: "the center at URL refused WHAT: ..."); Unreachable otherwise."""
+        its code (message: "the center at URL refused WHAT: ..."); Unreachable otherwise.
+        ``patient``: when the center's rate limit says to retry within :data:`MAX_WAIT` s,
+        wait and send again (a folder of photos scanned at once)."""
+        import time
+
         import httpx
 
         headers = {"Accept": "application/json"}
@@ -152,17 +159,22 @@ class Center:
             headers["Content-Type"] = content_type
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        try:
-            response = self._client.request(
-                method, self.url + path, content=content, headers=headers, params=params,
-                timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT))
-        except httpx.TimeoutException:
-            raise Unreachable(f"the center at {self.url} did not answer within "
-                              f"{timeout:g} s") from None
-        except httpx.TransportError as error:
-            raise Unreachable(f"cannot reach the center at {self.url}: "
-                              f"{_transport_problem(error)}") from None
-        return response.status_code, self._answer(response, what)
+        while True:
+            try:
+                response = self._client.request(
+                    method, self.url + path, content=content, headers=headers, params=params,
+                    timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT))
+            except httpx.TimeoutException:
+                raise Unreachable(f"the center at {self.url} did not answer within "
+                                  f"{timeout:g} s") from None
+            except httpx.TransportError as error:
+                raise Unreachable(f"cannot reach the center at {self.url}: "
+                                  f"{_transport_problem(error)}") from None
+            wait = response.headers.get("retry-after", "")
+            if not (patient and response.status_code == 429 and wait.isdigit()
+                    and int(wait) <= MAX_WAIT):
+                return response.status_code, self._answer(response, what)
+            time.sleep(max(1, int(wait)))
 
     def _answer(self, response: httpx.Response, what: str) -> Any:
         status = response.status_code
@@ -170,6 +182,10 @@ class Center:
             raise Unreachable(f"{self.url} redirects to {response.headers.get('location', '?')}"
                               ": give that address with --server")
         body = _json_or_none(response)
+        if status == 413 and body is None:
+            raise Unreachable(f"a proxy in front of {self.url} refused a request of "
+                              f"{len(response.request.content)} bytes (HTTP 413): raise its body "
+                              "limit to the center's (nginx: client_max_body_size 32m)")
         if 200 <= status < 300 and body is not None:
             return body
         if isinstance(body, dict) and isinstance(body.get("error"), str) \

@@ -102,7 +102,8 @@ def report_scans(server: str, token: str, outcomes: Sequence[ScanOutcome], *,
                                **({"location": location} if location.strip() else {})}
                     _, answer = center.call("POST", "/api/v1/scans", what="the scan",
                                             content=json.dumps(request).encode("utf-8"),
-                                            content_type="application/json", token=token)
+                                            content_type="application/json", token=token,
+                                            patient=True)
                     scans[index] = _merged(outcome, _center_verdict(answer, center))
                     reported += 1
                 if progress is not None:
