@@ -170,15 +170,16 @@ def push(
 
     Example: jdzhi lab push JDZ-T-2026-0142 --server https://trace.example.cn
     """
+    from jdzhi.online.client import check_server_url
     from jdzhi.online.uploads import send_endorsements
 
     assert server is not None  # a required option
+    server = check_server_url(server)
     sent = send_endorsements(server, common.home_of(ctx), report_no)
     if as_json:
-        common.emit_json({"server": server.strip().rstrip("/"),
-                          "sent": [one.to_json() for one in sent]})
+        common.emit_json({"server": server, "sent": [one.to_json() for one in sent]})
     else:
-        _show_sent(sent, server.strip().rstrip("/"))
+        _show_sent(sent, server)
 
 
 @app.command("witness")
