@@ -56,6 +56,9 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "sign": LazyCommand(
         "jdzhi.commands.sign", "sign",
         "Sign every record of a CSV with a licensee key, store them, and write SIGNED.jsonl."),
+    "push": LazyCommand(
+        "jdzhi.commands.push", "push",
+        "Send signed records to the service center online (`jdzhi server`): all lines or none."),
     "label": LazyCommand(
         "jdzhi.commands.label", "label",
         "Print QR traceability labels: PDF sheets, or one PNG/SVG per label."),

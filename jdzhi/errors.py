@@ -33,6 +33,8 @@ class ExitCode(IntEnum):
     NOT_INITIALIZED = 9
     #: the registry stayed locked by another process longer than the busy timeout
     BUSY = 10
+    #: the center's server (``--server URL``) could not be reached or did not answer as jdzhi
+    UNREACHABLE = 11
     #: a bug in jdzhi; set JDZHI_DEBUG=1 to see the traceback
     INTERNAL = 70
     #: interrupted by the user (Ctrl-C)
@@ -81,3 +83,7 @@ class NotInitialized(JdzhiError):
 
 class Busy(JdzhiError):
     exit_code = ExitCode.BUSY
+
+
+class Unreachable(JdzhiError):
+    exit_code = ExitCode.UNREACHABLE

@@ -108,8 +108,14 @@ def test_records_are_verified_and_stored_all_or_none(
     tampered["label"] = tampered["label"][:-4] + "AAAA"
     bad = "\n".join([*lines[:2], json.dumps(tampered), *lines[3:]]).encode()
     message = _error(http.post("/api/v1/records", content=bad, headers=NDJSON), 400,
-                     "invalid-input")
-    assert message.startswith("line 3 ") and "nothing was stored" in message
+                     "not-genuine")
+    assert message.startswith("line 3 is tampered") and "nothing was stored" in message
+    numbered = http.post("/api/v1/records", content=bad, headers=NDJSON,
+                         params={"first_line": "1001"})  # a part of a bigger file
+    assert _error(numbered, 400, "not-genuine").startswith("line 1003 is tampered")
+    for wrong in ("0", "-1", "x", "1e3", "９"):
+        _error(http.post("/api/v1/records", content=bad, headers=NDJSON,
+                         params={"first_line": wrong}), 400, "invalid-input")
     home = world.home.path
     assert count(home, "SELECT count(*) FROM signed_records WHERE batch = 'B2'") == 0
     stored = http.post("/api/v1/records", content=signed.read_bytes(), headers=NDJSON)

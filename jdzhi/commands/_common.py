@@ -39,6 +39,7 @@ __all__ = [
     "KeyPassphraseFileOption",
     "MaxAgeOption",
     "PassphraseFileOption",
+    "ServerOption",
     "VerifyTrustOption",
     "WitnessOption",
     "emit_json",
@@ -276,6 +277,11 @@ WitnessOption = Annotated[list[str] | None, typer.Option(
     help="Require a cosignature of the --trust bundle's log checkpoint by this witness (a "
          "testing center): its vkey, or its lab public key (base64url, hex or a PEM file). "
          "Repeat for more witnesses.",
+)]
+ServerOption = Annotated[str | None, typer.Option(
+    "--server", metavar="URL",
+    help="The service center's address (where `jdzhi server` runs), e.g. "
+         "https://trace.example.cn.",
 )]
 MaxAgeOption = Annotated[int | None, typer.Option(
     "--max-age", metavar="DAYS", min=0,

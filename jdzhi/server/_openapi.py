@@ -69,7 +69,12 @@ def _upload_paths(records_limit: int, message_limit: int) -> dict[str, Any]:
                                    "422": _error("not signed by the authority key"),
                                    **_ERRORS}}},
         "/api/v1/records": {"post": {
-            "summary": "Store SIGNED.jsonl lines (all or none; re-sent lines are harmless)",
+            "summary": "Store SIGNED.jsonl lines (all or none; re-sent lines are harmless; "
+                       "a line that is not genuine: 400 not-genuine)",
+            "parameters": [{"name": "first_line", "in": "query", "required": False,
+                            "description": "the body's first line is this line of the sender's "
+                                           "file (errors name the file's lines); default 1",
+                            "schema": {"type": "integer", "minimum": 1}}],
             "requestBody": _body("application/x-ndjson", {"type": "string"}, records_limit),
             "responses": {"200": _json("stored", {"type": "object", "properties": {
                 "stored": {"type": "integer"}, "already_stored": {"type": "integer"}}}),

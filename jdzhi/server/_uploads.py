@@ -15,6 +15,7 @@ from jdzhi.registry import audit
 from jdzhi.registry.db import Database, transaction
 from jdzhi.registry.enterprises import enterprise_by_id
 from jdzhi.server import _service as lib
+from jdzhi.server.errors import NotGenuine
 from jdzhi.timeutil import format_time
 
 __all__ = ["RecordsStored", "current_bundle", "publish_bundle", "store_endorsement",
@@ -37,7 +38,7 @@ class RecordsStored:
         return {"stored": self.stored, "already_stored": self.already_stored}
 
 
-def _checked_rows(db: Database, text: str, now: datetime
+def _checked_rows(db: Database, text: str, now: datetime, first_line: int
                   ) -> tuple[dict[tuple[int, str], tuple[int, tuple[Any, ...]]], int]:
     """Every line verified as `jdzhi verify` does, as (line number, row) by (enterprise, serial),
     and the number of lines; the first bad line stops everything."""
@@ -45,7 +46,7 @@ def _checked_rows(db: Database, text: str, now: datetime
     latest = now + CLOCK_SKEW
     rows: dict[tuple[int, str], tuple[int, tuple[Any, ...]]] = {}
     lines = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=first_line):
         if not line.strip():
             continue
         lines += 1
@@ -55,7 +56,7 @@ def _checked_rows(db: Database, text: str, now: datetime
             raise InvalidInput(f"line {number} is nested too deeply; nothing was stored") from None
         if not result.genuine:
             reason = result.reasons[0] if result.reasons else str(result.verdict)
-            raise InvalidInput(f"line {number} is {result.verdict}: "
+            raise NotGenuine(f"line {number} is {result.verdict}: "
                                f"{reason.removeprefix(f'line {number}: ')}; nothing was stored")
         if result.signed_at is not None and result.signed_at > latest:
             raise InvalidInput(f"line {number} is signed in the future "
@@ -75,9 +76,12 @@ def _checked_rows(db: Database, text: str, now: datetime
     return rows, lines
 
 
-def store_records(db: Database, text: str, now: datetime) -> RecordsStored:
-    """Store SIGNED.jsonl lines: all or none; lines stored before count as already stored."""
-    rows, lines = _checked_rows(db, text, now)
+def store_records(db: Database, text: str, now: datetime, *,
+                  first_line: int = 1) -> RecordsStored:
+    """Store SIGNED.jsonl lines: all or none; lines stored before count as already stored.
+    Errors name lines counting from ``first_line`` (the body's first line in the sender's
+    file)."""
+    rows, lines = _checked_rows(db, text, now, first_line)
     already = lines - len(rows)  # a line sent twice in one upload
     stored_by_enterprise: dict[int, list[bytes]] = {}
     insert = (f"INSERT INTO signed_records ({', '.join(_COLUMNS)}) "

@@ -20,7 +20,12 @@ from jdzhi import __version__
 from jdzhi.errors import InvalidInput
 from jdzhi.home import Home
 from jdzhi.registry.db import open_registry
-from jdzhi.server import DEFAULT_SCAN_RATE_LIMIT
+from jdzhi.server import (
+    DEFAULT_SCAN_RATE_LIMIT,
+    MESSAGE_BODY_LIMIT,
+    RECORDS_BODY_LIMIT,
+    SCAN_BODY_LIMIT,
+)
 from jdzhi.server import _service as lib
 from jdzhi.server._clients import RateLimiter, client_id, client_secret
 from jdzhi.server._desk import Desk
@@ -34,9 +39,6 @@ from jdzhi.timeutil import utc_now
 
 __all__ = ["ServerSettings", "create_app"]
 
-SCAN_BODY_LIMIT = 1024 * 1024
-RECORDS_BODY_LIMIT = 32 * 1024 * 1024
-MESSAGE_BODY_LIMIT = 4 * 1024 * 1024
 MAX_LABEL_CHARS = 2000
 #: where scans are posted; the page served here reports its checks to it (the page online)
 SCANS_PATH = "/api/v1/scans"
@@ -99,8 +101,10 @@ class _Service:
 
     async def post_records(self, request: Request) -> Response:
         require_type(request, "application/x-ndjson", "application/jsonl")
+        first_line = _first_line(request.query_params.get("first_line", "1"))
         text = utf8_text(await read_body(request, RECORDS_BODY_LIMIT))
-        return JSONResponse((await self._registry_work(store_records, text)).to_json())
+        stored = await self._registry_work(partial(store_records, first_line=first_line), text)
+        return JSONResponse(stored.to_json())
 
     async def post_endorsement(self, request: Request) -> Response:
         require_type(request, "application/cose", "application/octet-stream")
@@ -181,6 +185,14 @@ class _Service:
             Route("/api/v1/serials/{enterprise}/{serial}", self.get_serial),
             *page,
         ]
+
+
+def _first_line(text: str) -> int:
+    """``?first_line=N``: the body's first line is line N of the sender's file (`jdzhi push`
+    sends a big file in parts), so that an error names the file's line."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 2**53:
+        raise InvalidInput("first_line is a line number from 1")
+    return int(text)
 
 
 def create_app(settings: ServerSettings | None = None) -> Starlette:

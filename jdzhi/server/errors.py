@@ -24,10 +24,18 @@ from jdzhi.errors import (
     NotInitialized,
 )
 
-__all__ = ["EXCEPTION_HANDLERS", "STATUS_OF", "ApiError", "error_response", "handle_error"]
+__all__ = ["EXCEPTION_HANDLERS", "STATUS_OF", "ApiError", "NotGenuine", "error_response",
+           "handle_error"]
+
+
+class NotGenuine(InvalidInput):
+    """An uploaded signed record that `jdzhi verify` would not call genuine (its own code, so
+    that `jdzhi push` can exit 1 as `jdzhi verify` does)."""
+
 
 #: the library's errors as (HTTP status, machine code); the first matching class wins
 STATUS_OF: tuple[tuple[type[JdzhiError], int, str], ...] = (
+    (NotGenuine, 400, "not-genuine"),
     (InvalidInput, 400, "invalid-input"),
     (NotFound, 404, "not-found"),
     (Conflict, 409, "conflict"),
