@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from jdzhi._format.scanning import scan_outcome_json
 from jdzhi.registry.db import Database, transaction
 from jdzhi.registry.enterprises import get_enterprise
 from jdzhi.server import _service as lib
@@ -117,7 +118,7 @@ def _inspector_scan(db: Database, outcome: lib.ScanOutcome, request: ScanRequest
             outcome = lib.as_suspected_clone(outcome, reasons)
     lib.log_scan(db, moment.text, request.inspector, request.where, outcome)
     counts = _checks(db, enterprise_id, serial)
-    return {**outcome.to_json(), **counts, "clone_warning": None}
+    return {**scan_outcome_json(outcome), **counts, "clone_warning": None}
 
 
 def _page_scan(db: Database, outcome: lib.ScanOutcome, request: ScanRequest,
@@ -154,7 +155,7 @@ def _page_scan(db: Database, outcome: lib.ScanOutcome, request: ScanRequest,
             [enterprise_id, serial, moment.text]).fetchone()
         counts = {"checks": checks + logged[0],
                   "first_checked_at": min(at for at in (first, logged[1]) if at is not None)}
-    return {**outcome.to_json(), **counts, "clone_warning": warning}
+    return {**scan_outcome_json(outcome), **counts, "clone_warning": warning}
 
 
 def _latest_flag(db: Database, enterprise_id: int,

@@ -81,12 +81,11 @@ def label_outcome(check: Verifier, text: str) -> ScanOutcome:
     result = check.label_text(text)
     return ScanOutcome(image="", verdict=str(result.verdict), serial=result.serial,
                        enterprise=result.enterprise, reasons=tuple(result.reasons), text=text,
-                       verification=result.to_json())
+                       verification=result)
 
 
 def as_suspected_clone(outcome: ScanOutcome, reasons: list[str]) -> ScanOutcome:
-    return replace(outcome, verdict=SUSPECTED_CLONE, reasons=(*outcome.reasons, *reasons),
-                   verification={**outcome.verification, "verdict": SUSPECTED_CLONE})
+    return replace(outcome, verdict=SUSPECTED_CLONE, reasons=(*outcome.reasons, *reasons))
 
 
 def record_fields(record_base64: str) -> RecordFields:

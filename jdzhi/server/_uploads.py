@@ -34,9 +34,6 @@ class RecordsStored:
     stored: int
     already_stored: int
 
-    def to_json(self) -> dict[str, int]:
-        return {"stored": self.stored, "already_stored": self.already_stored}
-
 
 def _checked_rows(db: Database, text: str, now: datetime, first_line: int
                   ) -> tuple[dict[tuple[int, str], tuple[int, tuple[Any, ...]]], int]:

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from jdzhi import __version__
+from jdzhi._format.records import records_stored_json
 from jdzhi.errors import InvalidInput
 from jdzhi.home import Home
 from jdzhi.registry.db import open_registry
@@ -104,7 +105,7 @@ class _Service:
         first_line = _first_line(request.query_params.get("first_line", "1"))
         text = utf8_text(await read_body(request, RECORDS_BODY_LIMIT))
         stored = await self._registry_work(partial(store_records, first_line=first_line), text)
-        return JSONResponse(stored.to_json())
+        return JSONResponse(records_stored_json(stored))
 
     async def post_endorsement(self, request: Request) -> Response:
         require_type(request, "application/cose", "application/octet-stream")
