@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from jdzhi.errors import Conflict, InvalidInput, NotFound
+from jdzhi.errors import Conflict, InvalidInput, NotFound, NotGenuine
 from jdzhi.registry import audit
 from jdzhi.registry.db import Database, transaction
 from jdzhi.registry.enterprises import enterprise_by_id
 from jdzhi.server import _service as lib
-from jdzhi.server.errors import NotGenuine
 from jdzhi.timeutil import format_time
 
 __all__ = ["RecordsStored", "current_bundle", "publish_bundle", "store_endorsement",
