@@ -2,9 +2,9 @@
 
 Every component keeps its tables in one database: the home's SQLite file (``registry.db``), the
 embedded default. A component is a module with three names: ``COMPONENT`` (its name),
-``MIGRATIONS`` (a tuple of versions, each a tuple of SQL statements, applied in order and recorded
-in ``schema_migrations``) and ``AUDITED_TABLES`` (table name to primary-key column, for rows that
-the audit log must account for).
+``MIGRATIONS`` (its schema versions before Alembic, frozen: see :mod:`jdzhi.registry.migrations`,
+whose revisions change the schema now) and ``AUDITED_TABLES`` (table name to primary-key column,
+for rows that the audit log must account for).
 
 :class:`Database` is the one place where SQL dialects differ. SQLAlchemy Core opens the connection
 (URL, dialect, driver); statements go straight to the driver's connection under it, because

@@ -59,11 +59,14 @@ def alembic_config(connection: sqlalchemy.Connection | None = None) -> Config:
     """The Alembic configuration, made in code; ``env.py`` runs over ``connection``.
 
     Developers make a new revision with
-    ``alembic.command.revision(alembic_config(), "what changes")``."""
+    ``alembic.command.revision(alembic_config(), "what changes", rev_id="0002")`` (DEVELOPERS.md).
+    """
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(_FOLDER))
+    # versions/_0002_what_changes.py: a module name Python, mypy and tests/test_structure accept
+    config.set_main_option("file_template", "_%%(rev)s_%%(slug)s")
     config.attributes["connection"] = connection
     return config
 

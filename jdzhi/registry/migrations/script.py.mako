@@ -15,4 +15,6 @@ depends_on = None
 
 def upgrade() -> None:
     connection = op.get_bind()
-    ${upgrades if upgrades else "raise NotImplementedError('write the change, for SQLite and for PostgreSQL')"}
+    if connection.dialect.name == "sqlite":
+        raise NotImplementedError("the change in SQLite's dialect")
+    raise NotImplementedError("the same change in PostgreSQL's")
