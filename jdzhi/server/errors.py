@@ -24,13 +24,19 @@ from jdzhi.errors import (
     NotInitialized,
 )
 
-__all__ = ["EXCEPTION_HANDLERS", "STATUS_OF", "ApiError", "NotGenuine", "error_response",
-           "handle_error"]
+__all__ = ["EXCEPTION_HANDLERS", "STATUS_OF", "ApiError", "LogConflict", "NotGenuine",
+           "error_response", "handle_error"]
 
 
 class NotGenuine(InvalidInput):
     """An uploaded signed record that `jdzhi verify` would not call genuine (its own code, so
     that `jdzhi push` can exit 1 as `jdzhi verify` does)."""
+
+
+class LogConflict(IntegrityError):
+    """A published bundle whose log does not extend the current bundle's: a conflict with what
+    is published (409), and an integrity failure to the client (`jdzhi trust publish` exits 8,
+    as `jdzhi verify --trust` does for a rollback or two histories)."""
 
 
 #: the library's errors as (HTTP status, machine code); the first matching class wins
@@ -39,6 +45,7 @@ STATUS_OF: tuple[tuple[type[JdzhiError], int, str], ...] = (
     (InvalidInput, 400, "invalid-input"),
     (NotFound, 404, "not-found"),
     (Conflict, 409, "conflict"),
+    (LogConflict, 409, "integrity"),
     (InvalidState, 409, "invalid-state"),
     (KeyUnusable, 403, "key-unusable"),
     (IntegrityError, 422, "integrity"),
