@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -31,7 +29,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.run import REPO, Row, _environment, _jdzhi, _licensed_home, _records_csv
+from benchmarks.run import (
+    REPO,
+    Row,
+    _environment,
+    _jdzhi,
+    _licensed_home,
+    _records_csv,
+    copy_home,
+)
 
 CONCURRENCY = 50
 
@@ -113,14 +119,7 @@ def server_process(home: Path, *args: str) -> Iterator[str]:
 
 def _signed_elsewhere(home: Path, key: Path, folder: Path, count: int) -> Path:
     """SIGNED.jsonl signed on a copy of the registry, so that uploading it stores new rows."""
-    copy = folder / "workshop"
-    (copy / "keys").mkdir(parents=True)  # the registry's keys are checked against this file
-    shutil.copy(home / "keys" / "authority.pub", copy / "keys" / "authority.pub")
-    with sqlite3.connect(home / "registry.db") as origin, \
-            sqlite3.connect(copy / "registry.db") as target:
-        origin.backup(target)
-    origin.close()
-    target.close()
+    copy = copy_home(home, folder / "workshop")
     out = folder / "upload.jsonl"
     _jdzhi(copy, "sign", str(_records_csv(folder / "upload.csv", 500_000, count)), "--key",
            str(key), "--out", str(out))

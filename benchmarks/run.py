@@ -22,6 +22,8 @@ import json
 import os
 import platform
 import random
+import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -129,6 +131,21 @@ def _licensed_home() -> Iterator[tuple[Path, Path]]:
         finally:
             db.close()
         yield home.path, key
+
+
+def copy_home(source: Path, target: Path) -> Path:
+    """A copy of a home's registry (SQLite's backup, consistent while it is in use) and of the
+    authority's public key file (the registry's keys are checked against it): a signer's or a
+    lab's machine that knows the same keys, where records and endorsements are made."""
+    target.mkdir(parents=True)
+    (target / "keys").mkdir()
+    shutil.copy(source / "keys" / "authority.pub", target / "keys" / "authority.pub")
+    with sqlite3.connect(source / "registry.db") as origin, \
+            sqlite3.connect(target / "registry.db") as copy:
+        origin.backup(copy)
+    origin.close()
+    copy.close()
+    return target
 
 
 def _records_csv(path: Path, start: int, count: int) -> Path:

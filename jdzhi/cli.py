@@ -56,6 +56,9 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "sign": LazyCommand(
         "jdzhi.commands.sign", "sign",
         "Sign every record of a CSV with a licensee key, store them, and write SIGNED.jsonl."),
+    "push": LazyCommand(
+        "jdzhi.commands.push", "push",
+        "Send signed records to the service center online (`jdzhi server`): all lines or none."),
     "label": LazyCommand(
         "jdzhi.commands.label", "label",
         "Print QR traceability labels: PDF sheets, or one PNG/SVG per label."),
@@ -100,6 +103,9 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "Protected works (design images) and design-copy screening: register works one by one or "
         "from a CSV, list, show and remove them, and screen submissions for copies (mirrored, "
         "rotated, cropped, recoloured, bordered, re-photographed, pasted...)."),
+    "db": LazyCommand(
+        "jdzhi.commands.db", "app",
+        "The registry database: bring its schema to this jdzhi's newest revision."),
     "demo": LazyCommand(
         "jdzhi.commands.demo", "demo",
         "Run jdzhi end to end on SAMPLE data in a new folder, narrating each step."),

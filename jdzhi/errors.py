@@ -33,8 +33,9 @@ class ExitCode(IntEnum):
     NOT_INITIALIZED = 9
     #: the registry stayed locked by another process longer than the busy timeout
     BUSY = 10
-    #: the registry's database server cannot be reached or refused the connection
-    UNAVAILABLE = 11
+    #: the center's server (``--server URL``) could not be reached or did not answer as jdzhi, or
+    #: the registry's database server (``--db URL``) could not be reached or refused the login
+    UNREACHABLE = 11
     #: a bug in jdzhi; set JDZHI_DEBUG=1 to see the traceback
     INTERNAL = 70
     #: interrupted by the user (Ctrl-C)
@@ -42,9 +43,12 @@ class ExitCode(IntEnum):
 
 
 class JdzhiError(Exception):
-    """A user-facing error: ``message`` is one line for people, ``exit_code`` is for scripts."""
+    """A user-facing error: ``message`` is one line for people, ``exit_code`` is for scripts,
+    ``code`` names it in the server's JSON errors (``{"error": ..., "code": ...}``), from which
+    a client raises the same error again (:func:`error_of_code`)."""
 
     exit_code: ExitCode = ExitCode.INVALID_INPUT
+    code: str = "invalid-input"
 
     def __init__(self, message: str, exit_code: ExitCode | None = None) -> None:
         super().__init__(message)
@@ -54,36 +58,49 @@ class JdzhiError(Exception):
 
 
 class InvalidInput(JdzhiError):
-    exit_code = ExitCode.INVALID_INPUT
+    exit_code, code = ExitCode.INVALID_INPUT, "invalid-input"
+
+
+class NotGenuine(JdzhiError):
+    """A signed record that `jdzhi verify` would not call genuine, refused (e.g. on upload)."""
+
+    exit_code, code = ExitCode.CHECK_FAILED, "not-genuine"
 
 
 class NotFound(JdzhiError):
-    exit_code = ExitCode.NOT_FOUND
+    exit_code, code = ExitCode.NOT_FOUND, "not-found"
 
 
 class Conflict(JdzhiError):
-    exit_code = ExitCode.CONFLICT
+    exit_code, code = ExitCode.CONFLICT, "conflict"
 
 
 class InvalidState(JdzhiError):
-    exit_code = ExitCode.INVALID_STATE
+    exit_code, code = ExitCode.INVALID_STATE, "invalid-state"
 
 
 class KeyUnusable(JdzhiError):
-    exit_code = ExitCode.KEY_ERROR
+    exit_code, code = ExitCode.KEY_ERROR, "key-unusable"
 
 
 class IntegrityError(JdzhiError):
-    exit_code = ExitCode.INTEGRITY
+    exit_code, code = ExitCode.INTEGRITY, "integrity"
 
 
 class NotInitialized(JdzhiError):
-    exit_code = ExitCode.NOT_INITIALIZED
+    exit_code, code = ExitCode.NOT_INITIALIZED, "not-initialized"
 
 
 class Busy(JdzhiError):
-    exit_code = ExitCode.BUSY
+    exit_code, code = ExitCode.BUSY, "busy"
 
 
-class Unavailable(JdzhiError):
-    exit_code = ExitCode.UNAVAILABLE
+class Unreachable(JdzhiError):
+    exit_code, code = ExitCode.UNREACHABLE, "unreachable"
+
+
+def error_of_code(code: str) -> type[JdzhiError] | None:
+    """The error class that ``code`` names (:attr:`JdzhiError.code`), if any."""
+    return {kind.code: kind for kind in (
+        InvalidInput, NotGenuine, NotFound, Conflict, InvalidState, KeyUnusable, IntegrityError,
+        NotInitialized, Busy, Unreachable)}.get(code)

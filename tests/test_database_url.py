@@ -70,7 +70,7 @@ def test_an_empty_database_is_not_a_registry_until_init(cli: Invoke, postgres_ur
     (f"mysql://u:{PASSWORD}@localhost/x", ExitCode.INVALID_INPUT, "not mysql"),
     (f"postgresql://u:{PASSWORD}@localhost", ExitCode.INVALID_INPUT, "names no database"),
     # nothing listens on port 1
-    (f"postgresql://u:{PASSWORD}@127.0.0.1:1/x", ExitCode.UNAVAILABLE,
+    (f"postgresql://u:{PASSWORD}@127.0.0.1:1/x", ExitCode.UNREACHABLE,
      "cannot connect to the registry database at postgresql://u:***@127.0.0.1:1/x"),
 ])
 def test_a_url_that_cannot_be_used_is_one_line(cli: Invoke, url: str, code: ExitCode,
@@ -86,7 +86,7 @@ def test_wrong_credentials_or_database_are_unavailable(
     missing = sqlalchemy.make_url(postgres_url).set(database="no_such_database",
                                                      password=PASSWORD)
     line = _error_line(cli("--db", missing.render_as_string(hide_password=False), "init"),
-                       ExitCode.UNAVAILABLE)
+                       ExitCode.UNREACHABLE)
     assert 'database "no_such_database" does not exist' in line
     assert not jdzhi_home.path.exists()  # nothing made in the home either
 

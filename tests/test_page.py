@@ -21,7 +21,7 @@ import pytest
 from conftest import TEST_PASSPHRASE, Invoke
 from trace_support import add_enterprise, issue_key, records, sign
 
-from jdzhi.errors import ExitCode
+from jdzhi.errors import ExitCode, InvalidInput
 from jdzhi.home import Home
 from jdzhi.timeutil import utc_now
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL
@@ -30,7 +30,9 @@ from jdzhi.trace.page.export import (
     AUTHORITY_PLACEHOLDER,
     EXPORTED_FILES,
     PAGE_FILES,
+    SCANS_META,
     base_path,
+    page_contents,
     page_source,
 )
 from jdzhi.trace.page.serve import start_server
@@ -77,6 +79,23 @@ def test_the_page_needs_nothing_from_elsewhere() -> None:
     assert 'href="../style.css"' in index and 'src="../verify.js"' in index
     assert "default-src 'none'" in index and 'aria-live="polite"' in index
     assert '<html lang="zh-Hans"' in index and 'lang="en"' in index
+
+
+def test_only_a_page_given_a_scan_endpoint_reports_checks() -> None:
+    """The page reports a check only where index.html names the center's endpoint, which
+    `jdzhi server` does and an export does not; the endpoint is a path on the page's origin."""
+    authority = bytes(range(32))
+    offline = page_contents(authority)["index.html"].decode("utf-8")
+    assert SCANS_META in offline and base64url(authority) in offline
+    online = page_contents(authority, scans_url="/api/v1/scans")["index.html"].decode("utf-8")
+    assert '<meta name="jdzhi-scans" content="/api/v1/scans">' in online
+    assert SCANS_META not in online
+    for elsewhere in ("https://evil.example/scans", "//evil.example/scans", "api/v1/scans"):
+        with pytest.raises(InvalidInput, match="not a path on this origin"):
+            page_contents(authority, scans_url=elsewhere)
+    script = page_source("report.js").decode("utf-8")
+    assert script.count("fetch(") == 1 and 'meta[name="jdzhi-scans"]' in script
+    assert 'src="../report.js"' in page_source("index.html").decode("utf-8")
 
 
 def test_base_path() -> None:

@@ -212,7 +212,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 # --- the browser -------------------------------------------------------------------------------
 
-def _font_config(folder: Path) -> dict[str, str]:
+def font_config(folder: Path) -> dict[str, str]:
     """Let Chromium find a CJK font (Noto Sans SC, a jdzhi dependency) for the screenshots."""
     try:
         import pylopdf_fonts_zh_cn
@@ -232,7 +232,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed at /usr/bin/chromium (scripts/test installs it)")
     sync_api = pytest.importorskip("playwright.sync_api")
-    env = {**os.environ, **_font_config(tmp_path_factory.mktemp("fonts"))}
+    env = {**os.environ, **font_config(tmp_path_factory.mktemp("fonts"))}
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
                                               env=env)

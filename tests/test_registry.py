@@ -11,6 +11,7 @@ from conftest import BOTH_BACKENDS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jdzhi._format.registry import entry_detail_json
 from jdzhi.errors import Conflict, InvalidInput, InvalidState, NotFound
 from jdzhi.home import Home
 from jdzhi.registry import audit
@@ -223,7 +224,7 @@ def test_show_has_the_history(db: Database) -> None:
     add_entry(db, fields())
     change_status(db, USCC, "suspend", reason="x", effective_at=utc("2025-05-01T00:00:00"))
     detail = show_entry(db, "JDZ-GI-2024-0001", moment=utc("2025-06-01T00:00:00"))
-    data = detail.to_json()
+    data = entry_detail_json(detail)
     assert data["status"] == "suspended"
     assert [event["action"] for event in data["history"]] == ["issue", "suspend"]
     assert data["history"][1]["effective_at"] == "2025-05-01T00:00:00Z"
@@ -253,7 +254,7 @@ def test_files_round_trip_any_text(tmp_path_factory: pytest.TempPathFactory, nam
     categories = (Category("qinghua", "青花", "blue-and-white", 1),
                   Category("fencai", "粉彩", "famille-rose", 3))
     registration = registration_from_fields(read, categories)
-    assert (registration.name, registration.name_en, registration.address,
-            registration.contact) == (name, name_en, address, contact)
+    ent = registration.enterprise
+    assert (ent.name, ent.name_en, ent.address, ent.contact) == (name, name_en, address, contact)
     assert registration.status_reason == f"reason, {name}"
     assert registration.categories == ("qinghua", "fencai")

@@ -114,8 +114,14 @@ def test_records_are_verified_and_stored_all_or_none(
     tampered["label"] = tampered["label"][:-4] + "AAAA"
     bad = "\n".join([*lines[:2], json.dumps(tampered), *lines[3:]]).encode()
     message = _error(http.post("/api/v1/records", content=bad, headers=NDJSON), 400,
-                     "invalid-input")
-    assert message.startswith("line 3 ") and "nothing was stored" in message
+                     "not-genuine")
+    assert message.startswith("line 3 is tampered") and "nothing was stored" in message
+    numbered = http.post("/api/v1/records", content=bad, headers=NDJSON,
+                         params={"first_line": "1001"})  # a part of a bigger file
+    assert _error(numbered, 400, "not-genuine").startswith("line 1003 is tampered")
+    for wrong in ("0", "-1", "x", "1e3", "９"):
+        _error(http.post("/api/v1/records", content=bad, headers=NDJSON,
+                         params={"first_line": wrong}), 400, "invalid-input")
     home = world.home.path
     assert count(home, "SELECT count(*) FROM signed_records WHERE batch = 'B2'") == 0
     stored = http.post("/api/v1/records", content=signed.read_bytes(), headers=NDJSON)
@@ -172,7 +178,11 @@ def test_a_page_scan_gives_the_verdict_and_counts_checks(
     first = _scan(http, label, location="Jingdezhen")
     assert first["verdict"] == "genuine" and first["serial"] == "1002"
     assert first["enterprise_id"] == 1 and first["checks"] >= 1 and first["clone_warning"] is None
-    second = _scan(http, label)
+    answer = http.post("/api/v1/scans", json={"label": label, "source": "page"})
+    assert answer.headers["content-type"] == "application/json"
+    second = answer.json()  # rendered as JSONResponse renders, the per-scan fields last
+    assert answer.content == json.dumps(second, ensure_ascii=False, separators=(",", ":")).encode()
+    assert list(second)[-3:] == ["checks", "first_checked_at", "clone_warning"]
     assert second["checks"] == first["checks"] + 1
     assert second["first_checked_at"] == first["first_checked_at"]
     status = http.get("/api/v1/serials/JDZ-GI-2026-0001/1002").json()

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -39,11 +39,13 @@ __all__ = [
     "KeyPassphraseFileOption",
     "MaxAgeOption",
     "PassphraseFileOption",
+    "ServerOption",
     "VerifyTrustOption",
     "WitnessOption",
     "emit_json",
     "err",
     "home_of",
+    "listing",
     "new_key_passphrases",
     "note_encoding",
     "out",
@@ -56,6 +58,8 @@ __all__ = [
     "result_table",
     "warn",
 ]
+
+T = TypeVar("T")
 
 PASSPHRASE_ENV = "JDZHI_PASSPHRASE"
 #: the largest row id SQLite stores: every id people type is checked against it first
@@ -131,6 +135,14 @@ def result(as_json: bool, data: Any, line: str) -> None:
         emit_json(data)
     else:
         out.print(line, highlight=False)
+
+
+def listing(as_json: bool, items: Iterable[T], to_json: Callable[[T], Any]) -> bool:
+    """A list of results with --json: every item through its renderer, as one JSON array, and
+    True (nothing more to print); without --json, False: the command prints its table."""
+    if as_json:
+        emit_json([to_json(item) for item in items])
+    return as_json
 
 
 def emit_json(data: Any) -> None:
@@ -266,6 +278,11 @@ WitnessOption = Annotated[list[str] | None, typer.Option(
     help="Require a cosignature of the --trust bundle's log checkpoint by this witness (a "
          "testing center): its vkey, or its lab public key (base64url, hex or a PEM file). "
          "Repeat for more witnesses.",
+)]
+ServerOption = Annotated[str | None, typer.Option(
+    "--server", metavar="URL",
+    help="The service center's address (where `jdzhi server` runs), e.g. "
+         "https://trace.example.cn.",
 )]
 MaxAgeOption = Annotated[int | None, typer.Option(
     "--max-age", metavar="DAYS", min=0,

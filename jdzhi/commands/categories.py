@@ -37,8 +37,7 @@ def _list_categories(ctx: typer.Context, as_json: bool) -> None:
 
     with common.registry_of(ctx) as db:
         found = list_categories(db)
-    if as_json:
-        common.emit_json([_category_json(category) for category in found])
+    if common.listing(as_json, found, _category_json):
         return
     table = common.result_table("product categories", ("code", "whole"), ("中文", "whole"),
                                 ("English", "fold"), ("label code", "number"))

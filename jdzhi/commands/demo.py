@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from jdzhi._format.demo import demo_result_json
 from jdzhi.commands import _common as common
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def demo(
 
     result = run_demo(folder, seed=seed, on_step=narrate)
     if as_json:
-        common.emit_json(result.to_json())
+        common.emit_json(demo_result_json(result))
         return
     _print_summary(result)
     common.out.print(

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from jdzhi._format.inspectors import inspector_json
 from jdzhi.commands import _common as common
 
 app = typer.Typer(help="Inspectors of the online service center: add them (each gets a token "
@@ -31,7 +32,7 @@ def add(
     with common.registry_of(ctx) as db:
         added = add_inspector(db, name)
     if as_json:
-        common.emit_json({**added.inspector.to_json(), "token": added.token})
+        common.emit_json({**inspector_json(added.inspector), "token": added.token})
         return
     common.err.print(f"[green]Added[/] inspector {escape(added.inspector.name)}; its token "
                      "(shown once, keep it secret):")
@@ -48,8 +49,7 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
 
     with common.registry_of(ctx) as db:
         found = list_inspectors(db)
-    if as_json:
-        common.emit_json([inspector.to_json() for inspector in found])
+    if common.listing(as_json, found, inspector_json):
         return
     if not found:
         common.err.print("No inspectors yet: `jdzhi inspectors add NAME`.")
@@ -77,6 +77,6 @@ def revoke(
     with common.registry_of(ctx) as db:
         revoked = revoke_inspector(db, name)
     if as_json:
-        common.emit_json(revoked.to_json())
+        common.emit_json(inspector_json(revoked))
     else:
         common.out.print(f"[yellow]Revoked[/] inspector {escape(revoked.name)}")

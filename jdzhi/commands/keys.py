@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from jdzhi._format.keys import key_json
 from jdzhi.commands import _common as common
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def issue(
 def _render_issued(issued: IssuedKey, as_json: bool) -> None:
     key = issued.key
     if as_json:
-        common.emit_json({**key.to_json(), "key_file": issued.key_path,
+        common.emit_json({**key_json(key), "key_file": issued.key_path,
                           "superseded": list(issued.superseded)})
         return
     common.out.print(
@@ -101,8 +102,7 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
     with common.registry_of(ctx) as db:
         keys = list_keys(db)
     now = utc_now()
-    if as_json:
-        common.emit_json([key.to_json(now) for key in keys])
+    if common.listing(as_json, keys, lambda key: key_json(key, now)):
         return
     if not keys:
         common.out.print("No keys yet: issue one with `jdzhi keys issue ENTERPRISE --out FILE`")
@@ -140,7 +140,7 @@ def revoke(
     with common.registry_of(ctx) as db:
         key = revoke_key(db, key_id, reason=reason, effective_at=moment)
     if as_json:
-        common.emit_json(key.to_json())
+        common.emit_json(key_json(key))
     else:
         common.out.print(f"[red]Revoked[/] key {key.key_id} effective "
                          f"{key.ended_at:%Y-%m-%d %H:%M:%S} UTC: {escape(key.end_reason)}")

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
+from jdzhi._format.online import sent_endorsement_json
 from jdzhi.commands import _common as common
+
+if TYPE_CHECKING:
+    from jdzhi.online.uploads import SentEndorsement
+    from jdzhi.trace.endorsements.lab import EndorseResult
 
 __all__ = ["app"]
 
@@ -69,17 +74,27 @@ def endorse(
     whiteness: Annotated[str | None, typer.Option(
         "--whiteness", metavar="DEGREES", help="Whiteness (recorded, no limit).")] = None,
     passphrase_file: common.PassphraseFileOption = None,
+    server: common.ServerOption = None,
     as_json: common.JsonOption = False,
 ) -> None:
     """Countersign a signed batch with test results; the outcome (pass or fail) follows from
     the results and the limits, never from the operator.
 
+    With --server URL it is recorded here first, then sent to the service center online; if
+    the center cannot be reached (exit 11) it stays recorded here, and `jdzhi lab push
+    REPORT_NO --server URL` sends it later.
+
     Example: jdzhi lab endorse JDZ-GI-2026-0001 B2026-07 --results pbcd.csv --key lab.key
     --report-no JDZ-T-2026-0142
     """
+    from jdzhi.errors import JdzhiError
+    from jdzhi.online.client import check_server_url
+    from jdzhi.online.uploads import send_endorsements
     from jdzhi.timeutil import parse_time, utc_now
     from jdzhi.trace.endorsements.lab import endorse_batch, endorsement_json
 
+    if server is not None:
+        server = check_server_url(server)  # before anything is signed or recorded
     moment = parse_time(tested, what="--tested") if tested else utc_now()
     passphrase = common.read_passphrase(passphrase_file, confirm=False, what=f"key {key.name}")
     with common.registry_of(ctx) as db:
@@ -89,13 +104,31 @@ def endorse(
                              water_absorption=water_absorption, thermal_shock=thermal_shock,
                              whiteness=whiteness)
     common.note_encoding(results, done.results_encoding)
+    sent: tuple[SentEndorsement, ...] = ()
+    failure: JdzhiError | None = None
+    if server is not None:
+        try:
+            sent = send_endorsements(server, common.home_of(ctx), done.endorsement.report_no,
+                                     lab_id=done.endorsement.lab_id)
+        except JdzhiError as error:
+            failure = error
     earlier = [{"report_no": e.report_no, "lab": e.lab, "outcome": e.outcome,
                 "signed_at": e.signed_at} for e in done.earlier]
     if as_json:
         common.emit_json({**endorsement_json(done.endorsement), "lab": done.lab,
                           "enterprise": done.enterprise, "records": done.records,
-                          "earlier": earlier, "overturns_pass": done.overturns_pass})
-        return
+                          "earlier": earlier, "overturns_pass": done.overturns_pass,
+                          **({"sent": {"server": server, "created": sent[0].created}
+                              if sent else None} if server is not None else {})})
+    else:
+        _show_endorsement(done, batch, report_no)
+        if sent:
+            _show_sent(sent, server or "")
+    if failure is not None:
+        raise failure
+
+
+def _show_endorsement(done: EndorseResult, batch: str, report_no: str) -> None:
     style = "green" if done.endorsement.outcome == "pass" else "red"
     common.out.print(f"[{style}]{done.endorsement.outcome.upper()}[/] batch "
                      f"{escape(batch)} of {escape(done.enterprise)} "
@@ -113,6 +146,41 @@ def endorse(
     elif done.earlier:
         common.out.print(f"{common.plural(len(done.earlier), 'earlier endorsement')} of the batch "
                          "kept; this one now decides.")
+
+
+def _show_sent(sent: tuple[SentEndorsement, ...], server: str) -> None:
+    for one in sent:
+        common.out.print(f"[green]Sent[/] report {escape(one.report_no)} to {escape(server)}: "
+                         + ("stored there" if one.created else "the center had it already"),
+                         highlight=False)
+
+
+@app.command("push")
+def push(
+    ctx: typer.Context,
+    report_no: Annotated[str, typer.Argument(
+        metavar="REPORT_NO", help="The report number of an endorsement recorded in this home.")],
+    server: common.ServerOption,
+    as_json: common.JsonOption = False,
+) -> None:
+    """Send an endorsement recorded in this home to the service center online (`jdzhi server`).
+
+    For an endorsement made without --server, or when the center could not be reached: the
+    center checks it against the lab's certified key and stores it; sending it again is
+    harmless. Exit 11 when the center cannot be reached.
+
+    Example: jdzhi lab push JDZ-T-2026-0142 --server https://trace.example.cn
+    """
+    from jdzhi.online.client import check_server_url
+    from jdzhi.online.uploads import send_endorsements
+
+    assert server is not None  # a required option
+    server = check_server_url(server)
+    sent = send_endorsements(server, common.home_of(ctx), report_no)
+    if as_json:
+        common.emit_json({"server": server, "sent": [sent_endorsement_json(one) for one in sent]})
+    else:
+        _show_sent(sent, server)
 
 
 @app.command("witness")

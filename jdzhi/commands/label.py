@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from jdzhi._format.labels import label_run_json
 from jdzhi.commands import _common as common
 
 __all__ = ["label"]
@@ -73,7 +74,7 @@ def label(
         run = label_file(signed, out, spec=spec, image_format=chosen_format,
                          progress=lambda n: bar.advance(task, n), parallel=True)
     if as_json:
-        common.emit_json(run.to_json())
+        common.emit_json(label_run_json(run))
     elif run.kind == "pdf":
         common.out.print(f"[green]Printed[/] {common.plural(run.labels, 'label')} on "
                          f"{common.plural(run.pages, spec.page.upper() + ' page')} into "

@@ -66,8 +66,9 @@ def export(
     """Write the verification page and a trust bundle into DIR for static hosting.
 
     DIR gets index.html (with the authority public key pinned in it), verify.js,
-    noble-ed25519.js (Ed25519 for browsers whose WebCrypto lacks it), style.css and
-    trust.cbor (a bundle signed now with the authority key, or --trust FILE). Serve DIR at the
+    noble-ed25519.js (Ed25519 for browsers whose WebCrypto lacks it), style.css, report.js
+    (idle here: only `jdzhi server` makes the page report checks) and trust.cbor (a bundle
+    signed now with the authority key, or --trust FILE). Serve DIR at the
     parent path of the label base's folder and answer every label path with index.html; for
     the base HTTPS://TRACE.EXAMPLE.CN/V/ with nginx: `root DIR; location /V/ { try_files
     /index.html =404; }`. Export again to publish fresh statuses.

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from jdzhi._format.recalls import recall_json
 from jdzhi.commands import _common as common
 
 if TYPE_CHECKING:
@@ -77,10 +78,10 @@ def items(
         recall = recall_items(db, enterprise, serials=serials, batch=batch, reason=reason,
                               effective_at=moment)
     if as_json:
-        common.emit_json(recall.to_json())
+        common.emit_json(recall_json(recall))
         return
     what = (f"batch {escape(recall.batch)}" if recall.batch is not None
-            else common.plural(recall.to_json()["serial_count"], "serial"))
+            else common.plural(recall_json(recall)["serial_count"], "serial"))
     common.out.print(
         f"[red]Recalled[/] {what} of {escape(recall.enterprise)} (recall {recall.recall_id}, "
         f"{recall.signed:,} signed) effective {recall.effective_at:%Y-%m-%d %H:%M:%S} UTC: "
@@ -94,10 +95,8 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
 
     with common.registry_of(ctx) as db:
         recalls = list_recalls(db)
-    if as_json:
-        common.emit_json([recall.to_json() for recall in recalls])
-        return
-    _render(recalls)
+    if not common.listing(as_json, recalls, recall_json):
+        _render(recalls)
 
 
 def _render(recalls: tuple[Recall, ...]) -> None:
@@ -108,7 +107,7 @@ def _render(recalls: tuple[Recall, ...]) -> None:
                                 ("what", "fold"), ("signed", "number"),
                                 ("effective (UTC)", "whole"), ("reason", "fold"))
     for recall in recalls:
-        shown: dict[str, Any] = recall.to_json()
+        shown: dict[str, Any] = recall_json(recall)
         what = (f"batch {recall.batch}" if recall.batch is not None
                 else _abbreviated(shown["serials"]))
         table.add_row(str(recall.recall_id), escape(recall.enterprise), escape(what),

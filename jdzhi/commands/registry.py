@@ -11,6 +11,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from jdzhi._format.registry import (
+    enterprise_json,
+    entry_detail_json,
+    entry_json,
+    license_event_json,
+)
 from jdzhi.commands import _common as common
 from jdzhi.commands import categories as category_commands
 from jdzhi.errors import ExitCode, JdzhiError
@@ -89,7 +95,7 @@ def add(
     with common.registry_of(ctx) as db:
         entry, warnings = add_entry(db, fields)
     common.warn(warnings)
-    common.result(as_json, entry.to_json(),
+    common.result(as_json, entry_json(entry),
                   f"[green]Registered[/] {escape(entry.enterprise.name)} (id {entry.enterprise.id})"
                   f" with license {escape(entry.license.license_no)}, {_status(entry.status)}")
 
@@ -117,7 +123,7 @@ def update(
     with common.registry_of(ctx) as db:
         enterprise, changed = update_enterprise(db, ref, changes)
     if as_json:
-        common.emit_json({**enterprise.to_json(), "changed": list(changed)})
+        common.emit_json({**enterprise_json(enterprise), "changed": list(changed)})
     else:
         common.out.print(f"[green]Updated[/] {escape(enterprise.name)} (id {enterprise.id}): "
                          f"{', '.join(changed)}")
@@ -148,7 +154,7 @@ def issue(
               "valid_to": valid_to}
     with common.registry_of(ctx) as db:
         entry = issue_license(db, ref, fields)
-    common.result(as_json, entry.to_json(),
+    common.result(as_json, entry_json(entry),
                   f"[green]Issued[/] license {escape(entry.license.license_no)} to "
                   f"{escape(entry.enterprise.name)} ({entry.license.valid_from} to "
                   f"{entry.license.valid_to}), {_status(entry.status)}")
@@ -216,10 +222,8 @@ def list_(
         entries = list_entries(db, status=status, district=district, category=category,
                                moment=moment)
         names = _category_names(db)
-    if as_json:
-        common.emit_json([entry.to_json() for entry in entries])
-        return
-    _print_table(entries, names)
+    if not common.listing(as_json, entries, entry_json):
+        _print_table(entries, names)
 
 
 def _category_names(db: Database) -> dict[str, str]:
@@ -258,7 +262,7 @@ def show(ctx: typer.Context, ref: RefArgument, as_json: common.JsonOption = Fals
         detail = show_entry(db, ref)
         names = _category_names(db)
     if as_json:
-        common.emit_json(detail.to_json())
+        common.emit_json(entry_detail_json(detail))
     else:
         _print_detail(detail, names)
 
@@ -311,7 +315,7 @@ def _report_change(change: StatusChange, as_json: bool) -> None:
     lic, event = change.license, change.event
     if as_json:
         common.emit_json({"license_id": lic.id, "license_no": lic.license_no,
-                          "previous_status": change.previous_status, **event.to_json()})
+                          "previous_status": change.previous_status, **license_event_json(event)})
         return
     verb = {"suspend": "Suspended", "revoke": "Revoked", "reinstate": "Reinstated",
             "renew": "Renewed"}[event.action]

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
+from jdzhi._format.scanning import reported_scan_json, scan_outcome_json, scan_report_json
 from jdzhi.commands import _common as common
 from jdzhi.commands import _verdicts
 from jdzhi.errors import ExitCode
+
+if TYPE_CHECKING:
+    from jdzhi.online.scans import ReportedScan, ReportedScans
+    from jdzhi.trace.scanning.decode import ScanOutcome
+    from jdzhi.trace.scanning.log import ScanRun
 
 __all__ = ["scan", "scans_app"]
 
@@ -59,6 +65,7 @@ def scan(
         "--max-speed", help="Fastest plausible travel between two sightings, km/h.")] = 900.0,
     no_log: Annotated[bool, typer.Option(
         "--no-log", help="Do not record the scans (and skip clone detection).")] = False,
+    server: common.ServerOption = None,
     as_json: common.JsonOption = False,
 ) -> None:
     """Scan label photos: find every QR code, verify it, and check for cloned serials.
@@ -68,14 +75,24 @@ def scan(
     unreadable. A folder stands for its image files, in name order. Every scan is recorded in the
     home's scan log. Exit 0 only when every code is genuine.
 
+    With --server URL every code is then reported to the service center as the inspector whose
+    token is in $JDZHI_INSPECTOR_TOKEN: its scan log may see a clone this home cannot. The
+    center can take a genuine verdict away, never give one. Exit 11 when it cannot be reached
+    (the scans stay in this home's log).
+
     Examples: jdzhi scan IMG_0412.jpg --inspector insp-07 --location "Jingdezhen";
-    jdzhi scan photos/ --trust trust.cbor --location 29.27,117.18 --json
+    jdzhi scan photos/ --trust trust.cbor --location 29.27,117.18 --json;
+    JDZHI_INSPECTOR_TOKEN=... jdzhi scan IMG_0412.jpg --server https://trace.example.cn
     """
 
+    from jdzhi.online.client import check_server_url, inspector_token
     from jdzhi.similarity.screen import expand_inputs
     from jdzhi.trace.scanning.log import ClonePolicy
     from jdzhi.trace.scanning.log import scan as run_scan
 
+    token = ""
+    if server is not None:  # checked before anything is scanned or logged
+        server, token = check_server_url(server), inspector_token()
     pinned = None
     if authority:
         from jdzhi.trace.keys.keyfile import read_public_key
@@ -94,20 +111,68 @@ def scan(
                        policy=policy, log=not no_log,
                        progress=lambda n: bar.advance(task, n))
     common.warn(run.warnings)
-    if as_json:
-        common.emit_json([outcome.to_json() for outcome in run.outcomes])
+    if server is None:
+        _show(run.outcomes, None, as_json)
     else:
-        for outcome in run.outcomes:
-            common.out.print(f"[bold]{escape(outcome.image)}[/]", highlight=False)
-            subject = (f"serial {outcome.serial or '?'} — "
-                       f"{outcome.enterprise or 'unknown enterprise'}"
-                       if outcome.serial or outcome.enterprise else "")
-            _verdicts.print_verdict(_HEADLINE.get(outcome.verdict, outcome.verdict.upper()),
-                                    outcome.verdict, subject, outcome.reasons,
-                                    outcome.verification.get("endorsement", {}))
-        _verdicts.print_summary((outcome.verdict for outcome in run.outcomes), "code")
+        _report(run, server, token, inspector, location, as_json)
     if not run.all_genuine:
         raise typer.Exit(int(ExitCode.CHECK_FAILED))
+
+
+def _report(run: ScanRun, server: str, token: str, inspector: str, location: str,
+            as_json: bool) -> None:
+    """Report the codes to the center, show the verdicts with its word, and fail as it did."""
+    from jdzhi.online.scans import report_scans
+
+    with common.progress_bar(quiet=as_json) as bar:
+        task = bar.add_task("reporting", total=len(run.outcomes))
+        reported = report_scans(server, token, run.outcomes, inspector=inspector,
+                                location=location, logged=run.logged,
+                                progress=lambda n: bar.advance(task, n))
+    _show(tuple(scan.outcome for scan in reported.scans), reported, as_json)
+    if reported.error is not None:
+        raise reported.error
+    if not all(scan.outcome.genuine for scan in reported.scans):
+        raise typer.Exit(int(ExitCode.CHECK_FAILED))
+
+
+def _show(outcomes: tuple[ScanOutcome, ...], reported: ReportedScans | None,
+          as_json: bool) -> None:
+    """The verdicts (with the center's word when ``reported``): JSON, or a block each."""
+    if as_json:
+        common.emit_json([reported_scan_json(scan) for scan in reported.scans] if reported else
+                         [scan_outcome_json(outcome) for outcome in outcomes])
+        return
+    for index, outcome in enumerate(outcomes):
+        common.out.print(f"[bold]{escape(outcome.image)}[/]", highlight=False)
+        subject = (f"serial {outcome.serial or '?'} — "
+                   f"{outcome.enterprise or 'unknown enterprise'}"
+                   if outcome.serial or outcome.enterprise else "")
+        _verdicts.print_verdict(_HEADLINE.get(outcome.verdict, outcome.verdict.upper()),
+                                outcome.verdict, subject, outcome.reasons,
+                                outcome.verification.endorsement if outcome.verification
+                                else None)
+        if reported is not None:
+            _show_center(reported.scans[index], reported.server)
+    _verdicts.print_summary((outcome.verdict for outcome in outcomes), "code")
+
+
+def _show_center(scan: ReportedScan, server: str) -> None:
+    """The center's word on one code: its verdict's source, the check count, a warning."""
+    center = scan.center
+    if center is None:
+        if scan.outcome.text is not None:
+            common.out.print("  center: not reported", highlight=False)
+        return
+    source = ("verdict from the center" if scan.verdict_from == "center"
+              else f"the center says {center.verdict}")
+    checked = (f"checked {common.plural(center.checks, 'time')}, first on "
+               f"{center.first_checked_at}" if center.checks else "not checked before")
+    common.out.print(f"  center ({escape(server)}): {escape(source)}; {escape(checked)}",
+                     highlight=False)
+    if center.clone_warning:
+        common.out.print(f"  [magenta]warning:[/] {escape(center.clone_warning)}",
+                         highlight=False)
 
 
 @scans_app.command("report")
@@ -120,7 +185,7 @@ def report(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
 
     result = scan_report(common.home_of(ctx))
     if as_json:
-        common.emit_json(result.to_json())
+        common.emit_json(scan_report_json(result))
         return
     common.out.print(f"{common.plural(result.total, 'scan')}: " + (", ".join(
         f"{n} {v}" for v, n in result.verdicts.items()) or "none yet"))

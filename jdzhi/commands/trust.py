@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from jdzhi._format.online import trust_published_json
 from jdzhi.commands import _common as common
 from jdzhi.errors import Conflict
 
@@ -68,3 +69,30 @@ def export(
     common.out.print(f"Authority public key: {base64url(result.authority_public_key)}")
     common.out.print(f"Log checkpoint: {escape(result.log_origin)}, "
                      f"{common.plural(result.log_size, 'entry', 'entries')}")
+
+
+@app.command("publish")
+def publish(
+    bundle: Annotated[Path, typer.Argument(metavar="BUNDLE", dir_okay=False,
+                                           help="A bundle made by `jdzhi trust export`.")],
+    server: common.ServerOption,
+    as_json: common.JsonOption = False,
+) -> None:
+    """Make a trust bundle the current one of the service center online (`jdzhi server`).
+
+    Phones and verifiers then fetch it from the center. The center accepts only a bundle signed
+    by its authority key (exit 8 if not), not expired (exit 3) and issued after its current one
+    (exit 5); exit 11 when it cannot be reached.
+
+    Example: jdzhi trust publish trust-2026-11.cbor --server https://trace.example.cn
+    """
+    from jdzhi.online.uploads import publish_trust
+
+    assert server is not None  # a required option
+    done = publish_trust(server, bundle)
+    common.result(as_json, trust_published_json(done),
+                  f"[green]Published[/] {escape(done.file)} on {escape(done.server)}: "
+                  f"{common.plural(done.keys, 'key')}, "
+                  f"{common.plural(done.enterprises, 'enterprise')}, "
+                  f"{common.plural(done.endorsements, 'endorsement')}, issued "
+                  f"{done.issued_at}, valid until {done.expires_at}")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from jdzhi._format.similarity import screening_json, work_json
 from jdzhi.commands import _common as common
 from jdzhi.errors import ExitCode
 
@@ -59,7 +60,7 @@ def register(
     with common.registry_of(ctx) as db:
         work = register_work(db, request)
     if as_json:
-        common.emit_json(work.to_json())
+        common.emit_json(work_json(work))
     else:
         _print_work(work, "Registered")
 
@@ -87,9 +88,7 @@ def import_(
         works = import_works(db, file, progress=lambda n: bar.advance(task, n),
                              on_total=lambda total: bar.update(task, total=total),
                              on_encoding=lambda encoding: common.note_encoding(file, encoding))
-    if as_json:
-        common.emit_json([work.to_json() for work in works])
-    else:
+    if not common.listing(as_json, works, work_json):
         common.out.print(f"[green]Registered[/] {common.plural(len(works), 'work')} from "
                          f"{escape(str(file))}")
 
@@ -101,8 +100,7 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
 
     with common.registry_of(ctx) as db:
         works = list_works(db)
-    if as_json:
-        common.emit_json([work.to_json() for work in works])
+    if common.listing(as_json, works, work_json):
         return
     if not works:
         common.out.print("No registered works yet: `jdzhi works register` or `jdzhi works import`")
@@ -129,9 +127,9 @@ def show(
     with common.registry_of(ctx) as db:
         work = get_work(db, ref)
     if as_json:
-        common.emit_json(work.to_json())
+        common.emit_json(work_json(work))
         return
-    for name, value in work.to_json().items():
+    for name, value in work_json(work).items():
         common.out.print(f"[bold]{name}[/]: {escape(str(value))}", highlight=False)
 
 
@@ -151,7 +149,7 @@ def remove(
     with common.registry_of(ctx) as db:
         work = remove_work(db, ref, reason)
     if as_json:
-        common.emit_json(work.to_json())
+        common.emit_json(work_json(work))
     else:
         _print_work(work, "Removed")
 
@@ -193,9 +191,7 @@ def screen(
             results = screen_paths(db, files, top=top, progress=lambda n: bar.advance(task, n))
         if report is not None:
             write_report(db, results, report, top=top)
-    if as_json:
-        common.emit_json([result.to_json() for result in results])
-    else:
+    if not common.listing(as_json, results, screening_json):
         for result in results:
             style = _VERDICT_STYLE[result.verdict]
             common.out.print(f"[{style}]{result.verdict:6}[/] {escape(result.image)}"

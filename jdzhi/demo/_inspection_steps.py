@@ -9,6 +9,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jdzhi._format.demo import step_verdicts_json
+from jdzhi._format.scanning import scan_report_json
 from jdzhi.demo._workshop_steps import BATCH, FIRST_SERIAL, PIECES
 from jdzhi.demo.context import DemoContext, StepReport, VerdictRow
 from jdzhi.home import Home
@@ -125,7 +127,7 @@ def inspect_labels(ctx: DemoContext) -> StepReport:
                  "its serial changed: its signature no longer verifies.")
     return StepReport("inspect", "An inspector scans labelled pieces", tuple(lines),
                       {"photos": [str(s.photo) for s in sightings], "forged_label": str(forged_png),
-                       "verdicts": ctx.verdicts_of("inspect")})
+                       "verdicts": step_verdicts_json(ctx, "inspect")})
 
 
 def revoke_and_rogue_piece(ctx: DemoContext) -> StepReport:
@@ -171,7 +173,7 @@ def revoke_and_rogue_piece(ctx: DemoContext) -> StepReport:
     return StepReport("revoke", "The workshop's license is revoked", tuple(lines),
                       {"license_no": workshop["license_no"],
                        "effective_at": format_time(effective), "rogue_label": str(rogue_png),
-                       "verdicts": ctx.verdicts_of("revoke")})
+                       "verdicts": step_verdicts_json(ctx, "revoke")})
 
 
 def clone_across_china(ctx: DemoContext) -> StepReport:
@@ -196,8 +198,8 @@ def clone_across_china(ctx: DemoContext) -> StepReport:
                  + ", ".join(f"{n} {verdict}" for verdict, n in sorted(log.verdicts.items()))
                  + f"); `jdzhi --home {ctx.home.path} scans report` lists the suspected clones.")
     return StepReport("clone", "One label, two places at once", tuple(lines),
-                      {"serial": entry["serial"], "verdicts": ctx.verdicts_of("clone"),
-                       "scan_log": log.to_json()})
+                      {"serial": entry["serial"], "verdicts": step_verdicts_json(ctx, "clone"),
+                       "scan_log": scan_report_json(log)})
 
 
 def offline_bundle(ctx: DemoContext) -> StepReport:
@@ -231,5 +233,5 @@ def offline_bundle(ctx: DemoContext) -> StepReport:
         {"bundle": str(out), "bytes": exported.size, "authority_public_key":
          base64url(exported.authority_public_key), "same_verdicts": same,
          "checked": len(sightings), "phone_page": page.path,
-         "verdicts": ctx.verdicts_of("offline")},
+         "verdicts": step_verdicts_json(ctx, "offline")},
     )

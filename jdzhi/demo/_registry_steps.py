@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from jdzhi._format.registry import entry_json
 from jdzhi.demo.context import DEMO_PASSPHRASE, PASSPHRASE_FILE, DemoContext, StepReport, yes
 from jdzhi.timeutil import CHINA_STANDARD_TIME, format_time
 
@@ -104,7 +105,7 @@ def registry_overview(ctx: DemoContext) -> StepReport:
         "overview", "The registry at a glance", tuple(lines),
         {"enterprises": len(entries), "statuses": dict(statuses),
          "districts": dict(districts), "categories": dict(categories),
-         "examples": {status: entry.to_json() for status, entry in sorted(examples.items())}},
+         "examples": {status: entry_json(entry) for status, entry in sorted(examples.items())}},
     )
 
 

@@ -3,6 +3,8 @@ look-alike screened, and the officer's visual report."""
 
 from __future__ import annotations
 
+from jdzhi._format.demo import step_verdicts_json
+from jdzhi._format.similarity import screening_json
 from jdzhi.demo.context import DemoContext, StepReport, VerdictRow
 
 
@@ -56,5 +58,5 @@ def screen_designs(ctx: DemoContext) -> StepReport:
     return StepReport("screen", "A copyright officer screens submissions", tuple(lines),
                       {"works": [work.reg_no for work in works], "works_csv": str(works_csv),
                        "report": str(report_path),
-                       "screenings": [result.to_json() for result in results],
-                       "verdicts": ctx.verdicts_of("screen")})
+                       "screenings": [screening_json(result) for result in results],
+                       "verdicts": step_verdicts_json(ctx, "screen")})

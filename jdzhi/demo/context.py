@@ -64,10 +64,6 @@ class DemoContext:
         finally:
             db.close()
 
-    def verdicts_of(self, step: str) -> list[dict[str, Any]]:
-        """The verdicts ``step`` met, for its report's data."""
-        return [row.to_json() for row in self.verdicts if row.step == step]
-
     def subfolder(self, name: str) -> Path:
         """A folder of the demo's, made when first asked for."""
         path = self.folder / name
@@ -90,11 +86,6 @@ class VerdictRow:
     def as_expected(self) -> bool:
         return self.verdict == self.expected
 
-    def to_json(self) -> dict[str, Any]:
-        return {"step": self.step, "subject": self.subject, "method": self.method,
-                "verdict": self.verdict, "expected": self.expected,
-                "as_expected": self.as_expected}
-
 
 @dataclass(frozen=True)
 class StepReport:
@@ -102,10 +93,6 @@ class StepReport:
     title: str
     lines: tuple[str, ...]
     data: dict[str, Any]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"step": self.key, "title": self.title, "summary": list(self.lines),
-                "data": self.data}
 
 
 @dataclass(frozen=True)
@@ -120,12 +107,6 @@ class DemoResult:
     @property
     def all_as_expected(self) -> bool:
         return all(row.as_expected for row in self.verdicts)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"folder": str(self.folder), "home": str(self.home.path),
-                "sample_data": True, "steps": [step.to_json() for step in self.steps],
-                "verdicts": [row.to_json() for row in self.verdicts],
-                "all_as_expected": self.all_as_expected, "files": list(self.files)}
 
 
 Step = Callable[[DemoContext], StepReport]

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from jdzhi.errors import Busy, IntegrityError, InvalidInput, InvalidState, JdzhiError, Unavailable
+from jdzhi.errors import Busy, IntegrityError, InvalidInput, InvalidState, JdzhiError, Unreachable
 from jdzhi.home import Home
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ def connect(url: str, *, home: Home | None = None) -> Database:
     """Open the database at ``url`` (``sqlite:///PATH``, ``sqlite://`` in memory or
     ``postgresql://…``) without migrating it. A malformed URL or another database is
     :class:`InvalidInput`; a server that cannot be reached or refuses the login is
-    :class:`Unavailable`, its reason without the password."""
+    :class:`Unreachable`, its reason without the password."""
     import sqlalchemy
 
     parsed = _database_url(url)
@@ -216,7 +216,7 @@ def connect(url: str, *, home: Home | None = None) -> Database:
         reason = " ".join(str(error.orig or error).split())
         if parsed.password:
             reason = reason.replace(parsed.password, "***")
-        raise Unavailable(f"cannot connect to the registry database at {location}: "
+        raise Unreachable(f"cannot connect to the registry database at {location}: "
                           f"{reason}") from None
     db = Database(connection, home=home, file=file, location=location)
     try:

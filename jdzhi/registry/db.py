@@ -1,14 +1,13 @@
 """The registry database: the handle every module uses, its migrations and its transactions.
 
 Every component keeps its tables in one database: the home's SQLite file (``registry.db``), the
-embedded default. A component is a module with three names: ``COMPONENT`` (its name),
-``MIGRATIONS`` (a tuple of versions, each a tuple of SQL statements, applied in order and recorded
-in ``schema_migrations``) and ``AUDITED_TABLES`` (table name to primary-key column, for rows that
-the audit log must account for).
+embedded default, or the PostgreSQL database at the home's ``database_url`` (``--db`` /
+``JDZHI_DATABASE_URL``). A component is a module with three names: ``COMPONENT`` (its name),
+``MIGRATIONS`` (its schema versions before Alembic, frozen: see :mod:`jdzhi.registry.migrations`,
+whose revisions change the schema now) and ``AUDITED_TABLES`` (table name to primary-key column,
+for rows that the audit log must account for).
 
-:class:`Database` (``registry/_database.py``) is the one place where SQL dialects differ. On
-PostgreSQL (the home's ``database_url``) a new registry gets today's schema whole, translated from
-SQLite's by ``registry/_postgresql_schema.py``.
+:class:`Database` (``registry/_database.py``) is the one place where SQL dialects differ.
 """
 
 from __future__ import annotations
@@ -19,20 +18,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from importlib import import_module
+from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from jdzhi.components import COMPONENT_MODULES
-from jdzhi.errors import Conflict, ExitCode, InvalidState, JdzhiError, NotInitialized
+from jdzhi.errors import Conflict, ExitCode, InvalidInput, InvalidState, JdzhiError, NotInitialized
 from jdzhi.home import Home
-from jdzhi.registry._database import (
-    BUSY_TIMEOUT_SECONDS,
-    Cursor,
-    Database,
-    Dialect,
-    connect,
-)
+from jdzhi.registry._database import BUSY_TIMEOUT_SECONDS, Cursor, Database, Dialect, connect
 from jdzhi.timeutil import format_time, utc_now
+
+if TYPE_CHECKING:
+    from jdzhi.registry import migrations
 
 __all__ = [
     "BUSY_TIMEOUT_SECONDS",
@@ -41,6 +38,7 @@ __all__ = [
     "Database",
     "Dialect",
     "InitResult",
+    "MigrateResult",
     "audited_tables",
     "components",
     "connect",
@@ -48,7 +46,9 @@ __all__ = [
     "initialize",
     "integrity_check",
     "migrate",
+    "migrate_home",
     "open_registry",
+    "open_store",
     "rows",
     "seed",
     "transaction",
@@ -79,10 +79,25 @@ class InitResult:
     applied_migrations: tuple[str, ...]
 
 
-
 def _open_home(home: Home) -> Database:
     """The home's database: at its URL, else its SQLite file."""
     return connect(home.database_url or f"sqlite:///{home.db_path}", home=home)
+
+
+def _has_schema(db: Database) -> bool:
+    return db.has_table("alembic_version") or db.has_table("schema_migrations")
+
+
+def _opened(home: Home) -> Database:
+    """The home's existing registry, not migrated (NotInitialized when there is none)."""
+    if not home.has_registry:
+        raise NotInitialized(f"no registry at {home.path}: run `jdzhi init` first")
+    db = _open_home(home)
+    if db.dialect == "postgresql" and not _has_schema(db):
+        db.close()
+        raise NotInitialized(f"no registry in the database at {db.location}: run `jdzhi init` "
+                             "first")
+    return db
 
 
 def open_registry(home: Home) -> Database:
@@ -90,17 +105,37 @@ def open_registry(home: Home) -> Database:
 
     ``JDZHI_NOW`` would let anyone back-date signatures and registry changes, so only a home made
     on a simulated clock (by the test suite or ``jdzhi demo``) opens while it is set."""
-    if not home.has_registry:
-        raise NotInitialized(f"no registry at {home.path}: run `jdzhi init` first")
-    db = _open_home(home)
+    return _migrated(_opened(home))
+
+
+def open_store(path: Path, modules: Sequence[ModuleType]) -> Database:
+    """Open (made on first use) a home's database other than the registry, e.g. a workshop's
+    store, as the registry is opened: the migrations of ``modules``, the home's clock rule."""
     try:
-        if db.dialect == "postgresql" and not _has_schema(db):
-            raise NotInitialized(f"no registry in the database at {db.location}: run `jdzhi init` "
-                                 "first")
-        migrate(db)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InvalidInput(f"cannot make the jdzhi home {path.parent}: {error.strerror}") from None
+    return _migrated(connect(f"sqlite:///{path}"), modules, record_clock=True)
+
+
+def _migrated(db: Database, modules: Sequence[ModuleType] | None = None, *,
+              record_clock: bool = False) -> Database:
+    """``db`` migrated (its clock recorded if asked and new), on its clock; closed on failure."""
+    try:
+        if modules is None:
+            migrate(db)
+        else:
+            _migrate_store(db, modules)
+        if record_clock and _clock_of(db) is None:
+            _record_clock(db, simulated=bool(os.environ.get("JDZHI_NOW")))
     except BaseException:
         db.close()
         raise
+    return _on_its_clock(db)
+
+
+def _on_its_clock(db: Database) -> Database:
+    """``db``, unless JDZHI_NOW is set and its home runs on the real clock (then closed)."""
     if os.environ.get("JDZHI_NOW") and _clock_of(db) != "simulated":
         db.close()
         raise JdzhiError(
@@ -109,6 +144,13 @@ def open_registry(home: Home) -> Database:
             ExitCode.USAGE,
         )
     return db
+
+
+def _record_clock(db: Database, *, simulated: bool) -> None:
+    with transaction(db):
+        db.execute("INSERT INTO home_clock (id, kind, recorded_at) VALUES (1, ?, ?) "
+                   "ON CONFLICT DO NOTHING",
+                   ["simulated" if simulated else "real", format_time(utc_now())])
 
 
 def initialize(home: Home, *, simulated_clock: bool = False) -> InitResult:
@@ -124,11 +166,7 @@ def initialize(home: Home, *, simulated_clock: bool = False) -> InitResult:
         home.path.mkdir(parents=True, exist_ok=True)
         applied = migrate(db)
         if _clock_of(db) is None:
-            simulated = simulated_clock or bool(os.environ.get("JDZHI_NOW"))
-            with transaction(db):
-                db.execute("INSERT INTO home_clock (id, kind, recorded_at) VALUES (1, ?, ?) "
-                           "ON CONFLICT DO NOTHING",
-                           ["simulated" if simulated else "real", format_time(utc_now())])
+            _record_clock(db, simulated=simulated_clock or bool(os.environ.get("JDZHI_NOW")))
         seed(db)
     finally:
         db.close()
@@ -159,115 +197,91 @@ def in_memory() -> Database:
     return db
 
 
-def migrate(db: Database) -> tuple[str, ...]:
-    """Apply every migration that the database lacks, each version in its own transaction."""
-    if db.dialect == "postgresql":
-        return _make_postgresql_schema(db)
-    applied: list[str] = []
-    try:
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, "
-            "version INTEGER NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (component, version))"
-        )
-        if not db.has_table("home_clock"):
-            # which clock the home runs on (see initialize); a home made before this table existed
-            # has history, and was made on the real clock
-            with transaction(db):
-                db.execute(
-                    "CREATE TABLE IF NOT EXISTS home_clock (id INTEGER PRIMARY KEY CHECK (id = 1), "
-                    "kind TEXT NOT NULL CHECK (kind IN ('real', 'simulated')), "
-                    "recorded_at TEXT NOT NULL)")
-                if db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]:
-                    db.execute("INSERT INTO home_clock VALUES (1, 'real', ?) "
-                               "ON CONFLICT DO NOTHING", [format_time(utc_now())])
-        for module in components():
-            name: str = module.COMPONENT
-            migrations: Sequence[Sequence[str]] = module.MIGRATIONS
-            current = _schema_version(db, name)
-            if current > len(migrations):
-                raise InvalidState(
-                    f"the registry's {name} schema is version {current}, newer than this jdzhi "
-                    f"knows ({len(migrations)}): upgrade jdzhi"
-                )
-            for version in range(current + 1, len(migrations) + 1):
-                with transaction(db):
-                    # re-read under the write lock: another process may have migrated meanwhile
-                    if _schema_version(db, name) >= version:
-                        continue
-                    for statement in migrations[version - 1]:
-                        db.execute(statement)
-                    db.execute(
-                        "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                        [name, version, format_time(utc_now())],
-                    )
-                applied.append(f"{name}:{version}")
-    except db.driver_error as error:
-        raise db.translate(error) from None
-    return tuple(applied)
+def migrate(db: Database, *, explicit: bool = False) -> tuple[str, ...]:
+    """Bring the database's schema to this jdzhi's newest revision in one transaction (see
+    :mod:`jdzhi.registry.migrations`); what was applied: old component versions (``name:version``)
+    and Alembic revisions.
+
+    Opening a registry migrates a SQLite file, which one machine uses. A PostgreSQL database that
+    has a schema is migrated only when asked (``explicit``, ``jdzhi db migrate``): several servers
+    share it, and the first to start a new jdzhi must not change the schema under the others."""
+    done = _upgrade(db, explicit=explicit)
+    return done.components + done.revisions
 
 
-def _has_schema(db: Database) -> bool:
-    return db.has_table("schema_migrations")
+def _upgrade(db: Database, *, explicit: bool) -> migrations.Upgrade:
+    import sqlalchemy
 
+    from jdzhi.registry import migrations
 
-@cache
-def _sqlite_schema() -> tuple[str, ...]:
-    """Every statement of today's schema, as SQLite keeps them (tables before their indexes)."""
-    db = in_memory()
-    try:
-        return tuple(row[0] for row in db.execute(
-            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"))
-    finally:
-        db.close()
-
-
-def _rows_of_migrations() -> dict[str, list[tuple[Any, ...]]]:
-    """The rows that the migrations write (``schema_migrations``, ``works_state``'s stamp), as
-    a new SQLite registry holds them."""
-    db = in_memory()
-    try:
-        tables = [row[0] for row in db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
-        found = {table: [tuple(row) for row in db.execute(f'SELECT * FROM "{table}"')]
-                 for table in tables}
-    finally:
-        db.close()
-    return {table: rows_of_table for table, rows_of_table in found.items() if rows_of_table}
-
-
-def _make_postgresql_schema(db: Database) -> tuple[str, ...]:
-    """A new PostgreSQL registry gets today's schema whole, in one transaction: the tables
-    (translated from SQLite's by :mod:`jdzhi.registry._postgresql_schema`) and the rows the
-    migrations write. A PostgreSQL schema of another version is refused until its migrations
-    exist."""
-    from jdzhi.registry._postgresql_schema import postgresql_schema
-
-    versions = {module.COMPONENT: len(module.MIGRATIONS) for module in components()}
+    if _revision_of(db) == migrations.HEAD:
+        return migrations.Upgrade((), None, ())
+    if db.dialect == "postgresql" and not explicit and (
+            db.has_table("alembic_version") or db.has_table("schema_migrations")):
+        raise InvalidState(
+            f"the registry's schema in {db.location} is not this jdzhi's ({migrations.HEAD}): "
+            "run `jdzhi db migrate` first")
     try:
         with transaction(db):
-            if _has_schema(db):
-                for name, latest in versions.items():
-                    if (current := _schema_version(db, name)) != latest:
-                        raise InvalidState(
-                            f"the registry's {name} schema in {db.location} is version "
-                            f"{current}, this jdzhi's is {latest}: use the jdzhi that made it")
-                return ()
-            for statement in postgresql_schema(list(_sqlite_schema())):
-                db.execute(statement)
-            for table, rows_of_table in _rows_of_migrations().items():
-                marks = ", ".join("?" * len(rows_of_table[0]))
-                db.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows_of_table)
+            return migrations.upgrade(db.core)
+    except (db.driver_error, sqlalchemy.exc.DBAPIError) as error:
+        orig = error.orig if isinstance(error, sqlalchemy.exc.DBAPIError) else error
+        raise db.translate(orig or error) from None
+    finally:
+        if not db.in_transaction:
+            db.core.rollback()  # ends SQLAlchemy's logical transaction (see migrations.upgrade)
+
+
+def _migrate_store(db: Database, modules: Sequence[ModuleType]) -> None:
+    """A home's other store keeps its components' own migrations (no Alembic: one file, one
+    process at a kiln)."""
+    from jdzhi.registry.migrations._components import apply_missing
+
+    try:
+        with transaction(db):
+            apply_missing(db.core, modules)
     except db.driver_error as error:
         raise db.translate(error) from None
-    return tuple(f"{name}:{version}" for name, latest in versions.items()
-                 for version in range(1, latest + 1))
+    finally:
+        if not db.in_transaction:
+            db.core.rollback()  # ends SQLAlchemy's logical transaction, as _upgrade does
 
 
-def _schema_version(db: Database, component: str) -> int:
-    row = db.execute(
-        "SELECT MAX(version) FROM schema_migrations WHERE component = ?", [component]
-    ).fetchone()
-    return int(row[0] or 0)
+def _revision_of(db: Database) -> str | None:
+    if not db.has_table("alembic_version"):
+        return None
+    row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    return None if row is None else str(row[0])
+
+
+@dataclass(frozen=True)
+class MigrateResult:
+    """What ``jdzhi db migrate`` did to the database (kind, where): the revision it was at (None:
+    before Alembic), the old component versions it applied (``name:version``), the revision it
+    stamped an existing schema at, the Alembic revisions it applied, and the revision it is at."""
+
+    database: Dialect
+    location: str
+    previous_revision: str | None
+    components: tuple[str, ...]
+    stamped: str | None
+    applied: tuple[str, ...]
+    revision: str
+
+
+def migrate_home(home: Home) -> MigrateResult:
+    """Bring the home's database to this jdzhi's newest schema revision (``jdzhi db migrate``);
+    running it again changes nothing."""
+    db = _opened(home)
+    try:
+        previous = _revision_of(db)
+        done = _upgrade(db, explicit=True)
+        revision = _revision_of(db)
+    finally:
+        db.close()
+    assert revision is not None
+    return MigrateResult(db.dialect, db.location, previous, done.components, done.stamped,
+                         done.revisions, revision)
 
 
 @contextmanager
@@ -323,6 +337,17 @@ def rows(db: Database, sql: str, params: Sequence[Any] = ()) -> list[dict[str, A
     cursor = db.execute(sql, list(params))
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+@cache
+def _sqlite_schema() -> tuple[str, ...]:
+    """Every statement of today's schema, as SQLite keeps them (tables before their indexes)."""
+    db = in_memory()
+    try:
+        return tuple(row[0] for row in db.execute(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"))
+    finally:
+        db.close()
 
 
 def integrity_check(db: Database) -> list[str]:

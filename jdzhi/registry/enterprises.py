@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Enterprise",
+    "EnterpriseDetails",
     "enterprise_by_id",
     "find_enterprise",
     "get_enterprise",
@@ -29,8 +30,9 @@ _COLUMNS = "id, uscc, name, name_en, short_name, district_code, address, contact
 
 
 @dataclass(frozen=True)
-class Enterprise:
-    id: int
+class EnterpriseDetails:
+    """What the registry records of an enterprise, as a registration gives it."""
+
     uscc: str
     name: str
     name_en: str | None
@@ -43,12 +45,12 @@ class Enterprise:
     def district_name(self) -> str:
         return DISTRICTS.get(self.district_code, self.district_code)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "uscc": self.uscc, "name": self.name, "name_en": self.name_en,
-            "short_name": self.short_name, "district_code": self.district_code,
-            "district": self.district_name, "address": self.address, "contact": self.contact,
-        }
+
+@dataclass(frozen=True)
+class Enterprise(EnterpriseDetails):
+    """A registered enterprise: its details and the registry's id for it."""
+
+    id: int
 
 
 def get_enterprise(db: Database, ref: str) -> Enterprise:

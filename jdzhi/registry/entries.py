@@ -76,20 +76,6 @@ class RegistryEntry:
     license: License
     status: str
 
-    def to_json(self) -> dict[str, Any]:
-        lic = self.license
-        return {
-            **self.enterprise.to_json(),
-            "license_id": lic.id,
-            "license_no": lic.license_no,
-            "status": self.status,
-            "status_reason": lic.status_reason,
-            "status_effective_at": format_time(lic.status_effective_at),
-            "categories": list(lic.categories),
-            "valid_from": lic.valid_from.isoformat(),
-            "valid_to": lic.valid_to.isoformat(),
-        }
-
 
 @dataclass(frozen=True)
 class EntryDetail:
@@ -98,13 +84,6 @@ class EntryDetail:
     entry: RegistryEntry
     history: tuple[LicenseEvent, ...]
     other_licenses: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **self.entry.to_json(),
-            "history": [event.to_json() for event in self.history],
-            "other_licenses": list(self.other_licenses),
-        }
 
 
 # ---------------------------------------------------------------- validating rows
@@ -197,11 +176,10 @@ def check_not_registered(db: Database, registrations: Sequence[Registration],
     numbers = row_numbers or range(1, len(registrations) + 1)
     for number, registration in zip(numbers, registrations, strict=True):
         where = f"row {number}: " if len(registrations) > 1 else ""
-        if registration.uscc in usccs:
-            raise Conflict(
-                f"{where}an enterprise with USCC {registration.uscc} is already registered "
-                f"(id {usccs[registration.uscc]})"
-            )
+        uscc = registration.enterprise.uscc
+        if uscc in usccs:
+            raise Conflict(f"{where}an enterprise with USCC {uscc} is already registered "
+                           f"(id {usccs[uscc]})")
         if registration.license_no in taken:
             raise Conflict(f"{where}license number {registration.license_no} is already taken")
 
@@ -209,12 +187,12 @@ def check_not_registered(db: Database, registrations: Sequence[Registration],
 def store_registration(db: Database, registration: Registration, *,
                        source: str) -> int:
     """Store a checked registration: the enterprise and its license, audited."""
+    ent = registration.enterprise
     cursor = db.execute(
         "INSERT INTO enterprises (uscc, name, name_en, short_name, district_code, address, "
         "contact, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        [registration.uscc, registration.name, registration.name_en, registration.short_name,
-         registration.district_code, registration.address, registration.contact,
-         format_time(utc_now())],
+        [ent.uscc, ent.name, ent.name_en, ent.short_name, ent.district_code, ent.address,
+         ent.contact, format_time(utc_now())],
     )
     enterprise_id = int(cursor.fetchone()[0])
     audit.record_row_change(db, action="enterprise.add", table="enterprises", key=enterprise_id,

@@ -132,10 +132,13 @@ def import_file(db: Database, path: Path, *, check_only: bool = False,
 
 def _check_unique_within(path: Path, registrations: Sequence[Registration],
                          numbers: Sequence[int]) -> None:
-    for field in ("uscc", "license_no"):
+    values: dict[str, Callable[[Registration], str]] = {
+        "uscc": lambda registration: registration.enterprise.uscc,
+        "license_no": lambda registration: registration.license_no}
+    for field, value_of in values.items():
         first_row: dict[str, int] = {}
         for number, registration in zip(numbers, registrations, strict=True):
-            value = getattr(registration, field)
+            value = value_of(registration)
             if value in first_row:
                 raise Conflict(
                     f"{path}: row {number}: {field} {value} repeats row {first_row[value]}; "

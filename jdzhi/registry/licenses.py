@@ -113,17 +113,6 @@ class LicenseEvent:
         return LicenseStatusEvent(self.status, unix_time(self.effective_at), self.reason,
                                   self.valid_to)
 
-    def to_json(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {
-            "action": self.action, "status": self.status, "reason": self.reason,
-            "effective_at": format_time(self.effective_at),
-            "recorded_at": format_time(self.recorded_at), "actor": self.actor,
-            "valid_to": self.valid_to.isoformat() if self.valid_to else None,
-        }
-        if self.superseded:  # only then, so that the usual history reads as before
-            shown["superseded"] = True
-        return shown
-
 
 @dataclass(frozen=True)
 class StatusChange:

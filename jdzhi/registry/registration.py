@@ -13,7 +13,7 @@ from typing import Any
 from jdzhi.errors import InvalidInput
 from jdzhi.inputs import check_text
 from jdzhi.registry.categories import Category, find_category
-from jdzhi.registry.enterprises import Enterprise
+from jdzhi.registry.enterprises import EnterpriseDetails
 from jdzhi.registry.schema import DISTRICTS
 from jdzhi.registry.uscc import validate as validate_uscc
 from jdzhi.timeutil import CHINA_STANDARD_TIME, parse_date, parse_time
@@ -50,13 +50,7 @@ _SEPARATORS = re.compile("[;,\uff0c\uff1b]")
 class Registration:
     """One validated row: an enterprise and its license, ready to store."""
 
-    uscc: str
-    name: str
-    name_en: str | None
-    short_name: str
-    district_code: str
-    address: str
-    contact: str
+    enterprise: EnterpriseDetails
     license_no: str
     categories: tuple[str, ...]
     valid_from: date
@@ -126,7 +120,7 @@ def registration_from_fields(
                 f"starts ({valid_from})"
             )
     return Registration(
-        uscc=checked.code, **enterprise_details(text),
+        enterprise=EnterpriseDetails(uscc=checked.code, **enterprise_details(text)),
         license_no=license_no, categories=_categories(fields.get("categories"), categories),
         valid_from=valid_from, valid_to=valid_to, status=status,
         status_reason=text["status_reason"], status_effective_at=status_effective_at,
@@ -200,7 +194,7 @@ def _categories(value: Any, categories: Sequence[Category]) -> tuple[str, ...]:
     return tuple(sorted(codes, key=by_label.__getitem__))
 
 
-def record_of_enterprise(enterprise: Enterprise) -> dict[str, Any]:
+def record_of_enterprise(enterprise: EnterpriseDetails) -> dict[str, Any]:
     """The enterprise columns of the exchange format."""
     return {"uscc": enterprise.uscc, "name": enterprise.name,
             "name_en": enterprise.name_en or "", "short_name": enterprise.short_name,

@@ -62,14 +62,21 @@ def _upload_paths(records_limit: int, message_limit: int) -> dict[str, Any]:
                         "application/cbor": {"schema": _BINARY}}},
                         "404": _error("none published yet")}},
             "post": {"summary": "Publish a bundle made by `jdzhi trust export` (signed by this "
-                                "home's authority key, issued after the current one)",
+                                "home's authority key, issued after the current one, its log "
+                                "extending the current one's)",
                      "requestBody": _body("application/cbor", _BINARY, message_limit),
                      "responses": {"201": _json("published", {"type": "object"}),
-                                   "409": _error("not newer than the current bundle"),
+                                   "409": _error("not newer than the current bundle, or its "
+                                                 "log not extending the current one's"),
                                    "422": _error("not signed by the authority key"),
                                    **_ERRORS}}},
         "/api/v1/records": {"post": {
-            "summary": "Store SIGNED.jsonl lines (all or none; re-sent lines are harmless)",
+            "summary": "Store SIGNED.jsonl lines (all or none; re-sent lines are harmless; "
+                       "a line that is not genuine: 400 not-genuine)",
+            "parameters": [{"name": "first_line", "in": "query", "required": False,
+                            "description": "the body's first line is this line of the sender's "
+                                           "file (errors name the file's lines); default 1",
+                            "schema": {"type": "integer", "minimum": 1}}],
             "requestBody": _body("application/x-ndjson", {"type": "string"}, records_limit),
             "responses": {"200": _json("stored", {"type": "object", "properties": {
                 "stored": {"type": "integer"}, "already_stored": {"type": "integer"}}}),

@@ -15,7 +15,7 @@ from jdzhi.errors import IntegrityError
 from jdzhi.timeutil import format_time, from_unix
 from jdzhi.trace.endorsements.lab import decode_endorsement, endorsement_json
 from jdzhi.trace.formats.cose import MAX_MESSAGE_BYTES
-from jdzhi.trace.formats.records import RecordFields, base64url, base64url_decode, decode_record
+from jdzhi.trace.formats.records import RecordFields, base64url_decode, decode_record
 from jdzhi.trace.keys.authority import authority_public_key
 from jdzhi.trace.keys.certified import trusted_keys
 from jdzhi.trace.page import export as page_export
@@ -31,6 +31,7 @@ from jdzhi.trace.scanning.log import (
     log_scan,
     parse_location,
 )
+from jdzhi.trace.tlog.seen import check_extends
 from jdzhi.trace.trust.bundle import decode_bundle
 from jdzhi.trace.trust.from_registry import accepted_bases, trust_from_registry
 from jdzhi.trace.trust.model import Endorsement, Trust
@@ -55,8 +56,10 @@ __all__ = [
     "as_suspected_clone",
     "authority_public_key",
     "base64url_decode",
+    "check_extends",
     "checked_bundle",
     "checked_endorsement",
+    "checkpoint_note",
     "clone_reasons",
     "earlier_sightings",
     "endorsement_json",
@@ -81,12 +84,11 @@ def label_outcome(check: Verifier, text: str) -> ScanOutcome:
     result = check.label_text(text)
     return ScanOutcome(image="", verdict=str(result.verdict), serial=result.serial,
                        enterprise=result.enterprise, reasons=tuple(result.reasons), text=text,
-                       verification=result.to_json())
+                       verification=result)
 
 
 def as_suspected_clone(outcome: ScanOutcome, reasons: list[str]) -> ScanOutcome:
-    return replace(outcome, verdict=SUSPECTED_CLONE, reasons=(*outcome.reasons, *reasons),
-                   verification={**outcome.verification, "verdict": SUSPECTED_CLONE})
+    return replace(outcome, verdict=SUSPECTED_CLONE, reasons=(*outcome.reasons, *reasons))
 
 
 def record_fields(record_base64: str) -> RecordFields:
@@ -106,16 +108,19 @@ def checked_bundle(data: bytes, authority: bytes, now: datetime) -> Trust:
     return decode_bundle(data, authority, now=now, source="uploaded bundle")
 
 
+def checkpoint_note(trust: Trust) -> str | None:
+    """The signed checkpoint of the registry's log a bundle carries (None: an unlogged one)."""
+    return trust.log.note.decode() if trust.log is not None else None
+
+
 def unix_to_text(seconds: int) -> str:
     return format_time(from_unix(seconds))
 
 
-def page_files(authority: bytes) -> dict[str, bytes]:
-    """The page's files as `jdzhi page export` writes them, the authority key pinned."""
-    files = {name: page_export.page_source(name) for name in page_export.PAGE_FILES}
-    files["index.html"] = files["index.html"].decode("utf-8").replace(
-        page_export.AUTHORITY_PLACEHOLDER, base64url(authority)).encode("utf-8")
-    return files
+def page_files(authority: bytes, scans_url: str) -> dict[str, bytes]:
+    """The page's files as `jdzhi page export` writes them, the authority key pinned, reporting
+    each check to ``scans_url`` (the page online)."""
+    return page_export.page_contents(authority, scans_url=scans_url)
 
 
 def page_headers() -> tuple[dict[str, str], dict[str, str]]:

@@ -17,10 +17,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from jdzhi import __version__
+from jdzhi._format.records import records_stored_json
 from jdzhi.errors import InvalidInput
 from jdzhi.home import Home
 from jdzhi.registry.db import open_registry
-from jdzhi.server import DEFAULT_SCAN_RATE_LIMIT
+from jdzhi.server import (
+    DEFAULT_SCAN_RATE_LIMIT,
+    MESSAGE_BODY_LIMIT,
+    RECORDS_BODY_LIMIT,
+    SCAN_BODY_LIMIT,
+)
 from jdzhi.server import _service as lib
 from jdzhi.server._clients import RateLimiter, client_id, client_secret
 from jdzhi.server._desk import Desk
@@ -34,10 +40,9 @@ from jdzhi.timeutil import utc_now
 
 __all__ = ["ServerSettings", "create_app"]
 
-SCAN_BODY_LIMIT = 1024 * 1024
-RECORDS_BODY_LIMIT = 32 * 1024 * 1024
-MESSAGE_BODY_LIMIT = 4 * 1024 * 1024
 MAX_LABEL_CHARS = 2000
+#: where scans are posted; the page served here reports its checks to it (the page online)
+SCANS_PATH = "/api/v1/scans"
 #: the environment variable that hands the settings to uvicorn's worker processes
 SETTINGS_ENV = "JDZHI_SERVER_SETTINGS"
 
@@ -70,7 +75,7 @@ class _Service:
             self.page_folder, self.page_paths = lib.page_prefixes(db)
         finally:
             db.close()
-        self.page_files = lib.page_files(authority)
+        self.page_files = lib.page_files(authority, SCANS_PATH)
         self.content_types, self.page_headers = lib.page_headers()
         self.openapi = openapi(__version__, scan_limit=SCAN_BODY_LIMIT,
                                records_limit=RECORDS_BODY_LIMIT, message_limit=MESSAGE_BODY_LIMIT)
@@ -98,8 +103,10 @@ class _Service:
 
     async def post_records(self, request: Request) -> Response:
         require_type(request, "application/x-ndjson", "application/jsonl")
+        first_line = _first_line(request.query_params.get("first_line", "1"))
         text = utf8_text(await read_body(request, RECORDS_BODY_LIMIT))
-        return JSONResponse((await self._registry_work(store_records, text)).to_json())
+        stored = await self._registry_work(partial(store_records, first_line=first_line), text)
+        return JSONResponse(records_stored_json(stored))
 
     async def post_endorsement(self, request: Request) -> Response:
         require_type(request, "application/cose", "application/octet-stream")
@@ -145,7 +152,7 @@ class _Service:
             raise InvalidInput("only an inspector scan (source 'inspector') names an inspector")
         answer = await self.desk.scan(ScanRequest(data["label"], data["source"], inspector,
                                                   where, client, day))
-        return JSONResponse(answer)
+        return Response(answer, media_type="application/json")
 
     async def _inspector(self, request: Request, claimed: str | None) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -169,17 +176,25 @@ class _Service:
                 for path in self.page_paths]
         page += [Route(f"{self.page_folder}{name}", partial(self.page_file, name))
                  for name in (*self.page_files, lib.BUNDLE_FILE)]
-        return [
+        return [  # the hot route first: Starlette tries routes in order
+            Route(SCANS_PATH, self.post_scan, methods=["POST"]),
             Route("/healthz", self.healthz),
             Route("/api/v1/openapi.json", self.openapi_json),
             Route("/api/v1/trust", self.get_trust, methods=["GET"]),
             Route("/api/v1/trust", self.post_trust, methods=["POST"]),
             Route("/api/v1/records", self.post_records, methods=["POST"]),
             Route("/api/v1/endorsements", self.post_endorsement, methods=["POST"]),
-            Route("/api/v1/scans", self.post_scan, methods=["POST"]),
             Route("/api/v1/serials/{enterprise}/{serial}", self.get_serial),
             *page,
         ]
+
+
+def _first_line(text: str) -> int:
+    """``?first_line=N``: the body's first line is line N of the sender's file (`jdzhi push`
+    sends a big file in parts), so that an error names the file's line."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 2**53:
+        raise InvalidInput("first_line is a line number from 1")
+    return int(text)
 
 
 def create_app(settings: ServerSettings | None = None) -> Starlette:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jdzhi.errors import Conflict, InvalidInput, InvalidState, NotFound
 
@@ -29,10 +29,6 @@ class Inspector:
     name: str
     created_at: str
     revoked_at: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "created_at": self.created_at,
-                "revoked_at": self.revoked_at}
 
 
 @dataclass(frozen=True)

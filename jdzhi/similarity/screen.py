@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from jdzhi.errors import InvalidInput
 from jdzhi.similarity.fingerprint import QueryFingerprint, QueryView
@@ -101,11 +101,6 @@ class Match:
         """Found by either stage (not just a near hash listed for ranking)."""
         return self.distance <= REVIEW_DISTANCE or self.inliers > 0
 
-    def to_json(self) -> dict[str, Any]:
-        return {"reg_no": self.reg_no, "title": self.title, "distance": self.distance,
-                "score": self.score, "inliers": self.inliers, "modification": self.modification,
-                "evidence": self.evidence}
-
 
 @dataclass(frozen=True)
 class Screening:
@@ -114,13 +109,6 @@ class Screening:
     matches: tuple[Match, ...] = ()
     error: str | None = None
     thumbnail: bytes | None = field(default=None, repr=False)
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"image": self.image, "verdict": self.verdict.value,
-                                "matches": [match.to_json() for match in self.matches]}
-        if self.error is not None:
-            data["error"] = self.error
-        return data
 
 
 def count_verdicts(results: Sequence[Screening]) -> dict[ScreenVerdict, int]:

@@ -66,12 +66,6 @@ class Work:
     height: int
     registered_at: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "reg_no": self.reg_no, "title": self.title, "owner": self.owner,
-                "creation_date": self.creation_date, "image": self.image_name,
-                "image_sha256": self.image_sha256, "width": self.width, "height": self.height,
-                "registered_at": self.registered_at}
-
 
 @dataclass(frozen=True)
 class WorkRequest:

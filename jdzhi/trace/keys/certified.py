@@ -36,7 +36,6 @@ from jdzhi.registry.licenses import current_license, effective_status
 from jdzhi.timeutil import end_of_cst_day, format_time, stored_time, unix_time, utc_now
 from jdzhi.trace.formats.certs import CertFields, certificate_problem, sign_cert
 from jdzhi.trace.formats.common import MAX_KEY_ID
-from jdzhi.trace.formats.records import base64url
 from jdzhi.trace.keys.authority import (
     authority_public_key,
     authority_public_path,
@@ -61,6 +60,7 @@ __all__ = [
     "IssuedKey",
     "KeyInfo",
     "certificate_problems",
+    "certified_key",
     "certified_keys",
     "get_key",
     "issue_lab_key",
@@ -103,18 +103,6 @@ class KeyInfo:
         """Whether a revocation is recorded that takes effect after ``now``."""
         return self.end_kind == "revoked" and self.ended_at is not None and self.ended_at > now
 
-    def to_json(self, now: datetime | None = None) -> dict[str, Any]:
-        return {
-            "key_id": self.key_id, "role": self.role, "public_key": base64url(self.public_key),
-            "status": self.status_at(now or utc_now()),
-            "not_before": format_time(self.not_before), "not_after": format_time(self.not_after),
-            "issued_at": format_time(self.issued_at), "enterprise_id": self.enterprise_id,
-            "enterprise": self.enterprise, "license_no": self.license_no, "lab_id": self.lab_id,
-            "lab": self.lab,
-            "ended_at": format_time(self.ended_at) if self.ended_at else None,
-            "end_kind": self.end_kind, "end_reason": self.end_reason or None,
-        }
-
 
 _KEY_QUERY = (
     "SELECT k.*, e.name AS enterprise, l.license_no, b.name AS lab FROM trust_keys k "
@@ -148,6 +136,15 @@ def get_key(db: Database, key_id: int) -> KeyInfo:
 def key_by_public_key(db: Database, public_key: bytes) -> KeyInfo:
     """The certified key of a key file's public key; IntegrityError when its certificate does
     not vouch for it (a row added or changed outside jdzhi)."""
+    return _key_info(_certified_row(db, public_key))
+
+
+def certified_key(db: Database, public_key: bytes) -> TrustedKey:
+    """:func:`key_by_public_key`, as verification reads a key (:func:`certified_keys`)."""
+    return _trusted_key(_certified_row(db, public_key))
+
+
+def _certified_row(db: Database, public_key: bytes) -> dict[str, Any]:
     found = rows(db, f"{_KEY_QUERY} WHERE k.public_key = ?", [public_key])
     if not found:
         # a damaged key file can still decrypt, to another key: say so beside the usual cause
@@ -157,7 +154,7 @@ def key_by_public_key(db: Database, public_key: bytes) -> KeyInfo:
     if problem is not None:
         raise IntegrityError(f"{problem}: the key is not trusted (its row was written outside "
                              "jdzhi); run `jdzhi registry audit`")
-    return _key_info(found[0])
+    return found[0]
 
 
 def registry_authority_key(db: Database) -> bytes:
@@ -226,15 +223,21 @@ def certified_keys(db: Database) -> CertifiedKeys:
         if problem is not None:
             refused[row["key_id"]] = problem
             continue
-        fields = _cert_fields(row)
-        trusted[fields.key_id] = TrustedKey(
-            key_id=fields.key_id, public_key=fields.public_key, role=row["role"],
-            not_before=fields.not_before, not_after=fields.not_after,
-            enterprise_id=fields.enterprise_id, license_id=fields.license_id,
-            lab_id=fields.lab_id, ended_at=_unix(row["ended_at"]) if row["ended_at"] else None,
-            end_kind=row["end_kind"], end_reason=row["end_reason"],
-        )
+        key = _trusted_key(row)
+        trusted[key.key_id] = key
     return CertifiedKeys(authority, trusted, refused)
+
+
+def _trusted_key(row: dict[str, Any]) -> TrustedKey:
+    """A ``trust_keys`` row whose certificate vouches for it, as verification reads it."""
+    fields = _cert_fields(row)
+    return TrustedKey(
+        key_id=fields.key_id, public_key=fields.public_key, role=row["role"],
+        not_before=fields.not_before, not_after=fields.not_after,
+        enterprise_id=fields.enterprise_id, license_id=fields.license_id,
+        lab_id=fields.lab_id, ended_at=_unix(row["ended_at"]) if row["ended_at"] else None,
+        end_kind=row["end_kind"], end_reason=row["end_reason"],
+    )
 
 
 def trusted_keys(db: Database) -> dict[int, TrustedKey]:

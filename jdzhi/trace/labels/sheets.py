@@ -111,11 +111,6 @@ class LabelRun:
     max_version: int
     level: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {"out": str(self.out), "format": self.kind, "labels": self.labels,
-                "pages": self.pages, "files": [str(f) for f in self.files],
-                "max_qr_version": self.max_version, "level": self.level}
-
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 

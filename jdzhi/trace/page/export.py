@@ -1,12 +1,14 @@
 """The phone verification page: exporting it for static hosting (:mod:`.serve` serves it on
 127.0.0.1).
 
-The page (``jdzhi/trace/page/static/``: index.html, verify.js, style.css, noble-ed25519.js)
-verifies a label in the browser: it reads the payload from its own address (the label URL's
-path, ``.../V/<payload>``), fetches the authority-signed trust bundle ``trust.cbor`` next to its
-script, checks the bundle against the authority public key pinned in the page at export, and
+The page (``jdzhi/trace/page/static/``: index.html, verify.js, style.css, noble-ed25519.js,
+report.js) verifies a label in the browser: it reads the payload from its own address (the label
+URL's path, ``.../V/<payload>``), fetches the authority-signed trust bundle ``trust.cbor`` next to
+its script, checks the bundle against the authority public key pinned in the page at export, and
 applies the verdict rules of ``jdzhi verify`` with WebCrypto Ed25519 (noble-ed25519.js where a
-browser has none).
+browser has none). report.js reports the check to the center only where ``jdzhi server`` names
+its scan endpoint in the page (:func:`page_contents` with ``scans_url``); an exported page names
+none, so it sends nothing anywhere.
 
 An exported folder holds the page files and ``trust.cbor``. The page refers to them as
 ``../verify.js`` and so on, so the folder is served at the parent path of the label base's folder
@@ -34,16 +36,20 @@ __all__ = [
     "BUNDLE_FILE",
     "EXPORTED_FILES",
     "PAGE_FILES",
+    "SCANS_META",
     "ExportedPage",
     "base_path",
     "export_page",
+    "page_contents",
     "page_source",
 ]
 
-PAGE_FILES = ("index.html", "verify.js", "style.css", "noble-ed25519.js")
+PAGE_FILES = ("index.html", "verify.js", "style.css", "noble-ed25519.js", "report.js")
 BUNDLE_FILE = "trust.cbor"
 EXPORTED_FILES = (*PAGE_FILES, BUNDLE_FILE)
 AUTHORITY_PLACEHOLDER = "__JDZHI_AUTHORITY_PUBLIC_KEY__"
+#: where index.html names the center's scan endpoint: empty (offline) unless `jdzhi server` fills it
+SCANS_META = '<meta name="jdzhi-scans" content="">'
 
 
 def page_source(name: str) -> bytes:
@@ -51,6 +57,25 @@ def page_source(name: str) -> bytes:
     from importlib.resources import files
 
     return (files("jdzhi.trace.page") / "static" / name).read_bytes()
+
+
+def page_contents(authority: bytes, *, scans_url: str | None = None) -> dict[str, bytes]:
+    """The page's files with ``authority`` pinned in index.html; with ``scans_url`` (a path on
+    the page's own origin, for `jdzhi server` only) the page reports each check there."""
+    from html import escape
+
+    from jdzhi.trace.formats.records import base64url
+
+    index = page_source("index.html").decode("utf-8")
+    assert AUTHORITY_PLACEHOLDER in index and SCANS_META in index
+    index = index.replace(AUTHORITY_PLACEHOLDER, base64url(authority))
+    if scans_url is not None:
+        if not scans_url.startswith("/") or scans_url.startswith("//"):
+            raise InvalidInput(f"the scan endpoint {scans_url!r} is not a path on this origin")
+        index = index.replace(SCANS_META, SCANS_META.replace('content=""',
+                                                             f'content="{escape(scans_url)}"'))
+    return {name: index.encode("utf-8") if name == "index.html" else page_source(name)
+            for name in PAGE_FILES}
 
 
 @dataclass(frozen=True)
@@ -130,7 +155,6 @@ def export_page(
     refused unless ``force`` (then only the page files in it are replaced).
     """
     from jdzhi.timeutil import from_unix, utc_now
-    from jdzhi.trace.formats.records import base64url
 
     _check_target(out, force)
     moment = now or utc_now()
@@ -140,14 +164,7 @@ def export_page(
         data, trust = _sign_bundle(home, passphrase, valid_days, moment)
     else:
         raise InvalidInput("the page needs a trust bundle: give one, or the authority passphrase")
-    index = page_source("index.html").decode("utf-8")
-    assert AUTHORITY_PLACEHOLDER in index
-    contents = {
-        "index.html": index.replace(AUTHORITY_PLACEHOLDER,
-                                    base64url(trust.authority_public_key)).encode("utf-8"),
-        **{name: page_source(name) for name in PAGE_FILES if name != "index.html"},
-        BUNDLE_FILE: data,
-    }
+    contents = {**page_contents(trust.authority_public_key), BUNDLE_FILE: data}
     try:
         out.mkdir(exist_ok=True)
     except OSError as error:

@@ -32,6 +32,7 @@ CONTENT_TYPES = {
     "verify.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "noble-ed25519.js": "text/javascript; charset=utf-8",
+    "report.js": "text/javascript; charset=utf-8",
     BUNDLE_FILE: "application/cbor",
 }
 #: the page needs nothing from elsewhere; these headers say so again beside its own CSP meta tag
@@ -47,7 +48,7 @@ SECURITY_HEADERS = {
 
 
 def check_exported(folder: Path, now: datetime | None = None) -> ExportedPage:
-    """Check an exported folder (all four files, its bundle signed by the key pinned in its page)
+    """Check an exported folder (all its files, its bundle signed by the key pinned in its page)
     so that the server never serves a half or inconsistent page; say what it holds."""
     import re
 

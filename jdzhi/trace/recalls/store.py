@@ -16,7 +16,7 @@ from jdzhi.registry import audit
 from jdzhi.registry.db import rows, transaction
 from jdzhi.registry.enterprises import get_enterprise
 from jdzhi.timeutil import format_time, parse_time, unix_time, utc_now
-from jdzhi.trace.recalls.ranges import Ranges, count, format_ranges, merge, parse_serials
+from jdzhi.trace.recalls.ranges import Ranges, format_ranges, merge, parse_serials
 from jdzhi.trace.trust.model import ItemRecall
 from jdzhi.trace.trust.status import check_notice
 
@@ -43,14 +43,6 @@ class Recall:
     recorded_at: datetime
     #: how many of the recalled serials the registry has signed
     signed: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"recall_id": self.recall_id, "enterprise_id": self.enterprise_id,
-                "enterprise": self.enterprise, "batch": self.batch,
-                "serials": format_ranges(self.serial_ranges),
-                "serial_count": count(self.serial_ranges), "signed": self.signed,
-                "reason": self.reason, "effective_at": format_time(self.effective_at),
-                "recorded_at": format_time(self.recorded_at)}
 
 
 def recall_items(db: Database, enterprise_ref: str, *, serials: str | None = None,

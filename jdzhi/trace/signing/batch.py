@@ -12,6 +12,16 @@ later rows are still being checked; a bad row anywhere discards every signature 
 Re-running an interrupted command is safe: a row whose serial the enterprise has already signed
 with this key and identical content (everything but the signing time) is not signed again; its
 stored record is written out as it was. Any other repeat of a stored serial is a conflict.
+
+Two homes sign (:func:`sign_in_home`). The service center's home checks the key and its license
+against its registry and stores the records there (one audit entry per run). A workshop at its
+kiln has no registry: it signs with ``trust``, the service center's trust bundle, checked as
+`jdzhi verify --trust` checks it, and stores the records in its home's ``workshop.db``
+(:mod:`jdzhi.trace.signing._workshop_store`, the same table). Either way the signer is found in
+a :class:`~jdzhi.trace.trust.model.Trust` by one rule (:mod:`jdzhi.trace.signing._signer`), the
+rows are checked by the same rules, and SIGNED.jsonl is the same format. A home that has a
+registry and is given a bundle checks against the bundle (which must be its own authority's) and
+stores in its registry.
 """
 
 from __future__ import annotations
@@ -26,23 +36,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jdzhi.errors import Conflict, InvalidInput, InvalidState, KeyUnusable
+from jdzhi.errors import Conflict, InvalidInput, InvalidState
 from jdzhi.files import NewFile
 from jdzhi.inputs import Encoding
-from jdzhi.timeutil import format_time, utc_now
+from jdzhi.timeutil import format_time, from_unix, utc_now
 from jdzhi.trace.signing._chunks import ChunkRow, SignedChunk, SigningJob, sign_chunk
 from jdzhi.trace.signing._rows import REQUIRED_COLUMNS, RecordRows, RowContext, RowRules, read_rows
+from jdzhi.trace.signing._signer import Signer, bundle_base_url, resolve_signer
 from jdzhi.trace.signing._staging import Staging, StoredRecord, same_content, stored_records
 
 if TYPE_CHECKING:
+    from jdzhi.home import Home
     from jdzhi.parallel import ChunkRunner
     from jdzhi.registry.db import Database
-    from jdzhi.registry.enterprises import Enterprise
-    from jdzhi.registry.licenses import License, LicenseEvent
-    from jdzhi.trace.keys.certified import KeyInfo
     from jdzhi.trace.keys.keyfile import SigningKey
+    from jdzhi.trace.trust.model import Trust
 
-__all__ = ["REQUIRED_COLUMNS", "SignSummary", "resolve_base_url", "sign_csv"]
+__all__ = ["REQUIRED_COLUMNS", "BundleCheck", "SignSummary", "resolve_base_url", "sign_csv",
+           "sign_in_home"]
 
 
 @dataclass(frozen=True)
@@ -63,16 +74,12 @@ class SignSummary:
     already_signed: int = 0
     #: the encoding of the records CSV: ``gb18030`` when it was not UTF-8 (worth a note)
     source_encoding: Encoding = "utf-8"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "signed": self.count, "already_signed": self.already_signed, "out": self.out,
-            "enterprise_id": self.enterprise_id,
-            "enterprise": self.enterprise, "key_id": self.key_id,
-            "license_no": self.license_no, "signed_at": format_time(self.signed_at),
-            "base_url": self.base_url, "batches": list(self.batches),
-            "records_sha256": self.records_sha256,
-        }
+    #: what the key and license were checked against: ``registry`` or ``bundle <path>``
+    trust: str = "registry"
+    #: where the records are stored: ``registry`` or ``workshop`` (the home's workshop.db)
+    stored_in: str = "registry"
+    #: what the trust bundle's checks noted (an unlogged bundle, no memory of bundles)
+    warnings: tuple[str, ...] = ()
 
 
 def resolve_base_url(db: Database, option: str | None) -> str:
@@ -88,36 +95,125 @@ def resolve_base_url(db: Database, option: str | None) -> str:
 
 
 @dataclass(frozen=True)
-class _Signer:
-    """The signing key's certificate, enterprise and license, found valid now."""
+class BundleCheck:
+    """A trust bundle to sign against and how to check it: as `jdzhi verify --trust` does
+    (:func:`jdzhi.trace.verification.verifier.load_trust`)."""
 
-    info: KeyInfo
-    enterprise: Enterprise
-    license: License
-    events: tuple[LicenseEvent, ...]
+    path: Path
+    #: the authority's raw public key; None: the home's registry's
+    authority: bytes | None = None
+    max_age_days: int | None = None
+    #: witnesses whose cosignature of the bundle's checkpoint is required
+    witnesses: tuple[str, ...] = ()
 
 
-def _signer(db: Database, key: SigningKey, now: datetime) -> _Signer:
-    from jdzhi.registry.enterprises import enterprise_by_id
-    from jdzhi.registry.licenses import effective_status_from, get_license, history
-    from jdzhi.trace.keys.certified import key_by_public_key
+#: the "not initialized" error of a home with neither a registry nor a bundle to sign against
+_NO_REGISTRY = ("no registry at {home}: run `jdzhi init` first, or, at a workshop, sign against "
+                "the service center's trust bundle: `jdzhi sign RECORDS.csv --key KEYFILE --out "
+                "SIGNED.jsonl --trust trust.cbor --authority authority.pub`")
 
-    info = key_by_public_key(db, key.public_key)
-    if info.role != "licensee" or info.enterprise_id is None:
-        raise KeyUnusable(f"key {info.key_id} is a testing-center key, not a signing key")
-    key_status = info.status_at(now)
-    if key_status != "active":
-        raise InvalidState(f"key {info.key_id} is {key_status}: it cannot sign")
-    enterprise = enterprise_by_id(db, info.enterprise_id)
-    license_id = db.execute("SELECT license_id FROM trust_keys WHERE key_id = ?",
-                            [info.key_id]).fetchone()[0]
-    lic = get_license(db, license_id)
-    events = history(db, lic.id)
-    status_now = effective_status_from(events, lic.valid_from, now)
-    if status_now != "active":
-        raise InvalidState(f"license {lic.license_no} of {enterprise.name} is {status_now} now: "
+
+def sign_in_home(home: Home, records_csv: Path, *, key: SigningKey, out: Path,
+                 bundle: BundleCheck | None = None, base_url: str | None = None,
+                 progress: Callable[[int], None] | None = None,
+                 parallel: bool = False) -> SignSummary:
+    """`jdzhi sign` in ``home``: :func:`sign_csv` against its registry, or against ``bundle``
+    (checked first), storing the records in the registry, else (a workshop) in the home's
+    workshop store, made on first use once the bundle is accepted."""
+    from jdzhi.errors import NotInitialized
+    from jdzhi.registry.db import open_registry
+    from jdzhi.trace.signing._workshop_store import open_workshop_store
+    from jdzhi.trace.verification.verifier import load_trust
+
+    def trust() -> Trust | None:
+        return None if bundle is None else load_trust(
+            home=home, bundle=bundle.path, authority=bundle.authority,
+            max_age_days=bundle.max_age_days, witnesses=bundle.witnesses)
+
+    if home.has_registry:
+        db = open_registry(home)
+        try:
+            return sign_csv(db, records_csv, key=key, out=out, base_url=base_url, trust=trust(),
+                            progress=progress, parallel=parallel)
+        finally:
+            db.close()
+    if bundle is None:
+        raise NotInitialized(_NO_REGISTRY.format(home=home.path))
+    checked = trust()
+    db = open_workshop_store(home)
+    try:
+        return sign_csv(db, records_csv, key=key, out=out, base_url=base_url, trust=checked,
+                        progress=progress, parallel=parallel)
+    finally:
+        db.close()
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """Who signs, with which base, and where the records are stored."""
+
+    signer: Signer
+    base: str
+    trust: Trust
+    workshop: bool
+
+
+def _setup(db: Database, key: SigningKey, base_url: str | None,
+           trust: Trust | None, now: datetime) -> _Setup:
+    from jdzhi.trace.signing._workshop_store import is_workshop_store
+    from jdzhi.trace.trust.from_registry import signing_trust
+
+    workshop = is_workshop_store(db)
+    if trust is None:
+        if workshop:
+            raise InvalidInput("a workshop store signs only against a trust bundle: give one")
+        base = resolve_base_url(db, base_url)
+        trust = signing_trust(db, key.public_key)
+        return _Setup(resolve_signer(trust, key.public_key, now), base, trust, workshop=False)
+    base = bundle_base_url(trust, base_url)
+    if workshop:
+        _check_workshop_authority(db, trust)
+    else:
+        _check_registry_authority(db, trust)
+    signer = resolve_signer(trust, key.public_key, now)
+    if not workshop:
+        _check_registry_holds(db, signer)
+    return _Setup(signer, base, trust, workshop)
+
+
+def _check_registry_authority(db: Database, trust: Trust) -> None:
+    """A bundle given in a home that has a registry: the records go to that registry (its ids of
+    enterprises and keys), so the bundle must be of the registry's authority."""
+    from jdzhi.trace.keys.certified import registry_authority_key
+
+    if trust.authority_public_key != registry_authority_key(db):
+        raise InvalidState("the trust bundle is of another authority than this home's registry, "
+                           "where the records would be stored: sign in a home without a "
+                           "registry (a workshop's); nothing was signed")
+
+
+def _check_registry_holds(db: Database, signer: Signer) -> None:
+    """The key the bundle certifies is one the registry holds (else it is an older copy)."""
+    held = db.execute("SELECT public_key FROM trust_keys WHERE key_id = ?",
+                      [signer.key.key_id]).fetchone()
+    if held is None or bytes(held[0]) != signer.key.public_key:
+        raise InvalidState(f"the trust bundle certifies key {signer.key.key_id}, which this "
+                           "home's registry does not hold (an older copy of the registry?); "
                            "nothing was signed")
-    return _Signer(info, enterprise, lic, tuple(events))
+
+
+def _check_workshop_authority(db: Database, trust: Trust) -> None:
+    """A workshop store keeps the records of one authority's enterprises (their ids are that
+    registry's): a bundle of another authority is refused."""
+    from jdzhi.trace.formats.common import authority_kid
+
+    kid = authority_kid(trust.authority_public_key).hex()
+    other = db.execute("SELECT authority_kid FROM signing_runs WHERE authority_kid != ? LIMIT 1",
+                       [kid]).fetchone()
+    if other is not None:
+        raise InvalidState(f"this home signed under another authority ({other[0]}) than the "
+                           f"trust bundle's ({kid}): sign in a home of its own; nothing was "
+                           "signed")
 
 
 @dataclass
@@ -237,39 +333,37 @@ def sign_csv(
     key: SigningKey,
     out: Path,
     base_url: str | None = None,
+    trust: Trust | None = None,
     progress: Callable[[int], None] | None = None,
     parallel: bool = False,
 ) -> SignSummary:
-    """Sign every row of ``records_csv`` with ``key``; see the module docstring. ``parallel``
-    signs a big batch on every core (:mod:`jdzhi.parallel`)."""
+    """Sign every row of ``records_csv`` with ``key``; see the module docstring. ``db`` is the
+    home's registry or its workshop store; ``trust``, a trust bundle already checked, is what the
+    key and license are checked against instead of the registry. ``parallel`` signs a big batch
+    on every core (:mod:`jdzhi.parallel`)."""
     from jdzhi.parallel import ChunkRunner
-    from jdzhi.registry import audit
-    from jdzhi.registry.categories import list_categories
-    from jdzhi.registry.licenses import effective_status_from
 
     if out.exists() or out.is_symlink():
         raise Conflict(f"{out} already exists; choose another name")
     if not out.parent.is_dir():
         raise InvalidInput(f"folder {out.parent} does not exist")
-    base = resolve_base_url(db, base_url)
     now = utc_now()
-    signer = _signer(db, key, now)
-    info, enterprise, lic = signer.info, signer.enterprise, signer.license
+    setup = _setup(db, key, base_url, trust, now)
+    signer = setup.signer
     table = read_rows(records_csv)
-    categories = list_categories(db)
     signed_time = format_time(now)
+    enterprise, lic, key_id = signer.enterprise, signer.license, signer.key.key_id
     job = SigningJob.create(
-        secret=key.secret, base=base, signed_at=signed_time,
-        line_head={"key_id": info.key_id, "enterprise_id": enterprise.id,
+        secret=key.secret, base=setup.base, signed_at=signed_time,
+        line_head={"key_id": key_id, "enterprise_id": enterprise.id,
                    "enterprise": enterprise.name, "enterprise_short_name": enterprise.short_name,
                    "license_no": lic.license_no},
-        categories=categories,
+        categories=signer.categories,
     )
     rules = RowRules(
-        columns=table.columns, signed_at=signed_time, key_id=info.key_id,
-        enterprise_id=enterprise.id, license_no=lic.license_no,
-        licensed=frozenset(lic.categories), categories=categories, now=now,
-        status_on=lambda moment: effective_status_from(signer.events, lic.valid_from, moment),
+        columns=table.columns, signed_at=signed_time, key_id=key_id,
+        enterprise_id=enterprise.id, license_no=lic.license_no, licensed=signer.licensed,
+        categories=signer.categories, now=now, status_on=signer.license_status_at,
     )
     count, encoding = len(table.rows), table.encoding
     # Workers sign the rows checked so far while later rows are being checked; a bad row
@@ -285,18 +379,42 @@ def sign_csv(
                                f"{enterprise.name} with other content or another key; "
                                "nothing was signed")
         batches = tuple(sorted({context.fields.batch for context in rules.contexts.values()}))
+        records_sha256 = _store_and_write(
+            db, runner, plan, out, _run_recorder(db, setup, signed_time, batches, plan.new_serials),
+            progress)
+    return SignSummary(count, str(out), enterprise.id, enterprise.name, key_id,
+                       lic.license_no, now, setup.base, batches, records_sha256,
+                       already_signed=count - len(plan.new_serials), source_encoding=encoding,
+                       trust=setup.trust.source,
+                       stored_in="workshop" if setup.workshop else "registry",
+                       warnings=setup.trust.warnings)
 
-        def audit_entry(new_sha256: str) -> None:
-            audit.append(
-                db, action="records.sign", entity=f"signed_records:{enterprise.id}:{signed_time}",
-                before=None, after={"count": len(plan.new_serials), "sha256": new_sha256},
-                details={"key_id": info.key_id, "count": len(plan.new_serials),
-                         "batches": list(batches), "first_serial": plan.new_serials[0],
-                         "last_serial": plan.new_serials[-1]},
-            )
 
-        records_sha256 = _store_and_write(db, runner, plan, out, audit_entry, progress)
-    return SignSummary(count, str(out), enterprise.id, enterprise.name, info.key_id,
-                       lic.license_no, now, base, batches, records_sha256,
-                       already_signed=count - len(plan.new_serials),
-                       source_encoding=encoding)
+def _run_recorder(db: Database, setup: _Setup, signed_time: str,
+                  batches: tuple[str, ...], serials: list[str]) -> Callable[[str], None]:
+    """What records a run's new records, given their SHA-256, in the transaction that stores
+    them: the registry's audit entry, or the workshop store's run row."""
+    enterprise_id, key_id = setup.signer.enterprise.id, setup.signer.key.key_id
+
+    def record(new_sha256: str) -> None:
+        if setup.workshop:
+            from jdzhi.trace.formats.common import authority_kid
+            from jdzhi.trace.signing._workshop_store import record_run
+
+            record_run(db, enterprise_id=enterprise_id, key_id=key_id, signed_at=signed_time,
+                       sha256=new_sha256, batches=list(batches), serials=serials,
+                       authority_kid=authority_kid(setup.trust.authority_public_key).hex(),
+                       bundle_issued_at=format_time(from_unix(setup.trust.issued_at)))
+            return
+        from jdzhi.registry import audit
+
+        details: dict[str, Any] = {"key_id": key_id, "count": len(serials),
+                                   "batches": list(batches), "first_serial": serials[0],
+                                   "last_serial": serials[-1]}
+        if setup.trust.source != "registry":
+            details["bundle_issued_at"] = format_time(from_unix(setup.trust.issued_at))
+        audit.append(
+            db, action="records.sign", entity=f"signed_records:{enterprise_id}:{signed_time}",
+            before=None, after={"count": len(serials), "sha256": new_sha256}, details=details)
+
+    return record

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from jdzhi.errors import InvalidInput
 from jdzhi.trace import ed25519
-from jdzhi.trace.tlog.note import NoteSignature, SignatureType, VerifierKey
+from jdzhi.trace.tlog.note import KeySigner, KeyVerifier, NoteSignature, SignatureType
 
 __all__ = [
     "COSIGNATURE_HEADER",
@@ -51,53 +51,47 @@ class Cosignature:
     timestamp: int
 
 
+def _timestamp(signature: bytes) -> int | None:
+    """The timestamp of a ``timestamped_signature``, or None when it is not one (another
+    length, or a time above :data:`MAX_TIMESTAMP`)."""
+    if len(signature) != _COSIGNATURE_LENGTH:
+        return None
+    timestamp = int.from_bytes(signature[:_TIMESTAMP_LENGTH], "big")
+    return timestamp if timestamp <= MAX_TIMESTAMP else None
+
+
 def cosignature_of(signature: NoteSignature) -> Cosignature:
     """Read the timestamp of a cosignature line (without verifying it)."""
-    if len(signature.signature) != _COSIGNATURE_LENGTH:
-        raise InvalidInput(f"the cosignature by {signature.name} is {len(signature.signature)} "
-                           f"bytes, not {_COSIGNATURE_LENGTH}")
-    timestamp = int.from_bytes(signature.signature[:_TIMESTAMP_LENGTH], "big")
-    if timestamp > MAX_TIMESTAMP:
-        raise InvalidInput(f"the cosignature by {signature.name} has a timestamp above 2**63 - 1")
+    timestamp = _timestamp(signature.signature)
+    if timestamp is None:
+        raise InvalidInput(f"the cosignature by {signature.name} is not {_COSIGNATURE_LENGTH} "
+                           "bytes of a timestamp (at most 2**63 - 1) and a signature")
     return Cosignature(signature.name, signature.key_id, timestamp)
 
 
 @dataclass(frozen=True)
-class CosignatureVerifier:
+class CosignatureVerifier(KeyVerifier):
     """Checks v1 cosignatures (type 0x04) of one witness key over checkpoint texts."""
 
-    key: VerifierKey
-
-    def __post_init__(self) -> None:
-        self.key.require(SignatureType.COSIGNATURE_V1)
+    signature_type = SignatureType.COSIGNATURE_V1
 
     def verify(self, text: bytes, signature: bytes) -> bool:
-        if len(signature) != _COSIGNATURE_LENGTH:
-            return False
-        timestamp = int.from_bytes(signature[:_TIMESTAMP_LENGTH], "big")
-        if timestamp > MAX_TIMESTAMP:
-            return False
-        return ed25519.verify(self.key.public_key, signature[_TIMESTAMP_LENGTH:],
-                              signed_message(timestamp, text))
+        timestamp = _timestamp(signature)
+        return timestamp is not None and ed25519.verify(
+            self.key.public_key, signature[_TIMESTAMP_LENGTH:], signed_message(timestamp, text))
 
 
 @dataclass(frozen=True, repr=False)
-class Cosigner:
-    """Cosigns checkpoint texts at ``timestamp`` (POSIX seconds) with an Ed25519 key
-    (``secret`` is :func:`jdzhi.trace.ed25519.secret_key`)."""
+class Cosigner(KeySigner):
+    """Cosigns checkpoint texts at ``timestamp`` (POSIX seconds) with an Ed25519 key."""
 
-    name: str
-    secret: bytes
+    signature_type = SignatureType.COSIGNATURE_V1
     timestamp: int
 
     def __post_init__(self) -> None:
         if not 0 <= self.timestamp <= MAX_TIMESTAMP:
             raise InvalidInput(f"a cosignature timestamp is between 0 and 2**63 - 1, "
                                f"not {self.timestamp}")
-
-    @property
-    def key(self) -> VerifierKey:
-        return VerifierKey.of_secret(self.name, SignatureType.COSIGNATURE_V1, self.secret)
 
     def sign(self, text: bytes) -> bytes:
         message = signed_message(self.timestamp, text)

@@ -19,7 +19,7 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 from jdzhi.errors import InvalidInput
 from jdzhi.trace import ed25519
@@ -35,6 +35,8 @@ __all__ = [
     "MAX_SIGNATURES",
     "Ed25519NoteSigner",
     "Ed25519NoteVerifier",
+    "KeySigner",
+    "KeyVerifier",
     "MalformedNote",
     "Note",
     "NoteCheck",
@@ -230,28 +232,46 @@ class NoteSigner(Protocol):
 
 
 @dataclass(frozen=True)
-class Ed25519NoteVerifier:
-    """Plain Ed25519 note signatures (type 0x01) over the note text."""
+class KeyVerifier:
+    """The start of a :class:`NoteVerifier`: one key, of the signature type the subclass names
+    (a key of another type is refused)."""
 
     key: VerifierKey
+    signature_type: ClassVar[SignatureType]
 
     def __post_init__(self) -> None:
-        self.key.require(SignatureType.ED25519)
+        self.key.require(self.signature_type)
+
+
+@dataclass(frozen=True, repr=False)
+class KeySigner:
+    """The start of a :class:`NoteSigner`: a key name and an Ed25519 secret
+    (:func:`ed25519.secret_key`), signing as the signature type the subclass names."""
+
+    name: str
+    secret: bytes
+    signature_type: ClassVar[SignatureType]
+
+    @property
+    def key(self) -> VerifierKey:
+        return VerifierKey.of_secret(self.name, self.signature_type, self.secret)
+
+
+@dataclass(frozen=True)
+class Ed25519NoteVerifier(KeyVerifier):
+    """Plain Ed25519 note signatures (type 0x01) over the note text."""
+
+    signature_type = SignatureType.ED25519
 
     def verify(self, text: bytes, signature: bytes) -> bool:
         return ed25519.verify(self.key.public_key, signature, text)
 
 
 @dataclass(frozen=True, repr=False)
-class Ed25519NoteSigner:
-    """Signs note texts with Ed25519 (type 0x01); ``secret`` is :func:`ed25519.secret_key`."""
+class Ed25519NoteSigner(KeySigner):
+    """Signs note texts with Ed25519 (type 0x01)."""
 
-    name: str
-    secret: bytes
-
-    @property
-    def key(self) -> VerifierKey:
-        return VerifierKey.of_secret(self.name, SignatureType.ED25519, self.secret)
+    signature_type = SignatureType.ED25519
 
     def sign(self, text: bytes) -> bytes:
         return ed25519.sign(self.secret, text)

@@ -88,12 +88,8 @@ def bundle_payload(trust: Trust, *, issued_at: int, expires_at: int,
     and the serials of revoked keys logged in time (``logged``)."""
     keys = []
     for key in trust.keys.values():
-        entry: dict[str, Any] = {"k": key.key_id, "pk": key.public_key, "role": key.role,
-                                 "nb": key.not_before, "na": key.not_after}
-        if key.role == "licensee":
-            entry["e"], entry["l"] = key.enterprise_id, key.license_id
-        else:
-            entry["lab"] = key.lab_id
+        # the certificate's payload, less its format version
+        entry = {name: value for name, value in key.to_cbor_map().items() if name != "v"}
         if key.ended_at is not None:
             entry["end"] = {"at": key.ended_at, "kind": key.end_kind, "r": key.end_reason}
         keys.append(entry)

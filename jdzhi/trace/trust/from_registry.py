@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 from jdzhi.errors import IntegrityError, InvalidInput
 from jdzhi.registry.db import rows
-from jdzhi.registry.licenses import event_history_by_license
+from jdzhi.registry.licenses import event_history_by_license, history
 from jdzhi.timeutil import unix_time, utc_now
 from jdzhi.trace.endorsements.lab import decode_endorsement
 from jdzhi.trace.formats.common import FormatError
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL, check_base_url
-from jdzhi.trace.keys.certified import certified_keys
+from jdzhi.trace.keys.certified import certified_key, certified_keys, registry_authority_key
 from jdzhi.trace.recalls.store import trusted_recalls
 from jdzhi.trace.tlog.logged import logged_serials
 from jdzhi.trace.trust.model import (
@@ -37,6 +37,7 @@ __all__ = [
     "registry_base_url",
     "require_every_key_trusted",
     "setting",
+    "signing_trust",
     "trust_from_registry",
     "trusted_licenses",
 ]
@@ -72,31 +73,76 @@ def accepted_bases(db: Database) -> tuple[str, ...]:
     return tuple(bases)
 
 
-def trusted_licenses(db: Database) -> dict[int, TrustedLicense]:
-    """Every license with the events that count (superseded ones left out)."""
+def trusted_licenses(db: Database,
+                     license_id: int | None = None) -> dict[int, TrustedLicense]:
+    """Every license (or the one of ``license_id``) with the events that count (superseded ones
+    left out)."""
+    only = "" if license_id is None else " WHERE id = ?"
+    params = [] if license_id is None else [license_id]
     categories: dict[int, set[int]] = {}
-    for license_id, label_code in db.execute(
+    for found_id, label_code in db.execute(
         "SELECT lc.license_id, c.label_code FROM license_categories lc "
         "JOIN categories c ON c.code = lc.category_code"
+        + ("" if license_id is None else " WHERE lc.license_id = ?"), params
     ).fetchall():
-        categories.setdefault(license_id, set()).add(label_code)
-    events = event_history_by_license(db)
+        categories.setdefault(found_id, set()).add(label_code)
+    events = (event_history_by_license(db) if license_id is None
+              else {license_id: list(history(db, license_id))})
     licenses = {}
     for row in rows(db, "SELECT id, enterprise_id, license_no, valid_from, valid_to "
-                        "FROM licenses ORDER BY id"):
-        history = [event.status_event() for event in events.get(row["id"], [])
+                        f"FROM licenses{only} ORDER BY id", params):
+        counted = [event.status_event() for event in events.get(row["id"], [])
                    if not event.superseded]
-        if history and all(event.valid_to is None for event in history):
+        if counted and all(event.valid_to is None for event in counted):
             # a registry whose events do not carry end dates: the license's own end date
-            first = history[0]
-            history[0] = LicenseStatusEvent(first.status, first.effective_at, first.reason,
+            first = counted[0]
+            counted[0] = LicenseStatusEvent(first.status, first.effective_at, first.reason,
                                             date.fromisoformat(row["valid_to"]))
         licenses[row["id"]] = TrustedLicense(
             id=row["id"], enterprise_id=row["enterprise_id"], license_no=row["license_no"],
             valid_from=date.fromisoformat(row["valid_from"]),
-            categories=frozenset(categories.get(row["id"], ())), events=tuple(history),
+            categories=frozenset(categories.get(row["id"], ())), events=tuple(counted),
         )
     return licenses
+
+
+def _categories(db: Database) -> dict[int, TrustedCategory]:
+    return {
+        row["label_code"]: TrustedCategory(row["label_code"], row["code"], row["name_zh"],
+                                           row["name_en"])
+        for row in rows(db, "SELECT code, name_zh, name_en, label_code FROM categories")
+    }
+
+
+def _enterprises(db: Database,
+                 enterprise_id: int | None = None) -> dict[int, TrustedEnterprise]:
+    only = "" if enterprise_id is None else " WHERE id = ?"
+    return {
+        row["id"]: TrustedEnterprise(row["id"], row["name"], row["short_name"], row["uscc"])
+        for row in rows(db, f"SELECT id, name, short_name, uscc FROM enterprises{only} "
+                            "ORDER BY id", [] if enterprise_id is None else [enterprise_id])
+    }
+
+
+def signing_trust(db: Database, public_key: bytes) -> Trust:
+    """What the registry trusts as far as signing with this key needs it: the key (its
+    certificate checked, KeyUnusable when the registry never certified it), its enterprise and
+    license (a licensee's), and every category. Reading only those keeps `jdzhi sign` as fast
+    in a registry of thousands of keys as in a small one; the signer is then found in it as in a
+    trust bundle (:mod:`jdzhi.trace.signing.batch`)."""
+    key = certified_key(db, public_key)
+    return Trust(
+        source="registry",
+        authority_public_key=registry_authority_key(db),
+        bases=accepted_bases(db),
+        keys={key.key_id: key},
+        enterprises=_enterprises(db, key.enterprise_id) if key.enterprise_id is not None else {},
+        licenses=trusted_licenses(db, key.license_id) if key.license_id is not None else {},
+        categories=_categories(db),
+        labs={},
+        endorsements=(),
+        issued_at=unix_time(utc_now()),
+    )
 
 
 def trust_from_registry(db: Database) -> Trust:
@@ -105,15 +151,8 @@ def trust_from_registry(db: Database) -> Trust:
     certificate fails is in ``refused_keys``, never in ``keys``)."""
     certified = certified_keys(db)
     keys = certified.trusted
-    enterprises = {
-        row["id"]: TrustedEnterprise(row["id"], row["name"], row["short_name"], row["uscc"])
-        for row in rows(db, "SELECT id, name, short_name, uscc FROM enterprises ORDER BY id")
-    }
-    categories = {
-        row["label_code"]: TrustedCategory(row["label_code"], row["code"], row["name_zh"],
-                                           row["name_en"])
-        for row in rows(db, "SELECT code, name_zh, name_en, label_code FROM categories")
-    }
+    enterprises = _enterprises(db)
+    categories = _categories(db)
     labs = {
         row["id"]: TrustedLab(row["id"], row["name"], row["accreditation"])
         for row in rows(db, "SELECT id, name, accreditation FROM labs ORDER BY id")

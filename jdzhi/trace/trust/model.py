@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
 from jdzhi.timeutil import format_time, from_unix
+from jdzhi.trace.formats.certs import CertFields
 from jdzhi.trace.trust.status import (
     KeyEndKind,
     KeyRole,
@@ -54,17 +55,11 @@ EndorsementOutcome = Literal["pass", "fail"]
 
 
 @dataclass(frozen=True)
-class TrustedKey:
-    """A public key the authority certified, with its window and how it ended, if it did."""
+class TrustedKey(CertFields):
+    """A public key the authority certified: what its certificate says (its window, whose it
+    is), and how it ended, if it did."""
 
-    key_id: int
-    public_key: bytes
     role: KeyRole
-    not_before: int
-    not_after: int
-    enterprise_id: int | None = None
-    license_id: int | None = None
-    lab_id: int | None = None
     #: when the key stopped being usable, ``revoked`` (compromise, misuse) or ``superseded``
     ended_at: int | None = None
     end_kind: KeyEndKind | None = None

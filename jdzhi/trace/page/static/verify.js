@@ -8,7 +8,9 @@
 // jdzhi/trace/trust/status.py over generated cases (in Node.js: hence the exports, and main()
 // only where there is a document).
 // Nothing here trusts a server: the bundle is checked against the authority key pinned in the
-// page (<meta name="jdzhi-authority">), and every signature is checked here.
+// page (<meta name="jdzhi-authority">), and every signature is checked here. Nothing here sends
+// anything either: report.js, where `jdzhi server` serves the page, reports the verdict this file
+// exports (`checked`) once it is shown.
 "use strict";
 
 const BUNDLE_FILE = "trust.cbor";
@@ -764,7 +766,7 @@ function cstDate(seconds) {
   return new Date((seconds + 8 * 3600) * 1000).toISOString().slice(0, 10);
 }
 
-function cstTime(seconds) {
+export function cstTime(seconds) {
   return `${new Date((seconds + 8 * 3600) * 1000).toISOString().slice(0, 16).replace("T", " ")} (UTC+8)`;
 }
 
@@ -802,7 +804,7 @@ function endorsementFor(trust, enterpriseId, serial) {
   return found;
 }
 
-const say = (zh, en) => ({ zh, en });
+export const say = (zh, en) => ({ zh, en });
 
 async function judge(trust, label, now) {
   const signed = cstTime(label.signedAt);
@@ -942,7 +944,7 @@ const HEADLINES = {
 };
 const ICONS = { genuine: "✓", suspended: "!", expired: "!", "stale-trust": "!", unsupported: "?", error: "?", idle: "▣" };
 
-function element(tag, attributes = {}, ...children) {
+export function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
   for (const child of children) node.append(child);
@@ -950,7 +952,7 @@ function element(tag, attributes = {}, ...children) {
 }
 
 /** Chinese then English, each with its own lang attribute. */
-function bilingual(tag, text, attributes = {}) {
+export function bilingual(tag, text, attributes = {}) {
   return element(tag, attributes, element("span", { lang: "zh-Hans", class: "zh" }, text.zh),
     " ", element("span", { lang: "en", class: "en" }, text.en));
 }
@@ -1045,15 +1047,26 @@ function payloadText() {
   return afterOrigin.slice(location.pathname.lastIndexOf("/") + 1);
 }
 
+/** The label's own text for the payload opened at this page's address: the payload after the
+ * bundle's label base whose path is this page's folder. */
+function labelText(trust, payload) {
+  const folder = location.pathname.slice(0, location.pathname.lastIndexOf("/") + 1);
+  const base = trust.bases.find((b) => b.slice(b.indexOf("/", b.indexOf("//") + 2)) === folder);
+  return base === undefined ? null : base + payload;
+}
+
+/** Verify the label in the address and show the verdict; resolves to what report.js may send:
+ * the verdict and, for a label that decoded, its text and serial. */
 async function main() {
   const text = payloadText();
   if (text === "" || text === "index.html") {
     show("idle", say("请用手机相机扫描瓷器上的溯源二维码", "Scan the QR label on the porcelain with your phone camera"),
       say("打开二维码中的链接即可在本页验证真伪，无需安装应用。", "The link in the QR code opens this page, which checks the label right here, with no app."));
     document.documentElement.setAttribute("data-state", "idle");
-    return;
+    return { verdict: "idle", label: null, serial: null };
   }
   let state = "error";
+  let checkedLabel = null;
   try {
     document.documentElement.setAttribute("data-ed25519", await checkEd25519Support());
     const meta = document.querySelector('meta[name="jdzhi-authority"]');
@@ -1075,12 +1088,13 @@ async function main() {
       show(state, say(...HEADLINES.malformed), say("二维码内容不完整或被改动。", "The code is incomplete or was changed."),
         [say(`无法解码：${error.message}`, `Not a jdzhi label: ${error.message}`)]);
       renderFacts({}, trust);
-      return;
+      return { verdict: state, label: null, serial: null };
     }
     const outcome = confirmed(recalled(await judge(trust, label, now), trust, now), trust, now);
     state = outcome.verdict;
     show(state, say(...HEADLINES[state]), null, outcome.reasons);
     renderFacts(outcome, trust);
+    checkedLabel = { label: labelText(trust, text), serial: outcome.serial };
   } catch (error) {
     const stop = error instanceof Stop ? error
       : new Stop("error", "验证过程出错。", `Verification failed unexpectedly: ${error.message}`);
@@ -1089,6 +1103,8 @@ async function main() {
   } finally {
     finish(state);
   }
+  return { verdict: state, label: null, serial: null, ...checkedLabel };
 }
 
-if (typeof document !== "undefined") main();
+/** The page's own verdict, once shown (report.js reports it when the page is online). */
+export const checked = typeof document !== "undefined" ? main() : Promise.resolve(null);
