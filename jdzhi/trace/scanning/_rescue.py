@@ -2,12 +2,13 @@
 
 Each place a symbol may be (:mod:`jdzhi.trace.scanning._locate`) is cut out, scaled so that its
 modules get a few pixels each, and its light evened out (:mod:`jdzhi.trace.scanning._enhance`);
-zxing-cpp reads that crop with both its binarizers, sharpened and not. When it still cannot, the
-symbols it located there and the finder-pattern triples found in the crop are the starts for
-fitting the symbol's grid to the photo and reading it module by module
-(:mod:`jdzhi.trace.scanning._grid`). Every pass stops at the first text it decodes; the work per
-photo is bounded by counts (regions, grid starts), not by a clock, so a photo gives the same answer
-on every machine.
+zxing-cpp reads that crop with both its binarizers: as it is, sharpened, and with a blur of about
+two pixels undone (a Wiener filter: what most often keeps a small symbol from reading is blur
+wider than half its module). When it still cannot, the symbols it located there and the
+finder-pattern triples found in the deblurred crop are the starts for fitting the symbol's grid
+to the deblurred crop and reading it module by module (:mod:`jdzhi.trace.scanning._grid`).
+Every pass stops at the first text it decodes; the work per photo is bounded by counts (regions,
+grid starts), not by a clock, so a photo gives the same answer on every machine.
 """
 
 from __future__ import annotations
