@@ -178,7 +178,7 @@ def inspectors_flag_clone(ctx: DemoContext) -> StepReport:
 
     center, kiln = _center(ctx), ctx.facts["kiln"]
     entry = kiln["entries"][0]
-    png = _kiln_labels(ctx)[entry["serial"]]
+    png = _kiln_label(ctx, entry["serial"])
     with ctx.registry() as db:  # `jdzhi inspectors add`, at the center
         added = [add_inspector(db, f"demo inspector {place[0]} (SAMPLE)")
                  for place in (JINGDEZHEN, URUMQI)]
@@ -226,13 +226,14 @@ def inspectors_flag_clone(ctx: DemoContext) -> StepReport:
     )
 
 
-def _kiln_labels(ctx: DemoContext) -> dict[str, Path]:
-    """The kiln batch's labels as PNGs, by serial."""
+def _kiln_label(ctx: DemoContext, serial: str) -> Path:
+    """The PNG of one label of the kiln batch, as the workshop printed it."""
     from jdzhi.trace.labels.sheets import ImageFormat, read_signed, render_labels
 
-    labels = read_signed(ctx.folder / "kiln" / "SIGNED.jsonl")
+    labels = [label for label in read_signed(ctx.folder / "kiln" / "SIGNED.jsonl")
+              if label.serial == serial]
     run = render_labels(labels, ctx.subfolder("labels") / "kiln", image_format=ImageFormat.PNG)
-    return {label.serial: path for label, path in zip(labels, run.files, strict=True)}
+    return run.files[0]
 
 
 def _serial_status(ctx: DemoContext, enterprise: str, serial: str) -> dict[str, Any]:
