@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jdzhi._format.demo import step_verdicts_json
 from jdzhi.demo._center import RunningCenter, port_is_open, start_center
@@ -23,6 +23,9 @@ from jdzhi.demo.context import DemoContext, StepReport, VerdictRow
 from jdzhi.errors import InvalidState
 from jdzhi.home import Home
 from jdzhi.timeutil import CHINA_STANDARD_TIME, utc_now
+
+if TYPE_CHECKING:
+    from jdzhi.registry.entries import RegistryEntry
 
 KILN_BATCH = "DEMO-2026-K"
 KILN_FIRST_SERIAL = 270001
@@ -37,7 +40,7 @@ def _center(ctx: DemoContext) -> RunningCenter:
     return center
 
 
-def _kiln_workshop(ctx: DemoContext) -> Any:
+def _kiln_workshop(ctx: DemoContext) -> RegistryEntry:
     """An active blue-and-white workshop other than the story's first (revoked by now) and the
     suspended one: the one that signs at its own kiln."""
     from jdzhi.registry.entries import list_entries
@@ -70,7 +73,6 @@ def center_online(ctx: DemoContext) -> StepReport:
     ctx.facts["center"] = center
     published = publish_trust(center.url, bundle)
     ctx.facts["kiln"] = {"enterprise": workshop.enterprise.name,
-                         "short_name": workshop.enterprise.short_name,
                          "license_no": workshop.license.license_no,
                          "key_id": issued.key.key_id, "key_path": key_path, "bundle": bundle}
     return StepReport(
