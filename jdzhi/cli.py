@@ -103,6 +103,9 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "Protected works (design images) and design-copy screening: register works one by one or "
         "from a CSV, list, show and remove them, and screen submissions for copies (mirrored, "
         "rotated, cropped, recoloured, bordered, re-photographed, pasted...)."),
+    "db": LazyCommand(
+        "jdzhi.commands.db", "app",
+        "The registry database: bring its schema to this jdzhi's newest revision."),
     "demo": LazyCommand(
         "jdzhi.commands.demo", "demo",
         "Run jdzhi end to end on SAMPLE data in a new folder, narrating each step."),

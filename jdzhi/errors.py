@@ -42,9 +42,12 @@ class ExitCode(IntEnum):
 
 
 class JdzhiError(Exception):
-    """A user-facing error: ``message`` is one line for people, ``exit_code`` is for scripts."""
+    """A user-facing error: ``message`` is one line for people, ``exit_code`` is for scripts,
+    ``code`` names it in the server's JSON errors (``{"error": ..., "code": ...}``), from which
+    a client raises the same error again (:func:`error_of_code`)."""
 
     exit_code: ExitCode = ExitCode.INVALID_INPUT
+    code: str = "invalid-input"
 
     def __init__(self, message: str, exit_code: ExitCode | None = None) -> None:
         super().__init__(message)
@@ -54,36 +57,49 @@ class JdzhiError(Exception):
 
 
 class InvalidInput(JdzhiError):
-    exit_code = ExitCode.INVALID_INPUT
+    exit_code, code = ExitCode.INVALID_INPUT, "invalid-input"
+
+
+class NotGenuine(JdzhiError):
+    """A signed record that `jdzhi verify` would not call genuine, refused (e.g. on upload)."""
+
+    exit_code, code = ExitCode.CHECK_FAILED, "not-genuine"
 
 
 class NotFound(JdzhiError):
-    exit_code = ExitCode.NOT_FOUND
+    exit_code, code = ExitCode.NOT_FOUND, "not-found"
 
 
 class Conflict(JdzhiError):
-    exit_code = ExitCode.CONFLICT
+    exit_code, code = ExitCode.CONFLICT, "conflict"
 
 
 class InvalidState(JdzhiError):
-    exit_code = ExitCode.INVALID_STATE
+    exit_code, code = ExitCode.INVALID_STATE, "invalid-state"
 
 
 class KeyUnusable(JdzhiError):
-    exit_code = ExitCode.KEY_ERROR
+    exit_code, code = ExitCode.KEY_ERROR, "key-unusable"
 
 
 class IntegrityError(JdzhiError):
-    exit_code = ExitCode.INTEGRITY
+    exit_code, code = ExitCode.INTEGRITY, "integrity"
 
 
 class NotInitialized(JdzhiError):
-    exit_code = ExitCode.NOT_INITIALIZED
+    exit_code, code = ExitCode.NOT_INITIALIZED, "not-initialized"
 
 
 class Busy(JdzhiError):
-    exit_code = ExitCode.BUSY
+    exit_code, code = ExitCode.BUSY, "busy"
 
 
 class Unreachable(JdzhiError):
-    exit_code = ExitCode.UNREACHABLE
+    exit_code, code = ExitCode.UNREACHABLE, "unreachable"
+
+
+def error_of_code(code: str) -> type[JdzhiError] | None:
+    """The error class that ``code`` names (:attr:`JdzhiError.code`), if any."""
+    return {kind.code: kind for kind in (
+        InvalidInput, NotGenuine, NotFound, Conflict, InvalidState, KeyUnusable, IntegrityError,
+        NotInitialized, Busy, Unreachable)}.get(code)

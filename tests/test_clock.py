@@ -56,6 +56,7 @@ def test_a_home_made_before_the_rule_runs_on_the_real_clock(
     _init_on_the_real_clock(cli, monkeypatch)
     with sqlite3.connect(jdzhi_home.db_path) as conn:  # as a home of an older jdzhi
         conn.execute("DROP TABLE home_clock")
+        conn.execute("DROP TABLE alembic_version")
     assert cli("registry", "list").exit_code == 0  # migrates, real clock
     monkeypatch.setenv("JDZHI_NOW", "2026-02-01T00:00:00+08:00")
     assert cli("registry", "list").exit_code == ExitCode.USAGE

@@ -5,6 +5,7 @@ reached (exit 11, nothing lost locally), refusals mapped to exit codes, bad addr
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from hardening_support import World, build_world, csv_text, ok, run
+from hardening_support import LICENSE_NO, World, build_world, csv_text, ok, run
 from label_support import label_of
 from server_support import RunningServer, count, running_server
 from typer.testing import Result
@@ -281,6 +282,61 @@ def test_trust_publish_takes_only_a_newer_bundle_of_the_centers_authority(
     forged.write_bytes(data[:-5] + bytes([data[-5] ^ 1]) + data[-4:])
     _one_error_line(run(client, "trust", "publish", str(forged), "--server", server.url),
                     ExitCode.INTEGRITY)
+
+
+def _exported(home: Path, hour: int) -> tuple[Path, int]:
+    """A bundle of ``home`` issued at ``hour``:00 on the world's day, and its log's size."""
+    out = home.parent / f"trust-{hour}.cbor"
+    env = {"JDZHI_NOW": f"2026-03-10T{hour:02d}:00:00+08:00"}
+    answer = ok(run(home, "trust", "export", "--out", str(out), "--json", env=env))
+    return out, int(json.loads(answer.stdout)["log_size"])
+
+
+def test_trust_publish_takes_a_later_export_and_refuses_a_forked_log(tmp_path: Path) -> None:
+    """The center's later bundle extends the published log; a copy of its home (same authority
+    key) that went its own way exports bundles issued later still, and each is refused."""
+    world = build_world(tmp_path / "center", count=1)
+    center = world.home.path
+    fork = shutil.copytree(center, tmp_path / "fork" / "home")
+    client = tmp_path / "client-home"
+
+    def publish(bundle: Path, url: str) -> Result:
+        return run(client, "trust", "publish", str(bundle), "--server", url)
+
+    with running_server(center, "--scan-rate-limit", "0") as server:
+        ok(publish(world.bundle, server.url))  # the log at its first export (+1: this publish)
+        ok(run(center, "keys", "issue", LICENSE_NO, "--out", str(tmp_path / "center-2.key")))
+        later, size = _exported(center, 10)
+        ok(publish(later, server.url))
+
+        forked, behind = _exported(fork, 11)
+        assert behind < size
+        refused = _one_error_line(publish(forked, server.url), ExitCode.INTEGRITY)
+        assert f"log has {behind} entries, fewer than the {size}" in refused, refused
+        ok(run(fork, "inspectors", "add", "Fork inspector"))  # stands for the center's publish
+        ok(run(fork, "keys", "issue", LICENSE_NO, "--out", str(tmp_path / "fork-2.key")))
+        forked, same = _exported(fork, 12)
+        assert same == size
+        refused = _one_error_line(publish(forked, server.url), ExitCode.INTEGRITY)
+        assert f"not a consistent extension of the checkpoint of size {size}" in refused
+        ok(run(fork, "inspectors", "add", "Another fork inspector"))
+        forked, ahead = _exported(fork, 13)
+        assert ahead > size
+        refused = _one_error_line(publish(forked, server.url), ExitCode.INTEGRITY)
+        assert f"not a consistent extension of the checkpoint of size {size}" in refused
+        with server.client() as http:
+            answer = http.post("/api/v1/trust", content=forked.read_bytes(),
+                               headers={"content-type": "application/cbor"})
+            assert (answer.status_code, answer.json()["code"]) == (409, "integrity")
+            assert http.get("/api/v1/trust").content == later.read_bytes()
+
+        ok(run(center, "inspectors", "add", "Center inspector"))
+        newest, grown = _exported(center, 14)
+        assert grown > size
+        ok(publish(newest, server.url))
+        again = _one_error_line(publish(later, server.url), ExitCode.CONFLICT)
+        assert "not after the current one" in again
+    assert count(center, "SELECT count(*) FROM published_bundles") == 3
 
 
 # ---------------------------------------------------------------------------------------------

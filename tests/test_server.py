@@ -172,7 +172,11 @@ def test_a_page_scan_gives_the_verdict_and_counts_checks(
     first = _scan(http, label, location="Jingdezhen")
     assert first["verdict"] == "genuine" and first["serial"] == "1002"
     assert first["enterprise_id"] == 1 and first["checks"] >= 1 and first["clone_warning"] is None
-    second = _scan(http, label)
+    answer = http.post("/api/v1/scans", json={"label": label, "source": "page"})
+    assert answer.headers["content-type"] == "application/json"
+    second = answer.json()  # rendered as JSONResponse renders, the per-scan fields last
+    assert answer.content == json.dumps(second, ensure_ascii=False, separators=(",", ":")).encode()
+    assert list(second)[-3:] == ["checks", "first_checked_at", "clone_warning"]
     assert second["checks"] == first["checks"] + 1
     assert second["first_checked_at"] == first["first_checked_at"]
     status = http.get("/api/v1/serials/JDZ-GI-2026-0001/1002").json()

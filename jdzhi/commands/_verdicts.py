@@ -4,13 +4,16 @@ the testing center's word (a fail stands out), and one summary line."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
 
 from jdzhi.commands import _common as common
+
+if TYPE_CHECKING:
+    from jdzhi.trace.verification.result import EndorsementStatus
 
 STYLE = {"genuine": "bold green", "tampered": "bold red", "unknown-key": "bold red",
          "revoked": "bold red", "suspended": "bold yellow", "expired": "bold magenta",
@@ -19,7 +22,7 @@ STYLE = {"genuine": "bold green", "tampered": "bold red", "unknown-key": "bold r
 
 
 def print_verdict(headline: str, verdict: str, subject: str, reasons: Iterable[str],
-                  endorsement: Mapping[str, Any]) -> None:
+                  endorsement: EndorsementStatus | None) -> None:
     """``headline`` in the verdict's colour, then ``subject`` (serial and enterprise), the reasons
     (wrapped with a hanging indent at any width) and the testing center's outcome."""
     common.out.print(f"[{STYLE.get(verdict, 'bold')}]{escape(headline)}[/] {escape(subject)}",
@@ -29,12 +32,11 @@ def print_verdict(headline: str, verdict: str, subject: str, reasons: Iterable[s
     lines.add_column(overflow="fold")
     for reason in reasons:
         lines.add_row("  •", escape(reason))
-    status = endorsement.get("status", "none")
-    if status != "none":
-        style = "green" if status == "pass" else "bold red"
-        lines.add_row("  ", f"testing center: [{style}]{escape(str(status).upper())}[/] "
-                            f"({escape(str(endorsement.get('lab') or ''))}, report "
-                            f"{escape(str(endorsement.get('report_no') or ''))})")
+    if endorsement is not None and endorsement.status != "none":
+        style = "green" if endorsement.status == "pass" else "bold red"
+        lines.add_row("  ", f"testing center: [{style}]{escape(endorsement.status.upper())}[/] "
+                            f"({escape(endorsement.lab or '')}, report "
+                            f"{escape(endorsement.report_no or '')})")
     if lines.row_count:
         common.out.print(lines, highlight=False, soft_wrap=False)
 

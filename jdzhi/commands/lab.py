@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from jdzhi._format.online import sent_endorsement_json
 from jdzhi.commands import _common as common
 
 if TYPE_CHECKING:
@@ -177,7 +178,7 @@ def push(
     server = check_server_url(server)
     sent = send_endorsements(server, common.home_of(ctx), report_no)
     if as_json:
-        common.emit_json({"server": server, "sent": [one.to_json() for one in sent]})
+        common.emit_json({"server": server, "sent": [sent_endorsement_json(one) for one in sent]})
     else:
         _show_sent(sent, server)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from jdzhi._format.records import pushed_json
 from jdzhi.commands import _common as common
 
 __all__ = ["push"]
@@ -46,7 +47,7 @@ def push(
 
         pushed = push_records(server, signed, planned=planned,
                               progress=lambda lines: bar.advance(task, lines))
-    common.result(as_json, pushed.to_json(),
+    common.result(as_json, pushed_json(pushed),
                   f"[green]Sent[/] {escape(str(signed))} to {escape(pushed.server)}: "
                   f"{common.plural(pushed.stored, 'record')} stored, "
                   f"{pushed.already_stored} already stored"

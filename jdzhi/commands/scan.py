@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from jdzhi._format.scanning import reported_scan_json, scan_outcome_json, scan_report_json
 from jdzhi.commands import _common as common
 from jdzhi.commands import _verdicts
 from jdzhi.errors import ExitCode
@@ -139,8 +140,8 @@ def _show(outcomes: tuple[ScanOutcome, ...], reported: ReportedScans | None,
           as_json: bool) -> None:
     """The verdicts (with the center's word when ``reported``): JSON, or a block each."""
     if as_json:
-        common.emit_json([scan.to_json() for scan in reported.scans] if reported else
-                         [outcome.to_json() for outcome in outcomes])
+        common.emit_json([reported_scan_json(scan) for scan in reported.scans] if reported else
+                         [scan_outcome_json(outcome) for outcome in outcomes])
         return
     for index, outcome in enumerate(outcomes):
         common.out.print(f"[bold]{escape(outcome.image)}[/]", highlight=False)
@@ -149,7 +150,8 @@ def _show(outcomes: tuple[ScanOutcome, ...], reported: ReportedScans | None,
                    if outcome.serial or outcome.enterprise else "")
         _verdicts.print_verdict(_HEADLINE.get(outcome.verdict, outcome.verdict.upper()),
                                 outcome.verdict, subject, outcome.reasons,
-                                outcome.verification.get("endorsement", {}))
+                                outcome.verification.endorsement if outcome.verification
+                                else None)
         if reported is not None:
             _show_center(reported.scans[index], reported.server)
     _verdicts.print_summary((outcome.verdict for outcome in outcomes), "code")
@@ -183,7 +185,7 @@ def report(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
 
     result = scan_report(common.home_of(ctx))
     if as_json:
-        common.emit_json(result.to_json())
+        common.emit_json(scan_report_json(result))
         return
     common.out.print(f"{common.plural(result.total, 'scan')}: " + (", ".join(
         f"{n} {v}" for v, n in result.verdicts.items()) or "none yet"))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from jdzhi._format.records import sign_summary_json
 from jdzhi.commands import _common as common
 from jdzhi.errors import Conflict, InvalidInput
 
@@ -95,7 +96,7 @@ def sign(
     common.note_encoding(records, summary.source_encoding)
     common.warn(summary.warnings)
     if as_json:
-        common.emit_json(summary.to_json())
+        common.emit_json(sign_summary_json(summary))
         return
     _render(summary)
 

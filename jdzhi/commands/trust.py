@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from jdzhi._format.online import trust_published_json
 from jdzhi.commands import _common as common
 from jdzhi.errors import Conflict
 
@@ -89,7 +90,7 @@ def publish(
 
     assert server is not None  # a required option
     done = publish_trust(server, bundle)
-    common.result(as_json, done.to_json(),
+    common.result(as_json, trust_published_json(done),
                   f"[green]Published[/] {escape(done.file)} on {escape(done.server)}: "
                   f"{common.plural(done.keys, 'key')}, "
                   f"{common.plural(done.enterprises, 'enterprise')}, "

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from jdzhi._format.verification import verification_json
 from jdzhi.commands import _common as common
 from jdzhi.commands import _verdicts
 from jdzhi.errors import ExitCode, InvalidInput
@@ -64,7 +65,7 @@ def verify(
                     for value in values]
     results = [result for _, found in verified for result in found]
     if as_json:
-        common.emit_json([result.to_json() for result in results])
+        common.emit_json([verification_json(result) for result in results])
     else:
         _render(verified, trust_source)
     if not all(result.genuine for result in results):
@@ -95,7 +96,7 @@ def _render(verified: list[tuple[str, list[VerificationResult]]], trust: Trust) 
             who = f" — {result.enterprise}" if result.enterprise else ""
             _verdicts.print_verdict(str(result.verdict).upper(), str(result.verdict),
                                     f"serial {result.serial or '?'}{who}", reasons,
-                                    result.endorsement.to_json())
+                                    result.endorsement)
         shown += len(results)
     if shown > _SHOWN:
         common.out.print(f"... and {shown - _SHOWN} more")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jdzhi._format.demo import step_verdicts_json
+from jdzhi._format.scanning import scan_report_json
 from jdzhi.demo._workshop_steps import BATCH, FIRST_SERIAL, PIECES
 from jdzhi.demo.context import DemoContext, StepReport, VerdictRow
 from jdzhi.home import Home
@@ -198,7 +199,7 @@ def clone_across_china(ctx: DemoContext) -> StepReport:
                  + f"); `jdzhi --home {ctx.home.path} scans report` lists the suspected clones.")
     return StepReport("clone", "One label, two places at once", tuple(lines),
                       {"serial": entry["serial"], "verdicts": step_verdicts_json(ctx, "clone"),
-                       "scan_log": log.to_json()})
+                       "scan_log": scan_report_json(log)})
 
 
 def offline_bundle(ctx: DemoContext) -> StepReport:

@@ -10,7 +10,8 @@ One rule each:
   :data:`ANSWER_TIMEOUT` for an answer, :data:`UPLOAD_TIMEOUT` for a records upload (the server
   verifies every line before it answers). Redirects are not followed.
 * **The server's refusals**: its JSON ``{"error": ..., "code": ...}`` becomes the
-  :class:`~jdzhi.errors.JdzhiError` of that code (:data:`ERROR_OF`) with the server's message.
+  :class:`~jdzhi.errors.JdzhiError` of that code (:func:`~jdzhi.errors.error_of_code`) with
+  the server's message.
 * **A server that cannot be reached**, or answers as no jdzhi server does (connection refused,
   unknown host, timeout, TLS failure, a redirect, a proxy's error page, a server error): one
   :class:`~jdzhi.errors.Unreachable` (exit 11) that says what to run again.
@@ -31,19 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from jdzhi import __version__
-from jdzhi.errors import (
-    Busy,
-    Conflict,
-    ExitCode,
-    IntegrityError,
-    InvalidInput,
-    InvalidState,
-    JdzhiError,
-    KeyUnusable,
-    NotFound,
-    NotInitialized,
-    Unreachable,
-)
+from jdzhi.errors import Busy, InvalidInput, JdzhiError, KeyUnusable, Unreachable, error_of_code
 
 if TYPE_CHECKING:
     import httpx
@@ -51,13 +40,11 @@ if TYPE_CHECKING:
 __all__ = [
     "ANSWER_TIMEOUT",
     "CONNECT_TIMEOUT",
-    "ERROR_OF",
     "INSPECTOR_TOKEN_ENV",
     "MAX_WAIT",
     "UPLOAD_TIMEOUT",
     "USER_AGENT",
     "Center",
-    "NotGenuine",
     "answer_fields",
     "check_server_url",
     "inspector_token",
@@ -78,25 +65,13 @@ ANSWER_TIMEOUT = 60.0
 UPLOAD_TIMEOUT = 600.0
 
 
-class NotGenuine(JdzhiError):
-    """The center refused an uploaded record that is not genuine: exit 1, as `jdzhi verify`."""
-
-    exit_code = ExitCode.CHECK_FAILED
-
-
-#: the server's error codes (jdzhi/server/errors.py, README) as the errors they become here
-ERROR_OF: dict[str, type[JdzhiError]] = {
-    "not-genuine": NotGenuine,
-    **dict.fromkeys(("invalid-input", "invalid-json", "invalid-utf8", "unknown-field",
-                     "missing-field", "wrong-type", "too-large", "unsupported-media-type"),
-                    InvalidInput),
-    "not-found": NotFound,
-    "conflict": Conflict,
-    "invalid-state": InvalidState,
-    **dict.fromkeys(("key-unusable", "unauthorized", "forbidden"), KeyUnusable),
-    "integrity": IntegrityError,
-    **dict.fromkeys(("busy", "rate-limited"), Busy),
-    "not-initialized": NotInitialized,
+#: the server's error codes that only HTTP has, as the errors they become here (the library's own
+#: are its errors' codes, :func:`jdzhi.errors.error_of_code`)
+_HTTP_ERROR_OF: dict[str, type[JdzhiError]] = {
+    **dict.fromkeys(("invalid-json", "invalid-utf8", "unknown-field", "missing-field",
+                     "wrong-type", "too-large", "unsupported-media-type"), InvalidInput),
+    **dict.fromkeys(("unauthorized", "forbidden"), KeyUnusable),
+    "rate-limited": Busy,
 }
 
 
@@ -191,7 +166,7 @@ class Center:
         if isinstance(body, dict) and isinstance(body.get("error"), str) \
                 and isinstance(body.get("code"), str):
             message = " ".join(body["error"].split())[:500]
-            kind = ERROR_OF.get(body["code"])
+            kind = error_of_code(body["code"]) or _HTTP_ERROR_OF.get(body["code"])
             if kind is not None:
                 raise kind(f"the center at {self.url} refused {what}: {message}")
             raise Unreachable(f"the center at {self.url} failed on {what}: {message} "

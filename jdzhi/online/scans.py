@@ -38,14 +38,6 @@ class ReportedScan:
     center: CenterVerdict | None
     verdict_from: Literal["local", "center"]
 
-    def to_json(self) -> dict[str, Any]:
-        center = self.center
-        return {**self.outcome.to_json(), "checks": center.checks if center else None,
-                "first_checked_at": center.first_checked_at if center else None,
-                "clone_warning": center.clone_warning if center else None,
-                "center_verdict": center.verdict if center else None,
-                "verdict_from": self.verdict_from}
-
 
 @dataclass(frozen=True)
 class ReportedScans:
@@ -67,8 +59,7 @@ def _merged(outcome: ScanOutcome, center: CenterVerdict) -> ReportedScan:
         return ReportedScan(outcome, center, "local")
     reasons = [f"the center: {reason}" for reason in center.reasons
                if reason not in outcome.reasons]
-    taken = replace(outcome, verdict=center.verdict, reasons=(*outcome.reasons, *reasons),
-                    verification={**outcome.verification, "verdict": center.verdict})
+    taken = replace(outcome, verdict=center.verdict, reasons=(*outcome.reasons, *reasons))
     return ReportedScan(taken, center, "center")
 
 

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jdzhi.errors import InvalidInput, JdzhiError, NotFound, Unreachable
 from jdzhi.online.client import UPLOAD_TIMEOUT, answer_fields, check_server_url, open_center
@@ -37,11 +37,6 @@ class Pushed:
     requests: int
     stored: int
     already_stored: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"server": self.server, "file": self.file, "lines": self.lines,
-                "requests": self.requests, "stored": self.stored,
-                "already_stored": self.already_stored}
 
 
 @dataclass(frozen=True)
@@ -162,10 +157,6 @@ class SentEndorsement:
     #: whether the center stored it now (False: it had it already)
     created: bool
 
-    def to_json(self) -> dict[str, Any]:
-        return {"report_no": self.report_no, "lab_id": self.lab_id, "outcome": self.outcome,
-                "batch": self.batch, "enterprise": self.enterprise, "created": self.created}
-
 
 def send_endorsements(server: str, home: Home, report_no: str, *,
                       lab_id: int | None = None) -> tuple[SentEndorsement, ...]:
@@ -216,12 +207,6 @@ class TrustPublished:
     keys: int
     enterprises: int
     endorsements: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"server": self.server, "file": self.file, "issued_at": self.issued_at,
-                "expires_at": self.expires_at, "bytes": self.size, "sha256": self.sha256,
-                "keys": self.keys, "enterprises": self.enterprises,
-                "endorsements": self.endorsements}
 
 
 def publish_trust(server: str, path: Path) -> TrustPublished:

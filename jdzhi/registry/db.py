@@ -2,9 +2,9 @@
 
 Every component keeps its tables in one database: the home's SQLite file (``registry.db``), the
 embedded default. A component is a module with three names: ``COMPONENT`` (its name),
-``MIGRATIONS`` (a tuple of versions, each a tuple of SQL statements, applied in order and recorded
-in ``schema_migrations``) and ``AUDITED_TABLES`` (table name to primary-key column, for rows that
-the audit log must account for).
+``MIGRATIONS`` (its schema versions before Alembic, frozen: see :mod:`jdzhi.registry.migrations`,
+whose revisions change the schema now) and ``AUDITED_TABLES`` (table name to primary-key column,
+for rows that the audit log must account for).
 
 :class:`Database` is the one place where SQL dialects differ. SQLAlchemy Core opens the connection
 (URL, dialect, driver); statements go straight to the driver's connection under it, because
@@ -44,6 +44,8 @@ from jdzhi.timeutil import format_time, utc_now
 if TYPE_CHECKING:
     import sqlalchemy
 
+    from jdzhi.registry import migrations
+
 __all__ = [
     "BUSY_TIMEOUT_SECONDS",
     "ClockKind",
@@ -51,6 +53,7 @@ __all__ = [
     "Database",
     "Dialect",
     "InitResult",
+    "MigrateResult",
     "audited_tables",
     "components",
     "connect",
@@ -58,6 +61,7 @@ __all__ = [
     "initialize",
     "integrity_check",
     "migrate",
+    "migrate_home",
     "open_registry",
     "open_store",
     "rows",
@@ -308,7 +312,10 @@ def _migrated(db: Database, modules: Sequence[ModuleType] | None = None, *,
               record_clock: bool = False) -> Database:
     """``db`` migrated (its clock recorded if asked and new), on its clock; closed on failure."""
     try:
-        migrate(db, modules)
+        if modules is None:
+            migrate(db)
+        else:
+            _migrate_store(db, modules)
         if record_clock and _clock_of(db) is None:
             _record_clock(db, simulated=bool(os.environ.get("JDZHI_NOW")))
     except BaseException:
@@ -378,57 +385,93 @@ def in_memory() -> Database:
     return db
 
 
-def migrate(db: Database, modules: Sequence[ModuleType] | None = None) -> tuple[str, ...]:
-    """Apply every migration that the database lacks, each version in its own transaction, of
-    the registry's components or else of ``modules`` (:func:`open_store`)."""
-    applied: list[str] = []
+def migrate(db: Database, *, explicit: bool = False) -> tuple[str, ...]:
+    """Bring the database's schema to this jdzhi's newest revision in one transaction (see
+    :mod:`jdzhi.registry.migrations`); what was applied: old component versions (``name:version``)
+    and Alembic revisions.
+
+    Opening a registry migrates a SQLite file, which one machine uses. A PostgreSQL database that
+    has a schema is migrated only when asked (``explicit``, ``jdzhi db migrate``): several servers
+    share it, and the first to start a new jdzhi must not change the schema under the others."""
+    done = _upgrade(db, explicit=explicit)
+    return done.components + done.revisions
+
+
+def _upgrade(db: Database, *, explicit: bool) -> migrations.Upgrade:
+    import sqlalchemy
+
+    from jdzhi.registry import migrations
+
+    if _revision_of(db) == migrations.HEAD:
+        return migrations.Upgrade((), None, ())
+    if db.dialect == "postgresql" and not explicit and (
+            db.has_table("alembic_version") or db.has_table("schema_migrations")):
+        raise InvalidState(
+            f"the registry's schema in {db.location} is not this jdzhi's ({migrations.HEAD}): "
+            "run `jdzhi db migrate` first")
     try:
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, "
-            "version INTEGER NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (component, version))"
-        )
-        if not db.has_table("home_clock"):
-            # which clock the home runs on (see initialize); a home made before this table existed
-            # has history, and was made on the real clock
-            with transaction(db):
-                db.execute(
-                    "CREATE TABLE IF NOT EXISTS home_clock (id INTEGER PRIMARY KEY CHECK (id = 1), "
-                    "kind TEXT NOT NULL CHECK (kind IN ('real', 'simulated')), "
-                    "recorded_at TEXT NOT NULL)")
-                if db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]:
-                    db.execute("INSERT INTO home_clock VALUES (1, 'real', ?) "
-                               "ON CONFLICT DO NOTHING", [format_time(utc_now())])
-        for module in components() if modules is None else modules:
-            name: str = module.COMPONENT
-            migrations: Sequence[Sequence[str]] = module.MIGRATIONS
-            current = _schema_version(db, name)
-            if current > len(migrations):
-                raise InvalidState(
-                    f"the registry's {name} schema is version {current}, newer than this jdzhi "
-                    f"knows ({len(migrations)}): upgrade jdzhi"
-                )
-            for version in range(current + 1, len(migrations) + 1):
-                with transaction(db):
-                    # re-read under the write lock: another process may have migrated meanwhile
-                    if _schema_version(db, name) >= version:
-                        continue
-                    for statement in migrations[version - 1]:
-                        db.execute(statement)
-                    db.execute(
-                        "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                        [name, version, format_time(utc_now())],
-                    )
-                applied.append(f"{name}:{version}")
+        with transaction(db):
+            return migrations.upgrade(db.core)
+    except (db.driver_error, sqlalchemy.exc.DBAPIError) as error:
+        orig = error.orig if isinstance(error, sqlalchemy.exc.DBAPIError) else error
+        raise db.translate(orig or error) from None
+    finally:
+        if not db.in_transaction:
+            db.core.rollback()  # ends SQLAlchemy's logical transaction (see migrations.upgrade)
+
+
+def _migrate_store(db: Database, modules: Sequence[ModuleType]) -> None:
+    """A home's other store keeps its components' own migrations (no Alembic: one file, one
+    process at a kiln)."""
+    from jdzhi.registry.migrations._components import apply_missing
+
+    try:
+        with transaction(db):
+            apply_missing(db.core, modules)
     except db.driver_error as error:
         raise db.translate(error) from None
-    return tuple(applied)
+    finally:
+        if not db.in_transaction:
+            db.core.rollback()  # ends SQLAlchemy's logical transaction, as _upgrade does
 
 
-def _schema_version(db: Database, component: str) -> int:
-    row = db.execute(
-        "SELECT MAX(version) FROM schema_migrations WHERE component = ?", [component]
-    ).fetchone()
-    return int(row[0] or 0)
+def _revision_of(db: Database) -> str | None:
+    if not db.has_table("alembic_version"):
+        return None
+    row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    return None if row is None else str(row[0])
+
+
+@dataclass(frozen=True)
+class MigrateResult:
+    """What ``jdzhi db migrate`` did to the database (kind, where): the revision it was at (None:
+    before Alembic), the old component versions it applied (``name:version``), the revision it
+    stamped an existing schema at, the Alembic revisions it applied, and the revision it is at."""
+
+    database: Dialect
+    location: str
+    previous_revision: str | None
+    components: tuple[str, ...]
+    stamped: str | None
+    applied: tuple[str, ...]
+    revision: str
+
+
+def migrate_home(home: Home) -> MigrateResult:
+    """Bring the home's database to this jdzhi's newest schema revision (``jdzhi db migrate``);
+    running it again changes nothing."""
+    if not home.db_path.exists():
+        raise NotInitialized(f"no registry at {home.path}: run `jdzhi init` first")
+    db = _open_file(home)
+    try:
+        previous = _revision_of(db)
+        done = _upgrade(db, explicit=True)
+        revision = _revision_of(db)
+    finally:
+        db.close()
+    assert revision is not None
+    return MigrateResult(db.dialect, db.location, previous, done.components, done.stamped,
+                         done.revisions, revision)
 
 
 @contextmanager

@@ -33,7 +33,7 @@ class Desk:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="jdzhi-registry")
         self._db: Database | None = None
         self._trust = TrustCache()
-        self._waiting: list[tuple[ScanRequest, asyncio.Future[dict[str, Any]]]] = []
+        self._waiting: list[tuple[ScanRequest, asyncio.Future[bytes]]] = []
         self._storing: asyncio.Task[None] | None = None
 
     def _registry(self) -> Database:
@@ -47,9 +47,9 @@ class Desk:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: work(self._registry(), *args))
 
-    async def scan(self, request: ScanRequest) -> dict[str, Any]:
-        """Store a scan with the next group commit; its answer once committed."""
-        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    async def scan(self, request: ScanRequest) -> bytes:
+        """Store a scan with the next group commit; its answer (JSON) once committed."""
+        answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._waiting.append((request, answer))
         if self._storing is None:
             self._storing = asyncio.create_task(self._store_waiting())

@@ -62,10 +62,12 @@ def _upload_paths(records_limit: int, message_limit: int) -> dict[str, Any]:
                         "application/cbor": {"schema": _BINARY}}},
                         "404": _error("none published yet")}},
             "post": {"summary": "Publish a bundle made by `jdzhi trust export` (signed by this "
-                                "home's authority key, issued after the current one)",
+                                "home's authority key, issued after the current one, its log "
+                                "extending the current one's)",
                      "requestBody": _body("application/cbor", _BINARY, message_limit),
                      "responses": {"201": _json("published", {"type": "object"}),
-                                   "409": _error("not newer than the current bundle"),
+                                   "409": _error("not newer than the current bundle, or its "
+                                                 "log not extending the current one's"),
                                    "422": _error("not signed by the authority key"),
                                    **_ERRORS}}},
         "/api/v1/records": {"post": {

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from jdzhi._format.scanning import scan_outcome_json
 from jdzhi.registry.db import Database, transaction
 from jdzhi.registry.enterprises import get_enterprise
 from jdzhi.server import _service as lib
 from jdzhi.timeutil import format_time, stored_time
 
-__all__ = ["ScanRequest", "TrustCache", "serial_status", "store_scans"]
+__all__ = ["Judged", "ScanRequest", "TrustCache", "answer_json", "serial_status", "store_scans"]
 
 Source = Literal["page", "inspector"]
 
@@ -41,6 +42,34 @@ class ScanRequest:
     day: str
 
 
+def answer_json(value: Any) -> str:
+    """JSON as the server answers it (Starlette's JSONResponse renders so)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A verdict on a label text and what every scan of it repeats, rendered once: its answer's
+    JSON up to the per-scan fields, and its reasons as the scan tables store them."""
+
+    outcome: lib.ScanOutcome
+    head: str
+    reasons: str
+
+    @classmethod
+    def of(cls, outcome: lib.ScanOutcome) -> Judged:
+        return cls(outcome, answer_json(scan_outcome_json(outcome))[:-1],
+                   json.dumps(list(outcome.reasons), ensure_ascii=False))
+
+    def answer(self, checks: int | None, first_checked_at: str | None,
+               clone_warning: str | None) -> bytes:
+        """The answer to one scan: the outcome's JSON, then ``checks``, ``first_checked_at``
+        and ``clone_warning`` (the fields `jdzhi scan --json` does not give)."""
+        return (f'{self.head},"checks":{answer_json(checks)},"first_checked_at":'
+                f'{answer_json(first_checked_at)},"clone_warning":'
+                f'{answer_json(clone_warning)}}}').encode()
+
+
 class TrustCache:
     """The registry's trust, rebuilt only when the audit log has grown (every change to keys,
     licenses, enterprises or endorsements appends to it), and the verdicts on the label texts
@@ -55,7 +84,7 @@ class TrustCache:
         self._head: int | None = None
         self._trust: lib.Trust | None = None
         self._minute: datetime | None = None
-        self._outcomes: dict[str, lib.ScanOutcome] = {}
+        self._outcomes: dict[str, Judged] = {}
 
     def verifier(self, db: Database, now: datetime) -> lib.Verifier:
         """A verifier at ``now`` under the registry's current trust."""
@@ -68,20 +97,20 @@ class TrustCache:
             self._outcomes.clear()
         return lib.Verifier(self._trust, now)
 
-    def outcome(self, check: lib.Verifier, text: str) -> lib.ScanOutcome:
+    def outcome(self, check: lib.Verifier, text: str) -> Judged:
         """The verdict on a label text (``check`` from :meth:`verifier` of this moment)."""
         found = self._outcomes.get(text)
         if found is None:
             if len(self._outcomes) >= self.MAX_OUTCOMES:
                 self._outcomes.clear()
-            found = self._outcomes[text] = lib.label_outcome(check, text)
+            found = self._outcomes[text] = Judged.of(lib.label_outcome(check, text))
         return found
 
 
 def store_scans(db: Database, trust: TrustCache, requests: list[ScanRequest],
-                now: datetime) -> list[dict[str, Any]]:
+                now: datetime) -> list[bytes]:
     """Judge and store a batch of scans in one transaction (one commit for them all); the
-    answers are in the order of ``requests``."""
+    answers, rendered as JSON, are in the order of ``requests``."""
     policy = lib.ClonePolicy()
     check = trust.verifier(db, now)
     moment = _Moment(now, format_time(now), format_time(now - timedelta(days=policy.window_days)))
@@ -99,15 +128,15 @@ class _Moment:
     window_start: str
 
 
-def _judge_and_store(db: Database, outcome: lib.ScanOutcome, request: ScanRequest,
-                     moment: _Moment, policy: lib.ClonePolicy) -> dict[str, Any]:
+def _judge_and_store(db: Database, judged: Judged, request: ScanRequest,
+                     moment: _Moment, policy: lib.ClonePolicy) -> bytes:
     if request.source == "inspector":
-        return _inspector_scan(db, outcome, request, moment, policy)
-    return _page_scan(db, outcome, request, moment, policy)
+        return _inspector_scan(db, judged.outcome, request, moment, policy)
+    return _page_scan(db, judged, request, moment, policy)
 
 
 def _inspector_scan(db: Database, outcome: lib.ScanOutcome, request: ScanRequest,
-                    moment: _Moment, policy: lib.ClonePolicy) -> dict[str, Any]:
+                    moment: _Moment, policy: lib.ClonePolicy) -> bytes:
     """The clone rules of `jdzhi scan` against the scan log, and the scan logged."""
     serial, enterprise_id = outcome.serial, lib.enterprise_id_of(outcome)
     if outcome.genuine and serial is not None and enterprise_id is not None:
@@ -117,13 +146,14 @@ def _inspector_scan(db: Database, outcome: lib.ScanOutcome, request: ScanRequest
             outcome = lib.as_suspected_clone(outcome, reasons)
     lib.log_scan(db, moment.text, request.inspector, request.where, outcome)
     counts = _checks(db, enterprise_id, serial)
-    return {**outcome.to_json(), **counts, "clone_warning": None}
+    return Judged.of(outcome).answer(counts["checks"], counts["first_checked_at"], None)
 
 
-def _page_scan(db: Database, outcome: lib.ScanOutcome, request: ScanRequest,
-               moment: _Moment, policy: lib.ClonePolicy) -> dict[str, Any]:
+def _page_scan(db: Database, judged: Judged, request: ScanRequest,
+               moment: _Moment, policy: lib.ClonePolicy) -> bytes:
     """The scan log's finding shown, a warning from distinct clients, the scan counted. (The
-    hot path of the server: five statements.)"""
+    hot path of the server: five statements; the verdict's JSON rendered once a minute.)"""
+    outcome = judged.outcome
     enterprise_id, serial = lib.enterprise_id_of(outcome), outcome.serial
     logged: tuple[int, str | None, str | None] = (0, None, None)
     warning: str | None = None
@@ -135,26 +165,24 @@ def _page_scan(db: Database, outcome: lib.ScanOutcome, request: ScanRequest,
             "WHERE enterprise_id = ? AND serial = ?", [enterprise_id, serial]).fetchone()
         if outcome.genuine:
             if logged[2] is not None:
-                outcome = lib.as_suspected_clone(outcome, [
+                judged = Judged.of(lib.as_suspected_clone(outcome, [
                     f"suspected clone: the registry's inspectors flagged this serial "
-                    f"({logged[2]})"])
+                    f"({logged[2]})"]))
             warning = _anonymous_warning(db, request, enterprise_id, serial, moment, policy)
     db.execute(
         "INSERT INTO page_scans (scanned_at, location, latitude, longitude, verdict, "
         "enterprise_id, serial, label_text, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [moment.text, request.where.text, request.where.latitude, request.where.longitude,
-         outcome.verdict, enterprise_id, serial, request.label,
-         json.dumps(list(outcome.reasons), ensure_ascii=False)])
-    counts: dict[str, Any] = {"checks": None, "first_checked_at": None}
-    if enterprise_id is not None and serial is not None:
-        checks, first = db.execute(
-            "INSERT INTO page_checks (enterprise_id, serial, checks, first_checked_at) "
-            "VALUES (?, ?, 1, ?) ON CONFLICT (enterprise_id, serial) "
-            "DO UPDATE SET checks = checks + 1 RETURNING checks, first_checked_at",
-            [enterprise_id, serial, moment.text]).fetchone()
-        counts = {"checks": checks + logged[0],
-                  "first_checked_at": min(at for at in (first, logged[1]) if at is not None)}
-    return {**outcome.to_json(), **counts, "clone_warning": warning}
+         judged.outcome.verdict, enterprise_id, serial, request.label, judged.reasons])
+    if enterprise_id is None or serial is None:
+        return judged.answer(None, None, warning)
+    checks, first = db.execute(
+        "INSERT INTO page_checks (enterprise_id, serial, checks, first_checked_at) "
+        "VALUES (?, ?, 1, ?) ON CONFLICT (enterprise_id, serial) "
+        "DO UPDATE SET checks = checks + 1 RETURNING checks, first_checked_at",
+        [enterprise_id, serial, moment.text]).fetchone()
+    return judged.answer(checks + logged[0],
+                         min(at for at in (first, logged[1]) if at is not None), warning)
 
 
 def _latest_flag(db: Database, enterprise_id: int,

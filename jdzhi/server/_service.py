@@ -31,6 +31,7 @@ from jdzhi.trace.scanning.log import (
     log_scan,
     parse_location,
 )
+from jdzhi.trace.tlog.seen import check_extends
 from jdzhi.trace.trust.bundle import decode_bundle
 from jdzhi.trace.trust.from_registry import accepted_bases, trust_from_registry
 from jdzhi.trace.trust.model import Endorsement, Trust
@@ -55,8 +56,10 @@ __all__ = [
     "as_suspected_clone",
     "authority_public_key",
     "base64url_decode",
+    "check_extends",
     "checked_bundle",
     "checked_endorsement",
+    "checkpoint_note",
     "clone_reasons",
     "earlier_sightings",
     "endorsement_json",
@@ -81,12 +84,11 @@ def label_outcome(check: Verifier, text: str) -> ScanOutcome:
     result = check.label_text(text)
     return ScanOutcome(image="", verdict=str(result.verdict), serial=result.serial,
                        enterprise=result.enterprise, reasons=tuple(result.reasons), text=text,
-                       verification=result.to_json())
+                       verification=result)
 
 
 def as_suspected_clone(outcome: ScanOutcome, reasons: list[str]) -> ScanOutcome:
-    return replace(outcome, verdict=SUSPECTED_CLONE, reasons=(*outcome.reasons, *reasons),
-                   verification={**outcome.verification, "verdict": SUSPECTED_CLONE})
+    return replace(outcome, verdict=SUSPECTED_CLONE, reasons=(*outcome.reasons, *reasons))
 
 
 def record_fields(record_base64: str) -> RecordFields:
@@ -104,6 +106,11 @@ def checked_bundle(data: bytes, authority: bytes, now: datetime) -> Trust:
     if len(data) > MAX_MESSAGE_BYTES:
         raise IntegrityError("far too large to be a trust bundle")
     return decode_bundle(data, authority, now=now, source="uploaded bundle")
+
+
+def checkpoint_note(trust: Trust) -> str | None:
+    """The signed checkpoint of the registry's log a bundle carries (None: an unlogged one)."""
+    return trust.log.note.decode() if trust.log is not None else None
 
 
 def unix_to_text(seconds: int) -> str:

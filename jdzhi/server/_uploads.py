@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from jdzhi.errors import Conflict, InvalidInput, NotFound
+from jdzhi.errors import Conflict, IntegrityError, InvalidInput, NotFound, NotGenuine
 from jdzhi.registry import audit
 from jdzhi.registry.db import Database, transaction
 from jdzhi.registry.enterprises import enterprise_by_id
 from jdzhi.server import _service as lib
-from jdzhi.server.errors import NotGenuine
+from jdzhi.server.errors import ApiError
 from jdzhi.timeutil import format_time
 
 __all__ = ["RecordsStored", "current_bundle", "publish_bundle", "store_endorsement",
@@ -33,9 +33,6 @@ _COLUMNS = ("enterprise_id", "serial", "key_id", "batch", "category_code", "prod
 class RecordsStored:
     stored: int
     already_stored: int
-
-    def to_json(self) -> dict[str, int]:
-        return {"stored": self.stored, "already_stored": self.already_stored}
 
 
 def _checked_rows(db: Database, text: str, now: datetime, first_line: int
@@ -142,18 +139,23 @@ def store_endorsement(db: Database, message: bytes, now: datetime
 
 
 def publish_bundle(db: Database, data: bytes, now: datetime) -> dict[str, Any]:
-    """Make a bundle the current one: signed by this home's authority key, not expired, and
-    issued after the current one."""
-    trust = lib.checked_bundle(data, lib.authority_public_key(db), now)
+    """Make a bundle the current one: signed by this home's authority key, not expired, issued
+    after the current one and its log a consistent extension of the current one's (the rule a
+    verifier applies to the bundles it accepted before)."""
+    authority = lib.authority_public_key(db)
+    trust = lib.checked_bundle(data, authority, now)
     assert trust.expires_at is not None
     issued, expires = lib.unix_to_text(trust.issued_at), lib.unix_to_text(trust.expires_at)
     if trust.stale_at(int(now.timestamp())):
         raise InvalidInput(f"the bundle expired on {expires}: export a fresh one")
     with transaction(db):
-        current = db.execute("SELECT max(issued_at) FROM published_bundles").fetchone()[0]
-        if current is not None and issued <= current:
-            raise Conflict(f"the bundle was issued {issued}, not after the current one "
-                           f"({current}): nothing changed")
+        current = db.execute("SELECT issued_at, bundle FROM published_bundles "
+                             "ORDER BY issued_at DESC LIMIT 1").fetchone()
+        if current is not None:
+            if issued <= current[0]:
+                raise Conflict(f"the bundle was issued {issued}, not after the current one "
+                               f"({current[0]}): nothing changed")
+            _check_extends(trust, lib.checked_bundle(bytes(current[1]), authority, now))
         cursor = db.execute(
             "INSERT INTO published_bundles (issued_at, expires_at, published_at, sha256, bundle) "
             "VALUES (?, ?, ?, ?, ?) RETURNING id",
@@ -163,6 +165,16 @@ def publish_bundle(db: Database, data: bytes, now: datetime) -> dict[str, Any]:
     return {"issued_at": issued, "expires_at": expires, "size": len(data),
             "sha256": hashlib.sha256(data).hexdigest(), "keys": len(trust.keys),
             "enterprises": len(trust.enterprises), "endorsements": len(trust.endorsements)}
+
+
+def _check_extends(trust: lib.Trust, current: lib.Trust) -> None:
+    try:
+        lib.check_extends(trust, lib.checkpoint_note(current))
+    except IntegrityError as error:
+        # a conflict with what is published (409), an integrity failure to the client (`jdzhi
+        # trust publish` exits 8, as `jdzhi verify --trust` does for a rollback or a fork)
+        raise ApiError(409, IntegrityError.code, f"{error.message} (the checkpoint accepted "
+                       "before is the current bundle's, which stays)") from None
 
 
 def current_bundle(db: Database) -> bytes:

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from jdzhi import __version__
+from jdzhi._format.records import records_stored_json
 from jdzhi.errors import InvalidInput
 from jdzhi.home import Home
 from jdzhi.registry.db import open_registry
@@ -104,7 +105,7 @@ class _Service:
         first_line = _first_line(request.query_params.get("first_line", "1"))
         text = utf8_text(await read_body(request, RECORDS_BODY_LIMIT))
         stored = await self._registry_work(partial(store_records, first_line=first_line), text)
-        return JSONResponse(stored.to_json())
+        return JSONResponse(records_stored_json(stored))
 
     async def post_endorsement(self, request: Request) -> Response:
         require_type(request, "application/cose", "application/octet-stream")
@@ -150,7 +151,7 @@ class _Service:
             raise InvalidInput("only an inspector scan (source 'inspector') names an inspector")
         answer = await self.desk.scan(ScanRequest(data["label"], data["source"], inspector,
                                                   where, client, day))
-        return JSONResponse(answer)
+        return Response(answer, media_type="application/json")
 
     async def _inspector(self, request: Request, claimed: str | None) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -174,14 +175,14 @@ class _Service:
                 for path in self.page_paths]
         page += [Route(f"{self.page_folder}{name}", partial(self.page_file, name))
                  for name in (*self.page_files, lib.BUNDLE_FILE)]
-        return [
+        return [  # the hot route first: Starlette tries routes in order
+            Route(SCANS_PATH, self.post_scan, methods=["POST"]),
             Route("/healthz", self.healthz),
             Route("/api/v1/openapi.json", self.openapi_json),
             Route("/api/v1/trust", self.get_trust, methods=["GET"]),
             Route("/api/v1/trust", self.post_trust, methods=["POST"]),
             Route("/api/v1/records", self.post_records, methods=["POST"]),
             Route("/api/v1/endorsements", self.post_endorsement, methods=["POST"]),
-            Route(SCANS_PATH, self.post_scan, methods=["POST"]),
             Route("/api/v1/serials/{enterprise}/{serial}", self.get_serial),
             *page,
         ]

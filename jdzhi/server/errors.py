@@ -1,6 +1,6 @@
 """The server's one exception edge: every error becomes ``{"error": "<one line>", "code": ...}``.
 
-``JdzhiError`` subclasses map to statuses and codes through :data:`STATUS_OF` (one table);
+A ``JdzhiError`` answers with its own ``code`` and the status :data:`STATUS_OF` gives it;
 :class:`ApiError` carries the HTTP-only failures (too large, rate-limited, unauthorized...);
 anything else is a bug: a JSON 500 without traceback text (Starlette raises the exception again
 once the answer is sent, and uvicorn logs its traceback to stderr).
@@ -13,38 +13,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from jdzhi.errors import (
-    Busy,
-    Conflict,
-    IntegrityError,
-    InvalidInput,
-    InvalidState,
     JdzhiError,
-    KeyUnusable,
-    NotFound,
-    NotInitialized,
 )
 
-__all__ = ["EXCEPTION_HANDLERS", "STATUS_OF", "ApiError", "NotGenuine", "error_response",
+__all__ = ["EXCEPTION_HANDLERS", "STATUS_OF", "ApiError", "error_response",
            "handle_error"]
 
 
-class NotGenuine(InvalidInput):
-    """An uploaded signed record that `jdzhi verify` would not call genuine (its own code, so
-    that `jdzhi push` can exit 1 as `jdzhi verify` does)."""
-
-
-#: the library's errors as (HTTP status, machine code); the first matching class wins
-STATUS_OF: tuple[tuple[type[JdzhiError], int, str], ...] = (
-    (NotGenuine, 400, "not-genuine"),
-    (InvalidInput, 400, "invalid-input"),
-    (NotFound, 404, "not-found"),
-    (Conflict, 409, "conflict"),
-    (InvalidState, 409, "invalid-state"),
-    (KeyUnusable, 403, "key-unusable"),
-    (IntegrityError, 422, "integrity"),
-    (Busy, 503, "busy"),
-    (NotInitialized, 503, "not-initialized"),
-)
+#: the HTTP status of each library error's code (:attr:`jdzhi.errors.JdzhiError.code`); 400 else
+STATUS_OF: dict[str, int] = {
+    "not-genuine": 400, "invalid-input": 400, "not-found": 404, "conflict": 409,
+    "invalid-state": 409, "key-unusable": 403, "integrity": 422, "busy": 503,
+    "not-initialized": 503,
+}
 
 #: Starlette's own refusals (no such route, wrong method) by status
 _HTTP_CODES = {404: "no-such-endpoint", 405: "method-not-allowed"}
@@ -71,11 +52,9 @@ def handle_error(_request: Request, error: Exception) -> Response:
     if isinstance(error, ApiError):
         return error_response(error.status, error.code, error.message, error.headers)
     if isinstance(error, JdzhiError):
-        for kind, status, code in STATUS_OF:
-            if isinstance(error, kind):
-                headers = {"Retry-After": "5"} if status == 503 else None
-                return error_response(status, code, error.message, headers)
-        return error_response(400, "invalid-input", error.message)
+        status = STATUS_OF.get(error.code, 400)
+        headers = {"Retry-After": "5"} if status == 503 else None
+        return error_response(status, error.code, error.message, headers)
     if isinstance(error, HTTPException):
         return error_response(error.status_code,
                               _HTTP_CODES.get(error.status_code, "bad-request"), error.detail)

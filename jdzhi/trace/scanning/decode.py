@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from jdzhi.trace.trust.model import Trust
+    from jdzhi.trace.verification.result import VerificationResult
 
 __all__ = [
     "CYLINDER_PASS",
@@ -74,18 +75,13 @@ class ScanOutcome:
     reasons: tuple[str, ...]
     text: str | None = None
     decode_pass: str | None = None
-    verification: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: the verification of ``text`` (None when no code was read); ``verdict`` above may differ:
+    #: a suspected clone, or the center's verdict
+    verification: VerificationResult | None = field(default=None, compare=False)
 
     @property
     def genuine(self) -> bool:
         return self.verdict == "genuine"
-
-    def to_json(self) -> dict[str, Any]:
-        data = dict(self.verification)
-        data.update({"verdict": self.verdict, "serial": self.serial,
-                     "enterprise": self.enterprise, "reasons": list(self.reasons),
-                     "image": self.image, "text": self.text, "decode_pass": self.decode_pass})
-        return data
 
 
 def decode_gray(gray: npt.NDArray[np.uint8]) -> list[Decoded]:
@@ -163,6 +159,6 @@ def scan_photo(path: Path, trust: Trust, *, now: datetime | None = None) -> list
         outcomes.append(ScanOutcome(
             image=image, verdict=str(result.verdict), serial=result.serial,
             enterprise=result.enterprise, reasons=tuple(result.reasons), text=decoded.text,
-            decode_pass=decoded.pass_name, verification=result.to_json(),
+            decode_pass=decoded.pass_name, verification=result,
         ))
     return outcomes

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jdzhi.errors import InvalidInput
 
@@ -235,8 +235,7 @@ def earlier_sightings(db: Database, enterprise_id: int,
 
 def enterprise_id_of(outcome: ScanOutcome) -> int | None:
     """The registry id of the enterprise whose key signed the scanned record (None: unknown)."""
-    value = outcome.verification.get("enterprise_id")
-    return value if isinstance(value, int) else None
+    return outcome.verification.enterprise_id if outcome.verification else None
 
 
 def log_scan(db: Database, scanned_at: str, inspector: str, where: Location,
@@ -334,8 +333,7 @@ def _judge_clone(db: Database, outcome: ScanOutcome, moment: datetime,
                             policy)
     if not reasons:
         return outcome
-    return replace(outcome, verdict=clone_verdict, reasons=(*outcome.reasons, *reasons),
-                   verification={**outcome.verification, "verdict": clone_verdict})
+    return replace(outcome, verdict=clone_verdict, reasons=(*outcome.reasons, *reasons))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,10 +347,6 @@ class EnterpriseScans:
     serials: int
     verdicts: dict[str, int]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"enterprise": self.enterprise, "scans": self.scans, "serials": self.serials,
-                "verdicts": dict(self.verdicts)}
-
 
 @dataclass(frozen=True)
 class SuspectedClone:
@@ -364,11 +358,6 @@ class SuspectedClone:
     first_seen: str
     last_seen: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {"enterprise": self.enterprise, "serial": self.serial, "flagged": self.flagged,
-                "sightings": self.sightings, "locations": list(self.locations),
-                "first_seen": self.first_seen, "last_seen": self.last_seen}
-
 
 @dataclass(frozen=True)
 class ScanReport:
@@ -376,11 +365,6 @@ class ScanReport:
     verdicts: dict[str, int]
     enterprises: tuple[EnterpriseScans, ...]
     clones: tuple[SuspectedClone, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"total": self.total, "verdicts": dict(self.verdicts),
-                "enterprises": [e.to_json() for e in self.enterprises],
-                "suspected_clones": [c.to_json() for c in self.clones]}
 
 
 def report(home: Home) -> ScanReport:

@@ -81,17 +81,6 @@ class SignSummary:
     #: what the trust bundle's checks noted (an unlogged bundle, no memory of bundles)
     warnings: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "signed": self.count, "already_signed": self.already_signed, "out": self.out,
-            "enterprise_id": self.enterprise_id,
-            "enterprise": self.enterprise, "key_id": self.key_id,
-            "license_no": self.license_no, "signed_at": format_time(self.signed_at),
-            "base_url": self.base_url, "batches": list(self.batches),
-            "records_sha256": self.records_sha256, "trust": self.trust,
-            "stored_in": self.stored_in,
-        }
-
 
 def resolve_base_url(db: Database, option: str | None) -> str:
     """``--base-url``, else ``JDZHI_BASE_URL``, else the base stored at ``jdzhi init``."""

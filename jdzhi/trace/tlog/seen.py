@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from jdzhi.home import Home
     from jdzhi.trace.trust.model import Trust
 
-__all__ = ["SEEN_FILE", "accept_bundle"]
+__all__ = ["SEEN_FILE", "accept_bundle", "check_extends"]
 
 SEEN_FILE = "trust-seen.json"
 UNLOGGED_NOTE = ("the trust bundle carries no checkpoint of the registry's log (unlogged, from "
@@ -68,15 +68,18 @@ def _seen(data: dict[str, Any], kid: str, path: Path) -> _Seen | None:
         raise InvalidInput(f"{path} is damaged; move it away to start afresh") from None
 
 
-def _check_log(trust: Trust, seen: _Seen) -> None:
-    """Refuse a bundle whose checkpoint does not extend the one accepted before."""
-    if seen.note is None:
+def check_extends(trust: Trust, accepted_note: str | None) -> None:
+    """Refuse (IntegrityError) a bundle whose checkpoint does not extend ``accepted_note``, the
+    signed checkpoint of the same registry's log accepted before (None: none was): a smaller
+    log (rollback), the same size with another root or a proof that fails (two histories), or
+    no proof from the accepted size. The one rule for a verifier's memory and `jdzhi server`."""
+    if accepted_note is None:
         return
     if trust.log is None:
         raise IntegrityError("the trust bundle carries no checkpoint, but a checkpoint of this "
                              "registry's log was accepted before: an older bundle (rollback)?")
     new = trust.log.checkpoint
-    old = _old_checkpoint(seen.note, new.origin, trust.authority_public_key)
+    old = _old_checkpoint(accepted_note, new.origin, trust.authority_public_key)
     if new.size < old.size:
         raise IntegrityError(f"the trust bundle's log has {new.size} entries, fewer than the "
                              f"{old.size} of a checkpoint accepted before: rollback refused")
@@ -142,7 +145,7 @@ def accept_bundle(home: Home | None, trust: Trust, witnesses: Sequence[str] = ()
                 f"the trust bundle was issued {format_time(from_unix(trust.issued_at))}, before "
                 f"one already accepted ({format_time(from_unix(seen.issued_at))}): rollback "
                 "refused")
-        _check_log(trust, seen)
+        check_extends(trust, seen.note)
     if seen is None or trust.issued_at > seen.issued_at or _log_grew(trust, seen):
         note = trust.log.note.decode() if trust.log is not None else None
         data[kid] = {"iat": trust.issued_at, "note": note}

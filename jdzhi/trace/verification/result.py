@@ -9,7 +9,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from jdzhi.timeutil import format_time
 from jdzhi.trace.trust.model import EndorsementOutcome
 
 __all__ = ["NO_ENDORSEMENT", "EndorsementStatus", "Verdict", "VerificationResult"]
@@ -39,15 +38,6 @@ class EndorsementStatus:
     batch: str | None = None
     standard: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        if self.status == "none":
-            return {"status": "none"}
-        return {
-            "status": self.status, "lab": self.lab, "report_no": self.report_no,
-            "tested_at": format_time(self.tested_at) if self.tested_at else None,
-            "batch": self.batch, "standard": self.standard,
-        }
-
 
 NO_ENDORSEMENT = EndorsementStatus("none")
 
@@ -76,23 +66,3 @@ class VerificationResult:
     @property
     def genuine(self) -> bool:
         return self.verdict is Verdict.GENUINE
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "verdict": str(self.verdict),
-            "serial": self.serial,
-            "enterprise": self.enterprise,
-            "reasons": list(self.reasons),
-            "endorsement": self.endorsement.to_json(),
-            "form": self.form,
-            "enterprise_id": self.enterprise_id,
-            "enterprise_short_name": self.enterprise_short_name,
-            "license_no": self.license_no,
-            "key_id": self.key_id,
-            "category": self.category,
-            "category_name": self.category_name,
-            "signed_at": format_time(self.signed_at) if self.signed_at else None,
-            "production_date": self.production_date,
-            "batch": self.batch,
-            **self.extra,
-        }
