@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jdzhi._format.demo import step_verdicts_json
+from jdzhi._format.online import trust_published_json
+from jdzhi._format.records import pushed_json
+from jdzhi._format.scanning import reported_scan_json
 from jdzhi.demo._center import RunningCenter, port_is_open, start_center
 from jdzhi.demo._inspection_steps import JINGDEZHEN, URUMQI, Sighting, photograph
 from jdzhi.demo._workshop_steps import PIECES
@@ -90,7 +93,7 @@ def center_online(ctx: DemoContext) -> StepReport:
         {"server": center.url, "port": center.port, "log": str(center.log),
          "kiln_enterprise": workshop.enterprise.name,
          "kiln_license_no": workshop.license.license_no, "kiln_key_id": issued.key.key_id,
-         "published": published.to_json()},
+         "published": trust_published_json(published)},
     )
 
 
@@ -132,7 +135,7 @@ def kiln_signs_and_pushes(ctx: DemoContext) -> StepReport:
         {"home": str(home.path), "signed": summary.count, "out": str(out),
          "trust": summary.trust, "stored_in": summary.stored_in,
          "serials": [entry["serial"] for entry in entries],
-         "pushed": pushed.to_json(), "pushed_again": again.to_json()},
+         "pushed": pushed_json(pushed), "pushed_again": pushed_json(again)},
     )
 
 
@@ -205,7 +208,7 @@ def inspectors_flag_clone(ctx: DemoContext) -> StepReport:
         ctx.verdicts.append(VerdictRow("inspectors", sighting.subject,
                                        f"photo at {place[0]}, center", result.outcome.verdict,
                                        expected))
-        found.append(result.to_json())
+        found.append(reported_scan_json(result))
         reason = next((r for r in result.outcome.reasons if r.startswith("the center:")), "")
         lines.append(f"{sighting.subject} ({place[1]}): {result.outcome.verdict} (the center "
                      f"counts {result.center.checks if result.center else '?'} checks)"
