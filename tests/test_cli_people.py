@@ -201,6 +201,7 @@ def test_scan_takes_a_folder_and_ends_with_a_summary(
 def test_scan_wraps_reasons_at_80_columns_and_a_lab_fail_stands_out(tmp_path: Path) -> None:
     from jdzhi.commands import _common as common
     from jdzhi.commands._verdicts import print_verdict
+    from jdzhi.trace.verification.result import EndorsementStatus
 
     reason = ("the record was signed while the license was valid, and the license was revoked "
               "afterwards on 2026-05-01 for reasons recorded in the registry's status history")
@@ -209,8 +210,8 @@ def test_scan_wraps_reasons_at_80_columns_and_a_lab_fail_stands_out(tmp_path: Pa
     try:
         with common.out.capture() as captured:
             print_verdict("GENUINE", "genuine", "serial 1001", [reason],
-                          {"status": "fail", "lab": "国家日用陶瓷质量检验检测中心",
-                           "report_no": "R-1"})
+                          EndorsementStatus("fail", lab="国家日用陶瓷质量检验检测中心",
+                                            report_no="R-1"))
     finally:
         common.out.width = width
     text = captured.get()

@@ -3,7 +3,11 @@ JSON summary, and nothing outside the folder touched."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import socket
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +21,7 @@ from typer.testing import CliRunner
 from jdzhi.cli import app
 from jdzhi.demo.context import DEMO_PASSPHRASE, DemoContext, StepReport
 from jdzhi.demo.story import STEPS, prepare_folder, run_demo
-from jdzhi.errors import ExitCode
+from jdzhi.errors import ExitCode, InvalidState
 
 FIXED_NOW = "2026-06-01T10:00:00+08:00"
 
@@ -63,8 +67,8 @@ def test_demo_json_summary(cli: Invoke, demo_run: DemoRun) -> None:
     assert summary["sample_data"] is True
     steps = {step["step"]: step["data"] for step in summary["steps"]}
     assert list(steps) == ["home", "sample", "import", "overview", "suspend", "workshop", "sign",
-                           "labels", "lab", "inspect", "revoke", "clone", "offline", "screen",
-                           "audit"]
+                           "labels", "lab", "inspect", "revoke", "clone", "offline", "online",
+                           "kiln", "page", "inspectors", "screen", "audit"]
     assert steps["import"]["imported"] == 220
     assert steps["overview"]["enterprises"] == 220
     assert sum(steps["overview"]["statuses"].values()) == 220
@@ -106,7 +110,8 @@ def test_demo_json_summary(cli: Invoke, demo_run: DemoRun) -> None:
     assert report.count("data:image/") >= 4 and "赣作登字-2026-F-90000001" in report
     methods = {row["method"] for row in summary["verdicts"]}
     assert methods == {"photo at 景德镇, registry", "photo at 乌鲁木齐, registry",
-                       "photo, trust bundle only", "works screen"}
+                       "photo, trust bundle only", "phone page, center",
+                       "photo at 景德镇, center", "photo at 乌鲁木齐, center", "works screen"}
     assert summary["all_as_expected"] is True
 
     # every output stays in the folder, and the summary lists every file
@@ -121,6 +126,9 @@ def test_demo_json_summary(cli: Invoke, demo_run: DemoRun) -> None:
             "photos/260001-jingdezhen.jpg", "photos/260003-jingdezhen.jpg",
             "photos/260003-urumqi.jpg", "photos/260007-after-revocation.jpg",
             f"photos/forged-{forged}.jpg", "works/works.csv", "screening-report.html",
+            "trust-bundle-online.cbor", "server.log", "kiln/workshop.key", "kiln/records.csv",
+            "kiln/SIGNED.jsonl", "kiln/home/workshop.db", "labels/kiln/270001.png",
+            "photos/270001-online-1.jpg", "photos/270001-online-2.jpg",
             "submissions/cropped-mirrored-meiping-lotus-scroll-1.png",
             "submissions/look-alike-meiping-banana-leaf-7.png"} <= set(on_disk)
     assert len([name for name in on_disk if name.startswith("works/")
@@ -128,13 +136,107 @@ def test_demo_json_summary(cli: Invoke, demo_run: DemoRun) -> None:
     # the offline scans opened no registry: the inspector's home only remembers the bundle
     assert [p.name for p in (folder / "inspector-phone").iterdir()] == ["trust-seen.json"]
     assert (folder / "labels/sheet-DEMO-2026-A.pdf").read_bytes().startswith(b"%PDF-")
-    for key in ("keys/workshop.key", "keys/lab.key", "home/keys/authority.key"):
+    for key in ("keys/workshop.key", "keys/lab.key", "home/keys/authority.key",
+                "kiln/workshop.key"):
         assert (folder / key).stat().st_mode & 0o777 == 0o600
     assert (folder / "DEMO-PASSPHRASE.txt").read_text(encoding="utf-8").strip() == \
         DEMO_PASSPHRASE
     signed = (folder / "SIGNED.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["serial"] for line in signed] == [str(260001 + i)
                                                                for i in range(6)]
+
+
+def _port_is_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _registry_count(folder: Path, sql: str, *params: Any) -> int:
+    with closing(sqlite3.connect(folder / "home" / "registry.db")) as db:
+        return int(db.execute(sql, params).fetchone()[0])
+
+
+def test_demo_online_story(demo_run: DemoRun) -> None:
+    """The center online: a real server, a workshop with no registry signing against the
+    published bundle and pushing, a page scan and two inspectors; the clone flagged, the server
+    gone afterwards."""
+    folder, summary = demo_run.folder, demo_run.summary
+    steps = {step["step"]: step["data"] for step in summary["steps"]}
+    online, kiln, page, inspectors = (steps[key] for key in ("online", "kiln", "page",
+                                                             "inspectors"))
+    assert online["server"] == f"http://127.0.0.1:{online['port']}"
+    published = online["published"]
+    assert published["file"] == str(folder / "trust-bundle-online.cbor")
+    assert published["keys"] == 3  # the workshop's, the lab's and the kiln workshop's keys
+    assert published["sha256"] == hashlib.sha256(
+        (folder / "trust-bundle-online.cbor").read_bytes()).hexdigest()
+    assert online["kiln_license_no"] != steps["workshop"]["license_no"]
+
+    # the workshop signed in its own home, against the bundle: no registry there
+    assert kiln["signed"] == 3 and kiln["stored_in"] == "workshop"
+    assert kiln["trust"].startswith("bundle")
+    assert sorted(p.name for p in (folder / "kiln" / "home").iterdir()
+                  if not p.name.endswith(("-wal", "-shm"))) == ["trust-seen.json", "workshop.db"]
+    assert kiln["serials"] == ["270001", "270002", "270003"]
+    assert {k: kiln["pushed"][k] for k in ("lines", "stored", "already_stored")} == {
+        "lines": 3, "stored": 3, "already_stored": 0}
+    assert {k: kiln["pushed_again"][k] for k in ("stored", "already_stored")} == {
+        "stored": 0, "already_stored": 3}
+    # ... and the center stored them: its registry has the kiln's records
+    assert _registry_count(folder, "SELECT COUNT(*) FROM signed_records WHERE batch = ?",
+                           "DEMO-2026-K") == 3
+
+    # a consumer's page scan is counted apart from the inspectors' scan log
+    assert page["verdict"] == "genuine" and page["checks"] == 1
+    assert page["clone_warning"] is None
+    assert _registry_count(folder, "SELECT COUNT(*) FROM page_scans WHERE serial = ?",
+                           "270001") == 1
+
+    # two inspectors far apart: the second is flagged by the center, not by its own phone
+    assert _verdicts(summary, "inspectors") == {
+        "piece 270001 at 景德镇": "genuine",
+        "piece 270001 at 乌鲁木齐, moments later": "suspected-clone"}
+    near, far = inspectors["scans"]
+    assert (near["checks"], near["verdict_from"]) == (2, "local")
+    assert (far["checks"], far["verdict_from"], far["center_verdict"]) == (
+        3, "center", "suspected-clone")
+    assert near["first_checked_at"] == far["first_checked_at"] == page["first_checked_at"]
+    status = inspectors["serial_status"]
+    assert status["signed"] is True and status["suspected_clone"] is True
+    assert status["checks"] == 3
+    assert _registry_count(folder, "SELECT COUNT(*) FROM scans WHERE serial = ? AND verdict = ?",
+                           "270001", "suspected-clone") == 1
+    assert _registry_count(folder, "SELECT COUNT(*) FROM inspectors") == 2
+
+    # nothing left running: the server exited as Ctrl-C stops it, and its port is closed
+    assert inspectors["server_exit"] == 0 and inspectors["port_open_after"] is False
+    assert not _port_is_open(online["port"])
+    assert "Traceback" not in (folder / "server.log").read_text(encoding="utf-8")
+    assert steps["audit"]["ok"] is True  # the center's writes are audited like the rest
+
+
+def test_the_demo_stops_its_server_when_a_step_fails(tmp_path: Path) -> None:
+    from jdzhi.demo._center import RunningCenter, start_center
+    from jdzhi.demo._registry_steps import create_home
+
+    started: list[RunningCenter] = []
+
+    def go_online(ctx: DemoContext) -> StepReport:
+        center = start_center(ctx.home, ctx.folder / "server.log")
+        ctx.cleanup.callback(center.stop)
+        started.append(center)
+        return StepReport("online", "Online", (), {"port": center.port})
+
+    def fail(ctx: DemoContext) -> StepReport:
+        assert _port_is_open(started[0].port)  # it was serving until now
+        raise InvalidState("a step failed")
+
+    with pytest.raises(InvalidState, match="a step failed"):
+        run_demo(tmp_path / "d", steps=[create_home, go_online, fail])
+    (center,) = started
+    assert center.process.returncode == 0  # stopped as Ctrl-C stops it
+    assert not _port_is_open(center.port)
 
 
 def test_the_demo_folder_works_with_the_cli_afterwards(cli: Invoke, demo_run: DemoRun) -> None:
@@ -165,13 +267,19 @@ def test_demo_narrates_and_prints_its_folder(cli: Invoke, tmp_path: Path,
     for heading in ("It signs a batch", "It prints the labels",
                     "The testing center endorses the batch", "An inspector scans labelled pieces",
                     "The workshop's license is revoked", "One label, two places at once",
-                    "Offline: the trust bundle alone"):
+                    "Offline: the trust bundle alone", "The service center goes online",
+                    "A workshop signs at its kiln and pushes to the center",
+                    "A consumer's phone page reports its scan",
+                    "Two inspectors, far apart, report to the center"):
         assert heading in err
     for heading in ("Every verdict of the story", "Files written"):
         assert heading in out and heading not in err
     assert "suspected-clone" in out and "revoked" in out and "tampered" in out
     assert "✗" not in out  # no verdict other than the story's
     assert "  photos/260003-urumqi.jpg\n" in out
+    # the center runs on the demo's clock too: the page's count names the fixed moment
+    assert "「第 1 次查询 · 首次查询于 2026-06-01 10:00 (UTC+8)」" in err
+    assert "3 stored, 0 already there" in err and "port" in err and "is closed" in err
     assert f"The demo folder is {folder}" in out
     assert DEMO_PASSPHRASE not in err + out  # named by its file, never printed
 

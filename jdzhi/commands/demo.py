@@ -32,8 +32,11 @@ def demo(
     the service center imports 220 fictitious enterprises, a workshop signs a
     batch and prints its labels, the testing center endorses it, an inspector
     scans simulated phone photos (genuine, tampered, revoked, suspected-clone),
-    a trust bundle gives the same verdicts offline, and a copyright officer
-    screens design submissions (copy, clear) with an HTML report. It ends with
+    a trust bundle gives the same verdicts offline; then the center goes online
+    (a `jdzhi server` on 127.0.0.1 for those steps only): a workshop signs at its
+    kiln against the published bundle and pushes, a phone page and two inspectors
+    report scans, and the center flags the clone. A copyright officer screens
+    design submissions (copy, clear) with an HTML report. It ends with
     every verdict and every file written. The demo's keys share the passphrase
     in DIR/DEMO-PASSPHRASE.txt (demo only).
 

@@ -34,7 +34,7 @@ class Sighting:
     expected: str
 
 
-def _photograph(ctx: DemoContext, label_png: Path, name: str, seed: int,
+def photograph(ctx: DemoContext, label_png: Path, name: str, seed: int,
                 piece: int) -> Path:
     """A simulated phone photo of a label stuck on a SAMPLE porcelain piece."""
     from PIL import Image
@@ -111,10 +111,10 @@ def inspect_labels(ctx: DemoContext) -> StepReport:
     forged_png = _render_label(ctx, "forged", forged_serial, forged_text)
     sightings = (
         Sighting(f"piece {first['serial']}",
-                 _photograph(ctx, pngs[first["serial"]], f"{first['serial']}-jingdezhen", 1, 0),
+                 photograph(ctx, pngs[first["serial"]], f"{first['serial']}-jingdezhen", 1, 0),
                  "genuine"),
         Sighting(f"a copy of piece {second['serial']} relabelled {forged_serial}",
-                 _photograph(ctx, forged_png, f"forged-{forged_serial}", 2, 1), "tampered"),
+                 photograph(ctx, forged_png, f"forged-{forged_serial}", 2, 1), "tampered"),
     )
     moment = utc_now()
     lines = [f"Simulated phone photos (tilted, curved, blurred, glare, JPEG) of labels on SAMPLE "
@@ -161,7 +161,7 @@ def revoke_and_rogue_piece(ctx: DemoContext) -> StepReport:
     earlier = Sighting(f"piece {first['serial']}, signed before the revocation",
                        ctx.facts["sightings"]["inspect"][0].photo, "genuine")
     later = Sighting(f"piece {rogue_serial}, signed after the revocation",
-                     _photograph(ctx, rogue_png, f"{rogue_serial}-after-revocation", 3, 2),
+                     photograph(ctx, rogue_png, f"{rogue_serial}-after-revocation", 3, 2),
                      "revoked")
     lines = [f"License {workshop['license_no']} of {workshop['enterprise']} revoked, effective "
              f"{format_time(effective)}. The workshop kept its key and labelled piece "
@@ -182,9 +182,9 @@ def clone_across_china(ctx: DemoContext) -> StepReport:
     entry = ctx.facts["signed"]["entries"][2]
     png = ctx.facts["labels"]["png"][entry["serial"]]
     here = Sighting(f"piece {entry['serial']} at {JINGDEZHEN[0]}",
-                    _photograph(ctx, png, f"{entry['serial']}-jingdezhen", 4, 3), "genuine")
+                    photograph(ctx, png, f"{entry['serial']}-jingdezhen", 4, 3), "genuine")
     there = Sighting(f"piece {entry['serial']} at {URUMQI[0]}, an hour later",
-                     _photograph(ctx, png, f"{entry['serial']}-urumqi", 5, 4), "suspected-clone")
+                     photograph(ctx, png, f"{entry['serial']}-urumqi", 5, 4), "suspected-clone")
     first_at = utc_now()
     outcomes = [_scan(ctx, "clone", here, place=JINGDEZHEN, moment=first_at),
                 _scan(ctx, "clone", there, place=URUMQI, moment=first_at + timedelta(hours=1))]

@@ -10,7 +10,7 @@ tools. Later steps read what earlier ones left in the context (``ctx.home``, ``c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -53,6 +53,8 @@ class DemoContext:
     verdicts: list[VerdictRow] = field(default_factory=list)
     #: free-form results of earlier steps, keyed by step, for later steps
     facts: dict[str, Any] = field(default_factory=dict)
+    #: what the demo undoes on its way out, even when a step fails (a server a step started)
+    cleanup: ExitStack = field(default_factory=ExitStack)
 
     @contextmanager
     def registry(self) -> Iterator[Database]:

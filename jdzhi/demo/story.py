@@ -18,6 +18,12 @@ from jdzhi.demo._inspection_steps import (
     offline_bundle,
     revoke_and_rogue_piece,
 )
+from jdzhi.demo._online_steps import (
+    center_online,
+    consumer_page_scan,
+    inspectors_flag_clone,
+    kiln_signs_and_pushes,
+)
 from jdzhi.demo._registry_steps import (
     audit_registry_step,
     create_home,
@@ -50,6 +56,10 @@ STEPS: list[Step] = [
     revoke_and_rogue_piece,
     clone_across_china,
     offline_bundle,
+    center_online,
+    kiln_signs_and_pushes,
+    consumer_page_scan,
+    inspectors_flag_clone,
     screen_designs,
     audit_registry_step,
 ]
@@ -92,11 +102,12 @@ def run_demo(
         raise InvalidInput(f"cannot create the demo folder {target}: {error.strerror}") from None
     ctx = DemoContext(folder=target, home=Home(target / "home"), now=now, seed=seed)
     reports: list[StepReport] = []
-    for step in STEPS if steps is None else steps:
-        report = step(ctx)
-        reports.append(report)
-        if on_step is not None:
-            on_step(report)
+    with ctx.cleanup:  # a server a step started is stopped even when a later step fails
+        for step in STEPS if steps is None else steps:
+            report = step(ctx)
+            reports.append(report)
+            if on_step is not None:
+                on_step(report)
     return DemoResult(folder=target, home=ctx.home, steps=tuple(reports),
                       verdicts=tuple(ctx.verdicts), files=files_in(target))
 

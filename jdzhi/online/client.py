@@ -61,9 +61,6 @@ MAX_WAIT = 60
 #: a records upload: the center verifies every line (two signatures each) before it answers
 UPLOAD_TIMEOUT = 600.0
 
-ANSWER_TIMEOUT = 60.0
-UPLOAD_TIMEOUT = 600.0
-
 
 #: the server's error codes that only HTTP has, as the errors they become here (the library's own
 #: are its errors' codes, :func:`jdzhi.errors.error_of_code`)

@@ -1,10 +1,10 @@
 """Finding and decoding the QR codes in photos, then verifying each one.
 
 zxing-cpp reads most phone photos as they are. When it finds nothing, the rescue passes
-(:mod:`jdzhi.trace.scanning._rescue`) look where a symbol may be, clean up that crop and, failing
-that, fit the symbol's module grid to the photo and read it module by module; a label bent
-further round a body than that grid follows is then unwrapped as a cylinder. Huge frames are
-downscaled first.
+(:mod:`jdzhi.trace.scanning._rescue`) look where a symbol may be, clean up that crop (light
+evened, blur undone) and, failing that, fit the symbol's module grid to the photo and read
+it module by module; a label bent further round a body than that grid follows is then
+unwrapped as a cylinder. Huge frames are downscaled first.
 
 Images are untrusted input (opened by :func:`jdzhi.images.load_gray`): a decompression bomb, a
 truncated file or a file that is no image gives a clean ``unreadable`` outcome with its reason,
