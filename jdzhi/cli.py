@@ -315,11 +315,17 @@ def root(
         help="jdzhi home (registry and keys). Default: $JDZHI_HOME, else the user data directory.",
         file_okay=False,
     )] = None,
+    database_url: Annotated[str | None, typer.Option(
+        "--db", metavar="URL",
+        help="Keep the registry in this PostgreSQL database (postgresql://USER:PASSWORD@HOST:PORT/"
+             "DATABASE) instead of the home's SQLite file; key files stay in the home. Default: "
+             "$JDZHI_DATABASE_URL.",
+    )] = None,
     version: Annotated[bool, typer.Option(
         "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
     )] = False,
 ) -> None:
-    ctx.obj = common.CliState(home_option=home)
+    ctx.obj = common.CliState(home_option=home, database_url=database_url)
 
 
 @app.command()

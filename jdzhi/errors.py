@@ -33,7 +33,8 @@ class ExitCode(IntEnum):
     NOT_INITIALIZED = 9
     #: the registry stayed locked by another process longer than the busy timeout
     BUSY = 10
-    #: the center's server (``--server URL``) could not be reached or did not answer as jdzhi
+    #: the center's server (``--server URL``) could not be reached or did not answer as jdzhi, or
+    #: the registry's database server (``--db URL``) could not be reached or refused the login
     UNREACHABLE = 11
     #: a bug in jdzhi; set JDZHI_DEBUG=1 to see the traceback
     INTERNAL = 70

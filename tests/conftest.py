@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,22 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile("explore" if FUZZ_EXPLORE else "ci")
 
 _CLEARED_ENV = ("JDZHI_PASSPHRASE", "JDZHI_KEY_PASSPHRASE", "JDZHI_NOW", "JDZHI_DEBUG",
-                "JDZHI_ACTOR", "JDZHI_BASE_URL", "JDZHI_WORKERS")
+                "JDZHI_ACTOR", "JDZHI_BASE_URL", "JDZHI_WORKERS", "JDZHI_DATABASE_URL")
+
+#: the registry's two homes; a module (``pytestmark = BOTH_BACKENDS``) or a test marked with it
+#: runs once on each: the home's SQLite file, and a fresh PostgreSQL database
+BOTH_BACKENDS = pytest.mark.parametrize("registry_backend", ["sqlite", "postgresql"],
+                                        indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked ``sqlite_only`` runs on SQLite only (its PostgreSQL case is deselected)."""
+    dropped = [item for item in items if item.get_closest_marker("sqlite_only")
+               and getattr(item, "callspec", None) is not None
+               and item.callspec.params.get("registry_backend") == "postgresql"]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +49,18 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("jdzhi-cache")
 
 
+@pytest.fixture
+def registry_backend(request: pytest.FixtureRequest) -> str:
+    """Where the test's registry lives: ``sqlite`` (the home's file, unless the test is
+    parametrized with :data:`BOTH_BACKENDS`) or ``postgresql`` (``JDZHI_DATABASE_URL`` set to a
+    fresh database of the test cluster)."""
+    backend: str = getattr(request, "param", "sqlite")
+    return backend
+
+
 @pytest.fixture(autouse=True)
-def jdzhi_home(tmp_path: Path, cache_dir: Path,
+def jdzhi_home(tmp_path: Path, cache_dir: Path, registry_backend: str,
+               request: pytest.FixtureRequest,
                monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     for name in _CLEARED_ENV:
         monkeypatch.delenv(name, raising=False)
@@ -42,7 +68,11 @@ def jdzhi_home(tmp_path: Path, cache_dir: Path,
     monkeypatch.setenv("JDZHI_HOME", str(path))
     monkeypatch.setenv("JDZHI_ACTOR", "test-operator")
     monkeypatch.setenv("JDZHI_CACHE_DIR", str(cache_dir))
-    yield Home(path)
+    database_url = None
+    if registry_backend == "postgresql":
+        database_url = request.getfixturevalue("postgres_url")
+        monkeypatch.setenv("JDZHI_DATABASE_URL", database_url)
+    yield Home(path, database_url)
 
 
 Invoke = Callable[..., Result]
@@ -88,11 +118,11 @@ def porcelain_dir() -> Path:
     return PORCELAIN_DIR
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty database on the test's PostgreSQL cluster (``scripts/with-postgres``, which
-    ``scripts/test`` runs pytest under), dropped after the test. Without a cluster the test skips,
-    except in CI, where it fails."""
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """The URL of a fresh, empty database on the test's PostgreSQL cluster
+    (``scripts/with-postgres``, which ``scripts/test`` runs pytest under), dropped afterwards.
+    Without a cluster the test skips, except in CI, where it fails."""
     server = os.environ.get("JDZHI_TEST_DATABASE_URL")
     if not server:
         if os.environ.get("CI") == "true":
@@ -112,6 +142,13 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database for the test (:func:`postgres_database`)."""
+    with postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -40,10 +40,21 @@ class World:
         return [json.loads(line) for line in self.signed.read_text(encoding="utf-8").splitlines()]
 
 
+#: the homes whose registry is a PostgreSQL database (build_world's), with its URL
+_DATABASES: dict[Path, str] = {}
+
+
+def home_at(path: Path) -> Home:
+    """The home at ``path``, with its database when build_world made it on PostgreSQL."""
+    return Home(path, _DATABASES.get(path.resolve()))
+
+
 def environment(home: Path, **more: str) -> dict[str, str]:
     """The environment of a jdzhi process of these tests."""
     env = {name: value for name, value in os.environ.items()
            if not name.startswith("JDZHI_") or name == "JDZHI_CACHE_DIR"}
+    if database_url := _DATABASES.get(home.resolve()):
+        env["JDZHI_DATABASE_URL"] = database_url
     env.update(JDZHI_HOME=str(home), JDZHI_PASSPHRASE=PASSPHRASE,
                JDZHI_KEY_PASSPHRASE=PASSPHRASE, JDZHI_NOW=NOW,
                JDZHI_ACTOR="hardening-test", **more)
@@ -68,8 +79,13 @@ def csv_text(serials: range, *, batch: str = "B1", category: str = "qinghua",
         f"{serial},{batch},{category},{day}\n" for serial in serials)
 
 
-def build_world(folder: Path, *, count: int = 3) -> World:
+def build_world(folder: Path, *, count: int = 3, database_url: str | None = None) -> World:
+    """A home with one enterprise, its workshop key, ``count`` signed records and a trust
+    bundle; its registry in ``database_url``, else where the test's is (JDZHI_DATABASE_URL)."""
     home = folder / "home"
+    database_url = database_url or os.environ.get("JDZHI_DATABASE_URL")
+    if database_url:
+        _DATABASES[home.resolve()] = database_url
     ok(run(home, "init"))
     uscc = generate(random.Random(5), division_code="360203")
     ok(run(home, "registry", "add", "--uscc", uscc, "--name", "景德镇市青云陶瓷有限公司",
@@ -83,7 +99,7 @@ def build_world(folder: Path, *, count: int = 3) -> World:
     ok(run(home, "sign", str(source), "--key", str(key), "--out", str(signed)))
     bundle = folder / "trust.cbor"
     exported = json.loads(ok(run(home, "trust", "export", "--out", str(bundle), "--json")).stdout)
-    return World(Home(home), key, signed, bundle, exported["authority_public_key"])
+    return World(home_at(home), key, signed, bundle, exported["authority_public_key"])
 
 
 def jdzhi_process(home: Path, *args: str, **more_env: str) -> subprocess.Popen[bytes]:
@@ -133,7 +149,7 @@ def bundle_world_fixtures(folder: str, now: datetime) -> tuple[Any, Any, Any]:
 
 
 def assert_registry_sound(world: World) -> None:
-    """SQLite's integrity check and `jdzhi registry audit` (the hash chain) both pass."""
+    """The database's integrity check and `jdzhi registry audit` (the hash chain) both pass."""
     from jdzhi.registry.db import integrity_check, open_registry
 
     db = open_registry(world.home)

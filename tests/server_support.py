@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from hardening_support import jdzhi_process
+from db_support import copy_registry, raw_database
+from hardening_support import home_at, jdzhi_process
+
+from jdzhi.home import Home
 
 
 @dataclass
@@ -78,21 +81,29 @@ def running_server(home: Path, *args: str, **env: str) -> Iterator[RunningServer
         server.stop()
 
 
+def copy_home(source: Path, target: Path) -> Path:
+    """A copy of a home's registry, as a SQLite home (a copy consistent while the registry is in
+    use), and of the authority's public key file (the registry's keys are checked against it):
+    a signer's or a lab's machine that knows the same keys, where records and endorsements are
+    made."""
+    import shutil
+
+    target.mkdir(parents=True)
+    (target / "keys").mkdir()
+    shutil.copy(source / "keys" / "authority.pub", target / "keys" / "authority.pub")
+    copy_registry(home_at(source), Home(target))
+    return target
+
+
 def stored_endorsement(home: Path, report_no: str) -> bytes:
     """The COSE message of an endorsement `jdzhi lab endorse` stored in ``home``."""
-    import sqlite3
-
-    with sqlite3.connect(home / "registry.db") as db:
+    with raw_database(home_at(home)) as db:
         (message,) = db.execute("SELECT message FROM endorsements WHERE report_no = ?",
                                 [report_no]).fetchone()
-    db.close()
     return bytes(message)
 
 
 def count(home: Path, sql: str, *params: Any) -> int:
-    import sqlite3
-
-    with sqlite3.connect(home / "registry.db") as db:
-        (value,) = db.execute(sql, params).fetchone()
-    db.close()
+    with raw_database(home_at(home)) as db:
+        (value,) = db.execute(sql, list(params)).fetchone()
     return int(value)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import Invoke
+from conftest import BOTH_BACKENDS, Invoke
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from label_support import label_of, scan_json, signed_batch
@@ -24,6 +23,8 @@ from jdzhi.trace.scanning.log import (
     distance_km,
     parse_location,
 )
+
+pytestmark = BOTH_BACKENDS
 
 JINGDEZHEN = "29.2689,117.1784"
 URUMQI = "43.8256,87.6168"
@@ -154,7 +155,7 @@ def test_report_of_an_empty_log_and_the_log_is_append_only(
         db.execute("INSERT INTO scans (scanned_at, inspector, location, image, verdict, reasons)"
                    " VALUES ('2026-01-01T00:00:00Z', '', '', 'x', 'unreadable', '[]')")
         for statement in ("UPDATE scans SET verdict = 'genuine'", "DELETE FROM scans"):
-            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            with pytest.raises(db.driver_error, match="append-only"):
                 db.execute(statement)
     finally:
         db.close()
@@ -224,6 +225,7 @@ def test_two_enterprises_of_one_name_do_not_share_a_serials_history(
     assert report["suspected_clones"] == []
 
 
+@pytest.mark.sqlite_only
 def test_the_migration_gives_old_scans_their_enterprise_id(
         cli: Invoke, initialized: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from jdzhi.registry.db import transaction
@@ -251,7 +253,7 @@ def test_the_migration_gives_old_scans_their_enterprise_id(
     db = open_registry(initialized)  # migrates
     try:
         filled = [row[0] for row in db.execute("SELECT enterprise_id FROM scans ORDER BY id")]
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        with pytest.raises(db.driver_error, match="append-only"):
             db.execute("UPDATE scans SET verdict = 'genuine'")
     finally:
         db.close()

@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import BOTH_BACKENDS
 from hardening_support import World, build_world, ok, run
 
 from jdzhi.trace.page.export import export_page
 from jdzhi.trace.page.serve import start_server
 from jdzhi.trace.tlog.merkle import MerkleTree, verify_consistency
+
+pytestmark = BOTH_BACKENDS
 
 VERIFY_JS = (Path(__file__).resolve().parents[1] / "jdzhi" / "trace" / "page" / "static"
              / "verify.js")

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from conftest import BOTH_BACKENDS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,8 @@ from jdzhi.registry.licenses import (
     is_valid_at,
     status_at,
 )
+
+pytestmark = BOTH_BACKENDS
 
 USCC = "91350100M000100Y43"  # the GB 32100-2015 example code
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Invoke
+from conftest import BOTH_BACKENDS, Invoke
+from db_support import count_rows, drop_trigger, raw_database
 
 from jdzhi.errors import ExitCode
 from jdzhi.home import Home
 from jdzhi.registry.db import initialize
+
+pytestmark = BOTH_BACKENDS
 
 USCC = "91350100M000100Y43"  # the GB 32100-2015 example code
 AS_OF = "2026-06-01"
@@ -46,8 +48,7 @@ def listed(cli: Invoke, *args: str) -> list[dict[str, Any]]:
 
 
 def table_rows(home: Home, table: str) -> int:
-    with sqlite3.connect(home.db_path) as conn:
-        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+    return count_rows(home, table)
 
 
 def add(cli: Invoke, *extra: str, uscc: str = USCC, license_no: str = "JDZ-GI-2024-0001") -> Any:
@@ -306,14 +307,16 @@ def test_export_import_round_trip(cli: Invoke, home: Home, tmp_path: Path, suffi
     ok(cli("registry", "export", str(exported)))
     other = tmp_path / "other-home"
     initialize(Home(other))
-    ok(cli("--home", str(other), "registry", "import", str(exported)))
+    # the copy is a SQLite home on either backend: export and import cross them too
+    copy_home = ("--home", str(other), "--db", f"sqlite:///{other / 'registry.db'}")
+    ok(cli(*copy_home, "registry", "import", str(exported)))
 
     def comparable(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{k: v for k, v in e.items() if k != "status_effective_at" or e["status"] in (
             "suspended", "revoked")} for e in entries]
 
     original = listed(cli)
-    copy = json.loads(ok(cli("--home", str(other), "registry", "list", "--json")).stdout)
+    copy = json.loads(ok(cli(*copy_home, "registry", "list", "--json")).stdout)
     assert comparable(copy) == comparable(original)
     assert original[1]["status"] == "suspended"
     failed(cli("registry", "export", str(exported)), ExitCode.CONFLICT, "exists")
@@ -342,8 +345,10 @@ def test_export_neutralises_formulas_and_imports_them_back(cli: Invoke, home: Ho
     assert cells == {uscc: (f"'{name}", f"'{address}") for uscc, name, address in hostile}
     other = tmp_path / "other-home"
     initialize(Home(other))
-    ok(cli("--home", str(other), "registry", "import", str(exported)))
-    copy = json.loads(ok(cli("--home", str(other), "registry", "list", "--json")).stdout)
+    # the copy is a SQLite home on either backend: export and import cross them too
+    copy_home = ("--home", str(other), "--db", f"sqlite:///{other / 'registry.db'}")
+    ok(cli(*copy_home, "registry", "import", str(exported)))
+    copy = json.loads(ok(cli(*copy_home, "registry", "list", "--json")).stdout)
     assert [(e["uscc"], e["name"], e["address"]) for e in copy] == hostile
     assert copy == listed(cli)
 
@@ -377,8 +382,8 @@ def populated(cli: Invoke, home: Home) -> Home:
 ])
 def test_audit_detects_changes_behind_the_tools_back(cli: Invoke, populated: Home,
                                                      statement: str, problem: str) -> None:
-    with sqlite3.connect(populated.db_path) as conn:
-        conn.execute(statement)
+    with raw_database(populated) as db:
+        db.execute(statement)
     result = cli("registry", "audit")
     failed(result, ExitCode.CHECK_FAILED, "the registry audit found 1 problem")
     assert problem in result.stdout
@@ -388,18 +393,19 @@ def test_audit_detects_changes_behind_the_tools_back(cli: Invoke, populated: Hom
 
 
 def test_audit_detects_a_tampered_entry(cli: Invoke, populated: Home) -> None:
-    with sqlite3.connect(populated.db_path) as conn:
-        conn.execute("DROP TRIGGER audit_log_no_update")
-        conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 13")
+    with raw_database(populated) as db:
+        drop_trigger(db, "audit_log_no_update", "audit_log")
+        db.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 13")
     result = cli("registry", "audit")
-    failed(result, ExitCode.CHECK_FAILED, "found 1 problem")
+    failed(result, ExitCode.CHECK_FAILED, "found 2 problems")
+    assert "trigger audit_log_no_update is missing" in result.stdout
     assert "audit entry 13 was altered after it was written" in result.stdout
 
 
 def test_audit_detects_a_removed_entry(cli: Invoke, populated: Home) -> None:
-    with sqlite3.connect(populated.db_path) as conn:
-        conn.execute("DROP TRIGGER audit_log_no_delete")
-        conn.execute("DELETE FROM audit_log WHERE seq = 14")
+    with raw_database(populated) as db:
+        drop_trigger(db, "audit_log_no_delete", "audit_log")
+        db.execute("DELETE FROM audit_log WHERE seq = 14")
     result = cli("registry", "audit")
     assert result.exit_code == ExitCode.CHECK_FAILED
     assert "audit entry 14 is missing (next is 15)" in result.stdout

@@ -10,19 +10,25 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import postgres_database
 from hardening_support import World, build_world, csv_text, ok, run
-from server_support import RunningServer, count, running_server, stored_endorsement
-
-from benchmarks.run import copy_home
+from server_support import RunningServer, copy_home, count, running_server, stored_endorsement
 
 NDJSON = {"content-type": "application/x-ndjson"}
 CBOR = {"content-type": "application/cbor"}
 COSE = {"content-type": "application/cose"}
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("server-world"), count=3)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The server's home, its registry in SQLite or in PostgreSQL (every test runs on both)."""
+    folder = tmp_path_factory.mktemp("server-world")
+    if request.param == "sqlite":
+        yield build_world(folder, count=3)
+        return
+    with postgres_database() as database_url:
+        yield build_world(folder, count=3, database_url=database_url)
 
 
 @pytest.fixture(scope="module")

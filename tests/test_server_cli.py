@@ -6,11 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 
-from conftest import Invoke
+from conftest import BOTH_BACKENDS, Invoke
 
 from jdzhi.errors import ExitCode
 from jdzhi.home import Home
 from jdzhi.server._clients import RateLimiter, client_id
+
+pytestmark = BOTH_BACKENDS
 
 
 def test_an_inspector_gets_a_token_once_and_the_registry_keeps_its_hash(

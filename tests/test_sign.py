@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import TEST_PASSPHRASE, Invoke
+from conftest import BOTH_BACKENDS, TEST_PASSPHRASE, Invoke
+from db_support import count_rows, raw_database, temporary_tables
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from trace_support import LICENSE_NO, add_enterprise, issue_key, lines, records, sign, write_csv
@@ -25,6 +25,7 @@ from jdzhi.trace.signing._chunks import ChunkRow, SignedChunk, SigningJob, sign_
 from jdzhi.trace.signing._rows import RowContext
 from jdzhi.trace.signing._staging import StoredRecord
 
+pytestmark = BOTH_BACKENDS
 
 @pytest.fixture
 def workshop(cli: Invoke, initialized: Home, tmp_path: Path,
@@ -35,8 +36,7 @@ def workshop(cli: Invoke, initialized: Home, tmp_path: Path,
 
 
 def _stored(home: Home) -> int:
-    with sqlite3.connect(home.db_path) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM signed_records").fetchone()[0])
+    return count_rows(home, "signed_records")
 
 
 def test_sign_writes_the_contract_and_stores_the_batch(
@@ -57,11 +57,12 @@ def test_sign_writes_the_contract_and_stores_the_batch(
     _message, fields = decode_record(base64url_decode(first["record"]))
     assert fields.serial == 1001 and fields.name == "青花缠枝莲纹碗"
     assert _stored(initialized) == 3
-    with sqlite3.connect(initialized.db_path) as conn:
-        action, after = conn.execute(
+    with raw_database(initialized) as db:
+        action, after = db.execute(
             "SELECT action, details FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     assert action == "records.sign" and '"batches":["B1"]' in after
-    assert cli("registry", "audit").exit_code == 0
+    audited = cli("registry", "audit")
+    assert audited.exit_code == 0, audited.output
     changed = write_csv(tmp_path / "changed.csv", records(3, batch="B2"))
     human = cli("sign", str(changed), "--key", str(workshop), "--out",
                 str(tmp_path / "again.jsonl"))
@@ -83,8 +84,8 @@ def test_each_record_says_what_its_own_row_says(
     out, summary = sign(cli, tmp_path, workshop, rows)
     assert summary["signed"] == 60 and summary["batches"] == ["B0", "B1", "B2"]
     entries = lines(out)
-    with sqlite3.connect(initialized.db_path) as conn:
-        stored = {serial: (batch, day, record) for serial, batch, day, record in conn.execute(
+    with raw_database(initialized) as db:
+        stored = {serial: (batch, day, record) for serial, batch, day, record in db.execute(
             "SELECT serial, batch, production_date, record FROM signed_records")}
     for row, entry, line in zip(rows, entries, out.read_text(encoding="utf-8").splitlines(),
                                 strict=True):
@@ -118,7 +119,7 @@ def test_the_staging_table_goes_with_every_run(initialized: Home, tmp_path: Path
         with pytest.raises(JdzhiError, match="row 3: serial 1001 repeats row 2"):
             sign_csv(db, write_csv(tmp_path / "c.csv", records(1) * 2), key=key,
                      out=tmp_path / "c.jsonl")
-        assert db.execute("SELECT COUNT(*) FROM temp.sqlite_master").fetchone()[0] == 0
+        assert temporary_tables(db) == 0
     finally:
         db.close()
     assert (first.count, first.already_signed, again.count, again.already_signed) == (5, 0, 8, 5)

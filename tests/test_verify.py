@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_PASSPHRASE, Invoke
+from conftest import BOTH_BACKENDS, TEST_PASSPHRASE, Invoke
 from trace_support import LICENSE_NO, add_enterprise, issue_key, lines, records, sign
 
 from jdzhi.errors import ExitCode
@@ -25,6 +25,8 @@ from jdzhi.trace.verification.verifier import (
     verify_label_text,
     verify_signed_line,
 )
+
+pytestmark = BOTH_BACKENDS
 
 T0 = "2026-03-10T09:00:00+08:00"
 T1 = "2026-04-01T09:00:00+08:00"

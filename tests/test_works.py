@@ -7,12 +7,14 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import Invoke
+from conftest import BOTH_BACKENDS, Invoke
 from PIL import Image, ImageDraw
 
 from jdzhi.errors import InvalidInput
 from jdzhi.home import Home
 from jdzhi.similarity.works import read_import_csv
+
+pytestmark = BOTH_BACKENDS
 
 REG_1 = "国作登字-2024-F-00000001"
 REG_2 = "赣作登字-2023-F-00000002"

@@ -76,10 +76,11 @@ err = Console(stderr=True, soft_wrap=True)
 @dataclass(frozen=True)
 class CliState:
     home_option: Path | None
+    database_url: str | None = None
 
     @property
     def home(self) -> Home:
-        return resolve_home(self.home_option)
+        return resolve_home(self.home_option, self.database_url)
 
 
 def home_of(ctx: typer.Context) -> Home:

@@ -39,7 +39,8 @@ def server(
     from jdzhi.server.run import serve
 
     home = common.home_of(ctx)
-    settings = ServerSettings(home=str(home.path), scan_rate_limit=scan_rate_limit)
+    settings = ServerSettings(home=str(home.path), database_url=home.database_url,
+                              scan_rate_limit=scan_rate_limit)
 
     def started(bound_host: str, bound_port: int) -> None:
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host

@@ -21,7 +21,7 @@ from typing import IO
 
 import jdzhi
 from jdzhi.errors import InvalidState
-from jdzhi.home import Home
+from jdzhi.home import DATABASE_URL_ENV, Home
 
 __all__ = ["RunningCenter", "port_is_open", "start_center"]
 
@@ -54,10 +54,12 @@ class RunningCenter:
 
 def _environment() -> dict[str, str]:
     """The demo's environment, with this very jdzhi first on the path: the center runs the code
-    the demo runs, whatever is installed."""
+    the demo runs, whatever is installed; without JDZHI_DATABASE_URL (the demo's center keeps its
+    registry in its home's SQLite file)."""
     source = str(Path(jdzhi.__file__).resolve().parent.parent)
     path = os.environ.get("PYTHONPATH", "")
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (source, path) if p)}
+    inherited = {name: value for name, value in os.environ.items() if name != DATABASE_URL_ENV}
+    return {**inherited, "PYTHONPATH": os.pathsep.join(p for p in (source, path) if p)}
 
 
 def _announced(stdout: IO[bytes]) -> dict[str, object] | None:

@@ -19,7 +19,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["REFUSE_FUNCTION", "WORKS_CHANGED_FUNCTION", "postgresql_ddl", "postgresql_schema"]
+__all__ = [
+    "REFUSE_FUNCTION",
+    "WORKS_CHANGED_FUNCTION",
+    "postgresql_ddl",
+    "postgresql_schema",
+    "schema_problems",
+]
 
 REFUSE_FUNCTION = """CREATE OR REPLACE FUNCTION jdzhi_refuse() RETURNS trigger
 LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '%', TG_ARGV[0]; END $$"""
@@ -75,3 +81,22 @@ def postgresql_schema(sqlite_schema: list[str]) -> list[str]:
     ``sqlite_master`` order: each table before its indexes and triggers)."""
     refusals = [REFUSE_FUNCTION, WORKS_CHANGED_FUNCTION]
     return refusals + [postgresql_ddl(statement) for statement in sqlite_schema]
+
+
+def schema_problems(sqlite_schema: list[str], tables: set[str],
+                    triggers: dict[str, str]) -> list[str]:
+    """What is amiss in a registry (either dialect) whose ``tables`` and ``triggers`` (name to
+    PostgreSQL's ``pg_trigger.tgenabled``, ``D`` when disabled) are given, against the SQLite
+    schema it was made from: a missing table, a missing or disabled trigger (a log that is no
+    longer append-only)."""
+    problems: list[str] = []
+    for statement in sqlite_schema:
+        if match := re.match(r"CREATE TABLE (\w+)", statement):
+            if match[1] not in tables:
+                problems.append(f"table {match[1]} is missing")
+        elif match := re.match(r"CREATE TRIGGER (\w+)", statement):
+            if match[1] not in triggers:
+                problems.append(f"trigger {match[1]} is missing")
+            elif triggers[match[1]] == "D":
+                problems.append(f"trigger {match[1]} is disabled")
+    return problems

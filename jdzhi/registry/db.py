@@ -1,49 +1,34 @@
 """The registry database: the handle every module uses, its migrations and its transactions.
 
 Every component keeps its tables in one database: the home's SQLite file (``registry.db``), the
-embedded default. A component is a module with three names: ``COMPONENT`` (its name),
+embedded default, or the PostgreSQL database at the home's ``database_url`` (``--db`` /
+``JDZHI_DATABASE_URL``). A component is a module with three names: ``COMPONENT`` (its name),
 ``MIGRATIONS`` (its schema versions before Alembic, frozen: see :mod:`jdzhi.registry.migrations`,
 whose revisions change the schema now) and ``AUDITED_TABLES`` (table name to primary-key column,
 for rows that the audit log must account for).
 
-:class:`Database` is the one place where SQL dialects differ. SQLAlchemy Core opens the connection
-(URL, dialect, driver); statements go straight to the driver's connection under it, because
-SQLAlchemy's own execution costs 20-90 µs a statement, three times what SQLite takes for the
-server's scan statements (``benchmarks/db_overhead.py``). Modules write ``?`` placeholders and
-dialect-neutral SQL (``ON CONFLICT DO NOTHING``, ``RETURNING id``); for PostgreSQL (psycopg 3)
-:class:`Database` translates the placeholders once per statement text.
+:class:`Database` (``registry/_database.py``) is the one place where SQL dialects differ.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from jdzhi.components import COMPONENT_MODULES
-from jdzhi.errors import (
-    Busy,
-    Conflict,
-    ExitCode,
-    IntegrityError,
-    InvalidInput,
-    InvalidState,
-    JdzhiError,
-    NotInitialized,
-)
+from jdzhi.errors import Conflict, ExitCode, InvalidInput, InvalidState, JdzhiError, NotInitialized
 from jdzhi.home import Home
+from jdzhi.registry._database import BUSY_TIMEOUT_SECONDS, Cursor, Database, Dialect, connect
 from jdzhi.timeutil import format_time, utc_now
 
 if TYPE_CHECKING:
-    import sqlalchemy
-
     from jdzhi.registry import migrations
 
 __all__ = [
@@ -70,184 +55,6 @@ __all__ = [
 ]
 
 ClockKind = Literal["real", "simulated"]
-Dialect = Literal["sqlite", "postgresql"]
-
-#: how long a writer waits for another process's write transaction before giving up
-BUSY_TIMEOUT_SECONDS = 60.0
-#: the PostgreSQL advisory lock that write transactions take: one writer at a time, as SQLite's
-#: ``BEGIN IMMEDIATE`` (the audit log is one hash chain; every check-then-write stays sound)
-WRITE_LOCK_KEY = 0x6A647A68  # "jdzh"
-#: the oldest SQLite with ``RETURNING`` (3.35) and ``ON CONFLICT DO NOTHING`` (3.24)
-MIN_SQLITE = (3, 35, 0)
-
-
-class Cursor(Protocol):
-    """What a statement gives back: the driver's own cursor (PEP 249), rows as tuples."""
-
-    @property
-    def description(self) -> Any: ...
-
-    @property
-    def rowcount(self) -> int: ...
-
-    def fetchone(self) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
-
-    def __iter__(self) -> Iterator[Any]: ...
-
-
-class Database:
-    """An open registry: one connection, SQLite or PostgreSQL, and what differs between them.
-
-    ``home`` is the jdzhi home the registry belongs to (its key files), None for a registry in
-    memory; ``file`` is the SQLite file, None in memory or on a server."""
-
-    def __init__(self, connection: sqlalchemy.Connection, *, home: Home | None,
-                 file: Path | None, location: str) -> None:
-        self.core = connection
-        name = connection.dialect.name
-        if name not in ("sqlite", "postgresql"):
-            raise InvalidState(f"jdzhi keeps its registry in SQLite or PostgreSQL, not {name}")
-        self.dialect: Dialect = "sqlite" if name == "sqlite" else "postgresql"
-        self.home = home
-        self.file = file
-        self.location = location
-        self._driver: Any = connection.connection.driver_connection
-        self._savepoints = 0
-        if self.dialect == "sqlite":
-            self.driver_error: type[Exception] = sqlite3.Error
-        else:
-            import psycopg
-
-            self.driver_error = psycopg.Error
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        """Run one statement with ``?`` placeholders; its cursor."""
-        if self.dialect == "sqlite":
-            return self._driver.execute(sql, params)  # type: ignore[no-any-return]
-        return self._driver.execute(_postgresql_sql(sql), params)  # type: ignore[no-any-return]
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one statement for each of ``rows``."""
-        if self.dialect == "sqlite":
-            self._driver.executemany(sql, rows)
-        else:
-            self._driver.cursor().executemany(_postgresql_sql(sql), rows)
-
-    @property
-    def in_transaction(self) -> bool:
-        if self.dialect == "sqlite":
-            return bool(self._driver.in_transaction)
-        from psycopg.pq import TransactionStatus
-
-        return bool(self._driver.info.transaction_status != TransactionStatus.IDLE)
-
-    def begin_write(self) -> None:
-        """Start a write transaction that holds the registry's write lock until it ends."""
-        if self.dialect == "sqlite":
-            self._driver.execute("BEGIN IMMEDIATE")
-        else:
-            self._driver.execute("BEGIN")
-            self._driver.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
-
-    def next_savepoint(self) -> str:
-        self._savepoints += 1
-        return f"jdzhi_{self._savepoints}"
-
-    def has_table(self, name: str) -> bool:
-        if self.dialect == "sqlite":
-            query = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
-        else:
-            query = "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() " \
-                    "AND tablename = ?"
-        return bool(self.execute(query, [name]).fetchone()[0])
-
-    def is_unique_violation(self, error: BaseException) -> bool:
-        if self.dialect == "sqlite":
-            return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
-        import psycopg.errors
-
-        return isinstance(error, psycopg.errors.UniqueViolation)
-
-    def translate(self, error: BaseException) -> JdzhiError:
-        """A driver's error as jdzhi's: busy, unreadable, or an error of the database."""
-        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        if self.dialect == "postgresql":
-            import psycopg.errors
-
-            if isinstance(error, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
-                return Busy(f"the registry at {self.location} stayed locked: try again")
-            return IntegrityError(f"registry database error: {text}")
-        return _translate(error, self.location)
-
-    def close(self) -> None:
-        self.core.close()
-
-
-@lru_cache(maxsize=4096)
-def _postgresql_sql(sql: str) -> str:
-    """``?`` placeholders as psycopg's ``%s`` (``%`` doubled), string literals and quoted names
-    left alone."""
-    out: list[str] = []
-    quote = ""
-    for char in sql:
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char == "?":
-            out.append("%s")
-            continue
-        out.append("%%" if char == "%" else char)
-    return "".join(out)
-
-
-@lru_cache(maxsize=64)
-def _engine(url: str) -> sqlalchemy.Engine:
-    import sqlalchemy
-
-    if url.startswith("sqlite"):
-        return sqlalchemy.create_engine(
-            url, poolclass=sqlalchemy.NullPool, isolation_level="AUTOCOMMIT",
-            connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
-    # one connection per handle; every transaction is begun and ended by transaction()
-    driver_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    return sqlalchemy.create_engine(driver_url, poolclass=sqlalchemy.NullPool,
-                                    isolation_level="AUTOCOMMIT")
-
-
-def connect(url: str, *, home: Home | None = None) -> Database:
-    """Open the database at ``url`` (``sqlite:///PATH``, ``sqlite://`` in memory or
-    ``postgresql://…``) without migrating it."""
-    import sqlalchemy
-
-    file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
-    location = str(file) if file else sqlalchemy.make_url(url).render_as_string(
-        hide_password=True) if not url.startswith("sqlite") else "(in memory)"
-    try:
-        connection = _engine(url).connect()
-    except sqlalchemy.exc.DBAPIError as error:
-        raise _translate(error.orig or error, location) from None
-    db = Database(connection, home=home, file=file, location=location)
-    try:
-        if db.dialect == "sqlite":
-            if sqlite3.sqlite_version_info < MIN_SQLITE:
-                raise InvalidState(f"jdzhi needs SQLite 3.35 or newer; Python's is "
-                                   f"{sqlite3.sqlite_version}")
-            db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-            if file is not None:
-                db.execute("PRAGMA journal_mode = WAL")
-                db.execute("PRAGMA synchronous = FULL")
-            db.execute("PRAGMA foreign_keys = ON")
-    except db.driver_error as error:
-        db.close()
-        raise db.translate(error) from None
-    except BaseException:
-        db.close()
-        raise
-    return db
 
 
 @cache
@@ -272,20 +79,25 @@ class InitResult:
     applied_migrations: tuple[str, ...]
 
 
-def _translate(error: BaseException, path: str = "the registry") -> JdzhiError:
-    text = str(error)
-    if "locked" in text or "busy" in text:
-        return Busy(
-            f"the registry at {path} stayed locked by another process for more than "
-            f"{BUSY_TIMEOUT_SECONDS:.0f} s; try again"
-        )
-    if "not a database" in text or "malformed" in text:
-        return IntegrityError(f"the registry at {path} is not a readable SQLite database ({text})")
-    return IntegrityError(f"registry database error: {text}")
+def _open_home(home: Home) -> Database:
+    """The home's database: at its URL, else its SQLite file."""
+    return connect(home.database_url or f"sqlite:///{home.db_path}", home=home)
 
 
-def _open_file(home: Home) -> Database:
-    return connect(f"sqlite:///{home.db_path}", home=home)
+def _has_schema(db: Database) -> bool:
+    return db.has_table("alembic_version") or db.has_table("schema_migrations")
+
+
+def _opened(home: Home) -> Database:
+    """The home's existing registry, not migrated (NotInitialized when there is none)."""
+    if not home.has_registry:
+        raise NotInitialized(f"no registry at {home.path}: run `jdzhi init` first")
+    db = _open_home(home)
+    if db.dialect == "postgresql" and not _has_schema(db):
+        db.close()
+        raise NotInitialized(f"no registry in the database at {db.location}: run `jdzhi init` "
+                             "first")
+    return db
 
 
 def open_registry(home: Home) -> Database:
@@ -293,9 +105,7 @@ def open_registry(home: Home) -> Database:
 
     ``JDZHI_NOW`` would let anyone back-date signatures and registry changes, so only a home made
     on a simulated clock (by the test suite or ``jdzhi demo``) opens while it is set."""
-    if not home.db_path.exists():
-        raise NotInitialized(f"no registry at {home.path}: run `jdzhi init` first")
-    return _migrated(_open_file(home))
+    return _migrated(_opened(home))
 
 
 def open_store(path: Path, modules: Sequence[ModuleType]) -> Database:
@@ -348,17 +158,19 @@ def initialize(home: Home, *, simulated_clock: bool = False) -> InitResult:
 
     A new home runs on the real clock unless it is made with ``JDZHI_NOW`` set or
     ``simulated_clock`` (a demo's home); that choice is made once, when the home is made."""
-    created = not home.db_path.exists()
-    home.path.mkdir(parents=True, exist_ok=True)
-    db = _open_file(home)
+    if home.database_url is None:
+        home.path.mkdir(parents=True, exist_ok=True)
+    db = _open_home(home)  # a server that cannot be reached leaves no home folder behind
     try:
+        created = not _has_schema(db)
+        home.path.mkdir(parents=True, exist_ok=True)
         applied = migrate(db)
         if _clock_of(db) is None:
             _record_clock(db, simulated=simulated_clock or bool(os.environ.get("JDZHI_NOW")))
         seed(db)
     finally:
         db.close()
-    return InitResult(path=str(home.db_path), created=created, applied_migrations=applied)
+    return InitResult(path=db.location, created=created, applied_migrations=applied)
 
 
 def _clock_of(db: Database) -> ClockKind | None:
@@ -460,9 +272,7 @@ class MigrateResult:
 def migrate_home(home: Home) -> MigrateResult:
     """Bring the home's database to this jdzhi's newest schema revision (``jdzhi db migrate``);
     running it again changes nothing."""
-    if not home.db_path.exists():
-        raise NotInitialized(f"no registry at {home.path}: run `jdzhi init` first")
-    db = _open_file(home)
+    db = _opened(home)
     try:
         previous = _revision_of(db)
         done = _upgrade(db, explicit=True)
@@ -529,13 +339,36 @@ def rows(db: Database, sql: str, params: Sequence[Any] = ()) -> list[dict[str, A
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+@cache
+def _sqlite_schema() -> tuple[str, ...]:
+    """Every statement of today's schema, as SQLite keeps them (tables before their indexes)."""
+    db = in_memory()
+    try:
+        return tuple(row[0] for row in db.execute(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"))
+    finally:
+        db.close()
+
+
 def integrity_check(db: Database) -> list[str]:
-    """SQLite's own integrity and foreign-key checks; an empty list means the file is sound.
-    (A PostgreSQL server keeps its pages and foreign keys sound itself.)"""
-    if db.dialect != "sqlite":
-        return []
-    problems = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
-    problems = [p for p in problems if p != "ok"]
+    """The database's own checks; an empty list means it is sound: every table of the schema is
+    there and every trigger that keeps a log append-only is there and enabled; on SQLite also its
+    integrity and foreign-key checks (a PostgreSQL server keeps its pages and foreign keys sound
+    itself)."""
+    from jdzhi.registry._postgresql_schema import schema_problems
+
+    if db.dialect == "postgresql":
+        tables = {row[0] for row in db.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
+        triggers = {row[0]: row[1] for row in db.execute(
+            "SELECT tgname, tgenabled FROM pg_trigger WHERE NOT tgisinternal")}
+        return schema_problems(list(_sqlite_schema()), tables, triggers)
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    triggers = {row[0]: "O" for row in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    problems = schema_problems(list(_sqlite_schema()), tables, triggers)
+    problems += [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()
+                 if row[0] != "ok"]
     problems += [
         f"foreign key broken in {row[0]} row {row[1]}"
         for row in db.execute("PRAGMA foreign_key_check").fetchall()

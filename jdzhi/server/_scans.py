@@ -179,7 +179,7 @@ def _page_scan(db: Database, judged: Judged, request: ScanRequest,
     checks, first = db.execute(
         "INSERT INTO page_checks (enterprise_id, serial, checks, first_checked_at) "
         "VALUES (?, ?, 1, ?) ON CONFLICT (enterprise_id, serial) "
-        "DO UPDATE SET checks = checks + 1 RETURNING checks, first_checked_at",
+        "DO UPDATE SET checks = page_checks.checks + 1 RETURNING checks, first_checked_at",
         [enterprise_id, serial, moment.text]).fetchone()
     return judged.answer(checks + logged[0],
                          min(at for at in (first, logged[1]) if at is not None), warning)

@@ -50,6 +50,7 @@ SETTINGS_ENV = "JDZHI_SERVER_SETTINGS"
 @dataclass(frozen=True)
 class ServerSettings:
     home: str
+    database_url: str | None = None
     scan_rate_limit: int = DEFAULT_SCAN_RATE_LIMIT
 
     def to_env(self) -> str:
@@ -64,7 +65,7 @@ class _Service:
     """What the routes share in one process."""
 
     def __init__(self, settings: ServerSettings) -> None:
-        self.home = Home(Path(settings.home))
+        self.home = Home(Path(settings.home), settings.database_url)
         self.desk = Desk(self.home)
         self.limiter = RateLimiter(settings.scan_rate_limit)
         self.secret = client_secret()

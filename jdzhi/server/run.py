@@ -44,7 +44,8 @@ def serve(settings: ServerSettings, *, host: str, port: int, workers: int,
         raise InvalidInput("--workers is 1 to 64")
     if settings.scan_rate_limit < 0:
         raise InvalidInput("--scan-rate-limit is 0 (no limit) or more scans per minute")
-    db = open_registry(Home(Path(settings.home)))  # NotInitialized before binding
+    # NotInitialized (or an unreachable database) before binding
+    db = open_registry(Home(Path(settings.home), settings.database_url))
     try:
         lib.authority_public_key(db)
     finally:

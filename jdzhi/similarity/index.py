@@ -1,5 +1,6 @@
 """The keypoint retrieval index: every work's strongest keypoints in one FAISS binary index,
-kept in a file beside the registry database and in step with ``works register/import/remove``.
+kept in a file beside the registry database (in the home folder for PostgreSQL) and in step with
+``works register/import/remove``.
 
 Rebuilding the index from SQLite on every screen reads every work's keypoints (about 20 KB a
 work); at 100,000 works that is seconds of work before the first submission. So the index lives in
@@ -142,7 +143,11 @@ def _outgrown(index: Any) -> bool:
 
 
 def _registry_file(db: Database) -> Path | None:
-    return db.file  # None: a registry in memory or on a server, no file beside it
+    """What the index files are named after: the SQLite file, or for a registry on a database
+    server ``database`` in the home folder (None: a registry in memory keeps no files)."""
+    if db.file is not None or db.home is None:
+        return db.file
+    return db.home.path / "database"
 
 
 def index_file(db: Database, stamp: bytes) -> Path | None:

@@ -10,10 +10,17 @@ keypoint index file beside the database is named after the stamp it was built fr
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jdzhi.registry.db import Database
+
 __all__ = [
     "AUDITED_TABLES",
     "COMPONENT",
     "MIGRATIONS",
+    "seed",
 ]
 
 COMPONENT = "similarity"
@@ -60,3 +67,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
           for table in ("works", "work_features") for event in ("INSERT", "UPDATE", "DELETE")),
     ),
 )
+
+
+def seed(db: Database) -> None:
+    """The works stamp's one row, when the schema was made without it (PostgreSQL's baseline
+    revision makes the tables only; ``jdzhi init`` calls this)."""
+    from jdzhi.registry.db import transaction
+
+    if db.execute("SELECT count(*) FROM works_state").fetchone()[0] == 0:
+        with transaction(db):
+            db.execute("INSERT INTO works_state (id, stamp) VALUES (1, ?) ON CONFLICT DO NOTHING",
+                       [os.urandom(16)])

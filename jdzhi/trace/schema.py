@@ -122,10 +122,12 @@ def audit_problems(db: Database) -> list[str]:
         else:
             uploads.setdefault(int(entity.split(":", 2)[1]), []).append((entity, after, count))
     matched: set[int] = set()
+    # a record stored as text behind jdzhi's back is read as the bytes it would be in SQLite
+    record = "CAST(record AS BLOB)" if db.dialect == "sqlite" else "record"
     for entity, entries in signed.items():
         _, signer, signed_at = entity.split(":", 2)
         rows = db.execute(
-            "SELECT id, CAST(record AS BLOB) FROM signed_records "
+            f"SELECT id, {record} FROM signed_records "
             "WHERE enterprise_id = ? AND signed_at = ? ORDER BY id",
             [int(signer), signed_at]).fetchall()
         problems.extend(_unmatched_batches(entity, entries, rows, matched))
@@ -133,7 +135,7 @@ def audit_problems(db: Database) -> list[str]:
         "SELECT DISTINCT enterprise_id FROM signed_records")}
     for enterprise_id in sorted(enterprises | set(uploads)):
         rows = [row for row in db.execute(
-            "SELECT id, CAST(record AS BLOB) FROM signed_records WHERE enterprise_id = ? "
+            f"SELECT id, {record} FROM signed_records WHERE enterprise_id = ? "
             "ORDER BY id", [enterprise_id]) if row[0] not in matched]
         for upload, after, count in uploads.get(enterprise_id, []):
             problems.extend(_unmatched_batches(upload, [(after, count)], rows, matched))

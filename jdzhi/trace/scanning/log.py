@@ -299,7 +299,7 @@ def scan(
     trust: Trust = load_trust(home=home, bundle=bundle, authority=authority, now=moment,
                               max_age_days=max_age_days, witnesses=witnesses)
     warnings = list(trust.warnings)
-    if log and bundle is not None and not home.db_path.exists():
+    if log and bundle is not None and not home.has_registry:
         # an inspector's own home: the bundle is all the trust it needs, and there is no log
         log = False
         warnings.append(f"no registry in {home.path}: these scans are not logged, so no clone "
@@ -408,15 +408,19 @@ def _enterprise_totals(db: Database) -> tuple[EnterpriseScans, ...]:
         key=lambda e: (-e.scans, e.enterprise)))
 
 
+#: how many of a group's scans were flagged (a count on both dialects: PostgreSQL sums no booleans)
+_FLAGGED = "COUNT(*) FILTER (WHERE verdict = 'suspected-clone')"
+
+
 def _suspected_clones(db: Database) -> tuple[SuspectedClone, ...]:
     from jdzhi.registry.db import rows
 
     flagged = rows(
         db,
         f"SELECT {_ENTERPRISE_GROUP} AS g, serial, "
-        "SUM(verdict = 'suspected-clone') AS flagged, COUNT(*) AS sightings, "
+        f"{_FLAGGED} AS flagged, COUNT(*) AS sightings, "
         "MIN(scanned_at) AS first_seen, MAX(scanned_at) AS last_seen, MAX(id) AS last_id "
-        "FROM scans WHERE serial IS NOT NULL GROUP BY g, serial HAVING flagged > 0 "
+        f"FROM scans WHERE serial IS NOT NULL GROUP BY g, serial HAVING {_FLAGGED} > 0 "
         "ORDER BY last_seen DESC")
     clones = []
     for r in flagged:

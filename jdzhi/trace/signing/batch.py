@@ -130,7 +130,7 @@ def sign_in_home(home: Home, records_csv: Path, *, key: SigningKey, out: Path,
             home=home, bundle=bundle.path, authority=bundle.authority,
             max_age_days=bundle.max_age_days, witnesses=bundle.witnesses)
 
-    if home.db_path.exists():
+    if home.has_registry:
         db = open_registry(home)
         try:
             return sign_csv(db, records_csv, key=key, out=out, base_url=base_url, trust=trust(),

@@ -190,7 +190,7 @@ def export_bundle(home: Home, out: Path, passphrase: bytes, *,
 def _pinned_authority(home: Home | None, authority: bytes | None) -> bytes:
     if authority is not None:
         return authority
-    if home is not None and home.db_path.exists():
+    if home is not None and home.has_registry:
         db = open_registry(home)
         try:
             return registry_authority_key(db)
