@@ -28,8 +28,11 @@ CHUNK_ROWS = 5000
 #: tables the schema's own triggers write (the works index's stamp): copied after every other
 #: table, so that the stamp copied is the one kept
 _TRIGGER_WRITTEN = tuple(re.findall(r"UPDATE (\w+)", WORKS_CHANGED_FUNCTION))
-#: tables the target's migration fills itself
+#: the table the target's migration fills itself (at the same revision as the home's)
 _MIGRATION_TABLES = ("alembic_version",)
+#: a table the target's migration fills with the component versions it made: it gets the home's
+#: rows instead (the same versions, with when the home got them)
+_REPLACED = ("schema_migrations",)
 
 #: called as rows are copied: (table, rows copied so far, rows in the table)
 Progress = Callable[[str, int, int], None]
@@ -113,7 +116,7 @@ def _refuse_unless_empty(target: Database) -> None:
     """A new database (no tables), or one whose schema has no rows, takes a copy."""
     for (table,) in target.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").fetchall():
-        if table in _MIGRATION_TABLES or table == "schema_migrations":
+        if table in _MIGRATION_TABLES or table in _REPLACED:
             continue
         if target.execute(f'SELECT EXISTS (SELECT 1 FROM "{table}")').fetchone()[0]:
             raise Conflict(f"the database at {target.location} is not empty (table {table} has "
@@ -161,6 +164,8 @@ def _copy_table(source: Database, target: Database, table: str,
     names = ", ".join(f'"{column}"' for column in columns)
     cursor = source.execute(f'SELECT {names} FROM "{table}"' + (f" ORDER BY {keys}" if keys
                                                                 else ""))
+    if table in _REPLACED:
+        target.execute(f'DELETE FROM "{table}"')
     copied = 0
     for chunk in _chunks(cursor):
         target.copy_in(table, columns, chunk)
