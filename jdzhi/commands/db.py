@@ -73,12 +73,14 @@ def copy(
     Example: jdzhi db copy --to postgresql://jdzhi:PASSWORD@db.example:5432/jdzhi
     """
     from jdzhi._format.database import copy_json
-    from jdzhi.registry.db_copy import copy_registry
+    from jdzhi.registry.db_copy import CHUNK_ROWS, copy_registry
 
     with common.progress_bar(quiet=as_json) as bar:
         tasks: dict[str, object] = {}
 
         def advance(table: str, done: int, total: int) -> None:
+            if total <= CHUNK_ROWS:  # a bar only for the tables that take a while
+                return
             if table not in tasks:
                 tasks[table] = bar.add_task(f"Copying {table}", total=total)
             bar.update(tasks[table], completed=done)  # type: ignore[arg-type]
