@@ -212,7 +212,8 @@ def test_a_copy_that_fails_midway_leaves_the_target_empty(
         db.execute("INSERT INTO page_scans (scanned_at, location, verdict, label_text, reasons) "
                    "VALUES ('2026-03-13T01:00:00Z', '', 'unreadable', ?, '[]')", ["a\x00b"])
     line = _error(cli("db", "copy", "--to", postgres_url), ExitCode.INTEGRITY)
-    assert "nothing was written" in line
+    assert "the copy failed at table page_scans (rows 1 to 5000 in key order), nothing was " \
+        "written" in line and "NUL" in line, line
     assert _tables(postgres_url) == []
 
 

@@ -106,6 +106,8 @@ def _copy(source: Database, target: Database, progress: Progress | None) -> Copy
     except target.driver_error as error:
         raise IntegrityError(f"the copy failed, nothing was written: "
                              f"{target.translate(error).message}") from None
+    except source.driver_error as error:
+        raise source.translate(error) from None
     finally:
         source.execute("ROLLBACK")
         target.core.rollback()  # ends the logical transaction the migration began
@@ -167,11 +169,16 @@ def _copy_table(source: Database, target: Database, table: str,
     if table in _REPLACED:
         target.execute(f'DELETE FROM "{table}"')
     copied = 0
-    for chunk in _chunks(cursor):
-        target.copy_in(table, columns, chunk)
-        copied += len(chunk)
-        if progress is not None:
-            progress(table, copied, total)
+    try:
+        for chunk in _chunks(cursor):
+            target.copy_in(table, columns, chunk)
+            copied += len(chunk)
+            if progress is not None:
+                progress(table, copied, total)
+    except target.driver_error as error:
+        raise IntegrityError(f"the copy failed at table {table} (rows {copied + 1} to "
+                             f"{copied + CHUNK_ROWS} in key order), nothing was written: "
+                             f"{target.translate(error).message}") from None
     stored = int(target.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
     if stored != copied or copied != total:
         raise IntegrityError(f"table {table}: {total} rows in the home, {copied} read, {stored} "
