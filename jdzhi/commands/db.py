@@ -1,13 +1,16 @@
-"""``jdzhi db``: the registry database itself: bring its schema up to date."""
+"""``jdzhi db``: the registry database itself: bring its schema up to date, copy it into
+PostgreSQL."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
 from jdzhi.commands import _common as common
 
-app = typer.Typer(help="The registry database: bring its schema to this jdzhi's newest revision.",
-                  no_args_is_help=True)
+app = typer.Typer(help="The registry database: bring its schema to this jdzhi's newest revision; "
+                       "copy a SQLite registry into PostgreSQL.", no_args_is_help=True)
 
 
 @app.command("migrate")
@@ -45,3 +48,55 @@ def migrate(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
         common.err.print("Nothing to apply.")
     common.out.print(f"The {result.database} registry at {result.location} is at revision "
                      f"{result.revision}.", highlight=False)
+
+
+@app.command("copy")
+def copy(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option(
+        "--to", metavar="URL",
+        help="The empty PostgreSQL database to fill: postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+             "(better in a variable than typed where the shell history keeps it).")],
+    as_json: common.JsonOption = False,
+) -> None:
+    """Copy the home's SQLite registry into an empty PostgreSQL database, all or nothing.
+
+    Every table (enterprises, licenses and their history, keys, signed records, endorsements,
+    recalls, works, scan logs, the audit log and its checkpoints, ...) is copied with its ids, in
+    one transaction, after migrating the database to this jdzhi's newest revision; new rows then
+    continue after the copied ids. Before it commits, the copy must pass `jdzhi registry audit`
+    and every transparency-log checkpoint must still verify against it; otherwise nothing is
+    written (exit 8). A database that is not empty is refused (exit 5); a server that cannot be
+    reached is exit 11. Key files stay in the home: afterwards run the center with
+    `--db URL` (or JDZHI_DATABASE_URL) and the same home.
+
+    Example: jdzhi db copy --to postgresql://jdzhi:PASSWORD@db.example:5432/jdzhi
+    """
+    from jdzhi._format.database import copy_json
+    from jdzhi.registry.db_copy import CHUNK_ROWS, copy_registry
+
+    with common.progress_bar(quiet=as_json) as bar:
+        tasks: dict[str, object] = {}
+
+        def advance(table: str, done: int, total: int) -> None:
+            if total <= CHUNK_ROWS:  # a bar only for the tables that take a while
+                return
+            if table not in tasks:
+                tasks[table] = bar.add_task(f"Copying {table}", total=total)
+            bar.update(tasks[table], completed=done)  # type: ignore[arg-type]
+
+        result = copy_registry(common.home_of(ctx), to, progress=advance)
+    if as_json:
+        common.emit_json(copy_json(result))
+        return
+    table = common.result_table(f"Copied {result.source} to {result.target}",
+                                ("table", "whole"), ("rows", "number"))
+    for counted in result.tables:
+        table.add_row(counted.table, f"{counted.rows:,}")
+    table.add_row("[bold]total[/]", f"[bold]{result.rows:,}[/]")
+    common.out.print(table)
+    common.out.print(
+        f"[green]Registry audit passed on the copy[/]: "
+        f"{common.plural(result.audit.entries, 'entry', 'entries')}, every row accounted for; "
+        f"{common.plural(result.checkpoints, 'checkpoint')} of the transparency log verified. "
+        f"Schema revision {result.revision}.", highlight=False)

@@ -11,7 +11,7 @@ for PostgreSQL (psycopg 3) :class:`Database` translates the placeholders once pe
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -22,7 +22,7 @@ from jdzhi.home import Home
 if TYPE_CHECKING:
     import sqlalchemy
 
-__all__ = ["BUSY_TIMEOUT_SECONDS", "Cursor", "Database", "Dialect", "connect"]
+__all__ = ["BUSY_TIMEOUT_SECONDS", "Cursor", "Database", "Dialect", "connect", "dialect_of"]
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -49,6 +49,8 @@ class Cursor(Protocol):
     def fetchone(self) -> Any: ...
 
     def fetchall(self) -> list[Any]: ...
+
+    def fetchmany(self, size: int) -> list[Any]: ...
 
     def __iter__(self) -> Iterator[Any]: ...
 
@@ -90,6 +92,18 @@ class Database:
             self._driver.executemany(sql, rows)
         else:
             self._driver.cursor().executemany(_postgresql_sql(sql), rows)
+
+    def copy_in(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert ``rows`` (values of ``columns``, in order) into ``table`` the fastest way the
+        database has: PostgreSQL's ``COPY FROM STDIN``, SQLite's ``executemany``."""
+        names = ", ".join(f'"{name}"' for name in columns)
+        if self.dialect == "sqlite":
+            marks = ", ".join("?" * len(columns))
+            self._driver.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+            return
+        with self._driver.cursor().copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
 
     @property
     def in_transaction(self) -> bool:
@@ -194,6 +208,11 @@ def _database_url(url: str) -> sqlalchemy.URL:
         raise InvalidInput("the database URL names no database: postgresql://USER:PASSWORD@"
                            "HOST:PORT/DATABASE")
     return parsed
+
+
+def dialect_of(url: str) -> Dialect:
+    """The kind of database ``url`` names, without connecting (:func:`connect`'s URL checks)."""
+    return "sqlite" if _database_url(url).get_backend_name() == "sqlite" else "postgresql"
 
 
 def connect(url: str, *, home: Home | None = None) -> Database:

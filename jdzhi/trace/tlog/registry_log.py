@@ -38,6 +38,7 @@ __all__ = [
     "MAX_PROOFS",
     "ORIGIN_SETTING",
     "SignedCheckpoint",
+    "checkpoint_problems",
     "checkpoints_dir",
     "ensure_origin",
     "history_problems",
@@ -165,6 +166,36 @@ def history_problems(db: Database) -> list[str]:
         return [f"the newest checkpoint of the log cannot be checked: {error.message}"]
     problem = None if previous is None else _departure(previous, registry_leaf_hashes(db))
     return [] if problem is None else [problem]
+
+
+def checkpoint_problems(db: Database) -> tuple[int, list[str]]:
+    """How many checkpoints the registry keeps, and what fails when each is checked against the
+    log as it is now: its signature by the log's key (origin and authority key of the registry),
+    its stored size and root hash, and the root of the log's first ``size`` entries."""
+    from jdzhi.trace.keys.authority import authority_public_key
+
+    stored = [(int(size), bytes(root), str(note)) for size, root, note in db.execute(
+        "SELECT size, root_hash, note FROM log_checkpoints ORDER BY size")]
+    origin = log_origin(db)
+    if not stored:
+        return 0, []
+    if origin is None:
+        return len(stored), ["the registry keeps checkpoints but no log origin"]
+    key = log_key(origin, authority_public_key(db))
+    tree = MerkleTree(registry_leaf_hashes(db))
+    problems: list[str] = []
+    for size, root, note in stored:
+        try:
+            checkpoint = open_checkpoint(note.encode(), origin=origin, log_key=key).checkpoint
+        except (IntegrityError, InvalidInput) as error:
+            problems.append(f"the checkpoint of size {size} does not verify: {error.message}")
+            continue
+        if (checkpoint.size, checkpoint.root_hash) != (size, root):
+            problems.append(f"the checkpoint of size {size} differs from its signed note")
+        elif size > tree.size or tree.root(size) != root:
+            problems.append(f"the log's first {size} entries no longer match the checkpoint "
+                            "signed of them")
+    return len(stored), problems
 
 
 def sign_checkpoint(home: Home, db: Database, authority: SigningKey,
