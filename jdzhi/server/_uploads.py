@@ -81,17 +81,20 @@ def store_records(db: Database, text: str, now: datetime, *,
     rows, lines = _checked_rows(db, text, now, first_line)
     already = lines - len(rows)  # a line sent twice in one upload
     stored_by_enterprise: dict[int, list[bytes]] = {}
+    # the serial's uniqueness is the table's constraint: insert, and only when the serial is
+    # there already compare (no check-then-insert, whatever the write lock does)
     insert = (f"INSERT INTO signed_records ({', '.join(_COLUMNS)}) "
-              f"VALUES ({', '.join('?' * len(_COLUMNS))})")
+              f"VALUES ({', '.join('?' * len(_COLUMNS))}) "
+              "ON CONFLICT (enterprise_id, serial) DO NOTHING RETURNING id")
     with transaction(db):
         for (enterprise_id, serial), (number, row) in rows.items():
+            if db.execute(insert, list(row)).fetchone() is not None:
+                stored_by_enterprise.setdefault(enterprise_id, []).append(row[7])
+                continue
             found = db.execute("SELECT record, label FROM signed_records "
                                "WHERE enterprise_id = ? AND serial = ?",
                                [enterprise_id, serial]).fetchone()
-            if found is None:
-                db.execute(insert, list(row))
-                stored_by_enterprise.setdefault(enterprise_id, []).append(row[7])
-            elif bytes(found[0]) == row[7] and found[1] == row[8]:
+            if bytes(found[0]) == row[7] and found[1] == row[8]:
                 already += 1
             else:
                 raise Conflict(f"line {number}: serial {serial} of enterprise {enterprise_id} is "
