@@ -15,7 +15,7 @@ from hardening_support import assert_registry_sound, build_world, home_at, ok, r
 from server_support import count, running_server
 
 from jdzhi.errors import ExitCode
-from jdzhi.registry.db import Database, connect, migrate, transaction
+from jdzhi.registry.db import Database, connect, integrity_check, migrate, transaction
 from jdzhi.registry.migrations import alembic_config
 
 JANUARY, MARCH = "2026-01-15T08:00:00Z", "2026-03-10T01:00:00Z"  # MARCH: the tests' clock
@@ -74,6 +74,19 @@ def test_revision_0002_moves_the_rows_into_month_partitions_with_their_ids(
                             "reasons) VALUES (?, '', 'genuine', 'L', '[]') RETURNING id",
                             [MARCH]).fetchone()
     assert new == 5
+
+
+def test_a_trigger_disabled_on_one_month_is_found(pg: Database) -> None:
+    migrate(pg)
+    with transaction(pg):
+        pg.execute("CREATE TABLE scans_2026_03 PARTITION OF scans "
+                   "FOR VALUES FROM ('2026-03') TO ('2026-04')")
+    assert integrity_check(pg) == []
+    pg.execute("ALTER TABLE scans_2026_03 DISABLE TRIGGER scans_no_delete")
+    with transaction(pg):  # a later month's copy of the trigger, enabled, hides nothing
+        pg.execute("CREATE TABLE scans_2026_04 PARTITION OF scans "
+                   "FOR VALUES FROM ('2026-04') TO ('2026-05')")
+    assert integrity_check(pg) == ["trigger scans_no_delete is disabled"]
 
 
 @pytest.mark.parametrize("query", [
