@@ -105,8 +105,8 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "rotated, cropped, recoloured, bordered, re-photographed, pasted...)."),
     "db": LazyCommand(
         "jdzhi.commands.db", "app",
-        "The registry database: bring its schema to this jdzhi's newest revision; copy a SQLite "
-        "registry into PostgreSQL."),
+        "The registry database: bring its schema to this jdzhi's newest revision, copy a "
+        "SQLite registry into PostgreSQL, detach a past month of the scan logs."),
     "demo": LazyCommand(
         "jdzhi.commands.demo", "demo",
         "Run jdzhi end to end on SAMPLE data in a new folder, narrating each step."),

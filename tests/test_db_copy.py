@@ -21,6 +21,7 @@ from jdzhi.errors import ExitCode
 from jdzhi.home import Home
 from jdzhi.registry import db_copy
 from jdzhi.registry.db import connect, open_registry
+from jdzhi.registry.migrations import HEAD
 
 FIXTURE_HOME = Path(__file__).parent / "fixtures" / "home-79e4c4d"
 #: tables every registry has, the same on both sides
@@ -138,7 +139,7 @@ def test_the_79e4c4d_home_is_copied_row_for_row_and_audits_on_postgresql(
     assert copied["rows"] == sum(len(rows) for rows in before.values()) > 100
     assert copied["audit"]["ok"] and copied["audit"]["entries"] == len(before["audit_log"])
     assert copied["checkpoints"] == {"ok": True, "verified": 1}
-    assert copied["revision"] == "0001" and copied["target"].startswith("postgresql://")
+    assert copied["revision"] == HEAD and copied["target"].startswith("postgresql://")
     assert _dump(postgres_url) == before
     assert _dump(source) == before  # the home itself is left as it was
     audited = cli("--db", postgres_url, "registry", "audit", "--json")

@@ -1,5 +1,5 @@
 """``jdzhi db``: the registry database itself: bring its schema up to date, copy it into
-PostgreSQL."""
+PostgreSQL, detach a past month of the scan logs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import typer
 
 from jdzhi.commands import _common as common
 
-app = typer.Typer(help="The registry database: bring its schema to this jdzhi's newest revision; "
-                       "copy a SQLite registry into PostgreSQL.", no_args_is_help=True)
+app = typer.Typer(help="The registry database: bring its schema to this jdzhi's newest revision, "
+                       "copy a SQLite registry into PostgreSQL, detach a past month of the scan "
+                       "logs.", no_args_is_help=True)
 
 
 @app.command("migrate")
@@ -100,3 +101,33 @@ def copy(
         f"{common.plural(result.audit.entries, 'entry', 'entries')}, every row accounted for; "
         f"{common.plural(result.checkpoints, 'checkpoint')} of the transparency log verified. "
         f"Schema revision {result.revision}.", highlight=False)
+
+
+@app.command("detach-scans")
+def detach_scans(ctx: typer.Context,
+                 month: str = typer.Argument(..., help="The month to detach, YYYY-MM."),
+                 as_json: common.JsonOption = False) -> None:
+    """Take a past month out of the scan logs (PostgreSQL), whole; its tables stay in the
+    database to archive and drop.
+
+    The month's partitions of scans and page_scans are detached in one transaction and stay as
+    tables of their own (scans_2026_01, page_scans_2026_01): archive them (pg_dump -t), then
+    drop them. Their scans no longer count in checks or clone rules, so a month that ends within
+    the 30-day clone window is refused (exit 3); a month with no partition is not found
+    (exit 4); a SQLite registry keeps one table each and has nothing to detach (exit 6).
+
+    Example: jdzhi db detach-scans 2026-01
+    """
+    from jdzhi.trace.scanning.months import detach_month
+
+    detached = detach_month(common.home_of(ctx), month)
+    if as_json:
+        common.emit_json({"month": detached.month, "tables": [
+            {"table": table, "detached": name, "rows": rows}
+            for table, (name, rows) in detached.tables.items()]})
+        return
+    for table, (name, rows) in detached.tables.items():
+        common.out.print(f"Detached {name} from {table}: {common.plural(rows, 'row')}.",
+                         highlight=False)
+    common.err.print("The tables stay in the database: archive them (pg_dump -t NAME), then "
+                     "drop them.")

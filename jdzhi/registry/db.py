@@ -360,8 +360,11 @@ def integrity_check(db: Database) -> list[str]:
     if db.dialect == "postgresql":
         tables = {row[0] for row in db.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
-        triggers = {row[0]: row[1] for row in db.execute(
-            "SELECT tgname, tgenabled FROM pg_trigger WHERE NOT tgisinternal")}
+        # a partition has its table's triggers under their names: disabled on one is disabled
+        triggers: dict[str, str] = {}
+        for name, enabled in db.execute(
+                "SELECT tgname, tgenabled FROM pg_trigger WHERE NOT tgisinternal"):
+            triggers[name] = "D" if "D" in (enabled, triggers.get(name)) else enabled
         return schema_problems(list(_sqlite_schema()), tables, triggers)
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     triggers = {row[0]: "O" for row in db.execute(

@@ -93,6 +93,7 @@ def _copy(source: Database, target: Database, progress: Progress | None) -> Copy
         with transaction(target):
             _refuse_unless_empty(target)
             migrate(target, explicit=True)
+            _make_months(source, target)
             counts = tuple(_copy_table(source, target, table, progress)
                            for table in _copy_order(target))
             _continue_identities(target)
@@ -125,11 +126,29 @@ def _refuse_unless_empty(target: Database) -> None:
                            "rows): `db copy` fills only an empty database; nothing was written")
 
 
+def _make_months(source: Database, target: Database) -> None:
+    """The month partitions of the scan logs for every month the source's logs hold, so that
+    each copied scan lands in its month (detachable later), not in the default partition."""
+    from datetime import UTC, datetime
+
+    from jdzhi.trace.scanning.months import SCAN_LOGS, ensure_months
+
+    months = {row[0] for table in SCAN_LOGS for row in source.execute(
+        f'SELECT DISTINCT substr(scanned_at, 1, 7) FROM "{table}"').fetchall()}
+    for month in sorted(months):
+        try:
+            first_day = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
+        except (TypeError, ValueError):
+            continue  # not a month: its rows go to the default partition
+        ensure_months(target, first_day)
+
+
 def _copy_order(target: Database) -> list[str]:
     """The target's tables in the schema's order, each after the tables its foreign keys name,
     the tables triggers write last."""
     tables = [row[0] for row in target.execute(
-        "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r' "
+        # partitioned tables, not their partitions: COPY into the parent routes each row
+        "SELECT c.relname FROM pg_class c WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
         "AND c.relnamespace = current_schema()::regnamespace ORDER BY c.oid")
         if row[0] not in _MIGRATION_TABLES]
     needs: dict[str, set[str]] = {table: set() for table in tables}

@@ -24,6 +24,7 @@ from jdzhi.registry.db import Database, transaction
 from jdzhi.registry.enterprises import get_enterprise
 from jdzhi.server import _service as lib
 from jdzhi.timeutil import format_time, stored_time
+from jdzhi.trace.scanning.months import ensure_months
 
 __all__ = ["Judged", "ScanRequest", "TrustCache", "answer_json", "serial_status", "store_scans"]
 
@@ -115,6 +116,7 @@ def store_scans(db: Database, trust: TrustCache, requests: list[ScanRequest],
     check = trust.verifier(db, now)
     moment = _Moment(now, format_time(now), format_time(now - timedelta(days=policy.window_days)))
     with transaction(db):
+        ensure_months(db, now)
         return [_judge_and_store(db, trust.outcome(check, request.label), request, moment,
                                  policy) for request in requests]
 

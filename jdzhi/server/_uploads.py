@@ -81,17 +81,20 @@ def store_records(db: Database, text: str, now: datetime, *,
     rows, lines = _checked_rows(db, text, now, first_line)
     already = lines - len(rows)  # a line sent twice in one upload
     stored_by_enterprise: dict[int, list[bytes]] = {}
+    # the serial's uniqueness is the table's constraint: insert, and only when the serial is
+    # there already compare (no check-then-insert, whatever the write lock does)
     insert = (f"INSERT INTO signed_records ({', '.join(_COLUMNS)}) "
-              f"VALUES ({', '.join('?' * len(_COLUMNS))})")
+              f"VALUES ({', '.join('?' * len(_COLUMNS))}) "
+              "ON CONFLICT (enterprise_id, serial) DO NOTHING RETURNING id")
     with transaction(db):
         for (enterprise_id, serial), (number, row) in rows.items():
+            if db.execute(insert, list(row)).fetchone() is not None:
+                stored_by_enterprise.setdefault(enterprise_id, []).append(row[7])
+                continue
             found = db.execute("SELECT record, label FROM signed_records "
                                "WHERE enterprise_id = ? AND serial = ?",
                                [enterprise_id, serial]).fetchone()
-            if found is None:
-                db.execute(insert, list(row))
-                stored_by_enterprise.setdefault(enterprise_id, []).append(row[7])
-            elif bytes(found[0]) == row[7] and found[1] == row[8]:
+            if bytes(found[0]) == row[7] and found[1] == row[8]:
                 already += 1
             else:
                 raise Conflict(f"line {number}: serial {serial} of enterprise {enterprise_id} is "
@@ -116,23 +119,25 @@ def store_endorsement(db: Database, message: bytes, now: datetime
         raise InvalidInput("the endorsement is signed in the future")
     enterprise = enterprise_by_id(db, endorsement.enterprise_id)
     answer = {**lib.endorsement_json(endorsement), "enterprise": enterprise.name}
-    with transaction(db):
-        found = db.execute("SELECT message FROM endorsements WHERE lab_id = ? AND report_no = ?",
-                           [endorsement.lab_id, endorsement.report_no]).fetchone()
-        if found is not None:
-            if bytes(found[0]) == message:
-                return answer, False
-            raise Conflict(f"report {endorsement.report_no} of lab {endorsement.lab_id} is "
-                           "recorded already with other content")
-        cursor = db.execute(
+    with transaction(db):  # the report number's uniqueness is the table's constraint
+        inserted = db.execute(
             "INSERT INTO endorsements (lab_id, key_id, enterprise_id, batch, outcome, report_no, "
-            "tested_at, signed_at, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "tested_at, signed_at, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (lab_id, report_no) DO NOTHING RETURNING id",
             [endorsement.lab_id, endorsement.key_id, endorsement.enterprise_id,
              endorsement.batch, endorsement.outcome, endorsement.report_no,
              lib.unix_to_text(endorsement.tested_at), lib.unix_to_text(endorsement.signed_at),
-             message])
+             message]).fetchone()
+        if inserted is None:
+            (found,) = db.execute("SELECT message FROM endorsements WHERE lab_id = ? "
+                                  "AND report_no = ?",
+                                  [endorsement.lab_id, endorsement.report_no]).fetchone()
+            if bytes(found) == message:
+                return answer, False
+            raise Conflict(f"report {endorsement.report_no} of lab {endorsement.lab_id} is "
+                           "recorded already with other content")
         audit.record_row_change(db, action="lab.endorse", table="endorsements",
-                                key=int(cursor.fetchone()[0]), before=None,
+                                key=int(inserted[0]), before=None,
                                 details={"outcome": endorsement.outcome,
                                          "source": "jdzhi server"})
     return answer, True

@@ -286,6 +286,7 @@ def scan(
     from jdzhi.registry.db import open_registry, transaction
     from jdzhi.timeutil import format_time, utc_now
     from jdzhi.trace.scanning.decode import SUSPECTED_CLONE, check_images, scan_photo
+    from jdzhi.trace.scanning.months import ensure_months
     from jdzhi.trace.verification.verifier import load_trust
 
     policy = policy or ClonePolicy()
@@ -311,6 +312,7 @@ def scan(
             found = scan_photo(path, trust, now=moment)
             if db is not None:
                 with transaction(db):
+                    ensure_months(db, moment)
                     found = [_judge_clone(db, outcome, moment, where, policy, SUSPECTED_CLONE)
                              for outcome in found]
                     for outcome in found:

@@ -1,0 +1,229 @@
+"""The scan log built to grow: scan requests through a real `jdzhi server` with N scans in the
+log (default 10,000,000) beside the same with an empty log, on PostgreSQL and on SQLite.
+
+    scripts/with-postgres .venv/bin/python -m benchmarks.bench_scan_log [--scans N]
+        [--requests R] [--backend sqlite|postgresql|both]
+
+Run on demand (not by ``benchmarks.run``, not in CI). PostgreSQL is the database at
+``JDZHI_TEST_DATABASE_URL`` (``scripts/with-postgres`` sets it; a database is made and dropped
+for each run). For each backend: a home with one enterprise and 1,000 signed labels; R page
+scans of those labels (each judged against the scan log: its count, first sighting and clone
+flag, by the serial index; counted and stored) from 50 clients, on the empty log; then N
+inspector scans bulk-loaded into ``scans`` (PostgreSQL: COPY into the month partitions;
+SQLite: executemany in one transaction), spread over the 12 months before the clock and over
+1,000,000 serials of the enterprise (so each benchmark serial has N / 1,000,000 sightings),
+the tables analyzed, and the same R scans again. Prints JSON: load time and rows/s, and per
+log size scans/s, p50 and p99 (ms), and the bytes the log grew by a scan (table and indexes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench_server import drive
+from benchmarks.run import NOW, PASSPHRASE, REPO, _records_csv
+
+LABELS = 1_000
+SERIALS_IN_LOG = 1_000_000
+COLUMNS = ("scanned_at", "inspector", "location", "latitude", "longitude", "image", "verdict",
+           "serial", "enterprise", "enterprise_id", "label_text", "reasons")
+
+
+def _environment(home: Path, database_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JDZHI_")}
+    env.update(JDZHI_HOME=str(home), JDZHI_PASSPHRASE=PASSPHRASE, JDZHI_NOW=NOW)
+    if database_url:
+        env["JDZHI_DATABASE_URL"] = database_url
+    return env
+
+
+def _home(folder: Path, database_url: str | None) -> tuple[Path, list[str]]:
+    """A home with one licensed enterprise and LABELS signed labels."""
+    from jdzhi.home import Home
+    from jdzhi.registry.db import open_registry
+    from jdzhi.registry.entries import add_entry
+    from jdzhi.registry.uscc import generate as generate_uscc
+    from jdzhi.trace.keys.certified import issue_licensee_key
+    from jdzhi.trace.keys.home_setup import initialize_home
+
+    os.environ["JDZHI_NOW"] = NOW
+    home = Home(folder / "home", database_url)
+    initialize_home(home, PASSPHRASE.encode(), None)
+    db = open_registry(home)
+    key = folder / "bench.key"
+    try:
+        add_entry(db, {"uscc": generate_uscc(random.Random(1), division_code="360203"),
+                       "name": "景德镇市样本陶瓷有限公司", "district_code": "360203",
+                       "license_no": "JDZ-BENCH-0001", "categories": "qinghua",
+                       "valid_from": "2026-01-01", "valid_to": "2030-12-31"})
+        issue_licensee_key(home, db, "JDZ-BENCH-0001", out=key,
+                           authority_passphrase=PASSPHRASE.encode(),
+                           key_passphrase=PASSPHRASE.encode())
+    finally:
+        db.close()
+    signed = folder / "signed.jsonl"
+    subprocess.run([sys.executable, "-m", "jdzhi", "--home", str(home.path), "sign",
+                    str(_records_csv(folder / "records.csv", 1, LABELS)), "--key", str(key),
+                    "--out", str(signed)], check=True, capture_output=True,
+                   env=_environment(home.path, database_url), cwd=REPO)
+    return home.path, [json.loads(line)["label"]
+                       for line in signed.read_text(encoding="utf-8").splitlines()]
+
+
+@contextmanager
+def _server(home: Path, database_url: str | None) -> Iterator[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jdzhi", "--home", str(home), "server", "--port", "0", "--json",
+         "--scan-rate-limit", "0"], env=_environment(home, database_url), cwd=REPO,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert process.stdout is not None
+        text = b""
+        while not text.rstrip().endswith(b"}"):
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError("the server did not start")
+            text += line
+        url = json.loads(text)["url"]
+        for _ in range(600):
+            try:
+                if drive(url, "GET", "/healthz", [None], {}, 1).statuses == [200]:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def _scan_rows(count: int, now: datetime) -> Iterator[tuple[Any, ...]]:
+    """``count`` logged inspector scans over the year before ``now`` and SERIALS_IN_LOG serials."""
+    reasons = '["valid signature (bulk-loaded sample row)"]'
+    step = timedelta(days=365) / max(count, 1)
+    start = now - timedelta(days=365)
+    for i in range(count):
+        at = (start + step * i).strftime("%Y-%m-%dT%H:%M:%SZ")
+        yield (at, "insp-bench", "Jingdezhen", 29.27, 117.18, "bulk.png", "genuine",
+               str(i % SERIALS_IN_LOG + 1), "景德镇市样本陶瓷有限公司", 1, "", reasons)
+
+
+def _load(home: Path, database_url: str | None, count: int) -> dict[str, float]:
+    """Bulk-load ``count`` scans into the log; seconds and rows/s."""
+    from jdzhi.home import Home
+    from jdzhi.registry.db import open_registry, transaction
+    from jdzhi.timeutil import stored_time
+    from jdzhi.trace.scanning.months import ensure_months
+
+    now = stored_time("2026-03-10T01:00:00Z")
+    db = open_registry(Home(home, database_url))
+    before = _size(db)
+    start = time.perf_counter()
+    try:
+        if db.dialect == "postgresql":
+            with transaction(db):
+                for months_back in range(13):
+                    ensure_months(db, now - timedelta(days=30.5 * months_back))
+            driver = db.core.connection.driver_connection
+            assert driver is not None
+            with driver.cursor() as cursor, cursor.copy(
+                    f"COPY scans ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                for row in _scan_rows(count, now):
+                    copy.write_row(row)
+            db.execute("ANALYZE scans")
+        else:
+            with transaction(db):
+                db.executemany(
+                    f"INSERT INTO scans ({', '.join(COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(COLUMNS))})", _scan_rows(count, now))
+            db.execute("ANALYZE")
+        seconds = time.perf_counter() - start
+        grown = _size(db) - before
+    finally:
+        db.close()
+    return {"load_s": seconds, "load_rows_per_s": count / seconds,
+            "bytes_per_logged_scan": grown / max(count, 1)}
+
+
+def _size(db: Any) -> int:
+    if db.dialect == "postgresql":
+        return int(db.execute("SELECT pg_database_size(current_database())").fetchone()[0])
+    return int(db.file.stat().st_size + sum(
+        p.stat().st_size for p in db.file.parent.glob(db.file.name + "-wal")))
+
+
+def _scans(home: Path, database_url: str | None, labels: list[str],
+           requests: int) -> dict[str, float]:
+    bodies: list[bytes | None] = [json.dumps(
+        {"label": labels[i % len(labels)], "source": "page"}).encode() for i in range(requests)]
+    with _server(home, database_url) as url:
+        drive(url, "POST", "/api/v1/scans", bodies[:500], {"content-type": "application/json"})
+        driven = drive(url, "POST", "/api/v1/scans", bodies,
+                       {"content-type": "application/json"})
+    assert set(driven.statuses) == {200}, set(driven.statuses)
+    return {"scans_per_s": round(driven.rate), "p50_ms": round(driven.percentile(0.5) * 1000, 1),
+            "p99_ms": round(driven.percentile(0.99) * 1000, 1)}
+
+
+def measure(backend: str, scans: int, requests: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="jdzhi-bench-log-") as folder, \
+            _database(backend) as database_url:
+        home, labels = _home(Path(folder), database_url)
+        empty = _scans(home, database_url, labels, requests)
+        loaded = _load(home, database_url, scans)
+        full = _scans(home, database_url, labels, requests)
+    return {"backend": backend, "log_scans": scans, "requests": requests, "empty_log": empty,
+            "load": {k: round(v, 1) for k, v in loaded.items()}, "full_log": full}
+
+
+@contextmanager
+def _database(backend: str) -> Iterator[str | None]:
+    if backend == "sqlite":
+        yield None
+        return
+    server = os.environ.get("JDZHI_TEST_DATABASE_URL")
+    if not server:
+        raise SystemExit("PostgreSQL: run under scripts/with-postgres (JDZHI_TEST_DATABASE_URL)")
+    import uuid
+
+    import psycopg
+    import sqlalchemy
+
+    name = f"jdzhi_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield sqlalchemy.make_url(server).set(database=name).render_as_string(
+            hide_password=False)
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_scan_log",
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scans", type=int, default=10_000_000, help="scans in the log")
+    parser.add_argument("--requests", type=int, default=5_000, help="scan requests timed")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
+    for backend in backends:
+        print(json.dumps(measure(backend, args.scans, args.requests)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
