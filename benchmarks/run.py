@@ -53,8 +53,9 @@ COMPONENT_FIGURES = {
 }
 #: modules run here directly (or already covered by the figures measured here)
 MEASURED_HERE = {"bench_startup", "run"}
-#: benchmarks run only on their own (ten million rows loaded: not part of this table's run)
-ON_DEMAND = {"bench_scan_log"}
+#: benchmarks run only on their own, beside a PostgreSQL server (`scripts/with-postgres`; ten
+#: million rows loaded): not part of this table's run
+ON_DEMAND = {"bench_scan_log", "bench_db_copy"}
 
 
 @dataclass(frozen=True)
