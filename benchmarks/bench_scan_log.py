@@ -32,21 +32,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_server import drive
-from benchmarks.run import NOW, PASSPHRASE, REPO, _records_csv
+from benchmarks.bench_server import drive, server_process
+from benchmarks.run import NOW, PASSPHRASE, REPO, _environment, _records_csv
 
 LABELS = 1_000
 SERIALS_IN_LOG = 1_000_000
 COLUMNS = ("scanned_at", "inspector", "location", "latitude", "longitude", "image", "verdict",
            "serial", "enterprise", "enterprise_id", "label_text", "reasons")
-
-
-def _environment(home: Path, database_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JDZHI_")}
-    env.update(JDZHI_HOME=str(home), JDZHI_PASSPHRASE=PASSPHRASE, JDZHI_NOW=NOW)
-    if database_url:
-        env["JDZHI_DATABASE_URL"] = database_url
-    return env
 
 
 def _home(folder: Path, database_url: str | None) -> tuple[Path, list[str]]:
@@ -80,33 +72,6 @@ def _home(folder: Path, database_url: str | None) -> tuple[Path, list[str]]:
                    env=_environment(home.path, database_url), cwd=REPO)
     return home.path, [json.loads(line)["label"]
                        for line in signed.read_text(encoding="utf-8").splitlines()]
-
-
-@contextmanager
-def _server(home: Path, database_url: str | None) -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jdzhi", "--home", str(home), "server", "--port", "0", "--json",
-         "--scan-rate-limit", "0"], env=_environment(home, database_url), cwd=REPO,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
-        assert process.stdout is not None
-        text = b""
-        while not text.rstrip().endswith(b"}"):
-            line = process.stdout.readline()
-            if not line:
-                raise RuntimeError("the server did not start")
-            text += line
-        url = json.loads(text)["url"]
-        for _ in range(600):
-            try:
-                if drive(url, "GET", "/healthz", [None], {}, 1).statuses == [200]:
-                    break
-            except OSError:
-                time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
 
 
 def _scan_rows(count: int, now: datetime) -> Iterator[tuple[Any, ...]]:
@@ -168,7 +133,7 @@ def _scans(home: Path, database_url: str | None, labels: list[str],
            requests: int) -> dict[str, float]:
     bodies: list[bytes | None] = [json.dumps(
         {"label": labels[i % len(labels)], "source": "page"}).encode() for i in range(requests)]
-    with _server(home, database_url) as url:
+    with server_process(home, "--scan-rate-limit", "0", database_url=database_url) as url:
         drive(url, "POST", "/api/v1/scans", bodies[:500], {"content-type": "application/json"})
         driven = drive(url, "POST", "/api/v1/scans", bodies,
                        {"content-type": "application/json"})

@@ -90,11 +90,12 @@ def drive(url: str, method: str, path: str, bodies: Sequence[bytes | None],
 
 
 @contextmanager
-def server_process(home: Path, *args: str) -> Iterator[str]:
-    """``jdzhi server --port 0`` on ``home``; its URL once /healthz answers."""
+def server_process(home: Path, *args: str, database_url: str | None = None) -> Iterator[str]:
+    """``jdzhi server --port 0`` on ``home`` (its database at ``database_url`` if given); its URL
+    once /healthz answers."""
     process = subprocess.Popen(
         [sys.executable, "-m", "jdzhi", "--home", str(home), "server", "--port", "0", "--json",
-         *args], env=_environment(home), cwd=REPO, stdout=subprocess.PIPE,
+         *args], env=_environment(home, database_url), cwd=REPO, stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL)
     try:
         assert process.stdout is not None

@@ -93,9 +93,11 @@ def per_second(count: int, seconds: float) -> str:
     return f"{count / seconds:,.0f}/s"
 
 
-def _environment(home: Path) -> dict[str, str]:
+def _environment(home: Path, database_url: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JDZHI_")}
     env.update(JDZHI_HOME=str(home), JDZHI_PASSPHRASE=PASSPHRASE, JDZHI_NOW=NOW)
+    if database_url:
+        env["JDZHI_DATABASE_URL"] = database_url
     return env
 
 
