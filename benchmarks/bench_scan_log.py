@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_server import drive, server_process
-from benchmarks.run import NOW, PASSPHRASE, REPO, _environment, _records_csv
+from benchmarks.run import NOW, PASSPHRASE, REPO, _environment, _records_csv, fresh_database
 
 LABELS = 1_000
 SERIALS_IN_LOG = 1_000_000
@@ -161,20 +161,8 @@ def _database(backend: str) -> Iterator[str | None]:
     server = os.environ.get("JDZHI_TEST_DATABASE_URL")
     if not server:
         raise SystemExit("PostgreSQL: run under scripts/with-postgres (JDZHI_TEST_DATABASE_URL)")
-    import uuid
-
-    import psycopg
-    import sqlalchemy
-
-    name = f"jdzhi_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield sqlalchemy.make_url(server).set(database=name).render_as_string(
-            hide_password=False)
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(server, "jdzhi_bench") as url:
+        yield url
 
 
 def main() -> None:

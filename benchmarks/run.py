@@ -93,6 +93,26 @@ def per_second(count: int, seconds: float) -> str:
     return f"{count / seconds:,.0f}/s"
 
 
+@contextmanager
+def fresh_database(server: str, prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the server at ``server`` (a URL whose user may create
+    databases), its URL; dropped afterwards, connections and all."""
+    import uuid
+
+    import psycopg
+    import sqlalchemy
+
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield sqlalchemy.make_url(server).set(database=name).render_as_string(
+            hide_password=False)
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def _environment(home: Path, database_url: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JDZHI_")}
     env.update(JDZHI_HOME=str(home), JDZHI_PASSPHRASE=PASSPHRASE, JDZHI_NOW=NOW)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import settings
 from typer.testing import CliRunner, Result
 
+from benchmarks.run import fresh_database
 from jdzhi.cli import app
 from jdzhi.home import Home
 
@@ -128,20 +129,8 @@ def postgres_database() -> Iterator[str]:
         if os.environ.get("CI") == "true":
             pytest.fail("CI runs the PostgreSQL tests: JDZHI_TEST_DATABASE_URL is not set")
         pytest.skip("no PostgreSQL test cluster (run pytest under scripts/with-postgres)")
-    import uuid
-
-    import psycopg
-    import sqlalchemy
-
-    name = f"jdzhi_test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield sqlalchemy.make_url(server).set(database=name).render_as_string(
-            hide_password=False)
-    finally:
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(server, "jdzhi_test") as url:
+        yield url
 
 
 @pytest.fixture

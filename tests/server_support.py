@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 from db_support import copy_registry, raw_database
-from hardening_support import home_at, jdzhi_process
+from hardening_support import World, csv_text, home_at, jdzhi_process, ok, run
 
 from jdzhi.home import Home
 
@@ -93,6 +93,16 @@ def copy_home(source: Path, target: Path) -> Path:
     shutil.copy(source / "keys" / "authority.pub", target / "keys" / "authority.pub")
     copy_registry(home_at(source), Home(target))
     return target
+
+
+def signed_elsewhere(world: World, folder: Path, serials: range, batch: str) -> Path:
+    """SIGNED.jsonl made with `jdzhi sign` on a copy of the registry (a workshop's machine)."""
+    workshop = copy_home(world.home.path, folder / "workshop-home")
+    source = folder / "records.csv"
+    source.write_text(csv_text(serials, batch=batch), encoding="utf-8")
+    signed = folder / "signed.jsonl"
+    ok(run(workshop, "sign", str(source), "--key", str(world.key), "--out", str(signed)))
+    return signed
 
 
 def stored_endorsement(home: Path, report_no: str) -> bytes:

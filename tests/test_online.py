@@ -14,12 +14,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from hardening_support import LICENSE_NO, World, build_world, csv_text, ok, run
+from hardening_support import LICENSE_NO, World, build_world, ok, run
 from label_support import label_of
-from server_support import RunningServer, count, running_server
+from server_support import RunningServer, copy_home, count, running_server, signed_elsewhere
 from typer.testing import Result
 
-from benchmarks.run import copy_home
 from jdzhi.errors import Busy, ExitCode, InvalidInput, JdzhiError, Unreachable
 from jdzhi.online.client import USER_AGENT, check_server_url, open_center
 from jdzhi.online.uploads import PushPlan, push_records
@@ -56,16 +55,6 @@ def _one_error_line(result: Result, code: ExitCode) -> str:
     return lines[0]
 
 
-def _signed_elsewhere(world: World, folder: Path, serials: range, batch: str) -> Path:
-    """SIGNED.jsonl signed on a workshop's copy of the registry."""
-    workshop = copy_home(world.home.path, folder / "workshop-home")
-    source = folder / "records.csv"
-    source.write_text(csv_text(serials, batch=batch), encoding="utf-8")
-    signed = folder / "signed.jsonl"
-    ok(run(workshop, "sign", str(source), "--key", str(world.key), "--out", str(signed)))
-    return signed
-
-
 def _stored(world: World, batch: str) -> int:
     return count(world.home.path, "SELECT count(*) FROM signed_records WHERE batch = ?", batch)
 
@@ -85,7 +74,7 @@ def _tampered(signed: Path, line: int) -> None:
 
 def test_push_stores_every_line_and_sending_again_is_harmless(
         world: World, server: RunningServer, tmp_path: Path) -> None:
-    signed = _signed_elsewhere(world, tmp_path, range(2001, 2005), "P1")
+    signed = signed_elsewhere(world, tmp_path, range(2001, 2005), "P1")
     client = tmp_path / "client-home"
     first = ok(run(client, "push", str(signed), "--server", server.url + "/", "--json"))
     assert json.loads(first.stdout) == {"server": server.url, "file": str(signed), "lines": 4,
@@ -98,7 +87,7 @@ def test_push_stores_every_line_and_sending_again_is_harmless(
 
 def test_push_of_a_tampered_line_is_refused_with_its_number_and_stores_nothing(
         world: World, server: RunningServer, tmp_path: Path) -> None:
-    signed = _signed_elsewhere(world, tmp_path, range(2101, 2106), "P2")
+    signed = signed_elsewhere(world, tmp_path, range(2101, 2106), "P2")
     _tampered(signed, 3)
     line = _one_error_line(run(tmp_path / "c", "push", str(signed), "--server", server.url),
                            ExitCode.CHECK_FAILED)
@@ -110,7 +99,7 @@ def test_push_of_a_tampered_line_is_refused_with_its_number_and_stores_nothing(
 
 def test_a_big_file_goes_in_parts_each_all_or_none_and_a_rerun_completes_it(
         world: World, server: RunningServer, tmp_path: Path) -> None:
-    signed = _signed_elsewhere(world, tmp_path, range(2201, 2207), "P3")
+    signed = signed_elsewhere(world, tmp_path, range(2201, 2207), "P3")
     good = signed.read_text(encoding="utf-8")
     _tampered(signed, 5)
     longest = max(len(line.encode()) + 1
@@ -135,7 +124,7 @@ def test_a_big_file_goes_in_parts_each_all_or_none_and_a_rerun_completes_it(
 
 def test_push_checks_the_whole_file_before_sending_anything(
         world: World, server: RunningServer, tmp_path: Path) -> None:
-    signed = _signed_elsewhere(world, tmp_path, range(2301, 2304), "P4")
+    signed = signed_elsewhere(world, tmp_path, range(2301, 2304), "P4")
     signed.write_text(signed.read_text(encoding="utf-8") + "\nnot json\n", encoding="utf-8")
     line = _one_error_line(run(tmp_path / "c", "push", str(signed), "--server", server.url),
                            ExitCode.INVALID_INPUT)
@@ -352,7 +341,7 @@ def lab(world: World, server: RunningServer, tmp_path_factory: pytest.TempPathFa
     key = folder / "lab.key"
     ok(run(world.home.path, "lab", "add", "景德镇陶瓷检测中心", "--accreditation", "CNAS L0001",
            "--out", str(key)))
-    signed = _signed_elsewhere(world, folder, range(3001, 3004), "L1")
+    signed = signed_elsewhere(world, folder, range(3001, 3004), "L1")
     ok(run(folder, "push", str(signed), "--server", server.url))
     results = folder / "results.csv"
     results.write_text("ware_class,pb,cd\nflat,0.2,0.01\n", encoding="utf-8")

@@ -11,8 +11,14 @@ from typing import Any
 import httpx
 import pytest
 from conftest import postgres_database
-from hardening_support import World, build_world, csv_text, ok, run
-from server_support import RunningServer, copy_home, count, running_server, stored_endorsement
+from hardening_support import World, build_world, ok, run
+from server_support import (
+    RunningServer,
+    count,
+    running_server,
+    signed_elsewhere,
+    stored_endorsement,
+)
 
 NDJSON = {"content-type": "application/x-ndjson"}
 CBOR = {"content-type": "application/cbor"}
@@ -96,19 +102,9 @@ def test_the_verification_page_is_served_with_the_authority_key_pinned(
     assert http.get("/style.css").status_code == 200
 
 
-def _sign_elsewhere(world: World, folder: Path, serials: range, batch: str) -> Path:
-    """SIGNED.jsonl made with `jdzhi sign` on a copy of the registry (a workshop's machine)."""
-    workshop = copy_home(world.home.path, folder / "workshop-home")
-    source = folder / "records.csv"
-    source.write_text(csv_text(serials, batch=batch), encoding="utf-8")
-    signed = folder / "signed.jsonl"
-    ok(run(workshop, "sign", str(source), "--key", str(world.key), "--out", str(signed)))
-    return signed
-
-
 def test_records_are_verified_and_stored_all_or_none(
         world: World, http: httpx.Client, tmp_path: Path) -> None:
-    signed = _sign_elsewhere(world, tmp_path, range(2001, 2006), "B2")
+    signed = signed_elsewhere(world, tmp_path, range(2001, 2006), "B2")
     lines = signed.read_text(encoding="utf-8").splitlines()
     tampered = json.loads(lines[2])
     tampered["label"] = tampered["label"][:-4] + "AAAA"
@@ -135,8 +131,8 @@ def test_records_are_verified_and_stored_all_or_none(
 
 def test_a_serial_signed_again_with_other_content_is_a_conflict(
         world: World, http: httpx.Client, tmp_path: Path) -> None:
-    first = _sign_elsewhere(world, tmp_path / "a", range(3001, 3003), "B3")
-    second = _sign_elsewhere(world, tmp_path / "b", range(3002, 3004), "B4")
+    first = signed_elsewhere(world, tmp_path / "a", range(3001, 3003), "B3")
+    second = signed_elsewhere(world, tmp_path / "b", range(3002, 3004), "B4")
     assert http.post("/api/v1/records", content=first.read_bytes(),
                      headers=NDJSON).json()["stored"] == 2
     message = _error(http.post("/api/v1/records", content=second.read_bytes(), headers=NDJSON),
@@ -151,7 +147,7 @@ def test_an_endorsement_made_by_the_lab_is_stored_once(
     lab_key = tmp_path / "lab.key"
     ok(run(home, "lab", "add", "景德镇陶瓷检测中心", "--accreditation", "CNAS L0001",
            "--out", str(lab_key)))
-    signed = _sign_elsewhere(world, tmp_path, range(4001, 4004), "B5")
+    signed = signed_elsewhere(world, tmp_path, range(4001, 4004), "B5")
     assert http.post("/api/v1/records", content=signed.read_bytes(),
                      headers=NDJSON).json()["stored"] == 3
     lab_home = tmp_path / "workshop-home"  # the lab's copy knows the batch and the lab key
@@ -208,7 +204,7 @@ def test_one_client_flooding_a_serial_from_many_claimed_places_raises_no_clone(
 
 def test_distinct_clients_at_distinct_places_raise_a_warning_not_a_verdict(
         world: World, http: httpx.Client, tmp_path: Path) -> None:
-    signed = _sign_elsewhere(world, tmp_path, range(5001, 5002), "B6")
+    signed = signed_elsewhere(world, tmp_path, range(5001, 5002), "B6")
     http.post("/api/v1/records", content=signed.read_bytes(), headers=NDJSON)
     label = json.loads(signed.read_text(encoding="utf-8"))["label"]
     places = ["Beijing", "Shanghai", "Guangzhou", "Chengdu", "Harbin"]
@@ -228,7 +224,7 @@ def test_inspector_scans_authenticate_and_can_flag_a_clone(
     token = added["token"]
     assert count(home, "SELECT count(*) FROM inspectors WHERE token_sha256 = ?",
                  token.encode()) == 0  # only its hash is stored
-    signed = _sign_elsewhere(world, tmp_path, range(6001, 6002), "B7")
+    signed = signed_elsewhere(world, tmp_path, range(6001, 6002), "B7")
     http.post("/api/v1/records", content=signed.read_bytes(), headers=NDJSON)
     label = json.loads(signed.read_text(encoding="utf-8"))["label"]
     scan = {"label": label, "source": "inspector"}
@@ -263,7 +259,7 @@ def test_unknown_serials_and_enterprises(http: httpx.Client) -> None:
 
 def test_an_anonymous_warning_names_places_only_to_the_kilometre(
         world: World, http: httpx.Client, tmp_path: Path) -> None:
-    signed = _sign_elsewhere(world, tmp_path, range(7001, 7002), "B8")
+    signed = signed_elsewhere(world, tmp_path, range(7001, 7002), "B8")
     http.post("/api/v1/records", content=signed.read_bytes(), headers=NDJSON)
     label = json.loads(signed.read_text(encoding="utf-8"))["label"]
     first = _scan(http, label, location="29.271234,117.184567",
