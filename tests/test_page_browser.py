@@ -19,6 +19,7 @@ import random
 import re
 import string
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -227,17 +228,24 @@ def font_config(folder: Path) -> dict[str, str]:
     return {"FONTCONFIG_FILE": str(config)}
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+@contextmanager
+def launched_chromium(fonts: Path) -> Iterator[Any]:
+    """Debian's Chromium through Playwright, with the label font (skips when either is missing)."""
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed at /usr/bin/chromium (scripts/test installs it)")
     sync_api = pytest.importorskip("playwright.sync_api")
-    env = {**os.environ, **font_config(tmp_path_factory.mktemp("fonts"))}
+    env = {**os.environ, **font_config(fonts)}
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
                                               env=env)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with launched_chromium(tmp_path_factory.mktemp("fonts")) as chromium:
+        yield chromium
 
 
 @pytest.fixture(scope="module")

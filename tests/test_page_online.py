@@ -7,7 +7,6 @@ center cannot be reached it keeps its verdict and says the count is unavailable;
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -19,13 +18,7 @@ import httpx
 import pytest
 from hardening_support import World, build_world, ok, run
 from server_support import RunningServer, running_server, start_server
-from test_page_browser import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    REFUSE_WEBCRYPTO_ED25519,
-    font_config,
-)
+from test_page_browser import ARTIFACTS, REFUSE_WEBCRYPTO_ED25519, launched_chromium
 
 from jdzhi.trace.page import serve
 from jdzhi.trace.page.export import export_page
@@ -64,15 +57,8 @@ def server(world: World) -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (scripts/test installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    env = {**os.environ, **font_config(tmp_path_factory.mktemp("fonts"))}
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                              env=env)
+    with launched_chromium(tmp_path_factory.mktemp("fonts")) as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
