@@ -14,8 +14,10 @@ from jdzhi.server.errors import ApiError
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it is known to exceed ``limit`` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise _too_large(limit)
+    if declared is not None:
+        if not declared.isdigit() or int(declared) > limit:
+            raise _too_large(limit)
+        return await request.body()  # the HTTP parser holds a body to its declared length
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -51,10 +53,14 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+#: one decoder for every body (``json.loads`` with options builds a new one each call)
+_decoder = json.JSONDecoder(parse_constant=_no_constant)
+
+
 def json_value(text: str, *, what: str = "the body") -> Any:
     """Strict JSON: NaN and Infinity refused, deep nesting refused (Python's recursion limit)."""
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return _decoder.decode(text)
     except RecursionError:
         raise ApiError(400, "invalid-json", f"{what} is nested too deeply") from None
     except ValueError as error:

@@ -15,8 +15,11 @@ Two kinds of scan, two kinds of evidence:
 from __future__ import annotations
 
 import json
+from bisect import insort
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import groupby
 from typing import Any, Literal
 
 from jdzhi._format.scanning import scan_outcome_json
@@ -43,9 +46,10 @@ class ScanRequest:
     day: str
 
 
-def answer_json(value: Any) -> str:
-    """JSON as the server answers it (Starlette's JSONResponse renders so)."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+#: JSON as the server answers it (Starlette's JSONResponse renders so); one encoder for every
+#: answer, since ``json.dumps`` with options builds a new one each call
+answer_json = json.JSONEncoder(ensure_ascii=False, allow_nan=False,
+                               separators=(",", ":")).encode
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,8 @@ class Judged:
                clone_warning: str | None) -> bytes:
         """The answer to one scan: the outcome's JSON, then ``checks``, ``first_checked_at``
         and ``clone_warning`` (the fields `jdzhi scan --json` does not give)."""
-        return (f'{self.head},"checks":{answer_json(checks)},"first_checked_at":'
-                f'{answer_json(first_checked_at)},"clone_warning":'
+        return (f'{self.head},"checks":{"null" if checks is None else int(checks)},'
+                f'"first_checked_at":{answer_json(first_checked_at)},"clone_warning":'
                 f'{answer_json(clone_warning)}}}').encode()
 
 
@@ -111,14 +115,24 @@ class TrustCache:
 def store_scans(db: Database, trust: TrustCache, requests: list[ScanRequest],
                 now: datetime) -> list[bytes]:
     """Judge and store a batch of scans in one transaction (one commit for them all); the
-    answers, rendered as JSON, are in the order of ``requests``."""
+    answers, rendered as JSON, are in the order of ``requests``. Each scan is judged as if the
+    scans before it had been stored one by one."""
     policy = lib.ClonePolicy()
     check = trust.verifier(db, now)
     moment = _Moment(now, format_time(now), format_time(now - timedelta(days=policy.window_days)))
+    answers: list[bytes] = []
     with transaction(db):
         ensure_months(db, now)
-        return [_judge_and_store(db, trust.outcome(check, request.label), request, moment,
-                                 policy) for request in requests]
+        # page scans read the scan log that inspector scans write, and inspector scans the
+        # page's counts: each run of one kind is judged and stored before the next
+        for source, run in groupby(requests, key=lambda request: request.source):
+            judged = [(request, trust.outcome(check, request.label)) for request in run]
+            if source == "inspector":
+                answers += [_inspector_scan(db, found.outcome, request, moment, policy)
+                            for request, found in judged]
+            else:
+                answers += _PageRun(db, moment, policy, judged).store()
+    return answers
 
 
 @dataclass(frozen=True)
@@ -128,13 +142,6 @@ class _Moment:
     now: datetime
     text: str
     window_start: str
-
-
-def _judge_and_store(db: Database, judged: Judged, request: ScanRequest,
-                     moment: _Moment, policy: lib.ClonePolicy) -> bytes:
-    if request.source == "inspector":
-        return _inspector_scan(db, judged.outcome, request, moment, policy)
-    return _page_scan(db, judged, request, moment, policy)
 
 
 def _inspector_scan(db: Database, outcome: lib.ScanOutcome, request: ScanRequest,
@@ -151,40 +158,140 @@ def _inspector_scan(db: Database, outcome: lib.ScanOutcome, request: ScanRequest
     return Judged.of(outcome).answer(counts["checks"], counts["first_checked_at"], None)
 
 
-def _page_scan(db: Database, judged: Judged, request: ScanRequest,
-               moment: _Moment, policy: lib.ClonePolicy) -> bytes:
-    """The scan log's finding shown, a warning from distinct clients, the scan counted. (The
-    hot path of the server: five statements; the verdict's JSON rendered once a minute.)"""
-    outcome = judged.outcome
+#: a serial of an enterprise, as the scan tables key it
+_Key = tuple[int, str]
+
+
+@dataclass(frozen=True)
+class _ClientDay:
+    """A row of ``page_scan_clients``: a client's first place of a day for one serial."""
+
+    day: str
+    client: bytes
+    scanned_at: str
+    place: lib.Location
+
+
+class _PageRun:
+    """Consecutive page scans, stored with a few statements for them all (the hot path of the
+    server): what they read is read once, each is judged in order in memory, what they write
+    is written at the end. The caller's write transaction keeps the rows read unchanged."""
+
+    def __init__(self, db: Database, moment: _Moment, policy: lib.ClonePolicy,
+                 scans: list[tuple[ScanRequest, Judged]]) -> None:
+        self.db, self.moment, self.policy, self.scans = db, moment, policy, scans
+        keys = {key for _, found in scans if (key := _key_of(found.outcome)) is not None}
+        genuine = {key for _, found in scans
+                   if found.outcome.genuine and (key := _key_of(found.outcome)) is not None}
+        self.logged = self._logged(sorted(keys))
+        self.clients = self._clients(sorted(genuine))
+        self.new_clients: list[list[Any]] = []
+
+    def store(self) -> list[bytes]:
+        judged: list[tuple[Judged, _Key | None, str | None]] = []
+        page_rows: list[list[Any]] = []
+        for request, found in self.scans:
+            key, warning = _key_of(found.outcome), None
+            if key is not None and found.outcome.genuine:
+                flagged = self.logged.get(key, (0, None, None))[2]
+                if flagged is not None:
+                    found = Judged.of(lib.as_suspected_clone(found.outcome, [
+                        f"suspected clone: the registry's inspectors flagged this serial "
+                        f"({flagged})"]))
+                warning = self._anonymous_warning(key, request)
+            judged.append((found, key, warning))
+            page_rows.append([self.moment.text, request.where.text, request.where.latitude,
+                              request.where.longitude, found.outcome.verdict,
+                              key and key[0], key and key[1], request.label, found.reasons])
+        if self.new_clients:
+            self.db.executemany(
+                "INSERT INTO page_scan_clients (enterprise_id, serial, day, client, scanned_at, "
+                "location, latitude, longitude) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING", self.new_clients)
+        self.db.executemany(
+            "INSERT INTO page_scans (scanned_at, location, latitude, longitude, verdict, "
+            "enterprise_id, serial, label_text, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            page_rows)
+        return self._answers(judged)
+
+    def _answers(self, judged: list[tuple[Judged, _Key | None, str | None]]) -> list[bytes]:
+        """Each scan's answer, its ``checks`` counted in order (page and logged scans)."""
+        added = Counter(key for _, key, _ in judged if key is not None)
+        totals = self._count_checks(added)
+        seen: Counter[_Key] = Counter()
+        answers = []
+        for found, key, warning in judged:
+            if key is None:
+                answers.append(found.answer(None, None, warning))
+                continue
+            seen[key] += 1
+            count, logged_first, _ = self.logged.get(key, (0, None, None))
+            page_total, page_first = totals[key]
+            first = min(at for at in (page_first, logged_first) if at is not None)
+            answers.append(found.answer(page_total - added[key] + seen[key] + count, first,
+                                        warning))
+        return answers
+
+    def _logged(self, keys: list[_Key]) -> dict[_Key, tuple[int, str | None, str | None]]:
+        """The scan log's count, first sighting and latest clone verdict of each serial."""
+        found = {}
+        for key in keys:
+            found[key] = self.db.execute(
+                "SELECT count(*), min(scanned_at), "
+                "max(CASE WHEN verdict = 'suspected-clone' THEN scanned_at END) FROM scans "
+                "WHERE enterprise_id = ? AND serial = ?", key).fetchone()
+        return found
+
+    def _clients(self, keys: list[_Key]) -> dict[_Key, list[_ClientDay]]:
+        """Each serial's clients of the clone window, oldest first."""
+        found: dict[_Key, list[_ClientDay]] = {}
+        for key in keys:
+            found[key] = [_ClientDay(day, bytes(client), at, lib.Location(text, lat, lon))
+                          for day, client, at, text, lat, lon in self.db.execute(
+                "SELECT day, client, scanned_at, location, latitude, longitude "
+                "FROM page_scan_clients WHERE enterprise_id = ? AND serial = ? "
+                "AND scanned_at >= ? ORDER BY scanned_at", [*key, self.moment.window_start])]
+        return found
+
+    def _anonymous_warning(self, key: _Key, request: ScanRequest) -> str | None:
+        """The clone rules over distinct clients' first places of the day, as a warning; the
+        client counted (once a serial and day, at its first place)."""
+        rows = self.clients[key]
+        here = next((row for row in rows
+                     if row.day == request.day and row.client == request.client), None)
+        if here is None:
+            here = _ClientDay(request.day, request.client, self.moment.text,
+                              _coarse(request.where))
+            insort(rows, here, key=lambda row: row.scanned_at)
+            self.new_clients.append([*key, here.day, here.client, here.scanned_at,
+                                     here.place.text, here.place.latitude,
+                                     here.place.longitude])
+        others = [lib.Sighting(stored_time(row.scanned_at), "", row.place, "")
+                  for row in rows if row is not here]
+        reasons = lib.clone_reasons(self.moment.now, here.place, others, self.policy)
+        if not reasons:
+            return None
+        # the first reason is the finding; the others would show other people's sightings
+        return "clone warning from anonymous page checks (each client once a day): " + (
+            reasons[0].removeprefix("suspected clone: "))
+
+    def _count_checks(self, added: Counter[_Key]) -> dict[_Key, tuple[int, str]]:
+        """Add each serial's new page checks to its count: its total and first check now."""
+        totals = {}
+        for key, count in sorted(added.items()):
+            checks, first = self.db.execute(
+                "INSERT INTO page_checks (enterprise_id, serial, checks, first_checked_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (enterprise_id, serial) "
+                "DO UPDATE SET checks = page_checks.checks + excluded.checks "
+                "RETURNING checks, first_checked_at",
+                [*key, count, self.moment.text]).fetchone()
+            totals[key] = (int(checks), str(first))
+        return totals
+
+
+def _key_of(outcome: lib.ScanOutcome) -> _Key | None:
     enterprise_id, serial = lib.enterprise_id_of(outcome), outcome.serial
-    logged: tuple[int, str | None, str | None] = (0, None, None)
-    warning: str | None = None
-    if enterprise_id is not None and serial is not None:
-        # the scan log's count, first sighting and latest clone verdict of the serial
-        logged = db.execute(
-            "SELECT count(*), min(scanned_at), "
-            "max(CASE WHEN verdict = 'suspected-clone' THEN scanned_at END) FROM scans "
-            "WHERE enterprise_id = ? AND serial = ?", [enterprise_id, serial]).fetchone()
-        if outcome.genuine:
-            if logged[2] is not None:
-                judged = Judged.of(lib.as_suspected_clone(outcome, [
-                    f"suspected clone: the registry's inspectors flagged this serial "
-                    f"({logged[2]})"]))
-            warning = _anonymous_warning(db, request, enterprise_id, serial, moment, policy)
-    db.execute(
-        "INSERT INTO page_scans (scanned_at, location, latitude, longitude, verdict, "
-        "enterprise_id, serial, label_text, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [moment.text, request.where.text, request.where.latitude, request.where.longitude,
-         judged.outcome.verdict, enterprise_id, serial, request.label, judged.reasons])
-    if enterprise_id is None or serial is None:
-        return judged.answer(None, None, warning)
-    checks, first = db.execute(
-        "INSERT INTO page_checks (enterprise_id, serial, checks, first_checked_at) "
-        "VALUES (?, ?, 1, ?) ON CONFLICT (enterprise_id, serial) "
-        "DO UPDATE SET checks = page_checks.checks + 1 RETURNING checks, first_checked_at",
-        [enterprise_id, serial, moment.text]).fetchone()
-    return judged.answer(checks + logged[0],
-                         min(at for at in (first, logged[1]) if at is not None), warning)
+    return None if enterprise_id is None or serial is None else (enterprise_id, serial)
 
 
 def _latest_flag(db: Database, enterprise_id: int,
@@ -197,38 +304,6 @@ def _latest_flag(db: Database, enterprise_id: int,
     if found is None:
         return None
     return found[0], [r for r in json.loads(found[1]) if r.startswith("suspected clone")]
-
-
-def _anonymous_warning(db: Database, request: ScanRequest,
-                       enterprise_id: int | None, serial: str, moment: _Moment,
-                       policy: lib.ClonePolicy) -> str | None:
-    """The clone rules over distinct clients' first places of the day, as a warning."""
-    place = _coarse(request.where)
-    db.execute(
-        "INSERT INTO page_scan_clients (enterprise_id, serial, day, client, "
-        "scanned_at, location, latitude, longitude) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT DO NOTHING",
-        [enterprise_id, serial, request.day, request.client, moment.text, place.text,
-         place.latitude, place.longitude])
-    here: lib.Location | None = None
-    others: list[lib.Sighting] = []
-    for day, client, at, text, latitude, longitude in db.execute(
-        "SELECT day, client, scanned_at, location, latitude, longitude FROM page_scan_clients "
-        "WHERE enterprise_id = ? AND serial = ? AND scanned_at >= ? ORDER BY scanned_at",
-        [enterprise_id, serial, moment.window_start],
-    ).fetchall():
-        place = lib.Location(text, latitude, longitude)
-        if day == request.day and bytes(client) == request.client:
-            here = place
-        else:
-            others.append(lib.Sighting(stored_time(at), "", place, ""))
-    assert here is not None  # inserted above, or there since earlier today
-    reasons = lib.clone_reasons(moment.now, here, others, policy)
-    if not reasons:
-        return None
-    # the first reason is the finding; the others would show other people's sightings
-    return "clone warning from anonymous page checks (each client once a day): " + (
-        reasons[0].removeprefix("suspected clone: "))
 
 
 def _coarse(where: lib.Location) -> lib.Location:
