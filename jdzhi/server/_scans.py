@@ -243,14 +243,15 @@ class _PageRun:
         return found
 
     def _clients(self, keys: list[_Key]) -> dict[_Key, list[_ClientDay]]:
-        """Each serial's clients of the clone window, oldest first."""
+        """Each serial's clients of the clone window, oldest first (see _client_order)."""
         found: dict[_Key, list[_ClientDay]] = {}
         for key in keys:
             found[key] = [_ClientDay(day, bytes(client), at, lib.Location(text, lat, lon))
                           for day, client, at, text, lat, lon in self.db.execute(
                 "SELECT day, client, scanned_at, location, latitude, longitude "
                 "FROM page_scan_clients WHERE enterprise_id = ? AND serial = ? "
-                "AND scanned_at >= ? ORDER BY scanned_at", [*key, self.moment.window_start])]
+                "AND scanned_at >= ? ORDER BY scanned_at, day, client",
+                [*key, self.moment.window_start])]
         return found
 
     def _anonymous_warning(self, key: _Key, request: ScanRequest) -> str | None:
@@ -262,7 +263,7 @@ class _PageRun:
         if here is None:
             here = _ClientDay(request.day, request.client, self.moment.text,
                               _coarse(request.where))
-            insort(rows, here, key=lambda row: row.scanned_at)
+            insort(rows, here, key=_client_order)
             self.new_clients.append([*key, here.day, here.client, here.scanned_at,
                                      here.place.text, here.place.latitude,
                                      here.place.longitude])
@@ -287,6 +288,11 @@ class _PageRun:
                 [*key, count, self.moment.text]).fetchone()
             totals[key] = (int(checks), str(first))
         return totals
+
+
+def _client_order(row: _ClientDay) -> tuple[str, str, bytes]:
+    """The order of a serial's clients: the clone rules name the first sighting they find."""
+    return row.scanned_at, row.day, row.client
 
 
 def _key_of(outcome: lib.ScanOutcome) -> _Key | None:
