@@ -95,7 +95,11 @@ def main(count: int, rounds: int) -> None:
                 context = browser.new_context(viewport={"width": 390, "height": 844})
                 tab = context.new_page()
                 tab.goto(url)
-                tab.wait_for_selector("#verdict[data-verdict=genuine]", timeout=30_000)
+                verdict = tab.wait_for_selector("#verdict[data-verdict]", timeout=30_000)
+                assert verdict is not None
+                if verdict.get_attribute("data-verdict") != "genuine":
+                    raise SystemExit(f"the page's verdict is not genuine: "
+                                     f"{' '.join(verdict.inner_text().split())}")
                 times.append(tab.evaluate(
                     "performance.getEntriesByName('jdzhi-verdict')[0].startTime"))
                 context.close()
