@@ -13,11 +13,10 @@ import pytest
 from conftest import BOTH_BACKENDS
 from hardening_support import World, build_world
 
-from jdzhi.registry.db import Database, open_registry, transaction
+from jdzhi.errors import Busy
+from jdzhi.registry.db import Database, open_registry, scan_transaction, transaction
 from jdzhi.server._scans import ScanRequest, TrustCache, store_scans
 from jdzhi.trace.scanning.log import parse_location
-
-pytestmark = BOTH_BACKENDS
 
 NOW = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
 PLACES = ["", "Beijing", "Shanghai", "29.2689,117.1784", "43.8256,87.6168", "31.2304,121.4737",
@@ -80,6 +79,7 @@ def _cut(requests: list[ScanRequest], chooser: random.Random) -> list[list[ScanR
     return batches
 
 
+@BOTH_BACKENDS
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_any_cut_into_batches_stores_and_answers_as_one_at_a_time(
         tmp_path: Path, seed: int) -> None:
@@ -97,3 +97,34 @@ def test_any_cut_into_batches_stores_and_answers_as_one_at_a_time(
     assert len(rows["page_scans"]) + len(rows["scans"]) == len(requests)
     assert any(b'"clone_warning":"' in answer for answer in answers)
     assert any(b'"verdict":"suspected-clone"' in answer for answer in answers)
+
+
+@pytest.mark.parametrize("registry_backend", ["postgresql"], indirect=True)
+def test_on_postgresql_scans_of_other_serials_are_stored_meanwhile(tmp_path: Path) -> None:
+    """Two servers over one PostgreSQL store scans at the same time unless they scan the same
+    serial; a registry change waits for the scans under way, as they wait for it."""
+    world = build_world(tmp_path, count=3)
+    labels = {line["serial"]: line["label"] for line in world.lines()}
+    holder, other = open_registry(world.home), open_registry(world.home)
+    try:
+        other.execute("SET lock_timeout = '10s'")  # what would wait, fails instead of hanging
+        # its first batch makes this month's partitions, which waits for every writer
+        store_scans(other, TrustCache(), [_page_scan(labels["1003"])], NOW)
+        with scan_transaction(holder, [(1, "1001")]):
+            stored = store_scans(other, TrustCache(), [_page_scan(labels["1002"])], NOW)
+            assert b'"checks":1,' in stored[0]
+            other.execute("SET lock_timeout = '100ms'")
+            with pytest.raises(Busy):
+                store_scans(other, TrustCache(), [_page_scan(labels["1001"])], NOW)
+            with pytest.raises(Busy), transaction(other):
+                pass
+            assert not other.in_transaction  # the refused transaction was rolled back
+        stored = store_scans(other, TrustCache(), [_page_scan(labels["1001"])], NOW)
+        assert b'"checks":1,' in stored[0]
+    finally:
+        holder.close()
+        other.close()
+
+
+def _page_scan(label: str) -> ScanRequest:
+    return ScanRequest(label, "page", "", parse_location(None), b"c" * 16, "2026-03-10")

@@ -10,6 +10,7 @@ for PostgreSQL (psycopg 3) :class:`Database` translates the placeholders once pe
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
@@ -29,7 +30,8 @@ Dialect = Literal["sqlite", "postgresql"]
 #: how long a writer waits for another process's write transaction before giving up
 BUSY_TIMEOUT_SECONDS = 60.0
 #: the PostgreSQL advisory lock that write transactions take: one writer at a time, as SQLite's
-#: ``BEGIN IMMEDIATE`` (the audit log is one hash chain; every check-then-write stays sound)
+#: ``BEGIN IMMEDIATE`` (the audit log is one hash chain; every check-then-write stays sound).
+#: Scans take it shared, with a lock of each serial they store (see :meth:`Database.begin_scans`)
 WRITE_LOCK_KEY = 0x6A647A68  # "jdzh"
 #: how long connecting to a PostgreSQL server may take (unless the URL says connect_timeout=…)
 CONNECT_TIMEOUT_SECONDS = 10
@@ -121,6 +123,26 @@ class Database:
             self._driver.execute("BEGIN")
             self._driver.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
 
+    def begin_scans(self, serials: Iterable[tuple[int, str]]) -> None:
+        """Start a transaction that stores scans of these serials (enterprise id, serial).
+
+        On PostgreSQL scans of other serials go on at the same time, from any server: the
+        transaction holds the write lock shared (other writers, and detaching a month, wait for
+        it) and a lock of each serial, so that scans of one serial take turns and each sees the
+        ones before it. The serials are locked in one order, so two batches never wait for each
+        other. SQLite has one writer: it is :meth:`begin_write`."""
+        if self.dialect == "sqlite":
+            self.begin_write()
+            return
+        self._driver.execute("BEGIN")
+        self._driver.execute("SELECT pg_advisory_xact_lock_shared(%s)", (WRITE_LOCK_KEY,))
+        keys = sorted({(enterprise_id % 2**31, _serial_lock(serial))
+                       for enterprise_id, serial in serials})
+        if keys:  # one statement; unnest keeps the arrays' order, the order of the locks
+            self._driver.execute(
+                "SELECT count(pg_advisory_xact_lock(e, s)) FROM unnest(%s::int4[], %s::int4[]) "
+                "AS serial_locks(e, s)", ([e for e, _ in keys], [s for _, s in keys]))
+
     def next_savepoint(self) -> str:
         self._savepoints += 1
         return f"jdzhi_{self._savepoints}"
@@ -156,6 +178,13 @@ class Database:
 
 
 @lru_cache(maxsize=4096)
+def _serial_lock(serial: str) -> int:
+    """A serial's advisory lock key (with its enterprise id), a signed 32-bit number: two
+    serials that share one only take turns."""
+    return int.from_bytes(hashlib.blake2b(serial.encode(), digest_size=4).digest(), "big",
+                          signed=True)
+
+
 def _postgresql_sql(sql: str) -> str:
     """``?`` placeholders as psycopg's ``%s`` (``%`` doubled), string literals and quoted names
     left alone."""

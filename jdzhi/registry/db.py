@@ -13,7 +13,7 @@ for rows that the audit log must account for).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -50,6 +50,7 @@ __all__ = [
     "open_registry",
     "open_store",
     "rows",
+    "scan_transaction",
     "seed",
     "transaction",
 ]
@@ -292,16 +293,33 @@ def transaction(db: Database) -> Iterator[Database]:
     advisory lock), so that two writers queue instead of one failing when it upgrades a read
     lock. Inside a transaction it is a savepoint. Any exception rolls everything back.
     """
+    with _written(db, db.begin_write):
+        yield db
+
+
+@contextmanager
+def scan_transaction(db: Database, serials: Iterable[tuple[int, str]]) -> Iterator[Database]:
+    """A :func:`transaction` that stores scans of ``serials`` (enterprise id, serial) and writes
+    nothing else: on PostgreSQL, scans of other serials are stored at the same time
+    (:meth:`Database.begin_scans`)."""
+    with _written(db, lambda: db.begin_scans(serials)):
+        yield db
+
+
+@contextmanager
+def _written(db: Database, begin: Callable[[], None]) -> Iterator[None]:
     if db.in_transaction:
         with _savepoint(db):
-            yield db
+            yield
         return
     try:
-        db.begin_write()
+        begin()
     except db.driver_error as error:
+        if db.in_transaction:  # begun, but its lock was not granted
+            db.execute("ROLLBACK")
         raise db.translate(error) from None
     try:
-        yield db
+        yield
     except BaseException as error:
         if db.in_transaction:
             db.execute("ROLLBACK")

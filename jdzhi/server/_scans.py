@@ -23,7 +23,7 @@ from itertools import groupby
 from typing import Any, Literal
 
 from jdzhi._format.scanning import scan_outcome_json
-from jdzhi.registry.db import Database, transaction
+from jdzhi.registry.db import Database, scan_transaction
 from jdzhi.registry.enterprises import get_enterprise
 from jdzhi.server import _service as lib
 from jdzhi.timeutil import format_time, stored_time
@@ -120,18 +120,20 @@ def store_scans(db: Database, trust: TrustCache, requests: list[ScanRequest],
     policy = lib.ClonePolicy()
     check = trust.verifier(db, now)
     moment = _Moment(now, format_time(now), format_time(now - timedelta(days=policy.window_days)))
+    judged = [(request, trust.outcome(check, request.label)) for request in requests]
+    serials = {key for _, found in judged if (key := _key_of(found.outcome)) is not None}
     answers: list[bytes] = []
-    with transaction(db):
-        ensure_months(db, now)
+    ensure_months(db, now)  # before: making a partition waits for every writer of the logs
+    with scan_transaction(db, serials):
         # page scans read the scan log that inspector scans write, and inspector scans the
         # page's counts: each run of one kind is judged and stored before the next
-        for source, run in groupby(requests, key=lambda request: request.source):
-            judged = [(request, trust.outcome(check, request.label)) for request in run]
+        for source, group in groupby(judged, key=lambda scan: scan[0].source):
+            run = list(group)
             if source == "inspector":
                 answers += [_inspector_scan(db, found.outcome, request, moment, policy)
-                            for request, found in judged]
+                            for request, found in run]
             else:
-                answers += _PageRun(db, moment, policy, judged).store()
+                answers += _PageRun(db, moment, policy, run).store()
     return answers
 
 
@@ -175,7 +177,8 @@ class _ClientDay:
 class _PageRun:
     """Consecutive page scans, stored with a few statements for them all (the hot path of the
     server): what they read is read once, each is judged in order in memory, what they write
-    is written at the end. The caller's write transaction keeps the rows read unchanged."""
+    is written at the end. The caller's transaction holds the serials' locks: the rows read
+    stay as read until it ends."""
 
     def __init__(self, db: Database, moment: _Moment, policy: lib.ClonePolicy,
                  scans: list[tuple[ScanRequest, Judged]]) -> None:
