@@ -358,23 +358,23 @@ def init(
         passphrase = common.read_passphrase(passphrase_file, confirm=True,
                                             what="the new authority key")
     result = initialize_home(home, passphrase, base_url)
-    authority = result.authority
+    registry, authority = result.registry, result.authority
     if as_json:
-        common.emit_json({"path": result.registry_path, "created": result.registry_created,
-                          "applied_migrations": list(result.applied_migrations),
+        common.emit_json({"path": registry.path, "created": registry.created,
+                          "applied_migrations": list(registry.applied_migrations),
                           "authority_key_created": authority.created,
                           "authority_key_path": authority.key_path,
                           "authority_kid": authority_kid(authority.public_key).hex(),
                           "authority_public_key": base64url(authority.public_key),
                           "base_url": result.base_url})
         return
-    if result.registry_created:
-        common.out.print(f"[green]Created[/] a new registry at {escape(result.registry_path)}")
+    if registry.created:
+        common.out.print(f"[green]Created[/] a new registry at {escape(registry.path)}")
     else:
         common.out.print(
-            f"Registry at {escape(result.registry_path)} already exists; nothing was overwritten"
-            + (f" (schema updated: {', '.join(result.applied_migrations)})"
-               if result.applied_migrations else "")
+            f"Registry at {escape(registry.path)} already exists; nothing was overwritten"
+            + (f" (schema updated: {', '.join(registry.applied_migrations)})"
+               if registry.applied_migrations else "")
         )
     where = escape(authority.key_path)
     common.out.print(f"[green]Created[/] the authority key {authority.kid} at {where} (encrypted; "

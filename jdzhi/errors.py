@@ -7,6 +7,7 @@ The CLI catches it in exactly one place (``jdzhi.cli.JdzhiGroup.invoke``).
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -45,7 +46,11 @@ class ExitCode(IntEnum):
 class JdzhiError(Exception):
     """A user-facing error: ``message`` is one line for people, ``exit_code`` is for scripts,
     ``code`` names it in the server's JSON errors (``{"error": ..., "code": ...}``), from which
-    a client raises the same error again (:func:`error_of_code`)."""
+    a client raises the same error again (:func:`error_of_code`).
+
+    Each kind below declares its exit code and code as class keywords, which also makes it known
+    to :func:`error_of_code`; a subclass without them (a narrower message's class, such as
+    ``MalformedNote(InvalidInput)``) is its parent's kind."""
 
     exit_code: ExitCode = ExitCode.INVALID_INPUT
     code: str = "invalid-input"
@@ -56,51 +61,71 @@ class JdzhiError(Exception):
         if exit_code is not None:
             self.exit_code = exit_code
 
-
-class InvalidInput(JdzhiError):
-    exit_code, code = ExitCode.INVALID_INPUT, "invalid-input"
-
-
-class NotGenuine(JdzhiError):
-    """A signed record that `jdzhi verify` would not call genuine, refused (e.g. on upload)."""
-
-    exit_code, code = ExitCode.CHECK_FAILED, "not-genuine"
-
-
-class NotFound(JdzhiError):
-    exit_code, code = ExitCode.NOT_FOUND, "not-found"
+    def __init_subclass__(cls, *, exit_code: ExitCode | None = None, code: str | None = None,
+                          **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if (exit_code is None) != (code is None):
+            raise TypeError(f"{cls.__name__} names a kind of error by exit_code and code together")
+        if exit_code is not None and code is not None:
+            cls.exit_code, cls.code = exit_code, code
+            _KINDS[code] = cls
 
 
-class Conflict(JdzhiError):
-    exit_code, code = ExitCode.CONFLICT, "conflict"
+#: every kind of error by its code, as the kinds declare themselves
+_KINDS: dict[str, type[JdzhiError]] = {}
 
 
-class InvalidState(JdzhiError):
-    exit_code, code = ExitCode.INVALID_STATE, "invalid-state"
+class InvalidInput(JdzhiError, exit_code=ExitCode.INVALID_INPUT, code="invalid-input"):
+    """An input file or value is missing, unreadable or malformed: the message names it and what
+    is wrong with it, for the user to correct before running the command again."""
 
 
-class KeyUnusable(JdzhiError):
-    exit_code, code = ExitCode.KEY_ERROR, "key-unusable"
+class NotGenuine(JdzhiError, exit_code=ExitCode.CHECK_FAILED, code="not-genuine"):
+    """A signed record that `jdzhi verify` would not call genuine, refused (e.g. on upload);
+    `jdzhi verify` on the record says why."""
 
 
-class IntegrityError(JdzhiError):
-    exit_code, code = ExitCode.INTEGRITY, "integrity"
+class NotFound(JdzhiError, exit_code=ExitCode.NOT_FOUND, code="not-found"):
+    """No enterprise, license, key, record or work has the id, number or name given; the
+    matching `list` command shows the ones there are."""
 
 
-class NotInitialized(JdzhiError):
-    exit_code, code = ExitCode.NOT_INITIALIZED, "not-initialized"
+class Conflict(JdzhiError, exit_code=ExitCode.CONFLICT, code="conflict"):
+    """The action would duplicate or overwrite something that exists (a registered number, a
+    file in the way); nothing was changed: choose another name, or remove what is there."""
 
 
-class Busy(JdzhiError):
-    exit_code, code = ExitCode.BUSY, "busy"
+class InvalidState(JdzhiError, exit_code=ExitCode.INVALID_STATE, code="invalid-state"):
+    """The action is not allowed in the state things are in (revoking a revoked license, a
+    database that needs `jdzhi db migrate`); the message says which state that is."""
 
 
-class Unreachable(JdzhiError):
-    exit_code, code = ExitCode.UNREACHABLE, "unreachable"
+class KeyUnusable(JdzhiError, exit_code=ExitCode.KEY_ERROR, code="key-unusable"):
+    """A private key cannot be used (wrong passphrase, wrong kind of key, unreadable key file),
+    or an inspector's token is missing, unknown or revoked: check the file and its passphrase."""
+
+
+class IntegrityError(JdzhiError, exit_code=ExitCode.INTEGRITY, code="integrity"):
+    """Stored or received data failed an integrity check (the audit chain, a certificate, a
+    trust bundle's signature), so nothing in it is trusted; `jdzhi registry audit` names what
+    is wrong in a registry."""
+
+
+class NotInitialized(JdzhiError, exit_code=ExitCode.NOT_INITIALIZED, code="not-initialized"):
+    """The home has no registry yet: run `jdzhi init`, or name the right home with --home."""
+
+
+class Busy(JdzhiError, exit_code=ExitCode.BUSY, code="busy"):
+    """The registry stayed locked by another process longer than the busy timeout, or the
+    center's server is busy or rate-limits this client: try again later."""
+
+
+class Unreachable(JdzhiError, exit_code=ExitCode.UNREACHABLE, code="unreachable"):
+    """The center's server (--server) or the registry's database server (--db) cannot be
+    reached or did not answer as it should; nothing stored locally is lost: check the address
+    and the network, then run the command again."""
 
 
 def error_of_code(code: str) -> type[JdzhiError] | None:
     """The error class that ``code`` names (:attr:`JdzhiError.code`), if any."""
-    return {kind.code: kind for kind in (
-        InvalidInput, NotGenuine, NotFound, Conflict, InvalidState, KeyUnusable, IntegrityError,
-        NotInitialized, Busy, Unreachable)}.get(code)
+    return _KINDS.get(code)

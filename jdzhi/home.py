@@ -43,10 +43,6 @@ class Home:
     def authority_key_path(self) -> Path:
         return self.keys_dir / "authority.key"
 
-    @property
-    def config_path(self) -> Path:
-        return self.path / "config.json"
-
 
 def resolve_home(option: Path | None = None, database_url: str | None = None) -> Home:
     """The home from ``--home``, else ``JDZHI_HOME``, else the platform's user data directory;

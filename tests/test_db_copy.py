@@ -187,10 +187,10 @@ def test_copying_streams_in_chunks_with_progress(
     result = db_copy.copy_registry(old_home, postgres_url,
                                    progress=lambda *step: seen.append(step))
     audit_steps = [step for step in seen if step[0] == "audit_log"]
-    total = result.tables[[t.table for t in result.tables].index("audit_log")].rows
+    total = result.tables["audit_log"]
     assert [done for _, done, _ in audit_steps] == [*range(7, total, 7), total]
     assert {size for _, _, size in audit_steps} == {total}
-    order = [t.table for t in result.tables]
+    order = list(result.tables)
     assert order.index("enterprises") < order.index("licenses") < order.index("trust_keys") \
         < order.index("signed_records")
     assert order[-1] == "works_state"

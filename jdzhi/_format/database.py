@@ -13,7 +13,7 @@ def copy_json(result: CopyResult) -> dict[str, Any]:
         "source": result.source,
         "target": result.target,
         "revision": result.revision,
-        "tables": {table.table: table.rows for table in result.tables},
+        "tables": dict(result.tables),
         "rows": result.rows,
         "audit": {"ok": result.audit.ok, "entries": result.audit.entries,
                   "head_hash": result.audit.head_hash, "problems": list(result.audit.problems)},

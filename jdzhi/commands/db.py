@@ -92,8 +92,8 @@ def copy(
         return
     table = common.result_table(f"Copied {result.source} to {result.target}",
                                 ("table", "whole"), ("rows", "number"))
-    for counted in result.tables:
-        table.add_row(counted.table, f"{counted.rows:,}")
+    for name, rows in result.tables.items():
+        table.add_row(name, f"{rows:,}")
     table.add_row("[bold]total[/]", f"[bold]{result.rows:,}[/]")
     common.out.print(table)
     common.out.print(

@@ -13,13 +13,13 @@ from jdzhi.commands import _common as common
 app = typer.Typer(help="Inspectors of the online service center: add them (each gets a token "
                        "once), list them, revoke them.", no_args_is_help=True)
 
+#: the inspector that ``add`` and ``revoke`` take, by the name it was added with
+InspectorArgument = Annotated[str, typer.Argument(
+    help="The inspector's name or id, e.g. insp-07.")]
+
 
 @app.command("add")
-def add(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The inspector's name or id, e.g. insp-07.")],
-    as_json: common.JsonOption = False,
-) -> None:
+def add(ctx: typer.Context, name: InspectorArgument, as_json: common.JsonOption = False) -> None:
     """Add an inspector and print its token, once (only its hash is stored).
 
     The inspector sends it to `jdzhi server` as `Authorization: Bearer TOKEN` with each scan
@@ -63,11 +63,7 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
 
 
 @app.command("revoke")
-def revoke(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The inspector to revoke.")],
-    as_json: common.JsonOption = False,
-) -> None:
+def revoke(ctx: typer.Context, name: InspectorArgument, as_json: common.JsonOption = False) -> None:
     """Revoke an inspector: its token stops working at once; its scans stay in the log.
 
     Example: jdzhi inspectors revoke insp-07

@@ -91,7 +91,7 @@ def endorse(
     from jdzhi.online.client import check_server_url
     from jdzhi.online.uploads import send_endorsements
     from jdzhi.timeutil import parse_time, utc_now
-    from jdzhi.trace.endorsements.lab import endorse_batch, endorsement_json
+    from jdzhi.trace.endorsements.lab import OptionalResults, endorse_batch, endorsement_json
 
     if server is not None:
         server = check_server_url(server)  # before anything is signed or recorded
@@ -101,8 +101,8 @@ def endorse(
         done = endorse_batch(db, key_file=key, passphrase=passphrase, enterprise_ref=enterprise,
                              batch=batch, results_file=results, report_no=report_no,
                              tested_at=moment, limits_file=limits,
-                             water_absorption=water_absorption, thermal_shock=thermal_shock,
-                             whiteness=whiteness)
+                             optional_results=OptionalResults(water_absorption, thermal_shock,
+                                                              whiteness))
     common.note_encoding(results, done.results_encoding)
     sent: tuple[SentEndorsement, ...] = ()
     failure: JdzhiError | None = None

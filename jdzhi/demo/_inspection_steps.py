@@ -204,6 +204,7 @@ def clone_across_china(ctx: DemoContext) -> StepReport:
 
 def offline_bundle(ctx: DemoContext) -> StepReport:
     from jdzhi.trace.formats.records import base64url
+    from jdzhi.trace.keys.authority import authority_public_path
     from jdzhi.trace.page.export import export_page
     from jdzhi.trace.trust.bundle import export_bundle
 
@@ -211,7 +212,7 @@ def offline_bundle(ctx: DemoContext) -> StepReport:
     exported = export_bundle(ctx.home, out, ctx.passphrase)
     ctx.facts["authority_public_key"] = exported.authority_public_key
     authority = ctx.folder / "authority.pub"
-    authority.write_bytes((ctx.home.keys_dir / "authority.pub").read_bytes())
+    authority.write_bytes(authority_public_path(ctx.home).read_bytes())
     page = export_page(ctx.home, ctx.folder / "phone-page", bundle=out,
                        authority=exported.authority_public_key)
     online = {row.subject: row.verdict for row in ctx.verdicts}

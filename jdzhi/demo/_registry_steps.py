@@ -35,7 +35,7 @@ def create_home(ctx: DemoContext) -> StepReport:
          "protect a real key with a passphrase written to a file beside it.",
          f"It starts with {len(categories)} product categories: "
          + "、".join(category.name_zh for category in categories) + "."),
-        {"registry": setup.registry_path, "authority_kid": setup.authority.kid,
+        {"registry": setup.registry.path, "authority_kid": setup.authority.kid,
          "authority_key": setup.authority.key_path, "passphrase_file": str(passphrase_path),
          "base_url": setup.base_url, "categories": [category.code for category in categories]},
     )

@@ -117,7 +117,7 @@ def print_labels(ctx: DemoContext) -> StepReport:
 
 
 def lab_endorsement(ctx: DemoContext) -> StepReport:
-    from jdzhi.trace.endorsements.lab import add_lab, endorse_batch, show_milli
+    from jdzhi.trace.endorsements.lab import OptionalResults, add_lab, endorse_batch, show_milli
 
     workshop = ctx.facts["workshop"]
     results = ctx.folder / "lab-results.csv"
@@ -131,8 +131,8 @@ def lab_endorsement(ctx: DemoContext) -> StepReport:
         endorsed = endorse_batch(
             db, key_file=key_path, passphrase=ctx.passphrase,
             enterprise_ref=workshop["license_no"], batch=BATCH, results_file=results,
-            report_no="JDZ-LAB-DEMO-0001", tested_at=utc_now(), water_absorption="0.3",
-            thermal_shock=True,
+            report_no="JDZ-LAB-DEMO-0001", tested_at=utc_now(),
+            optional_results=OptionalResults(water_absorption="0.3", thermal_shock=True),
         )
     endorsement = endorsed.endorsement
     shown = ", ".join(f"{r.ware_class} Pb {show_milli(r.pb)}/{show_milli(r.pb_limit)} "

@@ -91,6 +91,9 @@ class VerdictRow:
 
 @dataclass(frozen=True)
 class StepReport:
+    """What one step of the story did: its ``key`` and ``title``, the ``lines`` narrated under
+    the title, and the ``data`` that the JSON report holds for it."""
+
     key: str
     title: str
     lines: tuple[str, ...]

@@ -75,6 +75,9 @@ def audited_tables() -> Mapping[str, str]:
 
 @dataclass(frozen=True)
 class InitResult:
+    """What :func:`initialize` found or made: where the database is, whether this call made it,
+    and what :func:`migrate` applied to it (nothing when it was up to date)."""
+
     path: str
     created: bool
     applied_migrations: tuple[str, ...]

@@ -21,7 +21,7 @@ from jdzhi.registry._postgresql_schema import WORKS_CHANGED_FUNCTION
 from jdzhi.registry.audit import AuditReport
 from jdzhi.registry.db import migrate, open_registry, transaction
 
-__all__ = ["CHUNK_ROWS", "CopyResult", "Progress", "TableCount", "copy_registry"]
+__all__ = ["CHUNK_ROWS", "CopyResult", "Progress", "copy_registry"]
 
 #: rows read from SQLite and sent to PostgreSQL at a time (memory stays flat for any log size)
 CHUNK_ROWS = 5000
@@ -39,12 +39,6 @@ Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
-class TableCount:
-    table: str
-    rows: int
-
-
-@dataclass(frozen=True)
 class CopyResult:
     """What ``jdzhi db copy`` copied (rows per table, in copy order) and what the copy's checks
     found: the registry audit, and how many transparency-log checkpoints verify."""
@@ -52,13 +46,13 @@ class CopyResult:
     source: str
     target: str
     revision: str
-    tables: tuple[TableCount, ...]
+    tables: dict[str, int]
     audit: AuditReport
     checkpoints: int
 
     @property
     def rows(self) -> int:
-        return sum(table.rows for table in self.tables)
+        return sum(self.tables.values())
 
 
 def copy_registry(home: Home, to_url: str, *, progress: Progress | None = None) -> CopyResult:
@@ -94,8 +88,8 @@ def _copy(source: Database, target: Database, progress: Progress | None) -> Copy
             _refuse_unless_empty(target)
             migrate(target, explicit=True)
             _make_months(source, target)
-            counts = tuple(_copy_table(source, target, table, progress)
-                           for table in _copy_order(target))
+            counts = {table: _copy_table(source, target, table, progress)
+                      for table in _copy_order(target)}
             _continue_identities(target)
             report = audit_registry(target)
             checkpoints, problems = checkpoint_problems(target)
@@ -176,7 +170,7 @@ def _key_columns(target: Database, table: str) -> list[str]:
 
 
 def _copy_table(source: Database, target: Database, table: str,
-                progress: Progress | None) -> TableCount:
+                progress: Progress | None) -> int:
     columns = [row[0] for row in target.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = "
         "current_schema() AND table_name = ? ORDER BY ordinal_position", [table])]
@@ -202,7 +196,7 @@ def _copy_table(source: Database, target: Database, table: str,
     if stored != copied or copied != total:
         raise IntegrityError(f"table {table}: {total} rows in the home, {copied} read, {stored} "
                              "in the copy; nothing was written")
-    return TableCount(table, copied)
+    return copied
 
 
 def _chunks(cursor: Cursor) -> Iterator[Sequence[Sequence[Any]]]:

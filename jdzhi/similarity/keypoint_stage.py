@@ -54,6 +54,10 @@ MAX_DESCRIPTOR_DISTANCE = 64
 
 @dataclass(frozen=True)
 class Verified:
+    """A work whose keypoints a sane geometry maps onto the submission's: how many matches the
+    geometry explains (``inliers``) and how the submission changed the work (cropped, pasted into
+    another picture, rotated, seen in perspective)."""
+
     inliers: int
     modifications: tuple[Modification, ...]
     #: the view is oblique: a re-photograph, or another photo of the same design (a person

@@ -47,6 +47,7 @@ __all__ = [
     "EndorseResult",
     "LabAdded",
     "Limits",
+    "OptionalResults",
     "Outcome",
     "add_lab",
     "decode_endorsement",
@@ -103,6 +104,28 @@ def milli(text: str, *, what: str) -> int:
     if scaled != scaled.to_integral_value():
         raise InvalidInput(f"{what} {text!r} has more than 3 decimals")
     return int(scaled)
+
+
+@dataclass(frozen=True)
+class OptionalResults:
+    """What a testing center may report beside lead and cadmium release, as people write it:
+    water absorption (%, checked against its limit), thermal shock (passed or not) and
+    whiteness (degrees, recorded only); None for what was not tested."""
+
+    water_absorption: str | None = None
+    thermal_shock: bool | None = None
+    whiteness: str | None = None
+
+    def encoded(self) -> dict[str, int]:
+        """As an endorsement carries them (``optional``): thousandths, thermal shock 1 or 0."""
+        optional: dict[str, int] = {}
+        if self.water_absorption is not None:
+            optional["wa"] = milli(self.water_absorption, what="water absorption")
+        if self.thermal_shock is not None:
+            optional["ts"] = int(self.thermal_shock)
+        if self.whiteness is not None:
+            optional["wh"] = milli(self.whiteness, what="whiteness")
+        return optional
 
 
 def show_milli(value: int) -> str:
@@ -377,18 +400,6 @@ def _earlier_endorsements(db: Database, enterprise_id: int,
         ).fetchall())
 
 
-def _optional_results(water_absorption: str | None, thermal_shock: bool | None,
-                      whiteness: str | None) -> dict[str, int]:
-    optional: dict[str, int] = {}
-    if water_absorption is not None:
-        optional["wa"] = milli(water_absorption, what="water absorption")
-    if thermal_shock is not None:
-        optional["ts"] = int(thermal_shock)
-    if whiteness is not None:
-        optional["wh"] = milli(whiteness, what="whiteness")
-    return optional
-
-
 def endorse_batch(
     db: Database,
     *,
@@ -400,9 +411,7 @@ def endorse_batch(
     report_no: str,
     tested_at: datetime,
     limits_file: Path | None = None,
-    water_absorption: str | None = None,
-    thermal_shock: bool | None = None,
-    whiteness: str | None = None,
+    optional_results: OptionalResults = OptionalResults(),
 ) -> EndorseResult:
     """Countersign a signed batch with the lab's results; the outcome follows the results.
     Earlier endorsements of the batch stay recorded; the new one is the latest and decides
@@ -421,7 +430,7 @@ def endorse_batch(
     limits = load_limits(limits_file)
     encodings: list[Encoding] = []
     results = parse_results(results_file, limits, on_encoding=encodings.append)
-    optional = _optional_results(water_absorption, thermal_shock, whiteness)
+    optional = optional_results.encoded()
     enterprise = get_enterprise(db, enterprise_ref)
     serials, ware_classes = _batch_records(db, enterprise.id, enterprise.name, batch)
     _check_coverage(results_file, results, ware_classes, batch)

@@ -284,6 +284,8 @@ def _certificate_problem(row: dict[str, Any], authority: bytes) -> str | None:
 
 
 def _window(now: datetime, valid_until: date | None) -> tuple[datetime, datetime]:
+    """A new key's validity window: from ``now`` to the end of ``valid_until`` (China Standard
+    Time), else to :data:`DEFAULT_KEY_YEARS` years on."""
     if valid_until is None:
         try:
             not_after = now.replace(year=now.year + DEFAULT_KEY_YEARS)
@@ -317,15 +319,16 @@ def _certify(
     role: str,
     out: Path,
     passphrase: bytes,
-    now: datetime,
-    not_after: datetime,
+    window: tuple[datetime, datetime],
     enterprise_id: int | None = None,
     license_id: int | None = None,
     lab_id: int | None = None,
     action: str,
     details: dict[str, Any],
 ) -> KeyInfo:
-    """Generate, certify, store and write a key; call inside the change's transaction."""
+    """Generate, certify, store and write a key valid over ``window`` (:func:`_window`, which
+    starts now); call inside the change's transaction."""
+    now, not_after = window
     key = generate()
     key_id = _next_key_id(db)
     cert = sign_cert(
@@ -373,7 +376,7 @@ def issue_licensee_key(
         raise InvalidState(
             f"license {lic.license_no} of {enterprise.name} is {status}: no key can be issued"
         )
-    not_before, not_after = _window(now, valid_until)
+    window = _window(now, valid_until)
     in_use = [key for key in list_keys(db)
               if key.enterprise_id == enterprise.id and key.status_at(now) in ("active",
                                                                                "pending")]
@@ -387,8 +390,8 @@ def issue_licensee_key(
                 _end_for_rotation(db, old, now)
                 superseded.append(old.key_id)
         info = _certify(
-            db, authority, role="licensee", out=out, passphrase=key_passphrase, now=not_before,
-            not_after=not_after, enterprise_id=enterprise.id, license_id=lic.id,
+            db, authority, role="licensee", out=out, passphrase=key_passphrase, window=window,
+            enterprise_id=enterprise.id, license_id=lic.id,
             action="key.rotate" if rotate else "key.issue",
             details={"enterprise_id": enterprise.id, "license_no": lic.license_no},
         )
@@ -460,8 +463,6 @@ def issue_lab_key(
     valid_until: date | None,
 ) -> KeyInfo:
     """Certify a testing center's key; call inside the transaction that adds the lab."""
-    now = utc_now()
-    not_before, not_after = _window(now, valid_until)
     return _certify(db, authority, role="lab", out=out, passphrase=key_passphrase,
-                    now=not_before, not_after=not_after, lab_id=lab_id, action="key.issue",
+                    window=_window(utc_now(), valid_until), lab_id=lab_id, action="key.issue",
                     details={"lab_id": lab_id})

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from jdzhi.errors import InvalidState, KeyUnusable
 from jdzhi.registry import audit
-from jdzhi.registry.db import initialize, open_registry, transaction
+from jdzhi.registry.db import InitResult, initialize, open_registry, transaction
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL
 from jdzhi.trace.keys.authority import AuthorityResult, ensure_authority
 from jdzhi.trace.trust.from_registry import BASE_URL_SETTING, given_base_url, setting
@@ -20,11 +20,10 @@ __all__ = ["HomeSetup", "initialize_home"]
 
 @dataclass(frozen=True)
 class HomeSetup:
-    """What :func:`initialize_home` found or made."""
+    """What :func:`initialize_home` found or made: the registry, the authority key, the label
+    base."""
 
-    registry_path: str
-    registry_created: bool
-    applied_migrations: tuple[str, ...]
+    registry: InitResult
     authority: AuthorityResult
     base_url: str
 
@@ -41,7 +40,7 @@ def initialize_home(home: Home, passphrase: bytes | None, base_url: str | None, 
         given_base_url(base_url)
     if passphrase is None and not home.authority_key_path.exists():
         raise KeyUnusable("a passphrase is needed to create the authority key")
-    result = initialize(home, simulated_clock=simulated_clock)
+    registry = initialize(home, simulated_clock=simulated_clock)
     db = open_registry(home)
     try:
         stored = setting(db, BASE_URL_SETTING)
@@ -61,4 +60,4 @@ def initialize_home(home: Home, passphrase: bytes | None, base_url: str | None, 
                                             key=BASE_URL_SETTING, before=None)
     finally:
         db.close()
-    return HomeSetup(result.path, result.created, result.applied_migrations, authority, stored)
+    return HomeSetup(registry, authority, stored)

@@ -103,6 +103,9 @@ class TrustedCategory:
 
 @dataclass(frozen=True)
 class TrustedLab:
+    """A testing center whose endorsements count: its id (the one its key certificate and its
+    endorsements name), its name and its accreditation (e.g. a CNAS number)."""
+
     id: int
     name: str
     accreditation: str

@@ -279,7 +279,8 @@ function sigStructure(message, aad) {
 const CURVE_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n; // L
 const FIELD_PRIME = 2n ** 255n - 19n; // p
 /** The y coordinates (sign bit aside) of the points of order 1, 2, 4 and 8, with p and p + 1
- * (non-canonical 0 and 1): the small-order encodings libsodium refuses as a key or as R. */
+ * (non-canonical 0 and 1): every small-order encoding, which libsodium refuses as a key or as R
+ * (jdzhi/trace/ed25519.py lists the same points as bytes). */
 const SMALL_ORDER_Y = [0n, 1n, FIELD_PRIME - 1n, FIELD_PRIME, FIELD_PRIME + 1n,
   0x05fc536d880238b13933c6d305acdfd5f098eff289f4c345b027b2c28f95e826n,
   0x7a03ac9277fdc74ec6cc392cfa53202a0f67100d760b3cba4fd84d3d706a17c7n];
@@ -293,32 +294,21 @@ function littleEndian(bytes) {
   return bytes.reduceRight((number, byte) => (number << 8n) | BigInt(byte), 0n);
 }
 
-/** libsodium's checks before its equation: S < L, a canonical key, no small-order key or R.
- * WebCrypto leaves some open (Chromium verifies S = 0 with R and the key both the identity). */
-function refusedByLibsodium(publicKey, signature) {
-  const y = (point) => littleEndian(point) & ((1n << 255n) - 1n);
-  const smallOrder = (point) => SMALL_ORDER_Y.includes(y(point));
-  return littleEndian(signature.subarray(32)) >= CURVE_ORDER || y(publicKey) >= FIELD_PRIME
-    || smallOrder(publicKey) || smallOrder(signature.subarray(0, 32));
+/** The y coordinate a 32-byte point encoding gives, its sign bit cleared. */
+function yOf(point) {
+  return littleEndian(point) & ((1n << 255n) - 1n);
 }
-
-/** Every encoding of a point of order 1, 2, 4 or 8, sign bit cleared (jdzhi/trace/ed25519.py). */
-const SMALL_ORDER = [
-  "0000000000000000000000000000000000000000000000000000000000000000",
-  "0100000000000000000000000000000000000000000000000000000000000000",
-  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
-  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
-  "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-  "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-  "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-];
 
 /** Whether 32 bytes encode a small-order point: docs/format.md says verifiers MUST reject such
  * a public key or R, and WebCrypto implementations need not. */
 export function hasSmallOrder(point) {
-  const masked = Array.from(point, (byte, i) => (i === 31 ? byte & 0x7f : byte));
-  const hex = masked.map((byte) => byte.toString(16).padStart(2, "0")).join("");
-  return SMALL_ORDER.includes(hex);
+  return SMALL_ORDER_Y.includes(yOf(point));
+}
+
+/** libsodium's other checks before its equation: S < L and a canonical key. WebCrypto leaves
+ * some open (Chromium verifies S = 0 with R and the key both the identity). */
+function refusedByLibsodium(publicKey, signature) {
+  return littleEndian(signature.subarray(32)) >= CURVE_ORDER || yOf(publicKey) >= FIELD_PRIME;
 }
 
 export async function ed25519Verify(publicKey, signature, message) {
