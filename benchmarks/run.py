@@ -55,7 +55,7 @@ COMPONENT_FIGURES = {
 MEASURED_HERE = {"bench_startup", "run"}
 #: benchmarks run only on their own, beside a PostgreSQL server (`scripts/with-postgres`; ten
 #: million rows loaded): not part of this table's run
-ON_DEMAND = {"bench_scan_log", "bench_db_copy"}
+ON_DEMAND = {"bench_scan_log", "bench_db_copy", "bench_migrate_logs"}
 
 
 @dataclass(frozen=True)
