@@ -89,10 +89,17 @@ def drive(url: str, method: str, path: str, bodies: Sequence[bytes | None],
     return Driven(time.perf_counter() - start, latencies, statuses, answers)
 
 
+@dataclass(frozen=True)
+class ServerProcess:
+    url: str
+    pid: int
+
+
 @contextmanager
-def server_process(home: Path, *args: str, database_url: str | None = None) -> Iterator[str]:
+def server_process(home: Path, *args: str,
+                   database_url: str | None = None) -> Iterator[ServerProcess]:
     """``jdzhi server --port 0`` on ``home`` (its database at ``database_url`` if given); its URL
-    once /healthz answers."""
+    and process id once /healthz answers."""
     process = subprocess.Popen(
         [sys.executable, "-m", "jdzhi", "--home", str(home), "server", "--port", "0", "--json",
          *args], env=_environment(home, database_url), cwd=REPO, stdout=subprocess.PIPE,
@@ -112,7 +119,7 @@ def server_process(home: Path, *args: str, database_url: str | None = None) -> I
                     break
             except OSError:
                 time.sleep(0.05)
-        yield url
+        yield ServerProcess(url, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -139,7 +146,8 @@ def measure(quick: bool, workers: int = 1) -> dict[str, float]:
                   (folder / "s.jsonl").read_text(encoding="utf-8").splitlines()]
         upload = _signed_elsewhere(home, key, folder, lines).read_bytes().splitlines()
         json_type = {"content-type": "application/json"}
-        with server_process(home, "--scan-rate-limit", "0", "--workers", str(workers)) as url:
+        with server_process(home, "--scan-rate-limit", "0", "--workers", str(workers)) as server:
+            url = server.url
             drive(url, "GET", "/healthz", [None] * 500, {})  # warm up
             health = drive(url, "GET", "/healthz", [None] * scans, {})
             # popular items: 1,000 serials scanned 20 times each (a label seen again within the

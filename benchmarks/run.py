@@ -55,7 +55,7 @@ COMPONENT_FIGURES = {
 MEASURED_HERE = {"bench_startup", "run"}
 #: benchmarks run only on their own, beside a PostgreSQL server (`scripts/with-postgres`; ten
 #: million rows loaded): not part of this table's run
-ON_DEMAND = {"bench_scan_log", "bench_db_copy"}
+ON_DEMAND = {"bench_scan_log", "bench_db_copy", "bench_migrate_logs"}
 
 
 @dataclass(frozen=True)
@@ -94,17 +94,19 @@ def per_second(count: int, seconds: float) -> str:
 
 
 @contextmanager
-def fresh_database(server: str, prefix: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database on the server at ``server`` (a URL whose user may create
-    databases), its URL; dropped afterwards, connections and all."""
+def fresh_database(server: str, prefix: str, *, copy_of: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database on the server at ``server`` (a URL whose user may create
+    databases), empty or a copy of the database named ``copy_of`` (which no one may be connected
+    to), its URL; dropped afterwards, connections and all."""
     import uuid
 
     import psycopg
     import sqlalchemy
 
     name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    template = f' TEMPLATE "{copy_of}"' if copy_of else ""
     with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"{template}')
     try:
         yield sqlalchemy.make_url(server).set(database=name).render_as_string(
             hide_password=False)

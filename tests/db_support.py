@@ -3,9 +3,11 @@ them as someone with access to the database (not through jdzhi) could."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from benchmarks.run import fresh_database
 from jdzhi.home import Home
 from jdzhi.registry.db import Database, connect, migrate, transaction
 
@@ -20,6 +22,18 @@ def raw_database(home: Home) -> Iterator[Database]:
         db.close()
 
 
+@contextmanager
+def database_copy(home: Home) -> Iterator[str]:
+    """A new database of the test cluster holding a copy of the PostgreSQL registry of ``home``
+    (no one may be connected to it), its URL; dropped afterwards."""
+    import sqlalchemy
+
+    assert home.database_url, "a home on SQLite is copied with its folder"
+    name = sqlalchemy.make_url(home.database_url).database
+    with fresh_database(os.environ["JDZHI_TEST_DATABASE_URL"], "jdzhi_test", copy_of=name) as url:
+        yield url
+
+
 def drop_trigger(db: Database, name: str, table: str) -> None:
     """Remove an append-only trigger, as an attacker with the database's owner rights could."""
     db.execute(f"DROP TRIGGER {name}" + (f" ON {table}" if db.dialect == "postgresql" else ""))
@@ -28,6 +42,16 @@ def drop_trigger(db: Database, name: str, table: str) -> None:
 def count_rows(home: Home, table: str) -> int:
     with raw_database(home) as db:
         return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def has_registry(home: Home) -> bool:
+    """Whether the home's registry was made: its SQLite file, or tables in its PostgreSQL
+    database."""
+    if home.database_url is None:
+        return home.db_path.exists()
+    with raw_database(home) as db:
+        return bool(db.execute("SELECT count(*) FROM pg_tables "
+                               "WHERE schemaname = current_schema()").fetchone()[0])
 
 
 def temporary_tables(db: Database) -> int:

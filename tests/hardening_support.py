@@ -8,13 +8,17 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from db_support import database_copy
 from hypothesis import HealthCheck, settings
 from typer.testing import CliRunner, Result
 
@@ -45,8 +49,29 @@ _DATABASES: dict[Path, str] = {}
 
 
 def home_at(path: Path) -> Home:
-    """The home at ``path``, with its database when build_world made it on PostgreSQL."""
+    """The home at ``path``, with its database when it is on PostgreSQL (:func:`new_home`)."""
     return Home(path, _DATABASES.get(path.resolve()))
+
+
+def new_home(path: Path, database_url: str | None = None) -> Home:
+    """The home at ``path`` (made by the first command run there), its registry in
+    ``database_url``, else where the test's is (JDZHI_DATABASE_URL)."""
+    database_url = database_url or os.environ.get("JDZHI_DATABASE_URL")
+    if database_url:
+        _DATABASES[path.resolve()] = database_url
+    return home_at(path)
+
+
+@contextmanager
+def forked_home(source: Home, target: Path) -> Iterator[Home]:
+    """A copy of the home ``source`` (its folder and its registry, which no one may be using)
+    at ``target``, that goes its own way from there: a stolen backup, another machine."""
+    shutil.copytree(source.path, target)
+    if source.database_url is None:
+        yield home_at(target)
+        return
+    with database_copy(source) as url:
+        yield new_home(target, url)
 
 
 def environment(home: Path, **more: str) -> dict[str, str]:
@@ -83,10 +108,7 @@ def csv_text(serials: range, *, batch: str = "B1", category: str = "qinghua",
 def build_world(folder: Path, *, count: int = 3, database_url: str | None = None) -> World:
     """A home with one enterprise, its workshop key, ``count`` signed records and a trust
     bundle; its registry in ``database_url``, else where the test's is (JDZHI_DATABASE_URL)."""
-    home = folder / "home"
-    database_url = database_url or os.environ.get("JDZHI_DATABASE_URL")
-    if database_url:
-        _DATABASES[home.resolve()] = database_url
+    home = new_home(folder / "home", database_url).path
     ok(run(home, "init"))
     uscc = generate(random.Random(5), division_code="360203")
     ok(run(home, "registry", "add", "--uscc", uscc, "--name", "景德镇市青云陶瓷有限公司",
@@ -122,6 +144,26 @@ def cases(count: int) -> settings:
     return settings(max_examples=count * scale, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture])
+
+
+def world_on_both_backends(folder: str, count: int) -> Any:
+    """The module fixture ``world`` (:func:`build_world` with ``count`` records in a folder of
+    that name), made twice: its registry in SQLite, then in a PostgreSQL database (every test
+    that takes it runs on both); a test module takes it with ``world = ...``."""
+    import pytest
+    from conftest import postgres_database
+
+    @pytest.fixture(scope="module", name="world", params=["sqlite", "postgresql"])
+    def world(request: pytest.FixtureRequest,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+        path = tmp_path_factory.mktemp(folder)
+        if request.param == "sqlite":
+            yield build_world(path, count=count)
+            return
+        with postgres_database() as database_url:
+            yield build_world(path, count=count, database_url=database_url)
+
+    return world
 
 
 def bundle_world_fixtures(folder: str, now: datetime) -> tuple[Any, Any, Any]:

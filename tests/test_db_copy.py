@@ -167,6 +167,10 @@ def test_a_home_with_everything_copies_and_verifies_the_same(
     assert "Registry audit passed on the copy" in result.stdout
     assert "2 checkpoints of the transparency log verified" in " ".join(result.stdout.split())
     assert _dump(postgres_url) == before
+    with raw_database(Home(home.path, postgres_url)) as db:  # in its month, detachable later
+        for table in ("scans", "page_scans", "page_scan_clients"):
+            assert db.execute(f"SELECT DISTINCT tableoid::regclass::text FROM {table}"
+                              ).fetchall() == [(f"{table}_2026_03",)]
     on_sqlite = cli("verify", str(signed), "--json")
     on_postgresql = cli("--db", postgres_url, "verify", str(signed), "--json")
     assert on_sqlite.exit_code == on_postgresql.exit_code == ExitCode.CHECK_FAILED  # recalled

@@ -1,30 +1,35 @@
-"""Concurrency: processes writing to one home at the same time queue on SQLite's write lock
-(``BEGIN IMMEDIATE`` with a busy timeout): no lost rows, no "database is locked" reaching the
-user, the audit chain intact."""
+"""Concurrency: processes writing to one home at the same time queue on the registry's write lock
+(SQLite's ``BEGIN IMMEDIATE`` with a busy timeout, PostgreSQL's advisory lock): no lost rows, no
+"database is locked" reaching the user, the audit chain intact. Every test runs on both."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
+from conftest import BOTH_BACKENDS, postgres_database
+from db_support import count_rows, raw_database
 from hardening_support import (
     PASSPHRASE,
     World,
     assert_registry_sound,
     build_world,
     csv_text,
+    home_at,
     jdzhi_process,
+    new_home,
     ok,
     run,
 )
 
-from jdzhi.home import Home
 from jdzhi.trace.keys.keyfile import load_key
 from jdzhi.trace.labels.qr import encode
+
+pytestmark = BOTH_BACKENDS
 
 
 @pytest.fixture
@@ -33,7 +38,7 @@ def world(tmp_path: Path) -> World:
 
 
 def _serials(world: World) -> list[str]:
-    with sqlite3.connect(world.home.db_path) as conn:
+    with raw_database(world.home) as conn:
         return [serial for (serial,) in conn.execute("SELECT serial FROM signed_records")]
 
 
@@ -71,22 +76,22 @@ def test_a_writer_waits_for_another_writer_instead_of_failing(
     source = tmp_path / "batch.csv"
     source.write_text(csv_text(range(7001, 7051)), encoding="utf-8")
     out = tmp_path / "batch.jsonl"
-    blocker = sqlite3.connect(world.home.db_path, isolation_level=None, timeout=60)
-    blocker.execute("BEGIN IMMEDIATE")
-    try:
-        process = jdzhi_process(world.home.path, "sign", str(source), "--key", str(world.key),
-                                "--out", str(out), "--json")
-        deadline = time.monotonic() + 120
-        # the temporary output appears right before the write transaction starts
-        while not list(tmp_path.glob(".batch.jsonl.*.partial")) and time.monotonic() < deadline:
-            assert process.poll() is None, _finish(process)
-            time.sleep(0.01)
-        time.sleep(0.5)
-        assert process.poll() is None  # waiting for the lock, not failed
-        assert not out.exists()
-    finally:
-        blocker.execute("COMMIT")
-        blocker.close()
+    with raw_database(world.home) as blocker:
+        blocker.begin_write()
+        try:
+            process = jdzhi_process(world.home.path, "sign", str(source), "--key",
+                                    str(world.key), "--out", str(out), "--json")
+            deadline = time.monotonic() + 120
+            # the temporary output appears right before the write transaction starts
+            while not list(tmp_path.glob(".batch.jsonl.*.partial")) and \
+                    time.monotonic() < deadline:
+                assert process.poll() is None, _finish(process)
+                time.sleep(0.01)
+            time.sleep(0.5)
+            assert process.poll() is None  # waiting for the lock, not failed
+            assert not out.exists()
+        finally:
+            blocker.execute("COMMIT")
     code, stdout, stderr = _finish(process)
     assert code == 0, stderr
     assert "locked" not in stderr and json.loads(stdout)["signed"] == 50
@@ -119,8 +124,7 @@ def test_registry_changes_and_signing_at_once(world: World, tmp_path: Path) -> N
         code, _stdout, stderr = _finish(process)
         assert code == 0, stderr
         assert "locked" not in stderr
-    with sqlite3.connect(world.home.db_path) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM enterprises").fetchone()[0] == 81
+    assert count_rows(world.home, "enterprises") == 81
     assert len(_serials(world)) == 1003
     assert_registry_sound(world)
 
@@ -128,7 +132,7 @@ def test_registry_changes_and_signing_at_once(world: World, tmp_path: Path) -> N
 def test_two_inits_of_one_new_home_at_once(tmp_path: Path) -> None:
     """One creates the registry and the authority key; the other finds them (or is refused
     cleanly), and the home holds exactly one authority key, the one on disk."""
-    home = tmp_path / "home"
+    home = new_home(tmp_path / "home").path
     processes = [jdzhi_process(home, "init") for _ in range(2)]
     outcomes = [_finish(process) for process in processes]
     codes = sorted(code for code, _, _ in outcomes)
@@ -137,9 +141,9 @@ def test_two_inits_of_one_new_home_at_once(tmp_path: Path) -> None:
         assert "locked" not in stderr and "internal error" not in stderr
         if code:
             assert stderr.startswith("error: ") and len(stderr.strip().splitlines()) == 1
-    with sqlite3.connect(Home(home).db_path) as conn:
+    with raw_database(home_at(home)) as conn:
         stored = conn.execute("SELECT public_key FROM authority_keys").fetchall()
-    key = load_key(Home(home).authority_key_path, PASSPHRASE.encode())
+    key = load_key(home_at(home).authority_key_path, PASSPHRASE.encode())
     assert stored == [(key.public_key,)]
     ok(run(home, "registry", "audit"))
 
@@ -165,21 +169,25 @@ def test_two_processes_scan_at_once(tmp_path: Path) -> None:
         assert "locked" not in stderr and "internal error" not in stderr
         verdicts += [result["verdict"] for result in json.loads(stdout)]
     assert len(verdicts) == 12 and set(verdicts) <= {"genuine", "suspected-clone"}
-    with sqlite3.connect(world.home.db_path) as conn:
+    with raw_database(world.home) as conn:
         logged = conn.execute("SELECT inspector, COUNT(*), COUNT(DISTINCT serial) FROM scans "
                               "GROUP BY inspector ORDER BY inspector").fetchall()
     assert logged == [("insp-1", 6, 6), ("insp-2", 6, 6)]
     assert_registry_sound(world)
 
 
-def test_two_inits_racing_on_a_new_home_make_one_authority_key(tmp_path: Path) -> None:
+def test_two_inits_racing_on_a_new_home_make_one_authority_key(tmp_path: Path,
+                                                               registry_backend: str) -> None:
     """Both succeed; the second reports the key the first made, and the audit chain holds."""
     for attempt in range(3):
-        home = Home(tmp_path / f"home-{attempt}")
-        processes = [jdzhi_process(home.path, "init", "--json") for _ in range(2)]
-        outcomes = [_finish(process) for process in processes]
-        assert [code for code, _, _ in outcomes] == [0, 0], [err for _, _, err in outcomes]
-        summaries = [json.loads(stdout) for _, stdout, _ in outcomes]
-        assert len({summary["authority_kid"] for summary in summaries}) == 1, summaries
-        assert sorted(summary["authority_key_created"] for summary in summaries) == [False, True]
-        ok(run(home.path, "registry", "audit"))
+        with (postgres_database() if registry_backend == "postgresql"
+              else nullcontext()) as database_url:
+            home = new_home(tmp_path / f"home-{attempt}", database_url)
+            processes = [jdzhi_process(home.path, "init", "--json") for _ in range(2)]
+            outcomes = [_finish(process) for process in processes]
+            assert [code for code, _, _ in outcomes] == [0, 0], [err for _, _, err in outcomes]
+            summaries = [json.loads(stdout) for _, stdout, _ in outcomes]
+            assert len({summary["authority_kid"] for summary in summaries}) == 1, summaries
+            assert sorted(summary["authority_key_created"]
+                          for summary in summaries) == [False, True]
+            ok(run(home.path, "registry", "audit"))

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hardening_support import World, bundle_world_fixtures, run
+from conftest import BOTH_BACKENDS
+from hardening_support import World, build_world, bundle_world_fixtures, run
 
 from jdzhi.errors import ExitCode, IntegrityError
 from jdzhi.trace.formats.base32 import base32_decode, base32_encode
@@ -90,8 +91,11 @@ def test_every_single_byte_change_of_a_trust_bundle(world: World, pinned: bytes)
     assert _unrefused_bundle_changes(bundle, pinned) == []
 
 
-def test_the_cli_reports_a_changed_label_and_a_changed_bundle(world: World,
-                                                              tmp_path: Path) -> None:
+# the byte matrices above check formats, the same whatever keeps the registry (they run once);
+# `verify` with the home reads the registry, so this test runs on both backends, on its own world
+@BOTH_BACKENDS
+def test_the_cli_reports_a_changed_label_and_a_changed_bundle(tmp_path: Path) -> None:
+    world = build_world(tmp_path / "world", count=1)
     label = world.lines()[0]["label"]
     payload = bytearray(base32_decode(label[len(DEFAULT_BASE_URL):]))
     payload[7] ^= 0x01  # the serial's last byte

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import stat
 from pathlib import Path
 
 import pytest
-from conftest import TEST_PASSPHRASE, Invoke
+from conftest import BOTH_BACKENDS, TEST_PASSPHRASE, Invoke
+from db_support import count_rows, has_registry
 from trace_support import LICENSE_NO, add_enterprise, issue_key, set_now
 
 from jdzhi.errors import ExitCode, KeyUnusable
 from jdzhi.home import Home
 from jdzhi.trace.keys.keyfile import load_key
 
-
-def _count(home: Home, table: str) -> int:
-    with sqlite3.connect(home.db_path) as conn:
-        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+pytestmark = BOTH_BACKENDS
 
 
 def _mode(path: Path) -> int:
@@ -43,7 +40,7 @@ def test_init_creates_an_encrypted_0600_authority_key_once(
     assert second.exit_code == 0
     assert "exists" in second.stdout and "it was not changed" in second.stdout
     assert key_file.read_bytes() == pem
-    assert _count(jdzhi_home, "authority_keys") == 1
+    assert count_rows(jdzhi_home, "authority_keys") == 1
     for output in (first.stdout + first.stderr, second.stdout + second.stderr):
         assert TEST_PASSPHRASE not in output and "PRIVATE KEY" not in output
 
@@ -52,7 +49,7 @@ def test_init_without_a_passphrase_creates_nothing(cli: Invoke, jdzhi_home: Home
     result = cli("init")  # no JDZHI_PASSPHRASE and an empty stdin: the prompt gets nothing
     assert result.exit_code == ExitCode.KEY_ERROR
     assert "error: no passphrase given for the new authority key" in result.stderr
-    assert not jdzhi_home.db_path.exists()
+    assert not has_registry(jdzhi_home)
 
 
 def test_init_refuses_a_bad_base_url_before_creating_anything(
@@ -62,7 +59,7 @@ def test_init_refuses_a_bad_base_url_before_creating_anything(
     result = cli("init", "--base-url", "https://lowercase.example.cn/v/")
     assert result.exit_code == ExitCode.INVALID_INPUT
     assert "must be an uppercase URL" in result.stderr
-    assert not jdzhi_home.db_path.exists()
+    assert not has_registry(jdzhi_home)
     assert cli("init", "--base-url", "HTTPS://JDZ.EXAMPLE.CN/V/").exit_code == 0
     other = cli("init", "--base-url", "HTTPS://OTHER.EXAMPLE.CN/V/")
     assert other.exit_code == ExitCode.INVALID_STATE
@@ -101,7 +98,7 @@ def test_issue_refuses_to_overwrite_and_stores_nothing(
     assert result.exit_code == ExitCode.CONFLICT
     assert "never overwrites" in result.stderr
     assert out.read_text() == "something precious"
-    assert _count(initialized, "trust_keys") == 0
+    assert count_rows(initialized, "trust_keys") == 0
 
 
 def test_issue_with_a_wrong_authority_passphrase(
@@ -116,7 +113,7 @@ def test_issue_with_a_wrong_authority_passphrase(
     assert result.stderr.startswith("error: cannot unlock")
     assert "wrong passphrase" in result.stderr
     assert not out.exists()
-    assert _count(initialized, "trust_keys") == 0
+    assert count_rows(initialized, "trust_keys") == 0
 
 
 def test_issue_errors(cli: Invoke, initialized: Home, tmp_path: Path) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import stat
 from pathlib import Path
 
 import pytest
-from conftest import TEST_PASSPHRASE, Invoke
+from conftest import BOTH_BACKENDS, TEST_PASSPHRASE, Invoke
+from db_support import count_rows
 from trace_support import LICENSE_NO, add_enterprise, issue_key, lines, records, sign
 
 from jdzhi.errors import ExitCode, IntegrityError
@@ -22,6 +22,8 @@ from jdzhi.trace.keys.keyfile import load_key
 from jdzhi.trace.trust.model import Endorsement, ReleaseResult
 
 LAB = "国家日用陶瓷质量检验检测中心"
+
+pytestmark = BOTH_BACKENDS
 
 
 @pytest.fixture
@@ -54,8 +56,7 @@ def _endorse(cli: Invoke, tmp_path: Path, lab_key: Path, results: str, *extra: s
 
 
 def _endorsements(home: Home) -> int:
-    with sqlite3.connect(home.db_path) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM endorsements").fetchone()[0])
+    return count_rows(home, "endorsements")
 
 
 def test_a_passing_batch_shows_in_verification(
@@ -313,3 +314,10 @@ def test_a_fail_after_a_pass_keeps_both_and_says_so(
     verdicts = json.loads(cli("verify", str(signed), "--json").stdout)
     assert {v["endorsement"]["status"] for v in verdicts} == {"fail"}
     assert {v["endorsement"]["report_no"] for v in verdicts} == {"R-2"}
+
+
+def test_lab_push_of_a_report_not_recorded_here_is_not_found(cli: Invoke,
+                                                             initialized: Home) -> None:
+    result = cli("lab", "push", "R-NONE", "--server", "http://127.0.0.1:9")
+    assert result.exit_code == ExitCode.NOT_FOUND, result.output
+    assert "no endorsement with report number 'R-NONE' in this home" in result.stderr

@@ -23,7 +23,7 @@ from jdzhi.registry.migrations.versions._0001_baseline import POSTGRESQL_SCHEMA
 
 OLD_HOME = Path(__file__).parent / "fixtures" / "home-79e4c4d"
 #: the revisions after the baseline
-AFTER_BASELINE = ("0002",)
+AFTER_BASELINE = ("0002", "0003")
 
 
 def _old_home(home: Home) -> None:
@@ -174,7 +174,7 @@ def _tables_and_columns(db: Database) -> dict[str, list[str]]:
         return {name: [row[1] for row in db.execute(f'PRAGMA table_info("{name}")')]
                 for name in names}
     found: dict[str, list[str]] = {}
-    for table, column in db.execute(  # a partition's rows are its table's (revision 0002)
+    for table, column in db.execute(  # a partition's rows are its table's (revisions 0002, 0003)
             "SELECT table_name, column_name FROM information_schema.columns "
             "JOIN pg_class ON relname = table_name "
             "AND relnamespace = current_schema()::regnamespace "

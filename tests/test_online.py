@@ -5,7 +5,6 @@ reached (exit 11, nothing lost locally), refusals mapped to exit codes, bad addr
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -14,7 +13,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from hardening_support import LICENSE_NO, World, build_world, ok, run
+from conftest import BOTH_BACKENDS
+from hardening_support import (
+    LICENSE_NO,
+    World,
+    build_world,
+    forked_home,
+    ok,
+    run,
+    world_on_both_backends,
+)
 from label_support import label_of
 from server_support import RunningServer, copy_home, count, running_server, signed_elsewhere
 from typer.testing import Result
@@ -27,9 +35,8 @@ from jdzhi.online.uploads import PushPlan, push_records
 SERVER_NOW = "2026-03-10T01:00:00Z"
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("online-world"), count=6)
+#: the center's home, its registry in SQLite or in PostgreSQL (every test of it runs on both)
+world = world_on_both_backends("online-world", count=6)
 
 
 @pytest.fixture(scope="module")
@@ -281,18 +288,20 @@ def _exported(home: Path, hour: int) -> tuple[Path, int]:
     return out, int(json.loads(answer.stdout)["log_size"])
 
 
+@BOTH_BACKENDS
 def test_trust_publish_takes_a_later_export_and_refuses_a_forked_log(tmp_path: Path) -> None:
     """The center's later bundle extends the published log; a copy of its home (same authority
     key) that went its own way exports bundles issued later still, and each is refused."""
     world = build_world(tmp_path / "center", count=1)
     center = world.home.path
-    fork = shutil.copytree(center, tmp_path / "fork" / "home")
     client = tmp_path / "client-home"
 
     def publish(bundle: Path, url: str) -> Result:
         return run(client, "trust", "publish", str(bundle), "--server", url)
 
-    with running_server(center, "--scan-rate-limit", "0") as server:
+    with forked_home(world.home, tmp_path / "fork" / "home") as copy, \
+            running_server(center, "--scan-rate-limit", "0") as server:
+        fork = copy.path
         ok(publish(world.bundle, server.url))  # the log at its first export (+1: this publish)
         ok(run(center, "keys", "issue", LICENSE_NO, "--out", str(tmp_path / "center-2.key")))
         later, size = _exported(center, 10)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Invoke
+from conftest import BOTH_BACKENDS, Invoke
+from db_support import count_rows, raw_database
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from label_support import label_of, qr_image, scan_json, signed_batch
@@ -37,10 +37,10 @@ def _verdicts(cli: Invoke, *args: str) -> tuple[int, dict[str, dict[str, Any]]]:
 
 
 def _recall_rows(home: Home) -> int:
-    with sqlite3.connect(home.db_path) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM item_recalls").fetchone()[0])
+    return count_rows(home, "item_recalls")
 
 
+# the tests of the registry (those of a signed batch) run on both backends; the pure ones once
 @pytest.fixture
 def signed(cli: Invoke, initialized: Home, tmp_path: Path,
            monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[dict[str, Any]]]:
@@ -49,6 +49,7 @@ def signed(cli: Invoke, initialized: Home, tmp_path: Path,
     return out, entries
 
 
+@BOTH_BACKENDS
 def test_recalled_serials_verify_as_recalled_with_the_reason(
         cli: Invoke, signed: tuple[Path, list[dict[str, Any]]], tmp_path: Path) -> None:
     out, entries = signed
@@ -77,6 +78,7 @@ def test_recalled_serials_verify_as_recalled_with_the_reason(
     assert _json(listed) == [recall]
 
 
+@BOTH_BACKENDS
 def test_a_batch_recall_covers_pieces_signed_after_it(
         cli: Invoke, signed: tuple[Path, list[dict[str, Any]]], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,6 +105,7 @@ def test_a_batch_recall_covers_pieces_signed_after_it(
     assert code == 1 and verdicts["2002"]["verdict"] == "recalled"
 
 
+@BOTH_BACKENDS
 def test_a_recall_takes_effect_at_its_effective_time(
         cli: Invoke, signed: tuple[Path, list[dict[str, Any]]],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,6 +123,7 @@ def test_a_recall_takes_effect_at_its_effective_time(
     assert "more than a year from now" in far.stderr
 
 
+@BOTH_BACKENDS
 def test_forgeries_and_unknown_keys_keep_their_verdicts(
         cli: Invoke, signed: tuple[Path, list[dict[str, Any]]]) -> None:
     _, entries = signed
@@ -132,6 +136,7 @@ def test_forgeries_and_unknown_keys_keep_their_verdicts(
     assert not any("recalled" in reason for reason in verdicts["1001"]["reasons"])
 
 
+@BOTH_BACKENDS
 def test_a_revoked_license_keeps_its_verdict_and_names_the_recall(
         cli: Invoke, signed: tuple[Path, list[dict[str, Any]]]) -> None:
     out, _ = signed
@@ -145,6 +150,7 @@ def test_a_revoked_license_keeps_its_verdict_and_names_the_recall(
     assert not any("recalled" in reason for reason in verdicts["1002"]["reasons"])
 
 
+@BOTH_BACKENDS
 def test_recall_refusals_store_nothing(
         cli: Invoke, signed: tuple[Path, list[dict[str, Any]]], initialized: Home) -> None:
     cases = [
@@ -170,21 +176,23 @@ def test_recall_refusals_store_nothing(
     assert cli("recall", "list").stderr == "No recalls.\n"
 
 
+@BOTH_BACKENDS
 def test_recalls_are_audited(cli: Invoke, signed: tuple[Path, list[dict[str, Any]]],
                              initialized: Home) -> None:
     assert cli("recall", LICENSE_NO, "--batch", "B1", "--reason", CLONED).exit_code == 0
-    with sqlite3.connect(initialized.db_path) as conn:
+    with raw_database(initialized) as conn:
         found = conn.execute("SELECT entity, details FROM audit_log "
                              "WHERE action = 'item.recall'").fetchall()
     assert [(entity, json.loads(details)) for entity, details in found] == [
         ("item_recalls:1", {"enterprise_id": 1, "reason": CLONED, "batch": "B1"})]
     assert _json(cli("registry", "audit", "--json"))["ok"] is True
-    with sqlite3.connect(initialized.db_path) as conn:  # a change outside jdzhi is caught
+    with raw_database(initialized) as conn:  # a change outside jdzhi is caught
         conn.execute("UPDATE item_recalls SET reason = 'nothing wrong'")
     tampered = cli("registry", "audit", "--json")
     assert tampered.exit_code != 0 and json.loads(tampered.stdout)["ok"] is False
 
 
+@BOTH_BACKENDS
 def test_scan_gives_recalled(cli: Invoke, signed: tuple[Path, list[dict[str, Any]]],
                              tmp_path: Path) -> None:
     _, entries = signed

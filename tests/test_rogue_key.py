@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-from hardening_support import World, build_world, run
+from db_support import raw_database
+from hardening_support import World, forked_home, run, world_on_both_backends
 
 from jdzhi.errors import ExitCode
 from jdzhi.registry.audit import canonical_json, digest
+from jdzhi.registry.db import Database
 from jdzhi.timeutil import format_time, from_unix
 from jdzhi.trace.formats.certs import CertFields, sign_cert
 from jdzhi.trace.formats.labels import DEFAULT_BASE_URL
@@ -28,12 +29,12 @@ ROGUE_ID = 2
 SIGNED_AT = 1_773_104_400
 
 
-def _row(conn: sqlite3.Connection, table: str, column: str, key: object) -> dict[str, object]:
-    cursor = conn.execute(f"SELECT * FROM [{table}] WHERE [{column}] = ?", [key])
+def _row(conn: Database, table: str, column: str, key: object) -> dict[str, object]:
+    cursor = conn.execute(f'SELECT * FROM "{table}" WHERE "{column}" = ?', [key])
     return dict(zip([c[0] for c in cursor.description], cursor.fetchone(), strict=True))
 
 
-def _forge_entry(conn: sqlite3.Connection, *, action: str, entity: str,
+def _forge_entry(conn: Database, *, action: str, entity: str,
                  before: dict[str, object] | None, after: dict[str, object]) -> None:
     """Append an audit entry for a row change, its digests and hash computed as jdzhi would."""
     seq, prev_hash, at = conn.execute(
@@ -53,20 +54,20 @@ def _fields(rogue: SigningKey) -> CertFields:
                       enterprise_id=1, license_id=1)
 
 
-def _junk(conn: sqlite3.Connection, rogue: SigningKey) -> bytes:
+def _junk(conn: Database, rogue: SigningKey) -> bytes:
     return b"\xd2\x84 certainly a certificate"
 
 
-def _self_signed(conn: sqlite3.Connection, rogue: SigningKey) -> bytes:
+def _self_signed(conn: Database, rogue: SigningKey) -> bytes:
     return sign_cert(_fields(rogue), rogue.public_key, rogue.sign)
 
 
-def _copied(conn: sqlite3.Connection, rogue: SigningKey) -> bytes:
+def _copied(conn: Database, rogue: SigningKey) -> bytes:
     """The authority's genuine certificate of the workshop's key 1."""
     return bytes(conn.execute("SELECT certificate FROM trust_keys WHERE key_id = 1").fetchone()[0])
 
 
-def _own_authority(conn: sqlite3.Connection, rogue: SigningKey) -> bytes:
+def _own_authority(conn: Database, rogue: SigningKey) -> bytes:
     """The attacker's own authority key in place of the registry's, certifying the rogue key."""
     (kid,) = conn.execute("SELECT kid FROM authority_keys").fetchone()
     before = _row(conn, "authority_keys", "kid", kid)
@@ -76,11 +77,11 @@ def _own_authority(conn: sqlite3.Connection, rogue: SigningKey) -> bytes:
     return _self_signed(conn, rogue)
 
 
-def _insert_rogue(world: World, certificate: Callable[[sqlite3.Connection, SigningKey], bytes]
+def _insert_rogue(world: World, certificate: Callable[[Database, SigningKey], bytes]
                   ) -> SigningKey:
     rogue = generate()
     fields = _fields(rogue)
-    with sqlite3.connect(world.home.db_path) as conn:
+    with raw_database(world.home) as conn:
         cert = certificate(conn, rogue)
         conn.execute(
             "INSERT INTO trust_keys (key_id, role, public_key, enterprise_id, license_id, "
@@ -105,19 +106,14 @@ CERTIFICATES = {"junk": _junk, "self-signed": _self_signed, "copied": _copied,
                 "own-authority": _own_authority}
 
 
-@pytest.fixture(name="world", scope="module")
-def world_fixture(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("rogue"), count=2)
+world = world_on_both_backends("rogue", count=2)
 
 
-def _fresh(world: World, tmp_path: Path) -> World:
+@pytest.fixture
+def attacked(world: World, tmp_path: Path) -> Iterator[World]:
     """A copy of the module's world for one attack (the attack changes the database)."""
-    import shutil
-
-    home = tmp_path / "home"
-    shutil.copytree(world.home.path, home)
-    return World(type(world.home)(home), world.key, world.signed, world.bundle,
-                 world.authority_public_key)
+    with forked_home(world.home, tmp_path / "home") as home:
+        yield World(home, world.key, world.signed, world.bundle, world.authority_public_key)
 
 
 def test_the_honest_world_verifies_its_own_labels(world: World) -> None:
@@ -128,8 +124,8 @@ def test_the_honest_world_verifies_its_own_labels(world: World) -> None:
 
 
 @pytest.mark.parametrize("certificate", CERTIFICATES)
-def test_a_rogue_key_row_is_never_trusted(world: World, tmp_path: Path, certificate: str) -> None:
-    attacked = _fresh(world, tmp_path)
+def test_a_rogue_key_row_is_never_trusted(attacked: World, tmp_path: Path,
+                                          certificate: str) -> None:
     rogue = _insert_rogue(attacked, CERTIFICATES[certificate])
     home = attacked.home.path
     label = _rogue_label(rogue)
@@ -163,10 +159,9 @@ def test_a_rogue_key_row_is_never_trusted(world: World, tmp_path: Path, certific
     assert verdict["verdict"] == "unknown-key"
 
 
-def test_the_rogue_key_cannot_sign_through_jdzhi(world: World, tmp_path: Path) -> None:
+def test_the_rogue_key_cannot_sign_through_jdzhi(attacked: World, tmp_path: Path) -> None:
     from jdzhi.trace.keys.keyfile import write_key
 
-    attacked = _fresh(world, tmp_path)
     rogue = _insert_rogue(attacked, _self_signed)
     key_file = tmp_path / "rogue.key"
     write_key(key_file, rogue, b"hardening: correct horse battery staple")
@@ -180,8 +175,7 @@ def test_the_rogue_key_cannot_sign_through_jdzhi(world: World, tmp_path: Path) -
     assert not (tmp_path / "more.jsonl").exists()
 
 
-def test_without_the_authority_key_file_nothing_is_trusted(world: World, tmp_path: Path) -> None:
-    attacked = _fresh(world, tmp_path)
+def test_without_the_authority_key_file_nothing_is_trusted(attacked: World) -> None:
     (attacked.home.keys_dir / "authority.pub").unlink()
     result = run(attacked.home.path, "verify", attacked.lines()[0]["label"])
     assert result.exit_code == ExitCode.INTEGRITY

@@ -1,12 +1,13 @@
-"""The scan logs by month on PostgreSQL (revision 0002, jdzhi.trace.scanning.months): rows moved
-into month partitions with their ids, a scan landing in its month's partition, a past month
-detached whole while the other months' clone checks go on, the clone queries on the serial
-index, `registry audit` passing after."""
+"""The scan logs by month on PostgreSQL (revisions 0002 and 0003, jdzhi.trace.scanning.months):
+rows moved into month partitions with their ids, a scan landing in its month's partition, a past
+month detached whole while the other months' clone checks go on, the clone queries on the serial
+index (the page's clients on their primary key), `registry audit` passing after."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from server_support import count, running_server
 from jdzhi.errors import ExitCode
 from jdzhi.registry.db import Database, connect, integrity_check, migrate, transaction
 from jdzhi.registry.migrations import alembic_config
+from jdzhi.trace.scanning.months import ensure_months
 
 JANUARY, MARCH = "2026-01-15T08:00:00Z", "2026-03-10T01:00:00Z"  # MARCH: the tests' clock
 JINGDEZHEN, BEIJING = "29.27,117.18", "39.90,116.40"
@@ -31,14 +33,14 @@ def pg(postgres_url: str) -> Iterator[Database]:
         db.close()
 
 
-def _at_baseline(db: Database) -> None:
-    """The database as jdzhi made it before revision 0002."""
+def _at(db: Database, revision: str) -> None:
+    """The database as jdzhi made it at ``revision``."""
     from alembic import command
 
     try:
         with transaction(db):
             db.core.begin()
-            command.upgrade(alembic_config(db.core), "0001")
+            command.upgrade(alembic_config(db.core), revision)
     finally:
         db.core.rollback()
 
@@ -50,14 +52,14 @@ def _partition_of(db: Database, table: str, where: str) -> list[str]:
 
 def test_revision_0002_moves_the_rows_into_month_partitions_with_their_ids(
         pg: Database) -> None:
-    _at_baseline(pg)
+    _at(pg, "0001")
     with transaction(pg):
         for at in (JANUARY, MARCH, MARCH, "not a time"):
             pg.execute("INSERT INTO scans (scanned_at, inspector, location, image, verdict, "
                        "reasons) VALUES (?, 'i', '', 'x.png', 'genuine', '[]')", [at])
             pg.execute("INSERT INTO page_scans (scanned_at, location, verdict, label_text, "
                        "reasons) VALUES (?, '', 'genuine', 'L', '[]')", [at])
-    assert migrate(pg, explicit=True) == ("0002",)
+    assert migrate(pg, explicit=True) == ("0002", "0003")
     for table in ("scans", "page_scans"):
         assert [tuple(row) for row in pg.execute(
             f"SELECT id, tableoid::regclass::text FROM {table} ORDER BY id")] == [
@@ -74,6 +76,36 @@ def test_revision_0002_moves_the_rows_into_month_partitions_with_their_ids(
                             "reasons) VALUES (?, '', 'genuine', 'L', '[]') RETURNING id",
                             [MARCH]).fetchone()
     assert new == 5
+
+
+def _add_client(db: Database, day: str, client: bytes) -> list[tuple[str, ...]]:
+    """A page client's row of serial 1001 on ``day``; the day it stored (none: it was there)."""
+    with transaction(db):
+        return [tuple(row) for row in db.execute(
+            "INSERT INTO page_scan_clients (enterprise_id, serial, day, client, scanned_at, "
+            "location) VALUES (1, '1001', ?, ?, ?, '') ON CONFLICT DO NOTHING RETURNING day",
+            [day, client, MARCH])]
+
+
+def test_revision_0003_moves_the_page_clients_into_month_partitions(pg: Database) -> None:
+    _at(pg, "0002")
+    days = ("2026-01-15", "2026-03-01", "2026-03-31", "not a day")
+    for number, day in enumerate(days):
+        assert _add_client(pg, day, bytes([number]) * 16) == [(day,)]
+    assert migrate(pg, explicit=True) == ("0003",)
+    assert [tuple(row) for row in pg.execute(
+        "SELECT day, client, tableoid::regclass::text FROM page_scan_clients ORDER BY day")] == [
+        ("2026-01-15", bytes([0]) * 16, "page_scan_clients_2026_01"),
+        ("2026-03-01", bytes([1]) * 16, "page_scan_clients_2026_03"),
+        ("2026-03-31", bytes([2]) * 16, "page_scan_clients_2026_03"),
+        ("not a day", bytes([3]) * 16, "page_scan_clients_default")]
+    (kind,) = pg.execute("SELECT relkind FROM pg_class WHERE relname = 'page_scan_clients'"
+                         ).fetchone()
+    assert kind == "p"
+    # a client still counts once a serial and day; another day of the month is a row of its own
+    assert _add_client(pg, "2026-03-01", bytes([1]) * 16) == []
+    assert _add_client(pg, "2026-03-02", bytes([1]) * 16) == [("2026-03-02",)]
+    assert integrity_check(pg) == []
 
 
 def test_a_trigger_disabled_on_one_month_is_found(pg: Database) -> None:
@@ -126,6 +158,28 @@ def test_the_clone_queries_use_the_serial_index_in_every_month(
         assert f"_{month}_enterprise_id_serial_scanned_at_idx" in plan, plan
 
 
+def test_the_page_clients_query_uses_each_months_primary_key(pg: Database) -> None:
+    migrate(pg)
+    with transaction(pg):
+        for month in (1, 2):  # January to March
+            ensure_months(pg, datetime(2026, month, 1, tzinfo=UTC))
+        # 60,000 clients of 20,000 serials over three months
+        pg.execute("INSERT INTO page_scan_clients (enterprise_id, serial, day, client, "
+                   "scanned_at, location) SELECT n % 9, (n % 20000)::text, '2026-0' || "
+                   "(1 + n % 3) || '-10', decode(md5(n::text), 'hex'), '2026-0' || (1 + n % 3) "
+                   "|| '-10T01:00:00Z', '' FROM generate_series(1, 60000) n")
+    pg.execute("ANALYZE page_scan_clients")
+    # server/_scans.py, the anonymous clone warning's sightings
+    plan = "\n".join(row[0] for row in pg.execute(
+        "EXPLAIN SELECT day, client, scanned_at, location, latitude, longitude FROM "
+        "page_scan_clients WHERE enterprise_id = 7 AND serial = '1234' AND scanned_at >= "
+        "'2026-02-08T01:00:00Z' ORDER BY scanned_at"))
+    assert [line for line in plan.splitlines()
+            if "Seq Scan" in line and "_default" not in line] == [], plan
+    for month in ("2026_01", "2026_02", "2026_03"):
+        assert f"page_scan_clients_{month}_pkey" in plan, plan
+
+
 def _inspector_scans(home: Path, token: str, now: str, label: str,
                      places: list[str]) -> list[str]:
     with running_server(home, "--scan-rate-limit", "0", JDZHI_NOW=now) as server, \
@@ -154,9 +208,15 @@ def test_a_past_month_is_detached_whole_and_the_other_months_go_on(
         assert _partition_of(db, "page_scans", "true") == ["page_scans_2026_03"]
         made = {row[0] for row in db.execute(
             "SELECT relname FROM pg_class WHERE relname LIKE '%scans_2026%' AND relkind = 'r'")}
+        assert db.execute("SELECT tableoid::regclass::text FROM page_scan_clients").fetchall() \
+            == [("page_scan_clients_2026_03",)]
+        made_for_clients = {row[0] for row in db.execute(
+            "SELECT relname FROM pg_class WHERE relname LIKE 'page_scan_clients_2026%' "
+            "AND relkind = 'r'")}
     # each writer made its month's partitions and the next month's
     assert made == {f"{table}_2026_{m}" for table in ("scans", "page_scans")
                     for m in ("01", "02", "03", "04")}
+    assert made_for_clients == {f"page_scan_clients_2026_{m}" for m in ("01", "02", "03", "04")}
 
     refused = run(home, "db", "detach-scans", "2026-02")
     assert refused.exit_code == ExitCode.INVALID_INPUT, refused.output
@@ -164,7 +224,8 @@ def test_a_past_month_is_detached_whole_and_the_other_months_go_on(
     detached = ok(run(home, "db", "detach-scans", "2026-01", "--json"))
     assert json.loads(detached.stdout) == {"month": "2026-01", "tables": [
         {"table": "scans", "detached": "scans_2026_01", "rows": 2},
-        {"table": "page_scans", "detached": "page_scans_2026_01", "rows": 0}]}
+        {"table": "page_scans", "detached": "page_scans_2026_01", "rows": 0},
+        {"table": "page_scan_clients", "detached": "page_scan_clients_2026_01", "rows": 0}]}
     again = run(home, "db", "detach-scans", "2026-01")
     assert again.exit_code == ExitCode.NOT_FOUND and again.stderr.startswith("error: ")
     assert count(home, "SELECT count(*) FROM scans") == 2

@@ -10,8 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import postgres_database
-from hardening_support import World, build_world, ok, run
+from hardening_support import World, build_world, ok, run, world_on_both_backends
 from server_support import (
     RunningServer,
     count,
@@ -25,16 +24,8 @@ CBOR = {"content-type": "application/cbor"}
 COSE = {"content-type": "application/cose"}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def world(request: pytest.FixtureRequest,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """The server's home, its registry in SQLite or in PostgreSQL (every test runs on both)."""
-    folder = tmp_path_factory.mktemp("server-world")
-    if request.param == "sqlite":
-        yield build_world(folder, count=3)
-        return
-    with postgres_database() as database_url:
-        yield build_world(folder, count=3, database_url=database_url)
+#: the server's home, its registry in SQLite or in PostgreSQL (every test runs on both)
+world = world_on_both_backends("server-world", count=3)
 
 
 @pytest.fixture(scope="module")

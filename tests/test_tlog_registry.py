@@ -1,21 +1,24 @@
-"""The registry's transparency log end to end (real SQLite, real keys): exports sign checkpoints
-that extend each other, a cut or rewritten log is refused by export and audit, verifiers keep the
-newest history they saw, witnesses cosign, and back-dated labels of revoked keys are revoked."""
+"""The registry's transparency log end to end (real SQLite and PostgreSQL, real keys): exports
+sign checkpoints that extend each other, a cut or rewritten log is refused by export and audit,
+verifiers keep the newest history they saw, witnesses cosign, and back-dated labels of revoked keys
+are revoked."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import sqlite3
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hardening_support import NOW, World, build_world, ok, run
+from conftest import BOTH_BACKENDS
+from db_support import drop_trigger, raw_database
+from hardening_support import NOW, World, build_world, forked_home, ok, run
 
 from jdzhi.errors import ExitCode
+from jdzhi.home import Home
 from jdzhi.registry.audit import GENESIS_HASH, canonical_json
 from jdzhi.registry.uscc import generate
 from jdzhi.trace.formats.cose import decode_sign1, loads_canonical
@@ -25,6 +28,8 @@ from jdzhi.trace.tlog.merkle import verify_consistency
 from jdzhi.trace.tlog.note import parse_note
 
 PASSPHRASE = b"hardening: correct horse battery staple"
+
+pytestmark = BOTH_BACKENDS
 
 
 @pytest.fixture(name="world")
@@ -57,18 +62,18 @@ def _export(world: World, name: str, *more: str, env: dict[str, str] | None = No
                *more, env=env)
 
 
-def _entries(db_path: Path) -> list[dict[str, Any]]:
-    with sqlite3.connect(db_path) as conn:
+def _entries(home: Home) -> list[dict[str, Any]]:
+    with raw_database(home) as conn:
         cursor = conn.execute("SELECT * FROM audit_log ORDER BY seq")
         names = [c[0] for c in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
-def _rewrite_log(db_path: Path, entries: list[dict[str, Any]]) -> None:
+def _rewrite_log(home: Home, entries: list[dict[str, Any]]) -> None:
     """Replace the whole audit log, its hash chain recomputed as an attacker would."""
     prev = GENESIS_HASH
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("DROP TRIGGER audit_log_no_delete")
+    with raw_database(home) as conn:
+        drop_trigger(conn, "audit_log_no_delete", "audit_log")
         conn.execute("DELETE FROM audit_log")
         for seq, entry in enumerate(entries, start=1):
             fields = {k: entry[k] for k in ("at", "actor", "action", "entity", "before_digest",
@@ -89,7 +94,7 @@ def test_three_exports_sign_checkpoints_that_extend_each_other(world: World) -> 
     ok(_export(world, "c.cbor"))
     a, b, c = (_payload(world.bundle.parent / name) for name in ("trust.cbor", "b.cbor", "c.cbor"))
     ca, cb, cc = (_checkpoint(p) for p in (a, b, c))
-    assert ca.size < cb.size < cc.size == len(_entries(world.home.db_path))
+    assert ca.size < cb.size < cc.size == len(_entries(world.home))
     assert ca.origin == cb.origin == cc.origin and ca.origin.startswith("jdzhi/trace.example.cn/")
     proofs = {proof["m"]: proof for proof in c["cprf"]}
     assert set(proofs) == {ca.size, cb.size} and a["cprf"] == []
@@ -103,15 +108,15 @@ def test_three_exports_sign_checkpoints_that_extend_each_other(world: World) -> 
     assert (folder / f"{cb.size}.note").read_text() == b["ckpt"]
     assert (folder / "leaves").stat().st_size == 32 * cc.size
     assert (folder / "latest.note").stat().st_mode & 0o777 == 0o644
-    with sqlite3.connect(world.home.db_path) as conn:
+    with raw_database(world.home) as conn:
         sizes = [size for (size,) in conn.execute("SELECT size FROM log_checkpoints")]
     assert sorted(sizes) == [ca.size, cb.size, cc.size]
     ok(run(world.home.path, "registry", "audit"))
 
 
 def test_a_cut_log_is_refused_by_export_and_audit(world: World) -> None:
-    entries = _entries(world.home.db_path)
-    _rewrite_log(world.home.db_path, entries[:-2])
+    entries = _entries(world.home)
+    _rewrite_log(world.home, entries[:-2])
     result = _export(world, "cut.cbor")
     assert result.exit_code == ExitCode.INTEGRITY
     assert f"entries {len(entries) - 1} to {len(entries)} were cut" in result.output
@@ -122,10 +127,10 @@ def test_a_cut_log_is_refused_by_export_and_audit(world: World) -> None:
 
 
 def test_a_rewritten_log_is_refused_naming_the_first_changed_entry(world: World) -> None:
-    entries = _entries(world.home.db_path)
+    entries = _entries(world.home)
     changed = next(i for i, e in enumerate(entries) if e["action"] == "records.sign")
     entries[changed]["actor"] = "someone else"  # a chain still valid after recomputing
-    _rewrite_log(world.home.db_path, entries)
+    _rewrite_log(world.home, entries)
     result = _export(world, "rewritten.cbor")
     assert result.exit_code == ExitCode.INTEGRITY
     assert f"audit entry {changed + 1} differs" in result.output
@@ -135,10 +140,10 @@ def test_a_rewritten_log_is_refused_naming_the_first_changed_entry(world: World)
 
 
 def test_the_checkpoint_file_is_what_counts_not_the_database(world: World) -> None:
-    with sqlite3.connect(world.home.db_path) as conn:
+    with raw_database(world.home) as conn:
         conn.execute("DELETE FROM log_checkpoints")  # the attacker clears the table too
-    entries = _entries(world.home.db_path)
-    _rewrite_log(world.home.db_path, entries[:-1])
+    entries = _entries(world.home)
+    _rewrite_log(world.home, entries[:-1])
     assert _export(world, "again.cbor").exit_code == ExitCode.INTEGRITY
 
 
@@ -153,10 +158,15 @@ def _verifier(world: World, tmp_path: Path) -> Any:
     return verify
 
 
-def test_a_verifier_refuses_a_rollback_and_a_second_history(world: World,
+@pytest.fixture(name="fork")
+def fork_fixture(world: World, tmp_path: Path) -> Iterator[Path]:
+    """A copy of the world's home (folder and registry) that will go its own way."""
+    with forked_home(world.home, tmp_path / "fork") as home:
+        yield home.path
+
+
+def test_a_verifier_refuses_a_rollback_and_a_second_history(world: World, fork: Path,
                                                             tmp_path: Path) -> None:
-    fork = tmp_path / "fork"
-    shutil.copytree(world.home.path, fork)
     _add_enterprise(world, 21, "景德镇市丙窑有限公司")
     ok(_export(world, "newer.cbor"))
     verify = _verifier(world, tmp_path)
@@ -279,12 +289,12 @@ def test_a_bad_cosignature_file_signs_no_checkpoint(world: World, tmp_path: Path
     _add_enterprise(world, 41, "景德镇市后来陶瓷有限公司")  # the log grew: a new checkpoint is due
     checkpoints = world.home.path / "keys" / "checkpoints"
     files_before = sorted(p.name for p in checkpoints.iterdir())
-    with sqlite3.connect(world.home.db_path) as conn:
+    with raw_database(world.home) as conn:
         stored_before = conn.execute("SELECT count(*) FROM log_checkpoints").fetchone()
     result = _export(world, "refused.cbor", "--cosignature", str(cosignature))
     assert result.exit_code == ExitCode.INVALID_INPUT, result.output
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
     assert not (world.bundle.parent / "refused.cbor").exists()
     assert sorted(p.name for p in checkpoints.iterdir()) == files_before
-    with sqlite3.connect(world.home.db_path) as conn:
+    with raw_database(world.home) as conn:
         assert conn.execute("SELECT count(*) FROM log_checkpoints").fetchone() == stored_before

@@ -110,11 +110,12 @@ def detach_scans(ctx: typer.Context,
     """Take a past month out of the scan logs (PostgreSQL), whole; its tables stay in the
     database to archive and drop.
 
-    The month's partitions of scans and page_scans are detached in one transaction and stay as
-    tables of their own (scans_2026_01, page_scans_2026_01): archive them (pg_dump -t), then
-    drop them. Their scans no longer count in checks or clone rules, so a month that ends within
-    the 30-day clone window is refused (exit 3); a month with no partition is not found
-    (exit 4); a SQLite registry keeps one table each and has nothing to detach (exit 6).
+    The month's partitions of scans, page_scans and page_scan_clients (the page's clients a day)
+    are detached in one transaction and stay as tables of their own (scans_2026_01,
+    page_scans_2026_01, page_scan_clients_2026_01): archive them (pg_dump -t), then drop them.
+    Their scans no longer count in checks or clone rules, so a month that ends within the 30-day
+    clone window is refused (exit 3); a month with no partition is not found (exit 4); a SQLite
+    registry keeps one table each and has nothing to detach (exit 6).
 
     Example: jdzhi db detach-scans 2026-01
     """

@@ -167,9 +167,10 @@ def send_endorsements(server: str, home: Home, report_no: str, *,
     base = check_server_url(server)
     db = open_registry(home)
     try:
-        found = db.execute(
+        found = db.execute(  # the parameter cast: PostgreSQL cannot type a bare NULL one
             "SELECT lab_id, message FROM endorsements WHERE report_no = ? "
-            "AND (? IS NULL OR lab_id = ?) ORDER BY id", [report_no, lab_id, lab_id]).fetchall()
+            "AND (CAST(? AS BIGINT) IS NULL OR lab_id = ?) ORDER BY id",
+            [report_no, lab_id, lab_id]).fetchall()
     finally:
         db.close()
     if not found:

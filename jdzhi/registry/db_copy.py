@@ -125,10 +125,10 @@ def _make_months(source: Database, target: Database) -> None:
     each copied scan lands in its month (detachable later), not in the default partition."""
     from datetime import UTC, datetime
 
-    from jdzhi.trace.scanning.months import SCAN_LOGS, ensure_months
+    from jdzhi.trace.scanning.months import BY_MONTH, ensure_months
 
-    months = {row[0] for table in SCAN_LOGS for row in source.execute(
-        f'SELECT DISTINCT substr(scanned_at, 1, 7) FROM "{table}"').fetchall()}
+    months = {row[0] for table, column in BY_MONTH.items() for row in source.execute(
+        f'SELECT DISTINCT substr("{column}", 1, 7) FROM "{table}"').fetchall()}
     for month in sorted(months):
         try:
             first_day = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)

@@ -33,7 +33,7 @@ __all__ = ["BASELINE", "HEAD", "Upgrade", "alembic_config", "current_revision",
 BASELINE = "0001"
 #: the newest revision (tests/test_migrations.py checks it is the scripts' head): a database at
 #: HEAD opens without importing Alembic
-HEAD = "0002"
+HEAD = "0003"
 
 _FOLDER = Path(__file__).resolve().parent
 

@@ -83,9 +83,11 @@ def list_recalls(db: Database, *, recall_id: int | None = None
                  ) -> tuple[Recall, ...]:
     """Every recall (or the one with ``recall_id``), oldest first."""
     found = []
+    # the parameter is cast: PostgreSQL cannot tell the type of a bare NULL one
     for row in rows(db, "SELECT r.*, e.name AS enterprise FROM item_recalls r "
                         "JOIN enterprises e ON e.id = r.enterprise_id "
-                        "WHERE ? IS NULL OR r.id = ? ORDER BY r.id", [recall_id, recall_id]):
+                        "WHERE CAST(? AS BIGINT) IS NULL OR r.id = ? ORDER BY r.id",
+                    [recall_id, recall_id]):
         ranges = _ranges_of(db, row)
         found.append(Recall(
             row["id"], row["enterprise_id"], row["enterprise"], row["batch"], ranges,

@@ -1,12 +1,13 @@
 """The scan logs by month on PostgreSQL: a partition a month, old months detachable.
 
 On PostgreSQL ``scans`` (the inspectors' scan log) and ``page_scans`` (the page's checks) are
-partitioned by the month of ``scanned_at`` (revision 0002): ``scans_2026_03`` holds March 2026,
-``scans_default`` whatever has no month of its own. Writers make the partitions of the month
-they write in and of the next one (:func:`ensure_months`, once a month per process, under the
-write lock), so a month's scans land in its own partition from its first second. An old month
-is taken out of the live log whole with :func:`detach_month` (`jdzhi db detach-scans`): its
-tables stay in the database, outside the log, to be archived and dropped; no row is deleted.
+partitioned by the month of ``scanned_at`` (revision 0002), and ``page_scan_clients`` (the page's
+clients a serial and day) by the month of its ``day`` (revision 0003): ``scans_2026_03`` holds
+March 2026, ``scans_default`` whatever has no month of its own. Writers make the partitions of the
+month they write in and of the next one (:func:`ensure_months`, once a month per process, under the
+write lock), so a month's scans land in its own partition from its first second. An old month is
+taken out of the live log whole with :func:`detach_month` (`jdzhi db detach-scans`): its tables
+stay in the database, outside the log, to be archived and dropped; no row is deleted.
 SQLite keeps one table each (one machine's log; nothing to detach).
 """
 
@@ -23,11 +24,11 @@ if TYPE_CHECKING:
     from jdzhi.home import Home
     from jdzhi.registry.db import Database
 
-__all__ = ["SCAN_LOGS", "DetachedMonth", "detach_month", "ensure_months", "month_bounds",
+__all__ = ["BY_MONTH", "DetachedMonth", "detach_month", "ensure_months", "month_bounds",
            "partition_name"]
 
-#: the tables partitioned by month
-SCAN_LOGS = ("scans", "page_scans")
+#: the tables partitioned by month, and the column whose month puts a row in a partition
+BY_MONTH = {"scans": "scanned_at", "page_scans": "scanned_at", "page_scan_clients": "day"}
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -68,7 +69,7 @@ def _make_partitions(db: Database, month: str) -> None:
     from jdzhi.registry.db import transaction
 
     start, end = month_bounds(month)
-    for table in SCAN_LOGS:
+    for table in BY_MONTH:
         try:
             with transaction(db):  # a savepoint: a refusal leaves the caller's work alone
                 db.execute(f'CREATE TABLE IF NOT EXISTS "{partition_name(table, month)}" '
@@ -104,7 +105,7 @@ def detach_month(home: Home, month: str, *, keep_days: float = 30.0,
             raise InvalidState("only a PostgreSQL registry keeps its scan log by month "
                                "(a SQLite registry has nothing to detach)")
         with transaction(db):
-            found = {table: _partition_rows(db, table, month) for table in SCAN_LOGS}
+            found = {table: _partition_rows(db, table, month) for table in BY_MONTH}
             if all(rows is None for rows in found.values()):
                 raise NotFound(f"the scan logs have no partition of {month} (detached already, "
                                "or its scans are in the default partition)")
