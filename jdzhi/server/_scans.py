@@ -246,15 +246,16 @@ class _PageRun:
         return found
 
     def _clients(self, keys: list[_Key]) -> dict[_Key, list[_ClientDay]]:
-        """Each serial's clients of the clone window, oldest first (see _client_order)."""
+        """Each serial's clients of the clone window, oldest first (see _client_order). (The
+        window's first day as well: PostgreSQL then reads only the months it spans.)"""
         found: dict[_Key, list[_ClientDay]] = {}
         for key in keys:
             found[key] = [_ClientDay(day, bytes(client), at, lib.Location(text, lat, lon))
                           for day, client, at, text, lat, lon in self.db.execute(
                 "SELECT day, client, scanned_at, location, latitude, longitude "
                 "FROM page_scan_clients WHERE enterprise_id = ? AND serial = ? "
-                "AND scanned_at >= ? ORDER BY scanned_at, day, client",
-                [*key, self.moment.window_start])]
+                "AND day >= ? AND scanned_at >= ? ORDER BY scanned_at, day, client",
+                [*key, self.moment.window_start[:10], self.moment.window_start])]
         return found
 
     def _anonymous_warning(self, key: _Key, request: ScanRequest) -> str | None:

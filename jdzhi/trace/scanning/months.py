@@ -52,9 +52,11 @@ def partition_name(table: str, month: str) -> str:
 
 
 def ensure_months(db: Database, moment: datetime) -> None:
-    """Make the partitions of ``moment``'s month and the next (inside the caller's write
-    transaction: writers take turns, so two never make one at once). A month whose rows are
-    in the default partition already keeps them there (PostgreSQL refuses the partition)."""
+    """Make the partitions of ``moment``'s month and the next, under the registry's write lock
+    (in the caller's write transaction, else in one of their own), so two writers never make
+    one at once. Scans call it before their own transaction, which holds the write lock only
+    shared. A month whose rows are in the default partition already keeps them there
+    (PostgreSQL refuses the partition)."""
     if db.dialect != "postgresql":
         return
     month = f"{moment.year:04d}-{moment.month:02d}"
@@ -71,7 +73,7 @@ def _make_partitions(db: Database, month: str) -> None:
     start, end = month_bounds(month)
     for table in BY_MONTH:
         try:
-            with transaction(db):  # a savepoint: a refusal leaves the caller's work alone
+            with transaction(db):  # (a savepoint in the caller's) a refusal leaves its work alone
                 db.execute(f'CREATE TABLE IF NOT EXISTS "{partition_name(table, month)}" '
                            f"PARTITION OF {table} FOR VALUES FROM ('{start}') TO ('{end}')")
         except db.driver_error:
