@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,10 @@ import pytest
 from conftest import Invoke
 from trace_support import LICENSE_NO, add_enterprise, issue_key, records, set_now, sign
 
-from jdzhi.errors import ExitCode
+from jdzhi.errors import ExitCode, InvalidInput
 from jdzhi.home import Home
+from jdzhi.timeutil import format_time, parse_time
+from jdzhi.trace.trust.status import LONGEST_NOTICE, dated_change
 
 NOW = "2026-03-10T09:00:00+08:00"  # 2026-03-10T01:00:00Z
 
@@ -40,6 +43,31 @@ def licensed(cli: Invoke, initialized: Home, monkeypatch: pytest.MonkeyPatch) ->
     set_now(monkeypatch, NOW)
     add_enterprise(cli)
     return initialized
+
+
+# ---------------------------------------------------------------- the rule all changes follow
+
+
+def test_a_change_has_a_tidy_reason_and_is_dated_now_or_up_to_a_year_ahead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    set_now(monkeypatch, NOW)
+    now = parse_time(NOW)
+    dated = dated_change(" key\n stolen\t ", None, what="revoke a key", change="a revocation")
+    assert (dated.reason, dated.effective_at, dated.recorded_at) == ("key stolen", now, now)
+    past = parse_time("2020-01-01")
+    assert dated_change("r", past, what="w", change="c").effective_at == past
+    assert dated_change("r", now + LONGEST_NOTICE, what="w", change="c").recorded_at == now
+    too_far = now + LONGEST_NOTICE + timedelta(seconds=1)
+    with pytest.raises(InvalidInput) as refused:
+        dated_change("r", too_far, what="w", change="a recall")
+    assert str(refused.value) == (f"a recall cannot take effect more than a year from now "
+                                  f"({format_time(too_far)} given)")
+    with pytest.raises(InvalidInput, match=r"^a reason is needed to recall items$"):
+        dated_change(" \n ", None, what="recall items", change="a recall")
+    assert dated_change("x  " * 3, None, what="w", change="c", max_reason_chars=5).reason == "x x x"
+    with pytest.raises(InvalidInput, match=r"^the reason is longer than 4 characters$"):
+        dated_change("x  " * 3, None, what="w", change="c", max_reason_chars=4)
 
 
 # ---------------------------------------------------------------- keys

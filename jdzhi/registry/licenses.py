@@ -27,12 +27,12 @@ from jdzhi.errors import InvalidInput, InvalidState, NotFound
 from jdzhi.registry import audit
 from jdzhi.registry.db import rows, transaction
 from jdzhi.registry.enterprises import find_enterprise
-from jdzhi.timeutil import format_time, stored_time, unix_time, utc_now
+from jdzhi.timeutil import format_time, stored_time, unix_time
 from jdzhi.trace.trust.status import (
     LicenseEventStatus,
     LicenseStatus,
     LicenseStatusEvent,
-    check_notice,
+    dated_change,
     license_status_at,
 )
 
@@ -308,14 +308,10 @@ def change_status(
     """
     if not _is_status_action(action):
         raise InvalidInput(f"unknown license action {action!r}")
-    reason = " ".join(reason.split())
-    if not reason:
-        raise InvalidInput(f"a reason is needed to {action} a license")
     if (action == "renew") != (new_valid_to is not None):
         raise InvalidInput("a new end date is needed to renew a license, and only then")
-    now = utc_now()
-    moment = effective_at or now
-    check_notice(moment, now, _NOUN[action])
+    dated = dated_change(reason, effective_at, what=f"{action} a license", change=_NOUN[action])
+    reason, moment, now = dated.reason, dated.effective_at, dated.recorded_at
     with transaction(db):
         lic = find_license(db, ref)
         basis = _basis(history(db, lic.id), action, moment, now)

@@ -49,7 +49,7 @@ from jdzhi.trace.keys.keyfile import (
     write_key,
 )
 from jdzhi.trace.trust.model import TrustedKey
-from jdzhi.trace.trust.status import KeyEndKind, KeyRole, KeyStatus, check_notice, key_status_at
+from jdzhi.trace.trust.status import KeyEndKind, KeyRole, KeyStatus, dated_change, key_status_at
 
 if TYPE_CHECKING:
     from jdzhi.registry.db import Database
@@ -420,12 +420,8 @@ def revoke_key(db: Database, key_id: int, *, reason: str,
                effective_at: datetime | None = None) -> KeyInfo:
     """Revoke a key from ``effective_at`` (default now; may lie in the past, or up to a year
     ahead). A revocation effective now or earlier replaces one still pending."""
-    reason = " ".join(reason.split())
-    if not reason:
-        raise InvalidInput("a reason is needed to revoke a key")
-    now = utc_now()
-    moment = effective_at or now
-    check_notice(moment, now, "a revocation")
+    dated = dated_change(reason, effective_at, what="revoke a key", change="a revocation")
+    reason, moment, now = dated.reason, dated.effective_at, dated.recorded_at
     with transaction(db):
         key = get_key(db, key_id)
         details: dict[str, Any] = {"reason": reason}

@@ -15,10 +15,10 @@ from jdzhi.errors import InvalidInput, NotFound
 from jdzhi.registry import audit
 from jdzhi.registry.db import rows, transaction
 from jdzhi.registry.enterprises import get_enterprise
-from jdzhi.timeutil import format_time, parse_time, unix_time, utc_now
+from jdzhi.timeutil import format_time, parse_time, unix_time
 from jdzhi.trace.recalls.ranges import Ranges, format_ranges, merge, parse_serials
 from jdzhi.trace.trust.model import ItemRecall
-from jdzhi.trace.trust.status import check_notice
+from jdzhi.trace.trust.status import dated_change
 
 if TYPE_CHECKING:
     from jdzhi.registry.db import Database
@@ -52,15 +52,10 @@ def recall_items(db: Database, enterprise_ref: str, *, serials: str | None = Non
     (default now; may lie in the past, or up to a year ahead)."""
     if (serials is None) == (batch is None):
         raise InvalidInput("give either --serials or --batch")
-    reason = " ".join(reason.split())
-    if not reason:
-        raise InvalidInput("a reason is needed to recall items")
-    if len(reason) > MAX_REASON_CHARS:
-        raise InvalidInput(f"the reason is longer than {MAX_REASON_CHARS} characters")
+    dated = dated_change(reason, effective_at, what="recall items", change="a recall",
+                         max_reason_chars=MAX_REASON_CHARS)
+    reason, moment, now = dated.reason, dated.effective_at, dated.recorded_at
     ranges = parse_serials(serials) if serials is not None else None
-    now = utc_now()
-    moment = effective_at or now
-    check_notice(moment, now, "a recall")
     enterprise = get_enterprise(db, enterprise_ref)
     with transaction(db):
         if batch is not None and not _batch_serials(db, enterprise.id, batch):

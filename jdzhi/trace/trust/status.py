@@ -1,4 +1,5 @@
-"""The status of a license and of a certified key at a moment: one rule each, pure.
+"""The status of a license and of a certified key at a moment: one rule each, pure; and the
+rule a status change's reason and effective time follow (:func:`dated_change`).
 
 Signing, registry listings, and verification against the registry or a trust bundle all ask
 these two functions; the phone page's ``statusAt`` and ``keyStatusAt``
@@ -14,16 +15,17 @@ from datetime import date, datetime, timedelta
 from typing import Literal, TypeGuard, get_args
 
 from jdzhi.errors import InvalidInput
-from jdzhi.timeutil import cst_date, format_time
+from jdzhi.timeutil import cst_date, format_time, utc_now
 
 __all__ = [
+    "DatedChange",
     "KeyEndKind",
     "KeyRole",
     "KeyStatus",
     "LicenseEventStatus",
     "LicenseStatus",
     "LicenseStatusEvent",
-    "check_notice",
+    "dated_change",
     "is_key_end_kind",
     "is_key_role",
     "is_license_event_status",
@@ -113,9 +115,33 @@ def key_status_at(moment: int, *, not_before: int, not_after: int, ended_at: int
 LONGEST_NOTICE = timedelta(days=366)
 
 
-def check_notice(moment: datetime, now: datetime, change: str) -> None:
-    """Refuse a ``change`` (e.g. "a revocation") dated more than a year ahead: a far-off date
-    is a typing mistake, and a pending change must not block an urgent one for long."""
+@dataclass(frozen=True)
+class DatedChange:
+    """A status change's reason and times, checked by :func:`dated_change`."""
+
+    #: the reason on one line (runs of white space made one space)
+    reason: str
+    effective_at: datetime
+    #: now, when the change is recorded
+    recorded_at: datetime
+
+
+def dated_change(reason: str, effective_at: datetime | None, *, what: str, change: str,
+                 max_reason_chars: int | None = None) -> DatedChange:
+    """The one rule every status change (a license's, a key's revocation, a recall) follows
+    before it is stored: a reason is needed (``what`` says for what, e.g. "revoke a key"), at
+    most ``max_reason_chars`` long when given; the change takes effect at ``effective_at``,
+    default now, which may lie in the past but not more than a year ahead (``change`` names it,
+    e.g. "a revocation"): a far-off date is a typing mistake, and a pending change must not block
+    an urgent one for long."""
+    tidy = " ".join(reason.split())
+    if not tidy:
+        raise InvalidInput(f"a reason is needed to {what}")
+    if max_reason_chars is not None and len(tidy) > max_reason_chars:
+        raise InvalidInput(f"the reason is longer than {max_reason_chars} characters")
+    now = utc_now()
+    moment = effective_at or now
     if moment > now + LONGEST_NOTICE:
         raise InvalidInput(f"{change} cannot take effect more than a year from now "
                            f"({format_time(moment)} given)")
+    return DatedChange(tidy, moment, now)
