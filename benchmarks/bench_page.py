@@ -57,7 +57,7 @@ def main(count: int, rounds: int) -> None:
             rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
         active = [row for row in rows if row["status"] == "active"]
         start = time.perf_counter()
-        keyed = []
+        keyed: list[dict[str, str]] = []
         db = open_registry(home)
         try:
             for row in active:

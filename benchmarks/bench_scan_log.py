@@ -138,7 +138,7 @@ def _size(db: Any) -> int:
 
 
 def _scans(home: Path, database_url: str | None, labels: list[str],
-           requests: int) -> dict[str, float]:
+           requests: int) -> dict[str, float | dict[str, float]]:
     bodies: list[bytes | None] = [json.dumps(
         {"label": labels[i % len(labels)], "source": "page"}).encode() for i in range(requests)]
     json_type = {"content-type": "application/json"}

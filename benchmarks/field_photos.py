@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+    from cv2.typing import MatLike
     from PIL import Image
 
 PORCELAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "porcelain-dev"
@@ -110,11 +111,13 @@ def label_art(image: Image.Image) -> LabelArt:
                                    formats=zxingcpp.barcode_formats_from_str("QRCode"))
     if not found:
         raise ValueError("the label has no readable QR code")
+    extra = found[0].extra  # a dict (zxing-cpp's stub says object)
+    assert isinstance(extra, dict)
     position = found[0].position
     corners = tuple((float(p.x), float(p.y)) for p in (position.top_left, position.top_right,
                                                       position.bottom_right,
                                                       position.bottom_left))
-    return LabelArt(gray, corners, 17 + 4 * int(found[0].extra["Version"]))
+    return LabelArt(gray, corners, 17 + 4 * int(extra["Version"]))
 
 
 @dataclass(frozen=True)
@@ -211,8 +214,8 @@ def field_photo(art: LabelArt, band: Band, seed: int,
         background_name = "generated"
     scene, symbol = _paste_label(scene, art, draw)
     scene = _light(scene, (float(symbol[:4, 0].mean()), float(symbol[:4, 1].mean())), draw, rng)
-    scene = _camera(scene, draw, rng)
-    rgb = cv2.cvtColor(scene, cv2.COLOR_BGR2RGB)
+    photo = _camera(scene, draw, rng)
+    rgb = cv2.cvtColor(photo, cv2.COLOR_BGR2RGB)
     from PIL import Image
 
     buffer = io.BytesIO()
@@ -331,7 +334,7 @@ def _paste_label(scene: npt.NDArray[np.float32], art: LabelArt,
         angle = np.zeros_like(px)
     # the label prefiltered to the sampling rate (twice the frame's), then read bilinearly
     factor = min(1.0, scale * oversample)
-    source = np.asarray(art.image, dtype=np.float32)
+    source: MatLike = np.asarray(art.image, dtype=np.float32)
     if factor < 1:
         source = cv2.resize(source, (max(1, round(w * factor)), max(1, round(h * factor))),
                             interpolation=cv2.INTER_AREA)
@@ -342,12 +345,12 @@ def _paste_label(scene: npt.NDArray[np.float32], art: LabelArt,
     mask = (ink >= 0).astype(np.float32)
     lambert = (0.7 + 0.3 * np.cos(angle)).reshape(shape).astype(np.float32)
     grey = (draw.ink + (draw.paper - draw.ink) * ink.clip(0, 255) / 255) * lambert
-    grey = cv2.resize(grey * mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-    mask = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    label = cv2.resize(grey * mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    cover = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
     region = scene[y0:y1, x0:x1]
     paper_tint = np.array([1.0, 0.99, 0.97], dtype=np.float32)  # BGR: warm paper
-    scene[y0:y1, x0:x1] = (region * (1 - mask[..., None])
-                           + grey[..., None] * paper_tint[None, None, :])
+    scene[y0:y1, x0:x1] = (region * (1 - cover[..., None])
+                           + label[..., None] * paper_tint[None, None, :])
     return scene, symbol
 
 
@@ -400,7 +403,7 @@ def _light(scene: npt.NDArray[np.float32], symbol_centre: tuple[float, float], d
     return np.asarray(lit + (255 - lit) * full(glare), dtype=np.float32)
 
 
-def _camera(scene: npt.NDArray[np.float32], draw: _Draw,
+def _camera(scene: MatLike, draw: _Draw,
             rng: np.random.Generator) -> npt.NDArray[np.uint8]:
     """Defocus, hand shake, sensor noise and the phone's sharpening, as 8-bit BGR."""
     import cv2
@@ -422,7 +425,7 @@ def _camera(scene: npt.NDArray[np.float32], draw: _Draw,
     spread = cv2.sqrt(cv2.max(scene, 0.0) * (1 / 128.0)) * (0.5 * draw.noise) + 0.5 * draw.noise
     noise = np.empty_like(scene)
     cv2.setRNGSeed(int(rng.integers(2**31)))
-    cv2.randn(noise, 0.0, 1.0)
+    cv2.randn(noise, 0.0, 1.0)  # type: ignore[call-overload]  # the stub omits scalar mean, stddev
     scene = cv2.add(scene, cv2.multiply(noise, spread))
     if draw.sharpening > 0:
         soft = cv2.GaussianBlur(scene, (0, 0), 1.5)

@@ -58,7 +58,7 @@ def border(image: Image.Image, rng: random.Random) -> Image.Image:
     width, height = image.size
     pad = int(max(width, height) * rng.uniform(0.08, 0.25))
     colour = tuple(rng.randint(0, 255) for _ in range(3))
-    return ImageOps.expand(image, border=pad, fill=colour)  # type: ignore[arg-type]
+    return ImageOps.expand(image, border=pad, fill=colour)
 
 
 def text_overlay(image: Image.Image, rng: random.Random) -> Image.Image:
@@ -70,7 +70,7 @@ def text_overlay(image: Image.Image, rng: random.Random) -> Image.Image:
         y = rng.randint(0, max(1, height - size))
         draw.text((rng.randint(0, width // 3), y), rng.choice(
             ("SALE -50%", "NEW 2026", "HANDMADE", "Best Price", "Limited Edition")),
-            fill=tuple(rng.randint(0, 255) for _ in range(3)), font=_font(size))  # type: ignore[arg-type]
+            fill=tuple(rng.randint(0, 255) for _ in range(3)), font=_font(size))
     return image
 
 
@@ -105,7 +105,8 @@ def _perspective_coefficients(source: list[tuple[float, float]],
     go) back to input pixels (``target``, where they were)."""
     import numpy as np
 
-    matrix, values = [], []
+    matrix: list[list[float]] = []
+    values: list[float] = []
     for (u, v), (x, y) in zip(source, target, strict=True):
         matrix.append([u, v, 1, 0, 0, 0, -x * u, -x * v])
         matrix.append([0, 0, 0, u, v, 1, -y * u, -y * v])
@@ -118,7 +119,7 @@ def listing(image: Image.Image, rng: random.Random) -> Image.Image:
     """The design pasted into a product-listing picture with a price and a caption."""
     canvas_w, canvas_h = 800, 800
     colour = tuple(rng.randint(200, 255) for _ in range(3))
-    canvas = Image.new("RGB", (canvas_w, canvas_h), colour)  # type: ignore[arg-type]
+    canvas = Image.new("RGB", (canvas_w, canvas_h), colour)
     scale = rng.uniform(0.5, 0.7) * min(canvas_w / image.width, canvas_h / image.height)
     pasted = image.resize((int(image.width * scale), int(image.height * scale)),
                           Image.Resampling.LANCZOS)

@@ -88,7 +88,7 @@ class Database:
             return self._driver.execute(sql, params)  # type: ignore[no-any-return]
         return self._driver.execute(_postgresql_sql(sql), params)  # type: ignore[no-any-return]
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for each of ``rows``."""
         if self.dialect == "sqlite":
             self._driver.executemany(sql, rows)
