@@ -27,7 +27,7 @@ class RunningServer:
     url: str
 
     def client(self, **options: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60, **options)
+        return httpx.Client(base_url=self.url, **{"timeout": 60, **options})
 
     def kill(self) -> None:
         """``kill -9`` of the server and its workers."""

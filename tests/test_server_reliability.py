@@ -123,3 +123,31 @@ def test_kill_9_during_record_uploads_loses_no_acknowledged_upload(tmp_path: Pat
     assert sum(a["already_stored"] for a in answers) == len(stored)
     assert count(home, "SELECT count(*) FROM signed_records WHERE batch = 'K1'") == len(lines)
     assert_registry_sound(world)
+
+
+def test_a_registry_locked_by_another_process_holds_up_scans_not_the_server(
+        tmp_path: Path) -> None:
+    """While another process writes (`jdzhi registry ...`, an upload, another worker), a scan
+    waits for it off the event loop: the server keeps answering, and the scan is stored after."""
+    world = build_world(tmp_path, count=1)
+    scan = {"label": world.lines()[0]["label"], "source": "page"}
+    with running_server(world.home.path, "--scan-rate-limit", "0") as server:
+        with server.client(timeout=10) as http:
+            assert http.post("/api/v1/scans", json=scan).json()["checks"] == 1
+            answers: list[httpx.Response] = []
+
+            def post_scan() -> None:
+                with server.client() as own:
+                    answers.append(own.post("/api/v1/scans", json=scan))
+
+            with raw_database(world.home) as writer:
+                writer.begin_write()
+                scanning = threading.Thread(target=post_scan)
+                scanning.start()
+                for _ in range(20):
+                    assert http.get("/healthz").status_code == 200
+                    assert http.get("/api/v1/openapi.json").status_code == 200
+                assert not answers  # it waits for the lock
+                writer.execute("ROLLBACK")
+            scanning.join()
+    assert answers[0].status_code == 200 and answers[0].json()["checks"] == 2

@@ -123,6 +123,16 @@ class Database:
             self._driver.execute("BEGIN")
             self._driver.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
 
+    def set_lock_wait(self, seconds: float) -> None:
+        """How long a write transaction of this connection waits for another's lock before it
+        is refused as :class:`~jdzhi.errors.Busy`: SQLite's busy timeout
+        (:data:`BUSY_TIMEOUT_SECONDS` when opened), PostgreSQL's ``lock_timeout`` (no limit when
+        opened; 0 there would mean none, so it is at least a millisecond)."""
+        if self.dialect == "sqlite":
+            self._driver.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+        else:
+            self._driver.execute(f"SET lock_timeout = {max(1, int(seconds * 1000))}")
+
     def begin_scans(self, serials: Iterable[tuple[int, str]]) -> None:
         """Start a transaction that stores scans of these serials (enterprise id, serial).
 
