@@ -5,10 +5,12 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import subprocess
 import time
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import BOTH_BACKENDS, postgres_database
@@ -191,3 +193,33 @@ def test_two_inits_racing_on_a_new_home_make_one_authority_key(tmp_path: Path,
             assert sorted(summary["authority_key_created"]
                           for summary in summaries) == [False, True]
             ok(run(home.path, "registry", "audit"))
+
+
+def _open_new_file(url: str, start: Any, failures: Any) -> None:
+    from jdzhi.registry.db import connect
+
+    start.wait()
+    try:
+        connect(url).close()
+    except Exception as error:
+        failures.put(repr(error))
+
+
+@pytest.mark.sqlite_only
+def test_processes_opening_a_new_registry_file_at_once_all_open_it(tmp_path: Path) -> None:
+    """Switching a new file to WAL needs it alone for a moment; processes starting at once
+    (two `jdzhi init`, a server's workers) each held the other off, and one failed as Busy
+    (about one start in twenty of four processes, before the fix)."""
+    forked = multiprocessing.get_context("fork")
+    failures = forked.Queue()
+    for attempt in range(30):
+        start = forked.Barrier(4)
+        url = f"sqlite:///{tmp_path / f'registry-{attempt}.db'}"
+        processes = [forked.Process(target=_open_new_file, args=(url, start, failures))
+                     for _ in range(4)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+        assert [process.exitcode for process in processes] == [0] * 4
+    assert failures.empty(), failures.get()

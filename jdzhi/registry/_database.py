@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -284,7 +285,7 @@ def connect(url: str, *, home: Home | None = None) -> Database:
                                    f"{sqlite3.sqlite_version}")
             db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
             if file is not None:
-                db.execute("PRAGMA journal_mode = WAL")
+                _write_ahead_log(db)
                 db.execute("PRAGMA synchronous = FULL")
             db.execute("PRAGMA foreign_keys = ON")
     except db.driver_error as error:
@@ -294,6 +295,22 @@ def connect(url: str, *, home: Home | None = None) -> Database:
         db.close()
         raise
     return db
+
+
+def _write_ahead_log(db: Database) -> None:
+    """Put the SQLite file in WAL mode (a no-op once it is). Switching needs the file alone for
+    a moment: processes opening a new file at once hold each other off, which SQLite reports at
+    once rather than waiting (its busy handler could deadlock), so it is tried again until the
+    busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def _translate(error: BaseException, path: str = "the registry") -> JdzhiError:
