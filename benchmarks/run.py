@@ -134,6 +134,22 @@ def _jdzhi(home: Path, *args: str) -> float:
 @contextmanager
 def _licensed_home() -> Iterator[tuple[Path, Path]]:
     """A temporary home with one licensed enterprise and its signing key: (home, key file)."""
+    # this process makes the home on the benchmarks' clock; the modules run after it as
+    # programs (bench_page's browser has the real clock) must not inherit that clock
+    saved_now = os.environ.get("JDZHI_NOW")
+    os.environ["JDZHI_NOW"] = NOW
+    try:
+        with _home_with_key() as made:
+            yield made
+    finally:
+        if saved_now is None:
+            os.environ.pop("JDZHI_NOW", None)
+        else:
+            os.environ["JDZHI_NOW"] = saved_now
+
+
+@contextmanager
+def _home_with_key() -> Iterator[tuple[Path, Path]]:
     from jdzhi.home import Home
     from jdzhi.registry.db import open_registry
     from jdzhi.registry.entries import add_entry
@@ -141,7 +157,6 @@ def _licensed_home() -> Iterator[tuple[Path, Path]]:
     from jdzhi.trace.keys.certified import issue_licensee_key
     from jdzhi.trace.keys.home_setup import initialize_home
 
-    os.environ["JDZHI_NOW"] = NOW
     with tempfile.TemporaryDirectory(prefix="jdzhi-bench-") as folder:
         home = Home(Path(folder) / "home")
         initialize_home(home, PASSPHRASE.encode(), None)
