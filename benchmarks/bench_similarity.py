@@ -22,7 +22,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.run import PASSPHRASE, REPO, Row, _environment, _jdzhi, timed
+from benchmarks.run import (
+    PASSPHRASE,
+    REPO,
+    Row,
+    _environment,
+    _jdzhi,
+    benchmark_clock,
+    timed,
+)
 
 PORCELAIN = REPO.parent / "shared" / "data" / "porcelain-dev"
 
@@ -63,7 +71,7 @@ def rows(quick: bool) -> list[Row]:
                     "../shared/data/porcelain-dev is absent")]
     count = 40 if quick else 380  # of the 400 photos; the next 10 are screened
     photos = sorted(PORCELAIN.glob("*.jpg"))[:count]
-    with tempfile.TemporaryDirectory(prefix="jdzhi-bench-") as folder:
+    with benchmark_clock(), tempfile.TemporaryDirectory(prefix="jdzhi-bench-") as folder:
         home = Home(Path(folder) / "home")
         initialize_home(home, PASSPHRASE.encode(), None)
         csv_file = Path(folder) / "works.csv"

@@ -132,20 +132,27 @@ def _jdzhi(home: Path, *args: str) -> float:
 
 
 @contextmanager
-def _licensed_home() -> Iterator[tuple[Path, Path]]:
-    """A temporary home with one licensed enterprise and its signing key: (home, key file)."""
-    # this process makes the home on the benchmarks' clock; the modules run after it as
-    # programs (bench_page's browser has the real clock) must not inherit that clock
-    saved_now = os.environ.get("JDZHI_NOW")
+def benchmark_clock() -> Iterator[None]:
+    """This process on the benchmarks' clock (``JDZHI_NOW``) while it makes and uses a home
+    (which then honours the clock in the jdzhi processes :func:`_environment` starts), and off
+    it after: the modules run later as programs (bench_page's browser has the real clock) must
+    not inherit it."""
+    saved = os.environ.get("JDZHI_NOW")
     os.environ["JDZHI_NOW"] = NOW
     try:
-        with _home_with_key() as made:
-            yield made
+        yield
     finally:
-        if saved_now is None:
+        if saved is None:
             os.environ.pop("JDZHI_NOW", None)
         else:
-            os.environ["JDZHI_NOW"] = saved_now
+            os.environ["JDZHI_NOW"] = saved
+
+
+@contextmanager
+def _licensed_home() -> Iterator[tuple[Path, Path]]:
+    """A temporary home with one licensed enterprise and its signing key: (home, key file)."""
+    with benchmark_clock(), _home_with_key() as made:
+        yield made
 
 
 @contextmanager
