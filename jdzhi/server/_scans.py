@@ -205,7 +205,8 @@ class _PageRun:
             judged.append((found, key, warning))
             page_rows.append([self.moment.text, request.where.text, request.where.latitude,
                               request.where.longitude, found.outcome.verdict,
-                              key and key[0], key and key[1], request.label, found.reasons])
+                              None if key is None else key[0], None if key is None else key[1],
+                              request.label, found.reasons])
         if self.new_clients:
             self.db.executemany(
                 "INSERT INTO page_scan_clients (enterprise_id, serial, day, client, scanned_at, "
