@@ -237,26 +237,29 @@ class _PageRun:
         return answers
 
     def _logged(self, keys: list[_Key]) -> dict[_Key, tuple[int, str | None, str | None]]:
-        """The scan log's count, first sighting and latest clone verdict of each serial."""
+        """The scan log's count, first sighting and latest clone verdict of each serial it has
+        (one statement for up to _KEYS_AT_ONCE serials: on PostgreSQL each is a round trip)."""
         found = {}
-        for key in keys:
-            found[key] = self.db.execute(
-                "SELECT count(*), min(scanned_at), "
-                "max(CASE WHEN verdict = 'suspected-clone' THEN scanned_at END) FROM scans "
-                "WHERE enterprise_id = ? AND serial = ?", key).fetchone()
+        for chunk in _chunks(keys):
+            for enterprise_id, serial, count, first, flagged in self.db.execute(
+                    "SELECT enterprise_id, serial, count(*), min(scanned_at), "
+                    "max(CASE WHEN verdict = 'suspected-clone' THEN scanned_at END) FROM scans "
+                    f"WHERE {_any_serial(chunk)} GROUP BY enterprise_id, serial", _flat(chunk)):
+                found[(enterprise_id, serial)] = (count, first, flagged)
         return found
 
     def _clients(self, keys: list[_Key]) -> dict[_Key, list[_ClientDay]]:
         """Each serial's clients of the clone window, oldest first (see _client_order). (The
         window's first day as well: PostgreSQL then reads only the months it spans.)"""
-        found: dict[_Key, list[_ClientDay]] = {}
-        for key in keys:
-            found[key] = [_ClientDay(day, bytes(client), at, lib.Location(text, lat, lon))
-                          for day, client, at, text, lat, lon in self.db.execute(
-                "SELECT day, client, scanned_at, location, latitude, longitude "
-                "FROM page_scan_clients WHERE enterprise_id = ? AND serial = ? "
-                "AND day >= ? AND scanned_at >= ? ORDER BY scanned_at, day, client",
-                [*key, self.moment.window_start[:10], self.moment.window_start])]
+        found: dict[_Key, list[_ClientDay]] = {key: [] for key in keys}
+        for chunk in _chunks(keys):
+            for enterprise_id, serial, day, client, at, text, lat, lon in self.db.execute(
+                    "SELECT enterprise_id, serial, day, client, scanned_at, location, latitude, "
+                    f"longitude FROM page_scan_clients WHERE ({_any_serial(chunk)}) AND day >= ? "
+                    "AND scanned_at >= ? ORDER BY scanned_at, day, client",
+                    [*_flat(chunk), self.moment.window_start[:10], self.moment.window_start]):
+                found[(enterprise_id, serial)].append(
+                    _ClientDay(day, bytes(client), at, lib.Location(text, lat, lon)))
         return found
 
     def _anonymous_warning(self, key: _Key, request: ScanRequest) -> str | None:
@@ -284,15 +287,34 @@ class _PageRun:
     def _count_checks(self, added: Counter[_Key]) -> dict[_Key, tuple[int, str]]:
         """Add each serial's new page checks to its count: its total and first check now."""
         totals = {}
-        for key, count in sorted(added.items()):
-            checks, first = self.db.execute(
-                "INSERT INTO page_checks (enterprise_id, serial, checks, first_checked_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (enterprise_id, serial) "
-                "DO UPDATE SET checks = page_checks.checks + excluded.checks "
-                "RETURNING checks, first_checked_at",
-                [*key, count, self.moment.text]).fetchone()
-            totals[key] = (int(checks), str(first))
+        for chunk in _chunks(sorted(added)):
+            for enterprise_id, serial, checks, first in self.db.execute(
+                    "INSERT INTO page_checks (enterprise_id, serial, checks, first_checked_at) "
+                    f"VALUES {', '.join(['(?, ?, ?, ?)'] * len(chunk))} "
+                    "ON CONFLICT (enterprise_id, serial) "
+                    "DO UPDATE SET checks = page_checks.checks + excluded.checks "
+                    "RETURNING enterprise_id, serial, checks, first_checked_at",
+                    [value for key in chunk for value in (*key, added[key], self.moment.text)]):
+                totals[(enterprise_id, serial)] = (int(checks), str(first))
         return totals
+
+
+#: serials named in one statement at most (its parameters stay far below any driver's limit)
+_KEYS_AT_ONCE = 100
+
+
+def _chunks(keys: list[_Key]) -> list[list[_Key]]:
+    return [keys[start:start + _KEYS_AT_ONCE] for start in range(0, len(keys), _KEYS_AT_ONCE)]
+
+
+def _any_serial(keys: list[_Key]) -> str:
+    """A condition true for the rows of these serials: an OR of the serial index's lookups,
+    which both databases answer from the index (a row-value IN list may be planned as a scan)."""
+    return " OR ".join(["(enterprise_id = ? AND serial = ?)"] * len(keys))
+
+
+def _flat(keys: list[_Key]) -> list[Any]:
+    return [value for key in keys for value in key]
 
 
 def _client_order(row: _ClientDay) -> tuple[str, str, bytes]:
