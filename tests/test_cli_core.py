@@ -137,3 +137,17 @@ def test_a_non_ascii_digit_is_no_enterprise_id(cli: Invoke, initialized: Home) -
     result = cli("registry", "show", "²")
     assert result.exit_code == ExitCode.NOT_FOUND, result.output
     assert result.stderr.startswith("error: ")
+
+
+@pytest.mark.parametrize(("command", "note"), [
+    (("keys", "list"), "No keys yet: issue one with `jdzhi keys issue ENTERPRISE --out FILE`\n"),
+    (("works", "list"), "No registered works yet: `jdzhi works register` or `jdzhi works "
+                        "import`\n"),
+    (("inspectors", "list"), "No inspectors yet: `jdzhi inspectors add NAME`.\n"),
+    (("recall", "list"), "No recalls.\n"),
+])
+def test_an_empty_list_is_a_note_on_stderr_and_nothing_on_stdout(
+        cli: Invoke, initialized: Home, command: tuple[str, ...], note: str) -> None:
+    result = cli(*command)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", note)
+    assert cli(*command, "--json").stdout == "[]\n"

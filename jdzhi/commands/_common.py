@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,11 +137,17 @@ def result(as_json: bool, data: Any, line: str) -> None:
         out.print(line, highlight=False)
 
 
-def listing(as_json: bool, items: Iterable[T], to_json: Callable[[T], Any]) -> bool:
+def listing(as_json: bool, items: Sequence[T], to_json: Callable[[T], Any], *,
+            none: str | None = None) -> bool:
     """A list of results with --json: every item through its renderer, as one JSON array, and
-    True (nothing more to print); without --json, False: the command prints its table."""
+    True (nothing more to print). Without --json: an empty list with ``none`` given (what to do
+    to have some) says it on stderr, a note, leaving stdout empty, and True; else False, and
+    the command prints its table."""
     if as_json:
         emit_json([to_json(item) for item in items])
+    elif not items and none is not None:
+        err.print(none, highlight=False)
+        return True
     return as_json
 
 

@@ -49,10 +49,8 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
 
     with common.registry_of(ctx) as db:
         found = list_inspectors(db)
-    if common.listing(as_json, found, inspector_json):
-        return
-    if not found:
-        common.err.print("No inspectors yet: `jdzhi inspectors add NAME`.")
+    if common.listing(as_json, found, inspector_json,
+                      none="No inspectors yet: `jdzhi inspectors add NAME`."):
         return
     table = common.result_table(None, ("inspector", "whole"), ("added", "whole"),
                                 ("status", "fold"))

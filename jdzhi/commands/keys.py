@@ -102,10 +102,8 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
     with common.registry_of(ctx) as db:
         keys = list_keys(db)
     now = utc_now()
-    if common.listing(as_json, keys, lambda key: key_json(key, now)):
-        return
-    if not keys:
-        common.out.print("No keys yet: issue one with `jdzhi keys issue ENTERPRISE --out FILE`")
+    if common.listing(as_json, keys, lambda key: key_json(key, now), none="No keys yet: issue "
+                      "one with `jdzhi keys issue ENTERPRISE --out FILE`"):
         return
     table = common.result_table(common.plural(len(keys), "certified key"), ("id", "number"),
                                 ("role", "whole"), ("holder", "fold"), ("license", "whole"),

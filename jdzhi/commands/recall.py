@@ -95,14 +95,11 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
 
     with common.registry_of(ctx) as db:
         recalls = list_recalls(db)
-    if not common.listing(as_json, recalls, recall_json):
+    if not common.listing(as_json, recalls, recall_json, none="No recalls."):
         _render(recalls)
 
 
 def _render(recalls: tuple[Recall, ...]) -> None:
-    if not recalls:
-        common.err.print("No recalls.")
-        return
     table = common.result_table("Item recalls", ("id", "number"), ("enterprise", "fold"),
                                 ("what", "fold"), ("signed", "number"),
                                 ("effective (UTC)", "whole"), ("reason", "fold"))

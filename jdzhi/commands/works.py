@@ -100,10 +100,8 @@ def list_(ctx: typer.Context, as_json: common.JsonOption = False) -> None:
 
     with common.registry_of(ctx) as db:
         works = list_works(db)
-    if common.listing(as_json, works, work_json):
-        return
-    if not works:
-        common.out.print("No registered works yet: `jdzhi works register` or `jdzhi works import`")
+    if common.listing(as_json, works, work_json, none="No registered works yet: `jdzhi works "
+                      "register` or `jdzhi works import`"):
         return
     # the registered day (--json has the time), so that whole registration numbers fit 80 columns
     table = common.result_table(common.plural(len(works), "registered work"), ("id", "number"),
