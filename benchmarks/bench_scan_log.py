@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_server import drive, server_process
-from benchmarks.run import NOW, PASSPHRASE, REPO, _environment, _records_csv, fresh_database
+from benchmarks.run import (
+    REPO,
+    _environment,
+    _records_csv,
+    benchmark_clock,
+    fresh_database,
+    licensed_home_in,
+)
 
 LABELS = 1_000
 SERIALS_IN_LOG = 1_000_000
@@ -51,34 +57,13 @@ COLUMNS = ("scanned_at", "inspector", "location", "latitude", "longitude", "imag
 def _home(folder: Path, database_url: str | None) -> tuple[Path, Path, list[str]]:
     """A home with one licensed enterprise and LABELS signed labels: the home, its signing key
     and the labels."""
-    from jdzhi.home import Home
-    from jdzhi.registry.db import open_registry
-    from jdzhi.registry.entries import add_entry
-    from jdzhi.registry.uscc import generate as generate_uscc
-    from jdzhi.trace.keys.certified import issue_licensee_key
-    from jdzhi.trace.keys.home_setup import initialize_home
-
-    os.environ["JDZHI_NOW"] = NOW
-    home = Home(folder / "home", database_url)
-    initialize_home(home, PASSPHRASE.encode(), None)
-    db = open_registry(home)
-    key = folder / "bench.key"
-    try:
-        add_entry(db, {"uscc": generate_uscc(random.Random(1), division_code="360203"),
-                       "name": "景德镇市样本陶瓷有限公司", "district_code": "360203",
-                       "license_no": "JDZ-BENCH-0001", "categories": "qinghua",
-                       "valid_from": "2026-01-01", "valid_to": "2030-12-31"})
-        issue_licensee_key(home, db, "JDZ-BENCH-0001", out=key,
-                           authority_passphrase=PASSPHRASE.encode(),
-                           key_passphrase=PASSPHRASE.encode())
-    finally:
-        db.close()
+    home, key = licensed_home_in(folder, database_url)
     signed = folder / "signed.jsonl"
-    subprocess.run([sys.executable, "-m", "jdzhi", "--home", str(home.path), "sign",
+    subprocess.run([sys.executable, "-m", "jdzhi", "--home", str(home), "sign",
                     str(_records_csv(folder / "records.csv", 1, LABELS)), "--key", str(key),
                     "--out", str(signed)], check=True, capture_output=True,
-                   env=_environment(home.path, database_url), cwd=REPO)
-    return home.path, key, [json.loads(line)["label"]
+                   env=_environment(home, database_url), cwd=REPO)
+    return home, key, [json.loads(line)["label"]
                             for line in signed.read_text(encoding="utf-8").splitlines()]
 
 
@@ -236,7 +221,7 @@ def _records_size(home: Any) -> int:
 
 def measure(backend: str, scans: int, requests: int, records: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="jdzhi-bench-log-") as folder, \
-            _database(backend) as database_url:
+            _database(backend) as database_url, benchmark_clock():
         home, key, labels = _home(Path(folder), database_url)
         empty = _scans(home, database_url, labels, requests)
         loaded = _load(home, database_url, scans)

@@ -157,6 +157,14 @@ def _licensed_home() -> Iterator[tuple[Path, Path]]:
 
 @contextmanager
 def _home_with_key() -> Iterator[tuple[Path, Path]]:
+    with tempfile.TemporaryDirectory(prefix="jdzhi-bench-") as folder:
+        yield licensed_home_in(Path(folder))
+
+
+def licensed_home_in(folder: Path, database_url: str | None = None) -> tuple[Path, Path]:
+    """A home in ``folder`` (its registry at ``database_url`` if given) with one licensed
+    enterprise and its signing key: (home, key file). Made on the benchmarks' clock: call it
+    under :func:`benchmark_clock`."""
     from jdzhi.home import Home
     from jdzhi.registry.db import open_registry
     from jdzhi.registry.entries import add_entry
@@ -164,22 +172,21 @@ def _home_with_key() -> Iterator[tuple[Path, Path]]:
     from jdzhi.trace.keys.certified import issue_licensee_key
     from jdzhi.trace.keys.home_setup import initialize_home
 
-    with tempfile.TemporaryDirectory(prefix="jdzhi-bench-") as folder:
-        home = Home(Path(folder) / "home")
-        initialize_home(home, PASSPHRASE.encode(), None)
-        db = open_registry(home)
-        try:
-            add_entry(db, {"uscc": generate_uscc(random.Random(1), division_code="360203"),
-                           "name": "景德镇市样本陶瓷有限公司", "district_code": "360203",
-                           "license_no": "JDZ-BENCH-0001", "categories": "qinghua",
-                           "valid_from": "2026-01-01", "valid_to": "2030-12-31"})
-            key = Path(folder) / "bench.key"
-            issue_licensee_key(home, db, "JDZ-BENCH-0001", out=key,
-                               authority_passphrase=PASSPHRASE.encode(),
-                               key_passphrase=PASSPHRASE.encode())
-        finally:
-            db.close()
-        yield home.path, key
+    home = Home(folder / "home", database_url)
+    initialize_home(home, PASSPHRASE.encode(), None)
+    db = open_registry(home)
+    key = folder / "bench.key"
+    try:
+        add_entry(db, {"uscc": generate_uscc(random.Random(1), division_code="360203"),
+                       "name": "景德镇市样本陶瓷有限公司", "district_code": "360203",
+                       "license_no": "JDZ-BENCH-0001", "categories": "qinghua",
+                       "valid_from": "2026-01-01", "valid_to": "2030-12-31"})
+        issue_licensee_key(home, db, "JDZ-BENCH-0001", out=key,
+                           authority_passphrase=PASSPHRASE.encode(),
+                           key_passphrase=PASSPHRASE.encode())
+    finally:
+        db.close()
+    return home.path, key
 
 
 def copy_home(source: Path, target: Path) -> Path:
