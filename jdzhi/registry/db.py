@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from jdzhi.components import COMPONENT_MODULES
 from jdzhi.errors import Conflict, ExitCode, InvalidInput, InvalidState, JdzhiError, NotInitialized
 from jdzhi.home import Home
-from jdzhi.registry._database import BUSY_TIMEOUT_SECONDS, Cursor, Database, Dialect, connect
+from jdzhi.registry._database import (
+    BUSY_TIMEOUT_SECONDS,
+    Cursor,
+    Database,
+    Dialect,
+    connect,
+    dialect_of,
+)
 from jdzhi.timeutil import format_time, utc_now
 
 if TYPE_CHECKING:
@@ -42,6 +49,7 @@ __all__ = [
     "audited_tables",
     "components",
     "connect",
+    "dialect_of",
     "in_memory",
     "initialize",
     "integrity_check",

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from jdzhi.errors import Busy
 from jdzhi.home import Home
-from jdzhi.registry.db import Database, open_registry
+from jdzhi.registry.db import Database, dialect_of, open_registry
 from jdzhi.server._scans import ScanRequest, TrustCache, store_scans
 from jdzhi.timeutil import utc_now
 
@@ -57,7 +57,8 @@ class Desk:
 
     def __init__(self, home: Home) -> None:
         self._thread = _DatabaseThread(home)
-        self._inline = _LoopScans(home, self._thread.put) if home.database_url is None else None
+        on_sqlite = home.database_url is None or dialect_of(home.database_url) == "sqlite"
+        self._inline = _LoopScans(home, self._thread.put) if on_sqlite else None
 
     async def call(self, work: Callable[..., T], *args: Any) -> T:
         """``work(db, *args)`` on the database thread."""
