@@ -13,7 +13,7 @@ from db_support import count_rows, raw_database
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from label_support import label_of, qr_image, scan_json, signed_batch
-from trace_support import LICENSE_NO, lines, records, sign
+from trace_support import LICENSE_NO, forged_label, lines, records, sign
 
 from jdzhi.errors import ExitCode, InvalidInput
 from jdzhi.home import Home
@@ -200,7 +200,7 @@ def test_scan_gives_recalled(cli: Invoke, signed: tuple[Path, list[dict[str, Any
     photo = tmp_path / "recalled.png"
     label_of(entries[1]).save(photo)
     forged = tmp_path / "forged.png"
-    qr_image(entries[1]["label"][:-3] + "AAA").save(forged)
+    qr_image(forged_label(entries[1]["label"])).save(forged)
     code, results, _ = scan_json(cli, str(photo), str(forged), "--no-log")
     assert code == 1
     assert results[0]["verdict"] == "recalled"

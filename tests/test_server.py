@@ -18,6 +18,7 @@ from server_support import (
     signed_elsewhere,
     stored_endorsement,
 )
+from trace_support import forged_label
 
 NDJSON = {"content-type": "application/x-ndjson"}
 CBOR = {"content-type": "application/cbor"}
@@ -98,7 +99,7 @@ def test_records_are_verified_and_stored_all_or_none(
     signed = signed_elsewhere(world, tmp_path, range(2001, 2006), "B2")
     lines = signed.read_text(encoding="utf-8").splitlines()
     tampered = json.loads(lines[2])
-    tampered["label"] = tampered["label"][:-4] + "AAAA"
+    tampered["label"] = forged_label(tampered["label"])
     bad = "\n".join([*lines[:2], json.dumps(tampered), *lines[3:]]).encode()
     message = _error(http.post("/api/v1/records", content=bad, headers=NDJSON), 400,
                      "not-genuine")

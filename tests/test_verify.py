@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 from conftest import BOTH_BACKENDS, TEST_PASSPHRASE, Invoke
-from trace_support import LICENSE_NO, add_enterprise, issue_key, lines, records, sign
+from trace_support import (
+    LICENSE_NO,
+    add_enterprise,
+    forged_label,
+    issue_key,
+    lines,
+    records,
+    sign,
+)
 
 from jdzhi.errors import ExitCode
 from jdzhi.home import Home
@@ -157,7 +165,7 @@ def test_verify_a_signed_jsonl_file(cli: Invoke, tmp_path: Path, workshop: Path,
     assert results[0]["production_date"] == "2026-03-01"
     entries = lines(out)
     entries[0]["record"], entries[1]["record"] = entries[1]["record"], entries[0]["record"]
-    entries[2]["label"] = entries[2]["label"][:-3] + "AAA"
+    entries[2]["label"] = forged_label(entries[2]["label"])
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text("\n".join([*map(json.dumps, entries), "not json", "{}"]) + "\n")
     code, results = _verify(cli, str(mixed))
@@ -174,7 +182,7 @@ def test_worker_processes_verify_a_file_exactly_as_one_process(
 ) -> None:
     out, _ = sign(cli, tmp_path, workshop, records(300))
     entries = lines(out)
-    entries[7]["label"] = entries[7]["label"][:-3] + "AAA"
+    entries[7]["label"] = forged_label(entries[7]["label"])
     entries[250]["record"] = entries[251]["record"]
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text("\n".join([*map(json.dumps, entries), "", "not json"]) + "\n")
@@ -200,7 +208,7 @@ def test_one_verifier_for_a_file_rules_as_a_fresh_one_per_line(
     assert cli("keys", "revoke", "1", "--reason", "key leaked",
                "--effective", "2026-03-15T00:00:00").exit_code == 0
     entries = [entry for pair in zip(lines(early), lines(late), strict=True) for entry in pair]
-    entries[4]["label"] = entries[4]["label"][:-3] + "AAA"
+    entries[4]["label"] = forged_label(entries[4]["label"])
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text("\n".join(map(json.dumps, entries)) + "\n")
     trust = load_trust(home=initialized)

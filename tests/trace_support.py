@@ -63,3 +63,10 @@ def sign(cli: Invoke, tmp_path: Path, key: Path, rows: list[dict[str, str]],
 
 def lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def forged_label(label: str) -> str:
+    """``label`` with one full base32 symbol of its signature changed: its bytes always differ
+    (replacing the tail with "AAA" left them unchanged when it read so already, and the last
+    symbol may carry padding bits only)."""
+    return label[:-3] + ("B" if label[-3] == "A" else "A") + label[-2:]
